@@ -1,0 +1,5 @@
+"""`python -m policy_agent` runs the command-line interface."""
+
+from policy_agent.cli import main
+
+main()

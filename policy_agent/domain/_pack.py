@@ -1,0 +1,94 @@
+"""A loaded domain pack: every file read, every reference resolved, ready to run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_agent.domain._models import Tables, Task, ToolSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One thing wrong with a pack, located as precisely as the loader could."""
+
+    file: Path
+    line: int | None
+    """1-based line of the offending value, when known."""
+    field: str
+    """Dotted path of the offending value inside the file, e.g. `tools[2].kind`."""
+    message: str
+    """What is wrong and what was expected."""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class PackError(Exception):
+    """A pack could not be loaded; `problems` lists everything found, each with file and line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the domain pack:\n{lines}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainPack:
+    """A domain as the framework uses it: policy text, tools, database, tasks."""
+
+    root: Path
+    """The pack's folder (the one holding `domain.yaml`)."""
+    repository: Path
+    """The folder Python tool paths are resolved against (see `load_pack`)."""
+    name: str
+    description: str
+    version: str
+    policy: str
+    clock: str | None = None
+    """The simulated current time, ISO 8601 (`now` in expressions)."""
+    tools: tuple[ToolSpec, ...]
+    user_tools: tuple[ToolSpec, ...] = ()
+    database: Tables = field(default_factory=dict)
+    user_database: Tables = field(default_factory=dict)
+    tasks: tuple[Task, ...] = ()
+
+    def tool(self, name: str) -> ToolSpec:
+        """The agent tool called `name`; KeyError names the tools there are."""
+        for tool in self.tools:
+            if tool.name == name:
+                return tool
+        raise KeyError(f"no tool {name!r} in domain {self.name!r}; it has: {self._names(self.tools)}")
+
+    def task(self, task_id: str) -> Task:
+        """The task with this id; KeyError names the tasks there are."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        ids = ", ".join(t.id for t in self.tasks)
+        raise KeyError(f"no task {task_id!r} in domain {self.name!r}; it has: {ids}")
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of everything that affects a run: changes whenever the pack's meaning does."""
+        content = {
+            "name": self.name,
+            "version": self.version,
+            "policy": self.policy,
+            "clock": self.clock,
+            "tools": [t.model_dump(mode="json") for t in self.tools],
+            "user_tools": [t.model_dump(mode="json") for t in self.user_tools],
+            "database": self.database,
+            "user_database": self.user_database,
+            "tasks": [t.model_dump(mode="json") for t in self.tasks],
+        }
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @staticmethod
+    def _names(tools: tuple[ToolSpec, ...]) -> str:
+        return ", ".join(t.name for t in tools) or "(none)"
