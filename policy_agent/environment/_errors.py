@@ -1,0 +1,28 @@
+"""The environment's errors: what a tool reports to the model, and what a pack author must fix."""
+
+from __future__ import annotations
+
+
+class ToolError(Exception):
+    """Raise inside a tool to tell the model its call failed: `ToolError("Booking B9 not found")`.
+
+    The message becomes the tool's result (`Error: Booking B9 not found`) and the episode goes on;
+    the model can read it and try again. Any other exception raised by a tool is a crash: it is
+    reported to the model the same way, but flagged so that it can be logged and fixed.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ToolDefinitionError(Exception):
+    """A pack's tool cannot be prepared: a bad expression, a missing Python file or function.
+
+    Raised when an `Environment` is built from a pack, before any episode runs; the message names
+    the tool, the field and what to change.
+    """
+
+
+class AssertionCheckError(Exception):
+    """An end-state assertion could not be decided: its expression failed or gave a non-boolean."""
