@@ -1,0 +1,33 @@
+"""The pack expression language (docs/expressions.md): a small, safe language of JSON values.
+
+Packs write preconditions, computed values, messages and end-state assertions in it. Sources are
+tokenized and parsed into an immutable tree when a pack loads, and a tree-walking interpreter
+evaluates them; nothing in a pack is ever run as Python.
+"""
+
+from policy_agent.expressions._ast import to_source
+from policy_agent.expressions._errors import (
+    EvaluationError,
+    ExpressionError,
+    ExpressionSyntaxError,
+)
+from policy_agent.expressions._expression import Expression, compile_expression
+from policy_agent.expressions._functions import FUNCTIONS
+from policy_agent.expressions._scope import Scope, TableReader
+from policy_agent.expressions._template import Template, compile_template
+from policy_agent.expressions._values import truthy
+
+__all__ = [
+    "FUNCTIONS",
+    "EvaluationError",
+    "Expression",
+    "ExpressionError",
+    "ExpressionSyntaxError",
+    "Scope",
+    "TableReader",
+    "Template",
+    "compile_expression",
+    "compile_template",
+    "to_source",
+    "truthy",
+]
