@@ -11,6 +11,7 @@ are parsed by `policy_agent.expressions`, never evaluated as Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -22,12 +23,14 @@ from pydantic import (
     Field,
     JsonValue,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-JSON_SCHEMA_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
-"""The type names JSON Schema knows; a parameter's `type` must be one of these (or a list of them)."""
+from policy_agent.domain._jsonschema import JSON_SCHEMA_TYPES as JSON_SCHEMA_TYPES
+from policy_agent.domain._jsonschema import PARAMETER_JSON_SCHEMA, schema_issue
 
 Expression = Annotated[
     str,
@@ -43,8 +46,7 @@ MessageTemplate = Annotated[
     str,
     Field(
         description=(
-            "Text with `{expression}` placeholders, e.g. "
-            "`Booking {booking_id} is {record.status}.`"
+            "Text with `{expression}` placeholders, e.g. `Booking {booking_id} is {record.status}.`"
         ),
         min_length=1,
     ),
@@ -53,9 +55,13 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class _Strict(BaseModel):
-    """Base for pack models: unknown keys are errors, so a typo never passes silently."""
+    """Base for pack models: unknown keys are errors, so a typo never passes silently.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers are accepted where text is expected because YAML reads `id: 48` and
+    `version: 1.0` as numbers; they become the text "48" and "1.0".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class ToolKind(StrEnum):
@@ -178,7 +184,7 @@ DeclarativeOp = GetOp | FindOp | ListOp | CreateOp | UpdateOp | DeleteOp | Respo
 
 
 class PythonImplementation(_Strict):
-    """A function in a Python file of the pack's repository, called as `function(db, **arguments)`."""
+    """A function in a Python file of the pack's repository: `function(db, **arguments)`."""
 
     python: str = Field(
         pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$",
@@ -198,10 +204,10 @@ class PythonImplementation(_Strict):
 def _implementation_tag(value: object) -> str | None:
     """`python` for a Python reference, else the op's name: keeps errors about one variant."""
     if isinstance(value, dict):
-        return "python" if "python" in value else value.get("op")
-    if isinstance(value, PythonImplementation):
-        return "python"
-    return getattr(value, "op", None)
+        op = "python" if "python" in value else value.get("op")
+    else:
+        op = "python" if isinstance(value, PythonImplementation) else getattr(value, "op", None)
+    return op if isinstance(op, str) else None
 
 
 Implementation = Annotated[
@@ -228,11 +234,21 @@ Implementation = Annotated[
 
 
 def _valid_parameter_schema(schema: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    _check_schema_types(schema)
+    issue = schema_issue(schema)
+    if issue is not None:
+        keyword, message = issue
+        # `keyword` lets the loader point at the offending key's line, not the parameter's.
+        raise PydanticCustomError(
+            "parameter_schema", "{message}", {"message": message, "keyword": keyword}
+        )
     return schema
 
 
-ParameterSchema = Annotated[dict[str, JsonValue], AfterValidator(_valid_parameter_schema)]
+ParameterSchema = Annotated[
+    dict[str, JsonValue],
+    AfterValidator(_valid_parameter_schema),
+    WithJsonSchema(PARAMETER_JSON_SCHEMA),
+]
 """One parameter's JSON Schema, every key kept in the order written."""
 
 
@@ -264,7 +280,7 @@ class ToolSpec(_Strict):
 
     @property
     def required_parameters(self) -> list[str]:
-        """The required list as the model sees it (explicit, or every parameter without a default)."""
+        """The required list the model sees: explicit, or every parameter without a `default`."""
         if self.required is not None:
             return list(self.required)
         return [name for name, schema in self.parameters.items() if "default" not in schema]
@@ -287,26 +303,6 @@ class ToolSpec(_Strict):
         return {"type": "function", "function": function}
 
 
-def _check_schema_types(schema: dict[str, JsonValue], *, where: str = "") -> None:
-    """Reject `type` values JSON Schema does not know, here and in nested items/properties."""
-    declared = schema.get("type")
-    names = declared if isinstance(declared, list) else [declared] if declared is not None else []
-    for name in names:
-        if not isinstance(name, str) or name not in JSON_SCHEMA_TYPES:
-            raise ValueError(
-                f"{where + ': ' if where else ''}type {name!r} is not a JSON Schema type; "
-                f"use one of {', '.join(sorted(JSON_SCHEMA_TYPES))}"
-            )
-    items = schema.get("items")
-    if isinstance(items, dict):
-        _check_schema_types(items, where=f"{where}.items" if where else "items")
-    properties = schema.get("properties")
-    if isinstance(properties, dict):
-        for key, sub in properties.items():
-            if isinstance(sub, dict):
-                _check_schema_types(sub, where=f"{where}.{key}" if where else key)
-
-
 # --------------------------------------------------------------------------- tasks
 
 
@@ -323,8 +319,10 @@ class RewardType(StrEnum):
 class TaskDescription(_Strict):
     """Notes for people reading the task; never shown to the models."""
 
-    purpose: str | None = None
-    relevant_policies: str | None = None
+    purpose: str | None = Field(default=None, description="What the task tests.")
+    relevant_policies: str | None = Field(
+        default=None, description="The parts of the policy the task exercises."
+    )
     notes: str | None = None
 
 
@@ -332,17 +330,29 @@ class StructuredInstructions(_Strict):
     """What the simulated user is told, in tau2-bench's structure."""
 
     domain: str | None = None
-    reason_for_call: str
-    known_info: str | None = None
-    unknown_info: str | None = None
-    task_instructions: str
+    reason_for_call: str = Field(description="Why the customer is calling.")
+    known_info: str | None = Field(
+        default=None, description="What the customer knows: names, ids, dates."
+    )
+    unknown_info: str | None = Field(
+        default=None, description="What the customer does not know (and must not make up)."
+    )
+    task_instructions: str = Field(description="How the customer behaves during the call.")
+
+
+def _text_or(tag: str) -> Callable[[object], str]:
+    """A discriminator choosing `text` for a string and `tag` for anything else."""
+    return lambda value: "text" if isinstance(value, str) else tag
 
 
 class UserScenario(_Strict):
     """The customer the user simulator plays."""
 
-    persona: str | None = None
-    instructions: StructuredInstructions | str
+    persona: str | None = Field(default=None, description="Who the customer is and how they talk.")
+    instructions: Annotated[
+        Annotated[StructuredInstructions, Tag("structured")] | Annotated[str, Tag("text")],
+        Discriminator(_text_or("structured")),
+    ] = Field(description="Free text, or tau2-bench's structured instructions.")
     script: list[str] | None = Field(
         default=None,
         description=(
@@ -353,12 +363,16 @@ class UserScenario(_Strict):
 
 
 class Action(_Strict):
-    """A tool call the agent is expected to make."""
+    """A tool call the agent (or, with `requestor: user`, the user) is expected to make."""
 
-    action_id: str
-    requestor: Literal["assistant", "user"] = "assistant"
-    name: str
-    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    action_id: str = Field(description="An id for the action, unique within the task.")
+    requestor: Literal["assistant", "user"] = Field(
+        default="assistant", description="Who makes the call: `user` for user tools."
+    )
+    name: str = Field(description="The tool's name.")
+    arguments: dict[str, JsonValue] = Field(
+        default_factory=dict, description="The arguments, by parameter name."
+    )
     info: str | None = None
     compare_args: list[str] | None = Field(
         default=None,
@@ -369,20 +383,33 @@ class Action(_Strict):
 
 
 class EnvAssertion(_Strict):
-    """A statement about the final database that must hold (an expression over `db`)."""
+    """A statement about the final database that must hold.
+
+    `check` is an expression; it reaches the tables with `lookup`, `exists`, `find` and `count`.
+    """
 
     check: Expression
-    env_type: Literal["assistant", "user"] = "assistant"
-    message: str | None = None
+    env_type: Literal["assistant", "user"] = Field(
+        default="assistant", description="`user` to check the user's database."
+    )
+    message: str | None = Field(default=None, description="Shown when the assertion fails.")
 
 
 class EvaluationCriteria(_Strict):
     """How an episode of the task is scored, as in tau2-bench."""
 
-    actions: list[Action] = Field(default_factory=list)
+    actions: list[Action] = Field(
+        default_factory=list,
+        description="The expected tool calls; also replayed to build the expected database.",
+    )
     env_assertions: list[EnvAssertion] = Field(default_factory=list)
-    communicate_info: list[str] = Field(default_factory=list)
-    nl_assertions: list[str] = Field(default_factory=list)
+    communicate_info: list[str] = Field(
+        default_factory=list,
+        description="Text the agent must say (case-insensitive, commas ignored).",
+    )
+    nl_assertions: list[str] = Field(
+        default_factory=list, description="Statements about the conversation, judged by an LLM."
+    )
     reward_basis: list[RewardType] = Field(
         default_factory=lambda: [RewardType.DB, RewardType.COMMUNICATE],
         description="The components whose product is the reward (tau2-bench's default).",
@@ -392,7 +419,7 @@ class EvaluationCriteria(_Strict):
 class Task(_Strict):
     """One scenario to simulate and the criteria to score it by."""
 
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, description="Unique within the pack.")
     description: TaskDescription | None = None
     user_scenario: UserScenario
     evaluation_criteria: EvaluationCriteria = Field(default_factory=EvaluationCriteria)
@@ -409,18 +436,38 @@ Tables = dict[Identifier, Table]
 class PolicyFile(_Strict):
     """A policy kept in its own (Markdown) file next to `domain.yaml`."""
 
-    file: str
+    file: str = Field(description="The file's path, relative to the pack's folder.")
+
+
+def _inline_or_file(value: object) -> str:
+    return "file" if isinstance(value, str) else "inline"
+
+
+_FILE = Discriminator(_inline_or_file)
+# A string in place of a section is a file path; tagging the union keeps pydantic's errors about
+# the branch that was meant (the loader drops the tag from the error's location).
+ToolsOrFile = Annotated[
+    Annotated[list[ToolSpec], Tag("inline")] | Annotated[str, Tag("file")], _FILE
+]
+TablesOrFile = Annotated[Annotated[Tables, Tag("inline")] | Annotated[str, Tag("file")], _FILE]
+TasksOrFile = Annotated[Annotated[list[Task], Tag("inline")] | Annotated[str, Tag("file")], _FILE]
 
 
 class DomainFile(_Strict):
-    """The contents of `domain.yaml`. Strings in place of tools, database or tasks are file paths."""
+    """The contents of `domain.yaml`. Strings in place of tools, database or tasks are file paths.
+
+    File paths are relative to the pack's folder and must stay inside it (no absolute paths, no
+    `..`). A tools or tasks file holds a list; a database file holds a mapping of tables. YAML
+    (`.yaml`, `.yml`) or JSON (`.json`).
+    """
 
     name: Identifier = Field(description="The domain's name, e.g. `hotel`.")
-    description: str = ""
-    version: str = "0.1.0"
-    policy: str | PolicyFile = Field(
-        description="The policy text, or `{file: policy.md}` to keep it in a Markdown file."
-    )
+    description: str = Field(default="", description="One line about the domain, for people.")
+    version: str = Field(default="0.1.0", description="The pack's version, e.g. `1.0.0`.")
+    policy: Annotated[
+        Annotated[str, Tag("text")] | Annotated[PolicyFile, Tag("file")],
+        Discriminator(_text_or("file")),
+    ] = Field(description="The policy text, or `{file: policy.md}` to keep it in a Markdown file.")
     clock: str | None = Field(
         default=None,
         description=(
@@ -428,17 +475,20 @@ class DomainFile(_Strict):
             "seen by expressions as `now`; keeps time rules deterministic."
         ),
     )
-    tools: list[ToolSpec] | str = Field(description="The agent's tools, or a YAML file of them.")
-    user_tools: list[ToolSpec] | str = Field(
+    tools: ToolsOrFile = Field(
+        description="The agent's tools, or the path of a YAML file holding a list of them."
+    )
+    user_tools: ToolsOrFile = Field(
         default_factory=list,
         description="Tools the simulated user may call (dual control, as telecom in tau2-bench).",
     )
-    database: Tables | str = Field(
-        description="Tables of records keyed by id, or a YAML/JSON file holding them."
+    database: TablesOrFile = Field(
+        description="Tables of records keyed by id, or the path of a YAML/JSON file holding them."
     )
-    user_database: Tables | str = Field(
+    user_database: TablesOrFile = Field(
         default_factory=dict, description="The user-side state that user tools act on."
     )
-    tasks: list[Task] | str = Field(
-        default_factory=list, description="The tasks, or a YAML/JSON file holding a list of them."
+    tasks: TasksOrFile = Field(
+        default_factory=list,
+        description="The tasks, or the path of a YAML/JSON file holding a list of them.",
     )
