@@ -1,0 +1,219 @@
+"""OpenAI-format conversations rendered to ChatML exactly as the Nemotron chat template does.
+
+`render_conversation(messages, functions, thinking=...)` equals transformers'
+`apply_chat_template(messages, tools=..., add_generation_prompt=True, enable_thinking=...)` with
+the Nemotron-3-Nano template (the one Cascade-2's card examples match), plus the `/think` and
+`/no_think` switches described in FORMAT.md §2. The comments below name the template's rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from policy_agent.format._functions import FunctionSpec
+from policy_agent.format._prompt import with_template_tools
+
+
+class _ChatModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemMessage(_ChatModel):
+    """Instructions; only the first message of a conversation is the system prompt proper."""
+
+    role: Literal["system"] = "system"
+    content: str
+
+
+class UserMessage(_ChatModel):
+    """Text from the user (or the user simulator)."""
+
+    role: Literal["user"] = "user"
+    content: str
+
+
+class FunctionCallPayload(_ChatModel):
+    """The `function` of an assistant tool call; `arguments` may be given as a JSON string."""
+
+    name: str
+    arguments: dict[str, JsonValue]
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _decode_json_string(cls, value: object) -> object:
+        # OpenAI sends arguments as a JSON string; servers decode it before templating.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"arguments is not valid JSON: {error}") from None
+        return value
+
+
+class AssistantToolCall(_ChatModel):
+    """One entry of an assistant message's `tool_calls`."""
+
+    id: str | None = None
+    type: Literal["function"] = "function"
+    function: FunctionCallPayload
+
+
+class AssistantMessage(_ChatModel):
+    """A model turn: text, reasoning (`reasoning_content` or `<think>` in `content`), calls."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[AssistantToolCall] | None = None
+
+
+class ToolMessage(_ChatModel):
+    """The result of one tool call."""
+
+    role: Literal["tool"] = "tool"
+    content: str
+    tool_call_id: str
+
+
+ChatMessage = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")
+]
+"""One OpenAI-format conversation message, told apart by `role`."""
+
+# `/think` inside `</think>` is not a switch.
+_THINK_SWITCH = re.compile(r"(?<!<)/think")
+_NO_THINK_SWITCH = "/no_think"
+
+
+def effective_thinking(messages: Sequence[ChatMessage], thinking: bool = True) -> bool:
+    """Whether the generation prompt opens a reasoning block, after `/think` and `/no_think`.
+
+    A system or user message containing `/think` turns thinking on, one containing `/no_think`
+    turns it off; the last such message wins over `thinking`. Parse the completion in this mode.
+    """
+    for message in messages:
+        if isinstance(message, SystemMessage | UserMessage):
+            if _THINK_SWITCH.search(message.content):
+                thinking = True
+            elif _NO_THINK_SWITCH in message.content:
+                thinking = False
+    return thinking
+
+
+def render_conversation(
+    messages: Sequence[ChatMessage],
+    functions: Sequence[FunctionSpec] | None = None,
+    *,
+    thinking: bool = True,
+    add_generation_prompt: bool = True,
+    truncate_history_thinking: bool = True,
+) -> str:
+    """The ChatML prompt the model sees for `messages` (and `functions` passed as `tools=`).
+
+    `thinking` is `enable_thinking`; `truncate_history_thinking` is the template kwarg of the
+    same name (reasoning before the last user message is dropped unless it is False).
+    """
+    body = list(messages)
+    system = ""
+    if body and isinstance(first := body[0], SystemMessage):
+        # The first system message becomes the system turn; the switches are cut from it.
+        body = body[1:]
+        system = _THINK_SWITCH.sub("", first.content.replace(_NO_THINK_SWITCH, ""))
+    # The system turn is always emitted, even empty.
+    parts = [f"<|im_start|>system\n{with_template_tools(system, functions or ())}<|im_end|>\n"]
+    last_user = max((i for i, m in enumerate(body) if isinstance(m, UserMessage)), default=-1)
+    for index, message in enumerate(body):
+        match message:
+            case SystemMessage() | UserMessage():
+                parts.append(f"<|im_start|>{message.role}\n{message.content}<|im_end|>\n")
+            case AssistantMessage():
+                in_history = truncate_history_thinking and index < last_user
+                parts.append(_render_assistant(message, in_history=in_history))
+            case ToolMessage():
+                parts.append(_render_tool_result(body, index))
+    if add_generation_prompt:
+        thinks = effective_thinking(messages, thinking)
+        parts.append("<|im_start|>assistant\n" + ("<think>\n" if thinks else "<think></think>"))
+    return "".join(parts)
+
+
+def render_tool_call(name: str, arguments: Mapping[str, JsonValue]) -> str:
+    """One `<tool_call>` block as the template writes it into an assistant turn.
+
+    Mappings and lists are JSON (non-ASCII kept); everything else is Python `str()`, so a
+    boolean is `True`/`False`, null is `None` and 2.5 is `2.5`.
+    """
+    parameters = "".join(
+        f"<parameter={key}>\n"
+        f"{json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}"
+        "\n</parameter>\n"
+        for key, value in arguments.items()
+    )
+    return f"<tool_call>\n<function={name}>\n{parameters}</function>\n</tool_call>\n"
+
+
+def _render_assistant(message: AssistantMessage, *, in_history: bool) -> str:
+    reasoning = message.reasoning_content
+    if reasoning is not None and reasoning.strip():
+        content = f"<think>\n{reasoning}\n</think>\n{message.content or ''}"
+    else:
+        content = message.content or ""
+        # Content that already carries (possibly broken) think tags is left as written.
+        if "<think>" not in content and "</think>" not in content:
+            content = "<think></think>" + content
+    if message.tool_calls:
+        if not in_history:
+            text = content.strip() + "\n"
+        else:
+            # Only what follows the last `</think>` is kept; an unclosed `<think>` is dropped.
+            if "</think>" in content:
+                content = content.split("</think>")[-1]
+            elif "<think>" in content:
+                content = content.split("<think>")[0]
+            text = "<think></think>" + content.strip() + "\n"
+        calls = "".join(
+            render_tool_call(call.function.name, call.function.arguments)
+            for call in message.tool_calls
+        )
+        return f"<|im_start|>assistant\n{text}{calls}<|im_end|>\n"
+    if in_history and "<think>" in content and "</think>" in content:
+        content = "<think></think>" + content.split("</think>")[-1]
+    return f"<|im_start|>assistant\n{content.strip()}<|im_end|>\n"
+
+
+def _render_tool_result(body: Sequence[ChatMessage], index: int) -> str:
+    # Consecutive results share one user turn. As in the template, a result that opens the
+    # conversation (no previous message) gets no `<|im_start|>user` header.
+    opens = index > 0 and not isinstance(body[index - 1], ToolMessage)
+    closes = index == len(body) - 1 or not isinstance(body[index + 1], ToolMessage)
+    message = body[index]
+    return (
+        ("<|im_start|>user\n" if opens else "")
+        + f"<tool_response>\n{message.content}\n</tool_response>\n"
+        + ("<|im_end|>\n" if closes else "")
+    )
+
+
+_WORD_JOINER = "\u2060"
+_MARKUP = re.compile(
+    r"<(?=\||/?think>|/?tool_call>|/?tool_response>|/?function[=>]|/?parameter[=>])"
+)
+
+
+def neutralise(text: str) -> str:
+    """Text from outside the model (user, tool results) made unable to fake prompt structure.
+
+    Used in completions mode, where we render the prompt: a tool result containing
+    `</tool_response>` or `<|im_end|>` would otherwise end its turn early and could inject a
+    fake assistant turn or tool call. Every `<` that starts such markup (`<|...` special tokens,
+    `<think>`, `<tool_call>`, `<tool_response>`, `<function=`, `<parameter=` and their closing
+    tags) is followed by U+2060 WORD JOINER: invisible, carries no meaning, and splits the tag
+    so the tokenizer can no longer produce the special or structural token. All other text is
+    unchanged, the result is deterministic, and neutralising twice changes nothing more.
+    """
+    return _MARKUP.sub("<" + _WORD_JOINER, text)

@@ -1,0 +1,297 @@
+"""From what the model wrote to one `AgentTurn`: a message, a tool call, or a violation.
+
+`parse_completion` reads a raw completion (completions mode: we rendered the prompt, no server
+parser ran). `parse_structured` judges a chat-completions response the server already parsed.
+
+Grammar of an answer (the text after `</think>` in thinking mode, the whole text otherwise):
+
+    answer := message | prelude call
+    call   := "<tool_call>" ws "<function=" NAME ">" (ws param)* ws "</function>" ws
+              "</tool_call>"
+    param  := "<parameter=" NAME ">" VALUE "</parameter>"
+
+`ws` is any whitespace (the template writes one newline). A NAME is non-empty and has no
+whitespace, quotes, `<`, `>`, `{` or `}` (vLLM's rule for function names). A VALUE loses one
+leading and one trailing newline and is typed by the schema (`coerce_value`). The prelude — text
+before the call — is reasoning (the template invites "reasoning BEFORE the function call"), so
+it is appended to the reasoning. Markup inside the reasoning is never an action.
+
+Stricter than vLLM, on purpose: a VALUE may not contain tool-call markup (`<tool_call>`,
+`<function=`, `<parameter=` or their closing tags). In a customer-service turn that markup in a
+value almost always means a missing closing tag, and the renderer could not write it back
+unambiguously anyway; such a call is `malformed_tool_call`. A call to a function that is not
+offered is still a `ToolCall` (arguments stay strings, as in vLLM): the environment answers it
+with an error result, as tau2 does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import JsonValue
+
+from policy_agent.format._functions import FunctionSpec
+from policy_agent.format._turns import AgentTurn, Message, ToolCall, Violation, ViolationCode
+from policy_agent.format._values import coerce_value
+
+_END_THINK = "</think>"
+_CALL_OPEN, _CALL_CLOSE = "<tool_call>", "</tool_call>"
+_FUNCTION_OPEN, _FUNCTION_CLOSE = "<function=", "</function>"
+_PARAMETER_OPEN, _PARAMETER_CLOSE = "<parameter=", "</parameter>"
+_MARKUP = (
+    _CALL_OPEN,
+    _CALL_CLOSE,
+    _FUNCTION_OPEN,
+    _FUNCTION_CLOSE,
+    _PARAMETER_OPEN,
+    _PARAMETER_CLOSE,
+)
+_NAME_FORBIDDEN = frozenset("{}<>\"' \t\n\r")
+
+
+def parse_completion(
+    text: str, functions: Sequence[FunctionSpec], *, thinking: bool = True
+) -> AgentTurn:
+    """The turn a raw completion amounts to.
+
+    In thinking mode the completion starts inside the reasoning (the prompt ends with
+    `<think>\\n`): everything before the first `</think>` is reasoning, and a completion without
+    `</think>` is `unterminated_reasoning`. Reasoning and message text are stripped.
+    """
+    reasoning: str | None = None
+    answer = text
+    if thinking:
+        end = text.find(_END_THINK)
+        if end < 0:
+            return Violation(
+                code=ViolationCode.UNTERMINATED_REASONING,
+                reasoning=text.strip() or None,
+                detail="thinking mode, but the completion never closes its reasoning with </think>",
+            )
+        reasoning = text[:end].strip() or None
+        answer = text[end + len(_END_THINK) :]
+    start = _find_markup(answer, 0)
+    if start < 0:
+        content = answer.strip()
+        if not content:
+            return Violation(
+                code=ViolationCode.EMPTY,
+                reasoning=reasoning,
+                detail="no message and no tool call after the reasoning",
+            )
+        return Message(content=content, reasoning=reasoning)
+    reasoning = _join_reasoning(reasoning, answer[:start])
+    return _judge_calls(answer[start:], functions, reasoning)
+
+
+def parse_structured(
+    content: str | None,
+    tool_calls: Sequence[Mapping[str, object]],
+    reasoning: str | None,
+) -> AgentTurn:
+    """The turn a server-parsed chat completion amounts to.
+
+    `tool_calls` are OpenAI-format entries (`{"function": {"name": ..., "arguments": "..."}}`),
+    already typed by the server's parser. One call with no text is a `ToolCall`; several calls
+    are `multiple_tool_calls`; a call with non-blank `content` is `text_with_tool_call` (the
+    server keeps only the text before a call and drops text after it, so the two cases cannot be
+    told apart here). A call without a name or with arguments that are not a JSON object is
+    `malformed_tool_call`.
+    """
+    reasoning = reasoning.strip() if reasoning and reasoning.strip() else None
+    text = content.strip() if content else ""
+    calls: list[ToolCall] = []
+    for index, entry in enumerate(tool_calls):
+        call = _structured_call(entry, reasoning)
+        if isinstance(call, str):
+            return Violation(
+                code=ViolationCode.MALFORMED_TOOL_CALL,
+                reasoning=reasoning,
+                content=text or None,
+                calls=calls,
+                detail=f"tool_calls[{index}]: {call}",
+            )
+        calls.append(call)
+    if not calls:
+        if not text:
+            return Violation(
+                code=ViolationCode.EMPTY,
+                reasoning=reasoning,
+                detail="no message and no tool call in the response",
+            )
+        return Message(content=text, reasoning=reasoning)
+    if len(calls) > 1:
+        return Violation(
+            code=ViolationCode.MULTIPLE_TOOL_CALLS,
+            reasoning=reasoning,
+            content=text or None,
+            calls=calls,
+            detail=f"{len(calls)} tool calls in one turn; make one call per turn",
+        )
+    if text:
+        return Violation(
+            code=ViolationCode.TEXT_WITH_TOOL_CALL,
+            reasoning=reasoning,
+            content=text,
+            calls=calls,
+            detail="a message and a tool call in one turn; do one or the other",
+        )
+    return calls[0]
+
+
+def _structured_call(entry: Mapping[str, object], reasoning: str | None) -> ToolCall | str:
+    function = entry.get("function")
+    if not isinstance(function, Mapping):
+        return "no function object"
+    name = function.get("name")
+    if not isinstance(name, str) or not _valid_name(name):
+        return f"invalid function name {json.dumps(name, default=str)}"
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as error:
+            return f"arguments of {name} are not valid JSON ({error})"
+    if not isinstance(arguments, dict):
+        return f"arguments of {name} are not a JSON object"
+    return ToolCall(name=name, arguments=arguments, reasoning=reasoning)
+
+
+class _Malformed(Exception):
+    """Markup that breaks the grammar; the message says where and how."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RawCall:
+    name: str
+    arguments: dict[str, str]
+
+
+def _judge_calls(
+    markup: str, functions: Sequence[FunctionSpec], reasoning: str | None
+) -> AgentTurn:
+    """Judge everything from the first piece of tool-call markup to the end of the answer."""
+    raw_calls: list[_RawCall] = []
+    stray: list[str] = []
+    pos = 0
+    try:
+        while pos < len(markup):
+            opening = markup.find(_CALL_OPEN, pos)
+            gap = markup[pos : opening if opening >= 0 else len(markup)]
+            wrong = _find_markup(gap, 0)
+            if wrong >= 0:
+                tag = next(t for t in _MARKUP if gap.startswith(t, wrong))
+                where = "outside a <tool_call>" if raw_calls else "without a <tool_call>"
+                raise _Malformed(f"{tag} {where}")
+            if gap.strip():
+                stray.append(gap.strip())
+            if opening < 0:
+                break
+            call, pos = _read_call(markup, opening + len(_CALL_OPEN))
+            raw_calls.append(call)
+    except _Malformed as error:
+        return Violation(
+            code=ViolationCode.MALFORMED_TOOL_CALL,
+            reasoning=reasoning,
+            content=markup.strip(),
+            calls=[_typed(call, functions, reasoning) for call in raw_calls],
+            detail=str(error),
+        )
+    calls = [_typed(call, functions, reasoning) for call in raw_calls]
+    after = "\n\n".join(stray) or None
+    if len(calls) > 1:
+        extra = "; text after a call as well" if after else ""
+        return Violation(
+            code=ViolationCode.MULTIPLE_TOOL_CALLS,
+            reasoning=reasoning,
+            content=after,
+            calls=calls,
+            detail=f"{len(calls)} tool calls in one turn; make one call per turn{extra}",
+        )
+    if after:
+        return Violation(
+            code=ViolationCode.TEXT_AFTER_TOOL_CALL,
+            reasoning=reasoning,
+            content=after,
+            calls=calls,
+            detail="text after the tool call; reasoning may come before a call, never after",
+        )
+    return calls[0]
+
+
+def _read_call(markup: str, pos: int) -> tuple[_RawCall, int]:
+    """Read one call whose `<tool_call>` ends at `pos`; return it and the position after it."""
+    pos = _skip_space(markup, pos)
+    if not markup.startswith(_FUNCTION_OPEN, pos):
+        raise _Malformed("<tool_call> is not followed by <function=NAME>")
+    name, pos = _read_name(markup, pos + len(_FUNCTION_OPEN), "function")
+    arguments: dict[str, str] = {}
+    while True:
+        pos = _skip_space(markup, pos)
+        if markup.startswith(_FUNCTION_CLOSE, pos):
+            pos += len(_FUNCTION_CLOSE)
+            break
+        if not markup.startswith(_PARAMETER_OPEN, pos):
+            found = markup[pos : pos + 30] or "the end of the completion"
+            raise _Malformed(
+                f"<function={name}> holds {found!r} where <parameter=NAME> or </function> belongs"
+            )
+        parameter, pos = _read_name(markup, pos + len(_PARAMETER_OPEN), "parameter")
+        close = markup.find(_PARAMETER_CLOSE, pos)
+        if close < 0:
+            raise _Malformed(f"<parameter={parameter}> of {name} is never closed")
+        value = markup[pos:close]
+        nested = _find_markup(value, 0)
+        if nested >= 0:
+            raise _Malformed(
+                f"<parameter={parameter}> of {name} contains tool-call markup; "
+                "a closing tag is probably missing"
+            )
+        if parameter in arguments:
+            raise _Malformed(f"parameter {parameter} of {name} is given twice")
+        arguments[parameter] = value.removeprefix("\n").removesuffix("\n")
+        pos = close + len(_PARAMETER_CLOSE)
+    pos = _skip_space(markup, pos)
+    if not markup.startswith(_CALL_CLOSE, pos):
+        raise _Malformed(f"</function> of {name} is not followed by </tool_call>")
+    return _RawCall(name=name, arguments=arguments), pos + len(_CALL_CLOSE)
+
+
+def _read_name(markup: str, pos: int, kind: str) -> tuple[str, int]:
+    end = markup.find(">", pos)
+    if end < 0:
+        raise _Malformed(f"<{kind}= is never closed with >")
+    name = markup[pos:end]
+    if not _valid_name(name):
+        raise _Malformed(f"<{kind}={name}> does not name a {kind}")
+    return name, end + 1
+
+
+def _typed(call: _RawCall, functions: Sequence[FunctionSpec], reasoning: str | None) -> ToolCall:
+    properties: Mapping[str, JsonValue] = next(
+        (spec.properties for spec in functions if spec.name == call.name), {}
+    )
+    arguments = {k: coerce_value(v, k, properties) for k, v in call.arguments.items()}
+    return ToolCall(name=call.name, arguments=arguments, reasoning=reasoning)
+
+
+def _find_markup(text: str, pos: int) -> int:
+    hits = [i for i in (text.find(tag, pos) for tag in _MARKUP) if i >= 0]
+    return min(hits, default=-1)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and not any(c in _NAME_FORBIDDEN for c in name)
+
+
+def _join_reasoning(reasoning: str | None, prelude: str) -> str | None:
+    parts = [part for part in (reasoning, prelude.strip()) if part]
+    return "\n\n".join(parts) or None
