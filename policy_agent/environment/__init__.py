@@ -1,7 +1,27 @@
-"""Where tools run: a per-episode copy-on-write database, declarative ops and Python tools."""
+"""Where tools run: per-episode copy-on-write databases, declarative ops and Python tools.
 
+```python
+environment = Environment.from_pack(pack)        # compiles every tool once
+episode = environment.new_episode()              # O(1): shares the pack's tables
+result = episode.call("request_cribs", {"booking_id": "B11246", "count": 1})
+result.content, result.error, result.changes     # what the model reads, and what changed
+episode.content_hash()                           # agent and user DB hashes (the DB reward)
+```
+"""
+
+from policy_agent.environment._arguments import ArgumentChecker
 from policy_agent.environment._database import Database, DatabaseReader, Tables
+from policy_agent.environment._environment import (
+    DatabaseHashes,
+    Environment,
+    EpisodeEnvironment,
+    RecordedCall,
+    Requestor,
+    ToolResult,
+)
 from policy_agent.environment._errors import AssertionCheckError, ToolDefinitionError, ToolError
+from policy_agent.environment._ops import DeclarativeTool, expression_names, next_id
+from policy_agent.environment._python_tools import PythonTool
 from policy_agent.environment._records import (
     ABSENT,
     Absent,
@@ -15,15 +35,26 @@ from policy_agent.environment._records import (
 __all__ = [
     "ABSENT",
     "Absent",
+    "ArgumentChecker",
     "AssertionCheckError",
     "Change",
     "Database",
+    "DatabaseHashes",
     "DatabaseReader",
+    "DeclarativeTool",
+    "Environment",
+    "EpisodeEnvironment",
     "FieldDiff",
     "JsonRecord",
+    "PythonTool",
+    "RecordedCall",
+    "Requestor",
     "Tables",
     "ToolDefinitionError",
     "ToolError",
+    "ToolResult",
     "canonical_json",
+    "expression_names",
     "field_diff",
+    "next_id",
 ]
