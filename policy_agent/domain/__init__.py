@@ -1,5 +1,6 @@
 """Domain packs: YAML files describing a policy, its tools, a database and tasks."""
 
+from policy_agent.domain._loader import find_repository, load_pack
 from policy_agent.domain._models import (
     Action,
     CreateOp,
@@ -25,9 +26,11 @@ from policy_agent.domain._models import (
     UpdateOp,
     UserScenario,
 )
-from policy_agent.domain._pack import DomainPack, PackError, Problem
+from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
+from policy_agent.domain._schema import SCHEMA_KINDS, pack_schema, pack_schema_text
 
 __all__ = [
+    "SCHEMA_KINDS",
     "Action",
     "CreateOp",
     "DeclarativeOp",
@@ -54,4 +57,9 @@ __all__ = [
     "ToolSpec",
     "UpdateOp",
     "UserScenario",
+    "display_path",
+    "find_repository",
+    "load_pack",
+    "pack_schema",
+    "pack_schema_text",
 ]

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -32,14 +33,27 @@ from pydantic_core import PydanticCustomError
 from policy_agent.domain._jsonschema import JSON_SCHEMA_TYPES as JSON_SCHEMA_TYPES
 from policy_agent.domain._jsonschema import PARAMETER_JSON_SCHEMA, schema_issue
 
+
+def _yaml_boolean_as_source(value: object) -> object:
+    """YAML reads `renewed: true` as a boolean; as an expression it means the literal `true`."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+_EXPRESSION_DESCRIPTION = (
+    "An expression in the pack expression language, e.g. "
+    "`record.cribs + count <= 3` (see docs/expressions.md)."
+)
 Expression = Annotated[
     str,
-    Field(
-        description=(
-            "An expression in the pack expression language, e.g. "
-            "`record.cribs + count <= 3` (see docs/expressions.md)."
-        ),
-        min_length=1,
+    BeforeValidator(_yaml_boolean_as_source),
+    Field(description=_EXPRESSION_DESCRIPTION, min_length=1),
+    # Unquoted YAML numbers and booleans are expressions too (`count: 3`, `renewed: true`).
+    WithJsonSchema(
+        {
+            "type": ["string", "number", "boolean"],
+            "minLength": 1,
+            "description": _EXPRESSION_DESCRIPTION,
+        }
     ),
 ]
 MessageTemplate = Annotated[

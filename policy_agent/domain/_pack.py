@@ -18,23 +18,56 @@ class Problem:
     line: int | None
     """1-based line of the offending value, when known."""
     field: str
-    """Dotted path of the offending value inside the file, e.g. `tools[2].kind`."""
+    """Dotted path of the offending value inside the pack, e.g. `tools[2].kind`."""
     message: str
     """What is wrong and what was expected."""
+    column: int | None = None
+    """1-based column in the file, when known (syntax errors)."""
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return self.render()
+
+    def render(self, cwd: Path | None = None) -> str:
+        """`file:line: field: message`, the file relative to `cwd` when it is inside it."""
+        where = display_path(self.file, cwd)
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class PackError(Exception):
     """A pack could not be loaded; `problems` lists everything found, each with file and line."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, root: Path | None = None) -> None:
         self.problems = problems
+        self.root = root
+        """The pack's folder (None when it could not even be found)."""
         count = len(problems)
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the domain pack:\n{lines}")
+
+    def report(self, cwd: Path | None = None) -> str:
+        """Every problem on its own line, then what to do: the text `policy-agent` prints."""
+        count = len(self.problems)
+        pack = display_path(self.root, cwd) if self.root is not None else "the domain pack"
+        lines = [p.render(cwd) for p in self.problems]
+        lines.append(
+            f"{count} problem{'s' if count != 1 else ''} in {pack}; "
+            f"fix {'it' if count == 1 else 'them'} and run policy-agent validate again."
+        )
+        return "\n".join(lines)
+
+
+def display_path(path: Path, cwd: Path | None = None) -> str:
+    """`path` relative to `cwd` (default: the current directory) when inside it, else absolute."""
+    base = (cwd or Path.cwd()).resolve()
+    absolute = path.absolute()
+    if absolute.is_relative_to(base):
+        return absolute.relative_to(base).as_posix() or "."
+    resolved = path.resolve()
+    return resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else str(absolute)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +95,9 @@ class DomainPack:
         for tool in self.tools:
             if tool.name == name:
                 return tool
-        raise KeyError(f"no tool {name!r} in domain {self.name!r}; it has: {self._names(self.tools)}")
+        raise KeyError(
+            f"no tool {name!r} in domain {self.name!r}; it has: {self._names(self.tools)}"
+        )
 
     def task(self, task_id: str) -> Task:
         """The task with this id; KeyError names the tasks there are."""

@@ -1,0 +1,336 @@
+"""Cross-reference checks, run once every file of a pack has been read and validated.
+
+Each file can be well-formed and the pack still wrong: an op on a table the database does not
+have, a task expecting a call to a tool that does not exist, an expression naming an unknown
+argument. These checks find such problems; none of them runs any code from the pack (Python tool
+files are parsed with `ast`, never imported).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from policy_agent.domain._jsonschema import value_issue
+from policy_agent.domain._models import (
+    CreateOp,
+    DeleteOp,
+    FindOp,
+    GetOp,
+    ListOp,
+    PythonImplementation,
+    RespondOp,
+    RewardType,
+    Task,
+    ToolSpec,
+    UpdateOp,
+)
+from policy_agent.domain._pack import Problem, display_path
+from policy_agent.domain._source import Locator
+from policy_agent.domain._yaml import Loc, SourceError, read_text
+from policy_agent.expressions import ExpressionSyntaxError, compile_expression, compile_template
+
+_BASIS_NEEDS = {
+    RewardType.ACTION: ("actions", "expected actions"),
+    RewardType.ENV_ASSERTION: ("env_assertions", "env_assertions"),
+    RewardType.NL_ASSERTION: ("nl_assertions", "nl_assertions"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackParts:
+    """The validated parts of a pack, each with its index in its file, ready to cross-check."""
+
+    root: Path
+    repository: Path
+    clock: str | None
+    tools: list[tuple[int, ToolSpec]]
+    user_tools: list[tuple[int, ToolSpec]]
+    tasks: list[tuple[int, Task]]
+    tool_names: set[str] = field(default_factory=set)
+    """Every tool name written, valid tool or not: a broken tool is reported once, not per use."""
+    user_tool_names: set[str] = field(default_factory=set)
+    database: Mapping[str, object] | None = None
+    """The tables as written (None: the section is missing or not a mapping; skip table checks)."""
+    user_database: Mapping[str, object] | None = None
+
+
+def check_pack(parts: PackParts, locator: Locator) -> list[Problem]:
+    """Every cross-reference problem of the pack, located in its files."""
+    checker = _Checker(parts, locator)
+    checker.clock()
+    for section, tools, database in (
+        ("tools", parts.tools, parts.database),
+        ("user_tools", parts.user_tools, parts.user_database),
+    ):
+        checker.unique(((section, i, "name"), t.name) for i, t in tools)
+        for index, tool in tools:
+            checker.tool((section, index), tool, database)
+    for section, database in (("database", parts.database), ("user_database", parts.user_database)):
+        checker.record_ids(section, database)
+    checker.unique(((("tasks", i, "id"), task.id) for i, task in parts.tasks), what="task id")
+    for index, task in parts.tasks:
+        checker.task(("tasks", index, "evaluation_criteria"), task)
+    return checker.problems
+
+
+@dataclass
+class _Checker:
+    parts: PackParts
+    locator: Locator
+    problems: list[Problem] = field(default_factory=list)
+    python_files: dict[Path, ast.Module | str] = field(default_factory=dict)
+
+    def report(self, loc: Loc, message: str) -> None:
+        self.problems.append(self.locator.problem(loc, message))
+
+    def clock(self) -> None:
+        if self.parts.clock is None:
+            return
+        try:
+            datetime.fromisoformat(self.parts.clock)
+        except ValueError:
+            self.report(("clock",), f"'{self.parts.clock}' is not an ISO 8601 time")
+
+    def unique(self, named: Iterable[tuple[Loc, str]], *, what: str = "tool name") -> None:
+        first: dict[str, Loc] = {}
+        for loc, name in named:
+            if name in first:
+                line = self.locator.line(first[name])
+                self.report(loc, f"duplicate {what} '{name}' (first at line {line})")
+            else:
+                first[name] = loc
+
+    # ----------------------------------------------------------------------- tools
+
+    def tool(self, loc: Loc, tool: ToolSpec, database: Mapping[str, object] | None) -> None:
+        op, at = tool.implementation, (*loc, "implementation")
+        if isinstance(op, PythonImplementation):
+            self.python(at, op.python, tool)
+            return
+        names = {*tool.parameters, "args", "now"}
+        scope = names | {"record"} if isinstance(op, GetOp | UpdateOp | DeleteOp) else names
+        table = None if isinstance(op, RespondOp) else op.table
+        if table is not None and database is not None and table not in database:
+            self.report((*at, "table"), _no_such("table", table, database, "the database"))
+        if isinstance(op, GetOp | UpdateOp | DeleteOp):
+            self.expression((*at, "key"), op.key, names, database)
+        for i, precondition in enumerate(op.preconditions):
+            self.expression((*at, "preconditions", i, "check"), precondition.check, scope, database)
+            self.template((*at, "preconditions", i, "error"), precondition.error, scope, database)
+        if op.returns is not None:
+            self.expression((*at, "returns"), op.returns, scope, database)
+        if isinstance(op, FindOp | CreateOp | UpdateOp):
+            key = (
+                "match"
+                if isinstance(op, FindOp)
+                else "values"
+                if isinstance(op, CreateOp)
+                else "set"
+            )
+            values: dict[str, str] = getattr(op, key)
+            for name, source in values.items():
+                self.expression((*at, key, name), source, scope, database)
+                self.field((*at, key, name), op.table, name, database)
+        if isinstance(op, FindOp | ListOp):
+            for i, name in enumerate(op.fields or []):
+                self.field((*at, "fields", i), op.table, name, database)
+        if isinstance(op, CreateOp) and op.id is not None:
+            self.expression((*at, "id"), op.id, names, database)
+
+    def field(self, loc: Loc, table: str, name: str, database: Mapping[str, object] | None) -> None:
+        """A field no record of a (non-empty) table has is most likely a typo."""
+        records = database.get(table) if database is not None else None
+        if not isinstance(records, Mapping) or not records or name == "id":
+            return
+        fields = {
+            key for record in records.values() if isinstance(record, Mapping) for key in record
+        }
+        if name not in fields:
+            self.report(loc, _no_such("field", name, fields, f"the records of '{table}'"))
+
+    def expression(self, loc: Loc, source: str, names: Collection[str], db: object) -> None:
+        self.compile(loc, source, names, db, template=False)
+
+    def template(self, loc: Loc, source: str, names: Collection[str], db: object) -> None:
+        self.compile(loc, source, names, db, template=True)
+
+    def compile(
+        self, loc: Loc, source: str, names: Collection[str], db: object, *, template: bool
+    ) -> None:
+        try:
+            compiled = (compile_template if template else compile_expression)(source, names=names)
+        except ExpressionSyntaxError as error:
+            self.report(loc, _syntax(error))
+            return
+        if isinstance(db, Mapping):
+            for table in sorted(compiled.tables_used - set(db)):
+                self.report(loc, _no_such("table", table, db, "the database"))
+
+    def python(self, loc: Loc, reference: str, tool: ToolSpec) -> None:
+        """The file exists inside the repository and defines the function, taking the parameters."""
+        repository = self.parts.repository
+        path, function = reference.rsplit(":", 1)
+        file = repository / path
+        if not file.resolve().is_relative_to(repository.resolve()):
+            self.report((*loc, "python"), f"'{path}' leads outside the repository (through a link)")
+            return
+        if not file.is_file():
+            where = display_path(repository)
+            self.report((*loc, "python"), f"file not found: {display_path(file)} (in {where})")
+            return
+        module = self.python_files.get(file)
+        if module is None:
+            module = self.python_files[file] = _parse_python(file)
+        if isinstance(module, str):
+            self.report((*loc, "python"), module)
+            return
+        functions = {
+            node.name: node
+            for node in module.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        if function not in functions:
+            message = _no_such("function", function, functions, display_path(file))
+            self.report((*loc, "python"), message.replace("no function", "no top-level function"))
+            return
+        for message in _signature_problems(functions[function], tool):
+            self.report((*loc, "python"), message)
+
+    # ----------------------------------------------------------------------- data
+
+    def record_ids(self, section: str, database: Mapping[str, object] | None) -> None:
+        """A record's own `id` field, when it has one, must be its key."""
+        for table, records in (database or {}).items():
+            if not isinstance(records, Mapping):
+                continue
+            for key, record in records.items():
+                if isinstance(record, Mapping) and "id" in record and record["id"] != key:
+                    message = f"the record's id {record['id']!r} differs from its key {key!r}"
+                    self.report((section, table, key, "id"), message)
+
+    # ----------------------------------------------------------------------- tasks
+
+    def task(self, loc: Loc, task: Task) -> None:
+        criteria = task.evaluation_criteria
+        for i, action in enumerate(criteria.actions):
+            user = action.requestor == "user"
+            tools = self.parts.user_tools if user else self.parts.tools
+            known = self.parts.user_tool_names if user else self.parts.tool_names
+            at = (*loc, "actions", i)
+            if action.name not in known:
+                self.report((*at, "name"), self.unknown_tool(action.name, user=user))
+                continue
+            tool = next((t for _, t in tools if t.name == action.name), None)
+            if tool is not None:
+                self.arguments(at, action.arguments, action.compare_args, tool)
+        for i, assertion in enumerate(criteria.env_assertions):
+            user = assertion.env_type == "user"
+            database = self.parts.user_database if user else self.parts.database
+            self.expression(
+                (*loc, "env_assertions", i, "check"), assertion.check, {"now"}, database
+            )
+        for basis in criteria.reward_basis:
+            key, what = _BASIS_NEEDS.get(basis, ("", ""))
+            if key and not getattr(criteria, key):
+                message = f"{basis.value} is in the reward basis but the task has no {what}"
+                self.report((*loc, "reward_basis"), message)
+
+    def unknown_tool(self, name: str, *, user: bool) -> str:
+        known = self.parts.user_tool_names if user else self.parts.tool_names
+        other = self.parts.tool_names if user else self.parts.user_tool_names
+        whose = "user tools" if user else "agent's tools"
+        message = _no_such("tool", name, known, f"the {whose}")
+        if name in other:
+            message += "; it is an agent tool (requestor: assistant)" if user else ""
+            message += "" if user else "; it is a user tool: add requestor: user"
+        return message
+
+    def arguments(
+        self, loc: Loc, arguments: Mapping[str, object], compare: list[str] | None, tool: ToolSpec
+    ) -> None:
+        for name, value in arguments.items():
+            schema = tool.parameters.get(name)
+            if schema is None:
+                where = f"the parameters of '{tool.name}'"
+                self.report(
+                    (*loc, "arguments", name), _no_such("parameter", name, tool.parameters, where)
+                )
+                continue
+            issue = value_issue(schema, value)
+            if issue:
+                self.report((*loc, "arguments", name), issue)
+        for name in tool.required_parameters:
+            if name not in arguments:
+                self.report(
+                    (*loc, "arguments"), f"missing required argument '{name}' of '{tool.name}'"
+                )
+        for i, name in enumerate(compare or []):
+            if name not in arguments:
+                given = ", ".join(arguments) or "none"
+                message = f"'{name}' is not one of the action's arguments ({given})"
+                self.report((*loc, "compare_args", i), message)
+
+
+def _parse_python(file: Path) -> ast.Module | str:
+    """The parsed module, or why it could not be parsed (its code is never run)."""
+    try:
+        return ast.parse(read_text(file), filename=str(file))
+    except SourceError as error:
+        return f"{display_path(file)} {error.message}"
+    except SyntaxError as error:
+        return f"{display_path(file)}:{error.lineno} is not valid Python: {error.msg}"
+
+
+def _signature_problems(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, tool: ToolSpec
+) -> list[str]:
+    """Whether `function(db, **arguments)` can be called with the tool's parameters."""
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    name = f"{function.name}()"
+    if not positional:
+        return [f"{name} must take the database first: def {function.name}(db, ...)"]
+    # The first positional parameter receives the database; the arguments come as keywords.
+    keywords = {a.arg for a in [*args.args, *args.kwonlyargs] if a is not positional[0]}
+    problems = [
+        f"{name} does not take the parameter '{p}'"
+        for p in tool.parameters
+        if p not in keywords and args.kwarg is None
+    ]
+    defaults = len(args.defaults)
+    required = [a.arg for a in positional[1 : len(positional) - defaults]]
+    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
+    problems += [
+        f"{name} requires '{p}', which is not a parameter of the tool"
+        for p in required
+        if p not in tool.parameters
+    ]
+    return problems
+
+
+def _no_such(what: str, name: str, choices: Iterable[str], where: str) -> str:
+    options = sorted(choices)
+    close = difflib.get_close_matches(name, options, n=1)
+    if close:
+        return f"no {what} '{name}' in {where} (did you mean '{close[0]}'?)"
+    listed = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+    return f"no {what} '{name}' in {where}; " + (
+        f"there are: {listed}" if options else "it is empty"
+    )
+
+
+def _syntax(error: ExpressionSyntaxError) -> str:
+    if error.offset is None or error.line is None or error.column is None:
+        return f"{error.message}: {error.source}"
+    text = error.source.split("\n")[error.line - 1]
+    where = (
+        f"line {error.line}, column {error.column}"
+        if "\n" in error.source
+        else f"column {error.column}"
+    )
+    return f"{error.message} (at {where} of: {text})"

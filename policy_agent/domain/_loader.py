@@ -1,0 +1,257 @@
+"""Loading a domain pack from its folder, reporting every problem with its file and line."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from policy_agent.domain._checks import PackParts, check_pack
+from policy_agent.domain._explain import explain
+from policy_agent.domain._json import load_json
+from policy_agent.domain._jsonschema import describe
+from policy_agent.domain._models import DomainFile, PolicyFile, Tables, Task, ToolSpec
+from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
+from policy_agent.domain._source import Locator
+from policy_agent.domain._yaml import Document, Loc, SourceError, load_yaml, read_text
+
+DOMAIN_FILE = "domain.yaml"
+LIST_SECTIONS = {"tools": "tools", "user_tools": "tools", "tasks": "tasks"}
+"""The sections holding a list, and what their items are called."""
+TABLE_SECTIONS = ("database", "user_database")
+DATA_SUFFIXES = (".yaml", ".yml", ".json")
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_pack(path: str | Path) -> DomainPack:
+    """Load the pack in folder `path` (or whose `domain.yaml` is `path`), checking it through.
+
+    Files named in `domain.yaml` are relative to the pack's folder. Python tool paths are relative
+    to the pack's *repository*: the nearest folder, from the pack's own upwards, that holds a
+    `.git` or `pyproject.toml`; failing that, the folder above `domains/` when the pack sits in a
+    `domains/` folder; failing that, the pack's folder.
+
+    Raises `PackError` listing every problem found in every file, each with its file and line.
+    """
+    given = Path(path)
+    domain_file = given if given.suffix in (".yaml", ".yml") else given / DOMAIN_FILE
+    domain_file = domain_file.absolute()
+    return _Loading(root=domain_file.parent, domain_file=domain_file).run()
+
+
+def find_repository(root: Path) -> Path:
+    """The folder Python tool paths are resolved against (the rule is in `load_pack`)."""
+    root = root.resolve()
+    for folder in (root, *root.parents):
+        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            return folder
+    if root.parent.name == "domains":
+        return root.parent.parent
+    return root
+
+
+@dataclass(kw_only=True)
+class _Loading:
+    """One load of one pack: the documents read so far and the problems found."""
+
+    root: Path
+    domain_file: Path
+    problems: list[Problem] = field(default_factory=list)
+    locator: Locator | None = None
+
+    def run(self) -> DomainPack:
+        try:
+            document = load_yaml(self.domain_file)
+        except SourceError as error:
+            missing = SourceError(self.root, "no such folder; expected a pack folder")
+            problem = _source_problem(error if self.root.is_dir() else missing)
+            raise PackError([problem], root=self.root) from None
+        self.locator = locator = Locator(domain=document)
+        self.add_issues(document, ())
+        data = document.data
+        if not isinstance(data, dict):
+            found = describe(data)
+            self.problems.append(
+                locator.problem(
+                    (), f"expected a mapping of keys (name, policy, ...), found {found}"
+                )
+            )
+            raise PackError(self.problems, root=self.root)
+        repository = find_repository(self.root)
+        names = (*LIST_SECTIONS, *TABLE_SECTIONS)
+        sections = {name: self.section(name, data[name]) for name in names if name in data}
+        header: DomainFile | None = self.validate(DomainFile, _with_placeholders(data), ())
+        tables: dict[str, Tables | None] = {
+            name: self.validate(Tables, sections.get(name, {}), (name,)) for name in TABLE_SECTIONS
+        }
+        policy = self.policy(header.policy) if header else None
+        parts = PackParts(
+            root=self.root,
+            repository=repository,
+            clock=header.clock if header else None,
+            tools=self.items("tools", sections.get("tools"), ToolSpec),
+            user_tools=self.items("user_tools", sections.get("user_tools"), ToolSpec),
+            tasks=self.items("tasks", sections.get("tasks"), Task),
+            tool_names=_names(sections.get("tools")),
+            user_tool_names=_names(sections.get("user_tools")),
+            database=_mapping(sections.get("database")),
+            user_database=_mapping(sections.get("user_database")),
+        )
+        self.problems.extend(check_pack(parts, locator))
+        if self.problems or header is None or policy is None:
+            raise PackError(_sorted(self.problems, self.domain_file), root=self.root)
+        return DomainPack(
+            root=self.root,
+            repository=repository,
+            name=header.name,
+            description=header.description,
+            version=header.version,
+            policy=policy,
+            clock=header.clock,
+            tools=tuple(tool for _, tool in parts.tools),
+            user_tools=tuple(tool for _, tool in parts.user_tools),
+            database=tables["database"] or {},
+            user_database=tables["user_database"] or {},
+            tasks=tuple(task for _, task in parts.tasks),
+        )
+
+    def section(self, name: str, value: object) -> object:
+        """A section's data: inline, or read from the file its string names."""
+        if not isinstance(value, str):
+            return value
+        assert self.locator is not None
+        file = self.pack_file(value, (name,), suffixes=DATA_SUFFIXES)
+        if file is None:
+            return None
+        try:
+            document = load_json(file) if file.suffix == ".json" else load_yaml(file)
+        except SourceError as error:
+            self.problems.append(_source_problem(error))
+            return None
+        self.locator.sections[name] = document
+        self.add_issues(document, (name,))
+        return document.data
+
+    def items(self, name: str, data: object, model: type[M]) -> list[tuple[int, M]]:
+        """The valid items of a list section, with their indexes; problems for the others."""
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            assert self.locator is not None
+            message = f"expected a list of {LIST_SECTIONS[name]}, found {describe(data)}"
+            self.problems.append(self.locator.problem((name,), message))
+            return []
+        valid: list[tuple[int, M]] = []
+        for index, item in enumerate(data):
+            result = self.validate(model, item, (name, index))
+            if result is not None:
+                valid.append((index, result))
+        return valid
+
+    def validate(self, root: Any, data: object, prefix: Loc) -> Any:
+        """`data` validated as the type `root`, or None with a problem for each error."""
+        assert self.locator is not None
+        try:
+            return _adapter(root).validate_python(data)
+        except ValidationError as error:
+            for detail in error.errors():
+                found = explain(detail, root)
+                self.problems.append(
+                    self.locator.problem(
+                        (*prefix, *found.loc), found.message, field=(*prefix, *found.field)
+                    )
+                )
+            return None
+
+    def policy(self, policy: str | PolicyFile) -> str | None:
+        assert self.locator is not None
+        if isinstance(policy, PolicyFile):
+            file = self.pack_file(policy.file, ("policy", "file"), suffixes=None)
+            if file is None:
+                return None
+            try:
+                policy = read_text(file)
+            except SourceError as error:
+                message = f"cannot read the policy file {display_path(file)}: {error.message}"
+                self.problems.append(self.locator.problem(("policy", "file"), message))
+                return None
+        if not policy.strip():
+            self.problems.append(self.locator.problem(("policy",), "the policy is empty"))
+            return None
+        return policy
+
+    def pack_file(self, name: str, loc: Loc, *, suffixes: tuple[str, ...] | None) -> Path | None:
+        """The file `name` (relative to the pack's folder), or None with a problem."""
+        assert self.locator is not None
+        posix, windows = PurePosixPath(name), PureWindowsPath(name)
+        message = None
+        if not name.strip():
+            message = "expected a file name, found empty text"
+        elif posix.is_absolute() or windows.is_absolute() or windows.drive:
+            message = f"{name!r} is an absolute path; give a path relative to the pack's folder"
+        elif ".." in posix.parts or ".." in windows.parts:
+            message = f"{name!r} leaves the pack's folder ('..'); keep the pack's files inside it"
+        elif suffixes and posix.suffix not in suffixes:
+            message = f"{name!r} should be a {', '.join(suffixes)} file"
+        if message is None:
+            file = self.root / name
+            if not file.resolve().is_relative_to(self.root.resolve()):
+                message = f"{name!r} leads outside the pack's folder (through a link)"
+            elif not file.is_file():
+                message = f"file not found: {display_path(file)}"
+            else:
+                return file
+        self.problems.append(self.locator.problem(loc, message))
+        return None
+
+    def add_issues(self, document: Document, prefix: Loc) -> None:
+        assert self.locator is not None
+        for issue in document.issues:
+            problem = self.locator.problem((*prefix, *issue.loc), issue.message)
+            self.problems.append(
+                Problem(
+                    file=document.file, line=issue.line, field=problem.field, message=issue.message
+                )
+            )
+
+
+def _with_placeholders(data: Mapping[str, object]) -> dict[str, object]:
+    """`domain.yaml`'s keys, each section emptied: sections are validated on their own."""
+    empty: dict[str, object] = {name: [] for name in LIST_SECTIONS}
+    empty |= {name: {} for name in TABLE_SECTIONS}
+    return {key: empty.get(key, value) for key, value in data.items()}
+
+
+def _names(data: object) -> set[str]:
+    """Every tool name written in a tools section, valid tools or not (to avoid knock-on errors)."""
+    if not isinstance(data, list):
+        return set()
+    return {
+        item["name"]
+        for item in data
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    }
+
+
+def _mapping(data: object) -> Mapping[str, object] | None:
+    return data if isinstance(data, dict) else None
+
+
+def _source_problem(error: SourceError) -> Problem:
+    return Problem(
+        file=error.file, line=error.line, column=error.column, field="", message=error.message
+    )
+
+
+@functools.cache
+def _adapter(root: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(root)
+
+
+def _sorted(problems: list[Problem], domain_file: Path) -> list[Problem]:
+    """`domain.yaml`'s problems first, then each other file's; by line within a file."""
+    return sorted(problems, key=lambda p: (p.file != domain_file, str(p.file), p.line or 0))

@@ -1,0 +1,62 @@
+"""Where a value of a pack came from: which file, which line, and how to name its field."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_agent.domain._pack import Problem
+from policy_agent.domain._yaml import Document, Loc
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def field_path(loc: Loc) -> str:
+    """A location as the author reads it: `tools[2].implementation.table`."""
+    text = ""
+    for segment in loc:
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        elif _NAME.match(segment):
+            text += f".{segment}" if text else segment
+        else:
+            text += f"[{segment!r}]"
+    return text
+
+
+@dataclass(kw_only=True)
+class Locator:
+    """Maps a location in the pack (`("tools", 2, "kind")`) to its file and line.
+
+    A section (`tools`, `database`, ...) written in its own file is located in that file; the
+    location inside it drops the section's name, since the file holds the section itself.
+    """
+
+    domain: Document
+    sections: dict[str, Document] = field(default_factory=dict)
+
+    def document(self, loc: Loc) -> tuple[Document, Loc]:
+        """The document holding `loc` and the location inside it."""
+        if loc and isinstance(loc[0], str) and loc[0] in self.sections:
+            return self.sections[loc[0]], loc[1:]
+        return self.domain, loc
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of `loc` (or of its nearest ancestor with a known line)."""
+        document, inner = self.document(loc)
+        return document.line_of(inner)
+
+    def problem(self, loc: Loc, message: str, *, field: Loc | None = None) -> Problem:
+        """A problem at `loc`, naming `field` (default: `loc`)."""
+        document, inner = self.document(loc)
+        return Problem(
+            file=document.file,
+            line=document.line_of(inner),
+            field=field_path(loc if field is None else field),
+            message=message,
+        )
+
+    def file_of(self, section: str) -> Path:
+        """The file a section was written in."""
+        return self.document((section,))[0].file
