@@ -21,9 +21,17 @@ from policy_agent.expressions._ast import (
     to_source,
 )
 from policy_agent.expressions._errors import EvaluationError
-from policy_agent.expressions._functions import FUNCTIONS, clock, finite
+from policy_agent.expressions._functions import FUNCTIONS, clock
 from policy_agent.expressions._scope import Scope
-from policy_agent.expressions._values import Failure, describe, equal, is_number, order, truthy
+from policy_agent.expressions._values import (
+    Failure,
+    bounded,
+    describe,
+    equal,
+    is_number,
+    order,
+    truthy,
+)
 
 _ORDERINGS: Mapping[str, Callable[[int], bool]] = {
     "<": lambda c: c < 0,
@@ -147,7 +155,7 @@ def _binary(op: str, left: JsonValue, right: JsonValue, right_node: Node) -> Jso
         result = _ARITHMETIC[op](left, right)
     except OverflowError:
         raise Failure("the result is too large") from None
-    return finite(result) if isinstance(result, float) else result
+    return bounded(result)
 
 
 def _contains(needle: JsonValue, haystack: JsonValue) -> bool:

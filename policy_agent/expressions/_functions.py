@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -13,7 +12,15 @@ from functools import partial
 from pydantic import JsonValue
 
 from policy_agent.expressions._scope import Scope, TableReader
-from policy_agent.expressions._values import Failure, describe, equal, is_number, order, to_text
+from policy_agent.expressions._values import (
+    Failure,
+    bounded,
+    describe,
+    equal,
+    is_number,
+    order,
+    to_text,
+)
 
 Apply = Callable[[Scope, list[JsonValue]], JsonValue]
 
@@ -26,13 +33,6 @@ class Function:
     most: int
     apply: Apply | None
     """None for `if`, which the interpreter evaluates itself so that only one branch runs."""
-
-
-def finite(value: float) -> float:
-    """`value`, unless it overflowed to infinity (JSON has no infinities)."""
-    if not math.isfinite(value):
-        raise Failure("the result is too large")
-    return value
 
 
 def _text(name: str, args: list[JsonValue], index: int) -> str:
@@ -109,7 +109,7 @@ def _round(scope: Scope, args: list[JsonValue]) -> JsonValue:
     if isinstance(value, int):
         unit: int = 10 ** max(0, -digits)
         magnitude = (abs(value) * 2 + unit) // (2 * unit) * unit
-        return magnitude if value >= 0 else -magnitude
+        return bounded(magnitude if value >= 0 else -magnitude)
     rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), context=_DECIMAL)
     return int(rounded) if len(args) == 1 else float(rounded)
 
@@ -131,7 +131,7 @@ def _sum(scope: Scope, args: list[JsonValue]) -> JsonValue:
         if not is_number(item):
             raise Failure(f"sum() needs a list of numbers, found {describe(item)}", 0)
         total += item
-    return finite(total) if isinstance(total, float) else total
+    return bounded(total)
 
 
 _INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
@@ -142,8 +142,8 @@ def _int(scope: Scope, args: list[JsonValue]) -> JsonValue:
     value = args[0]
     if is_number(value):
         return int(value)
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value) and len(value) < 400:
+        return bounded(int(value))
     raise Failure(f"int() cannot convert {describe(value)}", 0)
 
 
@@ -151,7 +151,7 @@ def _float(scope: Scope, args: list[JsonValue]) -> JsonValue:
     value = args[0]
     if is_number(value) or (isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value)):
         try:
-            return finite(float(value))
+            return bounded(float(value))
         except OverflowError:
             raise Failure("the number is too large for float()", 0) from None
     raise Failure(f"float() cannot convert {describe(value)}", 0)

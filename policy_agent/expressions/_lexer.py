@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from policy_agent.expressions._errors import ExpressionSyntaxError
+from policy_agent.expressions._values import LIMIT
 
 TokenKind = Literal["number", "string", "name", "op", "end"]
 
@@ -89,8 +90,10 @@ def tokenize(source: str, start: int = 0, *, in_template: bool = False) -> list[
 
 def _number(source: str, match: re.Match[str]) -> Token:
     text = match[0]
-    value: int | float = float(text) if match[1] or match[2] else int(text)
-    if not math.isfinite(value):
+    # Checking the length first keeps Python's int() from refusing (over 4300 digits).
+    too_long = not (match[1] or match[2]) and len(text.lstrip("0")) > len(str(LIMIT))
+    value: int | float = 0 if too_long else float(text) if match[1] or match[2] else int(text)
+    if too_long or not math.isfinite(value) or value >= LIMIT:
         raise ExpressionSyntaxError(f"the number {text} is too large", source, match.start())
     return Token(kind="number", text=text, value=value, offset=match.start())
 

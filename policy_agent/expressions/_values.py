@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import TypeGuard
 
 from pydantic import JsonValue
 
-Number = int | float
+LIMIT = 10**300
+"""Numbers stay smaller than this, so every integer converts to a float (and to text)."""
 
 
 class Failure(Exception):
@@ -26,6 +28,13 @@ class Failure(Exception):
 def is_number(value: object) -> TypeGuard[int | float]:
     """Whether `value` is an int or float; booleans are not numbers in this language."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def bounded(value: int | float) -> int | float:
+    """`value`, unless it is too large (or infinite: JSON has no infinities)."""
+    if not math.isfinite(value) or abs(value) >= LIMIT:
+        raise Failure("the result is too large")
+    return value
 
 
 def kind(value: object) -> str:
