@@ -202,7 +202,9 @@ def test_forbidden_write_is_refused_by_its_precondition(
 
 def test_bookings_are_priced_consistently(pack: DomainPack) -> None:
     for booking_id, booking in pack.database["bookings"].items():
-        assert booking["total_price"] == booking["nightly_rate"] * booking["nights"], booking_id
+        nights, rate = booking["nights"], booking["nightly_rate"]
+        assert isinstance(nights, int) and isinstance(rate, int), booking_id
+        assert booking["total_price"] == rate * nights, booking_id
         assert booking["amount_paid"] == booking["total_price"], booking_id
         room = pack.database["rooms"][str(booking["room_id"])]
         assert room["room_type"] == booking["room_type"], booking_id
