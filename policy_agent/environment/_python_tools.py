@@ -59,10 +59,10 @@ class PythonTool:
         result = self._function(database, **arguments)
         try:
             jsonable = to_jsonable_python(result)
-        except PydanticSerializationError:
+        except PydanticSerializationError as error:
             raise TypeError(
-                f"tool {self.name} returned a {type(result).__name__}, which is not JSON; "
-                "return dicts, lists, strings, numbers, booleans, None or pydantic models"
+                f"tool {self.name} returned a value that is not JSON ({error}); return dicts, "
+                "lists, strings, numbers, booleans, None or pydantic models"
             ) from None
         return copy_json(jsonable, where=f"the result of {self.name}")
 
