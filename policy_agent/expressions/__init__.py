@@ -15,7 +15,6 @@ from policy_agent.expressions._expression import Expression, compile_expression
 from policy_agent.expressions._functions import FUNCTIONS
 from policy_agent.expressions._scope import Scope, TableReader
 from policy_agent.expressions._template import Template, compile_template
-from policy_agent.expressions._values import truthy
 
 __all__ = [
     "FUNCTIONS",
@@ -29,5 +28,4 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "to_source",
-    "truthy",
 ]

@@ -24,8 +24,10 @@ PRECEDENCE = {
     "/": 6,
     "%": 6,
 }
-"""How tightly each binary operator binds; prefix `not` is 3, unary `-` 7, postfix forms 8."""
-_NOT, _NEGATE, _POSTFIX, _ATOM = 3, 7, 8, 9
+"""How tightly each binary operator binds (a higher number binds tighter)."""
+NOT_PRECEDENCE, NEGATE_PRECEDENCE = 3, 7
+"""Prefix `not` binds looser than comparisons; unary `-` tighter than every binary operator."""
+_POSTFIX, _ATOM = 8, 9
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -113,9 +115,9 @@ def to_source(node: Node) -> str:
         case Call(function=function, args=args):
             return f"{function}({', '.join(map(to_source, args))})"
         case Unary(op="not", operand=operand):
-            return f"not {_operand(operand, _NOT)}"
+            return f"not {_operand(operand, NOT_PRECEDENCE)}"
         case Unary(operand=operand):
-            return f"-{_operand(operand, _NEGATE)}"
+            return f"-{_operand(operand, NEGATE_PRECEDENCE)}"
         case Binary(op=op, left=left, right=right):
             # Left-associative; comparisons do not chain, so neither side may be one.
             tight = PRECEDENCE[op] + (op in COMPARISONS)
@@ -128,9 +130,9 @@ def _precedence(node: Node) -> int:
         case Binary(op=op):
             return PRECEDENCE[op]
         case Unary(op=op):
-            return _NOT if op == "not" else _NEGATE
+            return NOT_PRECEDENCE if op == "not" else NEGATE_PRECEDENCE
         case Literal(value=int() | float() as value) if not isinstance(value, bool) and value < 0:
-            return _NEGATE
+            return NEGATE_PRECEDENCE
     return _ATOM
 
 

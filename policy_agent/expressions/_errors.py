@@ -31,7 +31,7 @@ class ExpressionError(Exception):
     def __str__(self) -> str:
         if self.offset is None or self.line is None or self.column is None:
             return f"{self.message}\n    {self.source}"
-        text = self.source.split("\n")[self.line - 1]
+        text = self.source.split("\n")[self.line - 1].removesuffix("\r")
         # Keep tabs in the caret line so the caret lines up under the same character.
         pad = "".join(c if c == "\t" else " " for c in text[: self.column - 1])
         where = f"line {self.line}, column {self.column}" if "\n" in self.source else None

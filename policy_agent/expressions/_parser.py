@@ -8,6 +8,8 @@ from typing import NoReturn
 
 from policy_agent.expressions._ast import (
     COMPARISONS,
+    NEGATE_PRECEDENCE,
+    NOT_PRECEDENCE,
     PRECEDENCE,
     Binary,
     Call,
@@ -105,26 +107,22 @@ class _Parser:
             return token.text
         if token.kind == "name" and token.text in ("and", "or", "in"):
             return token.text
-        if token.text == "not" and self.peek(1).text == "in" and self.peek(1).kind == "name":
+        if token.kind == "name" and token.text == "not" and self.peek(1).text == "in":
             return "not in"
         return None
 
     def prefix(self, least: int) -> Node:
         token = self.peek()
         if token.kind == "name" and token.text == "not":
-            if least > PRECEDENCE["and"] + 1:
+            if least > NOT_PRECEDENCE:
                 self.fail("put `not ...` in parentheses here", token.offset)
             self.take()
-            return Unary(
-                op="not", operand=self.expression(PRECEDENCE["and"] + 1), offset=token.offset
-            )
+            return Unary(op="not", operand=self.expression(NOT_PRECEDENCE), offset=token.offset)
         if token.kind == "op" and token.text == "-":
             self.take()
-            return Unary(
-                op="-", operand=self.expression(max(PRECEDENCE.values()) + 1), offset=token.offset
-            )
+            return Unary(op="-", operand=self.expression(NEGATE_PRECEDENCE), offset=token.offset)
         node = self.primary()
-        while self.peek().kind == "op" and self.peek().text in ".[(":
+        while self.peek().kind == "op" and self.peek().text in (".", "[", "("):
             token = self.take()
             if token.text == "(":
                 self.fail("only functions can be called, such as `len(x)`", token.offset)

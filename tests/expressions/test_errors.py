@@ -63,3 +63,8 @@ def test_errors_are_expression_errors_and_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is ExpressionSyntaxError
     assert (copy.message, copy.source, copy.offset) == ("bad", "a b", 2)
+
+
+def test_windows_line_ends_do_not_reach_the_terminal() -> None:
+    error = ExpressionSyntaxError("bad", "a\r\n+ +", 4)
+    assert str(error) == "bad\n    + +\n     ^ (line 2, column 2)"
