@@ -39,7 +39,7 @@ _PLAIN_TYPES = {
     "model_attributes_type": "a mapping (key: value)",
 }
 _SHAPES: dict[object, str] = {
-    Tables: "tables: a mapping of table name to records keyed by id",
+    Tables: "a mapping of table names to tables of records keyed by id",
     Table: "records keyed by id (a mapping of id to record)",
     get_args(Table)[1]: "a record (a mapping of field to value)",
 }

@@ -111,6 +111,10 @@ def load_yaml(file: Path) -> Document:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "not valid YAML"
+        start = error.context_mark
+        if error.problem and error.context and start and mark and start.line != mark.line:
+            # Where the unfinished construct began is usually where the mistake is.
+            problem += f" ({error.context} at line {start.line + 1}, column {start.column + 1})"
         raise SourceError(
             file,
             f"YAML syntax error: {problem}",
