@@ -68,9 +68,7 @@ def test_every_marker_is_split_after_its_angle_bracket(marker: str) -> None:
     assert neutralise(f"a{marker}b") == f"a<{WORD_JOINER}{marker[1:]}b"
 
 
-@pytest.mark.parametrize(
-    "text", ["a < b", "<b>bold</b>", "<thinking>", "<tool>", "x <= 3", "<|"[:1]]
-)
+@pytest.mark.parametrize("text", ["a < b", "<b>bold</b>", "<thinking>", "<tool>", "x <= 3", "<"])
 def test_ordinary_text_is_unchanged(text: str) -> None:
     assert neutralise(text) == text
 
