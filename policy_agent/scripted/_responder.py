@@ -1,0 +1,272 @@
+"""Turns a request into the script's next answer, shaped exactly as vLLM's OpenAI server shapes it.
+
+No I/O here: the server hands in the parsed request body and gets back status, body and timing.
+Token counts in `usage` are approximate (one token per 4 characters, rounded up): there is no
+tokenizer, and tests only need counts that grow with the text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import JsonValue
+
+from policy_agent.scripted._script import Answer, Rule, RulesRole, Script, SequenceRole
+
+Endpoint = Literal["chat", "completions"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """What to send back for one request."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+    delay_s: float = 0.0
+    """Wait this long before answering."""
+    hang: bool = False
+    """Never answer: wait until the client disconnects or the server stops."""
+
+
+def approximate_tokens(text: str) -> int:
+    """One token per 4 characters, rounded up: the documented stand-in for a tokenizer."""
+    return math.ceil(len(text) / 4)
+
+
+def error_body(status: int, message: str, kind: str, param: str | None = None) -> str:
+    """An error object as vLLM's OpenAI server sends it."""
+    error = {"message": message, "type": kind, "param": param, "code": status}
+    return json.dumps({"error": error})
+
+
+class _Picker(Protocol):
+    """Chooses a role's next answer (and its index); an error message when the script has none."""
+
+    def pick(self, text: str) -> tuple[Answer, int] | str: ...
+
+
+class _Sequence:
+    def __init__(self, role: str, spec: SequenceRole) -> None:
+        self._role = role
+        self._spec = spec
+        self._next = 0
+
+    def pick(self, text: str) -> tuple[Answer, int] | str:
+        answers = self._spec.answers
+        index = self._next
+        if index >= len(answers):
+            match self._spec.when_exhausted:
+                case "error":
+                    return (
+                        f"the script's {len(answers)} answer(s) for role {self._role!r} are used "
+                        f"up (request #{index + 1}); add answers or set when_exhausted: repeat_last"
+                    )
+                case "repeat_last":
+                    index = len(answers) - 1
+                case "cycle":
+                    index %= len(answers)
+        self._next += 1
+        return answers[index], index
+
+
+def _matcher(rule: Rule) -> Callable[[str], bool]:
+    if rule.contains is not None:
+        needle = rule.contains
+        return lambda text: needle in text
+    pattern = re.compile(rule.regex or "")
+    return lambda text: pattern.search(text) is not None
+
+
+class _Rules:
+    def __init__(self, role: str, spec: RulesRole) -> None:
+        self._role = role
+        self._rules = [(_matcher(rule), rule.answer) for rule in spec.rules]
+        self._fallback = spec.fallback
+
+    def pick(self, text: str) -> tuple[Answer, int] | str:
+        for index, (matches, answer) in enumerate(self._rules):
+            if matches(text):
+                return answer, index
+        if self._fallback is None:
+            return (
+                f"no rule of role {self._role!r} matches {text[-200:]!r} and there is no fallback"
+            )
+        return self._fallback, len(self._rules)
+
+
+class Responder:
+    """Holds each role's position in the script and builds the replies."""
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self._ids = itertools.count(1)
+        self._pickers: dict[str, _Picker] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Start every role's answers from the beginning again."""
+        self._pickers = {
+            role: _Sequence(role, spec) if isinstance(spec, SequenceRole) else _Rules(role, spec)
+            for role, spec in self._script.roles.items()
+        }
+
+    def reply(self, endpoint: Endpoint, body: dict[str, JsonValue]) -> Reply:
+        """The reply to one parsed request body sent to `endpoint`."""
+        role = body.get("model")
+        picker = self._pickers.get(role) if isinstance(role, str) else None
+        if picker is None:
+            roles = ", ".join(self._script.roles)
+            message = f"The model `{role}` does not exist; the script has roles: {roles}."
+            return Reply(status=404, body=error_body(404, message, "NotFoundError", "model"))
+        assert isinstance(role, str)
+        if endpoint == "chat":
+            text = _last_message_text(body.get("messages"))
+        else:
+            prompt = body.get("prompt")
+            text = prompt if isinstance(prompt, str) else ""
+        picked = picker.pick(text)
+        if isinstance(picked, str):
+            return Reply(status=500, body=error_body(500, picked, "InternalServerError"))
+        answer, index = picked
+        delay_s = answer.latency_ms if answer.latency_ms is not None else self._script.latency_ms
+        delay_s /= 1000
+        if answer.hang:
+            return Reply(status=503, body="", delay_s=delay_s, hang=True)
+        if answer.fault is not None:
+            return _fault_reply(answer, delay_s)
+        if endpoint == "chat":
+            result = self._chat_body(role, answer, index, body)
+        else:
+            result = self._completion_body(role, answer, index, body)
+        if isinstance(result, str):
+            return Reply(status=500, body=error_body(500, result, "InternalServerError"))
+        return Reply(status=200, body=json.dumps(result), delay_s=delay_s)
+
+    def _chat_body(
+        self, role: str, answer: Answer, index: int, request: dict[str, JsonValue]
+    ) -> dict[str, JsonValue] | str:
+        if answer.text is not None and answer.content is None and not answer.tool_calls:
+            return (
+                f"answer #{index + 1} of role {role!r} has only `text`, which is for "
+                "/v1/completions, but the request came to /v1/chat/completions; give `content`"
+            )
+        number = next(self._ids)
+        message: dict[str, JsonValue] = {"role": "assistant", "content": answer.content}
+        message[self._script.reasoning_field] = answer.reasoning
+        calls: list[JsonValue] = []
+        for position, call in enumerate(answer.tool_calls):
+            arguments = call.arguments
+            calls.append(
+                {
+                    "id": call.id or f"call_{number}_{position}",
+                    "type": "function",
+                    "function": {
+                        "name": call.name,
+                        "arguments": arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments, ensure_ascii=False),
+                    },
+                }
+            )
+        message["tool_calls"] = calls
+        default_reason = "tool_calls" if calls else "stop"
+        generated = (answer.reasoning or "") + (answer.content or "") + json.dumps(calls)
+        prompt_text = json.dumps(request.get("messages")) + json.dumps(request.get("tools"))
+        choice: dict[str, JsonValue] = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": answer.finish_reason or default_reason,
+        }
+        return _envelope(
+            f"chatcmpl-{number}", "chat.completion", role, choice, prompt_text, generated
+        )
+
+    def _completion_body(
+        self, role: str, answer: Answer, index: int, request: dict[str, JsonValue]
+    ) -> dict[str, JsonValue] | str:
+        if answer.text is None:
+            return (
+                f"answer #{index + 1} of role {role!r} has no `text`, which /v1/completions "
+                "needs (the raw completion, e.g. `reasoning</think>\\nanswer`)"
+            )
+        text = _cut_at_stop(answer.text, request.get("stop"))
+        prompt = request.get("prompt")
+        choice: dict[str, JsonValue] = {
+            "index": 0,
+            "text": text,
+            "logprobs": None,
+            "finish_reason": answer.finish_reason or "stop",
+        }
+        prompt_text = prompt if isinstance(prompt, str) else json.dumps(prompt)
+        number = next(self._ids)
+        return _envelope(f"cmpl-{number}", "text_completion", role, choice, prompt_text, text)
+
+
+def _envelope(
+    response_id: str,
+    kind: str,
+    role: str,
+    choice: dict[str, JsonValue],
+    prompt_text: str,
+    generated: str,
+) -> dict[str, JsonValue]:
+    prompt_tokens = approximate_tokens(prompt_text)
+    completion_tokens = approximate_tokens(generated)
+    return {
+        "id": response_id,
+        "object": kind,
+        "created": int(time.time()),
+        "model": role,
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _fault_reply(answer: Answer, delay_s: float) -> Reply:
+    assert answer.fault is not None
+    status, body = answer.fault.status, answer.fault.body
+    if body is None:
+        kind = "RateLimitError" if status == 429 else "InternalServerError"
+        message = f"scripted fault: HTTP {status}"
+        return Reply(status=status, body=error_body(status, message, kind), delay_s=delay_s)
+    if isinstance(body, str):
+        return Reply(status=status, body=body, content_type="text/plain", delay_s=delay_s)
+    return Reply(status=status, body=json.dumps(body), delay_s=delay_s)
+
+
+def _cut_at_stop(text: str, stop: JsonValue) -> str:
+    """vLLM ends the output at the first stop string and leaves the stop string out."""
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    cut = len(text)
+    for candidate in stops:
+        if isinstance(candidate, str) and candidate:
+            found = text.find(candidate)
+            if found != -1:
+                cut = min(cut, found)
+    return text[:cut]
+
+
+def _last_message_text(messages: JsonValue) -> str:
+    if not isinstance(messages, list) or not messages:
+        return ""
+    last = messages[-1]
+    content = last.get("content") if isinstance(last, dict) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = (p.get("text") for p in content if isinstance(p, dict))
+        return "".join(p for p in parts if isinstance(p, str))
+    return ""

@@ -1,0 +1,224 @@
+"""The scripted OpenAI-compatible HTTP server: a stand-in for vLLM in tests, benchmarks and replays.
+
+Serves POST /v1/chat/completions and POST /v1/completions (non-streaming only), GET /v1/models,
+GET /health, and GET /v1/_requests (every request received, for assertions). Runs inside an
+existing event loop (`async with`) or in a background thread of its own (`with`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+from pydantic import JsonValue
+
+from policy_agent.scripted._responder import Endpoint, Responder, error_body
+from policy_agent.scripted._script import Script, load_script
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedRequest:
+    """One request as the server received it."""
+
+    path: str
+    """e.g. `/v1/chat/completions`."""
+    body: JsonValue
+    """The parsed JSON body; None when it was not JSON."""
+
+
+class RemoteHostRefused(ValueError):
+    """The server was asked to listen beyond this machine without `allow_remote`."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ScriptedServer:
+    """An OpenAI-compatible server answering from a script. Port 0 picks a free port.
+
+    `async with ScriptedServer(script) as server:` runs it in the current event loop;
+    `with ScriptedServer(script) as server:` runs it in a background thread. Either way
+    `server.base_url` is the `api_base` to give litellm, e.g. `http://127.0.0.1:41234/v1`.
+    """
+
+    def __init__(
+        self,
+        script: Script | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        keep_requests: int = 10_000,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise RemoteHostRefused(
+                f"refusing to listen on {host!r}: the scripted server has no authentication "
+                "by default; use 127.0.0.1, or allow_remote (--allow-remote) if you mean it"
+            )
+        self.script = load_script(script) if isinstance(script, Path) else script
+        self._host = host
+        self._port = port
+        self._responder = Responder(self.script)
+        self._requests: deque[RecordedRequest] = deque(maxlen=keep_requests)
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (ending in `/v1`); valid once the server has started."""
+        if self._runner is None:
+            raise RuntimeError("the scripted server has not started; use `async with` or `with`")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The requests received so far (the most recent `keep_requests`), oldest first."""
+        return list(self._requests)
+
+    def reset(self) -> None:
+        """Forget the recorded requests and start every role's answers from the beginning."""
+        self._requests.clear()
+        self._responder.reset()
+
+    async def start(self) -> None:
+        """Start listening in the running event loop."""
+        self._stopping = asyncio.Event()
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/_requests", self._recorded)
+        app.router.add_get("/health", self._health)
+        # No access log: it costs more than answering. Handlers are cancelled when the client
+        # disconnects, so a `hang` answer ends with the client's timeout.
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port, backlog=1024)
+        await site.start()
+        self._port = site.port
+        self._runner = runner
+
+    async def stop(self) -> None:
+        """Stop listening; hanging answers are released."""
+        if self._stopping is not None:
+            self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> ScriptedServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __enter__(self) -> ScriptedServer:
+        started = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread_loop = loop
+        self._thread = threading.Thread(target=run, name="scripted-server", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            raise failure[0]
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._thread_loop is not None and self._thread is not None:
+            self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+            self._thread.join()
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve("chat", request)
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve("completions", request)
+
+    async def _serve(self, endpoint: Endpoint, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: JsonValue = json.loads(raw)
+        except ValueError:
+            body = None
+        self._requests.append(RecordedRequest(path=request.path, body=body))
+        if not isinstance(body, dict):
+            message = "the request body is not a JSON object"
+            return _json(400, error_body(400, message, "BadRequestError"))
+        key = self.script.require_api_key
+        if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
+            return _json(401, error_body(401, "Unauthorized", "AuthenticationError"))
+        if body.get("stream") is True:
+            message = "the scripted server does not stream; send stream: false"
+            return _json(400, error_body(400, message, "BadRequestError", "stream"))
+        reply = self._responder.reply(endpoint, body)
+        if reply.delay_s > 0:
+            await asyncio.sleep(reply.delay_s)
+        if reply.hang:
+            assert self._stopping is not None
+            await self._stopping.wait()
+            return _json(503, error_body(503, "the scripted server is stopping", "ServerError"))
+        return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        models = [
+            {"id": role, "object": "model", "owned_by": "policy-agent-scripted"}
+            for role in self.script.roles
+        ]
+        return _json(200, json.dumps({"object": "list", "data": models}))
+
+    async def _recorded(self, request: web.Request) -> web.StreamResponse:
+        recorded = [{"path": r.path, "body": r.body} for r in self._requests]
+        return _json(200, json.dumps(recorded))
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=200)
+
+
+def _json(status: int, body: str) -> web.Response:
+    return web.Response(status=status, text=body, content_type="application/json")
