@@ -1,0 +1,299 @@
+"""`LLMClient`: one role's model calls over litellm, with typed errors and our own retries.
+
+Two transports: `chat` (POST /v1/chat/completions; with `tools=` the server parses tool calls,
+without them the caller parses the content) and `complete` (POST /v1/completions with a prompt
+the caller rendered; the raw text comes back unparsed). Everything that does not change between
+calls is built once in `__init__`, so a call costs one dict merge on our side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pydantic import JsonValue
+
+from policy_agent.llm._completion import AttemptRecord, Completion, StructuredToolCall, Usage
+from policy_agent.llm._config import ModelConfig
+from policy_agent.llm._errors import LLMError, MalformedResponse, MissingAPIKey
+
+_MAX_BACKOFF_S = 60.0
+
+
+class LLMClient:
+    """Calls one role's model; one client per role, shared by every episode of a run."""
+
+    def __init__(self, config: ModelConfig, *, role: str) -> None:
+        from policy_agent.llm import _litellm
+
+        self.config = config
+        self.role = role
+        key = self._api_key()
+        common: dict[str, Any] = {
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "timeout": config.timeout,
+            # Retries are ours (see _call); litellm's and the OpenAI SDK's stay off.
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if config.max_tokens is not None:
+            common["max_tokens"] = config.max_tokens
+        servers = config.servers
+        self._router = None
+        if len(servers) > 1:
+            # simple-shuffle: stateless and cheapest per call; vLLM batches internally, so a
+            # uniform spread of many concurrent episodes keeps replicas evenly busy. least-busy
+            # would register global callbacks and count in-flight calls on every request.
+            self._router = _litellm.Router(
+                model_list=[
+                    {
+                        "model_name": role,
+                        "litellm_params": {
+                            "model": config.model,
+                            "api_base": server,
+                            "timeout": config.timeout,
+                            "max_retries": 0,
+                            **({"api_key": key} if key is not None else {}),
+                        },
+                    }
+                    for server in servers
+                ],
+                routing_strategy="simple-shuffle",
+                num_retries=0,
+                retry_after=0,
+                timeout=config.timeout,
+            )
+            common["model"] = role
+        else:
+            common["model"] = config.model
+            if servers:
+                common["api_base"] = servers[0]
+            if key is not None:
+                common["api_key"] = key
+        self._api_base = servers[0] if len(servers) == 1 else None
+        self._key = key
+        # `_skip_mcp_handler`: litellm 1.106.2 imports its MCP gateway (and the optional `mcp`
+        # package) for any call with tools=, unless told to skip it; we never use MCP tools.
+        self._chat_kwargs = {
+            **common,
+            "extra_body": config.request_extras(chat=True),
+            "_skip_mcp_handler": True,
+        }
+        self._text_kwargs = {**common, "extra_body": config.request_extras(chat=False)}
+        self._chat_send = self._router.acompletion if self._router else _litellm.acompletion
+        self._text_send = (
+            self._router.atext_completion if self._router else _litellm.atext_completion
+        )
+        self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        self._jitter = random.Random()
+
+    def __repr__(self) -> str:
+        # Never show the key; the config holds only the name of its variable.
+        return f"LLMClient(role={self.role!r}, model={self.config.model!r})"
+
+    async def chat(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        seed: int | None = None,
+    ) -> Completion:
+        """POST /v1/chat/completions; given `tools`, the server parses the tool calls."""
+        kwargs = {**self._chat_kwargs, "messages": messages}
+        if tools is not None:
+            kwargs["tools"] = tools
+        if seed is not None:
+            kwargs["seed"] = seed
+        return await self._call(self._chat_send, kwargs, self._chat_completion)
+
+    async def complete(
+        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+    ) -> Completion:
+        """POST /v1/completions with a rendered prompt; the raw completion text comes back."""
+        kwargs = {**self._text_kwargs, "prompt": prompt, "stop": list(stop)}
+        if seed is not None:
+            kwargs["seed"] = seed
+        client = self._pooled_text_client()
+        if client is not None:
+            kwargs["client"] = client
+
+        def convert(
+            response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...]
+        ) -> Completion:
+            return self._text_completion(response, latency_ms, attempts, prompt)
+
+        return await self._call(self._text_send, kwargs, convert)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections this client owns (litellm's own: `close_connections`)."""
+        if self._text_client is not None:
+            await self._text_client[1].close()
+            self._text_client = None
+
+    async def _call(
+        self,
+        send: Callable[..., Awaitable[Any]],
+        kwargs: dict[str, Any],
+        convert: Callable[[Any, float, tuple[AttemptRecord, ...]], Completion],
+    ) -> Completion:
+        config = self.config
+        attempts: list[AttemptRecord] = []
+        for attempt in range(1, config.retries + 2):
+            start = time.perf_counter()
+            try:
+                response = await send(**kwargs)
+                return convert(response, (time.perf_counter() - start) * 1000, tuple(attempts))
+            except Exception as raised:  # every failure below litellm is classified here
+                error = raised if isinstance(raised, LLMError) else self._error(raised)
+                attempts.append(
+                    AttemptRecord(
+                        attempt=attempt,
+                        error_type=type(error).__name__,
+                        message=error.detail,
+                        latency_ms=(time.perf_counter() - start) * 1000,
+                        api_base=error.api_base,
+                    )
+                )
+                if not error.retryable or attempt > config.retries:
+                    raise error.with_attempts(tuple(attempts)) from raised
+            await asyncio.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.config.retry_backoff * 2 ** (attempt - 1), _MAX_BACKOFF_S)
+        # Jitter, so that many episodes failing together do not retry in lockstep.
+        return float(delay * (0.5 + self._jitter.random() / 2))
+
+    def _error(self, raised: Exception) -> LLMError:
+        from policy_agent.llm import _litellm
+
+        return _litellm.to_llm_error(
+            raised,
+            role=self.role,
+            model=self.config.model,
+            api_base=self._api_base,
+            timeout=self.config.timeout,
+        )
+
+    def _malformed(self, detail: str) -> MalformedResponse:
+        return MalformedResponse(
+            role=self.role, model=self.config.model, api_base=self._api_base, detail=detail
+        )
+
+    def _chat_completion(
+        self, response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...]
+    ) -> Completion:
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise self._malformed("the response has no choices")
+        choice = choices[0]
+        message = choice.message
+        calls = tuple(
+            StructuredToolCall(
+                name=call.function.name, arguments_json=call.function.arguments, id=call.id
+            )
+            for call in message.tool_calls or ()
+        )
+        return self._completion(
+            response,
+            choice,
+            latency_ms,
+            attempts,
+            text=message.content,
+            reasoning=getattr(message, "reasoning_content", None),
+            tool_calls=calls,
+        )
+
+    def _text_completion(
+        self, response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...], prompt: str
+    ) -> Completion:
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise self._malformed("the response has no choices")
+        choice = choices[0]
+        return self._completion(
+            response, choice, latency_ms, attempts, text=choice.text, prompt=prompt
+        )
+
+    def _completion(
+        self,
+        response: Any,
+        choice: Any,
+        latency_ms: float,
+        attempts: tuple[AttemptRecord, ...],
+        **fields: Any,
+    ) -> Completion:
+        config = self.config
+        reported = getattr(response, "usage", None)
+        usage = Usage(
+            prompt_tokens=getattr(reported, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(reported, "completion_tokens", 0) or 0,
+            total_tokens=getattr(reported, "total_tokens", 0) or 0,
+        )
+        cost = None
+        if config.price_per_input_token is not None and config.price_per_output_token is not None:
+            cost = (
+                usage.prompt_tokens * config.price_per_input_token
+                + usage.completion_tokens * config.price_per_output_token
+            )
+        hidden = getattr(response, "_hidden_params", None) or {}
+        raw: dict[str, JsonValue] = choice.model_dump()
+        return Completion(
+            finish_reason=choice.finish_reason,
+            usage=usage,
+            latency_ms=latency_ms,
+            model=config.model,
+            api_base=hidden.get("api_base") or self._api_base,
+            raw=raw,
+            cost_usd=cost,
+            attempts=attempts,
+            **fields,
+        )
+
+    def _pooled_text_client(self) -> Any:
+        """An OpenAI SDK client for /v1/completions, reused per event loop (single server only).
+
+        litellm 1.106.2 builds a new HTTP session for every text completion and never closes
+        it; passing a client keeps one connection pool. The Router picks the replica itself
+        and replaces `client`, so with several api_bases litellm's behaviour stays.
+        """
+        if self._router is not None or self._api_base is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._text_client is None or self._text_client[0] is not loop:
+            from policy_agent.llm import _litellm
+
+            client = _litellm.AsyncOpenAI(
+                base_url=self._api_base,
+                api_key=self._key or "EMPTY",
+                timeout=self.config.timeout,
+                max_retries=0,
+            )
+            self._text_client = (loop, client)
+        return self._text_client[1]
+
+    def _api_key(self) -> str | None:
+        name = self.config.api_key_env
+        if name is None:
+            return None
+        key = os.environ.get(name)
+        if not key:
+            raise MissingAPIKey(
+                role=self.role,
+                model=self.config.model,
+                api_base=self.config.api_base,
+                detail=f"the environment variable {name} (api_key_env) is not set",
+            )
+        return key
+
+
+async def close_connections() -> None:
+    """Close litellm's pooled HTTP sessions of the running event loop, once, at the end of a run."""
+    from policy_agent.llm import _litellm
+
+    await _litellm.close_connections()

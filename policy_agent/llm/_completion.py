@@ -1,0 +1,68 @@
+"""What a model call gives back: text, reasoning and tool calls, with usage, timing and retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import JsonValue
+
+
+@dataclass(frozen=True, kw_only=True)
+class StructuredToolCall:
+    """A tool call the server parsed (chat transport, template style: the request had tools=)."""
+
+    name: str
+    arguments_json: str
+    """The arguments exactly as the server sent them: a JSON string, not checked here."""
+    id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """Token counts as the server reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptRecord:
+    """One failed attempt of a call, kept so that the episode can log retries."""
+
+    attempt: int
+    """1 for the first try."""
+    error_type: str
+    """The LLMError subclass name, e.g. `ServerError`."""
+    message: str
+    latency_ms: float
+    api_base: str | None = None
+    """The replica that was tried, when known."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completion:
+    """One model answer, for either transport."""
+
+    text: str | None
+    """message.content (chat) or the raw completion text (completions transport)."""
+    reasoning: str | None = None
+    """The server's parsed reasoning (chat: vLLM `reasoning`, litellm `reasoning_content`)."""
+    tool_calls: tuple[StructuredToolCall, ...] = ()
+    finish_reason: str | None = None
+    """`stop`, `length` (cut off at max_tokens), `tool_calls`, ..."""
+    usage: Usage = field(default_factory=Usage)
+    latency_ms: float = 0.0
+    """Wall time of the successful attempt."""
+    model: str
+    """The litellm model string of the role's config."""
+    api_base: str | None = None
+    """The server (replica) that answered, when litellm reports it."""
+    prompt: str | None = None
+    """The exact prompt text sent (completions transport only), for training logs."""
+    raw: dict[str, JsonValue] = field(default_factory=dict)
+    """The response's first choice as a dict, for training logs."""
+    cost_usd: float | None = None
+    """From the config's per-token prices; None when they are not set."""
+    attempts: tuple[AttemptRecord, ...] = ()
+    """The failed attempts that came before this answer (empty when the first try worked)."""

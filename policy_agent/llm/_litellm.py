@@ -1,0 +1,159 @@
+"""The one place policy-agent imports litellm: quiet, offline, and its errors turned into ours.
+
+litellm fetches a model price map from GitHub at import unless LITELLM_LOCAL_MODEL_COST_MAP is
+set, so it is set before the import; self-hosted models have no price there anyway. Retries are
+ours (litellm's and the OpenAI SDK's are switched off per call), so every attempt can be logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Iterator
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import httpx  # litellm's HTTP layer: its exceptions tell what failed
+import litellm
+import openai
+from litellm.exceptions import ContextWindowExceededError, Timeout
+from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
+from litellm.router import Router
+from litellm.types.router import RouterRateLimitError
+
+from policy_agent.llm._errors import (
+    ContextLengthExceeded,
+    LLMError,
+    LLMTimeout,
+    MalformedResponse,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+    ServerUnreachable,
+)
+
+# No "Give Feedback / Get Help" banner on every error, no message bodies in litellm's logs.
+litellm.suppress_debug_info = True
+litellm.turn_off_message_logging = True
+if "LITELLM_LOG" not in os.environ:
+    # Our errors already say what failed; litellm would log each failure a second time.
+    for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+__all__ = [
+    "AsyncOpenAI",
+    "Router",
+    "acompletion",
+    "atext_completion",
+    "close_connections",
+    "to_llm_error",
+]
+
+acompletion = litellm.acompletion
+atext_completion = litellm.atext_completion
+AsyncOpenAI = openai.AsyncOpenAI
+
+# Failures to connect, or a connection dropped before any answer: the server is not there.
+_UNREACHABLE = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    ConnectionError,
+    socket.gaierror,
+)
+
+
+async def close_connections() -> None:
+    """Close litellm's pooled HTTP sessions of the running event loop (call once, at the end)."""
+    await close_litellm_async_clients()  # type: ignore[no-untyped-call]
+
+
+def to_llm_error(
+    error: Exception, *, role: str, model: str, api_base: str | None, timeout: float
+) -> LLMError:
+    """Our typed error for whatever litellm raised, found from the exception's cause chain.
+
+    litellm reports a refused connection as InternalServerError (500) and a garbage body as
+    APIError or InternalServerError, so its class alone would mislead; the chain holds the
+    transport error or the HTTP response that really happened.
+    """
+    links = list(_chain(error))
+    server = _failed_base(links) or api_base
+
+    def build(kind: type[LLMError], detail: str, status: int | None = None) -> LLMError:
+        return kind(
+            role=role, model=model, api_base=server, timeout=timeout, detail=detail, status=status
+        )
+
+    if any(isinstance(link, _UNREACHABLE) for link in links):
+        return build(ServerUnreachable, _first_line(links[-1]))
+    if isinstance(error, Timeout) or any(
+        isinstance(link, httpx.TimeoutException) for link in links
+    ):
+        return build(LLMTimeout, f"timed out after {timeout} s")
+    if isinstance(error, RouterRateLimitError):
+        return build(RateLimited, _first_line(error))
+    response = next((x.response for x in links if isinstance(x, httpx.HTTPStatusError)), None)
+    if isinstance(error, ContextWindowExceededError):
+        detail = _first_line(error) if response is None else _server_message(response)
+        return build(ContextLengthExceeded, detail, 400)
+    if response is not None:
+        status = response.status_code
+        kind = RateLimited if status == 429 else ServerError if status >= 500 else RequestRejected
+        return build(kind, _server_message(response), status)
+    if isinstance(error, openai.OpenAIError) and not any(
+        isinstance(link, ImportError) for link in links
+    ):
+        # The server answered 2xx, but litellm could not read it (bad JSON, wrong shape).
+        return build(MalformedResponse, _first_line(links[-1]))
+    return build(LLMError, f"{type(error).__name__}: {_first_line(error)}")
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _failed_base(links: list[BaseException]) -> str | None:
+    """The replica the failed request went to (the URL up to `/v1`), when the chain shows it."""
+    for link in links:
+        if not isinstance(link, httpx.HTTPError):
+            continue
+        try:
+            url = str(link.request.url)
+        except RuntimeError:  # httpx raises this when the error carries no request
+            continue
+        for endpoint in ("/chat/completions", "/completions"):
+            if url.endswith(endpoint):
+                return url[: -len(endpoint)]
+    return None
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The server's own error message (OpenAI error JSON), else the start of its body."""
+    try:
+        text = response.text
+    except httpx.ResponseNotRead:
+        return f"HTTP {response.status_code}"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:500] or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if isinstance(message, str):
+            return message
+    return text[:500]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:500]
