@@ -26,7 +26,7 @@ ABSENT = Absent.ABSENT
 """Stands for a field (or record) that does not exist, as opposed to one that holds `null`."""
 
 
-def canonical_json(value: JsonValue) -> bytes:
+def canonical_json(value: object) -> bytes:
     """The canonical form hashed by `Database.content_hash`.
 
     `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` encoded as UTF-8:

@@ -296,7 +296,7 @@ def test_hash_and_diff_always_agree_with_the_snapshot(
 
 
 def test_a_thousand_episodes_over_a_large_database_do_not_copy_it() -> None:
-    large = {
+    large: dict[str, dict[str, dict[str, JsonValue]]] = {
         "reservations": {
             f"R{n:05}": {
                 "user": f"user_{n % 500}",
