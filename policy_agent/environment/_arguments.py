@@ -92,7 +92,7 @@ class ArgumentChecker:
         return f"argument '{where}' of {tool} is invalid: {error.message}"
 
 
-_TYPE_NAMES = {
+_TYPE_NAMES = {  # `integer` before `number`: 3 is reported as an integer
     "string": "a string",
     "integer": "an integer",
     "number": "a number",
@@ -119,17 +119,9 @@ def _join(where: str, name: str) -> str:
 
 
 def _json_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
+    """`an integer`, `a string`, ...: the first JSON Schema type the value has."""
+    checker = _ArgumentsValidator.TYPE_CHECKER
+    return next(_TYPE_NAMES[name] for name in _TYPE_NAMES if checker.is_type(value, name))
 
 
 def _show(value: object, limit: int = 40) -> str:

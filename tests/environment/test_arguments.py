@@ -85,7 +85,7 @@ def test_valid_arguments_pass() -> None:
         ),
         (
             {"note": 3},
-            "argument 'note' of book_flight must be a string or null, not a number (3)",
+            "argument 'note' of book_flight must be a string or null, not an integer (3)",
         ),
         (
             {"cabin": "first"},
@@ -102,7 +102,7 @@ def test_valid_arguments_pass() -> None:
         ),
         (
             {"passengers": [{"name": "Ana"}, {"name": 7}]},
-            "argument 'passengers[1].name' of book_flight must be a string, not a number (7)",
+            "argument 'passengers[1].name' of book_flight must be a string, not an integer (7)",
         ),
         (
             {"passengers": [{"age": 3}]},
