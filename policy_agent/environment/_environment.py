@@ -80,7 +80,6 @@ class RecordedCall(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class _Tool:
-    spec: ToolSpec
     checker: ArgumentChecker
     implementation: DeclarativeTool | PythonTool
 
@@ -128,7 +127,7 @@ class Environment:
             if isinstance(implementation, PythonImplementation)
             else DeclarativeTool(spec, implementation, now=self._now)
         )
-        return _Tool(spec=spec, checker=ArgumentChecker(spec), implementation=compiled)
+        return _Tool(checker=ArgumentChecker(spec), implementation=compiled)
 
     def _assertion(self, source: str) -> Expression:
         if source not in self._assertions:
