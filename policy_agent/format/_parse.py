@@ -122,23 +122,13 @@ def parse_structured(
                 detail="no message and no tool call in the response",
             )
         return Message(content=text, reasoning=reasoning)
-    if len(calls) > 1:
-        return Violation(
-            code=ViolationCode.MULTIPLE_TOOL_CALLS,
-            reasoning=reasoning,
-            content=text or None,
-            calls=calls,
-            detail=f"{len(calls)} tool calls in one turn; make one call per turn",
-        )
-    if text:
-        return Violation(
-            code=ViolationCode.TEXT_WITH_TOOL_CALL,
-            reasoning=reasoning,
-            content=text,
-            calls=calls,
-            detail="a message and a tool call in one turn; do one or the other",
-        )
-    return calls[0]
+    return _one_action(
+        calls,
+        text,
+        reasoning,
+        ViolationCode.TEXT_WITH_TOOL_CALL,
+        "a message and a tool call in one turn; do one or the other",
+    )
 
 
 def _structured_call(entry: Mapping[str, object], reasoning: str | None) -> ToolCall | str:
@@ -199,24 +189,35 @@ def _judge_calls(
             calls=[_typed(call, functions, reasoning) for call in raw_calls],
             detail=str(error),
         )
-    calls = [_typed(call, functions, reasoning) for call in raw_calls]
-    after = "\n\n".join(stray) or None
+    return _one_action(
+        [_typed(call, functions, reasoning) for call in raw_calls],
+        "\n\n".join(stray),
+        reasoning,
+        ViolationCode.TEXT_AFTER_TOOL_CALL,
+        "text after the tool call; reasoning may come before a call, never after",
+    )
+
+
+def _one_action(
+    calls: list[ToolCall],
+    text: str,
+    reasoning: str | None,
+    text_code: ViolationCode,
+    text_detail: str,
+) -> AgentTurn:
+    """The one call, or the violation that several calls, or text beside the call, make."""
     if len(calls) > 1:
-        extra = "; text after a call as well" if after else ""
+        also = "; text beside them as well" if text else ""
         return Violation(
             code=ViolationCode.MULTIPLE_TOOL_CALLS,
             reasoning=reasoning,
-            content=after,
+            content=text or None,
             calls=calls,
-            detail=f"{len(calls)} tool calls in one turn; make one call per turn{extra}",
+            detail=f"{len(calls)} tool calls in one turn; make one call per turn{also}",
         )
-    if after:
+    if text:
         return Violation(
-            code=ViolationCode.TEXT_AFTER_TOOL_CALL,
-            reasoning=reasoning,
-            content=after,
-            calls=calls,
-            detail="text after the tool call; reasoning may come before a call, never after",
+            code=text_code, reasoning=reasoning, content=text, calls=calls, detail=text_detail
         )
     return calls[0]
 
