@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 
 from pydantic import JsonValue
 
@@ -94,8 +95,10 @@ class Database:
     key they are stored under, not a field.
     """
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, *, now: datetime | None = None) -> None:
         """Wrap initial tables without copying them; they are treated as read-only from now on."""
+        self.now = now
+        """The pack's clock (`clock:` in domain.yaml), for Python tools with time rules."""
         self._initial = _Initial(tables)
         self._overlay: dict[str, dict[str, JsonRecord | None]] = {}
         """Records written by this episode, by table and id; None marks a removed record."""
@@ -107,6 +110,7 @@ class Database:
     def fresh(self) -> Database:
         """A database at the initial state, sharing the initial tables and their caches: O(1)."""
         database = Database.__new__(Database)
+        database.now = self.now
         database._initial = self._initial
         database._overlay = {}
         database._log = []

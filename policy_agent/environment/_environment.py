@@ -93,8 +93,8 @@ class Environment:
         self._now = _clock(pack.clock)
         self._tools = {t.name: self._prepare(t) for t in pack.tools}
         self._user_tools = {t.name: self._prepare(t) for t in pack.user_tools}
-        self._database = Database(pack.database)
-        self._user_database = Database(pack.user_database)
+        self._database = Database(pack.database, now=self._now)
+        self._user_database = Database(pack.user_database, now=self._now)
         self._assertions: dict[str, Expression] = {}
 
     @classmethod

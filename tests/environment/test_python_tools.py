@@ -148,3 +148,12 @@ def test_an_edited_file_is_loaded_again(tmp_path: Path, make_pack: MakePack) -> 
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert Environment.from_pack(pack).new_episode().call("tool", {}).content == "2"
+
+
+def test_a_tool_sees_the_pack_clock_as_db_now(tmp_path: Path, make_pack: MakePack) -> None:
+    # Time rules (a fee within 48 hours of check-in) need the simulated time, not the wall clock.
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "clock.py").write_text("def now(db):\n    return db.now.isoformat()\n")
+    pack = make_pack([_python_tool("tools/clock.py:now")], repository=tmp_path)
+    episode = Environment.from_pack(pack).new_episode()
+    assert episode.call("tool", {}).content == "2025-06-04T09:00:00"
