@@ -3,7 +3,9 @@
 `render_conversation(messages, functions, thinking=...)` equals transformers'
 `apply_chat_template(messages, tools=..., add_generation_prompt=True, enable_thinking=...)` with
 the Nemotron-3-Nano template (the one Cascade-2's card examples match), plus the `/think` and
-`/no_think` switches described in FORMAT.md §2. The comments below name the template's rules.
+`/no_think` switches FORMAT.md §2 asks for. Those switches are not in the Nano template's text
+(they come from the Nemotron-Nano-v2 family); without them in any message the output is that
+template's, byte for byte. The comments below name the template's rules.
 """
 
 from __future__ import annotations
