@@ -9,13 +9,12 @@ files are parsed with `ast`, never imported).
 from __future__ import annotations
 
 import ast
-import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from policy_agent.domain._jsonschema import value_issue
+from policy_agent.domain._jsonschema import closest, value_issue
 from policy_agent.domain._models import (
     CreateOp,
     DeleteOp,
@@ -51,9 +50,12 @@ class PackParts:
     tools: list[tuple[int, ToolSpec]]
     user_tools: list[tuple[int, ToolSpec]]
     tasks: list[tuple[int, Task]]
-    tool_names: set[str] = field(default_factory=set)
-    """Every tool name written, valid tool or not: a broken tool is reported once, not per use."""
-    user_tool_names: set[str] = field(default_factory=set)
+    tool_names: set[str] | None = field(default_factory=set)
+    """Every tool name written, valid tool or not: a broken tool is reported once, not per use.
+
+    None when the section itself is broken (not a list, a missing file): names are not checked.
+    """
+    user_tool_names: set[str] | None = field(default_factory=set)
     database: Mapping[str, object] | None = None
     """The tables as written (None: the section is missing or not a mapping; skip table checks)."""
     user_database: Mapping[str, object] | None = None
@@ -222,8 +224,10 @@ class _Checker:
             tools = self.parts.user_tools if user else self.parts.tools
             known = self.parts.user_tool_names if user else self.parts.tool_names
             at = (*loc, "actions", i)
+            if known is None:
+                continue
             if action.name not in known:
-                self.report((*at, "name"), self.unknown_tool(action.name, user=user))
+                self.report((*at, "name"), self.unknown_tool(action.name, known, user=user))
                 continue
             tool = next((t for _, t in tools if t.name == action.name), None)
             if tool is not None:
@@ -240,14 +244,17 @@ class _Checker:
                 message = f"{basis.value} is in the reward basis but the task has no {what}"
                 self.report((*loc, "reward_basis"), message)
 
-    def unknown_tool(self, name: str, *, user: bool) -> str:
-        known = self.parts.user_tool_names if user else self.parts.tool_names
-        other = self.parts.tool_names if user else self.parts.user_tool_names
+    def unknown_tool(self, name: str, known: set[str], *, user: bool) -> str:
+        other = (self.parts.tool_names if user else self.parts.user_tool_names) or set()
         whose = "user tools" if user else "agent's tools"
         message = _no_such("tool", name, known, f"the {whose}")
         if name in other:
-            message += "; it is an agent tool (requestor: assistant)" if user else ""
-            message += "" if user else "; it is a user tool: add requestor: user"
+            fix = (
+                "an agent tool: remove requestor: user"
+                if user
+                else "a user tool: add requestor: user"
+            )
+            message += f"; it is {fix}"
         return message
 
     def arguments(
@@ -315,9 +322,9 @@ def _signature_problems(
 
 def _no_such(what: str, name: str, choices: Iterable[str], where: str) -> str:
     options = sorted(choices)
-    close = difflib.get_close_matches(name, options, n=1)
+    close = closest(name, options)
     if close:
-        return f"no {what} '{name}' in {where} (did you mean '{close[0]}'?)"
+        return f"no {what} '{name}' in {where} (did you mean '{close}'?)"
     listed = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
     return f"no {what} '{name}' in {where}; " + (
         f"there are: {listed}" if options else "it is empty"

@@ -9,7 +9,7 @@ enums list their values, missing keys are named.
 
 from __future__ import annotations
 
-import difflib
+import json
 import re
 import types
 from dataclasses import dataclass
@@ -19,8 +19,8 @@ from typing import Annotated, Union, get_args, get_origin
 from pydantic import BaseModel, Tag
 from pydantic_core import ErrorDetails
 
-from policy_agent.domain._jsonschema import describe
-from policy_agent.domain._models import Table, Tables
+from policy_agent.domain._jsonschema import closest, describe
+from policy_agent.domain._models import Tables
 from policy_agent.domain._yaml import Loc
 
 _IDENTIFIER = "^[A-Za-z_][A-Za-z0-9_]*$"
@@ -38,11 +38,12 @@ _PLAIN_TYPES = {
     "model_type": "a mapping (key: value)",
     "model_attributes_type": "a mapping (key: value)",
 }
-_SHAPES: dict[object, str] = {
-    Tables: "a mapping of table names to tables of records keyed by id",
-    Table: "records keyed by id (a mapping of id to record)",
-    get_args(Table)[1]: "a record (a mapping of field to value)",
-}
+_DATABASE_SHAPES = (
+    "a mapping of table names to tables of records keyed by id",
+    "records keyed by id (a mapping of id to record)",
+    "a record (a mapping of field to value)",
+)
+"""What is expected at each depth of a database (tables, table, record)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,7 @@ class Explanation:
 def explain(error: ErrorDetails, root: object) -> Explanation:
     """Translate one pydantic error raised validating data against the type `root`."""
     loc, annotation, parent = _walk(root, tuple(error["loc"]))
+    database = root == Tables
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind == "missing":
         return Explanation(
@@ -77,13 +79,14 @@ def explain(error: ErrorDetails, root: object) -> Explanation:
             "get, find, list, create, update, delete, respond (or python: file.py:function)"
         )
         return Explanation(loc=op_loc, field=op_loc, message=message)
-    return Explanation(loc=loc, field=loc, message=_message(error, annotation, loc))
+    return Explanation(loc=loc, field=loc, message=_message(error, annotation, loc, database))
 
 
-def _message(error: ErrorDetails, annotation: object, loc: Loc) -> str:
+def _message(error: ErrorDetails, annotation: object, loc: Loc, database: bool) -> str:
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind in _PLAIN_TYPES:
-        expected = _SHAPES.get(annotation) or _PLAIN_TYPES[kind]
+        shape = database and kind == "dict_type" and len(loc) < len(_DATABASE_SHAPES)
+        expected = _DATABASE_SHAPES[len(loc)] if shape else _PLAIN_TYPES[kind]
         return f"expected {expected}, found {describe(value)}"
     if kind in ("enum", "literal_error"):
         choices = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
@@ -112,9 +115,9 @@ def _unknown_key(key: str, model: object) -> str:
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return f"unknown key '{key}'"
     allowed = list(model.model_fields)
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    close = closest(key, allowed)
     if close:
-        return f"unknown key '{key}' (did you mean '{close[0]}'?)"
+        return f"unknown key '{key}' (did you mean '{close}'?)"
     return f"unknown key '{key}'; expected one of {', '.join(allowed)}"
 
 
@@ -181,4 +184,8 @@ def _child(annotation: object, segment: str | int) -> object:
 
 
 def _show(value: object) -> str:
-    return f"'{value}'" if isinstance(value, str) else describe(value)
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return describe(value)

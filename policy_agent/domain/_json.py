@@ -14,10 +14,14 @@ from json.scanner import NUMBER_RE
 from pathlib import Path
 from typing import NoReturn
 
-from policy_agent.domain._yaml import Document, DocumentIssue, Loc, SourceError, read_text
-
-MAX_DEPTH = 500
-"""Deeper nesting than this is refused rather than overflowing Python's stack."""
+from policy_agent.domain._yaml import (
+    MAX_DEPTH,
+    Document,
+    DocumentIssue,
+    Loc,
+    SourceError,
+    read_text,
+)
 
 _scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # public, but not in typeshed
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -41,21 +45,21 @@ class _Parser:
         start = self.skip(0)
         if start == len(self.text):
             self.fail(start, "the file is empty; expected a JSON value")
-        data, end = self.value(start, (), 0)
+        data, end = self.value(start, ())
         end = self.skip(end)
         if end != len(self.text):
             self.fail(end, "unexpected text after the JSON value")
         self.lines[()] = self.line(start)
         return Document(file=self.file, data=data, lines=self.lines, issues=tuple(self.issues))
 
-    def value(self, pos: int, loc: Loc, depth: int) -> tuple[object, int]:
-        if depth > MAX_DEPTH:
+    def value(self, pos: int, loc: Loc) -> tuple[object, int]:
+        if len(loc) > MAX_DEPTH:
             self.fail(pos, f"nested more than {MAX_DEPTH} levels deep")
         char = self.text[pos : pos + 1]
         if char == "{":
-            return self.mapping(pos + 1, loc, depth)
+            return self.mapping(pos + 1, loc)
         if char == "[":
-            return self.array(pos + 1, loc, depth)
+            return self.array(pos + 1, loc)
         if char == '"':
             return self.string(pos)
         number = NUMBER_RE.match(self.text, pos)
@@ -69,7 +73,7 @@ class _Parser:
                 return literal, pos + len(word)
         self.fail(pos, "expected a JSON value" if char else "the file ends where a value belongs")
 
-    def mapping(self, pos: int, loc: Loc, depth: int) -> tuple[dict[str, object], int]:
+    def mapping(self, pos: int, loc: Loc) -> tuple[dict[str, object], int]:
         result: dict[str, object] = {}
         first_lines: dict[str, int] = {}
         pos = self.skip(pos)
@@ -87,11 +91,11 @@ class _Parser:
             if key in first_lines:
                 message = f"duplicate key {key!r} (first at line {first_lines[key]})"
                 self.issues.append(DocumentIssue(loc=(*loc, key), line=key_line, message=message))
-                _, pos = self.value(pos, (*loc, key, "(duplicate)"), depth + 1)
+                _, pos = self.value(pos, (*loc, key, "(duplicate)"))
             else:
                 first_lines[key] = key_line
                 self.lines[(*loc, key)] = key_line
-                result[key], pos = self.value(pos, (*loc, key), depth + 1)
+                result[key], pos = self.value(pos, (*loc, key))
             pos = self.skip(pos)
             if self.text.startswith("}", pos):
                 return result, pos + 1
@@ -99,14 +103,14 @@ class _Parser:
                 self.fail(pos, "expected ',' or '}'")
             pos = self.skip(pos + 1)
 
-    def array(self, pos: int, loc: Loc, depth: int) -> tuple[list[object], int]:
+    def array(self, pos: int, loc: Loc) -> tuple[list[object], int]:
         items: list[object] = []
         pos = self.skip(pos)
         if self.text.startswith("]", pos):
             return items, pos + 1
         while True:
             self.lines[(*loc, len(items))] = self.line(pos)
-            item, pos = self.value(pos, (*loc, len(items)), depth + 1)
+            item, pos = self.value(pos, (*loc, len(items)))
             items.append(item)
             pos = self.skip(pos)
             if self.text.startswith("]", pos):

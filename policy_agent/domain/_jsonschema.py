@@ -63,8 +63,8 @@ def _keyword_issue(key: str, value: object, path: SchemaPath) -> Issue | None:
     if key.startswith("x-"):
         return None
     if key not in KEYWORDS:
-        close = difflib.get_close_matches(key, sorted(KEYWORDS), n=1)
-        did_you_mean = f" (did you mean '{close[0]}'?)" if close else ""
+        close = closest(key, KEYWORDS)
+        did_you_mean = f" (did you mean '{close}'?)" if close else ""
         return path, f"'{key}' is not a JSON Schema keyword{did_you_mean}; name your own keys x-..."
     if key == "type":
         names = value if isinstance(value, list) else [value]
@@ -97,6 +97,17 @@ def _keyword_issue(key: str, value: object, path: SchemaPath) -> Issue | None:
             return path, f"expected a mapping of names to schemas, found {describe(value)}"
         return _first(schema_issue(sub, (*path, name)) for name, sub in value.items())
     return None
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice `word` was most likely meant to be: one it abbreviates, else the most similar."""
+    options = sorted(choices)
+    if len(word) >= 3:
+        longer = [option for option in options if option.startswith(word)]
+        if len(longer) == 1:
+            return longer[0]
+    close = difflib.get_close_matches(word, options, n=1)
+    return close[0] if close else None
 
 
 def value_issue(schema: Mapping[str, object], value: object) -> str | None:

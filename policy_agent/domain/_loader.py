@@ -96,8 +96,8 @@ class _Loading:
             tools=self.items("tools", sections.get("tools"), ToolSpec),
             user_tools=self.items("user_tools", sections.get("user_tools"), ToolSpec),
             tasks=self.items("tasks", sections.get("tasks"), Task),
-            tool_names=_names(sections.get("tools")),
-            user_tool_names=_names(sections.get("user_tools")),
+            tool_names=_names(sections.get("tools", [])),
+            user_tool_names=_names(sections.get("user_tools", [])),
             database=_mapping(sections.get("database")),
             user_database=_mapping(sections.get("user_database")),
         )
@@ -226,10 +226,10 @@ def _with_placeholders(data: Mapping[str, object]) -> dict[str, object]:
     return {key: empty.get(key, value) for key, value in data.items()}
 
 
-def _names(data: object) -> set[str]:
-    """Every tool name written in a tools section, valid tools or not (to avoid knock-on errors)."""
+def _names(data: object) -> set[str] | None:
+    """Every tool name written in a tools section, valid or not; None if the section is broken."""
     if not isinstance(data, list):
-        return set()
+        return None
     return {
         item["name"]
         for item in data

@@ -29,6 +29,8 @@ Loc = tuple[str | int, ...]
 
 MAX_VALUES = 2_000_000
 """Refuse documents whose aliases expand to more values than this (a "billion laughs" guard)."""
+MAX_DEPTH = 100
+"""Refuse values nested deeper than this rather than overflowing Python's stack."""
 
 _TAG = "tag:yaml.org,2002:"
 _NULL, _BOOL, _INT, _FLOAT, _STR = (_TAG + t for t in ("null", "bool", "int", "float", "str"))
@@ -164,6 +166,10 @@ class _Builder:
                 self.file,
                 f"holds more than {MAX_VALUES:,} values once aliases are expanded",
                 line=_line(node),
+            )
+        if len(loc) > MAX_DEPTH:
+            raise SourceError(
+                self.file, f"nested more than {MAX_DEPTH} levels deep", line=_line(node)
             )
         if id(node) in active:
             raise SourceError(self.file, "an alias refers to the value it is in", line=_line(node))

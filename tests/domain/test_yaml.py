@@ -1,0 +1,199 @@
+"""The position-tracking YAML and JSON loaders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policy_agent.domain._json import load_json
+from policy_agent.domain._yaml import SourceError, load_yaml
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    file = tmp_path / name
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+def test_every_key_and_item_has_its_line(tmp_path: Path) -> None:
+    file = _write(tmp_path, "a.yaml", "a:\n  b: 1\n  c:\n    - x\n    - {d: 2}\nz: 3\n")
+    document = load_yaml(file)
+    assert document.data == {"a": {"b": 1, "c": ["x", {"d": 2}]}, "z": 3}
+    assert document.lines == {
+        (): 1,
+        ("a",): 1,
+        ("a", "b"): 2,
+        ("a", "c"): 3,
+        ("a", "c", 0): 4,
+        ("a", "c", 1): 5,
+        ("a", "c", 1, "d"): 5,
+        ("z",): 6,
+    }
+    # A location with no line of its own (a missing key) falls back to its parent's.
+    assert document.line_of(("a", "c", 1, "missing")) == 5
+
+
+def test_duplicate_keys_are_reported_with_both_lines_and_the_first_is_kept(tmp_path: Path) -> None:
+    file = _write(tmp_path, "a.yaml", "rooms:\n  R1: {beds: 1}\n  R2: {beds: 2}\n  R1: {beds: 3}\n")
+    document = load_yaml(file)
+    assert document.data == {"rooms": {"R1": {"beds": 1}, "R2": {"beds": 2}}}
+    [issue] = document.issues
+    assert (issue.loc, issue.line) == (("rooms", "R1"), 4)
+    assert issue.message == "duplicate key 'R1' (first at line 2)"
+
+
+def test_scalars_follow_the_yaml_1_2_core_schema(tmp_path: Path) -> None:
+    text = (
+        "[no, on, yes, true, False, 2025-06-04, 1e5, 0x1F, 0o17, ~, null, '1', .inf, 1_000, 07]\n"
+    )
+    data = load_yaml(_write(tmp_path, "a.yaml", text)).data
+    assert data == [
+        "no", "on", "yes", True, False, "2025-06-04", 100000.0, 31, 15, None, None, "1",
+        ".inf", "1_000", 7,
+    ]  # fmt: skip
+
+
+def test_keys_are_always_text_as_written(tmp_path: Path) -> None:
+    data = load_yaml(_write(tmp_path, "a.yaml", "101: a\n1.50: b\ntrue: c\n")).data
+    assert data == {"101": "a", "1.50": "b", "true": "c"}
+
+
+def test_aliases_and_merge_keys(tmp_path: Path) -> None:
+    text = "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nlist: [*b]\n"
+    data = load_yaml(_write(tmp_path, "a.yaml", text)).data
+    assert data == {
+        "base": {"x": 1, "y": 2},
+        "m": {"x": 1, "y": 3},
+        "list": [{"x": 1, "y": 2}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!binary aGk=\n", "the tag !!binary is not supported; write a plain YAML value"),
+        ("a: !!python/object:os.system x\n", "the tag !!python/object:os.system is not supported"),
+        ("a: !custom x\n", "the tag !custom is not supported"),
+        ("a: !!int abc\n", "'abc' is not a valid !!int"),
+        ("? [a, b]\n: c\n", "a key must be plain text, not a list or a mapping"),
+    ],
+)
+def test_only_plain_values_are_accepted(tmp_path: Path, text: str, message: str) -> None:
+    [issue] = load_yaml(_write(tmp_path, "a.yaml", text)).issues
+    assert issue.message.startswith(message)
+
+
+def test_an_alias_inside_itself_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="an alias refers to the value it is in"):
+        load_yaml(_write(tmp_path, "a.yaml", "a: &x [1, *x]\n"))
+
+
+def test_alias_bombs_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("policy_agent.domain._yaml.MAX_VALUES", 1000)
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 5)]
+    with pytest.raises(SourceError, match="more than 1,000 values"):
+        load_yaml(_write(tmp_path, "a.yaml", "\n".join(lines) + "\n"))
+
+
+def test_syntax_errors_have_line_and_column(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as error:
+        load_yaml(_write(tmp_path, "a.yaml", "a: [1, 2\nb: 3\n"))
+    assert (error.value.line, error.value.column) == (2, 2)
+    assert error.value.message == (
+        "YAML syntax error: did not find expected ',' or ']' "
+        "(while parsing a flow sequence at line 1, column 4)"
+    )
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="file not found"):
+        load_yaml(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_bytes(b"a: 1\nb: \xff\n")
+    with pytest.raises(SourceError, match="is not UTF-8 text") as error:
+        load_yaml(tmp_path / "bad.yaml")
+    assert error.value.line == 2
+
+
+def test_an_empty_file_is_null(tmp_path: Path) -> None:
+    assert load_yaml(_write(tmp_path, "a.yaml", "# nothing\n")).data is None
+
+
+@given(JSON_VALUES)
+def test_yaml_round_trip(value: object) -> None:
+    """Whatever PyYAML dumps from JSON values loads back the same."""
+    assert _load_text(yaml.safe_dump(value), "a.yaml") == value
+
+
+@given(JSON_VALUES)
+def test_json_round_trip(value: object) -> None:
+    """The JSON loader agrees with `json.loads`, compact or indented."""
+    for text in (json.dumps(value), json.dumps(value, indent=2, ensure_ascii=False)):
+        assert _load_text(text, "a.json") == json.loads(text)
+
+
+def _load_text(text: str, name: str) -> object:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / name
+        file.write_text(text, encoding="utf-8")
+        return (load_json if name.endswith(".json") else load_yaml)(file).data
+
+
+def test_json_lines_and_duplicates(tmp_path: Path) -> None:
+    text = '{\n  "a": {"x": 1},\n  "b": [\n    1,\n    2\n  ],\n  "a": 3\n}\n'
+    document = load_json(_write(tmp_path, "a.json", text))
+    assert document.data == {"a": {"x": 1}, "b": [1, 2]}
+    assert document.lines[("b", 1)] == 5
+    assert document.lines[("a", "x")] == 2
+    [issue] = document.issues
+    assert (issue.line, issue.message) == (7, "duplicate key 'a' (first at line 2)")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        ('{"a": 1,}', 1, 9, "expected a key in double quotes"),
+        ('{\n"a" 1}', 2, 5, "expected ':' after the key"),
+        ("[1,\n 2", 2, 3, "expected ',' or ']'"),
+        ("", 1, 1, "the file is empty; expected a JSON value"),
+        ('{"a": tru}', 1, 7, "expected a JSON value"),
+        ("[1] 2", 1, 5, "unexpected text after the JSON value"),
+        ('"a\nb"', 1, 3, "invalid control character"),
+        ("[NaN]", 1, 2, "expected a JSON value"),
+    ],
+)
+def test_json_syntax_errors(
+    tmp_path: Path, text: str, line: int, column: int, message: str
+) -> None:
+    with pytest.raises(SourceError) as error:
+        load_json(_write(tmp_path, "a.json", text))
+    assert (error.value.line, error.value.column) == (line, column)
+    assert error.value.message == f"JSON syntax error: {message}"
+
+
+def test_nesting_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="nested more than 100 levels"):
+        load_json(_write(tmp_path, "a.json", "[" * 102 + "]" * 102))
+    with pytest.raises(SourceError, match="nested more than 100 levels"):
+        load_yaml(_write(tmp_path, "a.yaml", "[" * 102 + "]" * 102))
+    assert load_json(_write(tmp_path, "a.json", "[" * 101 + "]" * 101)).data is not None
+    assert load_yaml(_write(tmp_path, "a.yaml", "[" * 101 + "]" * 101)).data is not None
