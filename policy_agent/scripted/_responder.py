@@ -237,14 +237,14 @@ def _envelope(
 
 def _fault_reply(answer: Answer, delay_s: float) -> Reply:
     assert answer.fault is not None
-    status, body = answer.fault.status, answer.fault.body
+    fault = answer.fault
+    status, body = fault.status, fault.body
     if body is None:
         kind = "RateLimitError" if status == 429 else "InternalServerError"
-        message = f"scripted fault: HTTP {status}"
-        return Reply(status=status, body=error_body(status, message, kind), delay_s=delay_s)
-    if isinstance(body, str):
-        return Reply(status=status, body=body, content_type="text/plain", delay_s=delay_s)
-    return Reply(status=status, body=json.dumps(body), delay_s=delay_s)
+        text = error_body(status, f"scripted fault: HTTP {status}", kind)
+    else:
+        text = body if isinstance(body, str) else json.dumps(body)
+    return Reply(status=status, body=text, content_type=fault.content_type, delay_s=delay_s)
 
 
 def _cut_at_stop(text: str, stop: JsonValue) -> str:

@@ -57,9 +57,14 @@ class Fault(_Strict):
     body: JsonValue = Field(
         default=None,
         description=(
-            "The response body: a mapping or list is sent as JSON, a string verbatim as "
-            "text; none gives an OpenAI-style error object naming the status."
+            "The response body: a mapping or list is sent as JSON, a string verbatim "
+            "(write broken JSON here); none gives an OpenAI-style error object naming the status."
         ),
+    )
+    content_type: str = Field(
+        default="application/json",
+        pattern=r"^[\w.+-]+/[\w.+-]+$",
+        description="e.g. text/html for a proxy's error page (no charset parameter).",
     )
 
 
@@ -161,6 +166,8 @@ def _mode(value: object) -> str:
     return str(getattr(value, "mode", "sequence"))
 
 
+_ROLE_TAGS = frozenset({"sequence", "rules"})
+
 Role = Annotated[
     Annotated[SequenceRole, Tag("sequence")] | Annotated[RulesRole, Tag("rules")],
     Discriminator(_mode),
@@ -223,16 +230,16 @@ def load_script(path: Path) -> Script:
 def _locate(node: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
     """1-based line and dotted field of the value at pydantic's `loc`, as deep as the YAML goes.
 
-    pydantic puts the union tag (`sequence`, `rules`) into `loc`; a key the YAML does not have
-    but whose next part it does have is such a tag, and is left out of the field.
+    pydantic puts a role's union tag (`sequence`, `rules`) into `loc`; it is left out when the
+    part after it is a key of the same YAML mapping.
     """
     parts: list[str] = []
     for position, part in enumerate(loc):
-        child = _child(node, part)
-        is_last = position + 1 == len(loc)
-        if child is None and not is_last and _child(node, loc[position + 1]) is not None:
+        following = loc[position + 1] if position + 1 < len(loc) else None
+        if part in _ROLE_TAGS and following is not None and _child(node, following) is not None:
             continue
         parts.append(str(part))
+        child = _child(node, part)
         if child is not None:
             node = child
     return int(node.start_mark.line) + 1, ".".join(parts)

@@ -1,0 +1,82 @@
+"""Loading scripts: the shapes a script may take, and errors that point at file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from policy_agent.scripted import Answer, RulesRole, Script, ScriptError, SequenceRole, load_script
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_example_fixture_loads_with_both_modes() -> None:
+    script = load_script(FIXTURES / "example.yaml")
+    agent, user = script.roles["agent"], script.roles["user"]
+    assert isinstance(agent, SequenceRole)
+    assert isinstance(user, RulesRole)
+    assert agent.answers[1].tool_calls[0].arguments == {"booking_id": "B11246"}
+    assert user.fallback == Answer(content="Sorry, I did not understand.")
+
+
+def test_mode_defaults_to_sequence_and_a_bare_string_is_content() -> None:
+    script = Script.model_validate({"roles": {"agent": {"answers": ["Hi", {"text": "raw"}]}}})
+    role = script.roles["agent"]
+    assert isinstance(role, SequenceRole)
+    assert role.answers == [Answer(content="Hi"), Answer(text="raw")]
+    assert role.when_exhausted == "error"
+    assert script.reasoning_field == "reasoning"
+
+
+def test_every_problem_is_reported_with_its_line_and_field() -> None:
+    with pytest.raises(ScriptError) as caught:
+        load_script(FIXTURES / "bad.yaml")
+    bad = FIXTURES / "bad.yaml"
+    assert str(caught.value).splitlines() == [
+        "4 problems in the script:",
+        f"  {bad}:5: roles.agent.answers.1: an answer needs content, reasoning, tool_calls, "
+        "text, a fault or hang: true",
+        f"  {bad}:6: roles.agent.answers.2.fault.status: Input should be less than or equal to 599",
+        f"  {bad}:10: roles.user.rules.0: give exactly one of `contains` and `regex`",
+        f"  {bad}:13: roles.user.rules.1.regex: '(unclosed' is not a valid regex: missing ), "
+        "unterminated subpattern at position 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the script is empty"),
+        ("roles: [unclosed", "not valid YAML"),
+        ("roles: {agent: {answers: [hi]}}\ntypo: 1\n", ":2: typo: Extra inputs are not permitted"),
+        ("roles: {}\n", ":1: roles: Dictionary should have at least 1 item"),
+        (
+            "roles:\n  agent:\n    mode: rules\n    rules: [{contains: x, answer: y}]\n"
+            "    answers: [z]\n",
+            ":5: roles.agent.answers: Extra inputs are not permitted",
+        ),
+        (
+            "roles:\n  agent:\n    answers:\n      - {hang: true, fault: {status: 500}}\n",
+            ":4: roles.agent.answers.0: an answer either hangs or has a fault, not both",
+        ),
+    ],
+)
+def test_bad_scripts_say_what_is_wrong(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "script.yaml"
+    path.write_text(text)
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert expected in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_a_missing_file_is_a_script_error(tmp_path: Path) -> None:
+    with pytest.raises(ScriptError, match="cannot read the script"):
+        load_script(tmp_path / "nope.yaml")
+
+
+def test_fault_content_type_takes_no_charset() -> None:
+    with pytest.raises(ValidationError, match="content_type"):
+        Answer.model_validate({"fault": {"content_type": "text/html; charset=utf-8"}})

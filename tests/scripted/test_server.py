@@ -1,0 +1,176 @@
+"""The scripted server over real HTTP: endpoints, recording, keys, timing, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import aiohttp
+import pytest
+
+from policy_agent.scripted import (
+    RecordedRequest,
+    RemoteHostRefused,
+    Script,
+    ScriptedServer,
+    is_loopback,
+)
+
+CHAT = {"model": "agent", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def script(**fields: Any) -> Script:
+    return Script.model_validate(
+        {"roles": {"agent": {"answers": ["Hello"], "when_exhausted": "repeat_last"}}} | fields
+    )
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: Any) -> tuple[int, Any]:
+    async with session.post(
+        url, data=json.dumps(body) if not isinstance(body, bytes) else body
+    ) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def test_serves_chat_models_health_and_the_record_of_requests() -> None:
+    async with ScriptedServer(script()) as server, aiohttp.ClientSession() as session:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        assert server.base_url.endswith("/v1")
+        status, body = await post(session, f"{server.base_url}/chat/completions", CHAT)
+        assert status == 200
+        assert body["choices"][0]["message"]["content"] == "Hello"
+        async with session.get(f"{server.base_url}/models") as response:
+            assert [m["id"] for m in (await response.json())["data"]] == ["agent"]
+        async with session.get(server.base_url.removesuffix("/v1") + "/health") as response:
+            assert response.status == 200
+        async with session.get(f"{server.base_url}/_requests") as response:
+            assert await response.json() == [{"path": "/v1/chat/completions", "body": CHAT}]
+        assert server.requests == [RecordedRequest(path="/v1/chat/completions", body=CHAT)]
+
+
+async def test_rejects_bodies_that_are_not_json_objects_and_streaming() -> None:
+    async with ScriptedServer(script()) as server, aiohttp.ClientSession() as session:
+        status, body = await post(session, f"{server.base_url}/chat/completions", b"{not json")
+        assert (status, body["error"]["code"]) == (400, 400)
+        status, body = await post(
+            session, f"{server.base_url}/completions", CHAT | {"stream": True}
+        )
+        assert status == 400
+        assert "does not stream" in body["error"]["message"]
+        assert [r.body for r in server.requests] == [None, CHAT | {"stream": True}]
+
+
+async def test_require_api_key_answers_401_to_a_missing_or_wrong_key() -> None:
+    async with ScriptedServer(script(require_api_key="sekrit")) as server:
+        url = f"{server.base_url}/chat/completions"
+        for headers, expected in [
+            ({}, 401),
+            ({"Authorization": "Bearer nope"}, 401),
+            ({"Authorization": "Bearer sekrit"}, 200),
+        ]:
+            async with aiohttp.ClientSession(headers=headers) as session:
+                status, _ = await post(session, url, CHAT)
+                assert status == expected
+
+
+async def test_latency_is_applied_and_many_concurrent_clients_are_served_together() -> None:
+    async with ScriptedServer(script(latency_ms=100)) as server, aiohttp.ClientSession() as session:
+        url = f"{server.base_url}/chat/completions"
+
+        async def episode() -> None:
+            for _ in range(3):
+                status, _ = await post(session, url, CHAT)
+                assert status == 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(episode() for _ in range(64)))
+        elapsed = time.perf_counter() - start
+        # 64 episodes x 3 calls x 100 ms each, concurrently: 0.3 s if the server keeps up.
+        assert 0.3 <= elapsed < 2.0
+        assert len(server.requests) == 192
+
+
+async def test_a_hang_outlasts_the_client_and_is_released_when_the_server_stops() -> None:
+    hanging = Script.model_validate(
+        {"roles": {"agent": {"answers": [{"hang": True}], "when_exhausted": "repeat_last"}}}
+    )
+    server = ScriptedServer(hanging)
+    await server.start()
+    url = f"{server.base_url}/chat/completions"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(asyncio.TimeoutError):
+            async with session.post(url, json=CHAT, timeout=aiohttp.ClientTimeout(total=0.2)):
+                pass
+        pending = asyncio.create_task(post(session, url, CHAT))
+        await asyncio.sleep(0.1)
+        start = time.perf_counter()
+        await server.stop()
+        status, body = await asyncio.wait_for(pending, 2)
+    assert status == 503
+    assert "stopping" in body["error"]["message"]
+    assert time.perf_counter() - start < 2
+
+
+async def test_keeps_only_the_most_recent_requests() -> None:
+    async with (
+        ScriptedServer(script(), keep_requests=2) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        for number in range(3):
+            await post(session, f"{server.base_url}/chat/completions", CHAT | {"seed": number})
+        assert [r.body["seed"] for r in server.requests if isinstance(r.body, dict)] == [1, 2]
+        server.reset()
+        assert server.requests == []
+
+
+def test_runs_in_a_background_thread_for_synchronous_code() -> None:
+    with ScriptedServer(script()) as server:
+        request = urllib.request.Request(
+            f"{server.base_url}/chat/completions",
+            data=json.dumps(CHAT).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response)["choices"][0]["message"]["content"] == "Hello"
+        base_url = server.base_url
+    assert len(server.requests) == 1
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{base_url}/models", timeout=5)
+
+
+def test_a_port_in_use_fails_at_start() -> None:
+    with ScriptedServer(script()) as first:
+        port = int(first.base_url.rsplit(":", 1)[1].removesuffix("/v1"))
+        with pytest.raises(OSError), ScriptedServer(script(), port=port):
+            pass
+
+
+def test_base_url_before_start_says_how_to_start() -> None:
+    with pytest.raises(RuntimeError, match="has not started"):
+        _ = ScriptedServer(script()).base_url
+
+
+def test_refuses_to_listen_beyond_this_machine_unless_allowed() -> None:
+    with pytest.raises(RemoteHostRefused, match="allow_remote"):
+        ScriptedServer(script(), host="0.0.0.0")
+    ScriptedServer(script(), host="0.0.0.0", allow_remote=True)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("example.com", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
