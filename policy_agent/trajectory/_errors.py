@@ -1,0 +1,92 @@
+"""Typed errors and warnings of the run store. Each names the run's file and says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RunStoreError(Exception):
+    """A run directory could not be created, opened, read or written."""
+
+
+class RunExists(RunStoreError):
+    """`RunStore.create` found the run's directory already there; runs are never overwritten."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"{path}: a run with this id already exists; runs are never overwritten. "
+            "Make a new manifest (it draws a new run id), or resume that run with --resume."
+        )
+
+
+class NotARun(RunStoreError):
+    """The folder is not a run directory, or its `run.json` cannot be read."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"{path}: not a readable run directory: {detail}. "
+            "Pass the folder `policy-agent run` made, e.g. runs/<run-id>."
+        )
+
+
+class RunLocked(RunStoreError):
+    """Another process is appending to the run; two writers would duplicate episodes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"{path}: another process is writing this run. Wait for it to finish or stop it "
+            "before resuming; two writers would run the same episodes twice."
+        )
+
+
+class CorruptLine(RunStoreError):
+    """A line other than the last is not a JSON object: something other than the store wrote it."""
+
+    def __init__(self, path: Path, line: int, detail: str) -> None:
+        self.path = path
+        self.line = line
+        self.detail = detail
+        super().__init__(
+            f"{path}:{line}: corrupt line ({detail}). Only the last line can be torn by a crash, "
+            "so something else wrote this file. Restore it from a copy, or delete that line "
+            "(its episode is then run again on resume)."
+        )
+
+
+class RecordInvalid(RunStoreError):
+    """A well-formed line does not match the record model it is read as."""
+
+    def __init__(self, path: Path, line: int, model: str, detail: str) -> None:
+        self.path = path
+        self.line = line
+        self.model = model
+        self.detail = detail
+        super().__init__(
+            f"{path}:{line}: not a valid {model}: {detail}\n"
+            "The line was written by a different version of the record schema; read it with "
+            "the version of policy-agent that wrote the run (see versions in run.json)."
+        )
+
+
+class ResumeRefused(RunStoreError):
+    """The run cannot be resumed: its config or its domain pack changed since it started."""
+
+    def __init__(self, path: Path, changes: list[str]) -> None:
+        self.path = path
+        self.changes = changes
+        """One sentence per thing that changed (the config, the domain pack)."""
+        listed = "\n".join(f"  - {change}" for change in changes)
+        super().__init__(
+            f"cannot resume {path}:\n{listed}\n"
+            "Resuming would mix episodes of two different setups in one run. Start a new run "
+            "instead (drop --resume), or restore the config and the domain pack the run started "
+            "with."
+        )
+
+
+class RunStoreWarning(UserWarning):
+    """Something in a run's files was repaired or is suspicious, but reading can go on."""

@@ -1,0 +1,160 @@
+"""Reading `episodes.jsonl`: one JSON object per line, of which only the last may be torn.
+
+The store writes each line whole, newline included, with one `os.write` on an `O_APPEND`
+descriptor, so a crash can cut short at most the line being written: the last one. A last line
+without its newline, or that is not valid JSON, is that torn write; it is dropped with a
+`RunStoreWarning` (and truncated away when the run is resumed). Any other bad line cannot come
+from a crash, so it is an error naming its line number.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, JsonValue, ValidationError
+
+from policy_agent.trajectory._errors import CorruptLine, RecordInvalid, RunStoreWarning
+
+EPISODES_NAME = "episodes.jsonl"
+"""The episode log's file name inside a run directory."""
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+_ParsedT = TypeVar("_ParsedT")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Line:
+    """One complete line of `episodes.jsonl`, parsed."""
+
+    number: int
+    """1-based line number."""
+    value: dict[str, JsonValue]
+    """The line's JSON object."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TornTail:
+    """The last line of `episodes.jsonl`, cut short by a crash (or still being written)."""
+
+    line: int
+    """Its 1-based line number."""
+    offset: int
+    """The byte offset where it starts: the file's length once it is dropped."""
+    size: int
+    """Its length in bytes."""
+    reason: str
+    """Why it counts as torn, e.g. `it does not end with a newline`."""
+
+    def describe(self, path: Path) -> str:
+        """One sentence for the user, naming the file and the line."""
+        return (
+            f"{path}:{self.line}: the last line ({self.size} bytes) is torn: {self.reason}. "
+            "A crash cut its write short (or it is still being written); it is ignored, and its "
+            "episode runs again when the run is resumed."
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RawLine:
+    number: int
+    offset: int
+    data: bytes
+    """The line's bytes, its newline included when it has one."""
+    last: bool
+
+
+def _raw_lines(path: Path) -> Iterator[_RawLine]:
+    """Every line of `path` with its number and offset, flagging the last one (one lookahead)."""
+    with path.open("rb") as file:
+        previous: bytes | None = None
+        number = 0
+        offset = 0
+        for data in file:
+            if previous is not None:
+                yield _RawLine(number=number, offset=offset, data=previous, last=False)
+                offset += len(previous)
+            number += 1
+            previous = data
+        if previous is not None:
+            yield _RawLine(number=number, offset=offset, data=previous, last=True)
+
+
+def _tail_problem(data: bytes) -> str | None:
+    """Why a last line is a torn write, or None when it is a whole line."""
+    if not data.endswith(b"\n"):
+        return "it does not end with a newline"
+    try:
+        json.loads(data)
+    except ValueError:
+        return "it is not valid JSON"
+    return None
+
+
+def _torn(raw: _RawLine) -> TornTail | None:
+    problem = _tail_problem(raw.data) if raw.last else None
+    if problem is None:
+        return None
+    return TornTail(line=raw.number, offset=raw.offset, size=len(raw.data), reason=problem)
+
+
+def find_torn_tail(path: Path) -> TornTail | None:
+    """The torn last line of `path`, if it has one (reads the file without parsing it)."""
+    for raw in _raw_lines(path):
+        if raw.last:
+            return _torn(raw)
+    return None
+
+
+def _parsed(path: Path, parse: Callable[[int, bytes], _ParsedT]) -> Iterator[_ParsedT]:
+    """`parse(number, data)` for every line, the torn last line dropped with a warning."""
+    for raw in _raw_lines(path):
+        torn = _torn(raw)
+        if torn is not None:
+            warnings.warn(RunStoreWarning(torn.describe(path)), stacklevel=2)
+            return
+        yield parse(raw.number, raw.data)
+
+
+def iter_lines(path: Path) -> Iterator[Line]:
+    """Every complete line of `path` as a JSON object (see the module's docstring for torn ones).
+
+    Raises `CorruptLine` for a line other than the last that is not a JSON object.
+    """
+
+    def parse(number: int, data: bytes) -> Line:
+        try:
+            value = json.loads(data)
+        except ValueError as error:
+            raise CorruptLine(path, number, f"not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise CorruptLine(path, number, f"a JSON {type(value).__name__}, not an object")
+        return Line(number=number, value=value)
+
+    return _parsed(path, parse)
+
+
+def iter_records(path: Path, model_type: type[RecordT]) -> Iterator[tuple[int, RecordT]]:
+    """Every complete line of `path` validated as `model_type`, with its line number.
+
+    Each line is read back with `model_validate_json`, the inverse of the `model_dump_json` that
+    wrote it. Raises `CorruptLine` for a line other than the last that is not JSON, and
+    `RecordInvalid` for a JSON line that is not a `model_type`.
+    """
+
+    def parse(number: int, data: bytes) -> tuple[int, RecordT]:
+        try:
+            return number, model_type.model_validate_json(data)
+        except ValidationError as error:
+            if any(e["type"] == "json_invalid" for e in error.errors()):
+                raise CorruptLine(path, number, "not valid JSON") from None
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(line)'}: {e['msg']}" for e in error.errors()
+            )
+            raise RecordInvalid(path, number, model_type.__name__, detail) from None
+
+    return _parsed(path, parse)

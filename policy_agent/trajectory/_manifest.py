@@ -1,0 +1,212 @@
+"""A run's manifest, `run.json`: what ran, on which domain, with which versions, and when.
+
+`run.json` is small and changes a few times in a run's life (when it ends, when it is resumed),
+so it is rewritten whole, atomically: a temporary file in the same folder is written and
+fsynced, then renamed over the old one with `os.replace`. A crash at any moment leaves either the
+old manifest or the new one, never a mix (episodes.jsonl, which is large, is only ever appended).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import platform
+import re
+import secrets
+import tempfile
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+import policy_agent
+from policy_agent.environment import canonical_json
+from policy_agent.trajectory._errors import NotARun
+
+MANIFEST_NAME = "run.json"
+"""The manifest's file name inside a run directory."""
+
+RUN_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[A-Za-z0-9_]+-[0-9a-f]{6}$"
+"""`YYYYMMDD-HHMMSS-<domain>-<6 hex>`, the time in UTC: ids sort by start time (to the second)."""
+
+_DOMAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class Versions(BaseModel):
+    """The software a run was made with, for reading its episodes later with the right eyes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy_agent: str
+    litellm: str | None = Field(description="None when litellm is not installed.")
+    python: str = Field(description="e.g. `3.11.9`.")
+    platform: str = Field(
+        description="`platform.platform()`, e.g. `Linux-6.1.0-x86_64-with-glibc2.36`."
+    )
+
+
+def collect_versions() -> Versions:
+    """The versions of this process's software; reads litellm's from its metadata, not by import.
+
+    Importing litellm takes seconds and loads its cost map, so the version is read from the
+    installed distribution's metadata instead.
+    """
+    try:
+        litellm: str | None = importlib.metadata.version("litellm")
+    except importlib.metadata.PackageNotFoundError:
+        litellm = None
+    return Versions(
+        policy_agent=policy_agent.__version__,
+        litellm=litellm,
+        python=platform.python_version(),
+        platform=platform.platform(),
+    )
+
+
+def new_run_id(domain_name: str, *, now: datetime | None = None) -> str:
+    """A fresh run id, `YYYYMMDD-HHMMSS-<domain>-<6 hex>` (UTC; the hex is random).
+
+    Ids sort by start time; two runs of one domain started in the same second differ by the
+    random part (and `RunStore.create` refuses to reuse a directory, so a clash cannot overwrite).
+    """
+    if not _DOMAIN_SEGMENT.match(domain_name):
+        raise ValueError(
+            f"domain name {domain_name!r} cannot go into a run id: use letters, digits and _ only"
+        )
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%d-%H%M%S}-{domain_name}-{secrets.token_hex(3)}"
+
+
+def hashed_config(
+    config: Mapping[str, JsonValue], *, exclude: Collection[str]
+) -> dict[str, JsonValue]:
+    """The part of `config` that `config_hash` covers: a copy without the `exclude` fields.
+
+    `exclude` names fields by dotted path (`concurrency`, `output.dir`); a path that is absent
+    is ignored, so the same set works on every config.
+    """
+    kept: dict[str, JsonValue] = dict(config)
+    for path in exclude:
+        *parents, leaf = path.split(".")
+        node: dict[str, JsonValue] = kept
+        for name in parents:
+            child = node.get(name)
+            if not isinstance(child, dict):
+                break
+            # Copy on the way down so that the caller's nested dicts are left as they were.
+            copied = dict(child)
+            node[name] = copied
+            node = copied
+        else:
+            node.pop(leaf, None)
+    return kept
+
+
+def config_hash(config: Mapping[str, JsonValue], *, exclude: Collection[str]) -> str:
+    """sha256 (hex) of the canonical JSON of `config` without the `exclude` fields.
+
+    `exclude` lists the fields that may differ between a run and its resumption without changing
+    what an episode is (concurrency, the output folder, how progress is shown); everything else,
+    and so every change of model, sampling, seeds or tasks, changes the hash.
+    """
+    return hashlib.sha256(canonical_json(hashed_config(config, exclude=exclude))).hexdigest()
+
+
+class RunManifest(BaseModel):
+    """The content of `run.json`: the resolved config, the hashes resume checks, versions, times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(pattern=RUN_ID_PATTERN, description="Also the run directory's name.")
+    created_at: AwareDatetime
+    finished_at: AwareDatetime | None = Field(
+        default=None, description="When the run last ended; null while it runs or if it died."
+    )
+    config: dict[str, JsonValue] = Field(description="The resolved run config, as JSON.")
+    config_hash: str = Field(description="`config_hash(config, exclude=config_hash_excludes)`.")
+    config_hash_excludes: list[str] = Field(
+        description="Dotted config fields left out of the hash: they may change on resume."
+    )
+    domain_name: str
+    domain_hash: str = Field(description="The domain pack's `content_hash()`.")
+    versions: Versions
+    resumed_at: list[AwareDatetime] = Field(
+        default_factory=list, description="When each resumption started, oldest first."
+    )
+    episodes_planned: int = Field(ge=0, description="Tasks × trials this run is to produce.")
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        config: Mapping[str, JsonValue],
+        exclude: Collection[str],
+        domain_name: str,
+        domain_hash: str,
+        episodes_planned: int,
+        now: datetime | None = None,
+    ) -> Self:
+        """The manifest of a run starting now: a fresh run id, the config hashed, versions read."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        return cls(
+            run_id=new_run_id(domain_name, now=moment),
+            created_at=moment,
+            config=dict(config),
+            config_hash=config_hash(config, exclude=exclude),
+            config_hash_excludes=sorted(exclude),
+            domain_name=domain_name,
+            domain_hash=domain_hash,
+            versions=collect_versions(),
+            episodes_planned=episodes_planned,
+        )
+
+
+def write_manifest(directory: Path, manifest: RunManifest) -> None:
+    """Write `directory/run.json` atomically: temp file, fsync, `os.replace`, fsync the folder."""
+    data = (manifest.model_dump_json(indent=2) + "\n").encode()
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{MANIFEST_NAME}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, directory / MANIFEST_NAME)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_directory(directory)
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary manifests left by a process killed while writing `run.json`."""
+    for stale in directory.glob(f".{MANIFEST_NAME}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def read_manifest(directory: Path) -> RunManifest:
+    """`directory/run.json`, validated; `NotARun` says why it cannot be read."""
+    path = directory / MANIFEST_NAME
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise NotARun(directory, f"there is no {MANIFEST_NAME}") from None
+    except OSError as error:
+        raise NotARun(directory, f"cannot read {MANIFEST_NAME}: {error.strerror}") from error
+    try:
+        return RunManifest.model_validate_json(text)
+    except ValidationError as error:
+        raise NotARun(directory, f"{MANIFEST_NAME} is not a valid manifest: {error}") from None
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in `directory` durable (Linux needs the folder fsynced)."""
+    handle = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
