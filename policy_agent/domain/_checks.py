@@ -181,6 +181,9 @@ class _Checker:
         if not file.resolve().is_relative_to(repository.resolve()):
             self.report((*loc, "python"), f"'{path}' leads outside the repository (through a link)")
             return
+        if file.is_dir():
+            self.report((*loc, "python"), f"{display_path(file)} is a folder; expected a file")
+            return
         if not file.is_file():
             where = display_path(repository)
             self.report((*loc, "python"), f"file not found: {display_path(file)} (in {where})")

@@ -62,6 +62,8 @@ class _Loading:
     domain_file: Path
     problems: list[Problem] = field(default_factory=list)
     locator: Locator | None = None
+    unreadable: set[str] = field(default_factory=set)
+    """Sections whose file could not be read (already reported; not validated further)."""
 
     def run(self) -> DomainPack:
         try:
@@ -74,28 +76,28 @@ class _Loading:
         self.add_issues(document, ())
         data = document.data
         if not isinstance(data, dict):
-            found = describe(data)
-            self.problems.append(
-                locator.problem(
-                    (), f"expected a mapping of keys (name, policy, ...), found {found}"
-                )
-            )
+            found = "the file is empty" if data is None else f"found {describe(data)}"
+            message = f"{found}; expected a mapping of keys (name, policy, tools, ...)"
+            self.problems.append(locator.problem((), message))
             raise PackError(self.problems, root=self.root)
         repository = find_repository(self.root)
         names = (*LIST_SECTIONS, *TABLE_SECTIONS)
         sections = {name: self.section(name, data[name]) for name in names if name in data}
         header: DomainFile | None = self.validate(DomainFile, _with_placeholders(data), ())
         tables: dict[str, Tables | None] = {
-            name: self.validate(Tables, sections.get(name, {}), (name,)) for name in TABLE_SECTIONS
+            name: None
+            if name in self.unreadable
+            else self.validate(Tables, sections.get(name, {}), (name,))
+            for name in TABLE_SECTIONS
         }
         policy = self.policy(header.policy) if header else None
         parts = PackParts(
             root=self.root,
             repository=repository,
             clock=header.clock if header else None,
-            tools=self.items("tools", sections.get("tools"), ToolSpec),
-            user_tools=self.items("user_tools", sections.get("user_tools"), ToolSpec),
-            tasks=self.items("tasks", sections.get("tasks"), Task),
+            tools=self.items("tools", sections.get("tools", []), ToolSpec),
+            user_tools=self.items("user_tools", sections.get("user_tools", []), ToolSpec),
+            tasks=self.items("tasks", sections.get("tasks", []), Task),
             tool_names=_names(sections.get("tools", [])),
             user_tool_names=_names(sections.get("user_tools", [])),
             database=_mapping(sections.get("database")),
@@ -126,11 +128,13 @@ class _Loading:
         assert self.locator is not None
         file = self.pack_file(value, (name,), suffixes=DATA_SUFFIXES)
         if file is None:
+            self.unreadable.add(name)
             return None
         try:
             document = load_json(file) if file.suffix == ".json" else load_yaml(file)
         except SourceError as error:
             self.problems.append(_source_problem(error))
+            self.unreadable.add(name)
             return None
         self.locator.sections[name] = document
         self.add_issues(document, (name,))
@@ -138,7 +142,7 @@ class _Loading:
 
     def items(self, name: str, data: object, model: type[M]) -> list[tuple[int, M]]:
         """The valid items of a list section, with their indexes; problems for the others."""
-        if data is None:
+        if name in self.unreadable:
             return []
         if not isinstance(data, list):
             assert self.locator is not None
@@ -201,6 +205,8 @@ class _Loading:
             file = self.root / name
             if not file.resolve().is_relative_to(self.root.resolve()):
                 message = f"{name!r} leads outside the pack's folder (through a link)"
+            elif file.is_dir():
+                message = f"{display_path(file)} is a folder; expected a file"
             elif not file.is_file():
                 message = f"file not found: {display_path(file)}"
             else:
