@@ -148,7 +148,7 @@ def test_rules_match_the_last_message_then_fall_back() -> None:
     served = responder({"user": role})
 
     def answer(text: str) -> str:
-        request = {
+        request: dict[str, Any] = {
             "model": "user",
             "messages": [
                 {"role": "user", "content": "booking"},

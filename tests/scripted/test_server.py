@@ -20,7 +20,7 @@ from policy_agent.scripted import (
     is_loopback,
 )
 
-CHAT = {"model": "agent", "messages": [{"role": "user", "content": "hi"}]}
+CHAT: dict[str, Any] = {"model": "agent", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def script(**fields: Any) -> Script:
