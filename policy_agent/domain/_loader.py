@@ -40,7 +40,13 @@ def load_pack(path: str | Path) -> DomainPack:
     given = Path(path)
     domain_file = given if given.suffix in (".yaml", ".yml") else given / DOMAIN_FILE
     domain_file = domain_file.absolute()
-    return _Loading(root=domain_file.parent, domain_file=domain_file).run()
+    root = domain_file.parent
+    try:
+        document = load_yaml(domain_file)
+    except SourceError as error:
+        missing = SourceError(root, "no such folder; expected a pack folder")
+        raise PackError([_source_problem(error if root.is_dir() else missing)], root=root) from None
+    return _Loading(root=root, domain_file=domain_file, locator=Locator(domain=document)).run()
 
 
 def find_repository(root: Path) -> Path:
@@ -60,25 +66,19 @@ class _Loading:
 
     root: Path
     domain_file: Path
+    locator: Locator
     problems: list[Problem] = field(default_factory=list)
-    locator: Locator | None = None
     unreadable: set[str] = field(default_factory=set)
     """Sections whose file could not be read (already reported; not validated further)."""
 
     def run(self) -> DomainPack:
-        try:
-            document = load_yaml(self.domain_file)
-        except SourceError as error:
-            missing = SourceError(self.root, "no such folder; expected a pack folder")
-            problem = _source_problem(error if self.root.is_dir() else missing)
-            raise PackError([problem], root=self.root) from None
-        self.locator = locator = Locator(domain=document)
+        document = self.locator.domain
         self.add_issues(document, ())
         data = document.data
         if not isinstance(data, dict):
             found = "the file is empty" if data is None else f"found {describe(data)}"
             message = f"{found}; expected a mapping of keys (name, policy, tools, ...)"
-            self.problems.append(locator.problem((), message))
+            self.problems.append(self.locator.problem((), message))
             raise PackError(self.problems, root=self.root)
         repository = find_repository(self.root)
         names = (*LIST_SECTIONS, *TABLE_SECTIONS)
@@ -103,7 +103,7 @@ class _Loading:
             database=_mapping(sections.get("database")),
             user_database=_mapping(sections.get("user_database")),
         )
-        self.problems.extend(check_pack(parts, locator))
+        self.problems.extend(check_pack(parts, self.locator))
         if self.problems or header is None or policy is None:
             raise PackError(_sorted(self.problems, self.domain_file), root=self.root)
         return DomainPack(
@@ -125,7 +125,6 @@ class _Loading:
         """A section's data: inline, or read from the file its string names."""
         if not isinstance(value, str):
             return value
-        assert self.locator is not None
         file = self.pack_file(value, (name,), suffixes=DATA_SUFFIXES)
         if file is None:
             self.unreadable.add(name)
@@ -145,7 +144,6 @@ class _Loading:
         if name in self.unreadable:
             return []
         if not isinstance(data, list):
-            assert self.locator is not None
             message = f"expected a list of {LIST_SECTIONS[name]}, found {describe(data)}"
             self.problems.append(self.locator.problem((name,), message))
             return []
@@ -158,7 +156,6 @@ class _Loading:
 
     def validate(self, root: Any, data: object, prefix: Loc) -> Any:
         """`data` validated as the type `root`, or None with a problem for each error."""
-        assert self.locator is not None
         try:
             return _adapter(root).validate_python(data)
         except ValidationError as error:
@@ -172,7 +169,6 @@ class _Loading:
             return None
 
     def policy(self, policy: str | PolicyFile) -> str | None:
-        assert self.locator is not None
         if isinstance(policy, PolicyFile):
             file = self.pack_file(policy.file, ("policy", "file"), suffixes=None)
             if file is None:
@@ -190,7 +186,6 @@ class _Loading:
 
     def pack_file(self, name: str, loc: Loc, *, suffixes: tuple[str, ...] | None) -> Path | None:
         """The file `name` (relative to the pack's folder), or None with a problem."""
-        assert self.locator is not None
         posix, windows = PurePosixPath(name), PureWindowsPath(name)
         message = None
         if not name.strip():
@@ -215,14 +210,9 @@ class _Loading:
         return None
 
     def add_issues(self, document: Document, prefix: Loc) -> None:
-        assert self.locator is not None
         for issue in document.issues:
-            problem = self.locator.problem((*prefix, *issue.loc), issue.message)
-            self.problems.append(
-                Problem(
-                    file=document.file, line=issue.line, field=problem.field, message=issue.message
-                )
-            )
+            loc = (*prefix, *issue.loc)
+            self.problems.append(self.locator.problem(loc, issue.message, line=issue.line))
 
 
 def _with_placeholders(data: Mapping[str, object]) -> dict[str, object]:

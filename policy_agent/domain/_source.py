@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from policy_agent.domain._pack import Problem
 from policy_agent.domain._yaml import Document, Loc
@@ -47,16 +46,14 @@ class Locator:
         document, inner = self.document(loc)
         return document.line_of(inner)
 
-    def problem(self, loc: Loc, message: str, *, field: Loc | None = None) -> Problem:
-        """A problem at `loc`, naming `field` (default: `loc`)."""
+    def problem(
+        self, loc: Loc, message: str, *, field: Loc | None = None, line: int | None = None
+    ) -> Problem:
+        """A problem at `loc` (or at `line` when known better), naming `field` (default: `loc`)."""
         document, inner = self.document(loc)
         return Problem(
             file=document.file,
-            line=document.line_of(inner),
+            line=line or document.line_of(inner),
             field=field_path(loc if field is None else field),
             message=message,
         )
-
-    def file_of(self, section: str) -> Path:
-        """The file a section was written in."""
-        return self.document((section,))[0].file

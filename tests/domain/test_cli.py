@@ -118,3 +118,9 @@ def test_schemas_reject_what_the_loader_rejects() -> None:
     assert validator.is_valid([tool | {"kind": "read"}])
     bad_parameter = {"p": {"type": "string", "descripton": "typo"}}
     assert not validator.is_valid([tool | {"kind": "read", "parameters": bad_parameter}])
+
+
+def test_the_cli_offers_every_schema_kind_without_importing_the_models() -> None:
+    from policy_agent.cli import _domain
+
+    assert _domain._KINDS == SCHEMA_KINDS
