@@ -17,6 +17,7 @@ from pathlib import Path
 from policy_agent.domain._jsonschema import closest, value_issue
 from policy_agent.domain._models import (
     CreateOp,
+    DeclarativeOp,
     DeleteOp,
     FindOp,
     GetOp,
@@ -126,27 +127,21 @@ class _Checker:
             self.template((*at, "preconditions", i, "error"), precondition.error, scope, database)
         if op.returns is not None:
             self.expression((*at, "returns"), op.returns, scope, database)
-        if isinstance(op, FindOp | CreateOp | UpdateOp):
-            key = (
-                "match"
-                if isinstance(op, FindOp)
-                else "values"
-                if isinstance(op, CreateOp)
-                else "set"
-            )
-            values: dict[str, str] = getattr(op, key)
-            for name, source in values.items():
-                self.expression((*at, key, name), source, scope, database)
-                self.field((*at, key, name), op.table, name, database)
+        key, values = _field_expressions(op)
+        for name, source in values.items():
+            self.expression((*at, key, name), source, scope, database)
+            self.field((*at, key, name), table, name, database)
         if isinstance(op, FindOp | ListOp):
             for i, name in enumerate(op.fields or []):
                 self.field((*at, "fields", i), op.table, name, database)
         if isinstance(op, CreateOp) and op.id is not None:
             self.expression((*at, "id"), op.id, names, database)
 
-    def field(self, loc: Loc, table: str, name: str, database: Mapping[str, object] | None) -> None:
+    def field(
+        self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
+    ) -> None:
         """A field no record of a (non-empty) table has is most likely a typo."""
-        records = database.get(table) if database is not None else None
+        records = database.get(table) if database is not None and table else None
         if not isinstance(records, Mapping) or not records or name == "id":
             return
         fields = {
@@ -284,6 +279,18 @@ class _Checker:
                 given = ", ".join(arguments) or "none"
                 message = f"'{name}' is not one of the action's arguments ({given})"
                 self.report((*loc, "compare_args", i), message)
+
+
+def _field_expressions(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:
+    """The op's expressions per record field, and the key they are written under."""
+    match op:
+        case FindOp():
+            return "match", op.match
+        case CreateOp():
+            return "values", op.values
+        case UpdateOp():
+            return "set", op.set
+    return "", {}
 
 
 def _parse_python(file: Path) -> ast.Module | str:
