@@ -23,6 +23,7 @@ DOMAIN_FILE = "domain.yaml"
 LIST_SECTIONS = {"tools": "tools", "user_tools": "tools", "tasks": "tasks"}
 """The sections holding a list, and what their items are called."""
 TABLE_SECTIONS = ("database", "user_database")
+SECTIONS = ("tools", "user_tools", "database", "user_database", "tasks")
 DATA_SUFFIXES = (".yaml", ".yml", ".json")
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,8 +82,7 @@ class _Loading:
             self.problems.append(self.locator.problem((), message))
             raise PackError(self.problems, root=self.root)
         repository = find_repository(self.root)
-        names = (*LIST_SECTIONS, *TABLE_SECTIONS)
-        sections = {name: self.section(name, data[name]) for name in names if name in data}
+        sections = {name: self.section(name, data[name]) for name in SECTIONS if name in data}
         header: DomainFile | None = self.validate(DomainFile, _with_placeholders(data), ())
         tables: dict[str, Tables | None] = {
             name: None
@@ -105,7 +105,7 @@ class _Loading:
         )
         self.problems.extend(check_pack(parts, self.locator))
         if self.problems or header is None or policy is None:
-            raise PackError(_sorted(self.problems, self.domain_file), root=self.root)
+            raise PackError(self.sorted_problems(), root=self.root)
         return DomainPack(
             root=self.root,
             repository=repository,
@@ -209,6 +209,15 @@ class _Loading:
         self.problems.append(self.locator.problem(loc, message))
         return None
 
+    def sorted_problems(self) -> list[Problem]:
+        """By file, in the order `domain.yaml` lists its sections; by line within a file."""
+        order = [self.domain_file]
+        order += [self.locator.sections[s].file for s in SECTIONS if s in self.locator.sections]
+        rank = {file: index for index, file in enumerate(order)}
+        return sorted(
+            self.problems, key=lambda p: (rank.get(p.file, len(order)), str(p.file), p.line or 0)
+        )
+
     def add_issues(self, document: Document, prefix: Loc) -> None:
         for issue in document.issues:
             loc = (*prefix, *issue.loc)
@@ -246,8 +255,3 @@ def _source_problem(error: SourceError) -> Problem:
 @functools.cache
 def _adapter(root: Any) -> TypeAdapter[Any]:
     return TypeAdapter(root)
-
-
-def _sorted(problems: list[Problem], domain_file: Path) -> list[Problem]:
-    """`domain.yaml`'s problems first, then each other file's; by line within a file."""
-    return sorted(problems, key=lambda p: (p.file != domain_file, str(p.file), p.line or 0))
