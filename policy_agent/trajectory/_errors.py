@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 
 class RunStoreError(Exception):
     """A run directory could not be created, opened, read or written."""
@@ -86,6 +88,13 @@ class ResumeRefused(RunStoreError):
             "instead (drop --resume), or restore the config and the domain pack the run started "
             "with."
         )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """`field.path: message` for each problem, joined by `; ` (one line, no pydantic links)."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in error.errors()
+    )
 
 
 class RunStoreWarning(UserWarning):

@@ -18,7 +18,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
-from policy_agent.trajectory._errors import CorruptLine, RecordInvalid, RunStoreWarning
+from policy_agent.trajectory._errors import (
+    CorruptLine,
+    RecordInvalid,
+    RunStoreWarning,
+    describe_validation_error,
+)
 
 EPISODES_NAME = "episodes.jsonl"
 """The episode log's file name inside a run directory."""
@@ -120,6 +125,17 @@ def _parsed(path: Path, parse: Callable[[int, bytes], _ParsedT]) -> Iterator[_Pa
         yield parse(raw.number, raw.data)
 
 
+def _json_problem(data: bytes) -> str | None:
+    """Why a line is not a JSON object (which every line the store writes is), or None."""
+    try:
+        value = json.loads(data)
+    except ValueError as error:
+        return f"not valid JSON: {error}"
+    if not isinstance(value, dict):
+        return f"a JSON {type(value).__name__}, not an object"
+    return None
+
+
 def iter_lines(path: Path) -> Iterator[Line]:
     """Every complete line of `path` as a JSON object (see the module's docstring for torn ones).
 
@@ -127,13 +143,10 @@ def iter_lines(path: Path) -> Iterator[Line]:
     """
 
     def parse(number: int, data: bytes) -> Line:
-        try:
-            value = json.loads(data)
-        except ValueError as error:
-            raise CorruptLine(path, number, f"not valid JSON: {error}") from None
-        if not isinstance(value, dict):
-            raise CorruptLine(path, number, f"a JSON {type(value).__name__}, not an object")
-        return Line(number=number, value=value)
+        problem = _json_problem(data)
+        if problem is not None:
+            raise CorruptLine(path, number, problem)
+        return Line(number=number, value=json.loads(data))
 
     return _parsed(path, parse)
 
@@ -142,19 +155,19 @@ def iter_records(path: Path, model_type: type[RecordT]) -> Iterator[tuple[int, R
     """Every complete line of `path` validated as `model_type`, with its line number.
 
     Each line is read back with `model_validate_json`, the inverse of the `model_dump_json` that
-    wrote it. Raises `CorruptLine` for a line other than the last that is not JSON, and
-    `RecordInvalid` for a JSON line that is not a `model_type`.
+    wrote it. Raises `CorruptLine` for a line other than the last that is not a JSON object, and
+    `RecordInvalid` for a JSON object that is not a `model_type`.
     """
 
     def parse(number: int, data: bytes) -> tuple[int, RecordT]:
         try:
             return number, model_type.model_validate_json(data)
         except ValidationError as error:
-            if any(e["type"] == "json_invalid" for e in error.errors()):
-                raise CorruptLine(path, number, "not valid JSON") from None
-            detail = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(line)'}: {e['msg']}" for e in error.errors()
-            )
+            # Parsed again only on this error path, to tell damage from a schema mismatch.
+            problem = _json_problem(data)
+            if problem is not None:
+                raise CorruptLine(path, number, problem) from None
+            detail = describe_validation_error(error)
             raise RecordInvalid(path, number, model_type.__name__, detail) from None
 
     return _parsed(path, parse)

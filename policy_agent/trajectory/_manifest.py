@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, Val
 
 import policy_agent
 from policy_agent.environment import canonical_json
-from policy_agent.trajectory._errors import NotARun
+from policy_agent.trajectory._errors import NotARun, describe_validation_error
 
 MANIFEST_NAME = "run.json"
 """The manifest's file name inside a run directory."""
@@ -200,7 +200,10 @@ def read_manifest(directory: Path) -> RunManifest:
     try:
         return RunManifest.model_validate_json(text)
     except ValidationError as error:
-        raise NotARun(directory, f"{MANIFEST_NAME} is not a valid manifest: {error}") from None
+        raise NotARun(
+            directory,
+            f"{MANIFEST_NAME} is not a valid manifest: {describe_validation_error(error)}",
+        ) from None
 
 
 def fsync_directory(directory: Path) -> None:

@@ -1,0 +1,57 @@
+"""A record model and a manifest for the store's tests (the real episode schema is elsewhere)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, JsonValue
+
+from policy_agent.trajectory import RunManifest, RunStore
+
+NOW = datetime(2025, 6, 1, 12, 30, 45, tzinfo=UTC)
+
+CONFIG: dict[str, JsonValue] = {
+    "domain": "domains/hotel",
+    "agent": {"model": "hosted_vllm/nemotron", "temperature": 1.0},
+    "max_steps": 200,
+    "trials": 2,
+    "concurrency": 8,
+    "output": {"dir": "runs", "format": "jsonl"},
+}
+EXCLUDE = frozenset({"concurrency", "output.dir", "progress"})
+DOMAIN_HASH = "d" * 64
+
+
+class Episode(BaseModel):
+    """Stands in for the episode record: a key and some content."""
+
+    task_id: str
+    trial: int
+    payload: str = ""
+
+
+def payload_for(trial: int, size: int) -> str:
+    """Deterministic content of `size` characters, so a damaged line cannot pass for whole."""
+    unit = hashlib.sha256(str(trial).encode()).hexdigest()
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def make_manifest(
+    *, config: dict[str, JsonValue] | None = None, now: datetime = NOW
+) -> RunManifest:
+    """A manifest of the hotel domain with `CONFIG` (or `config`)."""
+    return RunManifest.start(
+        config=CONFIG if config is None else config,
+        exclude=EXCLUDE,
+        domain_name="hotel",
+        domain_hash=DOMAIN_HASH,
+        episodes_planned=4,
+        now=now,
+    )
+
+
+def new_run(runs: Path, *, fsync: bool = False) -> RunStore:
+    """A fresh run under `runs`, open to append (fsync off: these tests do not cut the power)."""
+    return RunStore.create(runs, make_manifest(), fsync=fsync)
