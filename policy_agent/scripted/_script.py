@@ -204,6 +204,7 @@ def load_script(path: Path) -> Script:
     except OSError as error:
         raise ScriptError(f"{path}: cannot read the script: {error.strerror}") from None
     loader = yaml.SafeLoader(text)
+    loader.name = str(path)  # YAML syntax errors then name the file, not "<unicode string>"
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

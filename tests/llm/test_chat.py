@@ -74,7 +74,7 @@ async def test_card_style_request_has_no_tools_and_carries_sampling_and_thinking
 
 
 async def test_instruct_mode_and_vllm_extras_reach_the_server(serve: Serve) -> None:
-    server = await serve({"agent": {"answers": ["ok"]}})
+    server = await serve({"agent": {"answers": ["ok"], "when_exhausted": "repeat_last"}})
     client = LLMClient(
         config(
             server,
@@ -91,7 +91,11 @@ async def test_instruct_mode_and_vllm_extras_reach_the_server(serve: Serve) -> N
         role="agent",
     )
     await client.chat(MESSAGES)
-    body = server.requests[0].body
+    await client.chat(MESSAGES)
+    # The second request is the same: nothing the client reuses was changed by the first call.
+    first, second = (r.body for r in server.requests)
+    assert first == second
+    body = first
     assert isinstance(body, dict)
     assert "seed" not in body
     assert {k: v for k, v in body.items() if k not in ("model", "messages")} == {

@@ -49,7 +49,7 @@ def test_every_problem_is_reported_with_its_line_and_field() -> None:
     ("text", "expected"),
     [
         ("", "the script is empty"),
-        ("roles: [unclosed", "not valid YAML"),
+        ("roles: [unclosed", 'not valid YAML: while parsing a flow sequence\n  in "'),
         ("roles: {agent: {answers: [hi]}}\ntypo: 1\n", ":2: typo: Extra inputs are not permitted"),
         ("roles: {}\n", ":1: roles: Dictionary should have at least 1 item"),
         (
