@@ -1,0 +1,83 @@
+"""How the agent talks to its model and what it does when a turn is not one action."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from policy_agent.format import PromptStyle
+from policy_agent.llm import ModelConfig
+
+DEFAULT_FEEDBACK = (
+    "(Automatic format check, not from the customer.) Your last turn was not a single action: "
+    "{detail}. Reply again with exactly one message to the user or exactly one tool call."
+)
+
+ViolationStrategy = Literal["resample", "feedback", "keep_first", "terminate"]
+"""What to do about a turn that is not exactly one message or one tool call."""
+
+
+class ViolationPolicy(BaseModel):
+    """The one-action-per-turn rule's enforcement.
+
+    - `resample`: ask again with the same prompt (the conversation stays clean).
+    - `feedback`: show the model its answer and a correction (`feedback`), then ask again; the
+      exchange is part of that turn's prompt only, never of the conversation.
+    - `keep_first`: run the first well-formed call and drop the rest (extra calls, text); with
+      no well-formed call to keep (empty answer, broken markup, unfinished reasoning) it
+      resamples instead.
+    - `terminate`: end the episode (`agent_error`) at the first violation.
+
+    Asking again stops after `max_attempts` model calls for the turn; the episode then ends as
+    `agent_error`. Attempt n sends seed + n - 1, so a deterministic server can answer differently.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: ViolationStrategy = "resample"
+    max_attempts: int = Field(
+        default=3, ge=1, description="Model calls per turn, the first included."
+    )
+    feedback: str = Field(
+        default=DEFAULT_FEEDBACK,
+        min_length=1,
+        description="The correction for `feedback`; `{detail}` is replaced by what was wrong.",
+    )
+
+    @field_validator("feedback")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            value.format(detail="")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"the feedback text may use only the placeholder {{detail}} "
+                f"(write {{{{ and }}}} for literal braces): {error!r}"
+            ) from None
+        return value
+
+    def correction(self, detail: str) -> str:
+        """The feedback text for one violation."""
+        return self.feedback.format(detail=detail)
+
+
+class AgentConfig(BaseModel):
+    """The agent's part of a run configuration (hashed for resume)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: ModelConfig
+    transport: Literal["chat", "completions"] = Field(
+        default="chat",
+        description="`chat`: /v1/chat/completions, the server renders the prompt. "
+        "`completions`: /v1/completions with the prompt rendered here (exact format, for "
+        "training logs).",
+    )
+    style: PromptStyle = Field(
+        default=PromptStyle.CARD,
+        description="`card`: the functions are in the system prompt (the model card's layout). "
+        "`template`: the chat template renders them from `tools=` (chat: the server parses the "
+        "calls).",
+    )
+    violations: ViolationPolicy = Field(default_factory=ViolationPolicy)

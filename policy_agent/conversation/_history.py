@@ -1,0 +1,109 @@
+"""The agent's view of a conversation as OpenAI messages: the one place history is rebuilt.
+
+Both transports start here. Chat sends these messages and the server's chat template renders
+them; completions renders them with `policy_agent.format.render_conversation`, which applies the
+template's rules. Either way the agent's reasoning is passed along in full and the template's
+rule drops it from turns before the last user message, exactly as the template would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from policy_agent.conversation._records import (
+    AgentMessage,
+    AgentToolCall,
+    ConversationRecord,
+    ToolResult,
+    UserMessage,
+)
+from policy_agent.format import (
+    AssistantMessage,
+    AssistantToolCall,
+    ChatMessage,
+    FunctionCallPayload,
+    SystemMessage,
+    ToolMessage,
+    neutralise,
+)
+from policy_agent.format import UserMessage as ChatUserMessage
+
+
+def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]:
+    """The conversation as the agent's model sees it (without the system prompt).
+
+    User text and tool results are neutralised (`policy_agent.format.neutralise`): text from
+    outside the model can never fake prompt structure, whichever transport renders it. Tool
+    results of the user's own tools (dual control) are not the agent's to see and are left out.
+    """
+    messages: list[ChatMessage] = []
+    for record in records:
+        match record:
+            case UserMessage():
+                messages.append(ChatUserMessage(content=neutralise(record.content)))
+            case AgentMessage():
+                messages.append(
+                    AssistantMessage(content=record.content, reasoning_content=record.reasoning)
+                )
+            case AgentToolCall():
+                call = AssistantToolCall(
+                    id=record.call_id,
+                    function=FunctionCallPayload(name=record.name, arguments=record.arguments),
+                )
+                messages.append(
+                    AssistantMessage(
+                        content=record.content,
+                        reasoning_content=record.reasoning,
+                        tool_calls=[call],
+                    )
+                )
+            case ToolResult():
+                if record.requestor == "assistant":
+                    messages.append(
+                        ToolMessage(content=neutralise(record.content), tool_call_id=record.call_id)
+                    )
+    return messages
+
+
+def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Chat messages as a chat-completions request body carries them.
+
+    Tool-call arguments become JSON strings (as OpenAI sends them; vLLM decodes them before
+    templating), reasoning goes in `reasoning_content` (what the chat template reads), and an
+    assistant message without text sends `""`, never null, which a template would print.
+    """
+    body: list[dict[str, Any]] = []
+    for message in messages:
+        match message:
+            case SystemMessage() | ChatUserMessage():
+                body.append({"role": message.role, "content": message.content})
+            case ToolMessage():
+                body.append(
+                    {
+                        "role": "tool",
+                        "content": message.content,
+                        "tool_call_id": message.tool_call_id,
+                    }
+                )
+            case AssistantMessage():
+                entry: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
+                if message.reasoning_content is not None:
+                    entry["reasoning_content"] = message.reasoning_content
+                if message.tool_calls:
+                    entry["tool_calls"] = [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {
+                                "name": call.function.name,
+                                "arguments": json.dumps(
+                                    call.function.arguments, ensure_ascii=False
+                                ),
+                            },
+                        }
+                        for call in message.tool_calls
+                    ]
+                body.append(entry)
+    return body
