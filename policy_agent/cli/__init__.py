@@ -21,8 +21,6 @@ def main() -> None:
     """
 
 
-# Each topic's module registers its commands on `main`; imported last to avoid a cycle.
-# One line per module, e.g. `from policy_agent.cli import _format  # noqa: E402, F401`.
-from policy_agent.cli import _domain  # noqa: E402, F401
-from policy_agent.cli import _format  # noqa: E402, F401
-from policy_agent.cli import _serve  # noqa: E402, F401
+# Each topic's module registers its commands on `main`; imported last to avoid a cycle
+# (pyproject exempts this file from E402/F401 for that reason).
+from policy_agent.cli import _domain, _format, _serve
