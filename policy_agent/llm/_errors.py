@@ -39,7 +39,7 @@ class LLMError(Exception):
 
     def with_attempts(self, attempts: tuple[AttemptRecord, ...]) -> LLMError:
         """The same error, carrying the record of every attempt (its message says how many)."""
-        error = type(self)(
+        return type(self)(
             role=self.role,
             model=self.model,
             detail=self.detail,
@@ -48,8 +48,6 @@ class LLMError(Exception):
             timeout=self.timeout,
             attempts=attempts,
         )
-        error.__cause__ = self.__cause__
-        return error
 
     def advice(self) -> str:
         """What the user can do about it."""

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from policy_agent.llm import LLMClient, ModelConfig, ServerError
+from policy_agent.llm import LLMClient, ModelConfig, RateLimited, ServerError
 
 from .conftest import Serve
 
@@ -59,3 +59,15 @@ async def test_a_failing_replica_is_named_in_the_error(serve: Serve) -> None:
     assert caught.value.api_base in {first.base_url, second.base_url}
     assert {a.api_base for a in caught.value.attempts} <= {first.base_url, second.base_url}
     assert len(first.requests) + len(second.requests) == 2
+
+
+async def test_every_replica_cooling_down_after_429s_is_rate_limited(serve: Serve) -> None:
+    """litellm's Router benches a replica that answered 429; with none left it refuses to call."""
+    limited = {"agent": {"answers": [{"fault": {"status": 429}}], "when_exhausted": "repeat_last"}}
+    first, second = await serve(limited), await serve(limited)
+    client = LLMClient(replicas(first.base_url, second.base_url, retries=3), role="agent")
+    with pytest.raises(RateLimited) as caught:
+        await client.chat(MESSAGES)
+    assert "All deployments for selected model are in cooldown" in str(caught.value)
+    assert (len(first.requests), len(second.requests)) == (1, 1)
+    assert [a.error_type for a in caught.value.attempts] == ["RateLimited"] * 4
