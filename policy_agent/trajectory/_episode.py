@@ -1,0 +1,139 @@
+"""One finished episode, as one line of `episodes.jsonl`: the schema every reader relies on.
+
+The runner writes it, the evaluator adds its `reward`, and reports, replays and training exports
+read it. `policy-agent schema trajectory` prints its JSON Schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policy_agent.agent import RetryEvent, ViolationEvent
+from policy_agent.conversation import ConversationRecord, RecordedChange, now
+from policy_agent.trajectory._reward import RewardInfo
+
+
+class TerminationReason(StrEnum):
+    """Why an episode ended. Only the first three are normal ends; the rest score 0."""
+
+    USER_STOP = "user_stop"
+    """The user said the goal was reached (`###STOP###`)."""
+    TRANSFER = "transfer"
+    """The user was transferred to a human (`###TRANSFER###`)."""
+    OUT_OF_SCOPE = "out_of_scope"
+    """The scenario lacked what the agent asked for (`###OUT-OF-SCOPE###`)."""
+    MAX_STEPS = "max_steps"
+    TOO_MANY_ERRORS = "too_many_errors"
+    """Too many tool calls returned errors."""
+    AGENT_ERROR = "agent_error"
+    """The agent broke one-action-per-turn and the violation strategy gave up."""
+    USER_ERROR = "user_error"
+    """The user simulator could not produce a usable turn."""
+    INFRASTRUCTURE_ERROR = "infrastructure_error"
+    """A model could not be reached after its retries, or the framework failed: not the
+    agent's fault, and kept apart from agent failures in every total."""
+    TIMEOUT = "timeout"
+    """The episode's wall-clock limit passed."""
+
+    @property
+    def is_normal_end(self) -> bool:
+        """Whether the conversation ended as conversations do (and is scored on its merits)."""
+        return self in (
+            TerminationReason.USER_STOP,
+            TerminationReason.TRANSFER,
+            TerminationReason.OUT_OF_SCOPE,
+        )
+
+    @property
+    def is_infrastructure(self) -> bool:
+        """Whether the failure was the system's, not the agent's (excluded from agent scores)."""
+        return self is TerminationReason.INFRASTRUCTURE_ERROR
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorEvent(_Record):
+    """Something failed during the episode: a model after its retries, or the framework."""
+
+    kind: Literal["error"] = "error"
+    role: str
+    """`agent`, `user`, `judge` or `runner`."""
+    error_type: str
+    message: str
+    detail: str | None = None
+    """A traceback, for framework failures (bugs to report)."""
+    timestamp: datetime = Field(default_factory=now)
+
+
+class UserRetryEvent(_Record):
+    """The user simulator produced an unusable turn (empty, malformed) and was asked again."""
+
+    kind: Literal["user_retry"] = "user_retry"
+    reason: str
+    raw_completion: str
+    attempt: int
+    timestamp: datetime = Field(default_factory=now)
+
+
+EpisodeEvent = Annotated[
+    ViolationEvent | RetryEvent | ErrorEvent | UserRetryEvent, Field(discriminator="kind")
+]
+"""One event of an episode; match on `kind`."""
+
+
+class RoleTotals(_Record):
+    """Model usage of one role (agent, user, judge) over an episode."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float | None = None
+    """Only where a price per token is configured (self-hosted models have none)."""
+
+
+class DatabaseState(_Record):
+    """A database's canonical hash and how the episode changed it."""
+
+    initial_hash: str
+    final_hash: str
+    diff: list[RecordedChange] = Field(default_factory=list)
+    """Records that differ between the initial and the final state."""
+
+
+class Episode(_Record):
+    """One simulated conversation of a task, with everything needed to score, replay or train."""
+
+    kind: Literal["episode"] = "episode"
+    schema_version: int = 1
+    task_id: str
+    trial: int
+    seed: int
+    termination_reason: TerminationReason
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    messages: list[ConversationRecord]
+    events: list[EpisodeEvent] = Field(default_factory=list)
+    totals: dict[str, RoleTotals] = Field(default_factory=dict)
+    """By role: `agent`, `user`, `judge`."""
+    steps: int = 0
+    """Hops counted towards max_steps (each message and each tool result)."""
+    tool_errors: int = 0
+    database: DatabaseState
+    user_database: DatabaseState | None = None
+    reward: RewardInfo | None = None
+    """None until the episode is evaluated."""
+    error: str | None = None
+    """For abnormal ends: what went wrong, in one sentence."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What identifies the episode within a run (for resume)."""
+        return (self.task_id, self.trial)
