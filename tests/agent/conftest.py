@@ -60,14 +60,13 @@ async def make_agent() -> AsyncIterator[MakeAgent]:
         thinking: bool = True,
         violations: ViolationPolicy | None = None,
         pack: DomainPack | None = None,
+        model_name: str = "hosted_vllm/agent",
         **model: Any,
     ) -> Agent:
         api_base = server if isinstance(server, str) else server.base_url
         settings: dict[str, Any] = {"timeout": 5, "retries": 0, "retry_backoff": 0, **model}
         config = AgentConfig(
-            model=ModelConfig(
-                model="hosted_vllm/agent", api_base=api_base, thinking=thinking, **settings
-            ),
+            model=ModelConfig(model=model_name, api_base=api_base, thinking=thinking, **settings),
             transport=transport,  # type: ignore[arg-type]  # tests pass the literal strings
             style=style,  # type: ignore[arg-type]
             violations=violations or ViolationPolicy(),

@@ -1,0 +1,87 @@
+"""The agent's reading of answers agrees with the foundation's parser on any text."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policy_agent.agent._answers import read_chat_content, read_structured, read_text
+from policy_agent.format import (
+    FunctionSpec,
+    Message,
+    ToolCall,
+    Violation,
+    ViolationCode,
+    parse_completion,
+)
+from policy_agent.llm import StructuredToolCall
+from tests.agent._support import CRIBS_CALL, TOOLS
+
+FUNCTIONS = [FunctionSpec.from_openai(tool) for tool in TOOLS]
+FRAGMENTS = st.sampled_from(
+    [
+        "</think>",
+        "<think>",
+        "\n",
+        " ",
+        "Checking.",
+        "Three cribs are fine.",
+        CRIBS_CALL,
+        "<tool_call>",
+        "</tool_call>",
+        "<function=request_cribs>",
+        "</function>",
+        "<parameter=count>\n3\n</parameter>",
+    ]
+)
+TEXTS = st.lists(FRAGMENTS, max_size=8).map("".join)
+
+
+@given(text=TEXTS, thinking=st.booleans())
+def test_read_text_gives_the_parsers_turn(text: str, thinking: bool) -> None:
+    answer = read_text(text, FUNCTIONS, thinking=thinking)
+
+    assert answer.turn == parse_completion(text, FUNCTIONS, thinking=thinking)
+    if isinstance(answer.turn, ToolCall):
+        # The turn's reasoning is the think text and the prelude, joined as the parser joins them.
+        parts = [part for part in (answer.reasoning, answer.prelude) if part]
+        assert answer.turn.reasoning == ("\n\n".join(parts) or None)
+
+
+@given(reasoning=TEXTS.filter(lambda t: "</think>" not in t), content=TEXTS)
+def test_chat_content_with_separate_reasoning_reads_as_the_raw_completion(
+    reasoning: str, content: str
+) -> None:
+    """vLLM's reasoning parser splits `reasoning</think>content`; reading it back agrees."""
+    answer = read_chat_content(content, reasoning, FUNCTIONS, finish_reason="stop")
+
+    if "</think>" not in content:
+        raw = reasoning + "</think>" + content
+        assert answer.turn == parse_completion(raw, FUNCTIONS, thinking=True)
+
+
+def test_chat_content_without_a_reasoning_parser_is_split_at_think() -> None:
+    answer = read_chat_content("Sure.</think>\nHello!", None, FUNCTIONS, finish_reason="stop")
+
+    assert answer.turn == Message(content="Hello!", reasoning="Sure.")
+    assert answer.reasoning == "Sure."
+
+
+def test_structured_content_without_a_reasoning_parser_is_split_at_think() -> None:
+    call = StructuredToolCall(name="request_cribs", arguments_json='{"count": 3}')
+
+    answer = read_structured("Allowed.</think>\n", [call], None, finish_reason="tool_calls")
+
+    assert answer.turn == ToolCall(
+        name="request_cribs", arguments={"count": 3}, reasoning="Allowed."
+    )
+
+
+def test_an_empty_answer_cut_off_while_reasoning_is_unterminated() -> None:
+    cut = read_chat_content(None, "Let me", FUNCTIONS, finish_reason="length")
+    finished = read_chat_content(None, "Let me", FUNCTIONS, finish_reason="stop")
+
+    assert isinstance(cut.turn, Violation) and isinstance(finished.turn, Violation)
+    assert cut.turn.code is ViolationCode.UNTERMINATED_REASONING
+    assert cut.turn.reasoning == "Let me"
+    assert finished.turn.code is ViolationCode.EMPTY

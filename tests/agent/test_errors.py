@@ -1,0 +1,137 @@
+"""Every way the model call can fail: a typed error naming role and model, events kept."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from policy_agent.agent import AgentModelError, RetryEvent, ViolationEvent
+from policy_agent.conversation import UserMessage
+from policy_agent.format import Message
+from policy_agent.llm import (
+    ContextLengthExceeded,
+    LLMTimeout,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+    ServerUnreachable,
+)
+from tests.agent._support import CRIBS_CALL
+
+HELLO = UserMessage(content="Hi, I need three cribs for B11246.")
+CONTEXT = (
+    "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens "
+    "(4000 in the messages, 1000 in the completion). Please reduce the length of the messages "
+    "or completion."
+)
+
+
+def answer(transport: str, text: str) -> dict[str, str]:
+    return {"text": text} if transport == "completions" else {"content": text}
+
+
+@pytest.mark.parametrize("transport", ["chat", "completions"])
+async def test_a_server_error_is_retried_and_the_retry_recorded(
+    serve, make_agent, transport: str
+) -> None:
+    server = await serve([{"fault": {"status": 500}}, answer(transport, "Hello!")])
+    agent = make_agent(server, transport=transport, thinking=False, retries=1)
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == Message(content="Hello!")
+    [event] = step.events
+    assert isinstance(event, RetryEvent)
+    assert (event.attempt, event.error_type, event.model) == (1, "ServerError", "hosted_vllm/agent")
+    assert event.api_base == server.base_url
+
+
+async def test_failure_after_retries_keeps_every_event_of_the_turn(serve, make_agent) -> None:
+    two_calls = CRIBS_CALL + CRIBS_CALL
+    server = await serve(
+        [{"content": two_calls}, {"fault": {"status": 503}}, {"fault": {"status": 502}}]
+    )
+    agent = make_agent(server, thinking=False, retries=1)
+
+    with pytest.raises(AgentModelError) as raised:
+        await agent.act([HELLO])
+
+    error = raised.value
+    assert isinstance(error.error, ServerError)
+    assert (error.role, error.model) == ("agent", "hosted_vllm/agent")
+    assert "agent model hosted_vllm/agent" in str(error)
+    violation, first, second = error.events
+    assert isinstance(violation, ViolationEvent)
+    assert violation.generation.raw_completion == two_calls
+    assert isinstance(first, RetryEvent) and isinstance(second, RetryEvent)
+    assert [(e.attempt, e.error_type) for e in (first, second)] == [
+        (1, "ServerError"),
+        (2, "ServerError"),
+    ]
+
+
+async def test_an_unreachable_server(make_agent) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port once the probe is closed.
+    agent = make_agent(f"http://127.0.0.1:{port}/v1", retries=1)
+
+    with pytest.raises(AgentModelError) as raised:
+        await agent.act([HELLO])
+
+    assert isinstance(raised.value.error, ServerUnreachable)
+    assert "Is the vLLM server running" in str(raised.value)
+    assert [e.error_type for e in raised.value.events] == ["ServerUnreachable"] * 2
+
+
+async def test_a_timeout(serve, make_agent) -> None:
+    server = await serve([{"hang": True}])
+    agent = make_agent(server, transport="completions", timeout=0.3)
+
+    with pytest.raises(AgentModelError) as raised:
+        await agent.act([HELLO])
+
+    assert isinstance(raised.value.error, LLMTimeout)
+    assert "raise `timeout`" in str(raised.value)
+    [event] = raised.value.events
+    assert event.error_type == "LLMTimeout"
+
+
+async def test_rate_limiting_is_retried_then_reported(serve, make_agent) -> None:
+    server = await serve([{"fault": {"status": 429}}, {"fault": {"status": 429}}])
+    agent = make_agent(server, retries=1)
+
+    with pytest.raises(AgentModelError) as raised:
+        await agent.act([HELLO])
+
+    assert isinstance(raised.value.error, RateLimited)
+    assert len(raised.value.events) == 2
+
+
+async def test_a_context_length_error_is_not_retried(serve, make_agent) -> None:
+    body = {"error": {"message": CONTEXT, "type": "BadRequestError", "param": None, "code": 400}}
+    server = await serve([{"fault": {"status": 400, "body": body}}, {"content": "unused"}])
+    agent = make_agent(server, retries=2)
+
+    with pytest.raises(AgentModelError) as raised:
+        await agent.act([HELLO])
+
+    assert isinstance(raised.value.error, ContextLengthExceeded)
+    assert CONTEXT in str(raised.value)
+    assert len(server.requests) == 1
+
+
+async def test_a_rejected_request_names_the_model(serve, make_agent) -> None:
+    server = await serve([{"content": "unused"}])
+    # The server knows only the `agent` role: another model name is a 404.
+    agent = make_agent(server, retries=2, transport="completions", model_name="hosted_vllm/other")
+
+    with pytest.raises(AgentModelError) as raised:
+        await agent.act([HELLO])
+
+    assert isinstance(raised.value.error, RequestRejected)
+    assert raised.value.error.status == 404
+    assert "model hosted_vllm/other" in str(raised.value)
+    assert len(server.requests) == 1

@@ -1,0 +1,253 @@
+"""One action per turn: every violation strategy, on every way of asking."""
+
+from __future__ import annotations
+
+from policy_agent.agent import DEFAULT_FEEDBACK, ViolationEvent, ViolationPolicy
+from policy_agent.conversation import AgentToolCall, ToolResult, UserMessage
+from policy_agent.format import (
+    AssistantMessage,
+    AssistantToolCall,
+    FunctionCallPayload,
+    Message,
+    ToolCall,
+    Violation,
+    ViolationCode,
+)
+from policy_agent.format import UserMessage as ChatUserMessage
+from tests.agent._support import CRIBS_CALL, request_bodies
+
+HELLO = UserMessage(content="Hi, I need three cribs for B11246.")
+TWO_CALLS = CRIBS_CALL + "\n" + CRIBS_CALL.replace("3", "2")
+CRIBS = ToolCall(name="request_cribs", arguments={"booking_id": "B11246", "count": 3})
+CRIBS_2 = ToolCall(name="request_cribs", arguments={"booking_id": "B11246", "count": 2})
+STRUCTURED_CRIBS = {"name": "request_cribs", "arguments": {"booking_id": "B11246", "count": 3}}
+
+
+def violations(step_events: tuple[object, ...]) -> list[ViolationEvent]:
+    return [event for event in step_events if isinstance(event, ViolationEvent)]
+
+
+async def test_resample_asks_again_with_the_same_prompt_and_a_derived_seed(
+    serve, make_agent
+) -> None:
+    server = await serve([{"content": TWO_CALLS}, {"content": CRIBS_CALL}])
+    agent = make_agent(server, thinking=False)
+
+    step = await agent.act([HELLO], seed=7)
+
+    assert step.turn == CRIBS
+    [event] = violations(step.events)
+    assert event.violation.code is ViolationCode.MULTIPLE_TOOL_CALLS
+    assert event.action_taken == "resample"
+    assert event.generation.raw_completion == TWO_CALLS
+    assert (event.generation.attempt, event.generation.seed) == (1, 7)
+    first, second = request_bodies(server)
+    assert (first["seed"], second["seed"]) == (7, 8)
+    assert {**first, "seed": 0} == {**second, "seed": 0}
+    assert isinstance(step.record, AgentToolCall) and step.record.generation is not None
+    assert (step.record.generation.attempt, step.record.generation.seed) == (2, 8)
+    assert step.usage == event.generation.usage + step.record.generation.usage
+
+
+async def test_resample_exhausted_ends_the_episode_with_the_last_violation(
+    serve, make_agent
+) -> None:
+    server = await serve([{"content": ""}, {"content": TWO_CALLS}])
+    agent = make_agent(server, thinking=False, violations=ViolationPolicy(max_attempts=2))
+
+    step = await agent.act([HELLO])
+
+    assert isinstance(step.turn, Violation)
+    assert step.turn.code is ViolationCode.MULTIPLE_TOOL_CALLS
+    assert step.record is None
+    assert [(e.violation.code, e.action_taken) for e in violations(step.events)] == [
+        (ViolationCode.EMPTY, "resample"),
+        (ViolationCode.MULTIPLE_TOOL_CALLS, "terminate"),
+    ]
+    assert len(server.requests) == 2
+
+
+async def test_feedback_adds_the_correction_to_the_retry_request_only(serve, make_agent) -> None:
+    server = await serve(
+        [
+            {"content": TWO_CALLS, "reasoning": "Both counts?"},
+            {"content": CRIBS_CALL},
+            {"content": "Done: three cribs."},
+        ]
+    )
+    agent = make_agent(server, violations=ViolationPolicy(strategy="feedback"))
+
+    step = await agent.act([HELLO])
+    assert step.turn == CRIBS
+    assert isinstance(step.record, AgentToolCall)
+    result = ToolResult(call_id=step.record.call_id, name="request_cribs", content="ok")
+    await agent.act([HELLO, step.record, result])
+
+    first, retry, next_turn = (body["messages"] for body in request_bodies(server))
+    detail = "2 tool calls in one turn; make one call per turn"
+    correction = DEFAULT_FEEDBACK.format(detail=detail)
+    # The rejected answer is shown back without its reasoning, then the correction.
+    assert retry == [
+        *first,
+        {"role": "assistant", "content": TWO_CALLS},
+        {"role": "user", "content": correction},
+    ]
+    assert all(message["content"] != correction for message in next_turn)
+    assert len(next_turn) == len(first) + 2
+    assert step.record.generation is not None
+    assert step.record.generation.correction_messages == [
+        AssistantMessage(content=TWO_CALLS),
+        ChatUserMessage(content=correction),
+    ]
+    [event] = violations(step.events)
+    assert event.action_taken == "feedback"
+
+
+async def test_feedback_text_is_configurable(serve, make_agent) -> None:
+    server = await serve([{"text": "</think>\n"}, {"text": "</think>\nHello!"}])
+    policy = ViolationPolicy(strategy="feedback", feedback="Format problem: {detail}.")
+    agent = make_agent(server, transport="completions", violations=policy)
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == Message(content="Hello!")
+    retry = request_bodies(server)[1]["prompt"]
+    assert retry.endswith(
+        "<|im_start|>assistant\n<think></think><|im_end|>\n"
+        "<|im_start|>user\nFormat problem: no message and no tool call after the reasoning."
+        "<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    )
+    assert step.record is not None and step.record.generation is not None
+    corrections = step.record.generation.correction_messages
+    assert agent.prompt([HELLO], corrections=corrections) == retry
+
+
+async def test_keep_first_runs_the_first_call_and_records_the_dropped_ones(
+    serve, make_agent
+) -> None:
+    server = await serve([{"content": "Adding them.\n" + TWO_CALLS, "reasoning": "Fine."}])
+    agent = make_agent(server, violations=ViolationPolicy(strategy="keep_first"))
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == CRIBS.model_copy(update={"reasoning": "Fine.\n\nAdding them."})
+    assert isinstance(step.record, AgentToolCall)
+    assert (step.record.name, step.record.arguments) == (CRIBS.name, CRIBS.arguments)
+    assert (step.record.reasoning, step.record.content) == ("Fine.", "Adding them.")
+    [event] = violations(step.events)
+    assert event.action_taken == "keep_first"
+    assert event.dropped_calls == [
+        CRIBS_2.model_copy(update={"reasoning": "Fine.\n\nAdding them."})
+    ]
+    assert len(server.requests) == 1
+
+
+async def test_keep_first_drops_text_after_the_call(serve, make_agent) -> None:
+    server = await serve([{"text": "</think>\n" + CRIBS_CALL + "\nAll done!"}])
+    agent = make_agent(
+        server, transport="completions", violations=ViolationPolicy(strategy="keep_first")
+    )
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == CRIBS
+    [event] = violations(step.events)
+    assert event.violation.code is ViolationCode.TEXT_AFTER_TOOL_CALL
+    assert (event.dropped_calls, event.dropped_text) == ([], "All done!")
+
+
+async def test_keep_first_without_a_call_to_keep_resamples(serve, make_agent) -> None:
+    server = await serve([{"text": "Still thinking"}, {"text": "Done.</think>\n" + CRIBS_CALL}])
+    agent = make_agent(
+        server, transport="completions", violations=ViolationPolicy(strategy="keep_first")
+    )
+
+    step = await agent.act([HELLO], seed=1)
+
+    assert step.turn == CRIBS.model_copy(update={"reasoning": "Done."})
+    [event] = violations(step.events)
+    assert event.violation.code is ViolationCode.UNTERMINATED_REASONING
+    assert event.violation.reasoning == "Still thinking"
+    assert event.action_taken == "resample"
+    assert [body["seed"] for body in request_bodies(server)] == [1, 2]
+
+
+async def test_terminate_ends_the_episode_at_the_first_violation(serve, make_agent) -> None:
+    server = await serve([{"content": TWO_CALLS}, {"content": CRIBS_CALL}])
+    agent = make_agent(server, thinking=False, violations=ViolationPolicy(strategy="terminate"))
+
+    step = await agent.act([HELLO])
+
+    assert isinstance(step.turn, Violation)
+    assert step.record is None
+    [event] = violations(step.events)
+    assert event.action_taken == "terminate"
+    assert len(server.requests) == 1
+
+
+async def test_structured_response_with_two_calls_is_a_violation(serve, make_agent) -> None:
+    second = {**STRUCTURED_CRIBS, "arguments": {"booking_id": "B11246", "count": 2}}
+    server = await serve(
+        [{"tool_calls": [STRUCTURED_CRIBS, second]}, {"tool_calls": [STRUCTURED_CRIBS]}]
+    )
+    agent = make_agent(server, style="template", violations=ViolationPolicy(strategy="feedback"))
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == CRIBS
+    [event] = violations(step.events)
+    assert event.violation.code is ViolationCode.MULTIPLE_TOOL_CALLS
+    assert [c.arguments_json for c in event.generation.raw_tool_calls] == [
+        '{"booking_id": "B11246", "count": 3}',
+        '{"booking_id": "B11246", "count": 2}',
+    ]
+    assert step.record is not None and step.record.generation is not None
+    echo = step.record.generation.correction_messages[0]
+    assert echo == AssistantMessage(
+        content="",
+        tool_calls=[
+            AssistantToolCall(function=FunctionCallPayload(name=c.name, arguments=c.arguments))
+            for c in (CRIBS, CRIBS_2)
+        ],
+    )
+
+
+async def test_structured_response_with_text_and_a_call_keeps_only_the_call(
+    serve, make_agent
+) -> None:
+    server = await serve([{"content": "Adding three cribs.", "tool_calls": [STRUCTURED_CRIBS]}])
+    agent = make_agent(server, style="template", violations=ViolationPolicy(strategy="keep_first"))
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == CRIBS
+    assert isinstance(step.record, AgentToolCall)
+    assert step.record.content is None
+    [event] = violations(step.events)
+    assert event.violation.code is ViolationCode.TEXT_WITH_TOOL_CALL
+    assert event.dropped_text == "Adding three cribs."
+
+
+async def test_structured_response_with_broken_arguments_is_malformed(serve, make_agent) -> None:
+    broken = {"name": "request_cribs", "arguments": '{"booking_id": "B1'}
+    server = await serve([{"tool_calls": [broken]}])
+    agent = make_agent(
+        server, style="template", violations=ViolationPolicy(strategy="keep_first", max_attempts=1)
+    )
+
+    step = await agent.act([HELLO])
+
+    assert isinstance(step.turn, Violation)
+    assert step.turn.code is ViolationCode.MALFORMED_TOOL_CALL
+    [event] = violations(step.events)
+    assert event.action_taken == "terminate"
+
+
+async def test_reasoning_cut_off_at_max_tokens_is_unterminated_not_empty(serve, make_agent) -> None:
+    server = await serve([{"reasoning": "Let me think about the", "finish_reason": "length"}])
+    agent = make_agent(server, violations=ViolationPolicy(max_attempts=1))
+
+    step = await agent.act([HELLO])
+
+    assert isinstance(step.turn, Violation)
+    assert step.turn.code is ViolationCode.UNTERMINATED_REASONING
