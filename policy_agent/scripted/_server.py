@@ -53,6 +53,7 @@ class ScriptedServer:
     `async with ScriptedServer(script) as server:` runs it in the current event loop;
     `with ScriptedServer(script) as server:` runs it in a background thread. Either way
     `server.base_url` is the `api_base` to give litellm, e.g. `http://127.0.0.1:41234/v1`.
+    The last `keep_requests` requests are kept (bodies can be large: a long prompt is ~50 kB).
     """
 
     def __init__(
@@ -62,7 +63,7 @@ class ScriptedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         allow_remote: bool = False,
-        keep_requests: int = 10_000,
+        keep_requests: int = 1000,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise RemoteHostRefused(
