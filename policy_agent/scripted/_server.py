@@ -114,7 +114,11 @@ class ScriptedServer:
         )
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port, backlog=1024)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
         self._port = site.port
         self._runner = runner
 
