@@ -20,6 +20,7 @@ from policy_agent.conversation._records import (
     TokenUsage,
     ToolResult,
     UserMessage,
+    UserToolCall,
     now,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "TokenUsage",
     "ToolResult",
     "UserMessage",
+    "UserToolCall",
     "now",
     "to_chat_messages",
     "to_openai_messages",

@@ -18,6 +18,7 @@ from policy_agent.conversation._records import (
     ConversationRecord,
     ToolResult,
     UserMessage,
+    UserToolCall,
 )
 from policy_agent.format import (
     AssistantMessage,
@@ -36,7 +37,8 @@ def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]
 
     User text and tool results are neutralised (`policy_agent.format.neutralise`): text from
     outside the model can never fake prompt structure, whichever transport renders it. Tool
-    results of the user's own tools (dual control) are not the agent's to see and are left out.
+    calls of the user's own tools (dual control) and their results are not the agent's to see and
+    are left out.
     """
     messages: list[ChatMessage] = []
     for record in records:
@@ -64,6 +66,8 @@ def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]
                     messages.append(
                         ToolMessage(content=neutralise(record.content), tool_call_id=record.call_id)
                     )
+            case UserToolCall():
+                pass  # the user's own actions happen on its side, out of the agent's sight
     return messages
 
 

@@ -125,6 +125,23 @@ class AgentToolCall(_Record):
     generation: Generation | None = None
 
 
+class UserToolCall(_Record):
+    """One tool call by the user simulator on its own side (dual control, `user_tools`).
+
+    Its result follows as a `ToolResult` with the same call_id and requestor `user`. Neither is
+    shown to the agent: it learns what the user did only from what the user tells it.
+    """
+
+    kind: Literal["user_tool_call"] = "user_tool_call"
+    role: Literal["user"] = "user"
+    call_id: str
+    name: str
+    arguments: dict[str, JsonValue]
+    timestamp: datetime = Field(default_factory=now)
+    generation: Generation | None = None
+    """The user model's call that wrote it."""
+
+
 class RecordedChange(_Record):
     """One record a tool call wrote: `before` None is an insert, `after` None a delete."""
 
@@ -190,6 +207,7 @@ class ToolResult(_Record):
 
 
 ConversationRecord = Annotated[
-    UserMessage | AgentMessage | AgentToolCall | ToolResult, Field(discriminator="kind")
+    UserMessage | AgentMessage | AgentToolCall | UserToolCall | ToolResult,
+    Field(discriminator="kind"),
 ]
 """One line of a conversation; match on `kind`."""
