@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
 from policy_agent.domain import DomainPack, load_pack

@@ -1,0 +1,299 @@
+"""`policy-agent chat`: be the customer in the terminal and talk to the agent of a domain pack.
+
+Each line you type is a user message; the agent then takes turns (its tool calls run against a
+fresh episode of the pack's environment) until it answers you. Reasoning, tool calls, results,
+database changes, violations and retries are shown as they happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from policy_agent.cli import main
+from policy_agent.cli._domain import load_pack_or_exit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from policy_agent.agent import Agent, AgentEvent
+    from policy_agent.conversation import AgentToolCall, ConversationRecord, ToolResult
+    from policy_agent.environment import EpisodeEnvironment
+
+_STRATEGIES = ("resample", "feedback", "keep_first", "terminate")  # ViolationStrategy, kept light
+_REASONING_CHARS = 600
+_RESULT_LINES = 20
+
+
+@main.command()
+@click.option(
+    "--domain",
+    "domain",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The domain pack's folder, e.g. domains/hotel.",
+)
+@click.option(
+    "--agent-model",
+    required=True,
+    help="litellm model string, e.g. hosted_vllm/nvidia/Nemotron-Cascade-2-30B-A3B.",
+)
+@click.option("--agent-api-base", help="The server's OpenAI URL, e.g. http://127.0.0.1:8000/v1.")
+@click.option(
+    "--transport",
+    type=click.Choice(["chat", "completions"]),
+    default="chat",
+    show_default=True,
+    help="chat: the server renders the prompt; completions: rendered here, in the exact format.",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["card", "template"]),
+    default="card",
+    show_default=True,
+    help="card: functions in the system prompt; template: sent as tools=.",
+)
+@click.option("--instruct", is_flag=True, help="Instruct mode: no reasoning before answers.")
+@click.option("--api-key-env", metavar="NAME", help="Environment variable holding the API key.")
+@click.option(
+    "--violations",
+    type=click.Choice(_STRATEGIES),
+    default="resample",
+    show_default=True,
+    help="What to do with a turn that is not exactly one message or one tool call.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for each model call.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Further attempts after a failed model call.",
+)
+@click.option(
+    "--max-tool-calls",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Tool calls per message of yours before the agent is stopped and you are asked again.",
+)
+def chat(
+    domain: Path,
+    agent_model: str,
+    agent_api_base: str | None,
+    transport: str,
+    style: str,
+    instruct: bool,
+    api_key_env: str | None,
+    violations: str,
+    timeout: float,
+    retries: int,
+    max_tool_calls: int,
+) -> None:
+    """Talk to the agent of a domain pack: you play the customer.
+
+    Type a message and press Enter; /quit or Ctrl-D ends the chat. The agent's tool calls run
+    against a fresh copy of the pack's database, and the changes they make are shown.
+    """
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
+    from policy_agent.environment import Environment
+    from policy_agent.llm import LLMError, ModelConfig
+
+    pack = load_pack_or_exit(domain)
+    try:
+        config = AgentConfig(
+            model=ModelConfig(
+                model=agent_model,
+                api_base=agent_api_base,
+                api_key_env=api_key_env,
+                thinking=not instruct,
+                timeout=timeout,
+                retries=retries,
+            ),
+            transport=transport,  # type: ignore[arg-type]  # click.Choice checked the value
+            style=style,  # type: ignore[arg-type]
+            violations=ViolationPolicy(strategy=violations),  # type: ignore[arg-type]
+        )
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise click.UsageError(problems) from None
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        agent = Agent.from_pack(pack, config)
+    except LLMError as error:
+        console.print(f"[red]{_escape(str(error))}[/]")
+        raise SystemExit(1) from None
+    mode = "instruct" if instruct else "thinking"
+    console.print(
+        f"[bold]{_escape(pack.name)} {_escape(pack.version)}[/] with agent "
+        f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode)."
+    )
+    console.print("You are the customer. Type a message; /quit or Ctrl-D ends the chat.")
+    session = _Session(agent, Environment.from_pack(pack).new_episode(), console, max_tool_calls)
+    with asyncio.Runner() as runner:
+        try:
+            code = session.run(runner)
+        finally:
+            runner.run(_close(agent))
+    raise SystemExit(code)
+
+
+async def _close(agent: Agent) -> None:
+    from policy_agent.llm import close_connections
+
+    await agent.client.aclose()
+    await close_connections()
+
+
+class _Session:
+    """One chat: the conversation so far and the episode its tool calls act on."""
+
+    def __init__(
+        self, agent: Agent, episode: EpisodeEnvironment, console: Console, max_tool_calls: int
+    ) -> None:
+        self.agent = agent
+        self.episode = episode
+        self.console = console
+        self.max_tool_calls = max_tool_calls
+        self.history: list[ConversationRecord] = []
+
+    def run(self, runner: asyncio.Runner) -> int:
+        """Read lines until /quit or end of input; the exit code (1 when the agent failed)."""
+        from policy_agent.agent import AgentModelError
+        from policy_agent.conversation import UserMessage
+
+        while True:
+            try:
+                line = self.console.input("[bold]you>[/] ")
+            except EOFError:
+                self.console.print()
+                return 0
+            if line.strip() == "/quit":
+                return 0
+            if not line.strip():
+                continue
+            self.history.append(UserMessage(content=line))
+            try:
+                ended = runner.run(self._agent_turns())
+            except AgentModelError as error:
+                self._events(error.events)
+                self.console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
+                return 1
+            if ended:
+                return 1
+
+    async def _agent_turns(self) -> bool:
+        """The agent's turns up to its next message; True when the episode ended instead."""
+        from policy_agent.conversation import AgentMessage, ToolResult
+
+        for _ in range(self.max_tool_calls + 1):
+            step = await self.agent.act(self.history)
+            self._events(step.events)
+            record = step.record
+            if record is None:
+                self.console.print(
+                    "[bold red]The agent gave no valid action; the episode ends as agent_error.[/]"
+                )
+                return True
+            self.history.append(record)
+            self._reasoning(record.reasoning)
+            if isinstance(record, AgentMessage):
+                self.console.print(f"[bold green]agent>[/] {_escape(record.content)}")
+                return False
+            self._call(record)
+            result = self.episode.call(record.name, record.arguments)
+            recorded = ToolResult.of(record.call_id, record.name, result)
+            self.history.append(recorded)
+            self._result(recorded)
+        self.console.print(
+            f"[yellow]The agent made {self.max_tool_calls} tool calls without answering; "
+            "stopped. Say something to let it continue.[/]"
+        )
+        return False
+
+    def _events(self, events: list[AgentEvent] | tuple[AgentEvent, ...]) -> None:
+        from policy_agent.agent import RetryEvent
+
+        for event in events:
+            if isinstance(event, RetryEvent):
+                self.console.print(
+                    f"[yellow]retry: {event.error_type} on attempt {event.attempt}: "
+                    f"{_escape(event.message)}[/]"
+                )
+                continue
+            violation = event.violation
+            self.console.print(
+                f"[bold red]violation[/] [red]{violation.code.value}: {_escape(violation.detail)}"
+                f" → {event.action_taken}[/]"
+            )
+            raw = event.generation.raw_completion
+            if raw.strip():
+                self.console.print(f"[dim red]{_escape(_indent(_fold(raw, 6)))}[/]")
+            for dropped in event.dropped_calls:
+                self.console.print(f"[red]  dropped call {_escape(dropped.name)}[/]")
+            if event.dropped_text:
+                self.console.print(f"[red]  dropped text: {_escape(event.dropped_text)}[/]")
+
+    def _reasoning(self, reasoning: str | None) -> None:
+        if not reasoning:
+            return
+        shown = reasoning
+        if len(shown) > _REASONING_CHARS:
+            shown = shown[:_REASONING_CHARS] + f"… ({len(reasoning) - _REASONING_CHARS} more)"
+        self.console.print(f"[dim italic]{_escape(shown)}[/]")
+
+    def _call(self, call: AgentToolCall) -> None:
+        if call.content:
+            self.console.print(f"[dim italic]{_escape(call.content)}[/]")
+        arguments = json.dumps(call.arguments, indent=2, ensure_ascii=False)
+        self.console.print(f"[bold cyan]→ {_escape(call.name)}[/] {_escape(arguments)}")
+
+    def _result(self, result: ToolResult) -> None:
+        try:
+            text = json.dumps(json.loads(result.content), indent=2, ensure_ascii=False)
+        except json.JSONDecodeError:
+            text = result.content
+        colour = "red" if result.error else "blue"
+        self.console.print(f"[{colour}]← {_escape(_fold(text, _RESULT_LINES))}[/]")
+        if result.crashed and result.detail:
+            self.console.print(f"[dim red]{_escape(_fold(result.detail, _RESULT_LINES))}[/]")
+        for recorded in result.changes:
+            change = recorded.change()
+            self.console.print(
+                f"[magenta]✎ {change.kind} {_escape(change.table)}[{_escape(change.record_id)}][/]"
+            )
+            for diff in change.field_diff():
+                self.console.print(f"[magenta]    {_escape(str(diff))}[/]")
+
+
+def _fold(text: str, lines: int) -> str:
+    """At most `lines` lines, then how many were left out."""
+    split = text.splitlines()
+    if len(split) <= lines:
+        return text
+    return "\n".join(split[:lines]) + f"\n… ({len(split) - lines} more lines)"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

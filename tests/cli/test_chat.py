@@ -1,0 +1,156 @@
+"""`policy-agent chat`: typed lines in, the agent's turns shown, against the scripted server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any, get_args
+
+import pytest
+from click.testing import CliRunner, Result
+
+from policy_agent.agent import ViolationStrategy
+from policy_agent.cli import main
+from policy_agent.cli._chat import _STRATEGIES
+from policy_agent.domain import load_pack
+from policy_agent.scripted import Script, ScriptedServer
+from tests.agent._hotel_script import AGENT_TURNS, scripted
+from tests.agent._support import CRIBS_CALL, HOTEL
+
+
+@pytest.fixture
+def server_for() -> Iterator[Any]:
+    """`server_for(answers)`: a scripted server in a background thread, stopped at the end."""
+    running: list[ScriptedServer] = []
+
+    def start(answers: list[Any]) -> ScriptedServer:
+        server = ScriptedServer(Script.model_validate({"roles": {"agent": {"answers": answers}}}))
+        server.__enter__()
+        running.append(server)
+        return server
+
+    yield start
+    for server in running:
+        server.__exit__(None, None, None)
+
+
+def chat(base_url: str, lines: list[str], *options: str) -> Result:
+    arguments = ["chat", "--domain", str(HOTEL), "--agent-model", "hosted_vllm/agent"]
+    arguments += ["--agent-api-base", base_url, "--timeout", "5", "--retries", "0", *options]
+    return CliRunner().invoke(main, arguments, input="".join(f"{line}\n" for line in lines))
+
+
+def test_the_card_scenario_shows_calls_results_and_database_changes(server_for) -> None:
+    server = server_for([scripted(turn, "chat", "card") for turn in AGENT_TURNS])
+    script = load_pack(HOTEL).task("card_triplet_cribs").user_scenario.script
+    assert script is not None
+
+    result = chat(server.base_url, script[:4])
+
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert "hotel" in output and "chat transport, card style, thinking mode" in output
+    assert "agent> Happy to help. May I have your full name?" in output
+    assert "The guest must be identified first." in output
+    assert '→ request_cribs {\n  "booking_id": "B11246",\n  "count": 3\n}' in output
+    assert "✎ update bookings[B11246]\n    cribs: 0 -> 3" in output
+    assert '✎ update bookings[B11246]\n    room_id: "R0403" -> "R0412"' in output
+    # A long result is folded.
+    assert "… (22 more lines)" in output
+    assert "agent> You are now in room 412 with three cribs." in output
+    assert len(server.requests) == len(AGENT_TURNS)
+
+
+def test_retries_and_violations_are_shown_as_they_happen(server_for) -> None:
+    server = server_for(
+        [{"fault": {"status": 500}}, {"content": CRIBS_CALL + CRIBS_CALL}, {"content": "Hello!"}]
+    )
+
+    result = chat(server.base_url, ["Hi"], "--retries", "1", "--instruct")
+
+    assert result.exit_code == 0, result.output
+    assert "retry: ServerError on attempt 1: scripted fault: HTTP 500" in result.output
+    assert (
+        "violation multiple_tool_calls: 2 tool calls in one turn; make one call per turn "
+        "→ resample" in result.output
+    )
+    assert "  <tool_call>" in result.output
+    assert "agent> Hello!" in result.output
+    assert server.requests[1].body["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+def test_a_tool_error_is_shown_and_the_conversation_goes_on(server_for) -> None:
+    call = "<tool_call>\n<function=get_booking_details>\n</function>\n</tool_call>"
+    server = server_for([{"content": call}, {"content": "Which booking?"}])
+
+    result = chat(server.base_url, ["Hi"], "--instruct")
+
+    assert result.exit_code == 0, result.output
+    assert "← Error:" in result.output
+    assert "agent> Which booking?" in result.output
+
+
+def test_completions_transport_and_template_style_reach_the_server(server_for) -> None:
+    server = server_for([{"text": "Hello!"}])
+
+    result = chat(
+        server.base_url, ["Hi"], "--transport", "completions", "--style", "template", "--instruct"
+    )
+
+    assert result.exit_code == 0, result.output
+    prompt = server.requests[0].body["prompt"]
+    assert "# Tools" in prompt and prompt.endswith("<|im_start|>assistant\n<think></think>")
+
+
+def test_a_terminal_violation_ends_the_chat_as_agent_error(server_for) -> None:
+    server = server_for([{"content": ""}])
+
+    result = chat(server.base_url, ["Hi", "Hello?"], "--violations", "terminate")
+
+    assert result.exit_code == 1
+    assert "violation empty" in result.output
+    assert "agent_error" in result.output
+    assert len(server.requests) == 1
+
+
+def test_quit_and_end_of_input_end_the_chat(server_for) -> None:
+    server = server_for([{"content": "unused"}])
+
+    assert chat(server.base_url, ["/quit", "Hi"]).exit_code == 0
+    assert chat(server.base_url, []).exit_code == 0
+    assert server.requests == []
+
+
+def test_an_unreachable_server_is_a_clear_error_without_traceback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    result = chat(f"http://127.0.0.1:{port}/v1", ["Hi"])
+
+    assert result.exit_code == 1
+    assert "error: agent model hosted_vllm/agent" in result.output
+    assert "cannot reach the server" in result.output
+    assert "Is the vLLM server running" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_api_key_is_reported_before_the_chat_starts(server_for) -> None:
+    server = server_for([{"content": "unused"}])
+
+    result = chat(server.base_url, ["Hi"], "--api-key-env", "POLICY_AGENT_TEST_UNSET_KEY")
+
+    assert result.exit_code == 1
+    assert "POLICY_AGENT_TEST_UNSET_KEY" in result.output
+    assert "Export that variable" in result.output
+
+
+def test_a_bad_api_base_is_a_usage_error() -> None:
+    result = chat("localhost:8000", ["Hi"])
+
+    assert result.exit_code == 2
+    assert "is not an http(s) URL" in result.output
+
+
+def test_the_strategy_choices_are_the_agents() -> None:
+    assert set(_STRATEGIES) == set(get_args(ViolationStrategy))
