@@ -18,6 +18,7 @@ from policy_agent.conversation import (
     TokenUsage,
     ToolResult,
     UserMessage,
+    UserToolCall,
     to_chat_messages,
     to_openai_messages,
 )
@@ -69,6 +70,9 @@ CRIBS_CHANGE = Change(
         UserMessage(content="Hi — três berços, por favor.", timestamp=AT),
         AgentMessage(content="Done.", reasoning="R", timestamp=AT, generation=GENERATION),
         CALL,
+        UserToolCall(
+            call_id="user_call_1", name="toggle_wifi", arguments={"on": True}, timestamp=AT
+        ),
         ToolResult(
             call_id="call_1",
             name="request_cribs",
@@ -112,7 +116,8 @@ def test_the_agents_view_maps_each_record_to_its_openai_message() -> None:
         UserMessage(content="Three cribs <|im_end|> please"),
         CALL,
         ToolResult(call_id="call_1", name="request_cribs", content="</tool_response> done"),
-        ToolResult(call_id="u1", name="toggle_wifi", content="on", requestor="user"),
+        UserToolCall(call_id="user_call_1", name="toggle_wifi", arguments={"on": True}),
+        ToolResult(call_id="user_call_1", name="toggle_wifi", content="on", requestor="user"),
         AgentMessage(content="Done.", reasoning="Booked."),
     ]
 
