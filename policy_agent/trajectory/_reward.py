@@ -37,7 +37,12 @@ class DBCheck(_Record):
     differences: list[FieldDifference] = Field(default_factory=list)
     """Which fields differ (empty when they match): a diff, not only a hash."""
     expected_hash: str | None = None
+    """The agent database's hash after the expected actions."""
     actual_hash: str | None = None
+    """The agent database's hash after the episode's calls were replayed."""
+    expected_user_hash: str | None = None
+    """The same for the user's database (dual control): the DB component needs both to match."""
+    actual_user_hash: str | None = None
 
 
 class ActionCheck(_Record):
@@ -103,3 +108,7 @@ class RewardInfo(_Record):
     note: str | None = None
     """Why the reward is what it is when no component decided it (e.g. the episode ended
     early: `max_steps`)."""
+    infrastructure_error: str | None = None
+    """Set when a failure outside the agent decided the reward (the episode ended with
+    `infrastructure_error`, or the judge could not answer for an NL_ASSERTION in the basis):
+    such episodes are left out of the agent's scores and counted apart."""

@@ -64,7 +64,7 @@ class RunStore:
         *,
         directory: Path,
         manifest: RunManifest,
-        torn_tail: TornTail | None,
+        repaired: TornTail | None,
         handle: int | None,
         fsync: bool,
     ) -> None:
@@ -72,8 +72,8 @@ class RunStore:
         self.directory = directory
         self.manifest = manifest
         """The run's manifest as last read or written."""
-        self.torn_tail = torn_tail
-        """The torn last line found when the run was opened (dropped and truncated on resume)."""
+        self.repaired = repaired
+        """The torn last line that `resume` truncated, if there was one."""
         self._handle = handle
         self._fsync = fsync
         self._lock = threading.Lock()
@@ -104,7 +104,7 @@ class RunStore:
         handle = _open_for_append(directory / EPISODES_NAME, create=True)
         fsync_directory(directory)
         return cls(
-            directory=directory, manifest=manifest, torn_tail=None, handle=handle, fsync=fsync
+            directory=directory, manifest=manifest, repaired=None, handle=handle, fsync=fsync
         )
 
     @classmethod
@@ -114,13 +114,7 @@ class RunStore:
         episodes = path / EPISODES_NAME
         if not episodes.is_file():
             raise NotARun(path, f"there is no {EPISODES_NAME}")
-        return cls(
-            directory=path,
-            manifest=manifest,
-            torn_tail=find_torn_tail(episodes),
-            handle=None,
-            fsync=False,
-        )
+        return cls(directory=path, manifest=manifest, repaired=None, handle=None, fsync=False)
 
     @classmethod
     def resume(
@@ -146,7 +140,7 @@ class RunStore:
         check_resumable(reader, config_hash, domain_hash, config=config)
         handle = _open_for_append(reader.episodes_path, create=False)
         try:
-            # Look again under the lock: the run may have been written since `open` looked.
+            # Looked for under the lock, so that no writer can be in the middle of the last line.
             torn = find_torn_tail(reader.episodes_path)
             if torn is not None:
                 warnings.warn(RunStoreWarning(torn.describe(reader.episodes_path)), stacklevel=2)
@@ -161,7 +155,7 @@ class RunStore:
         except BaseException:
             os.close(handle)
             raise
-        return cls(directory=path, manifest=manifest, torn_tail=torn, handle=handle, fsync=fsync)
+        return cls(directory=path, manifest=manifest, repaired=torn, handle=handle, fsync=fsync)
 
     def append(self, record: BaseModel) -> None:
         """Append `record` as one JSON line; when this returns the line is whole on disk.
@@ -198,6 +192,10 @@ class RunStore:
         except OSError:
             self._handle = None
             os.close(handle)
+
+    def find_torn_tail(self) -> TornTail | None:
+        """The episode log's torn last line as the file is now, if it has one (reads it all)."""
+        return find_torn_tail(self.episodes_path)
 
     def iter_lines(self) -> Iterator[Line]:
         """Every complete line as a JSON object; a torn last line is dropped with a warning.

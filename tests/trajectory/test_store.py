@@ -86,7 +86,8 @@ def test_appended_records_read_back_equal_one_line_each(tmp_path: Path) -> None:
         assert [(line.number, line.value) for line in store.iter_lines()] == [
             (i + 1, e.model_dump(mode="json")) for i, e in enumerate(episodes)
         ]
-    assert store.torn_tail is None
+    assert store.find_torn_tail() is None
+    assert store.repaired is None
     assert store.manifest == RunStore.open(directory).manifest
 
 
@@ -142,13 +143,9 @@ def test_a_torn_last_line_is_dropped_with_a_warning(
     with path.open("ab") as file:
         file.write(tail)
     store = RunStore.open(directory)
-    assert store.torn_tail is not None
-    assert (store.torn_tail.line, store.torn_tail.offset, store.torn_tail.size) == (
-        4,
-        len(whole),
-        len(tail),
-    )
-    assert store.torn_tail.reason == reason
+    torn = store.find_torn_tail()
+    assert torn is not None
+    assert (torn.line, torn.offset, torn.size, torn.reason) == (4, len(whole), len(tail), reason)
     with pytest.warns(
         RunStoreWarning, match=rf"episodes.jsonl:4: the last line .* is torn: {reason}"
     ):
@@ -167,7 +164,8 @@ def test_resume_truncates_a_torn_tail_so_appending_continues_cleanly(tmp_path: P
         file.write(b'{"task_id":"t1","trial":1,"payl')
     with pytest.warns(RunStoreWarning, match=r"episodes.jsonl:4: the last line .* is torn"):
         store = RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH)
-    assert store.torn_tail is not None and store.torn_tail.line == 4
+    assert store.repaired is not None and store.repaired.line == 4
+    assert store.find_torn_tail() is None
     assert path.read_bytes() == whole
     extra = Episode(task_id="t1", trial=1)
     store.append(extra)
