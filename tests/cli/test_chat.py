@@ -154,3 +154,13 @@ def test_a_bad_api_base_is_a_usage_error() -> None:
 
 def test_the_strategy_choices_are_the_agents() -> None:
     assert set(_STRATEGIES) == set(get_args(ViolationStrategy))
+
+
+def test_long_reasoning_is_truncated(server_for) -> None:
+    server = server_for([{"reasoning": "x" * 1000, "content": "Hello!"}])
+
+    result = chat(server.base_url, ["Hi"])
+
+    assert result.exit_code == 0, result.output
+    assert "x" * 600 + "… (400 more)" in result.output
+    assert "x" * 601 not in result.output
