@@ -170,8 +170,9 @@ class RunStore:
             handle = self._handle
             if handle is None:
                 raise RunStoreError(
-                    f"{self.episodes_path}: this run is open for reading only (or closed); "
-                    "append through the store returned by RunStore.create or RunStore.resume."
+                    f"{self.episodes_path}: this store cannot append: it was opened for reading, "
+                    "or closed, or a failed write could not be undone. Append through the store "
+                    "returned by RunStore.create or RunStore.resume."
                 )
             start = os.fstat(handle).st_size
             try:
@@ -238,8 +239,9 @@ class RunStore:
         """Record in the manifest that the run ended now (rewrites `run.json` atomically)."""
         if self._handle is None:
             raise RunStoreError(
-                f"{self.directory}: this run is open for reading only (or closed); "
-                "finish it through the store returned by RunStore.create or RunStore.resume."
+                f"{self.directory}: this store cannot finish the run: it was opened for reading, "
+                "or closed. Finish through the store returned by RunStore.create or "
+                "RunStore.resume."
             )
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         self.manifest = self.manifest.model_copy(update={"finished_at": moment})

@@ -18,7 +18,6 @@ from policy_agent.trajectory import (
     RUN_ID_PATTERN,
     NotARun,
     RunManifest,
-    _manifest,
     collect_versions,
     config_hash,
     new_run_id,
@@ -152,8 +151,8 @@ def test_manifest_is_written_to_a_temporary_file_fsynced_then_renamed(
         calls.append(f"replace {Path(source).name} -> {Path(target).name}")
         real_replace(source, target)
 
-    monkeypatch.setattr(_manifest.os, "fsync", fsync)
-    monkeypatch.setattr(_manifest.os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
     write_manifest(tmp_path, make_manifest())
     assert len(calls) == 3
     assert re.fullmatch(rf"fsync {tmp_path}/\.run\.json\.\w+\.tmp", calls[0])
@@ -170,7 +169,7 @@ def test_a_failed_rewrite_leaves_the_old_manifest_and_no_temporary_file(
     def crash(source: str, target: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(_manifest.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match=r"Input/output"):
         write_manifest(tmp_path, old.model_copy(update={"finished_at": NOW}))
     assert read_manifest(tmp_path) == old

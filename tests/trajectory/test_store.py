@@ -22,7 +22,6 @@ from policy_agent.trajectory import (
     RunStore,
     RunStoreError,
     RunStoreWarning,
-    _store,
     config_hash,
 )
 
@@ -102,9 +101,9 @@ def test_open_is_read_only(tmp_path: Path) -> None:
     directory = _run_with(tmp_path, _episodes(1))
     store = RunStore.open(directory)
     assert not store.writable
-    with pytest.raises(RunStoreError, match=r"open for reading only"):
+    with pytest.raises(RunStoreError, match=r"this store cannot append: it was opened for"):
         store.append(_episodes(1)[0])
-    with pytest.raises(RunStoreError, match=r"open for reading only"):
+    with pytest.raises(RunStoreError, match=r"this store cannot finish the run: it was opened"):
         store.finish()
 
 
@@ -252,7 +251,7 @@ def test_a_write_that_fails_part_way_leaves_no_partial_line(
             return real_write(handle, bytes(data[: len(data) // 2]))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_store.os, "write", write_half_then_fail)
+    monkeypatch.setattr(os, "write", write_half_then_fail)
     with pytest.raises(OSError, match=r"No space left"):
         store.append(second)
     monkeypatch.undo()
@@ -266,9 +265,11 @@ def test_a_write_that_fails_part_way_leaves_no_partial_line(
 def test_a_short_write_is_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = new_run(tmp_path)
     real_write = os.write
-    monkeypatch.setattr(
-        _store.os, "write", lambda handle, data: real_write(handle, bytes(data[:100]))
-    )
+
+    def write_100_bytes(handle: int, data: bytes) -> int:
+        return real_write(handle, bytes(data[:100]))
+
+    monkeypatch.setattr(os, "write", write_100_bytes)
     episode = _episodes(1, size=1000)[0]
     store.append(episode)
     store.close()
@@ -304,7 +305,7 @@ def test_a_line_is_one_write_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         return real_write(handle, data)
 
     store = new_run(tmp_path)
-    monkeypatch.setattr(_store.os, "write", spy)
+    monkeypatch.setattr(os, "write", spy)
     episode = _episodes(1, size=300_000)[0]
     store.append(episode)
     assert writes == [episode.model_dump_json().encode() + b"\n"]
