@@ -1,0 +1,79 @@
+"""Scoring episodes the tau2-bench way, and the metrics of a run (pass^k, pass@k, intervals).
+
+```python
+evaluator = Evaluator(pack, judge=LLMClient(judge_config, role="judge"))  # judge: optional
+reward = await evaluator.evaluate(episode)        # RewardInfo: reward, breakdown, every check
+summary = summarize(episodes)                     # agent scores, infrastructure failures apart
+comparison = compare_runs(summary, summarize(other_episodes))  # paired, over shared tasks
+```
+"""
+
+from policy_agent.evaluation._checks import action_matches
+from policy_agent.evaluation._errors import EvaluationError, JudgeRequired, UnknownTask
+from policy_agent.evaluation._evaluator import Evaluator
+from policy_agent.evaluation._judge import (
+    Judge,
+    JudgeAnswerError,
+    JudgeVerdict,
+    judge_messages,
+    parse_verdict,
+    transcript,
+)
+from policy_agent.evaluation._metrics import (
+    CONFIDENCE,
+    RESAMPLES,
+    SUCCESS_TOLERANCE,
+    Interval,
+    Metric,
+    RewardsByTask,
+    average_reward,
+    bootstrap_interval,
+    is_success,
+    paired_bootstrap,
+    pass_at_k,
+    pass_hat_k,
+)
+from policy_agent.evaluation._summary import (
+    Estimate,
+    MetricDifference,
+    RunComparison,
+    RunSummary,
+    compare_runs,
+    is_infrastructure_failure,
+    run_metrics,
+    summarize,
+)
+
+__all__ = [
+    "CONFIDENCE",
+    "RESAMPLES",
+    "SUCCESS_TOLERANCE",
+    "Estimate",
+    "EvaluationError",
+    "Evaluator",
+    "Interval",
+    "Judge",
+    "JudgeAnswerError",
+    "JudgeRequired",
+    "JudgeVerdict",
+    "Metric",
+    "MetricDifference",
+    "RewardsByTask",
+    "RunComparison",
+    "RunSummary",
+    "UnknownTask",
+    "action_matches",
+    "average_reward",
+    "bootstrap_interval",
+    "compare_runs",
+    "is_infrastructure_failure",
+    "is_success",
+    "judge_messages",
+    "paired_bootstrap",
+    "parse_verdict",
+    "pass_at_k",
+    "pass_hat_k",
+    "run_metrics",
+    "summarize",
+    "transcript",
+]

@@ -1,0 +1,196 @@
+"""Run metrics from the rewards of each task's trials: average reward, pass^k, pass@k, and
+bootstrap confidence intervals over tasks.
+
+Every metric here is a ratio of sums over tasks, `Σ numerator / Σ denominator`: pass^k and
+pass@k average one value per task (denominator 1), the average reward weighs each task by its
+trials (tau2-bench averages over episodes). A bootstrap resamples tasks, the unit that varies
+between benchmarks, and recomputes that ratio.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+SUCCESS_TOLERANCE = 1e-6
+"""A trial succeeds when its reward is within this of 1 (tau2-bench's `is_successful`)."""
+
+RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+RewardsByTask = Mapping[str, Sequence[float]]
+"""Task id to the rewards of its trials."""
+
+
+def is_success(reward: float) -> bool:
+    """Whether a trial's reward counts as a success: |reward − 1| ≤ 1e-6."""
+    return abs(reward - 1.0) <= SUCCESS_TOLERANCE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """One run metric: `average_reward`, `pass^k` or `pass@k`."""
+
+    kind: Literal["average_reward", "pass^", "pass@"]
+    k: int = 0
+
+    @classmethod
+    def average_reward(cls) -> Metric:
+        """The mean reward over all trials."""
+        return cls(kind="average_reward")
+
+    @classmethod
+    def pass_hat(cls, k: int) -> Metric:
+        """pass^k: the chance that k trials drawn without replacement all succeed (τ-bench)."""
+        return cls(kind="pass^", k=_positive(k))
+
+    @classmethod
+    def pass_at(cls, k: int) -> Metric:
+        """pass@k: the chance that at least one of k trials drawn succeeds (Codex's estimator)."""
+        return cls(kind="pass@", k=_positive(k))
+
+    @property
+    def name(self) -> str:
+        """`average_reward`, `pass^2`, `pass@3`."""
+        return self.kind if self.kind == "average_reward" else f"{self.kind}{self.k}"
+
+    def task_terms(self, rewards: Sequence[float]) -> tuple[float, float]:
+        """One task's numerator and denominator; ValueError when it has fewer than k trials."""
+        n = len(rewards)
+        if self.kind == "average_reward":
+            return float(sum(rewards)), float(n)
+        if n < self.k:
+            raise ValueError(f"{self.name} needs at least {self.k} trials per task; one has {n}")
+        c = sum(1 for reward in rewards if is_success(reward))
+        if self.kind == "pass^":
+            return math.comb(c, self.k) / math.comb(n, self.k), 1.0
+        return 1.0 - math.comb(n - c, self.k) / math.comb(n, self.k), 1.0
+
+    def value(self, results_by_task: RewardsByTask) -> float:
+        """The metric over the tasks; ValueError when there are none, or a task lacks trials."""
+        terms = self.terms(results_by_task)
+        return _ratio(terms, range(len(terms)))
+
+    def terms(self, results_by_task: RewardsByTask) -> list[tuple[float, float]]:
+        """Each task's terms, in the mapping's order, naming a task that cannot be counted."""
+        if not results_by_task:
+            raise ValueError(f"{self.name}: there are no tasks with scored trials")
+        terms = []
+        for task_id, rewards in results_by_task.items():
+            if not rewards:
+                raise ValueError(f"{self.name}: task {task_id!r} has no scored trials")
+            try:
+                terms.append(self.task_terms(rewards))
+            except ValueError as error:
+                raise ValueError(f"task {task_id!r}: {error}") from None
+        return terms
+
+
+def pass_hat_k(results_by_task: RewardsByTask, k: int) -> float:
+    """pass^k as τ-bench defines it: C(c, k) / C(n, k) per task, averaged over tasks."""
+    return Metric.pass_hat(k).value(results_by_task)
+
+
+def pass_at_k(results_by_task: RewardsByTask, k: int) -> float:
+    """pass@k, unbiased: 1 − C(n − c, k) / C(n, k) per task, averaged over tasks."""
+    return Metric.pass_at(k).value(results_by_task)
+
+
+def average_reward(results_by_task: RewardsByTask) -> float:
+    """The mean reward over every trial of every task."""
+    return Metric.average_reward().value(results_by_task)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interval:
+    """A metric's value and its bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float
+
+
+def bootstrap_interval(
+    results_by_task: RewardsByTask,
+    metric: Metric,
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
+    """The metric with a percentile interval from resampling tasks with replacement.
+
+    The same seed gives the same interval; with one task the interval is the value itself.
+    """
+    terms = metric.terms(results_by_task)
+    n = len(terms)
+    values = sorted(_ratio(terms, drawn) for drawn in _draws(n, resamples, seed))
+    low, high = _bounds(values, confidence)
+    return Interval(value=_ratio(terms, range(n)), low=low, high=high, confidence=confidence)
+
+
+def paired_bootstrap(
+    terms_a: Sequence[tuple[float, float]],
+    terms_b: Sequence[tuple[float, float]],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
+    """The difference b − a of one metric over the same tasks (paired: position i is one task
+    in both), with a percentile interval from resampling those tasks."""
+    if len(terms_a) != len(terms_b) or not terms_a:
+        raise ValueError(
+            f"a paired bootstrap needs the same tasks on both sides, and some: got "
+            f"{len(terms_a)} and {len(terms_b)}"
+        )
+    n = len(terms_a)
+    differences = sorted(
+        _ratio(terms_b, drawn) - _ratio(terms_a, drawn) for drawn in _draws(n, resamples, seed)
+    )
+    low, high = _bounds(differences, confidence)
+    everything = range(n)
+    value = _ratio(terms_b, everything) - _ratio(terms_a, everything)
+    return Interval(value=value, low=low, high=high, confidence=confidence)
+
+
+@functools.lru_cache(maxsize=4)
+def _draws(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """The task indices of each resample: the same for every metric of a summary (so they are
+    drawn once), and the same for the same seed."""
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1 (e.g. {RESAMPLES}); got {resamples}")
+    rng = random.Random(seed)
+    tasks = range(n)
+    return tuple(tuple(rng.choices(tasks, k=n)) for _ in range(resamples))
+
+
+def _ratio(terms: Sequence[tuple[float, float]], indices: Sequence[int]) -> float:
+    """Σ numerators / Σ denominators; every task's denominator is at least 1."""
+    return sum(terms[i][0] for i in indices) / sum(terms[i][1] for i in indices)
+
+
+def _bounds(ordered: Sequence[float], confidence: float) -> tuple[float, float]:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95); got {confidence}")
+    tail = (1 - confidence) / 2
+    return _quantile(ordered, tail), _quantile(ordered, 1 - tail)
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    position = q * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+def _positive(k: int) -> int:
+    if k < 1:
+        raise ValueError(f"k must be at least 1; got {k}")
+    return k

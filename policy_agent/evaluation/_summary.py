@@ -1,0 +1,249 @@
+"""A run's scores from its episodes, with infrastructure failures kept apart, and the comparison
+of two runs.
+
+Which episodes count for the agent:
+- *infrastructure failures* (termination `infrastructure_error`, or a reward whose
+  `infrastructure_error` is set: the judge failed on an NL_ASSERTION in the basis) are left out
+  of every agent metric and counted on their own, so a flaky server never reads as a bad model;
+- *unevaluated* episodes (no reward yet) are left out and counted;
+- every other episode is *scored*: its reward counts, 0 for early ends that are the agent's
+  (max_steps, too_many_errors, agent_error, timeout, ...).
+
+A task that lost trials to infrastructure is scored over the trials that ran: with 4 trials of
+which 1 failed, its pass^k uses n = 3. pass^k and pass@k for a given k average over the tasks
+with at least k scored trials; each estimate says how many tasks that is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from policy_agent.evaluation._metrics import (
+    CONFIDENCE,
+    RESAMPLES,
+    Metric,
+    RewardsByTask,
+    bootstrap_interval,
+    is_success,
+    paired_bootstrap,
+)
+from policy_agent.trajectory._episode import Episode
+
+
+@dataclass(frozen=True, kw_only=True)
+class Estimate:
+    """One metric of a run, with its bootstrap interval over tasks."""
+
+    metric: str
+    value: float
+    low: float
+    high: float
+    tasks: int
+    """How many tasks it averages over (for pass^k: those with at least k scored trials)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary:
+    """A run's agent scores and what was left out of them."""
+
+    episodes: int
+    scored: int
+    """Episodes counted in the agent's scores."""
+    infrastructure_failures: int
+    """Left out: the run's infrastructure failed (termination `infrastructure_error`)..."""
+    judge_failures: int
+    """...or the judge did, for a reward that depended on it."""
+    unevaluated: int
+    """Left out: no reward yet."""
+    early_ends: dict[str, int]
+    """Scored episodes that ended early (and so score 0), by termination reason."""
+    rewards_by_task: dict[str, list[float]]
+    """The scored rewards of each task, trial order."""
+    trials_lost: dict[str, int]
+    """Tasks that lost trials to infrastructure or the judge, and how many."""
+    metrics: dict[str, Estimate] = field(default_factory=dict)
+    """`average_reward`, `pass^1`..`pass^K`, `pass@1`..`pass@K`, K the most scored trials of
+    any task; empty when nothing was scored."""
+
+    @property
+    def tasks(self) -> int:
+        """Tasks with at least one scored trial."""
+        return len(self.rewards_by_task)
+
+
+def is_infrastructure_failure(episode: Episode) -> bool:
+    """Whether the episode's outcome was decided by a failure outside the agent."""
+    reward = episode.reward
+    return episode.termination_reason.is_infrastructure or (
+        reward is not None and reward.infrastructure_error is not None
+    )
+
+
+def summarize(
+    episodes: Iterable[Episode],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> RunSummary:
+    """The run's metrics over its scored episodes, and counts of everything left out.
+
+    ValueError when two episodes have the same task and trial (a run holds each once).
+    """
+    seen: set[tuple[str, int]] = set()
+    rewards: dict[str, list[tuple[int, float]]] = {}
+    lost: Counter[str] = Counter()
+    early: Counter[str] = Counter()
+    total = infrastructure = judge = unevaluated = 0
+    for episode in episodes:
+        total += 1
+        if episode.key in seen:
+            raise ValueError(
+                f"task {episode.task_id!r} trial {episode.trial} appears twice; a run holds "
+                "each trial once"
+            )
+        seen.add(episode.key)
+        if is_infrastructure_failure(episode):
+            lost[episode.task_id] += 1
+            if episode.termination_reason.is_infrastructure:
+                infrastructure += 1
+            else:
+                judge += 1
+        elif episode.reward is None:
+            unevaluated += 1
+        else:
+            rewards.setdefault(episode.task_id, []).append((episode.trial, episode.reward.reward))
+            if not episode.termination_reason.is_normal_end:
+                early[episode.termination_reason.value] += 1
+    by_task = {task: [r for _, r in sorted(trials)] for task, trials in sorted(rewards.items())}
+    return RunSummary(
+        episodes=total,
+        scored=sum(len(r) for r in by_task.values()),
+        infrastructure_failures=infrastructure,
+        judge_failures=judge,
+        unevaluated=unevaluated,
+        early_ends=dict(sorted(early.items())),
+        rewards_by_task=by_task,
+        trials_lost=dict(sorted(lost.items())),
+        metrics=_estimates(by_task, resamples=resamples, confidence=confidence, seed=seed),
+    )
+
+
+def run_metrics(most_trials: int) -> list[Metric]:
+    """The metrics reported for a run whose tasks have at most `most_trials` scored trials."""
+    return [
+        Metric.average_reward(),
+        *(Metric.pass_hat(k) for k in range(1, most_trials + 1)),
+        *(Metric.pass_at(k) for k in range(1, most_trials + 1)),
+    ]
+
+
+def _estimates(
+    by_task: RewardsByTask, *, resamples: int, confidence: float, seed: int
+) -> dict[str, Estimate]:
+    if not by_task:
+        return {}
+    estimates = {}
+    for metric in run_metrics(max(len(r) for r in by_task.values())):
+        counted = {task: r for task, r in by_task.items() if len(r) >= metric.k}
+        interval = bootstrap_interval(
+            counted, metric, resamples=resamples, confidence=confidence, seed=seed
+        )
+        estimates[metric.name] = Estimate(
+            metric=metric.name,
+            value=interval.value,
+            low=interval.low,
+            high=interval.high,
+            tasks=len(counted),
+        )
+    return estimates
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricDifference:
+    """One metric in two runs over their shared tasks, and whether the change is beyond noise."""
+
+    metric: str
+    a: float
+    b: float
+    difference: float
+    """b − a."""
+    low: float
+    high: float
+    """The paired bootstrap interval of the difference."""
+
+    @property
+    def beyond_noise(self) -> bool:
+        """Whether the interval excludes 0: the runs differ by more than resampling explains."""
+        return self.low > 0 or self.high < 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunComparison:
+    """Run b against run a, over the tasks both scored."""
+
+    shared_tasks: tuple[str, ...]
+    only_in_a: tuple[str, ...]
+    only_in_b: tuple[str, ...]
+    differences: dict[str, MetricDifference]
+    """`average_reward`, `pass^k` and `pass@k` for k up to the fewest scored trials of a shared
+    task in either run (so every shared task counts in every metric)."""
+    improved: tuple[str, ...]
+    """Tasks that fail in a and pass in b (pass: more than half of its trials succeed)."""
+    regressed: tuple[str, ...]
+    """Tasks that pass in a and fail in b."""
+
+    @property
+    def flipped(self) -> tuple[str, ...]:
+        """Every task whose verdict changed."""
+        return tuple(sorted((*self.improved, *self.regressed)))
+
+
+def compare_runs(
+    a: RunSummary,
+    b: RunSummary,
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> RunComparison:
+    """Compare two runs task by task: a paired bootstrap over the tasks both scored."""
+    shared = sorted(set(a.rewards_by_task) & set(b.rewards_by_task))
+    differences = {}
+    if shared:
+        fewest = min(min(len(a.rewards_by_task[t]), len(b.rewards_by_task[t])) for t in shared)
+        in_a = {t: a.rewards_by_task[t] for t in shared}
+        in_b = {t: b.rewards_by_task[t] for t in shared}
+        for metric in run_metrics(fewest):
+            interval = paired_bootstrap(
+                metric.terms(in_a),
+                metric.terms(in_b),
+                resamples=resamples,
+                confidence=confidence,
+                seed=seed,
+            )
+            differences[metric.name] = MetricDifference(
+                metric=metric.name,
+                a=metric.value(in_a),
+                b=metric.value(in_b),
+                difference=interval.value,
+                low=interval.low,
+                high=interval.high,
+            )
+    passes_a = {t: _passes(a.rewards_by_task[t]) for t in shared}
+    passes_b = {t: _passes(b.rewards_by_task[t]) for t in shared}
+    return RunComparison(
+        shared_tasks=tuple(shared),
+        only_in_a=tuple(sorted(set(a.rewards_by_task) - set(shared))),
+        only_in_b=tuple(sorted(set(b.rewards_by_task) - set(shared))),
+        differences=differences,
+        improved=tuple(t for t in shared if passes_b[t] and not passes_a[t]),
+        regressed=tuple(t for t in shared if passes_a[t] and not passes_b[t]),
+    )
+
+
+def _passes(rewards: list[float]) -> bool:
+    """A task passes when more than half of its trials succeed (with one trial: that trial)."""
+    return 2 * sum(1 for r in rewards if is_success(r)) > len(rewards)
