@@ -1,0 +1,71 @@
+"""Properties of the episode log's reader, over any records and any point a crash may cut."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy_agent.trajectory import RunStore, RunStoreWarning, config_hash
+
+from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, Episode, new_run
+
+episodes = st.lists(
+    st.builds(Episode, task_id=st.text(max_size=8), trial=st.integers(0, 9), payload=st.text()),
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=episodes, data=st.data())
+def test_a_log_cut_anywhere_reads_as_the_lines_written_whole(
+    records: list[Episode], data: st.DataObject
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        with new_run(Path(folder)) as store:
+            for record in records:
+                store.append(record)
+        log = store.episodes_path.read_bytes()
+        cut = data.draw(st.integers(0, len(log)), label="cut")
+        store.episodes_path.write_bytes(log[:cut])
+        whole = log[:cut].count(b"\n")
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert RunStore.open(store.directory).read(Episode) == records[:whole]
+        torn = bool(log[:cut].rsplit(b"\n", 1)[-1])  # bytes after the last newline kept
+        assert [w.category for w in caught] == ([RunStoreWarning] if torn else [])
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunStoreWarning)
+            RunStore.resume(
+                store.directory,
+                config_hash=config_hash(CONFIG, exclude=EXCLUDE),
+                domain_hash=DOMAIN_HASH,
+            ).close()
+        assert store.episodes_path.read_bytes() == log[: log.rfind(b"\n", 0, cut) + 1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    records=episodes.filter(bool), garbage=st.binary(min_size=1).filter(lambda b: b"\n" not in b)
+)
+def test_any_bytes_after_the_last_newline_are_a_torn_tail(
+    records: list[Episode], garbage: bytes
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        with new_run(Path(folder)) as store:
+            for record in records:
+                store.append(record)
+        with store.episodes_path.open("ab") as file:
+            file.write(garbage)
+        reader = RunStore.open(store.directory)
+        torn = reader.find_torn_tail()
+        assert torn is not None and torn.line == len(records) + 1 and torn.size == len(garbage)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert reader.read(Episode) == records
+        assert [w.category for w in caught] == [RunStoreWarning]
