@@ -8,6 +8,7 @@ from policy_agent.agent import RetryEvent
 from policy_agent.conversation import (
     AgentMessage,
     AgentToolCall,
+    ConversationRecord,
     ToolResult,
     UserMessage,
     UserToolCall,
@@ -27,7 +28,7 @@ async def test_the_user_model_gets_our_prompt_and_the_agents_words_as_user_turns
 ) -> None:
     server = await serve(["I need three cribs for B11246."])
     user = make_llm_user(server)
-    history = [
+    history: list[ConversationRecord] = [
         GREETING,
         UserMessage(content="I need cribs."),
         AgentToolCall(
@@ -245,7 +246,7 @@ async def test_user_tool_calls_get_their_own_ids(serve: Serve, make_llm_user: Ma
     )
     user = make_llm_user(server, pack=make_pack(user_tools=True))
     earlier = UserToolCall(call_id="user_call_1", name="check_phone", arguments={})
-    history = [
+    history: list[ConversationRecord] = [
         GREETING,
         earlier,
         ToolResult(call_id="user_call_1", name="check_phone", content="{}", requestor="user"),

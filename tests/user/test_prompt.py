@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from policy_agent.conversation import (
     AgentMessage,
     AgentToolCall,
+    ConversationRecord,
     ToolResult,
     UserMessage,
     UserToolCall,
@@ -73,7 +74,7 @@ def test_the_guidelines_explain_every_stop_token_and_the_tools_part_is_added() -
 
 
 def test_roles_are_flipped_and_the_agents_tool_calls_never_shown() -> None:
-    history = [
+    history: list[ConversationRecord] = [
         AgentMessage(content="Hi! How can I help you today?", timestamp=AT),
         UserMessage(content="My phone has no signal.", timestamp=AT),
         AgentToolCall(
