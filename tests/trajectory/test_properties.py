@@ -19,7 +19,7 @@ episodes = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(records=episodes, data=st.data())
 def test_a_log_cut_anywhere_reads_as_the_lines_written_whole(
     records: list[Episode], data: st.DataObject
@@ -49,7 +49,7 @@ def test_a_log_cut_anywhere_reads_as_the_lines_written_whole(
         assert store.episodes_path.read_bytes() == log[: log.rfind(b"\n", 0, cut) + 1]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     records=episodes.filter(bool), garbage=st.binary(min_size=1).filter(lambda b: b"\n" not in b)
 )
