@@ -1,0 +1,281 @@
+"""`policy-agent run` and `policy-agent check`: simulations of a pack's tasks, and its oracle test.
+
+Exit codes: 0 when a run finishes (whatever its scores), 1 when `check` finds a task the oracle
+cannot solve (or a run cannot write its episodes), 2 for a usage or configuration problem (said
+in one clear message, never a traceback), 130 when interrupted (finished episodes are kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from policy_agent.cli import main
+
+if TYPE_CHECKING:
+    from policy_agent.domain import DomainPack
+    from policy_agent.simulation import (
+        Overrides,
+        RunObserver,
+        RunTally,
+        Simulation,
+        SimulationConfig,
+    )
+    from policy_agent.trajectory import RunStore
+
+
+class _ConfigProblem(click.ClickException):
+    """A usage or configuration problem: the message, then exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+
+
+@main.command()
+@click.argument(
+    "config_file",
+    metavar="[CONFIG.yaml]",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--domain",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Run this pack without a config file (needs --agent-model; the user is scripted "
+    "unless --user-model is given).",
+)
+@click.option("--agent-model", help="The agent's litellm model, e.g. hosted_vllm/<served name>.")
+@click.option("--agent-api-base", help="The agent's server, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--user-model", help="An LLM user simulator's litellm model.")
+@click.option("--user-api-base", help="The user model's server.")
+@click.option(
+    "--transport",
+    type=click.Choice(["chat", "completions"]),
+    help="chat: the server renders the prompt; completions: rendered here (exact format).",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["card", "template"]),
+    help="card: functions in the system prompt; template: tools= through the chat template.",
+)
+@click.option("--instruct", is_flag=True, help="The agent model without thinking (instruct mode).")
+@click.option("--tasks", help="Comma-separated task ids (default: the config's, or all).")
+@click.option("--trials", type=click.IntRange(min=1), help="Episodes per task.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Episodes running at once.")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Records per episode at most.")
+@click.option("--seed", type=int, help="The run seed (episode seeds derive from it).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for run folders."
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Finish this interrupted run (runs/<run-id>); refused if the config or the pack changed.",
+)
+@click.option("--quiet", is_flag=True, help="No progress display; only the final summary line.")
+def run(
+    config_file: Path | None,
+    domain: Path | None,
+    agent_model: str | None,
+    agent_api_base: str | None,
+    user_model: str | None,
+    user_api_base: str | None,
+    transport: str | None,
+    style: str | None,
+    instruct: bool,
+    tasks: str | None,
+    trials: int | None,
+    concurrency: int | None,
+    max_steps: int | None,
+    seed: int | None,
+    out: Path | None,
+    resume: Path | None,
+    quiet: bool,
+) -> None:
+    """Simulate a pack's tasks: episodes run concurrently and are appended to runs/<run-id>/.
+
+    Give a config file (see simulations/) or --domain; flags override the config's fields.
+    With --resume alone, the run's own config (from its run.json) is used.
+    """
+    from policy_agent.simulation import Overrides
+
+    flags = Overrides(
+        agent_model=agent_model,
+        agent_api_base=agent_api_base,
+        user_model=user_model,
+        user_api_base=user_api_base,
+        transport=transport,
+        style=style,
+        instruct=instruct,
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None,
+        trials=trials,
+        concurrency=concurrency,
+        max_steps=max_steps,
+        seed=seed,
+        out=out,
+    )
+    config = _config(config_file, domain, resume, flags)
+    pack = _pack(config.domain)
+    simulation = _simulation(config, pack)
+    store = _store(simulation, resume)
+    planned = len(simulation.episodes)
+    agent = "oracle" if config.is_oracle else config.agent.model.model  # type: ignore[union-attr]
+    user = config.user.model.model if config.user.model is not None else config.user.kind
+    click.echo(
+        f"{'Resuming' if resume else 'Run'} {store.directory}: {pack.name}, {planned} episodes "
+        f"({config.trials} trial{'s' if config.trials != 1 else ''} per task); agent {agent}; "
+        f"user {user}; concurrency {config.concurrency}",
+        err=True,
+    )
+    observer = _observer(store, quiet)
+    try:
+        tally = asyncio.run(_play(simulation, store, observer))
+    except KeyboardInterrupt:
+        store.close()
+        _interrupted(store.directory, planned)
+    except Exception as error:
+        from policy_agent.trajectory import RunStoreError
+
+        store.close()
+        if isinstance(error, RunStoreError | OSError):
+            raise click.ClickException(f"the run stopped: {error}") from None
+        raise
+    store.close()
+    click.echo(f"{store.directory}: {tally.summary()}")
+
+
+def _config(
+    config_file: Path | None, domain: Path | None, resume: Path | None, flags: Overrides
+) -> SimulationConfig:
+    from policy_agent.simulation import (
+        ConfigError,
+        SimulationConfig,
+        apply_overrides,
+        config_for_domain,
+        load_config,
+    )
+    from policy_agent.trajectory import RunStore, RunStoreError
+
+    try:
+        if config_file is not None and domain is not None:
+            raise ConfigError("give a config file or --domain, not both")
+        if config_file is not None:
+            return apply_overrides(load_config(config_file), flags)
+        if domain is not None:
+            return config_for_domain(domain, flags)
+        if resume is None:
+            raise ConfigError(
+                "give a config file (e.g. simulations/hotel-demo.yaml) or --domain DIR"
+            )
+        try:
+            stored = RunStore.open(resume).manifest.config
+        except RunStoreError as error:
+            raise ConfigError(str(error)) from None
+        return apply_overrides(SimulationConfig.model_validate(stored), flags)
+    except ConfigError as error:
+        raise _ConfigProblem(str(error)) from None
+
+
+def _pack(path: Path) -> DomainPack:
+    from policy_agent.domain import PackError, load_pack
+
+    try:
+        return load_pack(path)
+    except PackError as error:
+        raise _ConfigProblem(error.report()) from None
+
+
+def _simulation(config: SimulationConfig, pack: DomainPack) -> Simulation:
+    from policy_agent.llm import LLMError
+    from policy_agent.simulation import ConfigError, Simulation
+
+    try:
+        return Simulation(config, pack)
+    except (ConfigError, LLMError) as error:
+        raise _ConfigProblem(str(error)) from None
+
+
+def _store(simulation: Simulation, resume: Path | None) -> RunStore:
+    from policy_agent.simulation import HASH_EXCLUDES
+    from policy_agent.trajectory import RunStore, RunStoreError, config_hash
+
+    config = simulation.config.as_json()
+    try:
+        if resume is None:
+            return RunStore.create(simulation.config.out, simulation.manifest())
+        excludes = RunStore.open(resume).manifest.config_hash_excludes or HASH_EXCLUDES
+        return RunStore.resume(
+            resume,
+            config_hash=config_hash(config, exclude=excludes),
+            domain_hash=simulation.pack.content_hash,
+            config=config,
+        )
+    except RunStoreError as error:
+        raise _ConfigProblem(str(error)) from None
+
+
+def _observer(store: RunStore, quiet: bool) -> RunObserver | None:
+    from policy_agent.simulation import ProgressDisplay
+
+    if quiet or not sys.stderr.isatty():
+        return None
+    return ProgressDisplay(store.directory.name)
+
+
+async def _play(simulation: Simulation, store: RunStore, observer: RunObserver | None) -> RunTally:
+    try:
+        return await simulation.run(store, observer)
+    finally:
+        await simulation.aclose()
+
+
+def _interrupted(directory: Path, planned: int) -> None:
+    from policy_agent.trajectory import RunStore
+    from policy_agent.trajectory._episode import Episode
+
+    done = len(RunStore.open(directory).completed_keys(Episode, lambda e: e.key))
+    click.echo(
+        f"\nInterrupted: {done} of {planned} episodes are in {directory}. "
+        f"Finish the run with: policy-agent run --resume {directory}",
+        err=True,
+    )
+    raise SystemExit(130)
+
+
+@main.command()
+@click.argument("pack", type=click.Path(path_type=Path))
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Tasks at once."
+)
+def check(pack: Path, concurrency: int) -> None:
+    """Play every task of the pack in folder PACK with the oracle; each must reach reward 1.
+
+    The oracle makes each task's expected actions and then tells the user the outcome; the
+    user says the task's script (or, without one, the reason for calling and then stops).
+    NL assertions need a judge model and are not checked. Exits 1 if a task fails.
+    """
+    from policy_agent.cli._domain import load_pack_or_exit
+    from policy_agent.simulation import check_pack
+
+    loaded = load_pack_or_exit(pack)
+    results = asyncio.run(check_pack(loaded, concurrency=concurrency))
+    failed = [result for result in results if not result.passed]
+    for result in results:
+        mark = "ok  " if result.passed else "FAIL"
+        note = " (NL assertions not judged)" if result.unjudged else ""
+        click.echo(f"{mark} {result.task_id}{note}")
+        for problem in result.problems:
+            click.echo(f"       {problem}")
+    count = len(results)
+    if failed:
+        click.echo(
+            f"{loaded.name}: {len(failed)} of {count} tasks cannot reach reward 1 with the oracle"
+        )
+        raise SystemExit(1)
+    click.echo(f"{loaded.name}: all {count} tasks reach reward 1 with the oracle")

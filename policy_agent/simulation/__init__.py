@@ -1,0 +1,67 @@
+"""Simulations: episodes of a domain pack's tasks, run concurrently, appended as they finish.
+
+```python
+config = load_config(Path("simulations/hotel-demo.yaml"))       # SimulationConfig
+simulation = Simulation(config, load_pack(config.domain))
+store = RunStore.create(config.out, simulation.manifest())
+tally = asyncio.run(simulation.run(store, observer))           # runs/<run-id>/episodes.jsonl
+```
+`run_episode` plays one conversation (user, agent, tools) to one of the `TerminationReason`s;
+`OracleAgent` performs a task's expected actions without a model (the demo, `policy-agent
+check`); seeds come from `episode_seed(run seed, task, trial)`.
+"""
+
+from policy_agent.simulation._check import TaskCheck, check_pack
+from policy_agent.simulation._config import (
+    HASH_EXCLUDES,
+    TAU2_GREETING,
+    ConfigError,
+    ModelAgentConfig,
+    OracleAgentConfig,
+    Overrides,
+    SimulationConfig,
+    apply_overrides,
+    config_for_domain,
+    load_config,
+)
+from policy_agent.simulation._loop import AgentPlayer, EpisodeLimits, database_state, run_episode
+from policy_agent.simulation._oracle import BriefUser, OracleAgent
+from policy_agent.simulation._progress import (
+    ProgressDisplay,
+    RunObserver,
+    RunTally,
+    is_infrastructure_failure,
+    is_pass,
+)
+from policy_agent.simulation._runner import PlannedEpisode, Simulation, plan
+from policy_agent.simulation._seeds import episode_seed
+
+__all__ = [
+    "HASH_EXCLUDES",
+    "TAU2_GREETING",
+    "AgentPlayer",
+    "BriefUser",
+    "ConfigError",
+    "EpisodeLimits",
+    "ModelAgentConfig",
+    "OracleAgent",
+    "OracleAgentConfig",
+    "Overrides",
+    "PlannedEpisode",
+    "ProgressDisplay",
+    "RunObserver",
+    "RunTally",
+    "Simulation",
+    "SimulationConfig",
+    "TaskCheck",
+    "apply_overrides",
+    "check_pack",
+    "config_for_domain",
+    "database_state",
+    "episode_seed",
+    "is_infrastructure_failure",
+    "is_pass",
+    "load_config",
+    "plan",
+    "run_episode",
+]

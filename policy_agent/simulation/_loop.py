@@ -1,0 +1,296 @@
+"""One episode: the user and the agent take turns, tools run, and the ending is decided.
+
+```
+greeting (optional) -> user -> agent -> [tool call -> result -> agent ...] -> user -> ...
+```
+Every record appended counts as one step towards `max_steps` (the greeting, each message, each
+tool call and each tool result: tau2-bench counts every hop the same way). Steps are checked
+before a participant is asked for a turn, never between a call and its result. Whatever happens
+inside, `run_episode` returns an `Episode` holding everything recorded up to the end: an
+exception becomes `infrastructure_error` with its traceback, so one episode never stops a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import JsonValue
+
+from policy_agent.agent import AgentModelError, AgentStep, ViolationEvent
+from policy_agent.conversation import (
+    AgentMessage,
+    ConversationRecord,
+    RecordedChange,
+    ToolResult,
+    UserToolCall,
+    now,
+)
+from policy_agent.environment import Database, EpisodeEnvironment, Requestor
+from policy_agent.format import Violation
+from policy_agent.trajectory._episode import (
+    DatabaseState,
+    Episode,
+    EpisodeEvent,
+    ErrorEvent,
+    RoleTotals,
+    TerminationReason,
+)
+from policy_agent.user import StopSignal, UserGaveUp, UserModelError, UserSimulator
+
+_STOPS: dict[StopSignal, TerminationReason] = {
+    "stop": TerminationReason.USER_STOP,
+    "transfer": TerminationReason.TRANSFER,
+    "out_of_scope": TerminationReason.OUT_OF_SCOPE,
+}
+
+
+class AgentPlayer(Protocol):
+    """What the loop needs of an agent: `Agent` and `OracleAgent` both are one."""
+
+    async def act(
+        self, history: Sequence[ConversationRecord], *, seed: int | None = None
+    ) -> AgentStep:
+        """The agent's next turn after `history`."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeLimits:
+    """When an episode is cut short, and how it opens."""
+
+    max_steps: int
+    """Records (messages, tool calls, tool results) before the episode ends as max_steps."""
+    max_errors: int
+    """Tool calls returning an error before the episode ends as too_many_errors."""
+    timeout_s: float | None = None
+    """Wall-clock limit of the whole episode (None: no limit)."""
+    greeting: str | None = None
+    """The agent's fixed first message; None lets the user speak first."""
+
+
+class _End(Exception):
+    """Ends the loop with a reason (raised from deep inside a turn)."""
+
+    def __init__(self, reason: TerminationReason, error: str | None = None) -> None:
+        self.reason = reason
+        self.error = error
+        super().__init__(reason.value)
+
+
+@dataclass(kw_only=True)
+class _Transcript:
+    """What the episode has recorded so far; kept whole whatever ends it."""
+
+    messages: list[ConversationRecord] = field(default_factory=list)
+    events: list[EpisodeEvent] = field(default_factory=list)
+    totals: dict[str, RoleTotals] = field(default_factory=dict)
+    tool_errors: int = 0
+
+    def count(self, role: str, more: RoleTotals) -> None:
+        old = self.totals.get(role, RoleTotals())
+        costs = [c for c in (old.cost_usd, more.cost_usd) if c is not None]
+        self.totals[role] = RoleTotals(
+            calls=old.calls + more.calls,
+            prompt_tokens=old.prompt_tokens + more.prompt_tokens,
+            completion_tokens=old.completion_tokens + more.completion_tokens,
+            latency_ms=old.latency_ms + more.latency_ms,
+            cost_usd=sum(costs) if costs else None,
+        )
+
+
+async def run_episode(
+    *,
+    task_id: str,
+    trial: int,
+    seed: int,
+    agent: AgentPlayer,
+    user: UserSimulator,
+    environment: EpisodeEnvironment,
+    limits: EpisodeLimits,
+    on_agent_tokens: Callable[[int], None] | None = None,
+) -> Episode:
+    """Play one episode to its end and return it (never raises, except on cancellation).
+
+    `seed` goes with every model call of the episode. `on_agent_tokens` is told the completion
+    tokens of each agent turn as it happens (for a live tokens-per-second display).
+    """
+    started_at, start = now(), time.perf_counter()
+    transcript = _Transcript()
+    loop = _Loop(
+        transcript=transcript,
+        seed=seed,
+        agent=agent,
+        user=user,
+        environment=environment,
+        limits=limits,
+        on_agent_tokens=on_agent_tokens,
+    )
+    reason, error = TerminationReason.INFRASTRUCTURE_ERROR, None
+    try:
+        async with asyncio.timeout(limits.timeout_s):
+            await loop.play()
+    except _End as end:
+        reason, error = end.reason, end.error
+    except TimeoutError:
+        reason = TerminationReason.TIMEOUT
+        error = f"the episode took longer than its limit of {limits.timeout_s} s"
+    except Exception as raised:
+        reason, error = _failure(raised, transcript)
+    return Episode(
+        task_id=task_id,
+        trial=trial,
+        seed=seed,
+        termination_reason=reason,
+        started_at=started_at,
+        ended_at=now(),
+        duration_s=time.perf_counter() - start,
+        messages=transcript.messages,
+        events=transcript.events,
+        totals=transcript.totals,
+        steps=len(transcript.messages),
+        tool_errors=transcript.tool_errors,
+        database=database_state(environment.database),
+        user_database=(
+            database_state(environment.user_database)
+            if environment.user_database.tables()
+            else None
+        ),
+        error=error,
+    )
+
+
+def _failure(raised: Exception, transcript: _Transcript) -> tuple[TerminationReason, str]:
+    """The ending for an exception out of a turn, with its events kept in the transcript."""
+    match raised:
+        case AgentModelError():
+            transcript.events += raised.events
+            transcript.events.append(_error_event("agent", raised.error))
+            return TerminationReason.INFRASTRUCTURE_ERROR, str(raised).splitlines()[0]
+        case UserModelError():
+            transcript.events += raised.events
+            transcript.count("user", raised.totals)
+            transcript.events.append(_error_event("user", raised.error))
+            return TerminationReason.INFRASTRUCTURE_ERROR, str(raised).splitlines()[0]
+        case UserGaveUp():
+            transcript.events += raised.events
+            transcript.count("user", raised.totals)
+            transcript.events.append(_error_event("user", raised))
+            return TerminationReason.USER_ERROR, str(raised)
+    # Anything else is a bug (ours or a plug-in's): keep the traceback for the report.
+    transcript.events.append(_error_event("runner", raised, detail=traceback.format_exc()))
+    return TerminationReason.INFRASTRUCTURE_ERROR, f"{type(raised).__name__}: {raised}"
+
+
+def _error_event(role: str, error: Exception, *, detail: str | None = None) -> ErrorEvent:
+    return ErrorEvent(role=role, error_type=type(error).__name__, message=str(error), detail=detail)
+
+
+def database_state(database: Database) -> DatabaseState:
+    """The database's initial and final hashes and the records the episode changed."""
+    return DatabaseState(
+        initial_hash=database.fresh().content_hash(),
+        final_hash=database.content_hash(),
+        diff=[RecordedChange.of(change) for change in database.diff()],
+    )
+
+
+@dataclass(kw_only=True)
+class _Loop:
+    """The turn-taking itself; the limits are checked in `_check_limits`, before every turn."""
+
+    transcript: _Transcript
+    seed: int
+    agent: AgentPlayer
+    user: UserSimulator
+    environment: EpisodeEnvironment
+    limits: EpisodeLimits
+    on_agent_tokens: Callable[[int], None] | None
+
+    async def play(self) -> None:
+        if self.limits.greeting is not None:
+            self.transcript.messages.append(AgentMessage(content=self.limits.greeting))
+        while True:
+            await self._user_turn()
+            await self._agent_turns()
+
+    async def _user_turn(self) -> None:
+        """Ask the user until it says something to the agent (its own tool calls run between)."""
+        while True:
+            self._check_limits()
+            step = await self.user.respond(self.transcript.messages, seed=self.seed)
+            self.transcript.events += step.events
+            self.transcript.count("user", step.totals)
+            record = step.record
+            self.transcript.messages.append(record)
+            if isinstance(record, UserToolCall):
+                self._run_tool(record.call_id, record.name, record.arguments, "user")
+            elif step.stop is not None:
+                raise _End(_STOPS[step.stop])
+            else:
+                return
+
+    async def _agent_turns(self) -> None:
+        """Ask the agent until it says something to the user (its tool calls run between)."""
+        while True:
+            self._check_limits()
+            step = await self.agent.act(self.transcript.messages, seed=self.seed)
+            self.transcript.events += step.events
+            self._count_agent(step)
+            record = step.record
+            if isinstance(step.turn, Violation) or record is None:
+                detail = step.turn.detail if isinstance(step.turn, Violation) else "no record"
+                raise _End(
+                    TerminationReason.AGENT_ERROR,
+                    f"the agent did not give one action and its violation strategy gave up: "
+                    f"{detail}",
+                )
+            self.transcript.messages.append(record)
+            if isinstance(record, AgentMessage):
+                return
+            self._run_tool(record.call_id, record.name, record.arguments, "assistant")
+
+    def _run_tool(
+        self, call_id: str, name: str, arguments: Mapping[str, JsonValue], requestor: Requestor
+    ) -> None:
+        result = self.environment.call(name, arguments, requestor=requestor)
+        self.transcript.messages.append(ToolResult.of(call_id, name, result, requestor=requestor))
+        if result.error:
+            self.transcript.tool_errors += 1
+
+    def _check_limits(self) -> None:
+        limits, transcript = self.limits, self.transcript
+        if transcript.tool_errors >= limits.max_errors:
+            raise _End(
+                TerminationReason.TOO_MANY_ERRORS,
+                f"{transcript.tool_errors} tool calls returned errors (max_errors: "
+                f"{limits.max_errors})",
+            )
+        if len(transcript.messages) >= limits.max_steps:
+            raise _End(
+                TerminationReason.MAX_STEPS,
+                f"the episode reached max_steps ({limits.max_steps} records)",
+            )
+
+    def _count_agent(self, step: AgentStep) -> None:
+        # One call per attempt that came back: the kept one and any rejected ones (a kept
+        # first call shares its attempt with its violation event).
+        attempts = {e.generation.attempt for e in step.events if isinstance(e, ViolationEvent)}
+        if step.record is not None and step.record.generation is not None:
+            attempts.add(step.record.generation.attempt)
+        usage = step.usage
+        self.transcript.count(
+            "agent",
+            RoleTotals(
+                calls=len(attempts),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                latency_ms=step.latency_ms,
+            ),
+        )
+        if self.on_agent_tokens is not None:
+            self.on_agent_tokens(usage.completion_tokens)

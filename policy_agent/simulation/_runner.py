@@ -1,0 +1,268 @@
+"""The runner: a run's episodes on a bounded pool of asyncio workers, appended as each finishes.
+
+```python
+simulation = Simulation(config, pack)               # environment, one client per role, evaluator
+store = RunStore.create(config.out, simulation.manifest())
+tally = await simulation.run(store)                  # or after RunStore.resume: only what is left
+```
+`concurrency` workers take (task, trial) pairs from one shared iterator, so a run of 10,000
+episodes never holds more than `concurrency` of them. One `LLMClient` per role serves every
+episode; the per-episode state is the conversation and the copy-on-write database. Each episode
+is evaluated and appended (fsynced, in a worker thread) the moment it ends: nothing is rewritten,
+and a run stopped at any point keeps every episode that finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from policy_agent.agent import Agent
+from policy_agent.domain import DomainPack, Task
+from policy_agent.environment import Environment
+from policy_agent.evaluation import Evaluator
+from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.simulation._config import (
+    HASH_EXCLUDES,
+    ConfigError,
+    ModelAgentConfig,
+    SimulationConfig,
+)
+from policy_agent.simulation._loop import AgentPlayer, EpisodeLimits, database_state, run_episode
+from policy_agent.simulation._oracle import BriefUser, OracleAgent
+from policy_agent.simulation._progress import RunObserver, RunTally
+from policy_agent.simulation._seeds import episode_seed
+from policy_agent.trajectory import RunManifest, RunStore
+from policy_agent.trajectory._episode import Episode, ErrorEvent, TerminationReason
+from policy_agent.user import UserSimulator, make_user
+
+RecordEpisode = Callable[[Episode], Awaitable[None]]
+"""What the runner does with each finished episode (append it, count it, show it)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedEpisode:
+    """One (task, trial) of a run and its seed."""
+
+    task: Task
+    trial: int
+    seed: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What identifies it in the run (`Episode.key`)."""
+        return (self.task.id, self.trial)
+
+
+def plan(config: SimulationConfig, pack: DomainPack) -> list[PlannedEpisode]:
+    """Every episode of the run, trial by trial (so early results cover every task).
+
+    `ConfigError` for a task id the pack does not have, or a task without the script that a
+    scripted user needs.
+    """
+    if config.tasks is None:
+        tasks = list(pack.tasks)
+    else:
+        known = {task.id: task for task in pack.tasks}
+        unknown = [task_id for task_id in config.tasks if task_id not in known]
+        if unknown:
+            raise ConfigError(
+                f"tasks: {', '.join(unknown)} not in domain {pack.name!r}; its tasks are: "
+                f"{', '.join(known)}"
+            )
+        tasks = [known[task_id] for task_id in config.tasks]
+    if config.user.kind == "scripted" and not config.is_oracle:
+        unscripted = [task.id for task in tasks if not task.user_scenario.script]
+        if unscripted:
+            raise ConfigError(
+                f"user: the scripted user says each task's user_scenario.script, and "
+                f"{', '.join(unscripted)} {'has' if len(unscripted) == 1 else 'have'} none; add "
+                "scripts, leave those tasks out (tasks:), or use an llm user"
+            )
+    return [
+        PlannedEpisode(task=task, trial=trial, seed=episode_seed(config.seed, task.id, trial))
+        for trial in range(config.trials)
+        for task in tasks
+    ]
+
+
+class Simulation:
+    """One run's shared parts: the pack's environment, one model client per role, the evaluator.
+
+    With the oracle agent, a task without a script gets the brief user (`BriefUser`) even when
+    the config asks for a scripted one, so `check` and the demo run every task of any pack.
+    """
+
+    def __init__(self, config: SimulationConfig, pack: DomainPack) -> None:
+        """Compile the pack and make the clients (litellm is loaded only if a role has a model).
+
+        `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
+        """
+        from policy_agent.evaluation import JudgeRequired
+
+        self.config = config
+        self.pack = pack
+        self.episodes = plan(config, pack)
+        self.environment = Environment.from_pack(pack)
+        self._clients: list[LLMClient] = []
+        self._agent: Agent | None = None
+        if isinstance(config.agent, ModelAgentConfig):
+            client = self._client(config.agent.model, "agent")
+            self._agent = Agent.from_pack(pack, config.agent, client)
+        user_model = config.user.model
+        self._user_client = self._client(user_model, "user") if user_model is not None else None
+        judge = self._client(config.judge, "judge") if config.judge is not None else None
+        try:
+            self.evaluator = Evaluator(
+                pack,
+                environment=self.environment,
+                judge=judge,
+                task_ids=sorted({planned.task.id for planned in self.episodes}),
+            )
+        except JudgeRequired as error:
+            raise ConfigError(str(error)) from None
+        self.limits = EpisodeLimits(
+            max_steps=config.max_steps,
+            max_errors=config.max_errors,
+            timeout_s=config.episode_timeout_s,
+            greeting=config.greeting,
+        )
+
+    def _client(self, model: ModelConfig, role: str) -> LLMClient:
+        client = LLMClient(model, role=role)
+        self._clients.append(client)
+        return client
+
+    def manifest(self) -> RunManifest:
+        """The manifest of a new run of this simulation."""
+        return RunManifest.start(
+            config=self.config.as_json(),
+            exclude=HASH_EXCLUDES,
+            domain_name=self.pack.name,
+            domain_hash=self.pack.content_hash,
+            episodes_planned=len(self.episodes),
+        )
+
+    async def run(self, store: RunStore, observer: RunObserver | None = None) -> RunTally:
+        """Run the episodes `store` does not have yet and append each; finish the manifest.
+
+        Returns the tally. Cancellation (Ctrl-C) stops the workers; every episode appended so
+        far is on disk and `--resume` runs the rest.
+        """
+        done = store.completed_keys(Episode, lambda episode: episode.key)
+        todo = [planned for planned in self.episodes if planned.key not in done]
+        tally = RunTally(planned=len(self.episodes), already_done=len(self.episodes) - len(todo))
+
+        async def record(episode: Episode) -> None:
+            # fsync in a thread: the event loop keeps serving the other episodes meanwhile.
+            await asyncio.to_thread(store.append, episode)
+            tally.add(episode)
+            if observer is not None:
+                observer.finished(episode)
+
+        if observer is not None:
+            observer.started(tally)
+        try:
+            await self.play_all(todo, tally, record)
+        finally:
+            if observer is not None:
+                observer.stopped()
+        store.finish()
+        return tally
+
+    async def play_all(
+        self, todo: Sequence[PlannedEpisode], tally: RunTally, record: RecordEpisode
+    ) -> None:
+        """Play `todo` on `concurrency` workers, handing each finished episode to `record`."""
+        pending = iter(todo)
+
+        async def worker() -> None:
+            # The iterator is shared: each worker takes the next episode when it is free.
+            for planned in pending:
+                await record(await self.play(planned, tally))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.config.concurrency, len(todo))):
+                    group.create_task(worker())
+        except BaseExceptionGroup as failed:
+            # Only recording can fail (episodes never raise): report the first reason plainly.
+            raise failed.exceptions[0] from None
+
+    async def play(self, planned: PlannedEpisode, tally: RunTally | None = None) -> Episode:
+        """Play and evaluate one episode; never raises (except on cancellation)."""
+        task = planned.task
+
+        def count_tokens(tokens: int) -> None:
+            if tally is not None:
+                tally.agent_tokens += tokens
+
+        try:
+            episode = await run_episode(
+                task_id=task.id,
+                trial=planned.trial,
+                seed=planned.seed,
+                agent=self._agent_for(task),
+                user=self._user_for(task),
+                environment=self.environment.new_episode(),
+                limits=self.limits,
+                on_agent_tokens=count_tokens,
+            )
+        except Exception as error:
+            episode = self._crashed(planned, error)
+        return await self._evaluated(episode)
+
+    def _agent_for(self, task: Task) -> AgentPlayer:
+        return self._agent if self._agent is not None else OracleAgent(task)
+
+    def _user_for(self, task: Task) -> UserSimulator:
+        if self.config.is_oracle and not task.user_scenario.script:
+            return BriefUser(task)
+        return make_user(self.config.user, task, self.pack, client=self._user_client)
+
+    def _crashed(self, planned: PlannedEpisode, error: Exception) -> Episode:
+        """The episode of one that could not even start (a user that cannot be made, a bug)."""
+        from policy_agent.conversation import now
+
+        moment = now()
+        event = ErrorEvent(
+            role="runner",
+            error_type=type(error).__name__,
+            message=str(error),
+            detail=traceback.format_exc(),
+        )
+        return Episode(
+            task_id=planned.task.id,
+            trial=planned.trial,
+            seed=planned.seed,
+            termination_reason=TerminationReason.INFRASTRUCTURE_ERROR,
+            started_at=moment,
+            ended_at=moment,
+            duration_s=0.0,
+            messages=[],
+            events=[event],
+            database=database_state(self.environment.new_episode().database),
+            error=f"{type(error).__name__}: {error}",
+        )
+
+    async def _evaluated(self, episode: Episode) -> Episode:
+        try:
+            reward = await self.evaluator.evaluate(episode)
+        except Exception as error:
+            event = ErrorEvent(
+                role="evaluator",
+                error_type=type(error).__name__,
+                message=str(error),
+                detail=traceback.format_exc(),
+            )
+            return episode.model_copy(update={"events": [*episode.events, event]})
+        return episode.model_copy(update={"reward": reward})
+
+    async def aclose(self) -> None:
+        """Close the clients' connections (call once, at the end of the run)."""
+        for client in self._clients:
+            await client.aclose()
+        if self._clients:
+            await close_connections()
