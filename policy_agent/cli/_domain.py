@@ -76,6 +76,7 @@ def _count(number: int, noun: str) -> str:
 
 
 @main.command()
+@click.argument("name", required=False, type=click.Choice((*_KINDS, "trajectory")))
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -89,14 +90,26 @@ def _count(number: int, noun: str) -> str:
     type=click.Choice(_KINDS),
     help="Print this one schema to stdout instead of writing files.",
 )
-def schema(out: Path, kind: str | None) -> None:
+def schema(name: str | None, out: Path, kind: str | None) -> None:
     """Write the JSON Schemas of the pack files (domain, tools, database, tasks).
 
     Editors validate pack files as they are typed when a file's first line names its schema:
-    `# yaml-language-server: $schema=../../schemas/domain.schema.json`.
+    `# yaml-language-server: $schema=../../schemas/domain.schema.json`. With NAME, print that
+    one schema instead; `schema trajectory` prints the schema of one line of a run's
+    episodes.jsonl.
     """
     from policy_agent.domain import SCHEMA_KINDS, pack_schema_text
 
+    if name == "trajectory":
+        import json
+
+        from policy_agent.trajectory import json_schema_of_line
+        from policy_agent.trajectory._episode import Episode
+
+        text = json.dumps(json_schema_of_line(Episode), indent=2, ensure_ascii=False)
+        click.echo(text)
+        return
+    kind = kind or name
     if kind is not None:
         click.echo(pack_schema_text(kind), nl=False)
         return
