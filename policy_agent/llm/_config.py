@@ -56,6 +56,15 @@ class ModelConfig(BaseModel):
         default_factory=dict,
         description="More chat-template arguments, e.g. truncate_history_thinking.",
     )
+    send_chat_template_kwargs: bool | None = Field(
+        default=None,
+        description=(
+            "Whether chat calls carry chat_template_kwargs (with enable_thinking). Servers that "
+            "apply a Hugging Face chat template (vLLM, SGLang) take them; hosted APIs such as "
+            "OpenAI's may reject them. Default: yes for `hosted_vllm/` models and for any model "
+            "given an api_base, no otherwise."
+        ),
+    )
     extra_body: dict[str, JsonValue] = Field(
         default_factory=dict, description="Any other request fields the server accepts."
     )
@@ -113,6 +122,13 @@ class ModelConfig(BaseModel):
         """Every api_base this role uses (empty when litellm resolves it from the environment)."""
         return self.api_bases or ((self.api_base,) if self.api_base is not None else ())
 
+    @property
+    def sends_chat_template_kwargs(self) -> bool:
+        """Whether chat calls carry chat_template_kwargs (see `send_chat_template_kwargs`)."""
+        if self.send_chat_template_kwargs is not None:
+            return self.send_chat_template_kwargs
+        return self.model.startswith("hosted_vllm/") or bool(self.servers)
+
     def request_extras(self, *, chat: bool) -> dict[str, JsonValue]:
         """The vLLM-specific request fields, sent through litellm's `extra_body`."""
         extras: dict[str, JsonValue] = dict(self.extra_body)
@@ -120,7 +136,7 @@ class ModelConfig(BaseModel):
             value = getattr(self, name)
             if value is not None:
                 extras[name] = value
-        if chat:
+        if chat and self.sends_chat_template_kwargs:
             # The completions transport renders its own generation prompt (thinking or not),
             # so only chat calls tell the server's chat template.
             extras["chat_template_kwargs"] = {

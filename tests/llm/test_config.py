@@ -100,3 +100,21 @@ def test_is_frozen() -> None:
     config = ModelConfig(model=MODEL)
     with pytest.raises(ValidationError, match="frozen"):
         config.temperature = 0.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "sends"),
+    [
+        ({"model": MODEL}, True),
+        ({"model": "openai/my-vllm", "api_base": "http://127.0.0.1:8000/v1"}, True),
+        # A hosted API (the user simulator's gpt-4.1) may reject fields it does not know.
+        ({"model": "gpt-4.1"}, False),
+        ({"model": "gpt-4.1", "send_chat_template_kwargs": True}, True),
+        ({"model": MODEL, "send_chat_template_kwargs": False}, False),
+    ],
+)
+def test_chat_template_kwargs_go_only_to_servers_with_a_chat_template(
+    fields: dict[str, object], sends: bool
+) -> None:
+    extras = ModelConfig.model_validate(fields).request_extras(chat=True)
+    assert ("chat_template_kwargs" in extras) is sends
