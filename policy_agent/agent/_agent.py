@@ -29,7 +29,6 @@ from policy_agent.conversation import (
     AgentToolCall,
     ConversationRecord,
     Generation,
-    StructuredCall,
     TokenUsage,
     to_chat_messages,
     to_openai_messages,
@@ -275,37 +274,15 @@ class Agent:
                     self.functions,
                     finish_reason=completion.finish_reason,
                 )
-        generation = self._generation(completion, corrections, seed, attempt, prompt_sha256)
-        return completion, answer, generation
-
-    def _generation(
-        self,
-        completion: Completion,
-        corrections: list[ChatMessage],
-        seed: int | None,
-        attempt: int,
-        prompt_sha256: str | None,
-    ) -> Generation:
-        return Generation(
-            model=completion.model,
+        generation = Generation.of(
+            completion,
             transport=self.config.transport,
-            raw_completion=completion.text or "",
-            raw_reasoning=completion.reasoning,
-            raw_tool_calls=[
-                StructuredCall(name=call.name, arguments_json=call.arguments_json)
-                for call in completion.tool_calls
-            ],
-            finish_reason=completion.finish_reason,
-            usage=TokenUsage(
-                prompt_tokens=completion.usage.prompt_tokens,
-                completion_tokens=completion.usage.completion_tokens,
-            ),
-            latency_ms=completion.latency_ms,
             seed=seed,
             attempt=attempt,
             prompt_sha256=prompt_sha256,
-            correction_messages=list(corrections),
+            corrections=corrections,
         )
+        return completion, answer, generation
 
     def _render(self, messages: Sequence[ChatMessage]) -> str:
         template = self.config.style is PromptStyle.TEMPLATE

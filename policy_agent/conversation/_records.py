@@ -8,6 +8,7 @@ needs to see exactly what the model saw and wrote: the agent's records hold a `G
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from policy_agent.environment import Change, Requestor
 from policy_agent.environment import ToolResult as EnvironmentResult
 from policy_agent.format import ChatMessage
+from policy_agent.llm import Completion
 
 
 def now() -> datetime:
@@ -81,6 +83,39 @@ class Generation(_Record):
     correction_messages: list[ChatMessage] = Field(default_factory=list)
     """Messages the prompt had after the conversation: the rejected answers and corrections of
     the `feedback` strategy. They belong to this turn's prompt, never to the conversation."""
+
+    @classmethod
+    def of(
+        cls,
+        completion: Completion,
+        *,
+        transport: Literal["chat", "completions"],
+        seed: int | None,
+        attempt: int,
+        prompt_sha256: str | None = None,
+        corrections: Sequence[ChatMessage] = (),
+    ) -> Generation:
+        """The record of one model call, from what the LLM client returned."""
+        return cls(
+            model=completion.model,
+            transport=transport,
+            raw_completion=completion.text or "",
+            raw_reasoning=completion.reasoning,
+            raw_tool_calls=[
+                StructuredCall(name=call.name, arguments_json=call.arguments_json)
+                for call in completion.tool_calls
+            ],
+            finish_reason=completion.finish_reason,
+            usage=TokenUsage(
+                prompt_tokens=completion.usage.prompt_tokens,
+                completion_tokens=completion.usage.completion_tokens,
+            ),
+            latency_ms=completion.latency_ms,
+            seed=seed,
+            attempt=attempt,
+            prompt_sha256=prompt_sha256,
+            correction_messages=list(corrections),
+        )
 
 
 class UserMessage(_Record):

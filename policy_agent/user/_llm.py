@@ -19,7 +19,6 @@ from policy_agent.agent import RetryEvent
 from policy_agent.conversation import (
     ConversationRecord,
     Generation,
-    StructuredCall,
     TokenUsage,
     UserMessage,
     UserToolCall,
@@ -128,7 +127,9 @@ class LLMUser:
             except LLMError as error:
                 tally.events += [RetryEvent.of(error.model, r) for r in error.attempts]
                 raise UserModelError(error, tally.events, tally.totals()) from error
-            generation = _generation(completion, attempt_seed, attempt)
+            generation = Generation.of(
+                completion, transport="chat", seed=attempt_seed, attempt=attempt
+            )
             tally.add(completion, generation)
             turn = self._read(completion)
             if isinstance(turn, str):
@@ -191,24 +192,3 @@ class LLMUser:
         if not isinstance(arguments, dict):
             return f"the arguments of {call.name} are not a JSON object: {call.arguments_json!r}"
         return _Called(name=call.name, arguments=arguments)
-
-
-def _generation(completion: Completion, seed: int | None, attempt: int) -> Generation:
-    return Generation(
-        model=completion.model,
-        transport="chat",
-        raw_completion=completion.text or "",
-        raw_reasoning=completion.reasoning,
-        raw_tool_calls=[
-            StructuredCall(name=call.name, arguments_json=call.arguments_json)
-            for call in completion.tool_calls
-        ],
-        finish_reason=completion.finish_reason,
-        usage=TokenUsage(
-            prompt_tokens=completion.usage.prompt_tokens,
-            completion_tokens=completion.usage.completion_tokens,
-        ),
-        latency_ms=completion.latency_ms,
-        seed=seed,
-        attempt=attempt,
-    )
