@@ -158,12 +158,11 @@ async def test_a_malformed_answer_is_asked_for_once_more(serve: Serve, converse:
     assert reward.reward == 1.0
     assert reward.judge is not None and reward.judge.error is None
     assert len(server.requests) == 2
-    retry = server.requests[1].body
-    assert isinstance(retry, dict)
-    messages = retry["messages"]
-    assert messages[2] == {"role": "assistant", "content": "Both outcomes look fine to me."}
-    assert messages[3]["content"].startswith("That answer could not be read: no JSON object")
-    assert messages[3]["content"].endswith("with one result for each of the 2 expected outcomes.")
+    retry: Any = server.requests[1].body
+    first, again = retry["messages"][2:]
+    assert first == {"role": "assistant", "content": "Both outcomes look fine to me."}
+    assert again["content"].startswith("That answer could not be read: no JSON object")
+    assert again["content"].endswith("with one result for each of the 2 expected outcomes.")
 
 
 async def test_two_malformed_answers_fail_the_judge_not_the_agent(
