@@ -111,7 +111,7 @@ class Evaluator:
         notes.extend(replay.notes)
         expected = self._expected_state(task)
         if expected.errors:
-            notes.append(f"expected actions that failed: {'; '.join(expected.errors)}.")
+            notes.append(f"expected actions that failed: {'; '.join(expected.errors)}")
         predicted = replay.environment
 
         db_check = self._db_check(expected.environment, predicted)
