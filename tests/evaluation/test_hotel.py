@@ -6,15 +6,8 @@ from __future__ import annotations
 from policy_agent.domain import DomainPack, RewardType
 from policy_agent.evaluation import Evaluator
 from policy_agent.trajectory._episode import Episode
+from tests.domains.test_hotel import CARD_MESSAGE
 from tests.evaluation.conftest import Converse
-
-CARD_MESSAGE = (
-    "Hello, I'm calling regarding my upcoming stay at your hotel. My guest ID is G90920 and "
-    "booking ID is B11246 for a Deluxe room on June 5th. I'm traveling with three 6-month-old "
-    "triplets and need to request three infant cribs for our room. It's currently 30 hours "
-    "before check-in—could you please confirm if this is feasible and if there are quiet room "
-    "options available for families with infants?"
-)
 
 
 def card_episode(converse: Converse, hotel: DomainPack, *, cribs: int) -> Episode:
