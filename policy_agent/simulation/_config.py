@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from policy_agent.agent import AgentConfig
+from policy_agent.domain import display_path
 from policy_agent.domain._explain import explain
 from policy_agent.domain._yaml import Document, Loc, SourceError, load_yaml
 from policy_agent.llm import ModelConfig
@@ -136,26 +137,27 @@ def load_config(path: Path) -> SimulationConfig:
         document = load_yaml(path)
     except SourceError as error:
         raise ConfigError(str(error)) from None
-    problems = [f"{path}:{issue.line}: {issue.message}" for issue in document.issues]
+    where = display_path(path)
+    problems = [(issue.line, issue.message) for issue in document.issues]
+    config = None
     if not isinstance(document.data, dict):
-        problems.append(f"{path}:1: a run config is a mapping with at least domain, agent, user")
-        raise ConfigError("\n".join(problems))
-    try:
-        config = SimulationConfig.model_validate(document.data)
-    except ValidationError as error:
-        problems += [_locate(document, detail) for detail in error.errors()]
-    if problems:
+        problems.append((1, "a run config is a mapping with at least domain, agent and user"))
+    else:
+        try:
+            config = SimulationConfig.model_validate(document.data)
+        except ValidationError as error:
+            problems += [_locate(document, detail) for detail in error.errors()]
+    if problems or config is None:
         count = len(problems)
-        listed = "\n".join(f"  {p}" for p in problems)
-        raise ConfigError(f"{count} problem{'s' if count != 1 else ''} in {path}:\n{listed}")
+        listed = "\n".join(f"  {where}:{line}: {message}" for line, message in sorted(problems))
+        raise ConfigError(f"{count} problem{'s' if count != 1 else ''} in {where}:\n{listed}")
     return config.model_copy(update={"domain": (path.parent / config.domain).resolve()})
 
 
-def _locate(document: Document, detail: Any) -> str:
+def _locate(document: Document, detail: Any) -> tuple[int, str]:
     found = explain(detail, SimulationConfig)
-    line = document.line_of(found.loc) or 1
     field = _dotted(found.field)
-    return f"{document.file}:{line}: {field + ': ' if field else ''}{found.message}"
+    return document.line_of(found.loc) or 1, f"{field + ': ' if field else ''}{found.message}"
 
 
 def _dotted(loc: Loc) -> str:

@@ -1,0 +1,165 @@
+"""Run configs: the shipped files, file:line errors, flags over fields, the resume hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy_agent.simulation import (
+    HASH_EXCLUDES,
+    TAU2_GREETING,
+    ConfigError,
+    ModelAgentConfig,
+    Overrides,
+    apply_overrides,
+    config_for_domain,
+    load_config,
+)
+from policy_agent.trajectory import config_hash
+from tests.simulation._support import DEMO, HOTEL, VLLM
+
+
+def test_the_demo_config_is_the_oracle_with_the_scripted_user() -> None:
+    config = load_config(DEMO)
+    assert config.is_oracle and config.user.kind == "scripted"
+    assert config.domain == HOTEL  # relative to the config file, resolved
+    assert config.greeting == TAU2_GREETING
+    assert config.tasks is None and config.trials == 1
+
+
+def test_the_vllm_config_serves_nemotron_as_the_card_says() -> None:
+    config = load_config(VLLM)
+    agent = config.agent
+    assert isinstance(agent, ModelAgentConfig)
+    assert agent.model.model == "hosted_vllm/nvidia/Nemotron-Cascade-2-30B-A3B"
+    assert agent.model.api_base == "http://127.0.0.1:8000/v1"
+    assert (agent.model.temperature, agent.model.top_p, agent.model.thinking) == (1.0, 0.95, True)
+    assert agent.style.value == "card" and agent.transport == "chat"
+    assert config.user.model is not None and config.user.model.api_key_env == "OPENAI_API_KEY"
+    text = " ".join(VLLM.read_text().replace("\\\n#", " ").split())
+    assert (
+        "vllm serve nvidia/Nemotron-Cascade-2-30B-A3B --port 8000 --tensor-parallel-size 1 "
+        "--gpu-memory-utilization 0.9 --max-model-len 262144 --reasoning-parser nemotron_v3 "
+        "--mamba-ssm-cache-dtype float32 --trust_remote_code --enable-auto-tool-choice "
+        "--tool-call-parser qwen3_coder"
+    ) in text.replace("# ", "")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_problems_are_listed_by_file_and_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "domain: ../domains/hotel\n"
+        "agent:\n"
+        "  model:\n"
+        "    model: hosted_vllm/x\n"
+        "    temperature: -1\n"
+        "  style: cards\n"
+        "user: {kind: scripted}\n"
+        "trails: 2\n"
+        "user: {kind: llm}\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value).splitlines()[1:] == [
+        f"  {path}:5: agent.model.temperature: Input should be greater than or equal to 0",
+        f"  {path}:6: agent.style: 'cards' is not a prompt style; expected one of card, template",
+        f"  {path}:8: unknown key 'trails' (did you mean 'trials'?)",
+        f"  {path}:9: duplicate key 'user' (first at line 7)",
+    ]
+
+
+def test_an_oracle_takes_no_model_and_a_scripted_user_no_guidelines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "domain: x\nagent: {kind: oracle, model: {model: m}}\n"
+        "user: {kind: scripted, guidelines: Be nice.}\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert f"{path}:2: agent: unknown key 'model'" in message
+    assert f"{path}:3: user: a `scripted` user reads no guidelines; remove `guidelines`" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "a run config is a mapping"),
+        ("domain: [unclosed\n", "YAML syntax error"),
+        ("- a\n- b\n", "a run config is a mapping"),
+    ],
+)
+def test_files_that_are_not_configs(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, text))
+
+
+def test_flags_override_fields() -> None:
+    config = apply_overrides(
+        load_config(DEMO),
+        Overrides(
+            agent_model="hosted_vllm/nemotron",
+            agent_api_base="http://127.0.0.1:9000/v1",
+            transport="completions",
+            style="template",
+            instruct=True,
+            user_model="openai/gpt-4.1",
+            user_api_base="http://127.0.0.1:9001/v1",
+            tasks=["crib_too_late"],
+            trials=3,
+            concurrency=2,
+            max_steps=20,
+            seed=9,
+            out=Path("elsewhere"),
+        ),
+    )
+    agent = config.agent
+    assert isinstance(agent, ModelAgentConfig)
+    assert agent.model.model == "hosted_vllm/nemotron"
+    assert agent.model.api_base == "http://127.0.0.1:9000/v1"
+    assert agent.transport == "completions" and agent.style.value == "template"
+    assert agent.model.thinking is False
+    assert config.user.kind == "llm" and config.user.model is not None
+    assert config.user.model.api_base == "http://127.0.0.1:9001/v1"
+    assert (config.tasks, config.trials, config.concurrency) == (["crib_too_late"], 3, 2)
+    assert (config.max_steps, config.seed, config.out) == (20, 9, Path("elsewhere"))
+
+
+def test_model_flags_need_a_model() -> None:
+    with pytest.raises(ConfigError, match="--instruct: the agent is the oracle"):
+        apply_overrides(load_config(DEMO), Overrides(instruct=True))
+    with pytest.raises(ConfigError, match="--user-api-base: the user is scripted"):
+        apply_overrides(load_config(DEMO), Overrides(user_api_base="http://127.0.0.1:1/v1"))
+    with pytest.raises(ConfigError, match="trials: Input should be greater than or equal to 1"):
+        apply_overrides(load_config(DEMO), Overrides(trials=0))
+
+
+def test_a_domain_without_a_config_needs_an_agent_model() -> None:
+    with pytest.raises(ConfigError, match="--domain needs --agent-model"):
+        config_for_domain(HOTEL, Overrides())
+    config = config_for_domain(HOTEL, Overrides(agent_model="hosted_vllm/x"))
+    assert not config.is_oracle and config.user.kind == "scripted"
+
+
+def test_the_resume_hash_ignores_speed_and_place_but_not_meaning() -> None:
+    base = load_config(DEMO)
+
+    def hashed(**flags: object) -> str:
+        changed = apply_overrides(base, Overrides(**flags))  # type: ignore[arg-type]
+        return config_hash(changed.as_json(), exclude=HASH_EXCLUDES)
+
+    same = hashed()
+    assert hashed(concurrency=64) == same
+    assert hashed(out=Path("/elsewhere")) == same
+    moved = base.model_copy(update={"domain": Path("/somewhere/else/hotel")})
+    assert config_hash(moved.as_json(), exclude=HASH_EXCLUDES) == same
+    assert hashed(seed=1) != same
+    assert hashed(trials=2) != same
+    assert hashed(max_steps=5) != same

@@ -1,0 +1,75 @@
+"""The oracle agent, the brief user and episode seeds."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
+from policy_agent.domain import DomainPack
+from policy_agent.environment import Environment
+from policy_agent.format import Message, ToolCall
+from policy_agent.simulation import BriefUser, OracleAgent, episode_seed
+from policy_agent.simulation._oracle import OPENING, POLITE_REPLY
+
+
+async def test_the_oracle_makes_the_expected_calls_then_tells_the_outcome(
+    hotel: DomainPack,
+) -> None:
+    task = hotel.task("cancel_late_one_night_fee")
+    oracle = OracleAgent(task)
+    episode = Environment.from_pack(hotel).new_episode()
+    assert (await oracle.act([])).turn == Message(content=OPENING)
+    history: list = [AgentMessage(content="Hi!"), UserMessage(content="Cancel, please.")]
+    for number, action in enumerate(task.evaluation_criteria.actions, 1):
+        step = await oracle.act(history, seed=5)
+        assert step.turn == ToolCall(name=action.name, arguments=action.arguments)
+        assert isinstance(step.record, AgentToolCall)
+        assert step.record.call_id == f"call_{number}"
+        assert step.usage.prompt_tokens == step.usage.completion_tokens == 0
+        result = episode.call(action.name, action.arguments)
+        history += [step.record, ToolResult.of(step.record.call_id, action.name, result)]
+    outcome = await oracle.act(history)
+    assert isinstance(outcome.record, AgentMessage)
+    text = outcome.record.content
+    assert text.startswith("That is taken care of. The last step, cancel_booking, gave: ")
+    assert text.endswith("Please note: 249; 498.")
+    history += [outcome.record, UserMessage(content="Thanks.")]
+    assert (await oracle.act(history)).turn == Message(content=POLITE_REPLY)
+
+
+async def test_a_long_last_result_is_shortened(hotel: DomainPack) -> None:
+    oracle = OracleAgent(hotel.task("employer_booking_refused"))
+    history = [
+        UserMessage(content="Hello"),
+        ToolResult(call_id="c", name="find", content="x" * 500),
+    ]
+    step = await oracle.act(history)
+    assert isinstance(step.record, AgentMessage)
+    assert (
+        step.record.content == f"That is taken care of. The last step, find, gave: {'x' * 200}..."
+    )
+
+
+async def test_the_brief_user_gives_the_reason_then_stops(hotel: DomainPack) -> None:
+    task = hotel.task("crib_too_late")
+    user = BriefUser(task)
+    first = await user.respond([AgentMessage(content="Hi!")], seed=None)
+    assert isinstance(first.record, UserMessage) and first.stop is None
+    assert first.record.content == task.user_scenario.instructions.reason_for_call  # type: ignore[union-attr]
+    last = await user.respond([first.record, AgentMessage(content="Done.")], seed=None)
+    assert last.stop == "stop" and "###STOP###" in last.record.content  # type: ignore[union-attr]
+
+
+def test_seeds_are_a_stable_hash() -> None:
+    # Golden values: changing the derivation would change every published run's seeds.
+    assert episode_seed(0, "card_triplet_cribs", 0) == 2054493997
+    assert episode_seed(0, "card_triplet_cribs", 1) != episode_seed(0, "card_triplet_cribs", 0)
+    assert episode_seed(1, "card_triplet_cribs", 0) != episode_seed(0, "card_triplet_cribs", 0)
+
+
+@given(st.integers(-(2**63), 2**63), st.text(min_size=1), st.integers(0, 10_000))
+def test_seeds_fit_31_bits(seed: int, task_id: str, trial: int) -> None:
+    value = episode_seed(seed, task_id, trial)
+    assert 0 <= value < 2**31
+    assert value == episode_seed(seed, task_id, trial)
