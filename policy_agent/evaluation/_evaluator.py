@@ -26,7 +26,7 @@ from policy_agent.evaluation._checks import (
 from policy_agent.evaluation._errors import JudgeRequired, UnknownTask
 from policy_agent.evaluation._judge import Judge, JudgeVerdict
 from policy_agent.llm import LLMClient
-from policy_agent.trajectory._episode import Episode, TerminationReason
+from policy_agent.trajectory._episode import Episode
 from policy_agent.trajectory._reward import DBCheck, RewardInfo
 
 _MISMATCHES_SHOWN = 3
@@ -148,7 +148,7 @@ class Evaluator:
         else:
             reward = 0.0
             notes.insert(0, f"the episode ended early ({termination.value}), so it scores 0.")
-            if termination is TerminationReason.INFRASTRUCTURE_ERROR:
+            if termination.is_infrastructure:
                 detail = episode.error or "no detail was recorded"
                 infrastructure_error = f"the episode ended with infrastructure_error: {detail}"
         return RewardInfo(
