@@ -1,0 +1,179 @@
+"""`policy-agent replay` and `show`: reading a run's conversations, full-screen or as text.
+
+RUN is a run directory (`runs/<run-id>`) or a run id under `runs/`. An episode is named by its
+id, `TASK_ID#TRIAL` (e.g. `card_triplet_cribs#0`), or by its line number in `episodes.jsonl`.
+A run that cannot be read, or an episode that is not in it, exits 1 with a message saying why.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from policy_agent.cli import main
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from policy_agent.tui import ReplayRun
+
+
+class RunUnreadable(click.ClickException):
+    """The run or the episode cannot be read; `Error: ...` on stderr, exit status 1."""
+
+    exit_code = 1
+
+
+def _open(run: str) -> ReplayRun:
+    """The run RUN names, with every episode indexed; problems exit 1 with the store's words."""
+    from policy_agent.trajectory import RunStoreError
+    from policy_agent.tui import ReplayRun, resolve_run
+
+    try:
+        opened = ReplayRun(resolve_run(run))
+    except RunStoreError as error:
+        raise RunUnreadable(str(error)) from None
+    return opened
+
+
+def _check_episode_id(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> str | None:
+    """Reject an --episode of neither form before the run is read."""
+    from policy_agent.tui import parse_episode_id
+
+    if value is not None:
+        try:
+            parse_episode_id(value)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
+
+
+_EPISODE = click.option(
+    "--episode",
+    "-e",
+    metavar="ID",
+    callback=_check_episode_id,
+    help="TASK_ID#TRIAL (e.g. card_triplet_cribs#0) or a line number of episodes.jsonl.",
+)
+
+
+@main.command()
+@click.argument("run", metavar="RUN")
+@_EPISODE
+@click.option("--plain", is_flag=True, help="No colour or styles, even in a terminal.")
+@click.option(
+    "--width",
+    type=click.IntRange(min=40),
+    help="Wrap at this many columns (default: the terminal's width, or 80).",
+)
+def show(run: str, episode: str | None, plain: bool, width: int | None) -> None:
+    """Print one conversation of RUN as text, for pipes, CI logs and bug reports.
+
+    Every step is printed unfolded (reasoning, whole tool results, raw completions of
+    violations), then the reward breakdown and the expected actions beside the actual calls.
+    Without --episode, a run of one episode shows it; a larger run lists its episodes.
+    Colour is used in a terminal, or when FORCE_COLOR is set (NO_COLOR turns it off).
+    """
+    from rich.console import Console
+
+    replay = _open(run)
+    replay.log.poll()
+    for problem in replay.log.problems:
+        click.echo(f"warning: {problem}", err=True)
+    # Without a colour system rich writes no escape codes at all: no colour and no styles.
+    console = Console(
+        width=width, highlight=False, emoji=False, color_system=None if plain else "auto"
+    )
+    if episode is None and len(replay.log.entries) != 1:
+        _print(console, _index(replay), plain=plain)
+        return
+    _print(console, _episode(replay, episode or "1"), plain=plain)
+
+
+def _episode(replay: ReplayRun, wanted: str) -> RenderableType:
+    from policy_agent.tui import EpisodeNotFound, render_episode
+
+    try:
+        entry = replay.log.find(wanted)
+    except EpisodeNotFound as error:
+        raise RunUnreadable(str(error)) from None
+    episode = replay.log.load(entry)
+    expected = replay.expected(episode.task_id)
+    return render_episode(episode, expected=expected.actions, note=expected.note, line=entry.line)
+
+
+def _index(replay: ReplayRun) -> RenderableType:
+    """The run's episodes, one a line, with the way to show one."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from policy_agent.tui import outcome_text
+
+    entries = replay.log.entries
+    table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
+    for column in ("line", "episode", "reward", "ended", "turns"):
+        table.add_column(
+            column, justify="right" if column in ("line", "turns") else "left", no_wrap=True
+        )
+    table.add_column("violations")
+    for entry in entries:
+        table.add_row(
+            str(entry.line),
+            entry.id,
+            outcome_text(entry.success, entry.reward),
+            entry.termination.value,
+            str(entry.turns),
+            ", ".join(entry.codes),
+        )
+    manifest = replay.manifest
+    failed = sum(entry.failed for entry in entries)
+    heading = Text(
+        f"{manifest.run_id}: {len(entries)} of {manifest.episodes_planned} episodes, "
+        f"{failed} failed",
+        style="bold",
+    )
+    hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")
+    return Group(heading, table, hint) if entries else Group(heading)
+
+
+def _print(console: Console, renderable: RenderableType, *, plain: bool) -> None:
+    """Print to stdout; plain text without the spaces tables pad lines with."""
+    if not plain:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@main.command()
+@click.argument("run", metavar="RUN")
+@_EPISODE
+@click.option(
+    "--follow", "-f", is_flag=True, help="Add episodes as a running simulation writes them."
+)
+@click.option(
+    "--filter",
+    "filter_text",
+    default="",
+    metavar="TERMS",
+    help='Start with this filter, e.g. "is:failed code:multiple_tool_calls".',
+)
+def replay(run: str, episode: str | None, follow: bool, filter_text: str) -> None:
+    """Read the conversations of RUN in a full-screen terminal app.
+
+    The list shows each episode's reward, how it ended, its turns and violations; filter it
+    with / (is:failed, task:, reason:, code: and free words). Enter opens a conversation:
+    step with → and ←, unfold reasoning (r), tool results (t) and raw completions (v). Press ?
+    for every key. Works over SSH in an 80×24 terminal; the mouse works too.
+    """
+    from policy_agent.tui import ReplayApp
+
+    ReplayApp(_open(run), follow=follow, filter_text=filter_text, episode=episode).run()

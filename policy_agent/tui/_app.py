@@ -1,0 +1,269 @@
+"""`policy-agent replay`: the Textual app, its episode list, loading and following a run.
+
+The list is a `DataTable` (it draws only the rows in view, so thousands are cheap) of the
+`EpisodeEntry` summaries; episodes are read whole only when opened. The log is read in batches
+between screen updates, so the list fills while the app already answers keys, and with
+`follow` it is polled for lines a running simulation appends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.suggester import Suggester
+from textual.widgets import DataTable, Footer, Input, Static
+
+from policy_agent.tui._conversation import ConversationScreen
+from policy_agent.tui._filter import EpisodeFilter, complete, completions, toggle_failed
+from policy_agent.tui._help import HelpScreen
+from policy_agent.tui._log import EpisodeEntry, EpisodeNotFound
+from policy_agent.tui._run import ReplayRun
+from policy_agent.tui._summary import outcome_text
+
+BATCH_LINES = 200
+"""Lines read between two screen updates while a run is loaded."""
+
+
+class _TermSuggester(Suggester):
+    """Completes the filter's last term: keys, task ids, reasons, violation codes."""
+
+    def __init__(self, app: ReplayApp) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.replay = app
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return complete(value, completions(self.replay.entries))
+
+
+class EpisodesScreen(Screen[None]):
+    """The run's episodes, filtered; Enter opens one."""
+
+    DEFAULT_CSS = """
+    EpisodesScreen #status { height: 1; background: $panel; padding: 0 1; }
+    EpisodesScreen #filter { border: none; height: 1; padding: 0 1; }
+    EpisodesScreen #episodes { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("f", "failed", "Failed only"),
+        Binding("escape", "list", "List", show=False),
+    ]
+
+    def __init__(self, filter_text: str) -> None:
+        """The list, starting with the filter line `filter_text`."""
+        super().__init__()
+        self.filter_text = filter_text
+        self.filter = EpisodeFilter.parse(filter_text)
+        self.shown: list[EpisodeEntry] = []
+
+    @property
+    def replay(self) -> ReplayApp:
+        """The app, typed."""
+        assert isinstance(self.app, ReplayApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        """Status line, filter line, the list, key bar."""
+        yield Static(id="status")
+        yield Input(
+            self.filter_text,
+            placeholder="/ filter: is:failed task:… reason:… code:… or words",
+            id="filter",
+            suggester=_TermSuggester(self.replay),
+        )
+        table: DataTable[str | Text] = DataTable(
+            id="episodes", cursor_type="row", zebra_stripes=True
+        )
+        table.add_columns("episode", "reward", "ended", "turns", "viol.")
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start in the list (not in the filter line)."""
+        self.query_one(DataTable).focus()
+        self.show_status()
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        """The episode list."""
+        return self.query_one("#episodes", DataTable)
+
+    def add_entries(self, entries: list[EpisodeEntry]) -> None:
+        """Append the rows of those of `entries` that pass the filter."""
+        rows = [entry for entry in entries if self.filter.matches(entry)]
+        self.shown.extend(rows)
+        self.table.add_rows(_cells(entry) for entry in rows)
+        self.show_status()
+
+    def show_status(self) -> None:
+        """The run id, counts, and whether the run is being followed or still read."""
+        replay = self.replay
+        entries = replay.entries
+        failed = sum(entry.failed for entry in entries)
+        planned = replay.replay_run.manifest.episodes_planned
+        parts = [
+            replay.replay_run.manifest.run_id,
+            f"{len(entries)}/{planned} episodes",
+            f"{failed} failed",
+            f"{len(self.shown)} shown",
+        ]
+        if replay.loading:
+            parts.append("reading…")
+        elif replay.follow:
+            parts.append("finished" if replay.replay_run.finished else "following")
+        if replay.replay_run.log.problems:
+            parts.append(f"{len(replay.replay_run.log.problems)} bad lines")
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Filter the list again as the filter line changes."""
+        self.filter = EpisodeFilter.parse(event.value)
+        self.table.clear()
+        self.shown = []
+        self.add_entries(self.replay.entries)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter line goes back to the list."""
+        self.table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Open the chosen episode."""
+        self.replay.open_episode(self.shown[event.cursor_row])
+
+    def action_open(self) -> None:
+        """Open the episode under the cursor (Enter when the list is not focused)."""
+        if self.shown:
+            self.replay.open_episode(self.shown[self.table.cursor_row])
+
+    def action_filter(self) -> None:
+        """Into the filter line."""
+        self.query_one("#filter", Input).focus()
+
+    def action_list(self) -> None:
+        """Back to the list."""
+        self.table.focus()
+
+    def action_failed(self) -> None:
+        """Add `is:failed` to the filter, or take it out."""
+        field = self.query_one("#filter", Input)
+        field.value = toggle_failed(field.value)
+
+
+def _cells(entry: EpisodeEntry) -> tuple[str | Text, ...]:
+    reason = Text(entry.termination.value)
+    if not entry.termination.is_normal_end:
+        reason.stylize("red")
+    violations = Text(str(entry.violations), style="red") if entry.violations else Text("")
+    return (
+        entry.id,
+        outcome_text(entry.success, entry.reward),
+        reason,
+        str(entry.turns),
+        violations,
+    )
+
+
+class ReplayApp(App[None]):
+    """The replay of one run: the episode list, and a conversation screen per opened episode."""
+
+    TITLE = "policy-agent replay"
+    ENABLE_COMMAND_PALETTE = False  # its key hint takes room an 80-column footer needs
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        run: ReplayRun,
+        *,
+        follow: bool = False,
+        filter_text: str = "",
+        episode: str | None = None,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        """Replay `run`; `episode` (an id or line number) is opened once it has been read."""
+        super().__init__()
+        self.replay_run = run
+        self.follow = follow
+        self.entries: list[EpisodeEntry] = []
+        self.loading = True
+        self._filter_text = filter_text
+        self._episode = episode
+        self._poll_seconds = poll_seconds
+
+    @property
+    def episodes(self) -> EpisodesScreen:
+        """The list screen (always at the bottom of the stack)."""
+        return self._episodes
+
+    def on_mount(self) -> None:
+        """Show the list and start reading the run."""
+        self._episodes = EpisodesScreen(self._filter_text)
+        self.push_screen(self._episodes)
+        self.run_worker(self._load(), name="load", exclusive=True)
+
+    async def _load(self) -> None:
+        while True:
+            new = self.replay_run.log.poll(max_lines=BATCH_LINES)
+            self._take(new)
+            if len(new) < BATCH_LINES:
+                break
+            await asyncio.sleep(0)  # let the screen update and keys be handled
+        self.loading = False
+        self.episodes.show_status()
+        self._report_problems(0)
+        if self._episode is not None:
+            self._open_requested(self._episode)
+        if self.follow:
+            self.set_interval(self._poll_seconds, self._poll)
+
+    def _take(self, new: list[EpisodeEntry]) -> None:
+        self.entries.extend(new)
+        self.episodes.add_entries(new)
+
+    def _poll(self) -> None:
+        known = len(self.replay_run.log.problems)
+        self._take(self.replay_run.log.poll())
+        self.replay_run.refresh()
+        self.episodes.show_status()
+        self._report_problems(known)
+
+    def _report_problems(self, known: int) -> None:
+        for problem in self.replay_run.log.problems[known:]:
+            self.notify(str(problem), title="A line was skipped", severity="error", timeout=10)
+
+    def _open_requested(self, text: str) -> None:
+        try:
+            entry = self.replay_run.log.find(text)
+        except (ValueError, EpisodeNotFound) as error:
+            self.notify(str(error), severity="error", timeout=10)
+            return
+        self.open_episode(entry)
+
+    def open_episode(self, entry: EpisodeEntry) -> None:
+        """Show the conversation of `entry` (search words of the filter highlighted)."""
+        self.push_screen(ConversationScreen(entry, highlight=self.episodes.filter.words))
+
+    def open_neighbour(self, entry: EpisodeEntry, delta: int) -> None:
+        """Replace the open conversation with the one `delta` rows away in the filtered list."""
+        shown = self.episodes.shown
+        if entry not in shown:
+            return
+        index = shown.index(entry) + delta
+        if 0 <= index < len(shown):
+            self.episodes.table.move_cursor(row=index)
+            self.switch_screen(
+                ConversationScreen(shown[index], highlight=self.episodes.filter.words)
+            )
+
+    def action_help(self) -> None:
+        """The keys and the filter syntax."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,169 @@
+"""An index over `episodes.jsonl` that is read once, extended as lines are appended, and lazy.
+
+A run can hold thousands of episodes of tens of kilobytes each, so the replay keeps only a
+summary of each (`EpisodeEntry`: what the list shows and filters on, and where the line is) and
+reads a whole episode again from its byte offset when it is opened. `poll` reads only what was
+appended since the last call, which is how `--follow` keeps up with a running simulation.
+
+The store writes each line whole, newline last, with one `os.write` (see
+`policy_agent.trajectory`); bytes after the last newline are a line still being written (or
+torn by a crash) and are left for a later `poll`. A complete line that is not an episode cannot
+come from the store: it is reported in `problems` and skipped, so one bad line never hides the
+others.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from policy_agent.trajectory import CorruptLine, RecordInvalid, RunStoreError
+from policy_agent.trajectory._episode import Episode, TerminationReason
+from policy_agent.tui._steps import is_success, parse_episode_id, search_text, violation_codes
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeEntry:
+    """What the episode list knows about one episode without keeping the episode itself."""
+
+    line: int
+    """1-based line number in `episodes.jsonl`."""
+    offset: int
+    """Byte offset of the line, to read the episode again."""
+    size: int
+    task_id: str
+    trial: int
+    reward: float | None
+    success: bool | None
+    """See `is_success`: None for an episode not yet evaluated that ended normally."""
+    termination: TerminationReason
+    turns: int
+    """Records in the conversation (the steps of its replay, trailing events aside)."""
+    violations: int
+    codes: tuple[str, ...]
+    """Violation codes, each once."""
+    text: str
+    """`search_text` of the episode (lower case)."""
+
+    @property
+    def id(self) -> str:
+        """`task_id#trial`."""
+        return f"{self.task_id}#{self.trial}"
+
+    @property
+    def failed(self) -> bool:
+        """Scored below 1, or ended abnormally (the episodes people read first)."""
+        return self.success is False
+
+
+class EpisodeNotFound(RunStoreError):
+    """`--episode` names no episode of the run."""
+
+
+class EpisodeLog:
+    """The episodes of one `episodes.jsonl`, indexed as far as `poll` has read."""
+
+    def __init__(self, path: Path) -> None:
+        """Index nothing yet; call `poll` to read the lines there are."""
+        self.path = path
+        self.entries: list[EpisodeEntry] = []
+        """Every episode read so far, in file order."""
+        self.problems: list[RunStoreError] = []
+        """Complete lines that are not episodes (`CorruptLine`, `RecordInvalid`), skipped."""
+        self.pending_bytes = 0
+        """Bytes after the last line read: lines a `poll(max_lines=...)` left for the next call,
+        or a line still being written (or torn by a crash)."""
+        self._offset = 0
+        self._line = 0
+
+    def poll(self, max_lines: int | None = None) -> list[EpisodeEntry]:
+        """Read the lines appended since the last call (at most `max_lines` of them, so that a
+        large run can be read in batches between screen updates); return the new entries."""
+        new: list[EpisodeEntry] = []
+        read = 0
+        with self.path.open("rb") as file:
+            file.seek(self._offset)
+            for data in file:
+                if not data.endswith(b"\n") or read == max_lines:
+                    break
+                read += 1
+                self._line += 1
+                entry = self._entry(data)
+                if entry is not None:
+                    new.append(entry)
+                self._offset += len(data)
+            self.pending_bytes = file.seek(0, 2) - self._offset
+        self.entries.extend(new)
+        return new
+
+    def _entry(self, data: bytes) -> EpisodeEntry | None:
+        episode = self._parse(self._line, data)
+        if episode is None:
+            return None
+        codes = violation_codes(episode)
+        return EpisodeEntry(
+            line=self._line,
+            offset=self._offset,
+            size=len(data),
+            task_id=episode.task_id,
+            trial=episode.trial,
+            reward=None if episode.reward is None else episode.reward.reward,
+            success=is_success(episode),
+            termination=episode.termination_reason,
+            turns=len(episode.messages),
+            violations=sum(event.kind == "violation" for event in episode.events),
+            codes=codes,
+            text=search_text(episode),
+        )
+
+    def _parse(self, line: int, data: bytes) -> Episode | None:
+        try:
+            return Episode.model_validate_json(data)
+        except ValidationError as error:
+            try:
+                value = json.loads(data)
+            except ValueError as bad_json:
+                self.problems.append(CorruptLine(self.path, line, f"not valid JSON: {bad_json}"))
+                return None
+            if not isinstance(value, dict):
+                detail = f"a JSON {type(value).__name__}, not an object"
+                self.problems.append(CorruptLine(self.path, line, detail))
+                return None
+            self.problems.append(RecordInvalid(self.path, line, "Episode", _describe(error)))
+            return None
+
+    def load(self, entry: EpisodeEntry) -> Episode:
+        """The whole episode of `entry`, read again from its line."""
+        with self.path.open("rb") as file:
+            file.seek(entry.offset)
+            data = file.read(entry.size)
+        return Episode.model_validate_json(data)
+
+    def find(self, text: str) -> EpisodeEntry:
+        """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).
+
+        Raises ValueError for text of neither form and `EpisodeNotFound` for an id or line
+        that has no episode among those read.
+        """
+        wanted = parse_episode_id(text)
+        for entry in self.entries:
+            if wanted == entry.line or wanted == (entry.task_id, entry.trial):
+                return entry
+        what = f"line {wanted}" if isinstance(wanted, int) else f"episode {text.strip()!r}"
+        known = ", ".join(entry.id for entry in self.entries[:5])
+        more = ", ..." if len(self.entries) > 5 else ""
+        raise EpisodeNotFound(
+            f"{self.path}: no {what} among its {len(self.entries)} episodes ({known}{more}); "
+            "give TASK_ID#TRIAL or a line number, as `policy-agent show RUN` lists them."
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    """The first problems of a validation error on one line: `field.path: message; ...`."""
+    problems = error.errors(include_url=False)
+    described = [f"{'.'.join(map(str, p['loc'])) or '(top level)'}: {p['msg']}" for p in problems]
+    more = f" (and {len(described) - 3} more)" if len(described) > 3 else ""
+    return "; ".join(described[:3]) + more

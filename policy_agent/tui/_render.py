@@ -1,0 +1,269 @@
+"""One step of a conversation as rich renderables: the single renderer of `show` and the replay.
+
+A step is a header line (number, who acted, time since the episode started) and a body indented
+under it: first the events that delayed the record (violations, retries, errors), then the
+record itself. `RenderOptions` says what is unfolded: `show` prints everything, the replay
+starts folded and unfolds step by step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.highlighter import JSONHighlighter
+from rich.padding import Padding
+from rich.text import Text
+
+from policy_agent.agent import RetryEvent, ViolationEvent
+from policy_agent.conversation import (
+    AgentMessage,
+    AgentToolCall,
+    RecordedChange,
+    ToolResult,
+    UserMessage,
+    UserToolCall,
+)
+from policy_agent.environment import ABSENT, Absent
+from policy_agent.trajectory._episode import EpisodeEvent, ErrorEvent, UserRetryEvent
+from policy_agent.tui._actions import call_text
+from policy_agent.tui._steps import Step
+
+_INDENT = 4
+_ACTIONS = {
+    "resample": "sampled again",
+    "feedback": "corrected with feedback",
+    "keep_first": "kept the first call",
+    "terminate": "episode ended",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderOptions:
+    """What a step shows unfolded, and how it says what is folded."""
+
+    reasoning: bool = True
+    """The agent's reasoning text (else one line saying how long it is)."""
+    raw: bool = True
+    """Raw completions of rejected attempts, and tracebacks."""
+    full_results: bool = True
+    """Tool results whole (else cut after `fold_lines` lines)."""
+    fold_lines: int = 12
+    hints: bool = False
+    """Name the key that unfolds each folded part (the replay's keys)."""
+    highlight: tuple[str, ...] = ()
+    """Words to highlight, case-insensitively (the replay's search)."""
+
+
+FOLDED = RenderOptions(reasoning=False, raw=False, full_results=False, hints=True)
+"""How the replay shows a step until it is unfolded."""
+
+
+def render_step(step: Step, *, started_at: datetime, options: RenderOptions) -> RenderableType:
+    """The step as a header line and an indented body (see the module's docstring)."""
+    return _StepRenderer(options).step(step, started_at)
+
+
+def pretty_json_text(text: str) -> str:
+    """`text` indented as JSON when it is JSON, else as it is."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class _StepRenderer:
+    def __init__(self, options: RenderOptions) -> None:
+        self.options = options
+
+    def text(self, content: str, style: str = "") -> Text:
+        """Plain text (never markup), with the search words highlighted."""
+        shown = Text(content, style=style)
+        if self.options.highlight:
+            shown.highlight_words(self.options.highlight, "reverse", case_sensitive=False)
+        return shown
+
+    def json(self, content: str) -> Text:
+        shown = JSONHighlighter()(self.text(content))
+        return shown
+
+    def hint(self, key: str) -> str:
+        return f" ({key})" if self.options.hints else ""
+
+    def step(self, step: Step, started_at: datetime) -> RenderableType:
+        label, style, moment = self.header(step)
+        offset = f"+{(moment - started_at).total_seconds():.1f}s" if moment else ""
+        title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), (label, style))
+        parts: list[RenderableType] = [self.event(event) for event in step.events]
+        parts.extend(self.record(step))
+        body = _indented(Group(*parts), _INDENT)
+        return Group(_Header(title, offset), body)
+
+    def header(self, step: Step) -> tuple[str, str, datetime | None]:
+        record = step.record
+        match record:
+            case None:
+                return "end of episode", "bold red", step.events[-1].timestamp
+            case UserMessage():
+                return "user", "bold cyan", record.timestamp
+            case AgentMessage():
+                return "agent", "bold green", record.timestamp
+            case AgentToolCall():
+                return f"agent → {record.name}", "bold yellow", record.timestamp
+            case UserToolCall():
+                return f"user → {record.name}", "bold cyan", record.timestamp
+            case ToolResult():
+                outcome = " (crashed)" if record.crashed else " (error)" if record.error else ""
+                style = "bold red" if record.error else "bold blue"
+                return f"{record.name} returned{outcome}", style, record.timestamp
+
+    def record(self, step: Step) -> list[RenderableType]:
+        record = step.record
+        match record:
+            case None:
+                return []
+            case UserMessage():
+                return [self.text(record.content)]
+            case AgentMessage():
+                return [*self.reasoning(record.reasoning), self.text(record.content)]
+            case AgentToolCall():
+                before = [self.text(record.content, "dim")] if record.content else []
+                return [*self.reasoning(record.reasoning), *before, self.arguments(record)]
+            case UserToolCall():
+                return [self.arguments(record)]
+            case ToolResult():
+                return self.result(record)
+
+    def reasoning(self, reasoning: str | None) -> list[RenderableType]:
+        if not reasoning:
+            return []
+        lines = reasoning.count("\n") + 1
+        if not self.options.reasoning:
+            noun = "line" if lines == 1 else "lines"
+            return [Text(f"▸ reasoning, {lines} {noun}{self.hint('r')}", style="dim")]
+        return [Text("▾ reasoning", style="dim"), _indented(self.text(reasoning, "italic dim"), 2)]
+
+    def arguments(self, call: AgentToolCall | UserToolCall) -> RenderableType:
+        if not call.arguments:
+            return Text("(no arguments)", style="dim")
+        lines = Text()
+        for key, value in call.arguments.items():
+            compact = json.dumps(value, ensure_ascii=False)
+            shown = (
+                compact if len(compact) <= 60 else json.dumps(value, indent=2, ensure_ascii=False)
+            )
+            lines.append(Text.assemble((key, "bold"), ": "))
+            lines.append(self.json(shown))
+            lines.append("\n")
+        lines.rstrip()
+        return lines
+
+    def result(self, result: ToolResult) -> list[RenderableType]:
+        content = pretty_json_text(result.content)
+        lines = content.split("\n")
+        parts: list[RenderableType] = []
+        if self.options.full_results or len(lines) <= self.options.fold_lines:
+            parts.append(self.json(content))
+        else:
+            parts.append(self.json("\n".join(lines[: self.options.fold_lines])))
+            more = len(lines) - self.options.fold_lines
+            parts.append(Text(f"… {more} more lines{self.hint('t')}", style="dim"))
+        if result.crashed and result.detail:
+            parts.extend(self.raw("traceback", result.detail, "x"))
+        parts.extend(self.change(change) for change in result.changes)
+        return parts
+
+    def change(self, change: RecordedChange) -> RenderableType:
+        kind = change.change().kind
+        lines = Text.assemble(
+            ("database ", "bold magenta"), (f"{change.table}[{change.record_id}]", "magenta")
+        )
+        lines.append(f" {kind}", style="dim")
+        for diff in change.change().field_diff():
+            lines.append("\n  ")
+            if diff.before is ABSENT:
+                lines.append(f"+ {diff.path}: {_value(diff.after)}", style="green")
+            elif diff.after is ABSENT:
+                lines.append(f"- {diff.path}: {_value(diff.before)}", style="red")
+            else:
+                lines.append(f"{diff.path}: ")
+                lines.append(_value(diff.before), style="red")
+                lines.append(" → ", style="dim")
+                lines.append(_value(diff.after), style="green")
+        return lines
+
+    def raw(self, title: str, content: str, key: str) -> list[RenderableType]:
+        if not content:
+            return [Text(f"{title}: (empty)", style="dim")]
+        if not self.options.raw:
+            return [Text(f"▸ {title}{self.hint(key)}", style="dim")]
+        return [Text(f"▾ {title}", style="dim"), _indented(self.text(content, "dim"), 2)]
+
+    def event(self, event: EpisodeEvent) -> RenderableType:
+        match event:
+            case ViolationEvent():
+                return self.violation(event)
+            case RetryEvent():
+                heading = Text.assemble(
+                    (" RETRY ", "bold black on yellow"),
+                    f" {event.error_type} · attempt {event.attempt} · {event.latency_ms:.0f} ms",
+                )
+                return Group(heading, self.text(event.message, "yellow"))
+            case UserRetryEvent():
+                heading = Text.assemble(
+                    (" USER RETRY ", "bold black on yellow"), f" attempt {event.attempt}"
+                )
+                reason = self.text(event.reason, "yellow")
+                return Group(
+                    heading, reason, *self.raw("raw completion", event.raw_completion, "v")
+                )
+            case ErrorEvent():
+                heading = Text.assemble(
+                    (" ERROR ", "bold white on red"), f" {event.role} · {event.error_type}"
+                )
+                parts: list[RenderableType] = [heading, self.text(event.message, "red")]
+                if event.detail:
+                    parts.extend(self.raw("traceback", event.detail, "v"))
+                return Group(*parts)
+
+    def violation(self, event: ViolationEvent) -> RenderableType:
+        violation = event.violation
+        heading = Text.assemble(
+            (" VIOLATION ", "bold white on red"),
+            (f" {violation.code.value}", "bold red"),
+            f" · attempt {event.generation.attempt} · {_ACTIONS[event.action_taken]}",
+        )
+        parts: list[RenderableType] = [heading, self.text(violation.detail, "red")]
+        for call in event.dropped_calls:
+            parts.append(self.text(f"dropped {call_text(call.name, call.arguments)}", "red"))
+        if event.dropped_text:
+            parts.append(self.text(f"dropped text: {event.dropped_text}", "red"))
+        parts.extend(self.raw("raw completion", event.generation.raw_completion, "v"))
+        return Group(*parts)
+
+
+def _value(value: object | Absent) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _indented(renderable: RenderableType, columns: int) -> Padding:
+    # Not expanded: lines keep no trailing spaces, so `show --plain` output diffs cleanly.
+    return Padding(renderable, (0, 0, 0, columns), expand=False)
+
+
+class _Header:
+    """A step's title on the left and its time on the right, without padding past the time."""
+
+    def __init__(self, title: Text, offset: str) -> None:
+        self.title = title
+        self.offset = offset
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        room = options.max_width - len(self.offset) - 1
+        title = self.title.copy()
+        title.truncate(max(room, 1), overflow="ellipsis")
+        gap = max(options.max_width - title.cell_len - len(self.offset), 1)
+        yield Text.assemble(title, " " * gap, (self.offset, "dim"))

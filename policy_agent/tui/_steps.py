@@ -1,0 +1,127 @@
+"""An episode as the replay reads it: steps (one record and the events that led to it), ids.
+
+Events are stored apart from the conversation (`Episode.events`); a reader wants each violation
+or retry next to the turn it delayed. Every event happens before the record it led to (a
+rejected attempt is stamped before the accepted one), so an event belongs to the first record
+stamped at or after it. Events after the last record (an error that ended the episode) form a
+last step of their own, with no record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from policy_agent.agent import RetryEvent, ViolationEvent
+from policy_agent.conversation import (
+    AgentMessage,
+    AgentToolCall,
+    ConversationRecord,
+    ToolResult,
+    UserMessage,
+    UserToolCall,
+)
+from policy_agent.trajectory._episode import Episode, EpisodeEvent, ErrorEvent, UserRetryEvent
+
+SUCCESS_THRESHOLD = 1 - 1e-6
+"""A reward at least this high is a success (tau2-bench's `is_successful`)."""
+
+_EPISODE_ID = re.compile(r"^(?P<task>.+)#(?P<trial>[0-9]+)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One step of a replay: a conversation record and the events that came just before it."""
+
+    index: int
+    """0-based position in the episode's steps."""
+    record: ConversationRecord | None
+    """None only for the last step when events followed the last record."""
+    events: tuple[EpisodeEvent, ...] = ()
+
+
+def steps_of(episode: Episode) -> tuple[Step, ...]:
+    """The episode's steps in order: one per record, plus one for trailing events if any."""
+    pending = sorted(episode.events, key=lambda event: event.timestamp)
+    steps: list[Step] = []
+    for record in episode.messages:
+        taken = 0
+        while taken < len(pending) and pending[taken].timestamp <= record.timestamp:
+            taken += 1
+        steps.append(Step(index=len(steps), record=record, events=tuple(pending[:taken])))
+        pending = pending[taken:]
+    if pending:
+        steps.append(Step(index=len(steps), record=None, events=tuple(pending)))
+    return tuple(steps)
+
+
+def episode_id(episode: Episode) -> str:
+    """`task_id#trial`, the id `show --episode` and `replay --episode` accept."""
+    return f"{episode.task_id}#{episode.trial}"
+
+
+def parse_episode_id(text: str) -> tuple[str, int] | int:
+    """`(task_id, trial)` for `task#trial`, or the 1-based line number for a bare number.
+
+    Raises ValueError, saying which forms are accepted, for anything else.
+    """
+    stripped = text.strip()
+    if stripped.isdigit() and int(stripped) > 0:
+        return int(stripped)
+    found = _EPISODE_ID.match(stripped)
+    if found is None:
+        raise ValueError(
+            f"episode {text!r} is neither TASK_ID#TRIAL (e.g. card_triplet_cribs#0) "
+            "nor a line number of episodes.jsonl (1 for the first)"
+        )
+    return found["task"], int(found["trial"])
+
+
+def is_success(episode: Episode) -> bool | None:
+    """Whether the episode succeeded; None when it has not been evaluated and ended normally."""
+    if episode.reward is not None:
+        return episode.reward.reward >= SUCCESS_THRESHOLD
+    return None if episode.termination_reason.is_normal_end else False
+
+
+def violation_codes(episode: Episode) -> tuple[str, ...]:
+    """The violation codes of the episode's events, in order, each once."""
+    codes = [e.violation.code.value for e in episode.events if isinstance(e, ViolationEvent)]
+    return tuple(dict.fromkeys(codes))
+
+
+def search_text(episode: Episode) -> str:
+    """Everything a reader may search for in one episode, lower-cased, one part per line."""
+    parts: list[str] = [episode_id(episode), episode.termination_reason.value, episode.error or ""]
+    for record in episode.messages:
+        parts.extend(_record_text(record))
+    for event in episode.events:
+        parts.extend(_event_text(event))
+    return "\n".join(part for part in parts if part).lower()
+
+
+def _record_text(record: ConversationRecord) -> list[str]:
+    match record:
+        case UserMessage():
+            return [record.content]
+        case AgentMessage():
+            return [record.reasoning or "", record.content]
+        case AgentToolCall():
+            arguments = json.dumps(record.arguments, ensure_ascii=False)
+            return [record.reasoning or "", record.content or "", record.name, arguments]
+        case UserToolCall():
+            return [record.name, json.dumps(record.arguments, ensure_ascii=False)]
+        case ToolResult():
+            return [record.name, record.content]
+
+
+def _event_text(event: EpisodeEvent) -> list[str]:
+    match event:
+        case ViolationEvent():
+            violation = event.violation
+            return [violation.code.value, violation.detail, event.generation.raw_completion]
+        case UserRetryEvent():
+            return [event.reason, event.raw_completion]
+        case ErrorEvent() | RetryEvent():
+            return [event.error_type, event.message]

@@ -1,0 +1,233 @@
+"""The parts of an episode around its steps: the title line, the reward, the actions; and the
+whole episode as `show` prints it (the replay's side panel reuses the same renderables)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from policy_agent.domain import Action
+from policy_agent.trajectory._episode import Episode
+from policy_agent.trajectory._reward import RewardInfo
+from policy_agent.tui._actions import ActionRow, call_text, pair_actions
+from policy_agent.tui._render import RenderOptions, render_step
+from policy_agent.tui._steps import SUCCESS_THRESHOLD, episode_id, is_success, steps_of
+
+_WIDE = 80
+"""From this width on, expected and actual actions are two columns; below, they are stacked."""
+
+
+def outcome_text(success: bool | None, reward: float | None) -> Text:
+    """`✓ 1.00`, `✗ 0.00`, or `✗ —` (`? —` when it ended normally) with no reward yet."""
+    if reward is None:
+        return Text("✗ —", style="red") if success is False else Text("? —", style="dim")
+    return Text(f"{'✓' if success else '✗'} {reward:.2f}", style="green" if success else "red")
+
+
+def mark(passed: bool | None) -> Text:
+    """`✓` green, `✗` red, or `·` for not decided."""
+    if passed is None:
+        return Text("·", style="dim")
+    return Text("✓", style="green") if passed else Text("✗", style="red")
+
+
+def render_title(episode: Episode) -> Text:
+    """One line: the episode's id, outcome, how it ended, its turns and how long it took."""
+    reward = None if episode.reward is None else episode.reward.reward
+    return Text("  ").join(
+        [
+            Text(episode_id(episode), style="bold"),
+            outcome_text(is_success(episode), reward),
+            Text(episode.termination_reason.value),
+            Text(f"{len(episode.messages)} turns"),
+            Text(f"{episode.duration_s:.1f} s"),
+        ]
+    )
+
+
+def render_origin(episode: Episode, *, line: int | None = None) -> Text:
+    """Where the episode is and how to run it again: line, seed, start time (UTC)."""
+    parts = [] if line is None else [f"line {line}"]
+    parts += [f"seed {episode.seed}", f"started {episode.started_at:%Y-%m-%d %H:%M:%S} UTC"]
+    return Text(" · ".join(parts), style="dim")
+
+
+def render_reward(episode: Episode) -> RenderableType:
+    """The reward, each component, and every check that failed or was judged."""
+    parts: list[RenderableType] = []
+    if episode.error:
+        parts.append(Text.assemble(("Ended: ", "bold red"), episode.error))
+    info = episode.reward
+    if info is None:
+        parts.append(Text("Not evaluated yet: no reward.", style="dim"))
+        return Group(*parts)
+    basis = " × ".join(kind.value for kind in info.reward_basis) or "nothing"
+    parts.append(
+        Text.assemble(
+            ("Reward ", "bold"),
+            outcome_text(info.reward >= SUCCESS_THRESHOLD, info.reward),
+            (f" = {basis}", "dim"),
+        )
+    )
+    parts.append(_components(info))
+    parts.extend(_checks(info))
+    if info.note:
+        parts.append(Text.assemble(("Note: ", "bold"), info.note))
+    return Group(*parts)
+
+
+def _components(info: RewardInfo) -> Text:
+    lines = [
+        Text.assemble(
+            "  ",
+            mark(value >= SUCCESS_THRESHOLD),
+            f" {value:.2f} {kind.value}",
+            ("" if kind in info.reward_basis else " (not in the basis)", "dim"),
+        )
+        for kind, value in info.reward_breakdown.items()
+    ]
+    return Text("\n").join(lines)
+
+
+def _checks(info: RewardInfo) -> list[RenderableType]:
+    sections: list[tuple[str, list[Text]]] = []
+    if info.db_check is not None and info.db_check.differences:
+        lines = [
+            Text.assemble(
+                "  user " if d.database == "user" else "  ",
+                f"{d.table}[{d.record_id}]{'.' + d.field if d.field else ''}\n    ",
+                ("expected ", "dim"),
+                (_json(d.expected), "green"),
+                (", actual ", "dim"),
+                (_json(d.actual), "red"),
+            )
+            for d in info.db_check.differences
+        ]
+        sections.append(("Database differences", lines))
+    sections.append(
+        (
+            "Assertions",
+            [
+                _check(a.met, a.env_assertion.message or a.env_assertion.check, a.error)
+                for a in info.env_assertions
+            ],
+        )
+    )
+    sections.append(
+        ("Communicated", [_check(c.met, json.dumps(c.info), None) for c in info.communicate_checks])
+    )
+    sections.append(
+        ("Judge", [_check(n.met, n.nl_assertion, n.justification) for n in info.nl_assertions])
+    )
+    if info.judge is not None and info.judge.error:
+        sections.append(("Judge failed", [Text(f"  {info.judge.error}", style="red")]))
+    parts: list[RenderableType] = []
+    for title, lines in sections:
+        if lines:
+            parts.append(Text(title, style="bold"))
+            parts.extend(lines)
+    return parts
+
+
+def _check(met: bool, what: str, why: str | None) -> Text:
+    line = Text.assemble("  ", mark(met), f" {what}")
+    if why:
+        line.append(f" — {why}", style="dim")
+    return line
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class ActionsView:
+    """Expected actions beside the calls made: two columns when wide, stacked when narrow."""
+
+    def __init__(self, rows: Sequence[ActionRow], *, note: str | None = None) -> None:
+        """`note` says why there are no expected actions to show (e.g. the pack is gone)."""
+        self.rows = rows
+        self.note = note
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("Expected and actual actions", style="bold")
+        if self.note:
+            yield Text(self.note, style="yellow")
+        if not self.rows:
+            yield Text("  (no expected actions and no calls)", style="dim")
+        elif options.max_width >= _WIDE:
+            yield self._table()
+        else:
+            yield from self._stacked()
+
+    def _table(self) -> Table:
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        table.add_column("")
+        table.add_column("expected", ratio=1)
+        table.add_column("actual", ratio=1)
+        for row in self.rows:
+            expected = _action(row.expected) if row.expected else Text("—", style="dim")
+            actual = _call(row)
+            table.add_row(mark(row.matched), expected, actual)
+        return table
+
+    def _stacked(self) -> Iterable[RenderableType]:
+        for row in self.rows:
+            if row.expected is None:
+                yield Text.assemble(mark(None), " ", _call(row), (" (not expected)", "dim"))
+                continue
+            yield Text.assemble(mark(row.matched), " ", _action(row.expected))
+            if not row.matched:
+                yield Padding(Text.assemble(("actual: ", "dim"), _call(row)), (0, 0, 0, 2))
+
+
+def _action(action: Action) -> Text:
+    who = "user: " if action.requestor == "user" else ""
+    return Text(who + call_text(action.name, action.arguments))
+
+
+def _call(row: ActionRow) -> Text:
+    if row.actual is None:
+        return Text("not called", style="dim")
+    who = "user: " if row.actual.kind == "user_tool_call" else ""
+    return Text(who + call_text(row.actual.name, row.actual.arguments))
+
+
+def actions_view(
+    episode: Episode, expected: Sequence[Action] | None, note: str | None
+) -> ActionsView:
+    """The actions view of an episode; with no `expected`, the evaluator's checked actions."""
+    if expected is None and episode.reward is not None:
+        expected = [check.action for check in episode.reward.action_checks]
+    return ActionsView(pair_actions(expected or [], episode), note=note)
+
+
+def render_episode(
+    episode: Episode,
+    *,
+    expected: Sequence[Action] | None,
+    note: str | None = None,
+    line: int | None = None,
+    options: RenderOptions | None = None,
+) -> RenderableType:
+    """The whole episode as `show` prints it: title, every step, reward, actions."""
+    shown = options or RenderOptions()
+    steps = [
+        render_step(step, started_at=episode.started_at, options=shown)
+        for step in steps_of(episode)
+    ]
+    return Group(
+        render_title(episode),
+        render_origin(episode, line=line),
+        Rule(style="dim"),
+        *steps,
+        Rule(style="dim"),
+        render_reward(episode),
+        Text(),
+        actions_view(episode, expected, note),
+    )
