@@ -138,8 +138,17 @@ def test_an_empty_file_is_null(tmp_path: Path) -> None:
 
 @given(JSON_VALUES)
 def test_yaml_round_trip(value: object) -> None:
-    """Whatever PyYAML dumps from JSON values loads back the same."""
-    assert _load_text(yaml.safe_dump(value), "a.yaml") == value
+    """JSON values that PyYAML writes with quoted strings load back the same. (Unquoted, PyYAML
+    writes strings such as 0E0 plain, which YAML 1.2 reads as numbers: see below.)"""
+    assert _load_text(yaml.safe_dump(value, default_style='"'), "a.yaml") == value
+
+
+@pytest.mark.parametrize("text", ["0E0", "1e5", "-2.5E-3"])
+def test_plain_exponents_are_numbers_as_yaml_1_2_says(text: str) -> None:
+    # PyYAML (YAML 1.1) would read these as text and even writes such strings unquoted; packs
+    # follow YAML 1.2 and JSON, so write "1e5" in quotes for the string.
+    assert _load_text(f"value: {text}\n", "a.yaml") == {"value": float(text)}
+    assert _load_text(f"value: '{text}'\n", "a.yaml") == {"value": text}
 
 
 @given(JSON_VALUES)
