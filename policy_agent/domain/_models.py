@@ -391,7 +391,9 @@ class Action(_Strict):
     compare_args: list[str] | None = Field(
         default=None,
         description=(
-            "Arguments compared with the agent's call: null compares all, [] the name only."
+            "Arguments compared with the agent's call: null compares every argument the call "
+            "passed (tau2-bench's rule: one it left out to take its default is not compared), "
+            "[] the name only."
         ),
     )
 
