@@ -1,0 +1,123 @@
+"""`policy-agent show`: one conversation as text (golden files), the episode index, errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from rich.console import Console
+
+from policy_agent.cli import main
+from policy_agent.tui import ReplayRun, render_episode
+from tests.tui._golden import assert_golden
+from tests.tui._runs import failed, successful, write_run
+
+
+def show(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, ["show", *args], env=env)
+
+
+def test_a_failed_episode_in_plain_text(fixture_run: Path) -> None:
+    result = show(
+        str(fixture_run), "--episode", "card_triplet_cribs#1", "--plain", "--width", "100"
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b[" not in result.stdout
+    assert_golden("show_failed.txt", result.stdout)
+
+
+def test_trailing_events_and_a_user_retry_in_plain_text(fixture_run: Path) -> None:
+    result = show(str(fixture_run), "-e", "4", "--plain", "--width", "100")
+    assert result.exit_code == 0, result.output
+    assert_golden("show_user_error.txt", result.stdout)
+
+
+def test_a_failed_episode_in_colour(fixture_run: Path) -> None:
+    run = ReplayRun(fixture_run)
+    run.log.poll()
+    episode = run.log.load(run.log.find("card_triplet_cribs#1"))
+    expected = run.expected(episode.task_id)
+    console = Console(
+        file=io.StringIO(), record=True, width=100, force_terminal=True, color_system="truecolor"
+    )
+    console.print(render_episode(episode, expected=expected.actions, line=2))
+    coloured = console.export_text(styles=True)
+    assert "\x1b[1;37;41m VIOLATION \x1b[0m" in coloured  # violations stand out
+    assert_golden("show_failed.ansi", coloured)
+
+
+def test_the_command_colours_only_when_asked_or_in_a_terminal(fixture_run: Path) -> None:
+    args = (str(fixture_run), "-e", "2", "--width", "100")
+    assert "\x1b[" not in show(*args).stdout  # not a terminal
+    assert "\x1b[" in show(*args, env={"FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in show(*args, "--plain", env={"FORCE_COLOR": "1"}).stdout
+
+
+def test_the_id_and_the_line_number_show_the_same_episode(fixture_run: Path) -> None:
+    by_id = show(str(fixture_run), "-e", "card_triplet_cribs#1", "--plain")
+    assert by_id.stdout == show(str(fixture_run), "-e", "2", "--plain").stdout
+
+
+def test_without_an_episode_a_run_lists_its_episodes(fixture_run: Path) -> None:
+    result = show(str(fixture_run), "--plain", "--width", "100")
+    assert result.exit_code == 0, result.output
+    assert_golden("show_index.txt", result.stdout)
+
+
+def test_a_run_of_one_episode_shows_it(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful()])
+    result = show(str(run), "--plain")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("card_triplet_cribs#0  ✓ 1.00  user_stop  15 turns")
+
+
+def test_a_moved_pack_is_said_and_the_checked_actions_are_shown(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [failed()], domain=str(tmp_path / "gone"))
+    result = show(str(run), "--plain", "--width", "100")
+    assert "The domain pack was not found or no longer loads" in result.stdout
+    assert str(tmp_path / "gone") in result.stdout.replace("\n", "")
+    table = result.stdout.split("Expected and actual actions")[1]
+    assert '✗  request_cribs(booking_id="B11246", count=3)' in table
+    assert "change_room" not in table  # the task's other actions are in the pack only
+
+
+def test_a_changed_pack_is_said(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [failed()])
+    manifest = (run / "run.json").read_text()
+    (run / "run.json").write_text(manifest.replace('"domain_hash": "', '"domain_hash": "0'))
+    result = show(str(run), "--plain", "--width", "100")
+    assert "changed since this run: its expected actions may differ." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["-e", "card_triplet_cribs"], 2, "is neither TASK_ID#TRIAL"),
+        (["-e", "card_triplet_cribs#9"], 1, "no episode 'card_triplet_cribs#9' among its 4"),
+        (["-e", "12"], 1, "no line 12 among its 4 episodes"),
+    ],
+)
+def test_an_unknown_episode_exits_with_the_reason(
+    fixture_run: Path, args: list[str], code: int, message: str
+) -> None:
+    result = show(str(fixture_run), *args)
+    assert result.exit_code == code
+    assert message in result.stderr
+
+
+def test_a_folder_that_is_no_run_exits_1(tmp_path: Path) -> None:
+    result = show(str(tmp_path))
+    assert result.exit_code == 1
+    assert "not a readable run directory: there is no run.json" in result.stderr
+
+
+def test_bad_lines_are_warned_about_and_the_rest_shown(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful()])
+    with (run / "episodes.jsonl").open("ab") as file:
+        file.write(b"{oops\n")
+    result = show(str(run), "--plain")
+    assert result.exit_code == 0
+    assert "warning: " in result.stderr and ":2: corrupt line" in result.stderr
+    assert result.stdout.startswith("card_triplet_cribs#0")
