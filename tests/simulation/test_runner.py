@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -11,10 +12,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from policy_agent.agent import Agent
 from policy_agent.conversation import AgentMessage, ConversationRecord
 from policy_agent.domain import DomainPack, Task
 from policy_agent.simulation import (
     ConfigError,
+    ModelAgentConfig,
     Simulation,
     SimulationConfig,
     episode_seed,
@@ -222,3 +225,40 @@ def test_plan_refuses_unknown_tasks_and_unscripted_ones(hotel: DomainPack) -> No
         plan(sim_config(agent=agent), pack)
     # The oracle gets the brief user instead, so `check` runs packs without scripts.
     assert len(plan(sim_config(), pack)) == 1
+
+
+async def test_completions_turns_can_be_rebuilt_byte_for_byte_from_the_line(
+    hotel: DomainPack, serve: Serve, tmp_path: Path
+) -> None:
+    markup = call("get_guest_details", {"guest_id": "G90974"})["content"]
+    server = await serve(
+        {
+            "agent": {
+                "answers": [
+                    {"text": f"Look the guest up.</think>\n{markup}"},
+                    {"text": "Found.</think>\nYou are Tom; what can I do?"},
+                ]
+            }
+        }
+    )
+    agent = {"model": model(server, "agent"), "transport": "completions"}
+    config = sim_config(agent=agent, tasks=["cancel_free_window"], max_steps=6, out=str(tmp_path))
+    _, [episode] = await simulate(config, hotel)
+    assert episode.termination_reason is TerminationReason.MAX_STEPS
+    rebuilt_by = Agent.from_pack(hotel, ModelAgentConfig.model_validate(agent))
+    sent = [r.body["prompt"] for r in server.requests if isinstance(r.body, dict)]
+    rebuilt = []
+    for index, record in enumerate(episode.messages):
+        generation = getattr(record, "generation", None)
+        if generation is None:
+            continue
+        prompt = rebuilt_by.prompt(
+            episode.messages[:index], corrections=generation.correction_messages
+        )
+        assert hashlib.sha256(prompt.encode()).hexdigest() == generation.prompt_sha256
+        rebuilt.append(prompt)
+    assert rebuilt == sent and len(sent) == 2
+    answer = episode.messages[4]
+    assert isinstance(answer, AgentMessage) and answer.generation is not None
+    assert answer.generation.raw_completion == "Found.</think>\nYou are Tom; what can I do?"
+    await rebuilt_by.client.aclose()
