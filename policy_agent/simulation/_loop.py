@@ -169,24 +169,26 @@ def _failure(raised: Exception, transcript: _Transcript) -> tuple[TerminationRea
     match raised:
         case AgentModelError():
             transcript.events += raised.events
-            transcript.events.append(_error_event("agent", raised.error))
+            transcript.events.append(error_event("agent", raised.error))
             return TerminationReason.INFRASTRUCTURE_ERROR, str(raised).splitlines()[0]
         case UserModelError():
             transcript.events += raised.events
             transcript.count("user", raised.totals)
-            transcript.events.append(_error_event("user", raised.error))
+            transcript.events.append(error_event("user", raised.error))
             return TerminationReason.INFRASTRUCTURE_ERROR, str(raised).splitlines()[0]
         case UserGaveUp():
             transcript.events += raised.events
             transcript.count("user", raised.totals)
-            transcript.events.append(_error_event("user", raised))
+            transcript.events.append(error_event("user", raised))
             return TerminationReason.USER_ERROR, str(raised)
     # Anything else is a bug (ours or a plug-in's): keep the traceback for the report.
-    transcript.events.append(_error_event("runner", raised, detail=traceback.format_exc()))
+    transcript.events.append(error_event("runner", raised, with_traceback=True))
     return TerminationReason.INFRASTRUCTURE_ERROR, f"{type(raised).__name__}: {raised}"
 
 
-def _error_event(role: str, error: Exception, *, detail: str | None = None) -> ErrorEvent:
+def error_event(role: str, error: Exception, *, with_traceback: bool = False) -> ErrorEvent:
+    """The event recording `error` (call `with_traceback` inside the `except` that caught it)."""
+    detail = traceback.format_exc() if with_traceback else None
     return ErrorEvent(role=role, error_type=type(error).__name__, message=str(error), detail=detail)
 
 

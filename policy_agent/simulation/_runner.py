@@ -15,7 +15,6 @@ and a run stopped at any point keeps every episode that finished.
 from __future__ import annotations
 
 import asyncio
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,12 +29,18 @@ from policy_agent.simulation._config import (
     ModelAgentConfig,
     SimulationConfig,
 )
-from policy_agent.simulation._loop import AgentPlayer, EpisodeLimits, database_state, run_episode
+from policy_agent.simulation._loop import (
+    AgentPlayer,
+    EpisodeLimits,
+    database_state,
+    error_event,
+    run_episode,
+)
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import RunManifest, RunStore
-from policy_agent.trajectory._episode import Episode, ErrorEvent, TerminationReason
+from policy_agent.trajectory._episode import Episode, TerminationReason
 from policy_agent.user import UserSimulator, make_user
 
 RecordEpisode = Callable[[Episode], Awaitable[None]]
@@ -227,12 +232,7 @@ class Simulation:
         from policy_agent.conversation import now
 
         moment = now()
-        event = ErrorEvent(
-            role="runner",
-            error_type=type(error).__name__,
-            message=str(error),
-            detail=traceback.format_exc(),
-        )
+        event = error_event("runner", error, with_traceback=True)
         return Episode(
             task_id=planned.task.id,
             trial=planned.trial,
@@ -251,12 +251,7 @@ class Simulation:
         try:
             reward = await self.evaluator.evaluate(episode)
         except Exception as error:
-            event = ErrorEvent(
-                role="evaluator",
-                error_type=type(error).__name__,
-                message=str(error),
-                detail=traceback.format_exc(),
-            )
+            event = error_event("evaluator", error, with_traceback=True)
             return episode.model_copy(update={"events": [*episode.events, event]})
         return episode.model_copy(update={"reward": reward})
 
