@@ -131,16 +131,19 @@ async def run_episode(
         on_agent_tokens=on_agent_tokens,
     )
     reason, error = TerminationReason.INFRASTRUCTURE_ERROR, None
+    deadline = asyncio.timeout(limits.timeout_s)
     try:
-        async with asyncio.timeout(limits.timeout_s):
+        async with deadline:
             await loop.play()
     except _End as end:
         reason, error = end.reason, end.error
-    except TimeoutError:
-        reason = TerminationReason.TIMEOUT
-        error = f"the episode took longer than its limit of {limits.timeout_s} s"
     except Exception as raised:
-        reason, error = _failure(raised, transcript)
+        # A TimeoutError is the episode's own limit only if that deadline passed.
+        if isinstance(raised, TimeoutError) and deadline.expired():
+            reason = TerminationReason.TIMEOUT
+            error = f"the episode took longer than its limit of {limits.timeout_s} s"
+        else:
+            reason, error = _failure(raised, transcript)
     return Episode(
         task_id=task_id,
         trial=trial,
