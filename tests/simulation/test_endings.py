@@ -186,3 +186,23 @@ async def test_an_exception_becomes_an_infrastructure_error_with_its_traceback(
     calls = [r.name for r in episode.messages if isinstance(r, AgentToolCall)]
     assert calls == ["get_guest_details", "get_booking_details", "cancel_booking"]
     assert [change.record_id for change in episode.database.diff] == ["B11319"]
+
+
+class _TimingOutUser:
+    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+        raise TimeoutError("a socket gave up")
+
+
+async def test_a_timeout_inside_a_turn_is_not_the_episode_timeout(hotel: DomainPack) -> None:
+    task = hotel.task("cancel_free_window")
+    episode = await run_episode(
+        task_id=task.id,
+        trial=0,
+        seed=1,
+        agent=OracleAgent(task),
+        user=_TimingOutUser(),
+        environment=Environment.from_pack(hotel).new_episode(),
+        limits=EpisodeLimits(max_steps=50, max_errors=5, timeout_s=60),
+    )
+    assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
+    assert episode.error == "TimeoutError: a socket gave up"
