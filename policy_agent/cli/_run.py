@@ -148,6 +148,8 @@ def run(
         raise
     store.close()
     click.echo(f"{store.directory}: {tally.summary()}")
+    if not quiet and "replay" in main.commands:
+        click.echo(f"Replay it with: policy-agent replay {store.directory}", err=True)
 
 
 def _config(
