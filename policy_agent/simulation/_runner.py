@@ -40,7 +40,7 @@ from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import RunManifest, RunStore
-from policy_agent.trajectory._episode import Episode, TerminationReason
+from policy_agent.trajectory._episode import Episode, RoleTotals, TerminationReason
 from policy_agent.user import UserSimulator, make_user
 
 RecordEpisode = Callable[[Episode], Awaitable[None]]
@@ -253,7 +253,19 @@ class Simulation:
         except Exception as error:
             event = error_event("evaluator", error, with_traceback=True)
             return episode.model_copy(update={"events": [*episode.events, event]})
-        return episode.model_copy(update={"reward": reward})
+        totals = episode.totals
+        judge = reward.judge
+        if judge is not None:
+            # The judge's one call goes into the per-role totals beside the agent and the user.
+            used = RoleTotals(
+                calls=0 if judge.error is not None else 1,
+                prompt_tokens=judge.prompt_tokens,
+                completion_tokens=judge.completion_tokens,
+                latency_ms=judge.latency_ms,
+                cost_usd=judge.cost_usd,
+            )
+            totals = {**totals, "judge": used}
+        return episode.model_copy(update={"reward": reward, "totals": totals})
 
     async def aclose(self) -> None:
         """Close the clients' connections (call once, at the end of the run)."""

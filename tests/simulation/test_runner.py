@@ -14,7 +14,7 @@ import pytest
 
 from policy_agent.agent import Agent
 from policy_agent.conversation import AgentMessage, ConversationRecord
-from policy_agent.domain import DomainPack, Task
+from policy_agent.domain import DomainPack, RewardType, Task
 from policy_agent.simulation import (
     ConfigError,
     ModelAgentConfig,
@@ -262,3 +262,32 @@ async def test_completions_turns_can_be_rebuilt_byte_for_byte_from_the_line(
     assert isinstance(answer, AgentMessage) and answer.generation is not None
     assert answer.generation.raw_completion == "Found.</think>\nYou are Tom; what can I do?"
     await rebuilt_by.client.aclose()
+
+
+async def test_a_judge_scores_nl_assertions_and_is_counted_in_the_totals(
+    hotel: DomainPack, serve: Serve, tmp_path: Path
+) -> None:
+    task = hotel.task("crib_too_late")
+    criteria = task.evaluation_criteria
+    judged = task.model_copy(
+        update={
+            "evaluation_criteria": criteria.model_copy(
+                update={"reward_basis": [*criteria.reward_basis, RewardType.NL_ASSERTION]}
+            )
+        }
+    )
+    pack = dataclasses.replace(hotel, tasks=(judged,))
+    with pytest.raises(ConfigError, match="no judge model is configured"):
+        Simulation(sim_config(), pack)
+    verdict = {
+        "results": [
+            {"expectedOutcome": text, "reasoning": "Said so.", "metExpectation": True}
+            for text in criteria.nl_assertions
+        ]
+    }
+    server = await serve({"judge": {"answers": [json.dumps(verdict)]}})
+    config = sim_config(judge=model(server, "judge"), out=str(tmp_path))
+    _, [episode] = await simulate(config, pack)
+    assert episode.reward is not None and episode.reward.reward == 1.0
+    assert episode.reward.reward_breakdown[RewardType.NL_ASSERTION] == 1.0
+    assert episode.totals["judge"].calls == 1
