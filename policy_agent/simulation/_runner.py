@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from policy_agent.agent import Agent
 from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import Environment
-from policy_agent.evaluation import Evaluator
+from policy_agent.evaluation import Evaluator, JudgeRequired
 from policy_agent.llm import LLMClient, ModelConfig, close_connections
 from policy_agent.simulation._config import (
     HASH_EXCLUDES,
@@ -105,8 +105,6 @@ class Simulation:
 
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
         """
-        from policy_agent.evaluation import JudgeRequired
-
         self.config = config
         self.pack = pack
         self.episodes = plan(config, pack)
