@@ -16,6 +16,6 @@ def json_schema_of_line(model_type: type[BaseModel]) -> dict[str, JsonValue]:
     schema: dict[str, JsonValue] = model_type.model_json_schema(mode="serialization")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$comment": f"One line of a run's {EPISODES_NAME}: a {model_type.__name__} as JSON.",
+        "$comment": f"One line of a run's {EPISODES_NAME}: one {model_type.__name__} as JSON.",
         **schema,
     }

@@ -38,7 +38,7 @@ class Record(BaseModel):
 def test_schema_is_draft_2020_12_and_names_the_file() -> None:
     schema = json_schema_of_line(Record)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$comment"] == "One line of a run's episodes.jsonl: a Record as JSON."
+    assert schema["$comment"] == "One line of a run's episodes.jsonl: one Record as JSON."
     assert schema["title"] == "Record"
     jsonschema.Draft202012Validator.check_schema(schema)
 
