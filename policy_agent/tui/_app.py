@@ -40,6 +40,15 @@ class _TermSuggester(Suggester):
         return complete(value, completions(self.replay.entries))
 
 
+class EpisodeTable(DataTable[str | Text]):
+    """The episode list: a row cursor, and Home and End go to the first and last episode."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+    ]
+
+
 class EpisodesScreen(Screen[None]):
     """The run's episodes, filtered; Enter opens one."""
 
@@ -77,22 +86,21 @@ class EpisodesScreen(Screen[None]):
             id="filter",
             suggester=_TermSuggester(self.replay),
         )
-        table: DataTable[str | Text] = DataTable(
-            id="episodes", cursor_type="row", zebra_stripes=True
-        )
+        table = EpisodeTable(id="episodes", cursor_type="row", zebra_stripes=True)
         table.add_columns("episode", "reward", "ended", "turns", "viol.")
         yield table
         yield Footer()
 
     def on_mount(self) -> None:
-        """Start in the list (not in the filter line)."""
-        self.query_one(DataTable).focus()
+        """Start in the list (not in the filter line), and start reading the run."""
+        self.table.focus()
         self.show_status()
+        self.replay.run_worker(self.replay.load(), name="load", exclusive=True)
 
     @property
-    def table(self) -> DataTable[str | Text]:
+    def table(self) -> EpisodeTable:
         """The episode list."""
-        return self.query_one("#episodes", DataTable)
+        return self.query_one(EpisodeTable)
 
     def add_entries(self, entries: list[EpisodeEntry]) -> None:
         """Append the rows of those of `entries` that pass the filter."""
@@ -204,12 +212,12 @@ class ReplayApp(App[None]):
         return self._episodes
 
     def on_mount(self) -> None:
-        """Show the list and start reading the run."""
+        """Show the list (which starts reading the run once it is on screen)."""
         self._episodes = EpisodesScreen(self._filter_text)
         self.push_screen(self._episodes)
-        self.run_worker(self._load(), name="load", exclusive=True)
 
-    async def _load(self) -> None:
+    async def load(self) -> None:
+        """Read the run in batches into the list; then open `--episode` and start following."""
         while True:
             new = self.replay_run.log.poll(max_lines=BATCH_LINES)
             self._take(new)

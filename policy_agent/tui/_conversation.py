@@ -189,6 +189,7 @@ class ConversationScreen(Screen[None]):
     def action_side(self) -> None:
         """Hide or show the side panel."""
         self.query_one("#side").toggle_class("-hidden")
+        self.move_to(self.current)  # the steps reflow to the new width
 
     def action_back(self) -> None:
         """Back to the episode list."""

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 _EPISODES = [
     ("↑ ↓ PgUp PgDn", "move in the list"),
+    ("Home End", "first and last episode"),
     ("Enter, click", "open the episode"),
     ("/", "type a filter (Esc back to the list)"),
     ("f", "failed episodes only, or all again"),

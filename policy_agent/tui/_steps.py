@@ -27,7 +27,8 @@ from policy_agent.trajectory._episode import Episode, EpisodeEvent, ErrorEvent, 
 SUCCESS_THRESHOLD = 1 - 1e-6
 """A reward at least this high is a success (tau2-bench's `is_successful`)."""
 
-_EPISODE_ID = re.compile(r"^(?P<task>.+)#(?P<trial>[0-9]+)$")
+_EPISODE_ID = re.compile(r"(?P<task>.+)#(?P<trial>[0-9]+)", re.DOTALL)
+_LINE_NUMBER = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,9 +68,9 @@ def parse_episode_id(text: str) -> tuple[str, int] | int:
     Raises ValueError, saying which forms are accepted, for anything else.
     """
     stripped = text.strip()
-    if stripped.isdigit() and int(stripped) > 0:
+    if _LINE_NUMBER.fullmatch(stripped) and int(stripped) > 0:
         return int(stripped)
-    found = _EPISODE_ID.match(stripped)
+    found = _EPISODE_ID.fullmatch(stripped)
     if found is None:
         raise ValueError(
             f"episode {text!r} is neither TASK_ID#TRIAL (e.g. card_triplet_cribs#0) "

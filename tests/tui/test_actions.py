@@ -49,7 +49,8 @@ def test_without_verdicts_the_compared_arguments_decide() -> None:
             "compare_args": ["booking_id"],
         }
     )
-    assert [row.matched for row in pair_actions([compared], episode)][0] is True
+    [paired] = pair_actions([compared], episode)[:1]
+    assert paired.matched is True
     # Calls no action expected follow, in the order they were made.
     extra = [row.actual.name for row in rows if row.expected is None and row.actual]
     assert extra == ["get_guest_details", "get_booking_details", "change_room"]

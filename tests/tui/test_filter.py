@@ -29,7 +29,8 @@ def kept(text: str, entries: list[EpisodeEntry]) -> list[str]:
     [
         ("", ["card_triplet_cribs#0", "card_triplet_cribs#1", "twins_upgrade_for_cribs#0",
               "crib_limit_partial#0"]),
-        ("is:failed", ["card_triplet_cribs#1", "twins_upgrade_for_cribs#0", "crib_limit_partial#0"]),
+        ("is:failed", ["card_triplet_cribs#1", "twins_upgrade_for_cribs#0",
+                       "crib_limit_partial#0"]),
         ("is:passed", ["card_triplet_cribs#0"]),
         ("IS:FAILED task:TRIPLET", ["card_triplet_cribs#1"]),
         ("task:twins task:limit", ["twins_upgrade_for_cribs#0", "crib_limit_partial#0"]),

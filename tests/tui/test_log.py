@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy_agent.trajectory import CorruptLine, NotARun, RecordInvalid
-from policy_agent.tui import EpisodeLog, EpisodeNotFound, ReplayRun, resolve_run
+from policy_agent.tui import EpisodeNotFound, ReplayRun, resolve_run
 from tests.tui._runs import RUN_ID, all_episodes, failed, successful, write_run
 
 
@@ -106,5 +106,5 @@ def test_a_run_is_a_folder_or_a_run_id_under_runs(
     assert resolve_run(RUN_ID) == Path("runs") / RUN_ID
     with pytest.raises(NotARun, match=r"nowhere: .*no such folder, nor runs/nowhere"):
         resolve_run("nowhere")
-    with pytest.raises(NotARun, match="there is no run.json"):
+    with pytest.raises(NotARun, match=r"there is no run\.json"):
         ReplayRun(tmp_path)

@@ -1,0 +1,291 @@
+"""The replay app, headless through Textual's pilot at 80×24: keys in, screen text out."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
+
+from policy_agent.tui import ReplayApp, ReplayRun, render_step
+from policy_agent.tui._app import BATCH_LINES, EpisodesScreen
+from policy_agent.tui._conversation import ConversationScreen, StepView
+from policy_agent.tui._help import HelpScreen
+from tests.tui._runs import all_episodes, failed, successful, write_run
+from tests.tui._screen import screen_text
+
+SIZE = (80, 24)
+
+
+@asynccontextmanager
+async def replay(run: Path, **options: object) -> AsyncIterator[tuple[ReplayApp, Pilot[None]]]:
+    """The app on `run`, its episodes read, at 80×24."""
+    app = ReplayApp(ReplayRun(run), **options)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        yield app, pilot
+
+
+def rows(app: ReplayApp) -> list[str]:
+    table = app.screen.query_one(DataTable)
+    return [str(table.get_row_at(index)[0]) for index in range(table.row_count)]
+
+
+def conversation(app: ReplayApp) -> ConversationScreen:
+    assert isinstance(app.screen, ConversationScreen)
+    return app.screen
+
+
+async def until(condition: Callable[[], bool], pilot: Pilot[None]) -> None:
+    """Wait (at most 5 s) for `condition`, letting the app run."""
+    for _ in range(100):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the condition never held")
+
+
+async def test_the_list_shows_each_episodes_outcome(fixture_run: Path) -> None:
+    async with replay(fixture_run) as (app, _):
+        text = screen_text(app)
+        assert "20250603-090000-hotel-abc123 · 4/4 episodes · 3 failed · 4 shown" in text
+        assert "card_triplet_cribs#0       ✓ 1.00  user_stop   15" in text
+        assert "card_triplet_cribs#1       ✗ 0.00  user_stop   11     1" in text
+        assert "twins_upgrade_for_cribs#0  ✗ —     max_steps   7" in text
+
+
+async def test_f_keeps_the_failed_episodes_and_slash_filters(fixture_run: Path) -> None:
+    async with replay(fixture_run) as (app, pilot):
+        await pilot.press("f")
+        assert rows(app) == ["card_triplet_cribs#1", "twins_upgrade_for_cribs#0",
+                             "crib_limit_partial#0"]  # fmt: skip
+        assert app.screen.query_one(Input).value == "is:failed"
+        await pilot.press("f")
+        assert len(rows(app)) == 4
+        await pilot.press("slash", *"reason:m")
+        assert rows(app) == ["twins_upgrade_for_cribs#0"]
+        field = app.screen.query_one(Input)
+        field.value = "reason:max task:x"
+        await pilot.pause()
+        assert rows(app) == []
+        assert "0 shown" in screen_text(app)
+        # The suggestion completes the term being typed; → takes it.
+        await pilot.press("end", "ctrl+u", *"code:m", "right")
+        assert field.value == "code:multiple_tool_calls"
+        await pilot.press("enter")
+        assert rows(app) == ["card_triplet_cribs#1"]
+        assert isinstance(app.focused, DataTable)  # Enter went back to the list
+        await pilot.press("enter")
+        assert conversation(app).entry.id == "card_triplet_cribs#1"
+
+
+async def test_search_finds_words_in_the_conversations(fixture_run: Path) -> None:
+    async with replay(fixture_run, filter_text='"never mind"') as (app, pilot):
+        assert rows(app) == ["card_triplet_cribs#1"]
+        await pilot.press("enter", "end")
+        screen = conversation(app)
+        assert screen.highlight == ("never mind",)
+        last = screen.steps[-1]
+        console = Console(file=io.StringIO(), record=True, width=80, color_system="standard")
+        console.print(
+            render_step(
+                last, started_at=screen.episode.started_at, options=screen.options[last.index]
+            )
+        )
+        assert "\x1b[7mNever mind\x1b[0m" in console.export_text(styles=True)  # reversed
+        assert "I asked for three. Never mind. ###STOP###" in screen_text(app)
+
+
+async def test_stepping_through_a_conversation(fixture_run: Path) -> None:
+    async with replay(fixture_run) as (app, pilot):
+        await pilot.press("down", "enter")
+        screen = conversation(app)
+        assert "card_triplet_cribs#1  ✗ 0.00  user_stop  11 turns  20.0 s  step 1/11" in (
+            screen_text(app)
+        )
+        await pilot.press("right", "right", "n")
+        assert screen.current == 3
+        await pilot.press("left", "p")
+        assert screen.current == 1
+        await pilot.press("end")
+        assert screen.current == 10 and "step 11/11" in screen_text(app)
+        await pilot.press("right")
+        assert screen.current == 10  # stays on the last step
+        await pilot.press("home", "left")
+        assert screen.current == 0
+        current = [view.step.index for view in screen.query(StepView) if view.has_class("-current")]
+        assert current == [0]
+
+
+async def test_a_violation_is_marked_and_its_raw_completion_shown_on_demand(
+    fixture_run: Path,
+) -> None:
+    async with replay(fixture_run, episode="card_triplet_cribs#1") as (app, pilot):
+        screen = conversation(app)
+        await pilot.press(*["right"] * 5)
+        text = screen_text(app)
+        assert "6  agent → get_booking_details" in text
+        assert "VIOLATION  multiple_tool_calls · attempt 1 ·" in text
+        assert "▸ raw completion (v)" in text
+        assert "<function=search_available_rooms>" not in text
+        [marked] = [view for view in screen.query(StepView) if view.has_class("-violation")]
+        assert marked.step.index == 5
+        await pilot.press("v")
+        text = screen_text(app)
+        assert "▾ raw completion" in text and "<function=search_available_rooms>" in text
+        await pilot.press("v")
+        assert "<function=search_available_rooms>" not in screen_text(app)
+
+
+async def test_reasoning_and_long_results_unfold_per_step(fixture_run: Path) -> None:
+    async with replay(fixture_run, episode="2") as (app, pilot):
+        await pilot.press(*["right"] * 6, "s")  # the booking, 15 lines of JSON; no side panel
+        text = screen_text(app)
+        assert "7  get_booking_details returned" in text
+        assert "… 2 more lines (t)" in text and '"amount_paid": 747' not in text
+        await pilot.press("t")
+        assert '"amount_paid": 747' in screen_text(app)
+        await pilot.press("left")
+        assert "Now the booking, one call at a time." not in screen_text(app)
+        await pilot.press("r")
+        assert "Now the booking, one call at a time." in screen_text(app)
+        # Another step stays folded.
+        await pilot.press("home")
+        assert "▸ reasoning, 1 line (r)" in screen_text(app)
+        await pilot.press("a")
+        assert "The guest must be identified first." in screen_text(app)
+
+
+async def test_the_side_panel_has_the_reward_and_the_actions(fixture_run: Path) -> None:
+    app = ReplayApp(ReplayRun(fixture_run), episode="card_triplet_cribs#1")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Reward ✗ 0.00 = DB × ENV_ASSERTION × COMMUNICATE" in text
+        assert "✗ 0.00 ACTION (not in the basis)" in text
+        assert "bookings[B11246].cribs" in text
+        assert "The three cribs are on the booking." in text
+        assert "The agent offers a quiet room free of charge." in text
+        assert '✗ request_cribs(booking_id="B11246", count=3)' in text
+        assert 'actual: request_cribs(booking_id="B11246",' in text
+        await pilot.press("s")
+        assert "Reward ✗ 0.00" not in screen_text(app)
+        await pilot.press("s")
+        assert "Reward ✗ 0.00" in screen_text(app)
+
+
+async def test_help_back_and_the_next_episode(fixture_run: Path) -> None:
+    async with replay(fixture_run) as (app, pilot):
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "open the episode" in screen_text(app)
+        assert "next and previous step" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, EpisodesScreen)
+        await pilot.press("down", "enter", "right_square_bracket")
+        assert conversation(app).entry.id == "twins_upgrade_for_cribs#0"
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert conversation(app).entry.id == "card_triplet_cribs#0"
+        await pilot.press("left_square_bracket")  # the first one: stays
+        assert conversation(app).entry.id == "card_triplet_cribs#0"
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark", "q")
+        assert isinstance(app.screen, EpisodesScreen)
+        assert app.screen.query_one(DataTable).cursor_row == 0  # where the last one was
+
+
+async def test_the_mouse_opens_episodes_and_chooses_steps(fixture_run: Path) -> None:
+    async with replay(fixture_run) as (app, pilot):
+        # Row 2 of the table (the header is row 0): a click highlights, a second one opens.
+        table = app.screen.query_one(DataTable)
+        await pilot.click(table, offset=(3, 2))
+        await pilot.click(table, offset=(3, 2))
+        screen = conversation(app)
+        assert screen.entry.id == "card_triplet_cribs#1"
+        views = list(screen.query(StepView))
+        await pilot.click(views[2], offset=(10, 0))
+        assert screen.current == 2
+        await pilot.click(views[0], offset=(10, 0))
+        assert screen.current == 0
+
+
+async def test_follow_adds_episodes_as_they_are_appended(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful()])
+    manifest = (run / "run.json").read_text()
+    (run / "run.json").write_text(
+        manifest.replace('"finished_at": "', '"finished_at": null, "x": "')
+    )
+    (run / "run.json").write_text(manifest)
+    async with replay(run, follow=True, poll_seconds=0.05) as (app, pilot):
+        assert rows(app) == ["card_triplet_cribs#0"]
+        line = failed().model_dump_json().encode() + b"\n"
+        with (run / "episodes.jsonl").open("ab") as file:
+            file.write(line[:50])  # half a line: not shown yet
+            file.flush()
+            await pilot.pause(0.2)
+            assert rows(app) == ["card_triplet_cribs#0"]
+            file.write(line[50:])
+        await until(lambda: len(rows(app)) == 2, pilot)
+        assert rows(app)[1] == "card_triplet_cribs#1"
+        assert "2/4 episodes · 1 failed · 2 shown · finished" in screen_text(app)
+
+
+async def test_an_unknown_episode_or_a_bad_line_is_told_not_fatal(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful()])
+    with (run / "episodes.jsonl").open("ab") as file:
+        file.write(b"{oops\n")
+    async with replay(run, episode="nothing#3") as (app, _):
+        messages = [notification.message for notification in app._notifications]
+        assert any(":2: corrupt line" in message for message in messages)
+        assert any("no episode 'nothing#3'" in message for message in messages)
+        assert isinstance(app.screen, EpisodesScreen)
+        assert "1 bad lines" in screen_text(app)
+
+
+async def test_a_large_run_is_read_in_batches(tmp_path: Path) -> None:
+    # Trials numbered through, so that every episode has an id of its own.
+    copies = [episode for _ in range(BATCH_LINES // 2) for episode in all_episodes()]
+    many = [episode.model_copy(update={"trial": trial}) for trial, episode in enumerate(copies)]
+    run = write_run(tmp_path, many)
+    async with replay(run) as (app, pilot):
+        assert len(rows(app)) == len(many) > BATCH_LINES
+        await pilot.press("f")
+        assert len(rows(app)) == len(many) * 3 // 4
+        await pilot.press("end", "enter")
+        assert conversation(app).entry.id == f"crib_limit_partial#{len(many) - 1}"
+        await pilot.press("escape", "home", "enter")
+        assert conversation(app).entry.id == "card_triplet_cribs#1"
+
+
+async def test_the_demo_run_replays(demo_run: Path) -> None:
+    async with replay(demo_run) as (app, pilot):
+        assert len(rows(app)) == 23
+        assert "23/23 episodes · 0 failed · 23 shown" in screen_text(app)
+        await pilot.press("enter", "end")
+        screen = conversation(app)
+        assert screen.entry.id == "card_triplet_cribs#0"
+        assert screen.current == len(screen.steps) - 1
+        assert "###STOP###" in screen_text(app)
+        await pilot.press("home", *["right"] * 7)
+        assert "database bookings[B11246] update" in screen_text(app)
+        assert "cribs: 0 → 3" in screen_text(app)
+
+
+async def test_reading_does_not_block_the_screen(tmp_path: Path) -> None:
+    # The loader yields between batches: a key pressed while it reads is handled.
+    many = [successful().model_copy(update={"trial": trial}) for trial in range(BATCH_LINES * 3)]
+    app = ReplayApp(ReplayRun(write_run(tmp_path, many)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await asyncio.sleep(0)
