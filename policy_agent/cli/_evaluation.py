@@ -1,0 +1,303 @@
+"""`policy-agent report`, `compare`, `evaluate` and `export`: what a run scored, how two runs
+differ, re-scoring a run, and its episodes for training or for tau2-bench.
+
+Exit codes: 0 on success, 1 when an export cannot be made as asked (a prompt that no longer
+matches its run) or the PNG cannot be drawn, 2 for a usage problem (a folder that is not a run,
+a missing pack, an unknown evaluation), said in one message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO, cast
+
+import click
+
+from policy_agent.cli import main
+from policy_agent.cli._run import _ConfigProblem
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from policy_agent.domain import DomainPack
+    from policy_agent.export import ExportFormat
+    from policy_agent.llm import LLMClient
+    from policy_agent.report import LoadedRun, Rescoring
+
+_RUN = click.Path(exists=True, file_okay=False, path_type=Path)
+
+_evaluation_option = click.option(
+    "--evaluation",
+    default="latest",
+    show_default=True,
+    help="Whose rewards: `latest` (the newest `evaluate`, else those recorded in the run), "
+    "`recorded`, or an evaluation's name (see RUN/evaluations/).",
+)
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=_RUN)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write pass^k against k as a PNG (needs `pip install 'policy-agent[plot]'`).",
+)
+@_evaluation_option
+def report(run_dir: Path, as_json: bool, plot: Path | None, evaluation: str) -> None:
+    """What run RUN scored: reward, pass^k for k = 1..trials, per-task results, how episodes
+    ended, violations, the tool-error rate, and tokens, latency and cost per role.
+
+    Infrastructure failures are left out of the agent's scores and counted apart.
+    """
+    from policy_agent.report import PlotUnavailable, build_report, render_report, write_png
+
+    built = build_report(_load(run_dir, evaluation))
+    if as_json:
+        click.echo(built.model_dump_json(indent=2))
+    else:
+        _console().print(render_report(built))
+    if plot is not None:
+        try:
+            write_png(built, plot)
+        except (PlotUnavailable, ValueError, OSError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Wrote {plot}", err=True)
+
+
+@main.command()
+@click.argument("run_a", metavar="RUN_A", type=_RUN)
+@click.argument("run_b", metavar="RUN_B", type=_RUN)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead.")
+@_evaluation_option
+def compare(run_a: Path, run_b: Path, as_json: bool, evaluation: str) -> None:
+    """Compare RUN_B against RUN_A over the tasks both scored: per metric the difference, its
+    paired bootstrap interval and whether it is beyond noise; and the tasks that flipped."""
+    from policy_agent.report import build_comparison, render_comparison
+
+    built = build_comparison(_load(run_a, evaluation), _load(run_b, evaluation))
+    if as_json:
+        click.echo(built.model_dump_json(indent=2))
+    else:
+        _console().print(render_comparison(built))
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=_RUN)
+@click.option(
+    "--pack",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Score with this pack (default: the run's, from run.json, as it is now).",
+)
+@click.option("--judge-model", help="The NL-assertion judge's litellm model (default: the run's).")
+@click.option("--judge-api-base", help="The judge's server, e.g. http://127.0.0.1:8000/v1.")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Judge calls."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def evaluate(
+    run_dir: Path,
+    pack: Path | None,
+    judge_model: str | None,
+    judge_api_base: str | None,
+    concurrency: int,
+    dry_run: bool,
+) -> None:
+    """Score run RUN again with its pack as it is now (after a task was fixed, say), without
+    calling the agent or user models: each episode's logged tool calls are replayed.
+
+    The new rewards go to RUN/evaluations/<name>.jsonl (episodes.jsonl is never rewritten);
+    `report`, `compare` and `export` use the newest evaluation from then on.
+    """
+    from policy_agent.evaluation import JudgeRequired
+    from policy_agent.report import write_evaluation
+
+    run = _load(run_dir, "latest")
+    loaded = _pack(run, pack)
+    judge = _judge(run, judge_model, judge_api_base)
+    try:
+        rescoring = asyncio.run(_rescore(run, loaded, judge, concurrency))
+    except JudgeRequired as error:
+        raise _ConfigProblem(f"{error}; or give --judge-model") from None
+    manifest = rescoring.manifest
+    changed = " (changed since the run)" if manifest.pack_changed else " (unchanged)"
+    click.echo(
+        f"Re-scored {manifest.episodes} episodes of {run_dir} with the pack in "
+        f"{manifest.domain}{changed}; rewards before: {run.describe_rewards()}."
+    )
+    for change in rescoring.changes:
+        before = "none" if change.before is None else f"{change.before:.2f}"
+        after = "none" if change.after is None else f"{change.after:.2f}"
+        click.echo(f"  {change.task_id} trial {change.trial}: {before} -> {after}")
+    click.echo(f"{len(rescoring.changes)} rewards changed.")
+    for line in rescoring.lines:
+        if line.error is not None:
+            click.echo(f"  not scored: {line.task_id} trial {line.trial}: {line.error}", err=True)
+    if dry_run:
+        click.echo("Dry run: nothing written.")
+        return
+    written = write_evaluation(run_dir, manifest, rescoring.lines)
+    click.echo(
+        f"Wrote {written}; `policy-agent report {run_dir}` uses it from now on "
+        "(episodes.jsonl is unchanged)."
+    )
+
+
+async def _rescore(
+    run: LoadedRun, pack: DomainPack, judge: LLMClient | None, concurrency: int
+) -> Rescoring:
+    from policy_agent.llm import close_connections
+    from policy_agent.report import rescore_run
+
+    try:
+        return await rescore_run(run, pack, judge=judge, concurrency=concurrency)
+    finally:
+        if judge is not None:
+            await judge.aclose()
+            await close_connections()
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=_RUN)
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["sft", "chatml", "tau2"]),
+    required=True,
+    help="sft: one line per episode, OpenAI messages and tools. chatml: one line per agent "
+    "turn, the exact prompt and completion with the episode's reward. tau2: a tau2-bench "
+    "Results JSON.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout)."
+)
+@click.option("--min-reward", type=float, help="Only episodes with at least this reward.")
+@click.option("--only-success", is_flag=True, help="Only episodes that succeeded (reward 1).")
+@click.option(
+    "--pack",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The pack to rebuild prompts and tasks from (default: the run's, from run.json).",
+)
+@click.option(
+    "--allow-inexact",
+    is_flag=True,
+    help="chatml: export prompts that no longer match their recorded hash, marked exact: false.",
+)
+@_evaluation_option
+def export(
+    run_dir: Path,
+    export_format: str,
+    out: Path | None,
+    min_reward: float | None,
+    only_success: bool,
+    pack: Path | None,
+    allow_inexact: bool,
+    evaluation: str,
+) -> None:
+    """Write run RUN's episodes for training (sft, chatml) or for tau2-bench's tools (tau2).
+
+    sft and chatml leave out infrastructure failures; the reward filters apply to every format.
+    """
+    from policy_agent.export import PromptMismatch, RewardFilter, UnknownTasks, export_run
+
+    run = _load(run_dir, evaluation)
+    loaded = _pack(run, pack)
+    if export_format != "tau2" and loaded.content_hash != run.manifest.domain_hash:
+        click.echo(
+            "Note: the pack differs from the one the run was made on; prompts are rebuilt from "
+            "it as it is now, so a changed policy or tool changes them.",
+            err=True,
+        )
+    try:
+        with _output(out) as stream:
+            result = export_run(
+                run,
+                loaded,
+                cast("ExportFormat", export_format),  # click.Choice checked it
+                stream,
+                reward_filter=RewardFilter(min_reward=min_reward, only_success=only_success),
+                allow_inexact=allow_inexact,
+            )
+    except (PromptMismatch, UnknownTasks) as error:
+        raise click.ClickException(f"{error} (with --allow-inexact for chatml)") from None
+    what = "turns" if export_format == "chatml" else "records"
+    summary = f"Exported {result.records} {what} from {result.selection.describe()}"
+    if result.inexact:
+        summary += f"; {result.inexact} turns are not exact (chat transport or --allow-inexact)"
+    if export_format == "chatml" and not result.records:
+        summary += " (model turns only: an oracle run has none)"
+    click.echo(f"{summary}; {run.describe_rewards()}.", err=True)
+
+
+def _load(run_dir: Path, evaluation: str) -> LoadedRun:
+    from policy_agent.report import EvaluationError, load_run
+    from policy_agent.trajectory import RunStoreError
+
+    try:
+        return load_run(run_dir, evaluation=evaluation)
+    except (RunStoreError, EvaluationError) as error:
+        raise _ConfigProblem(str(error)) from None
+
+
+def _pack(run: LoadedRun, given: Path | None) -> DomainPack:
+    from policy_agent.cli._domain import load_pack_or_exit
+    from policy_agent.report import EvaluationError
+
+    if given is not None:
+        return load_pack_or_exit(given)
+    try:
+        path = run.config().domain
+    except EvaluationError as error:
+        raise _ConfigProblem(f"{error}; give the pack with --pack") from None
+    if not path.is_dir():
+        raise _ConfigProblem(
+            f"the run's pack {path} (from its run.json) is not there any more; give it with --pack"
+        )
+    return load_pack_or_exit(path)
+
+
+def _judge(run: LoadedRun, model: str | None, api_base: str | None) -> LLMClient | None:
+    """The judge: --judge-model if given, else the run's (None when neither has one)."""
+    from pydantic import ValidationError
+
+    from policy_agent.llm import LLMClient, LLMError, ModelConfig
+    from policy_agent.report import EvaluationError
+
+    try:
+        config = run.config().judge if model is None else ModelConfig(model=model)
+    except EvaluationError as error:
+        raise _ConfigProblem(f"{error}; give the judge with --judge-model") from None
+    if config is None:
+        if api_base is not None:
+            raise _ConfigProblem("--judge-api-base: the run has no judge; add --judge-model")
+        return None
+    if api_base is not None:
+        try:
+            config = ModelConfig.model_validate(
+                config.model_dump() | {"api_base": api_base, "api_bases": ()}
+            )
+        except ValidationError as error:
+            raise _ConfigProblem(f"--judge-api-base: {error.errors()[0]['msg']}") from None
+    try:
+        return LLMClient(config, role="judge")
+    except LLMError as error:
+        raise _ConfigProblem(str(error)) from None
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    with path.open("w", encoding="utf-8") as stream:
+        yield stream
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()

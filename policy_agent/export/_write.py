@@ -1,0 +1,74 @@
+"""Writing a run in one of the export formats: the selection, then one line (or one file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TextIO
+
+from policy_agent.domain import DomainPack
+from policy_agent.export._chatml import chatml_turns
+from policy_agent.export._prompts import prompt_agent
+from policy_agent.export._select import RewardFilter, Selection, select_episodes
+from policy_agent.export._sft import sft_record
+from policy_agent.export._tau2 import tau2_results
+from policy_agent.report import LoadedRun
+
+ExportFormat = Literal["sft", "chatml", "tau2"]
+FORMATS: tuple[ExportFormat, ...] = ("sft", "chatml", "tau2")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportResult:
+    """What an export wrote."""
+
+    selection: Selection
+    records: int
+    """Lines written (sft: episodes, chatml: agent turns), or simulations in the tau2 file."""
+    inexact: int = 0
+    """chatml lines with `exact: false`."""
+
+
+def export_run(
+    run: LoadedRun,
+    pack: DomainPack,
+    export_format: ExportFormat,
+    out: TextIO,
+    *,
+    reward_filter: RewardFilter | None = None,
+    allow_inexact: bool = False,
+) -> ExportResult:
+    """Write `run`'s episodes that pass `reward_filter` to `out` in `export_format`.
+
+    sft and chatml leave out infrastructure failures (conversations cut by a failure outside
+    the agent); tau2 keeps them as skipped samples, as tau2 does. Raises `PromptMismatch`
+    (chatml) and `UnknownTasks` (tau2) as those formats say.
+    """
+    selection = select_episodes(
+        run.episodes,
+        reward_filter or RewardFilter(),
+        keep_infrastructure=export_format == "tau2",
+    )
+    config = run.config()
+    if export_format == "tau2":
+        kept = LoadedRun(
+            directory=run.directory,
+            manifest=run.manifest,
+            episodes=selection.episodes,
+            evaluation=run.evaluation,
+        )
+        results = tau2_results(kept, config, pack)
+        # tau2's Results.save writes indent=4.
+        out.write(results.model_dump_json(indent=4) + "\n")
+        return ExportResult(selection=selection, records=len(results.simulations))
+    agent = prompt_agent(config, pack)
+    records = inexact = 0
+    for episode in selection.episodes:
+        if export_format == "sft":
+            out.write(sft_record(episode, agent).model_dump_json() + "\n")
+            records += 1
+            continue
+        for turn in chatml_turns(episode, agent, allow_inexact=allow_inexact):
+            out.write(turn.model_dump_json() + "\n")
+            records += 1
+            inexact += not turn.exact
+    return ExportResult(selection=selection, records=records, inexact=inexact)

@@ -1,0 +1,74 @@
+"""What a run scored, how two runs differ, and re-scoring a run after its pack changed.
+
+```python
+run = load_run(Path("runs/20250601-143045-hotel-3fa9c2"))   # newest evaluation's rewards, if any
+report = build_report(run)                                  # RunReport: --json's shape
+console.print(render_report(report))                        # rich tables, pass^k chart
+write_png(report, Path("pass.png"))                         # needs the `plot` extra
+comparison = build_comparison(run, load_run(other))         # beyond noise or not, flipped tasks
+rescoring = await rescore_run(run, load_pack(pack_dir))     # the pack as it is now
+write_evaluation(run.directory, rescoring.manifest, rescoring.lines)   # never episodes.jsonl
+```
+"""
+
+from policy_agent.report._build import build_comparison, build_report
+from policy_agent.report._evaluations import (
+    EVALUATIONS_DIR,
+    EvaluationError,
+    EvaluationManifest,
+    RescoredEpisode,
+    evaluation_names,
+    new_evaluation_name,
+    read_evaluation,
+    write_evaluation,
+)
+from policy_agent.report._model import (
+    EpisodeCounts,
+    FlippedTask,
+    MetricComparison,
+    MetricEstimate,
+    RoleUsage,
+    RunComparisonReport,
+    RunReport,
+    TaskResult,
+    ToolUsage,
+)
+from policy_agent.report._plot import PlotUnavailable, pass_hat_chart, write_png
+from policy_agent.report._rescore import Rescoring, RewardChange, rescore_run
+from policy_agent.report._runs import LATEST, RECORDED, LoadedRun, load_run, run_config
+from policy_agent.report._tables import render_comparison, render_report
+
+__all__ = [
+    "EVALUATIONS_DIR",
+    "LATEST",
+    "RECORDED",
+    "EpisodeCounts",
+    "EvaluationError",
+    "EvaluationManifest",
+    "FlippedTask",
+    "LoadedRun",
+    "MetricComparison",
+    "MetricEstimate",
+    "PlotUnavailable",
+    "RescoredEpisode",
+    "Rescoring",
+    "RewardChange",
+    "RoleUsage",
+    "RunComparisonReport",
+    "RunReport",
+    "TaskResult",
+    "ToolUsage",
+    "build_comparison",
+    "build_report",
+    "evaluation_names",
+    "load_run",
+    "new_evaluation_name",
+    "pass_hat_chart",
+    "read_evaluation",
+    "render_comparison",
+    "render_report",
+    "rescore_run",
+    "run_config",
+    "write_evaluation",
+    "write_png",
+]

@@ -1,0 +1,149 @@
+"""A run's re-scorings on disk: `evaluations/<name>.jsonl` and `evaluations/<name>.json`.
+
+`policy-agent evaluate` never touches `episodes.jsonl` (it is only ever appended to). It writes
+the new rewards beside it instead: one line per episode, `{task_id, trial, reward, error}`, and
+then a small manifest saying which pack and judge produced them. Both files are written to a
+temporary name and renamed into place, the manifest last, so an evaluation whose manifest exists
+is whole; a `.jsonl` without its `.json` (a crash in between) is ignored by readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from policy_agent.trajectory import RewardInfo
+from policy_agent.trajectory._errors import describe_validation_error
+from policy_agent.trajectory._lines import iter_records
+from policy_agent.trajectory._manifest import fsync_directory
+
+EVALUATIONS_DIR = "evaluations"
+"""The folder inside a run directory that holds its re-scorings."""
+
+_NAME = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9]{6}$")
+
+
+class EvaluationError(Exception):
+    """A re-scoring cannot be read or written; the message names the file and what to do."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RescoredEpisode(_Record):
+    """One line of `evaluations/<name>.jsonl`: an episode's new reward."""
+
+    kind: Literal["rescored"] = "rescored"
+    task_id: str
+    trial: int
+    reward: RewardInfo | None
+    """None when the episode could not be scored (see `error`): it then counts as unevaluated."""
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The episode's key in the run (`Episode.key`)."""
+        return (self.task_id, self.trial)
+
+
+class EvaluationManifest(_Record):
+    """`evaluations/<name>.json`: how the rewards of `<name>.jsonl` were produced."""
+
+    name: str = Field(pattern=_NAME.pattern, description="`YYYYMMDD-HHMMSS-micros`, UTC.")
+    created_at: AwareDatetime
+    domain: str = Field(description="The pack's folder, as used.")
+    domain_hash: str = Field(description="The pack's `content_hash` when it re-scored the run.")
+    run_domain_hash: str = Field(description="The hash in run.json: the pack the run was made on.")
+    judge_model: str | None = Field(description="The NL-assertion judge's model, if any.")
+    episodes: int = Field(ge=0, description="Lines in the `.jsonl`.")
+    failed: int = Field(ge=0, description="Episodes that could not be scored (reward null).")
+
+    @property
+    def pack_changed(self) -> bool:
+        """Whether the pack differs from the one the run was made on."""
+        return self.domain_hash != self.run_domain_hash
+
+
+def new_evaluation_name(now: datetime | None = None) -> str:
+    """A fresh name, `YYYYMMDD-HHMMSS-micros` in UTC: names sort by creation time."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%d-%H%M%S-%f}"
+
+
+def write_evaluation(
+    run_directory: Path, manifest: EvaluationManifest, lines: Sequence[RescoredEpisode]
+) -> Path:
+    """Write `<run>/evaluations/<name>.jsonl`, then its manifest; returns the `.jsonl` path.
+
+    Refuses (`EvaluationError`) to replace an evaluation that already exists.
+    """
+    folder = run_directory / EVALUATIONS_DIR
+    folder.mkdir(exist_ok=True)
+    records = folder / f"{manifest.name}.jsonl"
+    described = folder / f"{manifest.name}.json"
+    if records.exists() or described.exists():
+        raise EvaluationError(
+            f"{records}: an evaluation of this name already exists; evaluations are never "
+            "overwritten. Run `policy-agent evaluate` again (it takes a new name)."
+        )
+    _write_atomically(records, b"".join(line.model_dump_json().encode() + b"\n" for line in lines))
+    _write_atomically(described, (manifest.model_dump_json(indent=2) + "\n").encode())
+    fsync_directory(folder)
+    return records
+
+
+def evaluation_names(run_directory: Path) -> list[str]:
+    """The names of the run's complete evaluations (manifest written), oldest first."""
+    folder = run_directory / EVALUATIONS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path.stem
+        for path in folder.glob("*.json")
+        if _NAME.match(path.stem) and (folder / f"{path.stem}.jsonl").is_file()
+    )
+
+
+def read_evaluation(
+    run_directory: Path, name: str
+) -> tuple[EvaluationManifest, list[RescoredEpisode]]:
+    """An evaluation's manifest and lines; `EvaluationError` names a missing or invalid file."""
+    folder = run_directory / EVALUATIONS_DIR
+    described = folder / f"{name}.json"
+    if name not in evaluation_names(run_directory):
+        known = ", ".join(evaluation_names(run_directory)) or "none"
+        raise EvaluationError(
+            f"{described}: no such evaluation of {run_directory}; its evaluations are: {known}"
+        )
+    try:
+        manifest = EvaluationManifest.model_validate_json(described.read_bytes())
+    except ValidationError as error:
+        raise EvaluationError(
+            f"{described}: not a valid evaluation manifest: {describe_validation_error(error)}"
+        ) from None
+    lines = [record for _, record in iter_records(folder / f"{name}.jsonl", RescoredEpisode)]
+    return manifest, lines
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file in the same folder, fsync, rename."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

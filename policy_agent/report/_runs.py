@@ -1,0 +1,103 @@
+"""Reading a run for reports and exports: its episodes, with the rewards of its newest
+re-scoring (`policy-agent evaluate`) in place of the recorded ones when there is one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from policy_agent.report._evaluations import (
+    EvaluationError,
+    EvaluationManifest,
+    evaluation_names,
+    read_evaluation,
+)
+from policy_agent.simulation import SimulationConfig
+from policy_agent.trajectory import RunManifest, RunStore
+from policy_agent.trajectory._episode import Episode
+from policy_agent.trajectory._errors import describe_validation_error
+
+LATEST = "latest"
+"""Use the run's newest evaluation, or the recorded rewards when it has none."""
+RECORDED = "recorded"
+"""Use the rewards recorded while the run ran, whatever evaluations there are."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedRun:
+    """A run's manifest and episodes, each episode carrying the reward the report uses."""
+
+    directory: Path
+    manifest: RunManifest
+    episodes: list[Episode]
+    evaluation: EvaluationManifest | None
+    """The re-scoring whose rewards replaced the recorded ones (None: recorded rewards)."""
+    not_in_evaluation: int = 0
+    """Episodes the evaluation does not cover (appended after it, by a resume): they keep
+    their recorded reward."""
+
+    def config(self) -> SimulationConfig:
+        """The run's resolved config from run.json; `EvaluationError` when it is not one."""
+        return run_config(self.directory, self.manifest)
+
+    def describe_rewards(self) -> str:
+        """One sentence saying where the rewards come from."""
+        if self.evaluation is None:
+            return "rewards as recorded during the run"
+        text = f"rewards from evaluation {self.evaluation.name}"
+        if self.evaluation.pack_changed:
+            text += " (re-scored with a changed pack)"
+        if self.not_in_evaluation:
+            text += f"; {self.not_in_evaluation} newer episodes keep their recorded reward"
+        return text
+
+
+def load_run(path: Path, *, evaluation: str = LATEST) -> LoadedRun:
+    """Open the run at `path` with the rewards of `evaluation`: `LATEST`, `RECORDED` or a name.
+
+    Raises the store's `RunStoreError` for a folder that is not a run, `EvaluationError` for an
+    evaluation that does not exist or cannot be read.
+    """
+    store = RunStore.open(path)
+    episodes = store.read(Episode)
+    recorded = LoadedRun(
+        directory=path, manifest=store.manifest, episodes=episodes, evaluation=None
+    )
+    if evaluation == RECORDED:
+        return recorded
+    if evaluation == LATEST:
+        names = evaluation_names(path)
+        if not names:
+            return recorded
+        evaluation = names[-1]
+    used, lines = read_evaluation(path, evaluation)
+    rescored = {line.key: line for line in lines}
+    merged = []
+    kept = 0
+    for episode in episodes:
+        line = rescored.get(episode.key)
+        if line is None:
+            kept += 1
+            merged.append(episode)
+        else:
+            merged.append(episode.model_copy(update={"reward": line.reward}))
+    return LoadedRun(
+        directory=path,
+        manifest=store.manifest,
+        episodes=merged,
+        evaluation=used,
+        not_in_evaluation=kept,
+    )
+
+
+def run_config(directory: Path, manifest: RunManifest) -> SimulationConfig:
+    """The resolved config stored in a run's run.json."""
+    try:
+        return SimulationConfig.model_validate(manifest.config)
+    except ValidationError as error:
+        raise EvaluationError(
+            f"{directory / 'run.json'}: its config is not a simulation config this version "
+            f"reads: {describe_validation_error(error)}"
+        ) from None
