@@ -127,8 +127,8 @@ class ConversationScreen(Screen[None]):
         options = self.options[view.step.index]
         view.update(render_step(view.step, started_at=self.episode.started_at, options=options))
 
-    def move_to(self, index: int) -> None:
-        """Make step `index` current, mark it and bring it into view."""
+    def move_to(self, index: int, *, scroll: bool = True) -> None:
+        """Make step `index` current and mark it; with `scroll`, bring it to the top."""
         if not self.steps:
             self._title()
             return
@@ -136,13 +136,14 @@ class ConversationScreen(Screen[None]):
         views = list(self.query(StepView))
         for view in views:
             view.set_class(view.step.index == self.current, "-current")
-        # After the refresh: a step just unfolded or mounted has no size yet.
-        self.call_after_refresh(
-            self.query_one("#steps", VerticalScroll).scroll_to_widget,
-            views[self.current],
-            animate=False,
-            top=True,
-        )
+        if scroll:
+            # After the refresh: a step just unfolded or mounted has no size yet.
+            self.call_after_refresh(
+                self.query_one("#steps", VerticalScroll).scroll_to_widget,
+                views[self.current],
+                animate=False,
+                top=True,
+            )
         self._title()
 
     def _title(self) -> None:
@@ -200,5 +201,5 @@ class ConversationScreen(Screen[None]):
         self.replay.open_neighbour(self.entry, delta)
 
     def on_step_view_chosen(self, message: StepView.Chosen) -> None:
-        """A click on a step makes it current."""
-        self.move_to(message.index)
+        """A click on a step makes it current (it is in view already: nothing scrolls)."""
+        self.move_to(message.index, scroll=False)

@@ -210,6 +210,7 @@ async def test_the_mouse_opens_episodes_and_chooses_steps(fixture_run: Path) -> 
         await pilot.click(table, offset=(3, 2))
         screen = conversation(app)
         assert screen.entry.id == "card_triplet_cribs#1"
+        await pilot.pause()  # laid out
         views = list(screen.query(StepView))
         await pilot.click(views[2], offset=(10, 0))
         assert screen.current == 2
