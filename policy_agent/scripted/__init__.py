@@ -13,6 +13,7 @@ from policy_agent.scripted._script import (
     Script,
     ScriptedToolCall,
     ScriptError,
+    SeedRole,
     SequenceRole,
     load_script,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "ScriptError",
     "ScriptedServer",
     "ScriptedToolCall",
+    "SeedRole",
     "SequenceRole",
     "approximate_tokens",
     "is_loopback",

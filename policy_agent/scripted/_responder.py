@@ -18,7 +18,14 @@ from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
-from policy_agent.scripted._script import Answer, Rule, RulesRole, Script, SequenceRole
+from policy_agent.scripted._script import (
+    Answer,
+    Rule,
+    RulesRole,
+    Script,
+    SeedRole,
+    SequenceRole,
+)
 
 Endpoint = Literal["chat", "completions"]
 
@@ -47,10 +54,18 @@ def error_body(status: int, message: str, kind: str, param: str | None = None) -
     return json.dumps({"error": error})
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Asked:
+    """What a picker may go by: the last message (chat) or prompt (completions), and the seed."""
+
+    text: str
+    seed: int | None
+
+
 class _Picker(Protocol):
     """Chooses a role's next answer (and its index); an error message when the script has none."""
 
-    def pick(self, text: str) -> tuple[Answer, int] | str: ...
+    def pick(self, asked: _Asked) -> tuple[Answer, int] | str: ...
 
 
 class _Sequence:
@@ -59,7 +74,7 @@ class _Sequence:
         self._spec = spec
         self._next = 0
 
-    def pick(self, text: str) -> tuple[Answer, int] | str:
+    def pick(self, asked: _Asked) -> tuple[Answer, int] | str:
         answers = self._spec.answers
         index = self._next
         if index >= len(answers):
@@ -91,7 +106,8 @@ class _Rules:
         self._rules = [(_matcher(rule), rule.answer) for rule in spec.rules]
         self._fallback = spec.fallback
 
-    def pick(self, text: str) -> tuple[Answer, int] | str:
+    def pick(self, asked: _Asked) -> tuple[Answer, int] | str:
+        text = asked.text
         for index, (matches, answer) in enumerate(self._rules):
             if matches(text):
                 return answer, index
@@ -100,6 +116,48 @@ class _Rules:
                 f"no rule of role {self._role!r} matches {text[-200:]!r} and there is no fallback"
             )
         return self._fallback, len(self._rules)
+
+
+class _BySeed:
+    def __init__(self, role: str, spec: SeedRole) -> None:
+        self._role = role
+        self._answers = spec.answers
+        self._next: dict[int, int] = {}
+
+    def pick(self, asked: _Asked) -> tuple[Answer, int] | str:
+        seed, role = asked.seed, self._role
+        if seed is None:
+            return (
+                f"role {role!r} answers by seed, but the request has no integer `seed`; "
+                "send one (the runner sends each episode's)"
+            )
+        answers = self._answers.get(seed)
+        if answers is None:
+            return (
+                f"the script has no answers for seed {seed} of role {role!r}. In a replay, the "
+                "run asked for something the recording did not: the conversation took another "
+                "path (a rejected answer is asked again with the next seed), or the run's seed, "
+                "tasks or trials differ from the recorded run's"
+            )
+        index = self._next.get(seed, 0)
+        if index >= len(answers):
+            return (
+                f"the {len(answers)} answer(s) for seed {seed} of role {role!r} are used up "
+                f"(request #{index + 1} with this seed). In a replay, the conversation went on "
+                "longer than the recorded one"
+            )
+        self._next[seed] = index + 1
+        return answers[index], index
+
+
+def _picker(role: str, spec: SequenceRole | RulesRole | SeedRole) -> _Picker:
+    match spec:
+        case SequenceRole():
+            return _Sequence(role, spec)
+        case RulesRole():
+            return _Rules(role, spec)
+        case SeedRole():
+            return _BySeed(role, spec)
 
 
 class Responder:
@@ -113,10 +171,7 @@ class Responder:
 
     def reset(self) -> None:
         """Start every role's answers from the beginning again."""
-        self._pickers = {
-            role: _Sequence(role, spec) if isinstance(spec, SequenceRole) else _Rules(role, spec)
-            for role, spec in self._script.roles.items()
-        }
+        self._pickers = {role: _picker(role, spec) for role, spec in self._script.roles.items()}
 
     def reply(self, endpoint: Endpoint, body: dict[str, JsonValue]) -> Reply:
         """The reply to one parsed request body sent to `endpoint`."""
@@ -132,7 +187,10 @@ class Responder:
         else:
             prompt = body.get("prompt")
             text = prompt if isinstance(prompt, str) else ""
-        picked = picker.pick(text)
+        seed = body.get("seed")
+        # bool is an int subclass, and `seed: true` is no seed.
+        usable_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+        picked = picker.pick(_Asked(text=text, seed=usable_seed))
         if isinstance(picked, str):
             return Reply(status=500, body=error_body(500, picked, "InternalServerError"))
         answer, index = picked

@@ -1,8 +1,10 @@
 """What a scripted-server YAML file may say: canned answers per role, with faults and latency.
 
 A script maps each role (the `model` field of a request; litellm strips its `hosted_vllm/`
-prefix, so `hosted_vllm/agent` arrives as `agent`) to answers given in order (`mode: sequence`)
-or chosen by matching the last message (`mode: rules`). See `tests/scripted/fixtures/` for examples.
+prefix, so `hosted_vllm/agent` arrives as `agent`) to answers given in order (`mode: sequence`),
+chosen by matching the last message (`mode: rules`), or kept apart by the request's `seed`
+(`mode: by_seed`, what `policy-agent script-from-run` writes). See `tests/scripted/fixtures/`
+for examples.
 """
 
 from __future__ import annotations
@@ -160,16 +162,34 @@ class RulesRole(_Strict):
     fallback: Answer | None = None
 
 
+class SeedRole(_Strict):
+    """Answers kept apart by the request's `seed`; each seed's answers are given in order.
+
+    The runner sends every model call of an episode with the episode's seed (attempt n of a
+    turn with seed + n - 1), so episodes that run at the same time draw from their own lists:
+    a recorded run replays exactly however its episodes interleave.
+    """
+
+    mode: Literal["by_seed"]
+    answers: dict[int, Annotated[list[Answer], Field(min_length=1)]] = Field(
+        min_length=1,
+        description="Per seed, the answers to the requests sent with that seed, in order; "
+        "a request with another seed, or one more than its list holds, is an HTTP 500.",
+    )
+
+
 def _mode(value: object) -> str:
     if isinstance(value, dict):
         return str(value.get("mode", "sequence"))
     return str(getattr(value, "mode", "sequence"))
 
 
-_ROLE_TAGS = frozenset({"sequence", "rules"})
+_ROLE_TAGS = frozenset({"sequence", "rules", "by_seed"})
 
 Role = Annotated[
-    Annotated[SequenceRole, Tag("sequence")] | Annotated[RulesRole, Tag("rules")],
+    Annotated[SequenceRole, Tag("sequence")]
+    | Annotated[RulesRole, Tag("rules")]
+    | Annotated[SeedRole, Tag("by_seed")],
     Discriminator(_mode),
 ]
 
@@ -231,8 +251,8 @@ def load_script(path: Path) -> Script:
 def _locate(node: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
     """1-based line and dotted field of the value at pydantic's `loc`, as deep as the YAML goes.
 
-    pydantic puts a role's union tag (`sequence`, `rules`) into `loc`; it is left out when the
-    part after it is a key of the same YAML mapping.
+    pydantic puts a role's union tag (`sequence`, `rules`, `by_seed`) into `loc`; it is left out
+    when the part after it is a key of the same YAML mapping.
     """
     parts: list[str] = []
     for position, part in enumerate(loc):
@@ -248,7 +268,8 @@ def _locate(node: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
 
 def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
-        return next((value for key, value in node.value if key.value == part), None)
+        # Keys are compared as written: pydantic gives a seed key as an int, YAML as text.
+        return next((value for key, value in node.value if key.value == str(part)), None)
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
         child: yaml.Node = node.value[part]
         return child

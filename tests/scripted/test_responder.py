@@ -232,3 +232,69 @@ def test_faults_hangs_and_latency() -> None:
 def test_token_estimate_is_a_quarter_of_the_characters_rounded_up(text: str) -> None:
     tokens = approximate_tokens(text)
     assert 4 * tokens >= len(text) > 4 * (tokens - 1)
+
+
+def test_by_seed_keeps_each_seeds_answers_apart_whatever_the_interleaving() -> None:
+    role = {"mode": "by_seed", "answers": {7: ["a1", "a2"], 8: ["b1"], 900: ["c1", "c2"]}}
+    served = responder({"agent": role})
+
+    def content(seed: int) -> str:
+        text: str = body_of(served.reply("chat", chat(seed=seed)))["choices"][0]["message"][
+            "content"
+        ]
+        return text
+
+    assert [content(s) for s in (900, 7, 8, 7, 900)] == ["c1", "a1", "b1", "a2", "c2"]
+    served.reset()
+    assert content(7) == "a1"
+
+
+def test_by_seed_serves_completions_too() -> None:
+    role = {"mode": "by_seed", "answers": {3: [{"text": "raw</think>\nHi"}]}}
+    body = body_of(
+        responder({"agent": role}).reply(
+            "completions", {"model": "agent", "prompt": "P", "seed": 3}
+        )
+    )
+    assert body["choices"][0]["text"] == "raw</think>\nHi"
+
+
+@pytest.mark.parametrize(
+    ("seeds", "expected"),
+    [
+        (
+            [8],
+            "the script has no answers for seed 8 of role 'agent'. In a replay, the run asked "
+            "for something the recording did not: the conversation took another path (a "
+            "rejected answer is asked again with the next seed), or the run's seed, tasks or "
+            "trials differ from the recorded run's",
+        ),
+        (
+            [7, 7],
+            "the 1 answer(s) for seed 7 of role 'agent' are used up (request #2 with this seed). "
+            "In a replay, the conversation went on longer than the recorded one",
+        ),
+        (
+            [None],
+            "role 'agent' answers by seed, but the request has no integer `seed`; send one (the "
+            "runner sends each episode's)",
+        ),
+        ([True], "role 'agent' answers by seed, but the request has no integer `seed`"),
+    ],
+)
+def test_by_seed_without_an_answer_is_a_500_naming_the_seed(
+    seeds: list[Any], expected: str
+) -> None:
+    served = responder({"agent": {"mode": "by_seed", "answers": {7: ["only"]}}})
+    replies = [served.reply("chat", chat() if seed is None else chat(seed=seed)) for seed in seeds]
+    assert [r.status for r in replies[:-1]] == [200] * (len(seeds) - 1)
+    assert replies[-1].status == 500
+    error = body_of(replies[-1])["error"]
+    assert error["message"].startswith(expected)
+    assert (error["type"], error["code"]) == ("InternalServerError", 500)
+
+
+def test_a_by_seed_error_does_not_use_up_an_answer() -> None:
+    served = responder({"agent": {"mode": "by_seed", "answers": {7: ["one", "two"]}}})
+    assert served.reply("chat", chat(seed=8)).status == 500
+    assert body_of(served.reply("chat", chat(seed=7)))["choices"][0]["message"]["content"] == "one"

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from policy_agent.scripted import Answer, RulesRole, Script, ScriptError, SequenceRole, load_script
+from policy_agent.scripted import (
+    Answer,
+    RulesRole,
+    Script,
+    ScriptError,
+    SeedRole,
+    SequenceRole,
+    load_script,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -80,3 +88,31 @@ def test_a_missing_file_is_a_script_error(tmp_path: Path) -> None:
 def test_fault_content_type_takes_no_charset() -> None:
     with pytest.raises(ValidationError, match="content_type"):
         Answer.model_validate({"fault": {"content_type": "text/html; charset=utf-8"}})
+
+
+def test_by_seed_answers_load_with_integer_seeds_and_bare_strings() -> None:
+    script = load_script(FIXTURES / "by_seed.yaml")
+    agent = script.roles["agent"]
+    assert isinstance(agent, SeedRole)
+    assert list(agent.answers) == [1185468187, 1185468188]
+    assert agent.answers[1185468188] == [Answer(content="Which booking?")]
+    assert agent.answers[1185468187][0].tool_calls[0].arguments == '{"booking_id": "B11246"}'
+
+
+def test_by_seed_problems_point_at_the_seed(tmp_path: Path) -> None:
+    path = tmp_path / "script.yaml"
+    path.write_text(
+        "roles:\n  agent:\n    mode: by_seed\n    answers:\n      12:\n        - hi\n"
+        "        - {}\n      x: [a]\n      14: []\n"
+    )
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert str(caught.value).splitlines() == [
+        "3 problems in the script:",
+        f"  {path}:7: roles.agent.answers.12.1: an answer needs content, reasoning, tool_calls, "
+        "text, a fault or hang: true",
+        f"  {path}:8: roles.agent.answers.x.[key]: Input should be a valid integer, unable to "
+        "parse string as an integer",
+        f"  {path}:9: roles.agent.answers.14: List should have at least 1 item after "
+        "validation, not 0",
+    ]
