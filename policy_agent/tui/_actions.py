@@ -16,7 +16,7 @@ from pydantic import JsonValue
 
 from policy_agent.conversation import AgentToolCall, UserToolCall
 from policy_agent.domain import Action
-from policy_agent.trajectory._episode import Episode
+from policy_agent.trajectory import Episode
 
 Call = AgentToolCall | UserToolCall
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from policy_agent.format import ViolationCode
-from policy_agent.trajectory._episode import TerminationReason
+from policy_agent.trajectory import TerminationReason
 from policy_agent.tui._log import EpisodeEntry
 
 KEYS = ("is:", "task:", "reason:", "code:")

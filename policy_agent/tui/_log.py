@@ -20,8 +20,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy_agent.trajectory import CorruptLine, RecordInvalid, RunStoreError
-from policy_agent.trajectory._episode import Episode, TerminationReason
+from policy_agent.trajectory import (
+    CorruptLine,
+    Episode,
+    RecordInvalid,
+    RunStoreError,
+    TerminationReason,
+)
 from policy_agent.tui._steps import is_success, parse_episode_id, search_text, violation_codes
 
 

@@ -27,7 +27,7 @@ from policy_agent.conversation import (
     UserToolCall,
 )
 from policy_agent.environment import ABSENT, Absent
-from policy_agent.trajectory._episode import EpisodeEvent, ErrorEvent, UserRetryEvent
+from policy_agent.trajectory import EpisodeEvent, ErrorEvent, UserRetryEvent
 from policy_agent.tui._actions import call_text
 from policy_agent.tui._steps import Step
 

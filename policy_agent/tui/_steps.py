@@ -22,7 +22,7 @@ from policy_agent.conversation import (
     UserMessage,
     UserToolCall,
 )
-from policy_agent.trajectory._episode import Episode, EpisodeEvent, ErrorEvent, UserRetryEvent
+from policy_agent.trajectory import Episode, EpisodeEvent, ErrorEvent, UserRetryEvent
 
 SUCCESS_THRESHOLD = 1 - 1e-6
 """A reward at least this high is a success (tau2-bench's `is_successful`)."""

@@ -13,8 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from policy_agent.domain import Action
-from policy_agent.trajectory._episode import Episode
-from policy_agent.trajectory._reward import RewardInfo
+from policy_agent.trajectory import Episode, RewardInfo
 from policy_agent.tui._actions import ActionRow, call_text, pair_actions
 from policy_agent.tui._render import RenderOptions, render_step
 from policy_agent.tui._steps import SUCCESS_THRESHOLD, episode_id, is_success, steps_of

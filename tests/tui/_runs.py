@@ -26,23 +26,22 @@ from policy_agent.conversation import (
 )
 from policy_agent.domain import Action, EnvAssertion, RewardType, load_pack
 from policy_agent.format import ToolCall, Violation, ViolationCode
-from policy_agent.trajectory import RunManifest, RunStore
-from policy_agent.trajectory._episode import (
+from policy_agent.trajectory import (
+    ActionCheck,
+    CommunicateCheck,
     DatabaseState,
+    DBCheck,
+    EnvAssertionCheck,
     Episode,
     EpisodeEvent,
     ErrorEvent,
-    TerminationReason,
-    UserRetryEvent,
-)
-from policy_agent.trajectory._reward import (
-    ActionCheck,
-    CommunicateCheck,
-    DBCheck,
-    EnvAssertionCheck,
     FieldDifference,
     NLAssertionCheck,
     RewardInfo,
+    RunManifest,
+    RunStore,
+    TerminationReason,
+    UserRetryEvent,
 )
 
 HOTEL = Path(__file__).parents[2] / "domains" / "hotel"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,19 @@ def test_bad_lines_are_warned_about_and_the_rest_shown(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "warning: " in result.stderr and ":2: corrupt line" in result.stderr
     assert result.stdout.startswith("card_triplet_cribs#0")
+
+
+def test_the_demo_run(demo_run: Path) -> None:
+    index = show(str(demo_run), "--plain", "--width", "100")
+    assert index.exit_code == 0, index.output
+    assert "23 of 23 episodes, 0 failed" in index.stdout
+    assert re.search(r"nonrefundable_emergency_transfer#0 +✓ 1\.00  transfer", index.stdout)
+    result = show(str(demo_run), "-e", "card_triplet_cribs#0", "--plain", "--width", "100")
+    text = result.stdout
+    assert text.startswith("card_triplet_cribs#0  ✓ 1.00  user_stop  20 turns")
+    assert " 1  agent " in text and "Hi! How can I help you today?" in text  # the greeting
+    assert "database bookings[B11246] update\n      cribs: 0 → 3" in text
+    assert 'room_id: "R0403" → "R0412"' in text
+    assert "Reward ✓ 1.00 = DB × ENV_ASSERTION × COMMUNICATE" in text
+    actions = text.split("Expected and actual actions\n")[1]
+    assert actions.count(" ✓  ") == 5 and "✗" not in actions

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from policy_agent.agent import RetryEvent, ViolationEvent
 from policy_agent.conversation import AgentToolCall, UserMessage
-from policy_agent.trajectory._episode import ErrorEvent, TerminationReason, UserRetryEvent
+from policy_agent.trajectory import ErrorEvent, TerminationReason, UserRetryEvent
 from policy_agent.tui import (
     episode_id,
     is_success,
