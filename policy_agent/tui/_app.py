@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.suggester import Suggester
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from policy_agent.tui._conversation import ConversationScreen
@@ -27,6 +28,10 @@ from policy_agent.tui._summary import outcome_text
 
 BATCH_LINES = 200
 """Lines read between two screen updates while a run is loaded."""
+QUICK_FILTER_ENTRIES = 1000
+"""Up to this many episodes the list is filtered at each key; redrawing more takes long enough
+(about 0.1 s a thousand rows) to hold typing up, so larger runs wait for a pause in it."""
+TYPING_PAUSE_S = 0.25
 
 
 class _TermSuggester(Suggester):
@@ -70,6 +75,7 @@ class EpisodesScreen(Screen[None]):
         self.filter_text = filter_text
         self.filter = EpisodeFilter.parse(filter_text)
         self.shown: list[EpisodeEntry] = []
+        self._refilter: Timer | None = None
 
     @property
     def replay(self) -> ReplayApp:
@@ -130,8 +136,19 @@ class EpisodesScreen(Screen[None]):
         self.query_one("#status", Static).update(" · ".join(parts))
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """Filter the list again as the filter line changes."""
-        self.filter = EpisodeFilter.parse(event.value)
+        """Filter the list again as the filter line changes (see `QUICK_FILTER_ENTRIES`)."""
+        if self._refilter is not None:
+            self._refilter.stop()
+            self._refilter = None
+        if len(self.replay.entries) <= QUICK_FILTER_ENTRIES:
+            self.apply_filter(event.value)
+        else:
+            value = event.value
+            self._refilter = self.set_timer(TYPING_PAUSE_S, lambda: self.apply_filter(value))
+
+    def apply_filter(self, text: str) -> None:
+        """Show the episodes the filter line `text` keeps."""
+        self.filter = EpisodeFilter.parse(text)
         self.table.clear()
         self.shown = []
         self.add_entries(self.replay.entries)

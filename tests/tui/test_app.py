@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from policy_agent.tui import ReplayApp, ReplayRun, render_step
+from policy_agent.tui import ReplayApp, ReplayRun, _app, render_step
 from policy_agent.tui._app import BATCH_LINES, EpisodesScreen
 from policy_agent.tui._conversation import ConversationScreen, StepView
 from policy_agent.tui._help import HelpScreen
@@ -264,6 +265,16 @@ async def test_a_large_run_is_read_in_batches(tmp_path: Path) -> None:
         assert conversation(app).entry.id == f"crib_limit_partial#{len(many) - 1}"
         await pilot.press("escape", "home", "enter")
         assert conversation(app).entry.id == "card_triplet_cribs#1"
+
+
+async def test_a_large_run_is_filtered_once_typing_pauses(
+    fixture_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_app, "QUICK_FILTER_ENTRIES", 3)  # the fixture's 4 are "many"
+    async with replay(fixture_run) as (app, pilot):
+        await pilot.press("slash", *"reason:max")
+        assert len(rows(app)) == 4  # typing: not filtered yet
+        await until(lambda: rows(app) == ["twins_upgrade_for_cribs#0"], pilot)
 
 
 async def test_the_demo_run_replays(demo_run: Path) -> None:
