@@ -54,7 +54,10 @@ async def rescore_run(
     episode that cannot be scored (its task is gone from the pack, its calls no longer replay)
     gets no reward and says why; the others are scored all the same.
     """
-    evaluator = Evaluator(pack, judge=judge, task_ids=sorted({e.task_id for e in run.episodes}))
+    # Tasks gone from the pack are left to fail episode by episode (UnknownTask), not up front.
+    known = {task.id for task in pack.tasks}
+    ran = sorted({e.task_id for e in run.episodes} & known)
+    evaluator = Evaluator(pack, judge=judge, task_ids=ran)
     slots = asyncio.Semaphore(concurrency)
 
     async def rescore(episode: Episode) -> RescoredEpisode:

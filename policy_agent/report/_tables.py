@@ -183,13 +183,16 @@ def _behaviour(report: RunReport) -> Group:
     if not report.violations:
         lines.append(Text.assemble(("Violations ", "bold"), "none (every turn was one action)"))
         return Group(*lines)
-    table = _table("Violations by code (turns that were not one action)")
+    table = _table("Violations by code")
     table.add_column("code")
     table.add_column("count", justify="right")
     for code, count in report.violations.items():
         table.add_row(code, str(count))
     actions = ", ".join(f"{action} {n}" for action, n in report.violation_actions.items())
-    lines += [table, Text(f"What the agent did about them: {actions}", style="dim")]
+    lines += [
+        table,
+        Text(f"Turns that were not one action; what the agent did: {actions}", style="dim"),
+    ]
     return Group(*lines)
 
 
