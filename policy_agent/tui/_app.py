@@ -19,6 +19,7 @@ from textual.suggester import Suggester
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from policy_agent.trajectory import RunStoreError
 from policy_agent.tui._conversation import ConversationScreen
 from policy_agent.tui._filter import EpisodeFilter, complete, completions, toggle_failed
 from policy_agent.tui._help import HelpScreen
@@ -222,6 +223,7 @@ class ReplayApp(App[None]):
         self._filter_text = filter_text
         self._episode = episode
         self._poll_seconds = poll_seconds
+        self._follower: Timer
 
     @property
     def episodes(self) -> EpisodesScreen:
@@ -247,7 +249,7 @@ class ReplayApp(App[None]):
         if self._episode is not None:
             self._open_requested(self._episode)
         if self.follow:
-            self.set_interval(self._poll_seconds, self._poll)
+            self._follower = self.set_interval(self._poll_seconds, self._poll)
 
     def _take(self, new: list[EpisodeEntry]) -> None:
         self.entries.extend(new)
@@ -255,8 +257,14 @@ class ReplayApp(App[None]):
 
     def _poll(self) -> None:
         known = len(self.replay_run.log.problems)
-        self._take(self.replay_run.log.poll())
-        self.replay_run.refresh()
+        try:
+            self._take(self.replay_run.log.poll())
+            self.replay_run.refresh()
+        except (OSError, RunStoreError) as error:
+            # The run was moved or deleted under us: keep what was read, stop following.
+            self._follower.stop()
+            self.follow = False
+            self.notify(f"Stopped following the run: {error}", severity="error", timeout=10)
         self.episodes.show_status()
         self._report_problems(known)
 

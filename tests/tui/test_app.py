@@ -240,6 +240,16 @@ async def test_follow_adds_episodes_as_they_are_appended(tmp_path: Path) -> None
         assert "2/4 episodes · 1 failed · 2 shown · finished" in screen_text(app)
 
 
+async def test_a_followed_run_that_disappears_is_told_and_kept(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful()])
+    async with replay(run, follow=True, poll_seconds=0.05) as (app, pilot):
+        (run / "episodes.jsonl").unlink()
+        await until(lambda: not app.follow, pilot)
+        [message] = [notification.message for notification in app._notifications]
+        assert message.startswith("Stopped following the run: [Errno 2] No such file")
+        assert rows(app) == ["card_triplet_cribs#0"]
+
+
 async def test_an_unknown_episode_or_a_bad_line_is_told_not_fatal(tmp_path: Path) -> None:
     run = write_run(tmp_path, [successful()])
     with (run / "episodes.jsonl").open("ab") as file:
