@@ -86,23 +86,23 @@ class _StepRenderer:
             shown.highlight_words(self.options.highlight, "reverse", case_sensitive=False)
         return shown
 
-    def json(self, content: str) -> Text:
-        shown = JSONHighlighter()(self.text(content))
-        return shown
+    def json_text(self, content: str) -> Text:
+        """JSON text, coloured as JSON."""
+        return JSONHighlighter()(self.text(content))
 
     def hint(self, key: str) -> str:
         return f" ({key})" if self.options.hints else ""
 
     def step(self, step: Step, started_at: datetime) -> RenderableType:
         label, style, moment = self.header(step)
-        offset = f"+{(moment - started_at).total_seconds():.1f}s" if moment else ""
+        offset = f"+{(moment - started_at).total_seconds():.1f}s"
         title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), (label, style))
         parts: list[RenderableType] = [self.event(event) for event in step.events]
         parts.extend(self.record(step))
         body = _indented(Group(*parts), _INDENT)
         return Group(_Header(title, offset), body)
 
-    def header(self, step: Step) -> tuple[str, str, datetime | None]:
+    def header(self, step: Step) -> tuple[str, str, datetime]:
         record = step.record
         match record:
             case None:
@@ -156,7 +156,7 @@ class _StepRenderer:
                 compact if len(compact) <= 60 else json.dumps(value, indent=2, ensure_ascii=False)
             )
             lines.append(Text.assemble((key, "bold"), ": "))
-            lines.append(self.json(shown))
+            lines.append(self.json_text(shown))
             lines.append("\n")
         lines.rstrip()
         return lines
@@ -166,9 +166,9 @@ class _StepRenderer:
         lines = content.split("\n")
         parts: list[RenderableType] = []
         if self.options.full_results or len(lines) <= self.options.fold_lines:
-            parts.append(self.json(content))
+            parts.append(self.json_text(content))
         else:
-            parts.append(self.json("\n".join(lines[: self.options.fold_lines])))
+            parts.append(self.json_text("\n".join(lines[: self.options.fold_lines])))
             more = len(lines) - self.options.fold_lines
             parts.append(Text(f"… {more} more lines{self.hint('t')}", style="dim"))
         if result.crashed and result.detail:

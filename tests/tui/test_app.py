@@ -64,8 +64,11 @@ async def test_the_list_shows_each_episodes_outcome(fixture_run: Path) -> None:
 async def test_f_keeps_the_failed_episodes_and_slash_filters(fixture_run: Path) -> None:
     async with replay(fixture_run) as (app, pilot):
         await pilot.press("f")
-        assert rows(app) == ["card_triplet_cribs#1", "twins_upgrade_for_cribs#0",
-                             "crib_limit_partial#0"]  # fmt: skip
+        assert rows(app) == [
+            "card_triplet_cribs#1",
+            "twins_upgrade_for_cribs#0",
+            "crib_limit_partial#0",
+        ]
         assert app.screen.query_one(Input).value == "is:failed"
         await pilot.press("f")
         assert len(rows(app)) == 4
