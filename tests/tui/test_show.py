@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,14 @@ def test_the_demo_run(demo_run: Path) -> None:
     assert "Reward ✓ 1.00 = DB × ENV_ASSERTION × COMMUNICATE" in text
     actions = text.split("Expected and actual actions\n")[1]
     assert actions.count(" ✓  ") == 5 and "✗" not in actions
+
+
+def test_show_does_not_load_textual() -> None:
+    # Only the full-screen replay needs Textual (a fifth of a second to import).
+    code = (
+        "import sys, policy_agent.cli, policy_agent.tui;"
+        "from policy_agent.tui import render_episode;"
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
