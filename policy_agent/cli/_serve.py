@@ -66,3 +66,100 @@ async def _serve(server: ScriptedServer, script: Path) -> None:
         click.echo(f"Serving {script} at {server.base_url}")
         click.echo(f"Models: {roles}. Press Ctrl-C to stop.")
         await asyncio.Event().wait()
+
+
+def _episode_keys(
+    context: click.Context, parameter: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, int]] | None:
+    """Parse each --episode before the run is read (None: every episode)."""
+    from policy_agent.scripted import parse_episode_key
+
+    try:
+        return [parse_episode_key(value) for value in values] or None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _role_names(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one role: agent, user or agent,user")
+    return names
+
+
+@main.command("script-from-run")
+@click.argument("run", metavar="RUN")
+@click.option(
+    "--episode",
+    "-e",
+    "episodes",
+    multiple=True,
+    metavar="TASK#TRIAL",
+    callback=_episode_keys,
+    help="Replay only this episode (e.g. cancel_free_window#0); repeat for more. Default: all.",
+)
+@click.option(
+    "--roles",
+    metavar="ROLES",
+    callback=_role_names,
+    help="Comma-separated: agent, user. Default: the roles that called a model.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The script file to write (replaced if it exists).",
+)
+def script_from_run(
+    run: str, episodes: list[tuple[str, int]] | None, roles: list[str] | None, output: Path
+) -> None:
+    """Write what the models said in RUN as a script that `serve-script` replays.
+
+    RUN is a run directory or a run id under runs/. Each model's answers are kept apart by the
+    request's seed, so re-running the same config (same seed, tasks and trials) against
+    `policy-agent serve-script SCRIPT` repeats every conversation exactly, rejected answers
+    included, without a GPU: a changed domain pack then shows up as different tool results and
+    rewards. See docs/regression.md.
+    """
+    import warnings
+
+    from policy_agent.scripted import ScriptFromRunError, SelectionError
+    from policy_agent.scripted import script_from_run as convert
+    from policy_agent.trajectory import RunStoreError
+    from policy_agent.tui import resolve_run
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            recorded = convert(resolve_run(run), episodes=episodes, roles=roles)
+        except RunStoreError as error:
+            raise click.BadParameter(str(error), param_hint="RUN") from None
+        except SelectionError as error:
+            raise click.UsageError(str(error)) from None
+        except ScriptFromRunError as error:
+            raise click.ClickException(str(error)) from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    for note in recorded.notes:
+        click.echo(f"note: {note}", err=True)
+    try:
+        output.write_text(recorded.to_yaml(), encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
+    counts = "; ".join(
+        f"model {role}: {sum(len(a) for a in spec.answers.values())} answers for "
+        f"{len(spec.answers)} seeds"
+        for role, spec in recorded.roles.items()
+    )
+    episodes_count = len(recorded.episodes)
+    click.echo(f"Wrote {output}: {episodes_count} episode(s) of run {recorded.run_id}; {counts}.")
+    click.echo(f"Serve it with: policy-agent serve-script {output} --port 8000")
+    click.echo(
+        f"Then re-run the run's config with the same seed ({recorded.run_seed}), tasks and trials, "
+        "its models' api_base at http://127.0.0.1:8000/v1."
+    )

@@ -1,9 +1,18 @@
 """A scripted OpenAI-compatible server: canned model outputs, faults and latency, over real HTTP.
 
 It stands in for vLLM in the test suite and in benchmarks, and lets users replay recorded model
-outputs (for instance to regression-test a changed domain pack without a GPU).
+outputs (for instance to regression-test a changed domain pack without a GPU): `script_from_run`
+turns a run's episodes into a script answering by seed (docs/regression.md).
 """
 
+from policy_agent.scripted._from_run import (
+    RecordedScript,
+    ScriptFromRunError,
+    SelectionError,
+    parse_episode_key,
+    script_from_run,
+    served_model,
+)
 from policy_agent.scripted._responder import approximate_tokens
 from policy_agent.scripted._script import (
     Answer,
@@ -28,16 +37,22 @@ __all__ = [
     "Answer",
     "Fault",
     "RecordedRequest",
+    "RecordedScript",
     "RemoteHostRefused",
     "Rule",
     "RulesRole",
     "Script",
     "ScriptError",
+    "ScriptFromRunError",
     "ScriptedServer",
     "ScriptedToolCall",
     "SeedRole",
+    "SelectionError",
     "SequenceRole",
     "approximate_tokens",
     "is_loopback",
     "load_script",
+    "parse_episode_key",
+    "script_from_run",
+    "served_model",
 ]

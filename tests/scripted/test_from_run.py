@@ -1,0 +1,378 @@
+"""`script-from-run`: a recorded run replays exactly, and a tightened precondition shows up.
+
+The recording is a real run: an LLM agent and an LLM user over HTTP against a scripted server,
+three tasks at once, one agent answer rejected and asked again. It is converted with the CLI,
+served with `serve-script`, and re-run with the same config, as docs/regression.md describes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from pydantic import JsonValue
+
+from policy_agent.agent import ViolationEvent
+from policy_agent.cli import main
+from policy_agent.format import render_tool_call
+from policy_agent.scripted import Script, ScriptedServer, SeedRole, load_script
+from policy_agent.simulation import episode_seed
+from policy_agent.trajectory import Episode, RunStore
+from tests.simulation._support import DEMO, HOTEL, REPOSITORY, call, say
+
+TASKS = ["cancel_free_window", "cancel_late_one_night_fee", "cancel_one_of_two"]
+RUN_SEED = 7
+FREE, LATE, TWO = (episode_seed(RUN_SEED, task, 0) for task in TASKS)
+
+# Stays more than three weeks away are now cancelled online, not by the agent: of the three
+# bookings only cancel_one_of_two's B11392 (July 3rd) is that far from the pack's clock.
+TIGHTENED = """\
+      - check: hours_until(record.check_in) <= 21 * 24
+        error: Booking {booking_id} is more than 21 days away; the guest cancels it online.
+"""
+REFUSED = "Error: Booking B11392 is more than 21 days away; the guest cancels it online."
+
+
+def two_calls(*calls: tuple[str, dict[str, JsonValue]]) -> dict[str, Any]:
+    """One answer with several tool calls: a violation of one action per turn."""
+    return {"reasoning": "Both at once.", "content": "".join(render_tool_call(*c) for c in calls)}
+
+
+RECORDING_AGENT = {
+    "mode": "by_seed",
+    "answers": {
+        FREE: [
+            call("get_guest_details", {"guest_id": "G90974"}),
+            call("get_booking_details", {"booking_id": "B11319"}),
+            call("cancel_booking", {"booking_id": "B11319"}),
+            say("Booking B11319 is cancelled; 567 will be refunded."),
+        ],
+        LATE: [
+            two_calls(
+                ("get_booking_details", {"booking_id": "B11288"}),
+                ("get_guest_details", {"guest_id": "G90988"}),
+            ),
+            call("get_guest_details", {"guest_id": "G90988"}),
+            call("cancel_booking", {"booking_id": "B11288"}),
+            say("Booking B11288 is cancelled: the fee is 249, and 498 will be refunded."),
+        ],
+        LATE + 1: [call("get_booking_details", {"booking_id": "B11288"})],
+        TWO: [
+            call("get_guest_details", {"guest_id": "G90941"}),
+            call("find_guest_bookings", {"guest_id": "G90941"}),
+            call("cancel_booking", {"booking_id": "B11392"}),
+            say("Your July booking B11392 is cancelled; 756 will be refunded."),
+        ],
+    },
+}
+RECORDING_USER = {
+    "mode": "rules",
+    "rules": [
+        {"contains": "is cancelled", "answer": "Thanks! ###STOP###"},
+        {"contains": "Daniel Okoro", "answer": "I'm guest G90974; please cancel booking B11319."},
+        {"contains": "Sofia Rossi", "answer": "My booking is B11288; please cancel it."},
+        {"contains": "Naomi Fischer", "answer": "I'm G90941; cancel my July booking, not June's."},
+    ],
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recording:
+    config: Path
+    """The run config (its models' api_base: the recording server, gone by now)."""
+    pack: Path
+    """The pack copy the config names."""
+    run: Path
+    episodes: dict[tuple[str, int], Episode]
+
+
+def run_cli(*arguments: str) -> Any:
+    result = CliRunner().invoke(main, list(arguments))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def episodes_of(directory: Path) -> dict[tuple[str, int], Episode]:
+    return {e.key: e for e in RunStore.open(directory).read(Episode)}
+
+
+def only_run_in(directory: Path) -> Path:
+    [run] = directory.iterdir()
+    return run
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """Three episodes at once, LLM agent and LLM user, as `policy-agent run` makes them."""
+    folder = tmp_path_factory.mktemp("recording")
+    # A repository of its own: the pack finds its Python tools in ../../tools.
+    pack = folder / "domains" / "hotel"
+    shutil.copytree(HOTEL, pack)
+    shutil.copytree(REPOSITORY / "tools", folder / "tools")
+    script = Script.model_validate({"roles": {"agent": RECORDING_AGENT, "user": RECORDING_USER}})
+    with ScriptedServer(script) as server:
+        model = {"api_base": server.base_url, "retries": 0, "timeout": 10}
+        config = {
+            "domain": str(pack),
+            "agent": {
+                "model": {"model": "hosted_vllm/agent", **model},
+                "violations": {"strategy": "resample", "max_attempts": 3},
+            },
+            "user": {"kind": "llm", "model": {"model": "hosted_vllm/user", **model}},
+            "tasks": TASKS,
+            "trials": 1,
+            "concurrency": 3,
+            "seed": RUN_SEED,
+            # The user speaks first, so the user's rules can tell the tasks apart.
+            "greeting": None,
+        }
+        config_path = folder / "replay.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        result = run_cli("run", str(config_path), "--out", str(folder / "recorded"), "--quiet")
+    assert result.exit_code == 0, result.output
+    run = only_run_in(folder / "recorded")
+    episodes = episodes_of(run)
+    # The recording is what the test needs: all three solved, the late one after a violation.
+    assert all(e.reward is not None and e.reward.reward == 1.0 for e in episodes.values())
+    assert max(e.started_at for e in episodes.values()) < min(e.ended_at for e in episodes.values())
+    [violation] = episodes[("cancel_late_one_night_fee", 0)].events
+    assert isinstance(violation, ViolationEvent) and violation.action_taken == "resample"
+    return Recording(config=config_path, pack=pack, run=run, episodes=episodes)
+
+
+@pytest.fixture
+def serve_script() -> Iterator[Any]:
+    """`policy-agent serve-script FILE --port 0` in a process of its own; yields its base URL."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(script: Path) -> str:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "policy_agent", "serve-script", str(script), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        assert process.stdout is not None
+        return process.stdout.readline().rsplit(" ", 1)[1].strip()
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+
+
+def replay(recording: Recording, base_url: str, out: Path, *flags: str) -> Any:
+    """Re-run the recording's config with its models at `base_url`."""
+    return run_cli(
+        "run",
+        str(recording.config),
+        "--agent-api-base",
+        base_url,
+        "--user-api-base",
+        base_url,
+        "--out",
+        str(out),
+        "--quiet",
+        *flags,
+    )
+
+
+def said(episode: Episode) -> list[dict[str, Any]]:
+    """What an episode's records and violations say, without times and token counts."""
+    volatile = {"timestamp": True, "duration_ms": True, "generation": {"usage", "latency_ms"}}
+    return [
+        *(r.model_dump(mode="json", exclude=volatile) for r in episode.messages),
+        *(e.model_dump(mode="json", exclude=volatile) for e in episode.events),
+    ]
+
+
+def test_the_script_replays_every_answer_in_order_by_seed(
+    recording: Recording, tmp_path: Path
+) -> None:
+    output = tmp_path / "script.yaml"
+    result = run_cli("script-from-run", str(recording.run), "-o", str(output))
+    assert result.exit_code == 0, result.output
+    run_id = recording.run.name
+    assert result.stdout.splitlines() == [
+        f"Wrote {output}: 3 episode(s) of run {run_id}; model agent: 13 answers for 4 seeds; "
+        "model user: 6 answers for 3 seeds.",
+        f"Serve it with: policy-agent serve-script {output} --port 8000",
+        f"Then re-run the run's config with the same seed ({RUN_SEED}), tasks and trials, its "
+        "models' api_base at http://127.0.0.1:8000/v1.",
+    ]
+    script = load_script(output)
+    agent, user = script.roles["agent"], script.roles["user"]
+    assert isinstance(agent, SeedRole) and isinstance(user, SeedRole)
+    # The agent's answers are the recording server's, from the trajectory alone.
+    recorded = Script.model_validate({"roles": {"agent": RECORDING_AGENT}}).roles["agent"]
+    assert isinstance(recorded, SeedRole)
+    assert agent.answers == recorded.answers
+    assert sorted(user.answers) == sorted([FREE, LATE, TWO])
+    assert [a.content for a in user.answers[LATE]] == [
+        "My booking is B11288; please cancel it.",
+        "Thanks! ###STOP###",
+    ]
+    text = output.read_text()
+    assert f"      # cancel_late_one_night_fee#0, attempt 2\n      {LATE + 1}:\n" in text
+    assert "        - reasoning: Both at once.\n          content: |" in text
+
+
+def test_a_replay_repeats_the_recorded_run_exactly(
+    recording: Recording, serve_script: Any, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.yaml"
+    assert run_cli("script-from-run", str(recording.run), "-o", str(script)).exit_code == 0
+    result = replay(recording, serve_script(script), tmp_path / "replayed")
+    assert result.exit_code == 0, result.output
+    assert "3/3 episodes; pass 3/3 (100.0%); infrastructure failures 0" in result.stdout
+    replayed = episodes_of(only_run_in(tmp_path / "replayed"))
+    assert replayed.keys() == recording.episodes.keys()
+    for key, episode in replayed.items():
+        original = recording.episodes[key]
+        assert said(episode) == said(original), key
+        assert episode.reward == original.reward
+        assert episode.database == original.database
+        assert episode.termination_reason is original.termination_reason
+
+
+def test_a_tightened_precondition_changes_that_episodes_result_and_reward(
+    recording: Recording, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.yaml"
+    assert run_cli("script-from-run", str(recording.run), "-o", str(script)).exit_code == 0
+    tools = recording.pack / "tools.yaml"
+    original_tools = tools.read_text()
+    assert original_tools.count("only confirmed bookings can be cancelled") == 1
+    marker = 'only confirmed bookings can be cancelled."\n'
+    tools.write_text(original_tools.replace(marker, marker + TIGHTENED, 1))
+    try:
+        with ScriptedServer(load_script(script)) as server:
+            result = replay(recording, server.base_url, tmp_path / "replayed")
+    finally:
+        tools.write_text(original_tools)
+    assert result.exit_code == 0, result.output
+    assert "3/3 episodes; pass 2/3 (66.7%); infrastructure failures 0" in result.stdout
+    run = only_run_in(tmp_path / "replayed")
+    replayed = episodes_of(run)
+    for key in [("cancel_free_window", 0), ("cancel_late_one_night_fee", 0)]:
+        assert said(replayed[key]) == said(recording.episodes[key])
+        assert replayed[key].reward == recording.episodes[key].reward
+    key = ("cancel_one_of_two", 0)
+    after, before = replayed[key], recording.episodes[key]
+    changed = [(new, old) for new, old in zip(said(after), said(before), strict=True) if new != old]
+    assert [(new["name"], new["error"], new["content"]) for new, _ in changed] == [
+        ("cancel_booking", True, REFUSED)
+    ]
+    [(_, old)] = changed
+    assert old["error"] is False
+    assert after.reward is not None and after.reward.reward == 0.0
+    assert after.database.diff == []
+    shown = run_cli(
+        "show", str(run), "--episode", "cancel_one_of_two#0", "--plain", "--width", "120"
+    ).stdout
+    assert "cancel_booking returned (error)" in shown
+    assert f"    {REFUSED}\n" in shown
+    assert "Reward ✗ 0.00 = DB × ENV_ASSERTION × COMMUNICATE" in shown
+
+
+def test_another_seed_gets_errors_naming_the_seed(recording: Recording, tmp_path: Path) -> None:
+    script = tmp_path / "script.yaml"
+    assert run_cli("script-from-run", str(recording.run), "-o", str(script)).exit_code == 0
+    with ScriptedServer(load_script(script)) as server:
+        result = replay(recording, server.base_url, tmp_path / "replayed", "--seed", "8")
+    assert "3/3 episodes; pass -; infrastructure failures 3" in result.stdout
+    for (task, trial), episode in episodes_of(only_run_in(tmp_path / "replayed")).items():
+        assert episode.error is not None
+        assert f"the script has no answers for seed {episode_seed(8, task, trial)} of role" in (
+            episode.error
+        )
+
+
+def test_episode_picks_the_episodes_to_replay(recording: Recording, tmp_path: Path) -> None:
+    output = tmp_path / "late.yaml"
+    result = run_cli(
+        "script-from-run",
+        str(recording.run),
+        "--episode",
+        "cancel_late_one_night_fee#0",
+        "--roles",
+        "agent",
+        "-o",
+        str(output),
+    )
+    assert result.exit_code == 0, result.output
+    script = load_script(output)
+    assert list(script.roles) == ["agent"]
+    agent = script.roles["agent"]
+    assert isinstance(agent, SeedRole)
+    assert list(agent.answers) == [LATE, LATE + 1]
+    assert (
+        agent.answers[LATE + 1][0].content
+        == call("get_booking_details", {"booking_id": "B11288"})["content"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--episode", "nope#0"], "has no episode nope#0; its 3 episode(s) include "),
+        (["--episode", "cancel_free_window"], "is not TASK_ID#TRIAL"),
+        (["--roles", "judge"], "unknown role(s) judge: a run records the outputs of agent and"),
+        (["--roles", ","], "name at least one role"),
+    ],
+)
+def test_a_selection_that_does_not_fit_the_run_exits_2(
+    recording: Recording, tmp_path: Path, arguments: list[str], expected: str
+) -> None:
+    result = run_cli(
+        "script-from-run", str(recording.run), *arguments, "-o", str(tmp_path / "s.yaml")
+    )
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert not (tmp_path / "s.yaml").exists()
+
+
+def test_a_folder_that_is_not_a_run_exits_2(tmp_path: Path) -> None:
+    result = run_cli("script-from-run", str(tmp_path), "-o", str(tmp_path / "s.yaml"))
+    assert result.exit_code == 2
+    assert f"Invalid value for RUN: {tmp_path}: not a readable run directory" in result.output
+    assert "there is no run.json" in result.output
+
+
+def test_a_run_without_model_calls_exits_2(tmp_path: Path) -> None:
+    demo = run_cli(
+        "run", str(DEMO), "--tasks", "cancel_free_window", "--out", str(tmp_path), "--quiet"
+    )
+    assert demo.exit_code == 0, demo.output
+    result = run_cli("script-from-run", str(only_run_in(tmp_path)), "-o", str(tmp_path / "s.yaml"))
+    assert result.exit_code == 2
+    assert "called no model (its agent is the oracle and its user is scripted)" in result.output
+
+
+def test_two_episodes_with_one_seed_cannot_share_a_script(
+    recording: Recording, tmp_path: Path
+) -> None:
+    copy = tmp_path / recording.run.name
+    shutil.copytree(recording.run, copy)
+    lines = (copy / "episodes.jsonl").read_text().splitlines()
+    twin = json.loads(lines[0])
+    first = f"{twin['task_id']}#{twin['trial']}"
+    twin["trial"] = 5
+    (copy / "episodes.jsonl").write_text("\n".join([*lines, json.dumps(twin)]) + "\n")
+    result = run_cli("script-from-run", str(copy), "-o", str(tmp_path / "s.yaml"))
+    assert result.exit_code == 1
+    assert f"episodes {first} and {twin['task_id']}#5 both sent seed {twin['seed']}" in (
+        result.output
+    )
+    assert "make one script for each with --episode" in result.output
