@@ -127,7 +127,7 @@ def evaluate(
     changed = " (changed since the run)" if manifest.pack_changed else " (unchanged)"
     click.echo(
         f"Re-scored {manifest.episodes} episodes of {run_dir} with the pack in "
-        f"{manifest.domain}{changed}; rewards before: {run.describe_rewards()}."
+        f"{manifest.domain}{changed}; the rewards before were those {run.describe_rewards()}."
     )
     for change in rescoring.changes:
         before = "none" if change.before is None else f"{change.before:.2f}"
@@ -230,7 +230,7 @@ def export(
         summary += f"; {result.inexact} turns are not exact (chat transport or --allow-inexact)"
     if export_format == "chatml" and not result.records:
         summary += " (model turns only: an oracle run has none)"
-    click.echo(f"{summary}; {run.describe_rewards()}.", err=True)
+    click.echo(f"{summary}; rewards {run.describe_rewards()}.", err=True)
 
 
 def _load(run_dir: Path, evaluation: str) -> LoadedRun:

@@ -45,8 +45,8 @@ class LoadedRun:
     def describe_rewards(self) -> str:
         """One sentence saying where the rewards come from."""
         if self.evaluation is None:
-            return "rewards as recorded during the run"
-        text = f"rewards from evaluation {self.evaluation.name}"
+            return "as recorded during the run"
+        text = f"from evaluation {self.evaluation.name}"
         if self.evaluation.pack_changed:
             text += " (re-scored with a changed pack)"
         if self.not_in_evaluation:

@@ -25,7 +25,7 @@ def render_report(report: RunReport) -> Group:
             (f"Run {report.run_id}", "bold"),
             f"  domain {report.domain} · agent {report.agent} · user {report.user}",
         ),
-        Text(f"Rewards: {report.rewards_from}", style="dim"),
+        Text(f"Rewards {report.rewards_from}", style="dim"),
         _overall(report),
     ]
     if report.pass_hat_k:
@@ -43,7 +43,10 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
     """The metrics of run b against run a, the verdict on each, and the tasks that flipped."""
     parts: list[RenderableType] = [
         Text.assemble(("Compare ", "bold"), f"a = {comparison.run_a}, b = {comparison.run_b}"),
-        Text(f"a: {comparison.rewards_from_a}; b: {comparison.rewards_from_b}", style="dim"),
+        Text(
+            f"Rewards of a {comparison.rewards_from_a}; of b {comparison.rewards_from_b}",
+            style="dim",
+        ),
     ]
     level = f"{comparison.confidence:.0%}"
     table = _table(f"b − a over {comparison.shared_tasks} shared tasks (paired bootstrap)")

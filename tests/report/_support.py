@@ -186,14 +186,15 @@ USER_TOTALS = RoleTotals(
 )
 
 
-def mixed_episodes() -> list[Episode]:
+def mixed_episodes(names: Sequence[str] = ("a", "b", "c", "d", "e")) -> list[Episode]:
     """Five tasks, two trials each, every kind of outcome (test_report checks the numbers).
 
     a: 1, 1   b: 1, 0 (max_steps)   c: 0, infrastructure failure   d: 0 (too_many_errors),
     judge failure   e: 1, unevaluated. Violations in a#1, b#1 and the infrastructure failure;
     agent tool errors in a#0, b#1 (a crash) and the infrastructure failure; a user tool call
-    in e#0; judge usage in a#0 and d#1.
+    in e#0; judge usage in a#0 and d#1. `names` renames the five tasks, in order.
     """
+    a, b, c, d, e = names
     totals = {"agent": AGENT_TOTALS, "user": USER_TOTALS}
     judge_ok = JudgeUsage(model="judge-m", prompt_tokens=40, completion_tokens=4, latency_ms=300.0)
     judge_failed = JudgeUsage(
@@ -204,17 +205,17 @@ def mixed_episodes() -> list[Episode]:
     malformed = _violation(ViolationCode.MALFORMED_TOOL_CALL, "resample")
     return [
         episode(
-            "a",
+            a,
             0,
             1.0,
             messages=[_call(1), _result(1), _call(2), _result(2, error=True)],
             judge=judge_ok,
             totals=totals,
         ),
-        episode("a", 1, 1.0, events=[multiple], totals=totals),
-        episode("b", 0, 1.0, totals=totals),
+        episode(a, 1, 1.0, events=[multiple], totals=totals),
+        episode(b, 0, 1.0, totals=totals),
         episode(
-            "b",
+            b,
             1,
             0.0,
             reason=Reason.MAX_STEPS,
@@ -222,9 +223,9 @@ def mixed_episodes() -> list[Episode]:
             events=[empty],
             totals=totals,
         ),
-        episode("c", 0, 0.0, totals=totals),
+        episode(c, 0, 0.0, totals=totals),
         episode(
-            "c",
+            c,
             1,
             0.0,
             reason=Reason.INFRASTRUCTURE_ERROR,
@@ -232,10 +233,10 @@ def mixed_episodes() -> list[Episode]:
             events=[malformed],
             totals=totals,
         ),
-        episode("d", 0, 0.0, reason=Reason.TOO_MANY_ERRORS, totals=totals),
-        episode("d", 1, 0.0, judge=judge_failed, judge_failure="judge timed out", totals=totals),
-        episode("e", 0, 1.0, messages=[_result(9, user=True)], totals=totals),
-        episode("e", 1, None, totals=totals),
+        episode(d, 0, 0.0, reason=Reason.TOO_MANY_ERRORS, totals=totals),
+        episode(d, 1, 0.0, judge=judge_failed, judge_failure="judge timed out", totals=totals),
+        episode(e, 0, 1.0, messages=[_result(9, user=True)], totals=totals),
+        episode(e, 1, None, totals=totals),
     ]
 
 

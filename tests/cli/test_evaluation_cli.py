@@ -1,0 +1,269 @@
+"""`policy-agent report`, `compare`, `evaluate` and `export` as a user types them, on the README's
+demo run and on runs made to fail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from policy_agent.cli import main
+from policy_agent.report import RunComparisonReport, RunReport, evaluation_names
+from policy_agent.scripted import Script, ScriptedServer
+from policy_agent.trajectory import EPISODES_NAME
+from tests.report._support import (
+    STRICT_TASK,
+    copy_hotel,
+    demo_run,
+    make_stricter,
+    mixed_episodes,
+    run_of,
+    write_run,
+)
+
+TASKS = [f"t{n}" for n in range(10)]
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's demo run (do not write to it)."""
+    return demo_run(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def copied(tmp_path: Path) -> tuple[Path, Path]:
+    """A demo run made on a copy of the hotel pack: (run folder, pack folder)."""
+    pack = copy_hotel(tmp_path / "repo")
+    return demo_run(tmp_path / "runs", domain=pack), pack
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def test_report_prints_the_tables_of_the_demo(demo: Path) -> None:
+    result = invoke("report", demo)
+    assert result.exit_code == 0, result.stderr
+    for title in (
+        "Overall",
+        "pass^k and pass@k",
+        "pass^k against k",
+        "Results per task",
+        "Termination reasons",
+        "Tool calls",
+        "Tokens and latency per role",
+    ):
+        assert title in result.stdout, title
+    assert "23, of which 23 succeed" in result.stdout
+    assert "Rewards as recorded during the run" in result.stdout
+
+
+def test_report_json_is_the_report_model(demo: Path) -> None:
+    result = invoke("report", demo, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = RunReport.model_validate_json(result.stdout)
+    assert report.episodes.successes == 23 and report.pass_hat_k[0].value == 1.0
+
+
+def test_report_plot_writes_a_png(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "runs", mixed_episodes(), trials=2)
+    png = tmp_path / "pass.png"
+    result = invoke("report", run, "--plot", png)
+    assert result.exit_code == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Wrote {png}" in result.stderr
+    assert "k=2" in result.stdout
+
+
+def test_report_plot_names_the_extra_when_matplotlib_is_missing(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    result = invoke("report", demo, "--plot", tmp_path / "p.png")
+    assert result.exit_code == 1
+    assert "pip install 'policy-agent[plot]'" in result.stderr
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_report_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    result = invoke("report", tmp_path)
+    assert result.exit_code == 2
+    assert "not a readable run directory: there is no run.json" in result.stderr
+
+
+def test_report_refuses_an_unknown_evaluation(demo: Path) -> None:
+    result = invoke("report", demo, "--evaluation", "20990101-000000-000000")
+    assert result.exit_code == 2
+    assert "no such evaluation" in result.stderr and "its evaluations are: none" in result.stderr
+
+
+# ----------------------------------------------------------------------------------- compare
+
+
+def test_compare_says_beyond_noise_and_lists_the_flipped_tasks(tmp_path: Path) -> None:
+    a = run_of(tmp_path / "a", {t: [1.0, 1.0] if t == "t0" else [0.0, 0.0] for t in TASKS})
+    b = run_of(tmp_path / "b", {t: [1.0, 1.0] for t in TASKS})
+    result = invoke("compare", a, b)
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert next(row[:4] for row in rows if row[:1] == ["average_reward"]) == [
+        "average_reward",
+        "0.100",
+        "1.000",
+        "+0.900",
+    ]
+    assert "beyond noise" in result.stdout and "Tasks that flipped (9)" in result.stdout
+    comparison = RunComparisonReport.model_validate_json(invoke("compare", a, b, "--json").stdout)
+    assert [f.task_id for f in comparison.flipped] == TASKS[1:]
+    assert all(m.beyond_noise for m in comparison.metrics)
+
+
+# ---------------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_rescores_a_changed_task_and_never_touches_the_log(
+    copied: tuple[Path, Path],
+) -> None:
+    run, pack = copied
+    before = digest(run / EPISODES_NAME)
+    make_stricter(pack)
+    dry = invoke("evaluate", run, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert "Dry run: nothing written." in dry.stdout and evaluation_names(run) == []
+
+    result = invoke("evaluate", run)
+    assert result.exit_code == 0, result.stderr
+    assert "(changed since the run)" in result.stdout
+    assert f"  {STRICT_TASK} trial 0: 1.00 -> 0.00\n1 rewards changed." in result.stdout
+    [name] = evaluation_names(run)
+    assert f"Wrote {run / 'evaluations' / name}.jsonl" in result.stdout
+    assert digest(run / EPISODES_NAME) == before
+
+    report = RunReport.model_validate_json(invoke("report", run, "--json").stdout)
+    assert (report.evaluation, report.episodes.successes) == (name, 22)
+    assert report.rewards_from == f"from evaluation {name} (re-scored with a changed pack)"
+    assert f"Rewards from evaluation {name}" in invoke("report", run).stdout
+    recorded = invoke("report", run, "--json", "--evaluation", "recorded").stdout
+    assert RunReport.model_validate_json(recorded).episodes.successes == 23
+
+
+def test_evaluate_asks_for_a_judge_when_a_task_needs_one(copied: tuple[Path, Path]) -> None:
+    run, pack = copied
+    tasks = pack / "tasks.yaml"
+    old = "reward_basis: [DB, ENV_ASSERTION, COMMUNICATE]"
+    text = tasks.read_text(encoding="utf-8")
+    tasks.write_text(text.replace(old, f"{old[:-1]}, NL_ASSERTION]", 1), encoding="utf-8")
+    result = invoke("evaluate", run)
+    assert result.exit_code == 2
+    assert STRICT_TASK in result.stderr and "give --judge-model" in result.stderr
+    assert invoke("evaluate", run, "--judge-api-base", "http://127.0.0.1:9/v1").exit_code == 2
+
+
+def test_evaluate_asks_the_judge_given_on_the_command_line(tmp_path: Path) -> None:
+    run = demo_run(tmp_path / "runs", tasks=[STRICT_TASK])
+    with ScriptedServer(
+        Script.model_validate({"roles": {"judge": {"answers": [judged()]}}})
+    ) as server:
+        result = invoke(
+            "evaluate",
+            run,
+            "--judge-model",
+            "hosted_vllm/judge",
+            "--judge-api-base",
+            server.base_url,
+        )
+        requests = len(server.requests)
+    assert result.exit_code == 0, result.stderr
+    assert requests == 1 and "0 rewards changed." in result.stdout
+    report = RunReport.model_validate_json(invoke("report", run, "--json").stdout)
+    judge = report.roles[2]
+    assert (judge.role, judge.model, judge.calls) == ("judge", "hosted_vllm/judge", 1)
+
+
+def judged() -> str:
+    """The judge's answer for card_triplet_cribs: both NL assertions met."""
+    from policy_agent.domain import load_pack
+    from tests.report._support import HOTEL
+
+    assertions = load_pack(HOTEL).task(STRICT_TASK).evaluation_criteria.nl_assertions
+    results = [
+        {"expectedOutcome": text, "reasoning": "It does.", "metExpectation": True}
+        for text in assertions
+    ]
+    return json.dumps({"results": results})
+
+
+# ------------------------------------------------------------------------------------ export
+
+
+@pytest.mark.parametrize(("export_format", "records"), [("sft", 23), ("tau2", 23), ("chatml", 0)])
+def test_export_writes_each_format_of_the_demo(
+    demo: Path, tmp_path: Path, export_format: str, records: int
+) -> None:
+    out = tmp_path / f"demo.{export_format}"
+    result = invoke("export", demo, "--format", export_format, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    what = "turns" if export_format == "chatml" else "records"
+    assert result.stderr.startswith(f"Exported {records} {what} from 23 episodes")
+    text = out.read_text(encoding="utf-8")
+    if export_format == "tau2":
+        assert len(json.loads(text)["simulations"]) == records
+    else:
+        assert len(text.splitlines()) == records
+    if export_format == "chatml":
+        assert "an oracle run has none" in result.stderr
+
+
+def test_export_to_stdout_with_a_reward_filter(tmp_path: Path) -> None:
+    run = run_of(tmp_path, {"card_triplet_cribs": [1.0, 0.0], "crib_too_late": [0.5, 1.0]})
+    result = invoke("export", run, "--format", "sft", "--min-reward", "0.5")
+    assert result.exit_code == 0, result.stderr
+    kept = [(x["task_id"], x["trial"]) for x in map(json.loads, result.stdout.splitlines())]
+    assert kept == [("card_triplet_cribs", 0), ("crib_too_late", 0), ("crib_too_late", 1)]
+    assert "left out 1 by the reward filter" in result.stderr
+    only = invoke("export", run, "--format", "sft", "--only-success").stdout.splitlines()
+    assert len(only) == 2
+
+
+def test_export_chatml_refuses_prompts_that_no_longer_match(tmp_path: Path) -> None:
+    from tests.export.conftest import model_run_on
+
+    pack = copy_hotel(tmp_path / "repo")
+    run = model_run_on(tmp_path / "runs", "completions", "card", domain=pack).directory
+    exact = invoke("export", run, "--format", "chatml")
+    assert exact.exit_code == 0, exact.stderr
+    assert [json.loads(x)["exact"] for x in exact.stdout.splitlines()] == [True] * 9
+    policy = pack / "policy.md"
+    policy.write_text(policy.read_text(encoding="utf-8") + "\nOne more rule.\n", encoding="utf-8")
+    refused = invoke("export", run, "--format", "chatml")
+    assert refused.exit_code == 1
+    assert "does not match the sha256 recorded" in refused.stderr
+    assert "the pack differs from the one the run was made on" in refused.stderr
+    flagged = invoke("export", run, "--format", "chatml", "--allow-inexact")
+    assert flagged.exit_code == 0
+    assert "9 turns are not exact" in flagged.stderr
+
+
+def test_export_needs_the_pack_when_it_moved(tmp_path: Path) -> None:
+    pack = copy_hotel(tmp_path / "repo")
+    run = demo_run(tmp_path / "runs", domain=pack)
+    moved = pack.parent / "hotel_moved"  # beside it: its Python tools still resolve
+    pack.rename(moved)
+    result = invoke("export", run, "--format", "sft")
+    assert result.exit_code == 2
+    assert f"the run's pack {pack} (from its run.json) is not there any more" in result.stderr
+    assert invoke("export", run, "--format", "sft", "--pack", moved).exit_code == 0
