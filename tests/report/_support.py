@@ -21,7 +21,7 @@ from policy_agent.conversation import (
 )
 from policy_agent.domain import RewardType, load_pack
 from policy_agent.format import Violation, ViolationCode
-from policy_agent.simulation import HASH_EXCLUDES, Simulation, SimulationConfig, load_config
+from policy_agent.simulation import HASH_EXCLUDES, SimulationConfig, load_config
 from policy_agent.trajectory import (
     DatabaseState,
     Episode,
@@ -32,6 +32,7 @@ from policy_agent.trajectory import (
     RunStore,
     TerminationReason,
 )
+from tests.simulation.test_runner import simulate
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HOTEL = REPOSITORY / "domains" / "hotel"
@@ -43,18 +44,8 @@ Reason = TerminationReason
 
 def run_simulation(config: SimulationConfig) -> Path:
     """Run `config` with the real runner into `config.out`; the new run's folder."""
-
-    async def play() -> Path:
-        simulation = Simulation(config, load_pack(config.domain))
-        store = RunStore.create(config.out, simulation.manifest())
-        try:
-            await simulation.run(store)
-        finally:
-            store.close()
-            await simulation.aclose()
-        return store.directory
-
-    return asyncio.run(play())
+    directory, _ = asyncio.run(simulate(config, load_pack(config.domain)))
+    return directory
 
 
 def demo_run(out: Path, **fields: Any) -> Path:
