@@ -133,7 +133,8 @@ def evaluate(
         before = "none" if change.before is None else f"{change.before:.2f}"
         after = "none" if change.after is None else f"{change.after:.2f}"
         click.echo(f"  {change.task_id} trial {change.trial}: {before} -> {after}")
-    click.echo(f"{len(rescoring.changes)} rewards changed.")
+    changed_count = len(rescoring.changes)
+    click.echo(f"{changed_count} reward{'' if changed_count == 1 else 's'} changed.")
     for line in rescoring.lines:
         if line.error is not None:
             click.echo(f"  not scored: {line.task_id} trial {line.trial}: {line.error}", err=True)
@@ -203,6 +204,7 @@ def export(
     sft and chatml leave out infrastructure failures; the reward filters apply to every format.
     """
     from policy_agent.export import PromptMismatch, RewardFilter, UnknownTasks, export_run
+    from policy_agent.report import EvaluationError
 
     run = _load(run_dir, evaluation)
     loaded = _pack(run, pack)
@@ -222,8 +224,12 @@ def export(
                 reward_filter=RewardFilter(min_reward=min_reward, only_success=only_success),
                 allow_inexact=allow_inexact,
             )
-    except (PromptMismatch, UnknownTasks) as error:
-        raise click.ClickException(f"{error} (with --allow-inexact for chatml)") from None
+    except PromptMismatch as error:
+        raise click.ClickException(f"{error} (--allow-inexact)") from None
+    except UnknownTasks as error:
+        raise click.ClickException(str(error)) from None
+    except EvaluationError as error:
+        raise _ConfigProblem(str(error)) from None
     what = "turns" if export_format == "chatml" else "records"
     summary = f"Exported {result.records} {what} from {result.selection.describe()}"
     if result.inexact:

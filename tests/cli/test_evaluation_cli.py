@@ -148,7 +148,7 @@ def test_evaluate_rescores_a_changed_task_and_never_touches_the_log(
     result = invoke("evaluate", run)
     assert result.exit_code == 0, result.stderr
     assert "(changed since the run)" in result.stdout
-    assert f"  {STRICT_TASK} trial 0: 1.00 -> 0.00\n1 rewards changed." in result.stdout
+    assert f"  {STRICT_TASK} trial 0: 1.00 -> 0.00\n1 reward changed." in result.stdout
     [name] = evaluation_names(run)
     assert f"Wrote {run / 'evaluations' / name}.jsonl" in result.stdout
     assert digest(run / EPISODES_NAME) == before
