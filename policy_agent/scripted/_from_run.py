@@ -82,7 +82,7 @@ class RecordedScript:
             lines.append(_indent(_dump({role: {"mode": spec.mode}}), 2))
             lines.append("    answers:")
             for seed, answers in spec.answers.items():
-                lines.append(f"      # {self.labels[role][seed]}")
+                lines.append(f"      # {_printable(self.labels[role][seed])}")
                 lines.append(f"      {seed}:")
                 lines.append(_indent(_dump([_readable(answer) for answer in answers]), 8))
         return "\n".join(lines) + "\n"
@@ -369,18 +369,34 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # PyYAML falls back to a quoted scalar when a block cannot hold the text exactly.
-    style = "|" if "\n" in value else None
+    # PyYAML falls back to a quoted scalar when a block cannot hold the text exactly, except for
+    # the line breaks YAML 1.1 adds to "\n": it writes a NEL (U+0085) unescaped in quotes, where
+    # it reads back as a space. Double quotes escape them.
+    style = '"' if _EXTRA_BREAKS.intersection(value) else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_EXTRA_BREAKS = frozenset("\x85\u2028\u2029")
 
 
 _Dumper.add_representer(str, _text)
 
 
 def _dump(data: object) -> str:
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100).rstrip(
-        "\n"
-    )
+    """YAML lines to nest in the document, without the last line's line break.
+
+    A text kept with its trailing line breaks (`|+`) makes PyYAML end the document with `...`;
+    the less indented line that follows ends the text just as well, and the blank lines before
+    it are the text's own.
+    """
+    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+    return text.removesuffix("...\n").removesuffix("\n")
+
+
+def _printable(text: str) -> str:
+    """`text` with what a YAML comment cannot hold (line breaks, control characters) escaped:
+    a task id may hold anything."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _indent(text: str, spaces: int) -> str:
