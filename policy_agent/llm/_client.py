@@ -9,6 +9,7 @@ calls is built once in `__init__`, so a call costs one dict merge on our side.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import time
@@ -23,74 +24,103 @@ from policy_agent.llm._errors import LLMError, MalformedResponse, MissingAPIKey
 
 _MAX_BACKOFF_S = 60.0
 
+_Send = Callable[..., Awaitable[Any]]
+"""One transport's call: takes the per-call fields (messages or prompt, tools, seed, ...)."""
+
 
 class LLMClient:
     """Calls one role's model; one client per role, shared by every episode of a run."""
 
     def __init__(self, config: ModelConfig, *, role: str) -> None:
-        from policy_agent.llm import _litellm
-
         self.config = config
         self.role = role
         key = self._api_key()
+        servers = config.servers
+        self._router: Any = None
+        self._api_base = servers[0] if len(servers) == 1 else None
+        self._key = key
+        self._chat_send, self._text_send = self._senders(key)
+        self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        self._jitter = random.Random()
+
+    def _senders(self, key: str | None) -> tuple[_Send, _Send]:
+        """The chat and completions calls, each taking only what changes per call.
+
+        One vLLM server: litellm's provider handlers (`_direct`: the same requests as
+        `acompletion`, a third of its CPU). Several replicas: litellm's Router. Any other
+        provider: `litellm.acompletion` / `atext_completion`.
+        """
+        from policy_agent.llm import _direct, _litellm
+
+        config = self.config
+        sampling: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p}
+        if config.max_tokens is not None:
+            sampling["max_tokens"] = config.max_tokens
+        chat_extras, text_extras = (
+            config.request_extras(chat=True),
+            config.request_extras(chat=False),
+        )
+        servers = config.servers
+        if len(servers) == 1:
+            target = _direct.direct_target(
+                config.model, servers[0], key, timeout=config.timeout, sampling=sampling
+            )
+            if target is not None:
+                chat = _direct.DirectChat(target, extra_body=chat_extras)
+                text = _direct.DirectText(target, extra_body=text_extras)
+                return chat.send, text.send
+        # Retries are ours (see _call); litellm's and the OpenAI SDK's stay off.
         common: dict[str, Any] = {
-            "temperature": config.temperature,
-            "top_p": config.top_p,
+            **sampling,
             "timeout": config.timeout,
-            # Retries are ours (see _call); litellm's and the OpenAI SDK's stay off.
             "num_retries": 0,
             "max_retries": 0,
         }
-        if config.max_tokens is not None:
-            common["max_tokens"] = config.max_tokens
-        servers = config.servers
-        self._router = None
         if len(servers) > 1:
-            # simple-shuffle: stateless and cheapest per call; vLLM batches internally, so a
-            # uniform spread of many concurrent episodes keeps replicas evenly busy. least-busy
-            # would register global callbacks and count in-flight calls on every request.
-            self._router = _litellm.Router(
-                model_list=[
-                    {
-                        "model_name": role,
-                        "litellm_params": {
-                            "model": config.model,
-                            "api_base": server,
-                            "timeout": config.timeout,
-                            "max_retries": 0,
-                            **({"api_key": key} if key is not None else {}),
-                        },
-                    }
-                    for server in servers
-                ],
-                routing_strategy="simple-shuffle",
-                num_retries=0,
-                retry_after=0,
-                timeout=config.timeout,
-            )
-            common["model"] = role
+            self._router = self._replicas(key)
+            chat_send, text_send = self._router.acompletion, self._router.atext_completion
+            common["model"] = self.role
         else:
+            chat_send, text_send = _litellm.acompletion, _litellm.atext_completion
             common["model"] = config.model
             if servers:
                 common["api_base"] = servers[0]
             if key is not None:
                 common["api_key"] = key
-        self._api_base = servers[0] if len(servers) == 1 else None
-        self._key = key
         # `_skip_mcp_handler`: litellm 1.106.2 imports its MCP gateway (and the optional `mcp`
         # package) for any call with tools=, unless told to skip it; we never use MCP tools.
-        self._chat_kwargs = {
-            **common,
-            "extra_body": config.request_extras(chat=True),
-            "_skip_mcp_handler": True,
-        }
-        self._text_kwargs = {**common, "extra_body": config.request_extras(chat=False)}
-        self._chat_send = self._router.acompletion if self._router else _litellm.acompletion
-        self._text_send = (
-            self._router.atext_completion if self._router else _litellm.atext_completion
+        return (
+            functools.partial(chat_send, **common, extra_body=chat_extras, _skip_mcp_handler=True),
+            functools.partial(text_send, **common, extra_body=text_extras),
         )
-        self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        self._jitter = random.Random()
+
+    def _replicas(self, key: str | None) -> Any:
+        """litellm's Router over the role's replicas."""
+        from policy_agent.llm import _litellm
+
+        config = self.config
+        # simple-shuffle: stateless and cheapest per call; vLLM batches internally, so a
+        # uniform spread of many concurrent episodes keeps replicas evenly busy. least-busy
+        # would register global callbacks and count in-flight calls on every request.
+        return _litellm.Router(
+            model_list=[
+                {
+                    "model_name": self.role,
+                    "litellm_params": {
+                        "model": config.model,
+                        "api_base": server,
+                        "timeout": config.timeout,
+                        "max_retries": 0,
+                        **({"api_key": key} if key is not None else {}),
+                    },
+                }
+                for server in config.servers
+            ],
+            routing_strategy="simple-shuffle",
+            num_retries=0,
+            retry_after=0,
+            timeout=config.timeout,
+        )
 
     def __repr__(self) -> str:
         # Never show the key; the config holds only the name of its variable.
@@ -104,7 +134,7 @@ class LLMClient:
         seed: int | None = None,
     ) -> Completion:
         """POST /v1/chat/completions; given `tools`, the server parses the tool calls."""
-        kwargs = {**self._chat_kwargs, "messages": messages}
+        kwargs: dict[str, Any] = {"messages": messages}
         if tools is not None:
             kwargs["tools"] = tools
         if seed is not None:
@@ -115,7 +145,7 @@ class LLMClient:
         self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
     ) -> Completion:
         """POST /v1/completions with a rendered prompt; the raw completion text comes back."""
-        kwargs = {**self._text_kwargs, "prompt": prompt, "stop": list(stop)}
+        kwargs: dict[str, Any] = {"prompt": prompt, "stop": list(stop)}
         if seed is not None:
             kwargs["seed"] = seed
         client = self._pooled_text_client()
