@@ -113,7 +113,7 @@ class _Checker:
     def tool(self, loc: Loc, tool: ToolSpec, database: Mapping[str, object] | None) -> None:
         op, at = tool.implementation, (*loc, "implementation")
         if isinstance(op, PythonImplementation):
-            self.python(at, op.python, tool)
+            self.python(at, op.python, tool.parameters)
             return
         names = {*tool.parameters, "args", "now"}
         scope = names | {"record"} if isinstance(op, GetOp | UpdateOp | DeleteOp) else names
@@ -168,7 +168,7 @@ class _Checker:
             for table in sorted(compiled.tables_used - set(db)):
                 self.report(loc, _no_such("table", table, db, "the database"))
 
-    def python(self, loc: Loc, reference: str, tool: ToolSpec) -> None:
+    def python(self, loc: Loc, reference: str, parameters: Collection[str]) -> None:
         """The file exists inside the repository and defines the function, taking the parameters."""
         repository = self.parts.repository
         path, function = reference.rsplit(":", 1)
@@ -198,7 +198,7 @@ class _Checker:
             message = _no_such("function", function, functions, display_path(file))
             self.report((*loc, "python"), message.replace("no function", "no top-level function"))
             return
-        for message in _signature_problems(functions[function], tool):
+        for message in _signature_problems(functions[function], parameters):
             self.report((*loc, "python"), message)
 
     # ----------------------------------------------------------------------- data
@@ -233,9 +233,11 @@ class _Checker:
         for i, assertion in enumerate(criteria.env_assertions):
             user = assertion.env_type == "user"
             database = self.parts.user_database if user else self.parts.database
-            self.expression(
-                (*loc, "env_assertions", i, "check"), assertion.check, {"now"}, database
-            )
+            at = (*loc, "env_assertions", i)
+            if assertion.python is not None:
+                self.python(at, assertion.python, assertion.arguments)
+            elif assertion.check is not None:
+                self.expression((*at, "check"), assertion.check, {"now"}, database)
         for basis in criteria.reward_basis:
             key, what = _BASIS_NEEDS.get(basis, ("", ""))
             if key and not getattr(criteria, key):
@@ -304,9 +306,9 @@ def _parse_python(file: Path) -> ast.Module | str:
 
 
 def _signature_problems(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, tool: ToolSpec
+    function: ast.FunctionDef | ast.AsyncFunctionDef, parameters: Collection[str]
 ) -> list[str]:
-    """Whether `function(db, **arguments)` can be called with the tool's parameters."""
+    """Whether `function(db, **arguments)` can be called with these parameters."""
     args = function.args
     positional = [*args.posonlyargs, *args.args]
     name = f"{function.name}()"
@@ -316,7 +318,7 @@ def _signature_problems(
     keywords = {a.arg for a in [*args.args, *args.kwonlyargs] if a is not positional[0]}
     problems = [
         f"{name} does not take the parameter '{p}'"
-        for p in tool.parameters
+        for p in parameters
         if p not in keywords and args.kwarg is None
     ]
     defaults = len(args.defaults)
@@ -325,7 +327,7 @@ def _signature_problems(
     problems += [
         f"{name} requires '{p}', which is not a parameter of the tool"
         for p in required
-        if p not in tool.parameters
+        if p not in parameters
     ]
     return problems
 

@@ -25,7 +25,6 @@ from pydantic import (
     JsonValue,
     Tag,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -197,22 +196,29 @@ class RespondOp(_Op):
 DeclarativeOp = GetOp | FindOp | ListOp | CreateOp | UpdateOp | DeleteOp | RespondOp
 
 
+def _python_reference_inside(value: str) -> str:
+    path = value.rsplit(":", 1)[0]
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        raise ValueError(f"{path!r} is absolute; give a path relative to the repository")
+    if ".." in path.replace("\\", "/").split("/"):
+        raise ValueError(f"{path!r} leaves the repository ('..'); keep tools inside it")
+    return value
+
+
+PythonReference = Annotated[
+    str,
+    Field(
+        pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$",
+        description="`path/to/file.py:function`, relative to the pack's repository.",
+    ),
+    AfterValidator(_python_reference_inside),
+]
+
+
 class PythonImplementation(_Strict):
     """A function in a Python file of the pack's repository: `function(db, **arguments)`."""
 
-    python: str = Field(
-        pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$",
-        description="`path/to/file.py:function`, relative to the pack's repository.",
-    )
-
-    @field_validator("python")
-    def _stays_inside(cls, value: str) -> str:
-        path = value.rsplit(":", 1)[0]
-        if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
-            raise ValueError(f"{path!r} is absolute; give a path relative to the repository")
-        if ".." in path.replace("\\", "/").split("/"):
-            raise ValueError(f"{path!r} leaves the repository ('..'); keep tools inside it")
-        return value
+    python: PythonReference
 
 
 def _implementation_tag(value: object) -> str | None:
@@ -283,6 +289,13 @@ class ToolSpec(_Strict):
         default=None,
         description="Required parameters; by default every parameter without a `default`.",
     )
+    schema_extras: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description=(
+            "Other keys of the parameters object, rendered after the parameters in the order "
+            "written: `$defs` that parameter schemas `$ref` (`#/$defs/Name`), a `title`, ..."
+        ),
+    )
     implementation: Implementation
 
     @model_validator(mode="after")
@@ -290,6 +303,12 @@ class ToolSpec(_Strict):
         unknown = [name for name in self.required or [] if name not in self.parameters]
         if unknown:
             raise ValueError(f"`required` names unknown parameters: {', '.join(unknown)}")
+        reserved = [key for key in self.schema_extras if key in ("type", "properties", "required")]
+        if reserved:
+            raise ValueError(f"schema_extras: write {', '.join(reserved)} as the tool's own keys")
+        issue = schema_issue(self.schema_extras)
+        if issue is not None:
+            raise ValueError(f"schema_extras: {issue[1]}")
         return self
 
     @property
@@ -303,6 +322,7 @@ class ToolSpec(_Strict):
         """The parameters as one JSON Schema object, in authored order."""
         properties: dict[str, JsonValue] = {name: dict(s) for name, s in self.parameters.items()}
         schema: dict[str, JsonValue] = {"type": "object", "properties": properties}
+        schema.update(self.schema_extras)
         required = self.required_parameters
         if required or self.required is not None:
             schema["required"] = list(required)
@@ -401,14 +421,39 @@ class Action(_Strict):
 class EnvAssertion(_Strict):
     """A statement about the final database that must hold.
 
-    `check` is an expression; it reaches the tables with `lookup`, `exists`, `find` and `count`.
+    Either `check`, an expression that reaches the tables with `lookup`, `exists`, `find` and
+    `count`; or, as tau2-bench writes them, a Python function called as
+    `function(db, **arguments)` whose result must equal `assert_value`.
     """
 
-    check: Expression
+    check: Expression | None = None
+    python: PythonReference | None = None
+    arguments: dict[str, JsonValue] = Field(
+        default_factory=dict, description="The Python function's arguments, by name."
+    )
+    assert_value: bool = Field(
+        default=True, description="What the Python function must return for the assertion to hold."
+    )
     env_type: Literal["assistant", "user"] = Field(
         default="assistant", description="`user` to check the user's database."
     )
     message: str | None = Field(default=None, description="Shown when the assertion fails.")
+
+    @model_validator(mode="after")
+    def _check_or_python(self) -> EnvAssertion:
+        if (self.check is None) == (self.python is None):
+            raise ValueError("give exactly one of `check` (an expression) and `python`")
+        if self.check is not None and (self.arguments or not self.assert_value):
+            raise ValueError("`arguments` and `assert_value` go with `python`, not with `check`")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The assertion as text: the expression, or `file.py:function(arguments) is value`."""
+        if self.check is not None:
+            return self.check
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
+        return f"{self.python}({arguments}) is {self.assert_value}"
 
 
 class EvaluationCriteria(_Strict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -22,7 +22,7 @@ from policy_agent.environment._arguments import ArgumentChecker
 from policy_agent.environment._database import Database
 from policy_agent.environment._errors import AssertionCheckError, ToolDefinitionError, ToolError
 from policy_agent.environment._ops import DeclarativeTool
-from policy_agent.environment._python_tools import PythonTool
+from policy_agent.environment._python_tools import PythonTool, load_function
 from policy_agent.environment._records import Change
 from policy_agent.expressions import (
     EvaluationError,
@@ -96,6 +96,7 @@ class Environment:
         self._database = Database(pack.database, now=self._now)
         self._user_database = Database(pack.user_database, now=self._now)
         self._assertions: dict[str, Expression] = {}
+        self._assertion_functions: dict[str, Callable[..., object]] = {}
 
     @classmethod
     def from_pack(cls, pack: DomainPack) -> Environment:
@@ -128,6 +129,12 @@ class Environment:
             else DeclarativeTool(spec, implementation, now=self._now)
         )
         return _Tool(checker=ArgumentChecker(spec), implementation=compiled)
+
+    def _assertion_function(self, reference: str) -> Callable[..., object]:
+        if reference not in self._assertion_functions:
+            function = load_function(reference, self.pack.repository, owner="env assertion")
+            self._assertion_functions[reference] = function
+        return self._assertion_functions[reference]
 
     def _assertion(self, source: str) -> Expression:
         if source not in self._assertions:
@@ -205,12 +212,37 @@ class EpisodeEnvironment:
         cannot be decided: a syntax error, or an evaluation that fails.
         """
         database = self.database if assertion.env_type == "assistant" else self.user_database
+        if assertion.python is not None:
+            return self._python_assertion(assertion, assertion.python, database)
+        assert assertion.check is not None  # EnvAssertion holds exactly one of the two
         try:
             check = self.environment._assertion(assertion.check)
             scope = Scope(variables={}, tables=database.reader, now=self.environment._now)
             return check.holds(scope)
         except ExpressionError as error:
             raise AssertionCheckError(f"env assertion {assertion.check!r}: {error}") from None
+
+    def _python_assertion(
+        self, assertion: EnvAssertion, reference: str, database: Database
+    ) -> bool:
+        """tau2-bench's kind: `function(db, **arguments) == assert_value`; it may not write."""
+        try:
+            function = self.environment._assertion_function(reference)
+            savepoint = database.savepoint()
+            try:
+                result = function(database, **assertion.arguments)
+            finally:
+                database.rollback(savepoint)
+        except Exception as error:
+            raise AssertionCheckError(
+                f"env assertion {assertion.source}: {type(error).__name__}: {error}"
+            ) from None
+        if not isinstance(result, bool):
+            raise AssertionCheckError(
+                f"env assertion {assertion.source}: returned {type(result).__name__} "
+                f"{result!r}; an assertion function returns True or False"
+            )
+        return result == assertion.assert_value
 
 
 def _since(start: float) -> float:

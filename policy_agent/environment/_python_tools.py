@@ -37,19 +37,7 @@ class PythonTool:
     def __init__(self, tool: ToolSpec, implementation: PythonImplementation, repository: Path):
         """Import the function; ToolDefinitionError if the file or function cannot be used."""
         self.name = tool.name
-        relative, function_name = implementation.python.rsplit(":", 1)
-        path = _resolve(tool.name, relative, repository)
-        module = _load(tool.name, path)
-        function = getattr(module, function_name, None)
-        if not callable(function):
-            defined = sorted(
-                n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-            )
-            raise ToolDefinitionError(
-                f"tool {tool.name}: python: {relative} has no function {function_name!r}; "
-                f"it defines: {', '.join(defined) or '(nothing callable)'}"
-            )
-        self._function: Callable[..., object] = function
+        self._function = load_function(implementation.python, repository, owner=f"tool {tool.name}")
 
     def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:
         """Call `function(database, **arguments)` and return its result as JSON values.
@@ -67,18 +55,34 @@ class PythonTool:
         return copy_json(jsonable, where=f"the result of {self.name}")
 
 
+def load_function(reference: str, repository: Path, *, owner: str) -> Callable[..., object]:
+    """The function `path.py:function` names; ToolDefinitionError (naming `owner`) if unusable."""
+    relative, function_name = reference.rsplit(":", 1)
+    path = _resolve(owner, relative, repository)
+    module = _load(owner, path)
+    function: object = getattr(module, function_name, None)
+    if not callable(function):
+        defined = sorted(
+            n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+        )
+        raise ToolDefinitionError(
+            f"{owner}: python: {relative} has no function {function_name!r}; "
+            f"it defines: {', '.join(defined) or '(nothing callable)'}"
+        )
+    return function
+
+
 def _resolve(tool: str, relative: str, repository: Path) -> Path:
     root = repository.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root):
         raise ToolDefinitionError(
-            f"tool {tool}: python: {relative} resolves to {path}, outside the repository {root}; "
+            f"{tool}: python: {relative} resolves to {path}, outside the repository {root}; "
             "keep tool files (and what their symlinks point to) inside the repository"
         )
     if not path.is_file():
         raise ToolDefinitionError(
-            f"tool {tool}: python: there is no file {path}; paths are relative to the "
-            f"repository {root}"
+            f"{tool}: python: there is no file {path}; paths are relative to the repository {root}"
         )
     return path
 
@@ -102,7 +106,7 @@ def _load(tool: str, path: Path) -> ModuleType:
         line = frames[-1].lineno if frames else getattr(error, "lineno", None)
         at = f" at line {line}" if line else ""
         raise ToolDefinitionError(
-            f"tool {tool}: python: importing {path} failed{at}: {type(error).__name__}: {error}"
+            f"{tool}: python: importing {path} failed{at}: {type(error).__name__}: {error}"
         ) from error
     _modules[key] = module
     return module

@@ -169,6 +169,15 @@ def _task(task: Task, domain: str) -> Tau2Task:
 
 
 def _assertion(assertion: EnvAssertion) -> Tau2EnvAssertion:
+    if assertion.python is not None:
+        # tau2-bench's own kind (an imported pack): the toolkit function by its name.
+        return Tau2EnvAssertion(
+            env_type=assertion.env_type,
+            func_name=assertion.python.rsplit(":", 1)[1],
+            arguments=dict(assertion.arguments),
+            assert_value=assertion.assert_value,
+            message=assertion.message,
+        )
     return Tau2EnvAssertion(
         env_type=assertion.env_type,
         func_name="check",

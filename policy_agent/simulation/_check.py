@@ -110,7 +110,7 @@ def _failed_components(reward: RewardInfo) -> list[str]:
                 problems.append(f"DB differs from the expected state: {'; '.join(shown)}")
             case RewardType.ENV_ASSERTION:
                 unmet = [
-                    c.env_assertion.message or c.env_assertion.check
+                    c.env_assertion.message or c.env_assertion.source
                     for c in reward.env_assertions
                     if not c.met
                 ]

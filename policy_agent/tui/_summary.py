@@ -113,7 +113,7 @@ def _checks(info: RewardInfo) -> list[RenderableType]:
         (
             "Assertions",
             [
-                _check(a.met, a.env_assertion.message or a.env_assertion.check, a.error)
+                _check(a.met, a.env_assertion.message or a.env_assertion.source, a.error)
                 for a in info.env_assertions
             ],
         )
