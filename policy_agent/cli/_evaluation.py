@@ -114,7 +114,7 @@ def evaluate(
     `report`, `compare` and `export` use the newest evaluation from then on.
     """
     from policy_agent.evaluation import JudgeRequired
-    from policy_agent.report import write_evaluation
+    from policy_agent.report import EvaluationError, write_evaluation
 
     run = _load(run_dir, "latest")
     loaded = _pack(run, pack)
@@ -141,7 +141,10 @@ def evaluate(
     if dry_run:
         click.echo("Dry run: nothing written.")
         return
-    written = write_evaluation(run_dir, manifest, rescoring.lines)
+    try:
+        written = write_evaluation(run_dir, manifest, rescoring.lines)
+    except (EvaluationError, OSError) as error:
+        raise click.ClickException(f"the evaluation was not written: {error}") from None
     click.echo(
         f"Wrote {written}; `policy-agent report {run_dir}` uses it from now on "
         "(episodes.jsonl is unchanged)."
