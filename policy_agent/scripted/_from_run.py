@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
-import yaml
 from pydantic import JsonValue
 
 from policy_agent.agent import ViolationEvent
@@ -30,6 +29,7 @@ from policy_agent.conversation import (
     UserToolCall,
 )
 from policy_agent.scripted._script import Answer, Script, ScriptedToolCall, SeedRole
+from policy_agent.scripted._writing import seed_script_yaml
 from policy_agent.trajectory import Episode, RunStore, UserRetryEvent
 
 ROLES = ("agent", "user")
@@ -69,30 +69,15 @@ class RecordedScript:
 
     def to_yaml(self) -> str:
         """The script as YAML, each seed's answers under a comment naming their episode."""
-        lines = [
-            f"# The model outputs of run {self.run_id}, written by `policy-agent script-from-run`.",
-            "# Serve it with `policy-agent serve-script <this file> --port 8000` and re-run the",
-            f"# same config (seed {self.run_seed}, the same tasks and trials) with its models'",
-            "# api_base at the server: each request is answered from its seed's list, so the",
-            "# models say what they said in the recording, and a changed domain pack shows up as",
-            "# different tool results and rewards. Attempt n of a turn sends seed + n - 1.",
-            "roles:",
+        header = [
+            f"The model outputs of run {self.run_id}, written by `policy-agent script-from-run`.",
+            "Serve it with `policy-agent serve-script <this file> --port 8000`, then re-run the",
+            f"run's config (seed {self.run_seed}, the same tasks and trials) with its models'",
+            "api_base at the server. Each request gets the next answer of its seed (attempt n",
+            "of a turn sends seed + n - 1), so the models say what they said in the recording,",
+            "and a changed domain pack shows up as different tool results and rewards.",
         ]
-        for role, spec in self.roles.items():
-            lines.append(_indent(_dump({role: {"mode": spec.mode}}), 2))
-            lines.append("    answers:")
-            for seed, answers in spec.answers.items():
-                lines.append(f"      # {_printable(self.labels[role][seed])}")
-                lines.append(f"      {seed}:")
-                lines.append(_indent(_dump([_readable(answer) for answer in answers]), 8))
-        return "\n".join(lines) + "\n"
-
-
-def _readable(answer: Answer) -> dict[str, JsonValue]:
-    """The answer's fields that differ from the defaults, reasoning first as the model wrote it."""
-    fields = answer.model_dump(mode="json", exclude_defaults=True)
-    reasoning = {"reasoning": fields.pop("reasoning")} if "reasoning" in fields else {}
-    return reasoning | fields
+        return seed_script_yaml(header, self.roles, self.labels)
 
 
 def parse_episode_key(text: str) -> tuple[str, int]:
@@ -362,44 +347,3 @@ def _unless(reason: str | None, default: FinishReason) -> FinishReason | None:
         case "stop" | "length" | "tool_calls" if reason != default:
             return reason
     return None
-
-
-class _Dumper(yaml.SafeDumper):
-    """Writes text with line breaks as literal blocks, so reasoning reads as it was written."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # PyYAML falls back to a quoted scalar when a block cannot hold the text exactly, except for
-    # the line breaks YAML 1.1 adds to "\n": it writes a NEL (U+0085) unescaped in quotes, where
-    # it reads back as a space. Double quotes escape them.
-    style = '"' if _EXTRA_BREAKS.intersection(value) else "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_EXTRA_BREAKS = frozenset("\x85\u2028\u2029")
-
-
-_Dumper.add_representer(str, _text)
-
-
-def _dump(data: object) -> str:
-    """YAML lines to nest in the document, without the last line's line break.
-
-    A text kept with its trailing line breaks (`|+`) makes PyYAML end the document with `...`;
-    the less indented line that follows ends the text just as well, and the blank lines before
-    it are the text's own.
-    """
-    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
-    return text.removesuffix("...\n").removesuffix("\n")
-
-
-def _printable(text: str) -> str:
-    """`text` with what a YAML comment cannot hold (line breaks, control characters) escaped:
-    a task id may hold anything."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-
-
-def _indent(text: str, spaces: int) -> str:
-    pad = " " * spaces
-    # Split on "\n" alone: other characters splitlines() breaks at may stand in the text.
-    return "\n".join(pad + line if line else line for line in text.split("\n"))

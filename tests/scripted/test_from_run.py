@@ -28,6 +28,7 @@ from policy_agent.agent import ViolationEvent
 from policy_agent.cli import main
 from policy_agent.domain import DomainPack, load_pack
 from policy_agent.format import render_tool_call
+from policy_agent.llm import LLMClient, ModelConfig
 from policy_agent.scripted import (
     Answer,
     RecordedScript,
@@ -36,6 +37,7 @@ from policy_agent.scripted import (
     SeedRole,
     load_script,
     script_from_run,
+    served_model,
 )
 from policy_agent.simulation import SimulationConfig, episode_seed
 from policy_agent.trajectory import Episode, RunStore
@@ -544,3 +546,30 @@ def test_any_text_comes_back_from_the_yaml_unchanged(
         notes=(),
     )
     assert Script.model_validate(yaml.safe_load(recorded.to_yaml())) == recorded.script
+
+
+@pytest.mark.parametrize(
+    ("model_string", "role"),
+    [
+        ("hosted_vllm/nvidia/Nemotron-Cascade-2-30B-A3B", "nvidia/Nemotron-Cascade-2-30B-A3B"),
+        ("openai/gpt-4.1", "gpt-4.1"),
+    ],
+)
+async def test_the_scripts_role_is_the_model_field_litellm_sends(
+    serve: Serve,  # noqa: F811  (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+    model_string: str,
+    role: str,
+) -> None:
+    assert served_model(model_string) == role
+    server = await serve({role: {"mode": "by_seed", "answers": {5: ["Hello."]}}})
+    monkeypatch.setenv("REPLAY_KEY", "anything")
+    settings = ModelConfig(
+        model=model_string, api_base=server.base_url, api_key_env="REPLAY_KEY", retries=0
+    )
+    client = LLMClient(settings, role="user")
+    try:
+        answer = await client.chat([{"role": "user", "content": "Hi"}], seed=5)
+    finally:
+        await client.aclose()
+    assert answer.text == "Hello."
