@@ -6,9 +6,10 @@ generations, events) are left out. The choices a mapping needs:
   (its user simulator ends all three with a stop token); `timeout` becomes `max_steps` (the
   episode ran out of its budget; both score 0); `infrastructure_error` becomes `agent_error`
   with `skipped: true`, as tau2's `--skip-failed-samples` records a failed sample;
-- an env assertion is one of our expressions, not a toolkit function: it is written as
-  `func_name: "check"`, `arguments: {"expression": ...}`, `assert_value: true`, so it reads
-  right but tau2 cannot run it again;
+- an env assertion that is a Python function keeps tau2's shape (the function's name, its
+  arguments, `assert_value`); one that is an expression is no toolkit function, so it is
+  written as `func_name: "check"`, `arguments: {"expression": ...}`, `assert_value: true`:
+  it reads right, but tau2 cannot run it again;
 - empty criteria lists are written as null, which is how tau2 tells "nothing expected" (with
   no actions and no env assertions, tau2's DB component scores 1, as ours does);
 - `reward_info.info` carries our note (why the reward is what it is), as tau2 uses it;
@@ -181,7 +182,7 @@ def _assertion(assertion: EnvAssertion) -> Tau2EnvAssertion:
     return Tau2EnvAssertion(
         env_type=assertion.env_type,
         func_name="check",
-        arguments={"expression": assertion.check},
+        arguments={"expression": assertion.source},
         assert_value=True,
         message=assertion.message,
     )

@@ -206,3 +206,23 @@ def test_a_pack_without_the_runs_tasks_is_refused(demo: Path, tmp_path: Path) ->
     tasks.write_text(text.replace(f"- id: {STRICT_TASK}", "- id: renamed"), encoding="utf-8")
     with pytest.raises(UnknownTasks, match=STRICT_TASK):
         tau2(demo, pack)
+
+
+def test_a_python_assertion_keeps_tau2s_shape() -> None:
+    from policy_agent.domain import EnvAssertion
+    from policy_agent.export._tau2 import _assertion
+
+    assertion = EnvAssertion(
+        python="tools/hotel.py:booking_is_open",
+        arguments={"booking_id": "B11246"},
+        assert_value=False,
+        env_type="user",
+        message="Still open.",
+    )
+    assert _assertion(assertion).model_dump() == {
+        "env_type": "user",
+        "func_name": "booking_is_open",
+        "arguments": {"booking_id": "B11246"},
+        "assert_value": False,
+        "message": "Still open.",
+    }
