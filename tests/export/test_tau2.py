@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from policy_agent.domain import load_pack
+from policy_agent.domain import EnvAssertion, load_pack
 from policy_agent.export import (
     RewardFilter,
     Tau2Results,
@@ -18,6 +18,7 @@ from policy_agent.export import (
     export_run,
     tau2_termination,
 )
+from policy_agent.export._tau2 import _assertion
 from policy_agent.export._tau2_models import Tau2TerminationReason
 from policy_agent.report import load_run
 from policy_agent.trajectory import TerminationReason
@@ -209,9 +210,6 @@ def test_a_pack_without_the_runs_tasks_is_refused(demo: Path, tmp_path: Path) ->
 
 
 def test_a_python_assertion_keeps_tau2s_shape() -> None:
-    from policy_agent.domain import EnvAssertion
-    from policy_agent.export._tau2 import _assertion
-
     assertion = EnvAssertion(
         python="tools/hotel.py:booking_is_open",
         arguments={"booking_id": "B11246"},
