@@ -105,6 +105,8 @@ class _Said:
     seed: int
     attempt: int
     answer: Answer
+    from_text_alone: bool = False
+    """A rejected user answer, of which the trajectory keeps only the text."""
 
 
 def script_from_run(
@@ -147,7 +149,7 @@ def script_from_run(
                 )
             answers.setdefault(role, {}).setdefault(item.seed, []).append(item.answer)
             labels.setdefault(role, {})[item.seed] = f"{name}, attempt {item.attempt}"
-        retried = sum(1 for s in said if s.role == "user" and s.attempt > 1)
+        retried = sum(1 for s in said if s.from_text_alone)
         if retried:
             notes.append(
                 f"{where}: {retried} rejected user answer(s) are replayed from their text alone "
@@ -249,10 +251,10 @@ def _said(episode: Episode, where: str) -> Iterator[_Said]:
                 | AgentToolCall(generation=Generation() as kept)
             ):
                 for event in _rejected(violations, kept, where, lambda e: e.generation.attempt):
-                    yield _agent(event.generation, where)
+                    yield _said_by("agent", event.generation, where)
                 if violations and violations[0].generation == kept:
                     violations.popleft()  # keep_first: its violation and its call share an answer
-                yield _agent(kept, where)
+                yield _said_by("agent", kept, where)
             case (
                 UserMessage(generation=Generation() as kept)
                 | UserToolCall(generation=Generation() as kept)
@@ -260,12 +262,10 @@ def _said(episode: Episode, where: str) -> Iterator[_Said]:
                 first_seed = _seed(kept, where) - kept.attempt + 1
                 for retry in _rejected(retries, kept, where, lambda e: e.attempt):
                     yield _user_retry(retry, first_seed)
-                yield _Said(
-                    role="user", seed=_seed(kept, where), attempt=kept.attempt, answer=_answer(kept)
-                )
+                yield _said_by("user", kept, where)
     # A turn that never got a usable answer ended the episode: its attempts come last.
     for event in violations:
-        yield _agent(event.generation, where)
+        yield _said_by("agent", event.generation, where)
     for retry in retries:
         yield _user_retry(retry, episode.seed)
 
@@ -290,9 +290,9 @@ def _rejected(
     return taken
 
 
-def _agent(generation: Generation, where: str) -> _Said:
+def _said_by(role: str, generation: Generation, where: str) -> _Said:
     return _Said(
-        role="agent",
+        role=role,
         seed=_seed(generation, where),
         attempt=generation.attempt,
         answer=_answer(generation),
@@ -305,6 +305,7 @@ def _user_retry(retry: UserRetryEvent, first_seed: int) -> _Said:
         seed=first_seed + retry.attempt - 1,
         attempt=retry.attempt,
         answer=Answer(content=retry.raw_completion),
+        from_text_alone=True,
     )
 
 

@@ -384,22 +384,63 @@ def test_a_run_without_model_calls_exits_2(tmp_path: Path) -> None:
     assert "called no model (its agent is the oracle and its user is scripted)" in result.output
 
 
+def tampered(recording: Recording, folder: Path, change: Any) -> Path:
+    """A copy of the recorded run whose episode lines went through `change(list of dicts)`."""
+    copy = folder / recording.run.name
+    shutil.copytree(recording.run, copy)
+    path = copy / "episodes.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in change(lines)))
+    return copy
+
+
 def test_two_episodes_with_one_seed_cannot_share_a_script(
     recording: Recording, tmp_path: Path
 ) -> None:
-    copy = tmp_path / recording.run.name
-    shutil.copytree(recording.run, copy)
-    lines = (copy / "episodes.jsonl").read_text().splitlines()
-    twin = json.loads(lines[0])
-    first = f"{twin['task_id']}#{twin['trial']}"
-    twin["trial"] = 5
-    (copy / "episodes.jsonl").write_text("\n".join([*lines, json.dumps(twin)]) + "\n")
+    def add_twin(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [*lines, lines[0] | {"trial": 5}]
+
+    copy = tampered(recording, tmp_path, add_twin)
+    first = json.loads((copy / "episodes.jsonl").read_text().splitlines()[0])
     result = run_cli("script-from-run", str(copy), "-o", str(tmp_path / "s.yaml"))
     assert result.exit_code == 1
-    assert f"episodes {first} and {twin['task_id']}#5 both sent seed {twin['seed']}" in (
-        result.output
-    )
+    task = first["task_id"]
+    assert f"episodes {task}#0 and {task}#5 both sent seed {first['seed']}" in result.output
     assert "make one script for each with --episode" in result.output
+
+
+def _without_violations(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line | {"events": []} for line in lines]
+
+
+def _without_seeds(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for line in lines:
+        for record in line["messages"]:
+            if record.get("generation"):
+                record["generation"]["seed"] = None
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            _without_violations,
+            "episode cancel_late_one_night_fee#0: the events do not match the conversation: a "
+            "turn's answer was attempt 2, but where its rejected attempt 1 should be there is "
+            "nothing; was this line written by the runner?",
+        ),
+        (_without_seeds, "a model call of attempt 1 was sent without a seed"),
+    ],
+)
+def test_lines_the_runner_did_not_write_are_refused_naming_the_episode(
+    recording: Recording, tmp_path: Path, change: Any, expected: str
+) -> None:
+    result = run_cli(
+        "script-from-run", str(tampered(recording, tmp_path, change)), "-o", str(tmp_path / "s")
+    )
+    assert result.exit_code == 1
+    assert expected in result.output
 
 
 CANCEL_FREE = [
@@ -469,8 +510,8 @@ SHAPES = {
         agent_answers=[call("get_guest_details", GUEST), *CANCEL_FREE],
         user_answers=[
             "<think>Which booking was it",
-            "I'm guest G90974; please cancel booking B11319.",
             "",
+            "I'm guest G90974; please cancel booking B11319.",
             "Thanks! ###STOP###",
         ],
         events=["user_retry", "user_retry"],
