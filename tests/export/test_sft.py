@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from policy_agent.conversation import ToolResult
 from policy_agent.domain import load_pack
-from policy_agent.export import RewardFilter, SFTRecord, export_run
+from policy_agent.export import RewardFilter, SFTRecord, export_run, prompt_agent
 from policy_agent.format import (
     PromptStyle,
     functions_from_openai,
@@ -18,6 +20,7 @@ from policy_agent.format import (
     system_prompt,
 )
 from policy_agent.report import load_run
+from policy_agent.simulation import SimulationConfig
 from tests.agent._hotel_script import AGENT_TURNS, Call, Say
 from tests.export.conftest import ModelRun
 from tests.report._support import HOTEL
@@ -122,3 +125,21 @@ def test_the_selection_says_what_it_left_out(mixed: Path) -> None:
     assert result.selection.describe() == (
         "4 episodes; left out 2 infrastructure failures; left out 4 by the reward filter"
     )
+
+
+def test_the_prompt_agent_needs_no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGENT_KEY_NOT_SET", raising=False)
+    config = SimulationConfig.model_validate(
+        {
+            "domain": str(HOTEL),
+            "agent": {
+                "model": {"model": "hosted_vllm/m", "api_key_env": "AGENT_KEY_NOT_SET"},
+                "style": "template",
+                "transport": "completions",
+            },
+            "user": {"kind": "scripted"},
+        }
+    )
+    agent = prompt_agent(config, load_pack(HOTEL))
+    assert (agent.config.style.value, agent.config.transport) == ("template", "completions")
+    assert agent.config.model.api_key_env is None and agent.config.model.model == "hosted_vllm/m"

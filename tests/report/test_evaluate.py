@@ -16,16 +16,28 @@ from policy_agent.report import (
     LATEST,
     RECORDED,
     EvaluationError,
+    EvaluationManifest,
+    RescoredEpisode,
     Rescoring,
     build_report,
     evaluation_names,
     load_run,
+    new_evaluation_name,
     read_evaluation,
     rescore_run,
     write_evaluation,
 )
 from policy_agent.trajectory import EPISODES_NAME
-from tests.report._support import HOTEL, STRICT_TASK, copy_hotel, demo_run, make_stricter
+from tests.report._support import (
+    HOTEL,
+    STRICT_TASK,
+    copy_hotel,
+    demo_run,
+    episode,
+    make_stricter,
+    reward,
+    write_run,
+)
 
 
 def digest(path: Path) -> str:
@@ -140,3 +152,26 @@ def test_a_task_needing_the_judge_is_refused_without_one(copied: tuple[Path, Pat
     tasks.write_text(text.replace(old, f"{old[:-1]}, NL_ASSERTION]", 1), encoding="utf-8")
     with pytest.raises(JudgeRequired, match=STRICT_TASK):
         rescore(run, pack)
+
+
+def test_episodes_newer_than_the_evaluation_keep_their_recorded_reward(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [episode("a", 0, 1.0), episode("b", 0, 1.0)])
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    manifest = EvaluationManifest(
+        name=new_evaluation_name(moment),
+        created_at=moment,
+        domain=str(HOTEL),
+        domain_hash="1" * 64,
+        run_domain_hash="1" * 64,
+        judge_model=None,
+        episodes=1,
+        failed=0,
+    )
+    # As if the run was resumed after this evaluation and b#0 appended then.
+    write_evaluation(run, manifest, [RescoredEpisode(task_id="a", trial=0, reward=reward(0.0))])
+    loaded = load_run(run)
+    assert [e.reward.reward for e in loaded.episodes if e.reward] == [0.0, 1.0]
+    assert loaded.not_in_evaluation == 1
+    assert loaded.describe_rewards() == (
+        "from evaluation 20250101-000000-000000; 1 newer episodes keep their recorded reward"
+    )
