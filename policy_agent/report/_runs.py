@@ -50,7 +50,7 @@ class LoadedRun:
         if self.evaluation.pack_changed:
             text += " (re-scored with a changed pack)"
         if self.not_in_evaluation:
-            text += f"; {self.not_in_evaluation} newer episodes keep their recorded reward"
+            text += f"; episodes newer than it keep their recorded reward: {self.not_in_evaluation}"
         return text
 
 

@@ -173,5 +173,6 @@ def test_episodes_newer_than_the_evaluation_keep_their_recorded_reward(tmp_path:
     assert [e.reward.reward for e in loaded.episodes if e.reward] == [0.0, 1.0]
     assert loaded.not_in_evaluation == 1
     assert loaded.describe_rewards() == (
-        "from evaluation 20250101-000000-000000; 1 newer episodes keep their recorded reward"
+        "from evaluation 20250101-000000-000000; episodes newer than it keep their recorded "
+        "reward: 1"
     )
