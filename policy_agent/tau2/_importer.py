@@ -80,7 +80,7 @@ def import_domain(name: str, out: Path, *, task_split: str | None = "base") -> I
     functions = _assertion_functions(tau2_tasks)
 
     for side in toolkits:
-        names = [spec["name"] for spec in tools[side]]
+        names = [str(spec["name"]) for spec in tools[side]]
         extra = [f for f in sorted(functions.get(side, ())) if f not in names]
         (out / _TOOL_FILES[side]).write_text(_tool_file(domain, side, names, extra))
     _write_json(out / "tools.json", tools["assistant"])
@@ -205,11 +205,7 @@ def _named(action: Any) -> dict[str, JsonValue]:
 
 
 def _assertion(assertion: Any, references: Mapping[Side, str]) -> dict[str, JsonValue]:
-    side: Side = (
-        assertion.env_type.value
-        if hasattr(assertion.env_type, "value")
-        else str(assertion.env_type)
-    )
+    side: Side = "user" if _side_name(assertion.env_type) == "user" else "assistant"
     written: dict[str, JsonValue] = {
         "python": f"{references[side]}:{assertion.func_name}",
         "arguments": assertion.arguments,
@@ -226,11 +222,14 @@ def _assertion_functions(tasks: Iterable[Any]) -> dict[Side, set[str]]:
     for task in tasks:
         criteria = task.evaluation_criteria
         for assertion in (criteria.env_assertions or []) if criteria is not None else []:
-            side = str(getattr(assertion.env_type, "value", assertion.env_type))
-            functions.setdefault("user" if side == "user" else "assistant", set()).add(
-                assertion.func_name
-            )
+            side: Side = "user" if _side_name(assertion.env_type) == "user" else "assistant"
+            functions.setdefault(side, set()).add(assertion.func_name)
     return functions
+
+
+def _side_name(env_type: Any) -> str:
+    """tau2's `env_type` is an enum in some versions and a plain string in others."""
+    return str(getattr(env_type, "value", env_type))
 
 
 def _tool_file(
