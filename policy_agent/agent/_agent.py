@@ -105,7 +105,8 @@ class Agent:
         config: AgentConfig,
         client: LLMClient | None = None,
     ) -> None:
-        """`tools` are OpenAI function schemas; `client` defaults to one for `config.model`."""
+        """`tools` are OpenAI function schemas; `client` defaults to one for `config.model`,
+        made when the first model call needs it."""
         self.config = config
         self.functions: tuple[FunctionSpec, ...] = functions_from_openai([dict(t) for t in tools])
         self.openai_tools = [dict(tool) for tool in tools]
@@ -123,9 +124,16 @@ class Agent:
                 "settings than the agent config's `model`; pass a client made from "
                 "config.model, or none"
             )
-        self.client = client or LLMClient(config.model, role="agent")
+        self._client = client
         thinking_kwarg = config.model.chat_template_kwargs.get("truncate_history_thinking", True)
         self._truncate_history_thinking = bool(thinking_kwarg)
+
+    @property
+    def client(self) -> LLMClient:
+        """The model client, made on first use: rebuilding prompts (exports) needs no litellm."""
+        if self._client is None:
+            self._client = LLMClient(self.config.model, role="agent")
+        return self._client
 
     @classmethod
     def from_pack(

@@ -53,3 +53,22 @@ async def test_the_system_prompt_is_built_from_the_pack(hotel: DomainPack) -> No
     assert agent.system_message.content == card_system_prompt(hotel.policy, functions)
     assert [spec.name for spec in agent.functions] == [tool.name for tool in hotel.tools]
     await agent.client.aclose()
+
+
+def test_rebuilding_prompts_needs_no_model_client() -> None:
+    # Exports rebuild prompts from a run's config; that must not import litellm (seconds).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from policy_agent.agent import Agent, AgentConfig\n"
+        "from policy_agent.conversation import UserMessage\n"
+        "from policy_agent.llm import ModelConfig\n"
+        "config = AgentConfig(model=ModelConfig(model='hosted_vllm/m'), transport='completions')\n"
+        "agent = Agent(policy='Be kind.', tools=[], config=config)\n"
+        "assert agent.prompt([UserMessage(content='hi')]).endswith('<think>\\n')\n"
+        "print('litellm' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
