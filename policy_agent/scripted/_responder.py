@@ -144,7 +144,8 @@ class _BySeed:
             return (
                 f"the {len(answers)} answer(s) for seed {seed} of role {role!r} are used up "
                 f"(request #{index + 1} with this seed). In a replay, the conversation went on "
-                "longer than the recorded one"
+                "longer than the recorded one, or this server has served the run already "
+                "(restart it before each re-run)"
             )
         self._next[seed] = index + 1
         return answers[index], index

@@ -26,7 +26,7 @@ from pydantic import JsonValue
 
 from policy_agent.agent import ViolationEvent
 from policy_agent.cli import main
-from policy_agent.domain import DomainPack, load_pack
+from policy_agent.domain import DomainPack, RewardType, load_pack
 from policy_agent.format import render_tool_call
 from policy_agent.llm import LLMClient, ModelConfig
 from policy_agent.scripted import (
@@ -253,11 +253,15 @@ def test_the_script_replays_every_answer_in_order_by_seed(
 
 
 def test_a_replay_repeats_the_recorded_run_exactly(
-    recording: Recording, serve_script: Any, tmp_path: Path
+    recording: Recording, serve_script: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = tmp_path / "script.yaml"
-    assert run_cli("script-from-run", str(recording.run), "-o", str(script)).exit_code == 0
-    result = replay(recording, serve_script(script), tmp_path / "replayed")
+    # RUN may be a run id under runs/, as for `show` and `replay`.
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / recording.run.name).symlink_to(recording.run)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("script-from-run", recording.run.name, "-o", "script.yaml").exit_code == 0
+    base_url = serve_script(tmp_path / "script.yaml")
+    result = replay(recording, base_url, tmp_path / "replayed")
     assert result.exit_code == 0, result.output
     assert "3/3 episodes; pass 3/3 (100.0%); infrastructure failures 0" in result.stdout
     replayed = episodes_of(only_run_in(tmp_path / "replayed"))
@@ -268,6 +272,11 @@ def test_a_replay_repeats_the_recorded_run_exactly(
         assert episode.reward == original.reward
         assert episode.database == original.database
         assert episode.termination_reason is original.termination_reason
+    # The server has given every answer: another re-run needs a fresh server.
+    again = replay(recording, base_url, tmp_path / "again")
+    assert "3/3 episodes; pass -; infrastructure failures 3" in again.stdout
+    for episode in episodes_of(only_run_in(tmp_path / "again")).values():
+        assert "has served the run already (restart it before each re-run)" in str(episode.error)
 
 
 def test_a_tightened_precondition_changes_that_episodes_result_and_reward(
@@ -301,6 +310,9 @@ def test_a_tightened_precondition_changes_that_episodes_result_and_reward(
     [(_, old)] = changed
     assert old["error"] is False
     assert after.reward is not None and after.reward.reward == 0.0
+    # The expected cancel_booking is refused on the changed pack too, so the databases agree.
+    breakdown = after.reward.reward_breakdown
+    assert (breakdown[RewardType.DB], breakdown[RewardType.ENV_ASSERTION]) == (1.0, 0.0)
     assert after.database.diff == []
     shown = run_cli(
         "show", str(run), "--episode", "cancel_one_of_two#0", "--plain", "--width", "120"
@@ -493,6 +505,16 @@ SHAPES = {
         ],
         user_answers=["I'm guest G90974; please cancel booking B11319."],
         events=["violation:terminate"],
+    ),
+    "feedback": Shape(
+        agent={"violations": {"strategy": "feedback"}},
+        agent_answers=[
+            two_calls(("get_guest_details", GUEST), ("think", {"thought": "x"})),
+            call("get_guest_details", GUEST),
+            *CANCEL_FREE,
+        ],
+        user_answers=["I'm guest G90974; please cancel booking B11319.", "Thanks! ###STOP###"],
+        events=["violation:feedback"],
     ),
     "completions transport with a resample": Shape(
         agent={"transport": "completions"},

@@ -272,7 +272,8 @@ def test_by_seed_serves_completions_too() -> None:
         (
             [7, 7],
             "the 1 answer(s) for seed 7 of role 'agent' are used up (request #2 with this seed). "
-            "In a replay, the conversation went on longer than the recorded one",
+            "In a replay, the conversation went on longer than the recorded one, or this server "
+            "has served the run already (restart it before each re-run)",
         ),
         (
             [None],
