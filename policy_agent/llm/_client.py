@@ -289,7 +289,8 @@ class LLMClient:
         """An OpenAI SDK client for /v1/completions, reused per event loop (single server only).
 
         litellm 1.106.2 builds a new HTTP session for every text completion and never closes
-        it; passing a client keeps one connection pool. The Router picks the replica itself
+        it; passing a client keeps one connection pool. It is the client litellm would build
+        (its own HTTP transport and settings underneath). The Router picks the replica itself
         and replaces `client`, so with several api_bases litellm's behaviour stays.
         """
         if self._router is not None or self._api_base is None:
@@ -303,6 +304,7 @@ class LLMClient:
                 api_key=self._key or "EMPTY",
                 timeout=self.config.timeout,
                 max_retries=0,
+                http_client=_litellm.openai_http_client(),
             )
             self._text_client = (loop, client)
         return self._text_client[1]

@@ -23,6 +23,7 @@ from litellm.exceptions import ContextWindowExceededError, Timeout
 from litellm.litellm_core_utils.litellm_logging import Logging
 from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 from litellm.llms.custom_httpx.llm_http_handler import BaseLLMHTTPHandler
+from litellm.llms.openai.common_utils import BaseOpenAILLM
 from litellm.llms.openai.completion.handler import OpenAITextCompletion
 from litellm.router import Router
 from litellm.types.router import RouterRateLimitError
@@ -57,6 +58,7 @@ __all__ = [
     "atext_completion",
     "close_connections",
     "litellm",
+    "openai_http_client",
     "to_llm_error",
 ]
 
@@ -78,6 +80,14 @@ _UNREACHABLE = (
 async def close_connections() -> None:
     """Close litellm's pooled HTTP sessions of the running event loop (call once, at the end)."""
     await close_litellm_async_clients()  # type: ignore[no-untyped-call]
+
+
+def openai_http_client() -> httpx.AsyncClient | None:
+    """The HTTP client litellm gives the OpenAI SDK: its aiohttp transport, SSL and proxy settings.
+
+    ~0.3 ms less CPU per call than the SDK's own httpx transport.
+    """
+    return BaseOpenAILLM.get_async_http_client()
 
 
 def to_llm_error(
