@@ -115,7 +115,7 @@ class Evaluator:
         predicted = replay.environment
 
         db_check = self._db_check(expected.environment, predicted)
-        if not criteria.actions and not criteria.env_assertions:
+        if not _expects_database(task):
             # tau2-bench: with nothing expected of the database, DB scores 1 whatever changed.
             db_check = db_check.model_copy(update={"db_reward": 1.0})
             if not db_check.db_match:
@@ -239,6 +239,15 @@ class Evaluator:
                 f"task {task_id!r} is not in domain {self.pack.name!r} (from {self.pack.root}); "
                 "score the run with the pack it was made with"
             ) from None
+
+
+def _expects_database(task: Task) -> bool:
+    """Whether the task says anything about the final database: tau2-bench compares it when
+    `actions` or `env_assertions` is given, even as an empty list (`actions: []` means that
+    nothing may change), and only when both are absent does DB score 1 whatever changed."""
+    criteria = task.evaluation_criteria
+    given = criteria.model_fields_set & {"actions", "env_assertions"}
+    return bool(given or criteria.actions or criteria.env_assertions)
 
 
 def _needs_judge(task: Task) -> bool:
