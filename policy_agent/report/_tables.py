@@ -69,7 +69,8 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
     parts.append(table if comparison.metrics else Text("No shared scored tasks to compare."))
     flips = _table(f"Tasks that flipped ({len(comparison.flipped)})")
     for name in ("task", "change", "a successes", "b successes"):
-        flips.add_column(name)
+        # Task ids are what the reader acts on: fold long ones, never cut them.
+        flips.add_column(name, overflow="fold" if name == "task" else "ellipsis")
     for flip in comparison.flipped:
         style = "green" if flip.change == "improved" else "red"
         flips.add_row(
@@ -134,8 +135,17 @@ def _pass_table(report: RunReport) -> Table:
 
 def _tasks(tasks: list[TaskResult]) -> Table:
     table = _table("Results per task")
-    for name in ("task", "trials", "successes", "rewards", "average", "lost", "early ends"):
-        table.add_column(name, justify="left" if name in ("task", "rewards") else "right")
+    for name in ("task", "trials", "passed", "rewards", "avg", "lost", "early ends"):
+        table.add_column(
+            name,
+            justify="left" if name in ("task", "rewards") else "right",
+            # Task ids are what the reader acts on: keep them whole (fold only very long ones)
+            # and let the numeric columns' headers wrap instead.
+            min_width=min(26, max((len(t.task_id) for t in tasks), default=4))
+            if name == "task"
+            else None,
+            overflow="fold" if name == "task" else "ellipsis",
+        )
     for task in tasks:
         table.add_row(
             task.task_id,
