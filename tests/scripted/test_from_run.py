@@ -482,6 +482,8 @@ class Shape:
     user_answers: list[Any]
     events: list[str]
     """What the recording must show: `violation:<action>` or `user_retry` per event."""
+    one_model: bool = False
+    """Agent and user use one model name: `agent_answers` holds both roles' answers in turn."""
 
 
 SHAPES = {
@@ -516,6 +518,20 @@ SHAPES = {
         user_answers=["I'm guest G90974; please cancel booking B11319.", "Thanks! ###STOP###"],
         events=["violation:feedback"],
     ),
+    # The user and the agent on one model share its answers: one list per seed for both.
+    "one model for agent and user": Shape(
+        agent={},
+        agent_answers=[
+            "I'm guest G90974; please cancel booking B11319.",
+            two_calls(("get_guest_details", GUEST), ("think", {"thought": "x"})),
+            call("get_guest_details", GUEST),
+            *CANCEL_FREE,
+            "Thanks! ###STOP###",
+        ],
+        user_answers=[],
+        events=["violation:resample"],
+        one_model=True,
+    ),
     "completions transport with a resample": Shape(
         agent={"transport": "completions"},
         agent_answers=[
@@ -549,14 +565,17 @@ async def test_each_kind_of_answer_replays_exactly(
     name: str,
 ) -> None:
     shape = SHAPES[name]
+    agent, user = ("shared", "shared") if shape.one_model else ("agent", "user")
     recorder = await serve(
-        {"agent": {"answers": shape.agent_answers}, "user": {"answers": shape.user_answers}}
+        {agent: {"answers": shape.agent_answers}}
+        if shape.one_model
+        else {agent: {"answers": shape.agent_answers}, user: {"answers": shape.user_answers}}
     )
 
     def config(server: ScriptedServer, out: str) -> SimulationConfig:
         return sim_config(
-            agent={"model": model(server, "agent"), **shape.agent},
-            user={"kind": "llm", "model": model(server, "user")},
+            agent={"model": model(server, agent), **shape.agent},
+            user={"kind": "llm", "model": model(server, user)},
             tasks=["cancel_free_window"],
             seed=RUN_SEED,
             greeting=None,
@@ -570,6 +589,7 @@ async def test_each_kind_of_answer_replays_exactly(
     ]
     assert kinds == shape.events
     recorded = script_from_run(directory)
+    assert list(recorded.roles) == list(dict.fromkeys([agent, user]))
     # Served from the YAML file's text, as serve-script serves it.
     replayer = await serve(yaml.safe_load(recorded.to_yaml())["roles"])
     _, [replayed] = await simulate(config(replayer, "replayed"), hotel)
