@@ -421,6 +421,27 @@ def test_two_episodes_with_one_seed_cannot_share_a_script(
     assert "make one script for each with --episode" in result.output
 
 
+def test_a_judge_and_a_torn_last_line_are_said_on_stderr(
+    recording: Recording, tmp_path: Path
+) -> None:
+    copy = tampered(recording, tmp_path, lambda lines: lines)
+    manifest = json.loads((copy / "run.json").read_text())
+    manifest["config"]["judge"] = {"model": "hosted_vllm/judge"}
+    (copy / "run.json").write_text(json.dumps(manifest))
+    with (copy / "episodes.jsonl").open("a") as episodes:
+        episodes.write('{"kind": "episode", "task_id": "cut off')
+    result = run_cli("script-from-run", str(copy), "-o", str(tmp_path / "s.yaml"))
+    assert result.exit_code == 0, result.output
+    warning, note = result.stderr.splitlines()
+    assert warning.startswith(f"warning: {copy / 'episodes.jsonl'}:4")
+    assert warning.endswith("it is ignored, and its episode runs again when the run is resumed.")
+    assert note == (
+        f"note: run {copy.name} has a judge: its answers are not recorded, so the script leaves "
+        "it out; the re-run asks the judge model its config names"
+    )
+    assert "3 episode(s)" in result.stdout
+
+
 def _without_violations(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line | {"events": []} for line in lines]
 
