@@ -6,7 +6,9 @@ The packs are generated, never committed (airline's database is megabytes); the 
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,10 @@ from typing import Any
 from policy_agent.domain import DomainPack, load_pack
 from policy_agent.tau2 import import_domain
 
-_ROOT = Path(tempfile.mkdtemp(prefix="policy-agent-tau2-")) / "domains"
+_TEMPORARY = Path(tempfile.mkdtemp(prefix="policy-agent-tau2-"))
+_ROOT = _TEMPORARY / "domains"
+# Made at collection (the parity cases are sampled from the packs), so not a pytest tmp_path.
+atexit.register(shutil.rmtree, _TEMPORARY, ignore_errors=True)
 
 
 @functools.cache
