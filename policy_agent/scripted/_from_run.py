@@ -300,6 +300,13 @@ def _said_by(role: str, generation: Generation, where: str) -> _Said:
 
 
 def _user_retry(retry: UserRetryEvent, first_seed: int) -> _Said:
+    if retry.generation is not None:  # recorded in full since the event carries it
+        return _Said(
+            role="user",
+            seed=first_seed + retry.attempt - 1,
+            attempt=retry.attempt,
+            answer=_answer(retry.generation),
+        )
     return _Said(
         role="user",
         seed=first_seed + retry.attempt - 1,

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import ConversationRecord, RecordedChange, now
+from policy_agent.conversation import ConversationRecord, Generation, RecordedChange, now
 from policy_agent.trajectory._reward import RewardInfo
 
 
@@ -78,6 +78,8 @@ class UserRetryEvent(_Record):
     reason: str
     raw_completion: str
     attempt: int
+    generation: Generation | None = None
+    """The rejected model call in full (tool calls, finish reason), so it can be replayed."""
     timestamp: datetime = Field(default_factory=now)
 
 

@@ -136,7 +136,10 @@ class LLMUser:
                 reason = turn
                 tally.events.append(
                     UserRetryEvent(
-                        reason=reason, raw_completion=completion.text or "", attempt=attempt
+                        reason=reason,
+                        raw_completion=completion.text or "",
+                        attempt=attempt,
+                        generation=generation,
                     )
                 )
                 continue

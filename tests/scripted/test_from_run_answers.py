@@ -127,7 +127,7 @@ SHAPES = {
         user_answers=["I'm guest G90974; please cancel booking B11319.", "Thanks! ###STOP###"],
         events=["violation:resample"],
     ),
-    # Reasoning that never ends, then an empty answer: both rejected, replayed from their text.
+    # Reasoning that never ends, then an empty answer: both rejected, and replayed.
     "user answers rejected and asked again": Shape(
         agent={},
         agent_answers=[call("get_guest_details", GUEST), *CANCEL_FREE],
@@ -181,10 +181,8 @@ async def test_each_kind_of_answer_replays_exactly(
     assert said(replayed) == said(original)
     assert replayed.reward == original.reward
     assert replayed.termination_reason is original.termination_reason
-    retried = "user_retry" in shape.events
-    assert [note.split(": ", 1)[1][:40] for note in recorded.notes] == (
-        ["2 rejected user answer(s) are replayed f"] if retried else []
-    )
+    # Rejected user answers carry their whole generation now: nothing is replayed from text alone.
+    assert recorded.notes == ()
 
 
 # Any text, and text made of what YAML treats specially: line breaks (YAML 1.1 has three more),
