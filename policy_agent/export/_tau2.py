@@ -12,6 +12,9 @@ generations, events) are left out. The choices a mapping needs:
   it reads right, but tau2 cannot run it again;
 - empty criteria lists are written as null, which is how tau2 tells "nothing expected" (with
   no actions and no env assertions, tau2's DB component scores 1, as ours does);
+- a pack made by `policy-agent import-tau2` (named `tau2_<domain>`) is written under tau2's
+  own domain name (`mock`, `airline`, ...), so that tau2's tools (`tau2 evaluate-trajs`) find
+  its environment in their registry; any other pack keeps its name;
 - `reward_info.info` carries our note (why the reward is what it is), as tau2 uses it;
 - simulation ids are stable (a UUID derived from the run id, task and trial), git_commit is
   "unknown" (tau2's own value when it has none), timestamps are ISO 8601 in UTC.
@@ -64,6 +67,7 @@ from policy_agent.export._tau2_models import (
 from policy_agent.llm import ModelConfig
 from policy_agent.report import LoadedRun
 from policy_agent.simulation import ModelAgentConfig, SimulationConfig
+from policy_agent.tau2 import DOMAINS
 from policy_agent.trajectory import RewardInfo, TerminationReason
 from policy_agent.trajectory._episode import Episode
 from policy_agent.user import default_guidelines
@@ -80,6 +84,9 @@ _TERMINATION: dict[TerminationReason, Tau2TerminationReason] = {
     TerminationReason.INFRASTRUCTURE_ERROR: "agent_error",
 }
 """Every termination reason of ours and its tau2 name (the module docstring says why)."""
+
+_IMPORTED_PREFIX = "tau2_"
+"""How `policy-agent import-tau2` names a pack: `tau2_<tau2 domain>`."""
 
 
 class UnknownTasks(Exception):
@@ -108,6 +115,14 @@ def tau2_termination(reason: TerminationReason) -> Tau2TerminationReason:
     return _TERMINATION[reason]
 
 
+def _tau2_domain_name(pack: DomainPack) -> str:
+    """The domain name tau2 knows the pack by: `airline` for an imported `tau2_airline`."""
+    imported = pack.name.removeprefix(_IMPORTED_PREFIX)
+    if pack.name.startswith(_IMPORTED_PREFIX) and imported in DOMAINS:
+        return imported
+    return pack.name
+
+
 def _info(config: SimulationConfig, pack: DomainPack) -> Tau2Info:
     agent = config.agent
     user = config.user
@@ -130,7 +145,9 @@ def _info(config: SimulationConfig, pack: DomainPack) -> Tau2Info:
             llm=agent.model.model if isinstance(agent, ModelAgentConfig) else None,
             llm_args=_llm_args(agent.model) if isinstance(agent, ModelAgentConfig) else None,
         ),
-        environment_info=Tau2EnvironmentInfo(domain_name=pack.name, policy=pack.policy),
+        environment_info=Tau2EnvironmentInfo(
+            domain_name=_tau2_domain_name(pack), policy=pack.policy
+        ),
         seed=config.seed,
     )
 

@@ -13,13 +13,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from policy_agent.domain import DomainPack, load_pack
+from policy_agent.domain import Action, DomainPack, Task, ToolSpec, load_pack
 from policy_agent.tau2 import import_domain
+from tests.simulation._support import call, say
 
 _TEMPORARY = Path(tempfile.mkdtemp(prefix="policy-agent-tau2-"))
 _ROOT = _TEMPORARY / "domains"
 # Made at collection (the parity cases are sampled from the packs), so not a pytest tmp_path.
 atexit.register(shutil.rmtree, _TEMPORARY, ignore_errors=True)
+
+VARIANTS = ("gold", "missing_action", "wrong_argument", "silent")
+"""The trajectories played per task: the expected one, and three that each fail one check."""
 
 
 @functools.cache
@@ -44,3 +48,39 @@ def tau2_environment(domain: str) -> Any:
     import importlib
 
     return importlib.import_module(f"tau2.domains.{domain}.environment").get_environment()
+
+
+def gold_actions(task: Task) -> list[Action]:
+    """The agent's expected actions of `task` (tau2 may list the user's too)."""
+    return [a for a in task.evaluation_criteria.actions if a.requestor == "assistant"]
+
+
+def agent_answers(tools: dict[str, ToolSpec], task: Task, variant: str) -> list[dict[str, Any]]:
+    """The agent's scripted outputs for `task` (chat transport, card style) in one of VARIANTS.
+
+    `gold`: the expected actions, then a message with the `communicate_info`; `missing_action`:
+    without the last action; `wrong_argument`: the last action with a text argument changed;
+    `silent`: a final message without the information.
+    """
+    actions = gold_actions(task)
+    if variant == "missing_action" and actions:
+        actions = actions[:-1]
+    answers = []
+    for position, action in enumerate(actions):
+        arguments = dict(action.arguments)
+        if variant == "wrong_argument" and position == len(actions) - 1:
+            # A text argument without an enum: our environment checks arguments against the
+            # schema before the tool runs, tau2 does not (see docs/tau2.md), so a value outside
+            # the schema would be a known difference rather than a parity check.
+            schemas = tools[action.name].parameters
+            text = [
+                name
+                for name, value in arguments.items()
+                if isinstance(value, str) and "enum" not in schemas.get(name, {})
+            ]
+            if text:
+                arguments[text[-1]] = f"{arguments[text[-1]]}-wrong"
+        answers.append(call(action.name, arguments))
+    infos = task.evaluation_criteria.communicate_info
+    said = "All done." if variant == "silent" or not infos else "Done: " + "; ".join(infos)
+    return [*answers, say(said)]

