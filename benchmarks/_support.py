@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +53,17 @@ def agent_that_looks_up_then_answers() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunningServer:
+    """The scripted server's process."""
+
+    base_url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def scripted_server(roles: dict[str, Any], *, latency_ms: float = 0) -> Iterator[str]:
-    """`policy-agent serve-script` in a subprocess; yields its base URL, stops it after."""
+def scripted_server(roles: dict[str, Any], *, latency_ms: float = 0) -> Iterator[RunningServer]:
+    """`policy-agent serve-script` in a subprocess, stopped on leaving the block."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "script.yaml"
         script.write_text(json.dumps({"latency_ms": latency_ms, "roles": roles}))
@@ -67,10 +77,16 @@ def scripted_server(roles: dict[str, Any], *, latency_ms: float = 0) -> Iterator
             first = server.stdout.readline()
             if not first.startswith("Serving "):
                 raise RuntimeError(f"the scripted server did not start: {first!r}")
-            yield first.rsplit(" ", 1)[1].strip()
+            yield RunningServer(base_url=first.rsplit(" ", 1)[1].strip(), pid=server.pid)
         finally:
             server.terminate()
             server.wait()
+
+
+def machine_load() -> str:
+    """A line saying how busy the machine was (other processes skew wall-clock numbers)."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores; load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

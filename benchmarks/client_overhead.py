@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _support import HOTEL, say, scripted_server, table
+from _support import HOTEL, machine_load, say, scripted_server, table
 
 from policy_agent.agent import Agent, AgentConfig
 from policy_agent.conversation import ConversationRecord, UserMessage, to_openai_messages
@@ -80,7 +80,8 @@ async def main(calls: int) -> None:
     pack = load_pack(HOTEL)
     history = await hotel_history(pack)
     answers = {"answers": [say("Anything else I can do?")], "when_exhausted": "repeat_last"}
-    with scripted_server({"agent": answers}) as base_url:
+    with scripted_server({"agent": answers}) as server:
+        base_url = server.base_url
         model = ModelConfig(model="hosted_vllm/agent", api_base=base_url)
         client = LLMClient(model, role="agent")
         chat_agent = Agent.from_pack(pack, AgentConfig(model=model, transport="chat"), client)
@@ -131,7 +132,8 @@ async def main(calls: int) -> None:
             rows.append(
                 [transport, name, f"{value:.3f}", f"{value - bare:+.3f}", f"{value / bare:.2f}"]
             )
-    print(f"CPU per model call, {calls} calls per path, scripted server at zero latency\n")
+    print(f"CPU per model call, {calls} calls per path, scripted server at zero latency")
+    print(f"Machine: {machine_load()}\n")
     print(table(["transport", "path", "ms/call", "vs bare ms", "vs bare x"], rows))
     print()
     for transport, results in (("chat", chat), ("completions", completions)):

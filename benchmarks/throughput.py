@@ -1,0 +1,258 @@
+"""The runner's throughput at a simulated model latency: episodes and model calls per second.
+
+The agent is a model (chat transport, card style) played by the scripted server in another
+process, answering each call after `--latency-ms`: for every guest line it looks the guest up
+(a tool call, run against the hotel database) and then answers, so each line costs two calls.
+The user is the scripted user saying the hotel task card_triplet_cribs's script (no model):
+every episode makes the same 8 calls, so no worker idles while another finishes a long
+episode and calls/s measures the runner, not the pack's mix of episode lengths. Episodes are
+evaluated and appended to a run folder as in a real run. Ideal throughput is concurrency /
+latency model calls per second. Each row runs in fresh processes (so its peak RSS is its own),
+timed from when every process has loaded and is ready.
+
+    python benchmarks/throughput.py [--latency-ms 100] [--concurrency 1 8 64] [--workers 2]
+
+At the largest concurrency two more rows: the run with `gc.freeze()` once everything is
+loaded (litellm's module state is large, and every full garbage collection walks it), and the
+run split over `--workers` runner processes against the same server, to see whether sharding a
+run across processes would help on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _support import HOTEL, agent_that_looks_up_then_answers, machine_load, scripted_server, table
+
+from policy_agent.domain import load_pack
+from policy_agent.llm import ModelConfig
+from policy_agent.simulation import ModelAgentConfig, Simulation, SimulationConfig
+from policy_agent.trajectory import RunStore
+from policy_agent.trajectory._episode import Episode
+from policy_agent.user import UserConfig
+
+TASK = "card_triplet_cribs"
+"""Five guest lines, the last one ends the episode: four agent turns of two calls each."""
+TARGET, TARGET_CONCURRENCY = 0.8, 64
+"""The issue's target: at least 80% of the ideal calls per second at 64 concurrent episodes."""
+
+
+class _Collect:
+    """Keeps the finished episodes (a `RunObserver`)."""
+
+    def __init__(self) -> None:
+        self.episodes: list[Episode] = []
+
+    def started(self, tally: object) -> None:
+        """Nothing to do at the start."""
+
+    def finished(self, episode: Episode) -> None:
+        """Keep it."""
+        self.episodes.append(episode)
+
+    def stopped(self) -> None:
+        """Nothing to do at the end."""
+
+
+def episodes_for(concurrency: int) -> int:
+    """Enough episodes for several waves at this concurrency, and a few seconds at least."""
+    return max(6, 8 * concurrency)
+
+
+async def run_once(
+    base_url: str, concurrency: int, episodes: int, out: Path, *, freeze: bool
+) -> dict[str, Any]:
+    """Run `episodes` hotel episodes at `concurrency`; what was measured, as JSON values.
+
+    `freeze`: move everything loaded so far (litellm's large module state above all) out of
+    the garbage collector's reach before the run, as a runner could do after starting up.
+    """
+    pack = load_pack(HOTEL)
+    config = SimulationConfig(
+        domain=HOTEL,
+        agent=ModelAgentConfig(
+            model=ModelConfig(model="hosted_vllm/agent", api_base=base_url, timeout=60)
+        ),
+        user=UserConfig(kind="scripted"),
+        tasks=[TASK],
+        trials=episodes,
+        concurrency=concurrency,
+        out=out,
+    )
+    simulation = Simulation(config, pack)
+    store = RunStore.create(out, simulation.manifest())
+    collect = _Collect()
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    # Ready: everything is loaded. Wait for the go, so that sharded workers start together.
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    cpu, start = time.process_time(), time.time()
+    await simulation.run(store, collect)
+    end, cpu = time.time(), time.process_time() - cpu
+    await simulation.aclose()
+    done = collect.episodes
+    calls = sum(episode.totals["agent"].calls for episode in done if "agent" in episode.totals)
+    latency = sum(e.totals["agent"].latency_ms for e in done if "agent" in e.totals)
+    failed = sum(episode.error is not None for episode in done)
+    return {
+        "episodes": len(done),
+        "failed": failed,
+        "calls": calls,
+        "latency_ms": latency,
+        "start": start,
+        "end": end,
+        "cpu_s": cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_processes(
+    base_url: str,
+    concurrency: int,
+    episodes: int,
+    processes: int,
+    server_pid: int,
+    *,
+    freeze: bool = False,
+) -> dict[str, Any]:
+    """The run split over `processes` runner processes, started together; their totals."""
+    command = [sys.executable, __file__, "--worker", base_url, "freeze" if freeze else "-"]
+    running = [
+        subprocess.Popen(
+            [*command, str(concurrency // processes), str(episodes // processes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    for process in running:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("a runner process did not get ready")
+    server_cpu = process_cpu_s(server_pid)
+    for process in running:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in running]
+    return {
+        "episodes": sum(r["episodes"] for r in results),
+        "failed": sum(r["failed"] for r in results),
+        "calls": sum(r["calls"] for r in results),
+        "latency_ms": sum(r["latency_ms"] for r in results),
+        "wall_s": max(r["end"] for r in results) - min(r["start"] for r in results),
+        "cpu_s": sum(r["cpu_s"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "server_cpu_s": process_cpu_s(server_pid) - server_cpu,
+    }
+
+
+def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any]) -> list[object]:
+    ideal = concurrency * 1000 / latency_ms
+    calls_per_s = result["calls"] / result["wall_s"]
+    return [
+        label,
+        concurrency,
+        result["episodes"],
+        result["failed"],
+        f"{result['episodes'] / result['wall_s']:.1f}",
+        f"{calls_per_s:.0f}",
+        f"{ideal:.0f}",
+        f"{100 * calls_per_s / ideal:.0f}%",
+        f"{1000 * result['cpu_s'] / result['calls']:.2f}",
+        f"{1000 * result['server_cpu_s'] / result['calls']:.2f}",
+        f"{result['peak_rss_mb']:.0f}",
+    ]
+
+
+def main(latency_ms: float, levels: list[int], workers: int) -> None:
+    load_before = machine_load()
+    roles = {"agent": agent_that_looks_up_then_answers()}
+    rows = []
+    results: dict[int, dict[str, Any]] = {}
+    with scripted_server(roles, latency_ms=latency_ms) as server:
+        for concurrency in levels:
+            result = run_processes(
+                server.base_url, concurrency, episodes_for(concurrency), 1, server.pid
+            )
+            results[concurrency] = result
+            rows.append(row("1 process", concurrency, latency_ms, result))
+        top = max(levels)
+        result = run_processes(server.base_url, top, episodes_for(top), 1, server.pid, freeze=True)
+        rows.append(row("1 process, gc.freeze()", top, latency_ms, result))
+        if workers > 1:
+            result = run_processes(server.base_url, top, episodes_for(top), workers, server.pid)
+            rows.append(row(f"{workers} processes", top, latency_ms, result))
+    print(
+        f"Runner throughput, model latency {latency_ms:g} ms (scripted server, own process), "
+        "LLM agent + scripted user, hotel pack"
+    )
+    print(f"Machine: {load_before}, before the run; {machine_load()}, after.\n")
+    headers = [
+        "runner",
+        "concurrency",
+        "episodes",
+        "failed",
+        "sims/s",
+        "calls/s",
+        "ideal",
+        "of ideal",
+        "client CPU ms/call",
+        "server CPU ms/call",
+        "peak RSS MB",
+    ]
+    print(table(headers, rows))
+    if TARGET_CONCURRENCY in results:
+        measured = results[TARGET_CONCURRENCY]
+        ideal = TARGET_CONCURRENCY * 1000 / latency_ms
+        share = measured["calls"] / measured["wall_s"] / ideal
+        verdict = "met" if share >= TARGET else "NOT met"
+        print(
+            f"\nTarget: >= {TARGET:.0%} of ideal at concurrency {TARGET_CONCURRENCY}: "
+            f"{verdict} ({share:.0%})."
+        )
+        cpu_ms = 1000 * measured["cpu_s"] / measured["calls"]
+        print(
+            f"At {cpu_ms:.2f} ms of client CPU per call one core sustains at most "
+            f"{1000 / cpu_ms:.0f} calls/s; the target needs {TARGET * ideal:.0f}."
+        )
+
+
+def worker(base_url: str, freeze: bool, concurrency: int, episodes: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        result = asyncio.run(run_once(base_url, concurrency, episodes, Path(folder), freeze=freeze))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3] == "freeze", int(sys.argv[4]), int(sys.argv[5]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument(
+        "--workers", type=int, default=2, help="runner processes for the sharding row (1: none)"
+    )
+    arguments = parser.parse_args()
+    main(arguments.latency_ms, arguments.concurrency, arguments.workers)
