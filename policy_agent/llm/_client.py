@@ -69,6 +69,11 @@ class LLMClient:
                 chat = _direct.DirectChat(target, extra_body=chat_extras)
                 text = _direct.DirectText(target, extra_body=text_extras)
                 return chat.send, text.send
+        _litellm.describe_model(
+            config.model,
+            input_price=config.price_per_input_token,
+            output_price=config.price_per_output_token,
+        )
         # Retries are ours (see _call); litellm's and the OpenAI SDK's stay off.
         common: dict[str, Any] = {
             **sampling,

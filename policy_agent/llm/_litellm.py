@@ -57,6 +57,7 @@ __all__ = [
     "acompletion",
     "atext_completion",
     "close_connections",
+    "describe_model",
     "litellm",
     "openai_http_client",
     "to_llm_error",
@@ -80,6 +81,34 @@ _UNREACHABLE = (
 async def close_connections() -> None:
     """Close litellm's pooled HTTP sessions of the running event loop (call once, at the end)."""
     await close_litellm_async_clients()  # type: ignore[no-untyped-call]
+
+
+def describe_model(model: str, *, input_price: float | None, output_price: float | None) -> None:
+    """Give litellm an entry for a model its price map lacks (a self-hosted one, as a rule).
+
+    `acompletion` prices every response and looks the model up several times per call; for a
+    model it does not know, each lookup first tries every fallback pattern in the map: 1.5 to
+    2 ms of CPU per call through the Router (benchmarks/client_overhead.py's method). With an
+    entry the lookups hit at once; the requests stay byte-for-byte the same. A model litellm
+    knows is left alone. The prices are the config's, or zero: litellm's own cost is never
+    read (`Completion.cost_usd` comes from the config).
+    """
+    try:
+        litellm.get_model_info(model)
+        return
+    except Exception:  # ModelNotMappedError (or a model litellm cannot even place)
+        pass
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model=model)
+    except Exception:  # the call itself will report this model with litellm's own error
+        return
+    entry = {
+        "litellm_provider": provider,
+        "mode": "chat",  # not "responses": that would reroute calls to the Responses API
+        "input_cost_per_token": input_price or 0.0,
+        "output_cost_per_token": output_price or 0.0,
+    }
+    litellm.register_model({model: entry})
 
 
 def openai_http_client() -> httpx.AsyncClient | None:
