@@ -5,8 +5,8 @@ For a `hosted_vllm/` model, `litellm.acompletion` ends in `BaseLLMHTTPHandler` w
 (completions). Around them litellm 1.106.2 does, on every call, work a run never uses and that no
 setting turns off: a hop to a thread pool, generic parameter processing, a response cost looked
 up in its price map (for a self-hosted model, a walk over every fallback entry), hidden params,
-and a background success handler that builds a logging payload. That is ~3.5 ms of CPU per chat
-call on this project's 2-core machine; the handler alone is ~1 ms (benchmarks/client_overhead.py).
+and a background success handler that builds a logging payload. That is ~4 ms of CPU per chat
+call on this project's 2-core machine; the handler alone ~1.1 ms (benchmarks/client_overhead.py).
 
 The senders here call those same handlers the way `completion()` does: the messages and tools
 are checked by the same litellm functions, the same provider config builds the request, litellm's
