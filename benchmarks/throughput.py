@@ -8,7 +8,8 @@ every episode makes the same 8 calls, so no worker idles while another finishes 
 episode and calls/s measures the runner, not the pack's mix of episode lengths. Episodes are
 evaluated and appended to a run folder as in a real run. Ideal throughput is concurrency /
 latency model calls per second. Each row runs in fresh processes (so its peak RSS is its own),
-timed from when every process has loaded and is ready.
+timed from when every process has loaded and is ready. "call wall ms" is the mean wall time of
+a model call as the agent saw it: the latency plus the time its answer waited for the client.
 
     python benchmarks/throughput.py [--latency-ms 100] [--concurrency 1 8 64] [--workers 2]
 
@@ -179,6 +180,7 @@ def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any])
         f"{calls_per_s:.0f}",
         f"{ideal:.0f}",
         f"{100 * calls_per_s / ideal:.0f}%",
+        f"{result['latency_ms'] / result['calls']:.0f}",
         f"{1000 * result['cpu_s'] / result['calls']:.2f}",
         f"{1000 * result['server_cpu_s'] / result['calls']:.2f}",
         f"{result['peak_rss_mb']:.0f}",
@@ -217,6 +219,7 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
         "calls/s",
         "ideal",
         "of ideal",
+        "call wall ms",
         "client CPU ms/call",
         "server CPU ms/call",
         "peak RSS MB",
