@@ -8,6 +8,7 @@ in one clear message, never a traceback), 130 when interrupted (finished episode
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,6 +232,11 @@ def _observer(store: RunStore, quiet: bool) -> RunObserver | None:
 
 
 async def _play(simulation: Simulation, store: RunStore, observer: RunObserver | None) -> RunTally:
+    # Everything loaded by now (litellm's large heap above all) lives as long as the run does.
+    # Frozen, the collector stops walking it on every full collection (~140 ms each with
+    # litellm loaded): measured 58% -> 66% of ideal throughput at 64 episodes (benchmarks/).
+    gc.collect()
+    gc.freeze()
     try:
         return await simulation.run(store, observer)
     finally:

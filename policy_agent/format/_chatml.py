@@ -100,7 +100,8 @@ def effective_thinking(messages: Sequence[ChatMessage], thinking: bool = True) -
     """
     for message in messages:
         if isinstance(message, SystemMessage | UserMessage):
-            if _THINK_SWITCH.search(message.content):
+            # The substring test first: a regex scan of a 20 kB system prompt costs ~0.3 ms.
+            if "/think" in message.content and _THINK_SWITCH.search(message.content):
                 thinking = True
             elif _NO_THINK_SWITCH in message.content:
                 thinking = False
@@ -125,7 +126,9 @@ def render_conversation(
     if body and isinstance(first := body[0], SystemMessage):
         # The first system message becomes the system turn; the switches are cut from it.
         body = body[1:]
-        system = _THINK_SWITCH.sub("", first.content.replace(_NO_THINK_SWITCH, ""))
+        system = first.content.replace(_NO_THINK_SWITCH, "")
+        if "/think" in system:
+            system = _THINK_SWITCH.sub("", system)
     # The system turn is always emitted, even empty.
     parts = [f"<|im_start|>system\n{with_template_tools(system, functions or ())}<|im_end|>\n"]
     last_user = max((i for i, m in enumerate(body) if isinstance(m, UserMessage)), default=-1)
