@@ -26,15 +26,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from policy_agent.evaluation import is_success
 from policy_agent.trajectory._episode import Episode
-
-_PASS_TOLERANCE = 1e-6
-"""A reward within this of 1 is a pass (tau2-bench's rule)."""
 
 
 def is_pass(episode: Episode) -> bool:
     """Whether the episode scored reward 1."""
-    return episode.reward is not None and abs(episode.reward.reward - 1.0) <= _PASS_TOLERANCE
+    return episode.reward is not None and is_success(episode.reward.reward)
 
 
 def is_infrastructure_failure(episode: Episode) -> bool:

@@ -23,7 +23,6 @@ from policy_agent.tui._log import EpisodeEntry, EpisodeLog, EpisodeNotFound
 from policy_agent.tui._render import FOLDED, RenderOptions, pretty_json_text, render_step
 from policy_agent.tui._run import ExpectedActions, ReplayRun, pack_path_of, resolve_run
 from policy_agent.tui._steps import (
-    SUCCESS_THRESHOLD,
     Step,
     episode_id,
     is_success,
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FOLDED",
-    "SUCCESS_THRESHOLD",
     "ActionRow",
     "ActionsView",
     "EpisodeEntry",

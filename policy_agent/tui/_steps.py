@@ -22,10 +22,8 @@ from policy_agent.conversation import (
     UserMessage,
     UserToolCall,
 )
+from policy_agent.evaluation import is_success as reward_is_success
 from policy_agent.trajectory import Episode, EpisodeEvent, ErrorEvent, UserRetryEvent
-
-SUCCESS_THRESHOLD = 1 - 1e-6
-"""A reward at least this high is a success (tau2-bench's `is_successful`)."""
 
 _EPISODE_ID = re.compile(r"(?P<task>.+)#(?P<trial>[0-9]+)", re.DOTALL)
 _LINE_NUMBER = re.compile(r"[0-9]+")
@@ -82,7 +80,7 @@ def parse_episode_id(text: str) -> tuple[str, int] | int:
 def is_success(episode: Episode) -> bool | None:
     """Whether the episode succeeded; None when it has not been evaluated and ended normally."""
     if episode.reward is not None:
-        return episode.reward.reward >= SUCCESS_THRESHOLD
+        return reward_is_success(episode.reward.reward)
     return None if episode.termination_reason.is_normal_end else False
 
 

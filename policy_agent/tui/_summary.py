@@ -13,10 +13,11 @@ from rich.table import Table
 from rich.text import Text
 
 from policy_agent.domain import Action
+from policy_agent.evaluation import is_success as reward_is_success
 from policy_agent.trajectory import Episode, RewardInfo
 from policy_agent.tui._actions import ActionRow, call_text, pair_actions
 from policy_agent.tui._render import RenderOptions, render_step
-from policy_agent.tui._steps import SUCCESS_THRESHOLD, episode_id, is_success, steps_of
+from policy_agent.tui._steps import episode_id, is_success, steps_of
 
 _WIDE = 80
 """From this width on, expected and actual actions are two columns; below, they are stacked."""
@@ -70,7 +71,7 @@ def render_reward(episode: Episode) -> RenderableType:
     parts.append(
         Text.assemble(
             ("Reward ", "bold"),
-            outcome_text(info.reward >= SUCCESS_THRESHOLD, info.reward),
+            outcome_text(reward_is_success(info.reward), info.reward),
             (f" = {basis}", "dim"),
         )
     )
@@ -85,7 +86,7 @@ def _components(info: RewardInfo) -> Text:
     lines = [
         Text.assemble(
             "  ",
-            mark(value >= SUCCESS_THRESHOLD),
+            mark(reward_is_success(value)),
             f" {value:.2f} {kind.value}",
             ("" if kind in info.reward_basis else " (not in the basis)", "dim"),
         )
