@@ -14,7 +14,9 @@ runs from the first simulation's start to the last one's end, as each framework'
 record them, so imports, loading and writing the results are left out of both: simulations per
 second over that phase; client CPU per model call, the process's user + system time over the
 phase (sampled from /proc every 10 ms) over the calls the server answered; and the process's
-peak RSS over its whole life.
+peak RSS over its whole life. The first simulations also pay one-off costs (modules each
+client imports on its first call, first-use caches), so rows of few simulations overstate the
+CPU per call of both; `--sims 64` gives steadier figures than the default.
 
     /tmp/tau2venv/bin/python benchmarks/race_tau2.py [--domains mock airline] \\
         [--latency-ms 0 100] [--concurrency 1 8 64] [--sims 16]
