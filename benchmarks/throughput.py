@@ -13,10 +13,11 @@ a model call as the agent saw it: the latency plus the time its answer waited fo
 
     python benchmarks/throughput.py [--latency-ms 100] [--concurrency 1 8 64] [--workers 2]
 
-At the largest concurrency two more rows: the run with `gc.freeze()` once everything is
-loaded (litellm's module state is large, and every full garbage collection walks it), and the
-run split over `--workers` runner processes against the same server, to see whether sharding a
-run across processes would help on this machine.
+At the largest concurrency three more rows: the run with `gc.freeze()` once everything is
+loaded (litellm's module state is large, and every full garbage collection walks it), the run
+split into `--workers` separate runs against the same server, and one run with the runner's
+own `processes: --workers` (children play, the parent writes; the children's start-up, loading
+litellm, is inside its wall time as it is in a real run).
 """
 
 from __future__ import annotations
@@ -54,13 +55,15 @@ class _Collect:
 
     def __init__(self) -> None:
         self.episodes: list[Episode] = []
+        self.times: list[float] = []
 
     def started(self, tally: object) -> None:
         """Nothing to do at the start."""
 
     def finished(self, episode: Episode) -> None:
-        """Keep it."""
+        """Keep it, and when it arrived."""
         self.episodes.append(episode)
+        self.times.append(time.time())
 
     def stopped(self) -> None:
         """Nothing to do at the end."""
@@ -72,12 +75,14 @@ def episodes_for(concurrency: int) -> int:
 
 
 async def run_once(
-    base_url: str, concurrency: int, episodes: int, out: Path, *, freeze: bool
+    base_url: str, concurrency: int, episodes: int, out: Path, *, freeze: bool, processes: int
 ) -> dict[str, Any]:
     """Run `episodes` hotel episodes at `concurrency`; what was measured, as JSON values.
 
     `freeze`: move everything loaded so far (litellm's large module state above all) out of
     the garbage collector's reach before the run, as a runner could do after starting up.
+    `processes`: the runner's own `processes` setting (its children start, and load, after the
+    go: their start-up is in the wall time, as in a real run; their CPU is counted).
     """
     pack = load_pack(HOTEL)
     config = SimulationConfig(
@@ -89,6 +94,7 @@ async def run_once(
         tasks=[TASK],
         trials=episodes,
         concurrency=concurrency,
+        processes=processes,
         out=out,
     )
     simulation = Simulation(config, pack)
@@ -100,15 +106,22 @@ async def run_once(
     # Ready: everything is loaded. Wait for the go, so that sharded workers start together.
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
-    cpu, start = time.process_time(), time.time()
+    cpu, start = time.process_time() + _children_cpu_s(), time.time()
     await simulation.run(store, collect)
-    end, cpu = time.time(), time.process_time() - cpu
+    end, cpu = time.time(), time.process_time() + _children_cpu_s() - cpu
     await simulation.aclose()
     done = collect.episodes
     calls = sum(episode.totals["agent"].calls for episode in done if "agent" in episode.totals)
     latency = sum(e.totals["agent"].latency_ms for e in done if "agent" in e.totals)
     failed = sum(episode.error is not None for episode in done)
+    # Once the first wave of `concurrency` episodes is in, every process is up and each later
+    # episode was started after the first one ended: the steady rate, start-up left out.
+    wave = min(concurrency, len(done) - 1)
+    later = done[wave:]
     return {
+        "first": collect.times[0],
+        "wave_end": collect.times[wave - 1],
+        "calls_after_wave": sum(e.totals["agent"].calls for e in later if "agent" in e.totals),
         "episodes": len(done),
         "failed": failed,
         "calls": calls,
@@ -116,8 +129,18 @@ async def run_once(
         "start": start,
         "end": end,
         "cpu_s": cpu,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # The largest process's: this one, or one of the runner's children.
+        "peak_rss_mb": max(
+            resource.getrusage(who).ru_maxrss / 1024
+            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        ),
     }
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's ended children (the runner's processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def process_cpu_s(pid: int) -> float:
@@ -134,12 +157,21 @@ def run_processes(
     server_pid: int,
     *,
     freeze: bool = False,
+    runner_processes: int = 1,
 ) -> dict[str, Any]:
-    """The run split over `processes` runner processes, started together; their totals."""
+    """The run split over `processes` separate runs, started together; their totals.
+
+    `runner_processes`: each run's own `processes` setting (one run over several processes).
+    """
     command = [sys.executable, __file__, "--worker", base_url, "freeze" if freeze else "-"]
     running = [
         subprocess.Popen(
-            [*command, str(concurrency // processes), str(episodes // processes)],
+            [
+                *command,
+                str(concurrency // processes),
+                str(episodes // processes),
+                str(runner_processes),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -162,6 +194,9 @@ def run_processes(
         "calls": sum(r["calls"] for r in results),
         "latency_ms": sum(r["latency_ms"] for r in results),
         "wall_s": max(r["end"] for r in results) - min(r["start"] for r in results),
+        "first_s": min(r["first"] for r in results) - min(r["start"] for r in results),
+        "steady_calls_per_s": sum(r["calls_after_wave"] for r in results)
+        / (max(r["end"] for r in results) - min(r["wave_end"] for r in results)),
         "cpu_s": sum(r["cpu_s"] for r in results),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "server_cpu_s": process_cpu_s(server_pid) - server_cpu,
@@ -192,6 +227,7 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
     roles = {"agent": agent_that_looks_up_then_answers()}
     rows = []
     results: dict[int, dict[str, Any]] = {}
+    notes: list[str] = []
     with scripted_server(roles, latency_ms=latency_ms) as server:
         for concurrency in levels:
             result = run_processes(
@@ -204,7 +240,18 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
         rows.append(row("1 process, gc.freeze()", top, latency_ms, result))
         if workers > 1:
             result = run_processes(server.base_url, top, episodes_for(top), workers, server.pid)
-            rows.append(row(f"{workers} processes", top, latency_ms, result))
+            rows.append(row(f"{workers} separate runs", top, latency_ms, result))
+            result = run_processes(
+                server.base_url, top, episodes_for(top), 1, server.pid, runner_processes=workers
+            )
+            rows.append(row(f"1 run, processes={workers}", top, latency_ms, result))
+            steady = result["steady_calls_per_s"]
+            notes.append(
+                f"1 run, processes={workers}: its first episode after {result['first_s']:.1f} s "
+                f"(the children start and load litellm); after the first wave of {top} episodes "
+                f"{steady:.0f} calls/s, "
+                f"{100 * steady / (top * 1000 / latency_ms):.0f}% of ideal."
+            )
     print(
         f"Runner throughput, model latency {latency_ms:g} ms (scripted server, own process), "
         "LLM agent + scripted user, hotel pack"
@@ -225,6 +272,8 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
         "peak RSS MB",
     ]
     print(table(headers, rows))
+    for note in notes:
+        print(f"\n{note}")
     if TARGET_CONCURRENCY in results:
         measured = results[TARGET_CONCURRENCY]
         ideal = TARGET_CONCURRENCY * 1000 / latency_ms
@@ -241,15 +290,25 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
         )
 
 
-def worker(base_url: str, freeze: bool, concurrency: int, episodes: int) -> None:
+def worker(base_url: str, freeze: bool, concurrency: int, episodes: int, processes: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        result = asyncio.run(run_once(base_url, concurrency, episodes, Path(folder), freeze=freeze))
+        result = asyncio.run(
+            run_once(
+                base_url, concurrency, episodes, Path(folder), freeze=freeze, processes=processes
+            )
+        )
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3] == "freeze", int(sys.argv[4]), int(sys.argv[5]))
+        worker(
+            sys.argv[2],
+            sys.argv[3] == "freeze",
+            int(sys.argv[4]),
+            int(sys.argv[5]),
+            int(sys.argv[6]),
+        )
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=100.0)

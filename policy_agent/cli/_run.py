@@ -69,6 +69,11 @@ class _ConfigProblem(click.ClickException):
 @click.option("--tasks", help="Comma-separated task ids (default: the config's, or all).")
 @click.option("--trials", type=click.IntRange(min=1), help="Episodes per task.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Episodes running at once.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="Runner processes sharing the episodes (more model calls per second than one CPU).",
+)
 @click.option("--max-steps", type=click.IntRange(min=1), help="Records per episode at most.")
 @click.option("--seed", type=int, help="The run seed (episode seeds derive from it).")
 @click.option(
@@ -93,6 +98,7 @@ def run(
     tasks: str | None,
     trials: int | None,
     concurrency: int | None,
+    processes: int | None,
     max_steps: int | None,
     seed: int | None,
     out: Path | None,
@@ -117,6 +123,7 @@ def run(
         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None,
         trials=trials,
         concurrency=concurrency,
+        processes=processes,
         max_steps=max_steps,
         seed=seed,
         out=out,
@@ -131,7 +138,8 @@ def run(
     click.echo(
         f"{'Resuming' if resume else 'Run'} {store.directory}: {pack.name}, {planned} episodes "
         f"({config.trials} trial{'s' if config.trials != 1 else ''} per task); agent {agent}; "
-        f"user {user}; concurrency {config.concurrency}",
+        f"user {user}; concurrency {config.concurrency}"
+        + (f" on {config.processes} processes" if config.processes > 1 else ""),
         err=True,
     )
     observer = _observer(store, quiet)
@@ -141,9 +149,16 @@ def run(
         store.close()
         _interrupted(store.directory, planned)
     except Exception as error:
+        from policy_agent.simulation import WorkerProcessFailed
         from policy_agent.trajectory import RunStoreError
 
         store.close()
+        if isinstance(error, WorkerProcessFailed):
+            # Like a store failure: the run is incomplete, every finished episode is kept.
+            raise click.ClickException(
+                f"the run stopped: {error}. The finished episodes are in {store.directory}; "
+                f"run the rest with: policy-agent run --resume {store.directory}"
+            ) from None
         if isinstance(error, RunStoreError | OSError):
             raise click.ClickException(f"the run stopped: {error}") from None
         raise
@@ -212,7 +227,10 @@ def _store(simulation: Simulation, resume: Path | None) -> RunStore:
     try:
         if resume is None:
             return RunStore.create(simulation.config.out, simulation.manifest())
-        excludes = RunStore.open(resume).manifest.config_hash_excludes or HASH_EXCLUDES
+        # The run's own excludes, and today's: a field added since (processes) was not in the
+        # config the run hashed, so leaving it out gives the same hash.
+        stored = RunStore.open(resume).manifest.config_hash_excludes
+        excludes = tuple(sorted({*stored, *HASH_EXCLUDES}))
         return RunStore.resume(
             resume,
             config_hash=config_hash(config, exclude=excludes),

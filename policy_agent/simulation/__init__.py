@@ -26,6 +26,7 @@ from policy_agent.simulation._config import (
 )
 from policy_agent.simulation._loop import AgentPlayer, EpisodeLimits, database_state, run_episode
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
+from policy_agent.simulation._processes import WorkerProcessFailed
 from policy_agent.simulation._progress import (
     ProgressDisplay,
     RunObserver,
@@ -54,6 +55,7 @@ __all__ = [
     "Simulation",
     "SimulationConfig",
     "TaskCheck",
+    "WorkerProcessFailed",
     "apply_overrides",
     "check_pack",
     "config_for_domain",

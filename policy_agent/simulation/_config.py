@@ -37,9 +37,10 @@ from policy_agent.user import UserConfig
 TAU2_GREETING = "Hi! How can I help you today?"
 """tau2-bench's fixed first agent message, our default greeting."""
 
-HASH_EXCLUDES = ("concurrency", "domain", "out")
-"""Config fields left out of the resume hash: how fast, where the pack lies (its content is
-hashed separately), where runs go. Everything else changes what an episode is."""
+HASH_EXCLUDES = ("concurrency", "domain", "out", "processes")
+"""Config fields left out of the resume hash: how fast and on how many processes, where the
+pack lies (its content is hashed separately), where runs go. Everything else changes what an
+episode is."""
 
 
 class ConfigError(Exception):
@@ -87,6 +88,12 @@ class SimulationConfig(BaseModel):
     )
     trials: int = Field(default=1, ge=1, description="Episodes per task.")
     concurrency: int = Field(default=8, ge=1, description="Episodes running at once.")
+    processes: int = Field(
+        default=1,
+        ge=1,
+        description="Runner processes sharing the episodes (one process's CPU serves ~500 model "
+        "calls/s); the first process alone writes the run.",
+    )
     max_steps: int = Field(
         default=100,
         ge=1,
@@ -181,6 +188,7 @@ class Overrides:
     tasks: list[str] | None = None
     trials: int | None = None
     concurrency: int | None = None
+    processes: int | None = None
     max_steps: int | None = None
     seed: int | None = None
     out: Path | None = None
@@ -217,7 +225,7 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         agent["model"]["thinking"] = False
     data["agent"] = agent
     data["user"] = _user_overrides(data["user"], flags)
-    for name in ("tasks", "trials", "concurrency", "max_steps", "seed", "out"):
+    for name in ("tasks", "trials", "concurrency", "processes", "max_steps", "seed", "out"):
         value = getattr(flags, name)
         if value is not None:
             data[name] = str(value) if isinstance(value, Path) else value

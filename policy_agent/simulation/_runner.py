@@ -37,6 +37,7 @@ from policy_agent.simulation._loop import (
     run_episode,
 )
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
+from policy_agent.simulation._processes import play_in_processes
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import RunManifest, RunStore
@@ -152,7 +153,9 @@ class Simulation:
         """Run the episodes `store` does not have yet and append each; finish the manifest.
 
         Returns the tally. Cancellation (Ctrl-C) stops the workers; every episode appended so
-        far is on disk and `--resume` runs the rest.
+        far is on disk and `--resume` runs the rest. With `processes` > 1 the episodes are
+        played in child processes and appended here (`play_in_processes`);
+        `WorkerProcessFailed` when a child stopped early (the manifest is then not finished).
         """
         done = store.completed_keys(Episode, lambda episode: episode.key)
         todo = [planned for planned in self.episodes if planned.key not in done]
@@ -168,7 +171,18 @@ class Simulation:
         if observer is not None:
             observer.started(tally)
         try:
-            await self.play_all(todo, tally, record)
+            if self.config.processes > 1 and len(todo) > 1:
+                await play_in_processes(
+                    self.config.as_json(),
+                    self.pack.content_hash,
+                    todo,
+                    tally,
+                    record,
+                    processes=self.config.processes,
+                    concurrency=self.config.concurrency,
+                )
+            else:
+                await self.play_all(todo, tally, record)
         finally:
             if observer is not None:
                 observer.stopped()

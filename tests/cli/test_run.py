@@ -90,6 +90,38 @@ def test_resume_finishes_a_run_from_its_folder_alone(tmp_path: Path) -> None:
     assert len(RunStore.open(directory).manifest.resumed_at) == 1
 
 
+def test_a_run_on_two_processes_resumes_on_one(tmp_path: Path) -> None:
+    result = invoke("run", DEMO, "--out", tmp_path, "--quiet", "--processes", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "concurrency 8 on 2 processes" in result.stderr
+    directory = only_run(tmp_path)
+    log = directory / "episodes.jsonl"
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:7]))
+    result = invoke("run", "--resume", directory, "--quiet", "--processes", "1")
+    assert result.exit_code == 0, result.stderr
+    episodes = RunStore.open(directory).read(Episode)
+    assert len({e.key for e in episodes}) == len(episodes) == HOTEL_TASKS
+
+
+def test_a_run_from_before_processes_existed_still_resumes(tmp_path: Path) -> None:
+    from policy_agent.trajectory import config_hash
+
+    assert invoke("run", DEMO, "--out", tmp_path, "--quiet").exit_code == 0
+    directory = only_run(tmp_path)
+    # run.json as an older version wrote it: no `processes`, neither in the config nor excluded.
+    manifest = json.loads((directory / "run.json").read_text())
+    del manifest["config"]["processes"]
+    manifest["config_hash_excludes"].remove("processes")
+    excludes = manifest["config_hash_excludes"]
+    manifest["config_hash"] = config_hash(manifest["config"], exclude=excludes)
+    (directory / "run.json").write_text(json.dumps(manifest))
+    log = directory / "episodes.jsonl"
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:5]))
+    result = invoke("run", "--resume", directory, "--quiet", "--processes", "2")
+    assert result.exit_code == 0, result.stderr
+    assert len(RunStore.open(directory).read(Episode)) == HOTEL_TASKS
+
+
 def test_resume_is_refused_when_the_config_changed(tmp_path: Path) -> None:
     assert invoke("run", DEMO, "--out", tmp_path, "--quiet").exit_code == 0
     directory = only_run(tmp_path)

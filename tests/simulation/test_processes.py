@@ -1,0 +1,209 @@
+"""A run on several processes: children play, the parent alone writes, episodes as on one."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy_agent.domain import DomainPack
+from policy_agent.simulation import (
+    Simulation,
+    SimulationConfig,
+    WorkerProcessFailed,
+    load_config,
+    plan,
+)
+from policy_agent.simulation._processes import play_in_processes, shares
+from policy_agent.simulation._progress import RunTally
+from policy_agent.trajectory import RunStore
+from policy_agent.trajectory._episode import Episode
+from tests.simulation._support import DEMO, REPOSITORY, call, model, say, sim_config
+from tests.simulation.conftest import Serve
+
+VARYING = {"timestamp", "started_at", "ended_at", "duration_s", "duration_ms", "latency_ms"}
+"""Fields that differ from one playing of an episode to the next: times and durations."""
+
+
+def content(episode: Episode) -> Any:
+    """The episode as JSON values without its times: what must not depend on the process."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in VARYING}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(episode.model_dump(mode="json"))
+
+
+async def simulate(
+    config: SimulationConfig, pack: DomainPack, observer: Any = None
+) -> tuple[Path, list[Episode]]:
+    simulation = Simulation(config, pack)
+    store = RunStore.create(config.out, simulation.manifest())
+    try:
+        await simulation.run(store, observer)
+    finally:
+        store.close()
+        await simulation.aclose()
+    return store.directory, RunStore.open(store.directory).read(Episode)
+
+
+def test_shares_are_round_robin_and_split_the_concurrency(hotel: DomainPack) -> None:
+    todo = plan(sim_config(trials=2), hotel)
+    [(first, five), (second, four)] = shares(todo, 2, 9)
+    assert (five, four) == (5, 4)
+    assert first == [p.key for p in todo[0::2]] and second == [p.key for p in todo[1::2]]
+    # Never more processes than episodes running at once, or than episodes.
+    assert len(shares(todo, 8, 3)) == 3 and len(shares(todo[:2], 8, 64)) == 2
+
+
+async def test_two_processes_play_the_demo_as_one_does(hotel: DomainPack, tmp_path: Path) -> None:
+    config = load_config(DEMO).model_copy(update={"trials": 2})
+    one = config.model_copy(update={"out": tmp_path / "one"})
+    two = config.model_copy(update={"out": tmp_path / "two", "processes": 2})
+    _, alone = await simulate(one, hotel)
+    directory, shared = await simulate(two, hotel)
+    keys = [episode.key for episode in shared]
+    assert len(keys) == len(set(keys)) == 2 * len(hotel.tasks)
+    by_key = {episode.key: content(episode) for episode in alone}
+    assert {episode.key: content(episode) for episode in shared} == by_key
+    assert all(e.reward is not None and e.reward.reward == 1.0 for e in shared)
+    manifest = RunStore.open(directory).manifest
+    assert manifest.finished_at is not None and "processes" in manifest.config_hash_excludes
+
+
+async def test_model_backed_episodes_on_two_processes(
+    hotel: DomainPack, serve: Serve, tmp_path: Path
+) -> None:
+    server = await serve(
+        {
+            "agent": {
+                "mode": "rules",
+                "rules": [{"contains": "first_name", "answer": say("All set.")}],
+                "fallback": call("get_guest_details", {"guest_id": "G90974"}),
+            },
+            "user": {
+                "mode": "rules",
+                "rules": [{"contains": "All set", "answer": "Thanks. ###STOP###"}],
+                "fallback": "Please look me up.",
+            },
+        }
+    )
+    config = sim_config(
+        agent={"model": model(server, "agent")},
+        user={"kind": "llm", "model": model(server, "user")},
+        tasks=["cancel_free_window"],
+        trials=6,
+        concurrency=4,
+        processes=2,
+        out=str(tmp_path),
+    )
+    tally = RunTally(planned=0)
+
+    class Count:
+        def started(self, started: RunTally) -> None:
+            nonlocal tally
+            tally = started
+
+        def finished(self, episode: Episode) -> None:
+            """Counted by the tally."""
+
+        def stopped(self) -> None:
+            """Nothing to do."""
+
+    _, episodes = await simulate(config, hotel, Count())
+    assert sorted(e.trial for e in episodes) == list(range(6))
+    assert all(e.error is None and e.totals["agent"].calls == 2 for e in episodes)
+    assert tally.finished == 6 and tally.agent_tokens > 0
+    # Each episode's calls carry its own seed, whichever process played it.
+    sent = {body["seed"] for body in (r.body for r in server.requests) if isinstance(body, dict)}
+    assert sent == {episode.seed for episode in episodes}
+
+
+async def test_a_child_that_dies_leaves_its_episodes_for_resume(
+    hotel: DomainPack, tmp_path: Path
+) -> None:
+    config = load_config(DEMO).model_copy(
+        update={"out": tmp_path, "processes": 2, "concurrency": 2}
+    )
+
+    class KillOne:
+        killed = False
+
+        def started(self, tally: RunTally) -> None:
+            """Nothing to do."""
+
+        def finished(self, episode: Episode) -> None:
+            if not self.killed:
+                self.killed = True
+                child = multiprocessing.active_children()[0]
+                assert child.pid is not None
+                os.kill(child.pid, signal.SIGKILL)
+
+        def stopped(self) -> None:
+            """Nothing to do."""
+
+    with pytest.raises(WorkerProcessFailed, match=r"runner process \d of 2 stopped: exit code -9"):
+        await simulate(config, hotel, KillOne())
+    [directory] = tmp_path.iterdir()
+    reader = RunStore.open(directory)
+    keys = [episode.key for episode in reader.read(Episode)]
+    assert 0 < len(keys) < len(hotel.tasks) and len(set(keys)) == len(keys)
+    assert reader.manifest.finished_at is None
+
+
+async def test_a_child_that_cannot_start_says_why(hotel: DomainPack) -> None:
+    config = sim_config()
+    todo = plan(config, hotel)
+
+    async def record(episode: Episode) -> None:
+        raise AssertionError("no episode is played")
+
+    with pytest.raises(WorkerProcessFailed, match=r"RuntimeError: the pack in .* changed"):
+        await play_in_processes(
+            config.as_json(),
+            "not the hash",
+            todo,
+            RunTally(planned=0),
+            record,
+            processes=2,
+            concurrency=2,
+        )
+
+
+def test_ctrl_c_stops_the_children_and_says_how_to_resume(tmp_path: Path) -> None:
+    # The oracle's episodes take milliseconds; 2,000 trials keep the run busy long enough.
+    command = [sys.executable, "-m", "policy_agent", "run", str(DEMO), "--trials", "2000"]
+    process = subprocess.Popen(
+        [*command, "--processes", "2", "--out", str(tmp_path)],
+        cwd=REPOSITORY,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in tmp_path.glob("*/episodes.jsonl")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    [directory] = tmp_path.iterdir()
+    done = len(RunStore.open(directory).read(Episode))
+    assert stderr.splitlines()[-1] == (
+        f"Interrupted: {done} of 46000 episodes are in {directory}. "
+        f"Finish the run with: policy-agent run --resume {directory}"
+    )
+    assert "Traceback" not in stderr
