@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import warnings
 from collections.abc import Iterator
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -37,6 +38,14 @@ from policy_agent.llm._errors import (
     RequestRejected,
     ServerError,
     ServerUnreachable,
+)
+
+# pydantic warns, the first time litellm builds a schema from one of its own types, about a
+# `ReadOnly` TypedDict item; it says nothing about our use and would land mid-progress-display.
+warnings.filterwarnings(
+    "ignore",
+    message="Item 'summary' on TypedDict class 'ChatCompletionReasoningItem'",
+    category=UserWarning,
 )
 
 # No "Give Feedback / Get Help" banner on every error. (turn_off_message_logging stays off: it
