@@ -9,10 +9,7 @@ is whole; a `.jsonl` without its `.json` (a crash in between) is ignored by read
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from policy_agent.trajectory import RewardInfo
 from policy_agent.trajectory._errors import describe_validation_error
 from policy_agent.trajectory._lines import iter_records
-from policy_agent.trajectory._manifest import fsync_directory
+from policy_agent.trajectory._manifest import fsync_directory, write_atomically
 
 EVALUATIONS_DIR = "evaluations"
 """The folder inside a run directory that holds its re-scorings."""
@@ -95,8 +92,8 @@ def write_evaluation(
             f"{records}: an evaluation of this name already exists; evaluations are never "
             "overwritten. Run `policy-agent evaluate` again (it takes a new name)."
         )
-    _write_atomically(records, b"".join(line.model_dump_json().encode() + b"\n" for line in lines))
-    _write_atomically(described, (manifest.model_dump_json(indent=2) + "\n").encode())
+    write_atomically(records, b"".join(line.model_dump_json().encode() + b"\n" for line in lines))
+    write_atomically(described, (manifest.model_dump_json(indent=2) + "\n").encode())
     fsync_directory(folder)
     return records
 
@@ -132,18 +129,3 @@ def read_evaluation(
         ) from None
     lines = [record for _, record in iter_records(folder / f"{name}.jsonl", RescoredEpisode)]
     return manifest, lines
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all: a temporary file in the same folder, fsync, rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

@@ -165,20 +165,31 @@ class RunManifest(BaseModel):
         )
 
 
-def write_manifest(directory: Path, manifest: RunManifest) -> None:
-    """Write `directory/run.json` atomically: temp file, fsync, `os.replace`, fsync the folder."""
-    data = (manifest.model_dump_json(indent=2) + "\n").encode()
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{MANIFEST_NAME}.", suffix=".tmp")
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file in the same folder, fsync, rename.
+
+    A crash at any moment leaves the old file or the new one, never part of one (plus, at
+    worst, a `.NAME.*.tmp` file). The caller fsyncs the folder when the rename must survive
+    a power cut too.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, directory / MANIFEST_NAME)
+        os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def write_manifest(directory: Path, manifest: RunManifest) -> None:
+    """Write `directory/run.json` atomically: temp file, fsync, `os.replace`, fsync the folder."""
+    write_atomically(
+        directory / MANIFEST_NAME, (manifest.model_dump_json(indent=2) + "\n").encode()
+    )
     fsync_directory(directory)
 
 
