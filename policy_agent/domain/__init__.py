@@ -25,6 +25,7 @@ from policy_agent.domain._models import (
     ToolSpec,
     UpdateOp,
     UserScenario,
+    expression_names,
 )
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
 from policy_agent.domain._schema import SCHEMA_KINDS, pack_schema, pack_schema_text
@@ -58,6 +59,7 @@ __all__ = [
     "UpdateOp",
     "UserScenario",
     "display_path",
+    "expression_names",
     "find_repository",
     "load_pack",
     "pack_schema",

@@ -28,6 +28,7 @@ from policy_agent.domain._models import (
     Task,
     ToolSpec,
     UpdateOp,
+    expression_names,
 )
 from policy_agent.domain._pack import Problem, display_path
 from policy_agent.domain._source import Locator
@@ -115,8 +116,8 @@ class _Checker:
         if isinstance(op, PythonImplementation):
             self.python(at, op.python, tool.parameters)
             return
-        names = {*tool.parameters, "args", "now"}
-        scope = names | {"record"} if isinstance(op, GetOp | UpdateOp | DeleteOp) else names
+        scope = set(expression_names(tool))
+        names = scope - {"record"}  # the key finds the record: it cannot use it
         table = None if isinstance(op, RespondOp) else op.table
         if table is not None and database is not None and table not in database:
             self.report((*at, "table"), _no_such("table", table, database, "the database"))

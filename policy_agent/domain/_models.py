@@ -340,6 +340,14 @@ class ToolSpec(_Strict):
 # --------------------------------------------------------------------------- tasks
 
 
+def expression_names(tool: ToolSpec) -> frozenset[str]:
+    """The names a declarative tool's expressions may use: its parameters, `args`, `now`, and
+    `record` when the op finds one by key (not in the key itself). Where a parameter shares one
+    of these names, the built-in wins. The loader checks and the environment compiles by it."""
+    keyed = isinstance(tool.implementation, GetOp | UpdateOp | DeleteOp)
+    return frozenset([*tool.parameters, "args", "now", *(["record"] if keyed else [])])
+
+
 class RewardType(StrEnum):
     """The components a task's reward can be made of (tau2-bench's names)."""
 

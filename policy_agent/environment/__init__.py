@@ -9,6 +9,7 @@ episode.content_hash()                           # agent and user DB hashes (the
 ```
 """
 
+from policy_agent.domain import expression_names
 from policy_agent.environment._arguments import ArgumentChecker
 from policy_agent.environment._database import Database, DatabaseReader, Tables
 from policy_agent.environment._environment import (
@@ -20,7 +21,7 @@ from policy_agent.environment._environment import (
     ToolResult,
 )
 from policy_agent.environment._errors import AssertionCheckError, ToolDefinitionError, ToolError
-from policy_agent.environment._ops import DeclarativeTool, expression_names, next_id
+from policy_agent.environment._ops import DeclarativeTool, next_id
 from policy_agent.environment._python_tools import PythonTool
 from policy_agent.environment._records import (
     ABSENT,

@@ -29,6 +29,7 @@ from policy_agent.domain import (
     RespondOp,
     ToolSpec,
     UpdateOp,
+    expression_names,
 )
 from policy_agent.environment._database import Database
 from policy_agent.environment._errors import ToolDefinitionError, ToolError
@@ -43,13 +44,6 @@ from policy_agent.expressions import (
 )
 
 _T = TypeVar("_T")
-
-
-def expression_names(tool: ToolSpec) -> frozenset[str]:
-    """The names a tool's expressions may use: its parameters, `args`, `now`, and `record` when
-    the op finds one by key. Where a parameter shares one of these names, the built-in wins."""
-    keyed = isinstance(tool.implementation, GetOp | UpdateOp | DeleteOp)
-    return frozenset([*tool.parameters, "args", "now", *(["record"] if keyed else [])])
 
 
 class DeclarativeTool:
