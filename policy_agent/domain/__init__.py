@@ -1,34 +1,40 @@
 """Domain packs: YAML files describing a policy, its tools, a database and tasks."""
 
+from policy_agent.domain._file import DomainFile
 from policy_agent.domain._loader import find_repository, load_pack
 from policy_agent.domain._models import (
-    Action,
     CreateOp,
     DeclarativeOp,
     DeleteOp,
-    DomainFile,
-    EnvAssertion,
-    EvaluationCriteria,
     FindOp,
     GetOp,
     ListOp,
     Precondition,
     PythonImplementation,
     RespondOp,
-    RewardType,
-    StructuredInstructions,
     Table,
     Tables,
-    Task,
-    TaskDescription,
     ToolKind,
     ToolSpec,
     UpdateOp,
-    UserScenario,
     expression_names,
 )
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
 from policy_agent.domain._schema import SCHEMA_KINDS, pack_schema, pack_schema_text
+from policy_agent.domain._tasks import (
+    Action,
+    EnvAssertion,
+    EvaluationCriteria,
+    HistoryMessage,
+    HistoryToolCall,
+    InitialAction,
+    InitialState,
+    RewardType,
+    StructuredInstructions,
+    Task,
+    TaskDescription,
+    UserScenario,
+)
 
 __all__ = [
     "SCHEMA_KINDS",
@@ -42,6 +48,10 @@ __all__ = [
     "EvaluationCriteria",
     "FindOp",
     "GetOp",
+    "HistoryMessage",
+    "HistoryToolCall",
+    "InitialAction",
+    "InitialState",
     "ListOp",
     "PackError",
     "Precondition",

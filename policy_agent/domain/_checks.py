@@ -24,14 +24,13 @@ from policy_agent.domain._models import (
     ListOp,
     PythonImplementation,
     RespondOp,
-    RewardType,
-    Task,
     ToolSpec,
     UpdateOp,
     expression_names,
 )
 from policy_agent.domain._pack import Problem, display_path
 from policy_agent.domain._source import Locator
+from policy_agent.domain._tasks import InitialState, RewardType, Task
 from policy_agent.domain._yaml import Loc, SourceError, read_text
 from policy_agent.expressions import ExpressionSyntaxError, compile_expression, compile_template
 
@@ -49,6 +48,7 @@ class PackParts:
     root: Path
     repository: Path
     clock: str | None
+    sync: str | None
     tools: list[tuple[int, ToolSpec]]
     user_tools: list[tuple[int, ToolSpec]]
     tasks: list[tuple[int, Task]]
@@ -77,7 +77,11 @@ def check_pack(parts: PackParts, locator: Locator) -> list[Problem]:
     for section, database in (("database", parts.database), ("user_database", parts.user_database)):
         checker.record_ids(section, database)
     checker.unique(((("tasks", i, "id"), task.id) for i, task in parts.tasks), what="task id")
+    if parts.sync is not None:
+        checker.sync(parts.sync)
     for index, task in parts.tasks:
+        if task.initial_state is not None:
+            checker.initial_state(("tasks", index, "initial_state"), task.initial_state)
         checker.task(("tasks", index, "evaluation_criteria"), task)
     return checker.problems
 
@@ -169,26 +173,30 @@ class _Checker:
             for table in sorted(compiled.tables_used - set(db)):
                 self.report(loc, _no_such("table", table, db, "the database"))
 
-    def python(self, loc: Loc, reference: str, parameters: Collection[str]) -> None:
-        """The file exists inside the repository and defines the function, taking the parameters."""
+    def python(
+        self, loc: Loc, reference: str, parameters: Collection[str] | None, *, key: str = "python"
+    ) -> None:
+        """The file exists inside the repository and defines the function, taking the parameters
+        (`function(db, **arguments)`; None: the sync hook's `function(db, user_db)`)."""
+        at = (*loc, key)
         repository = self.parts.repository
         path, function = reference.rsplit(":", 1)
         file = repository / path
         if not file.resolve().is_relative_to(repository.resolve()):
-            self.report((*loc, "python"), f"'{path}' leads outside the repository (through a link)")
+            self.report(at, f"'{path}' leads outside the repository (through a link)")
             return
         if file.is_dir():
-            self.report((*loc, "python"), f"{display_path(file)} is a folder; expected a file")
+            self.report(at, f"{display_path(file)} is a folder; expected a file")
             return
         if not file.is_file():
             where = display_path(repository)
-            self.report((*loc, "python"), f"file not found: {display_path(file)} (in {where})")
+            self.report(at, f"file not found: {display_path(file)} (in {where})")
             return
         module = self.python_files.get(file)
         if module is None:
             module = self.python_files[file] = _parse_python(file)
         if isinstance(module, str):
-            self.report((*loc, "python"), module)
+            self.report(at, module)
             return
         functions = {
             node.name: node
@@ -197,10 +205,17 @@ class _Checker:
         }
         if function not in functions:
             message = _no_such("function", function, functions, display_path(file))
-            self.report((*loc, "python"), message.replace("no function", "no top-level function"))
+            self.report(at, message.replace("no function", "no top-level function"))
+            return
+        if parameters is None:
+            positional = [*functions[function].args.posonlyargs, *functions[function].args.args]
+            if len(positional) < 2 and functions[function].args.vararg is None:
+                name = functions[function].name
+                message = f"{name}() must take both databases: def {name}(db, user_db)"
+                self.report(at, message)
             return
         for message in _signature_problems(functions[function], parameters):
-            self.report((*loc, "python"), message)
+            self.report(at, message)
 
     # ----------------------------------------------------------------------- data
 
@@ -219,18 +234,9 @@ class _Checker:
     def task(self, loc: Loc, task: Task) -> None:
         criteria = task.evaluation_criteria
         for i, action in enumerate(criteria.actions):
-            user = action.requestor == "user"
-            tools = self.parts.user_tools if user else self.parts.tools
-            known = self.parts.user_tool_names if user else self.parts.tool_names
             at = (*loc, "actions", i)
-            if known is None:
-                continue
-            if action.name not in known:
-                self.report((*at, "name"), self.unknown_tool(action.name, known, user=user))
-                continue
-            tool = next((t for _, t in tools if t.name == action.name), None)
-            if tool is not None:
-                self.arguments(at, action.arguments, action.compare_args, tool)
+            self.tool_call(at, action.name, action.arguments, user=action.requestor == "user")
+            self.compared(at, action.arguments, action.compare_args)
         for i, assertion in enumerate(criteria.env_assertions):
             user = assertion.env_type == "user"
             database = self.parts.user_database if user else self.parts.database
@@ -245,6 +251,47 @@ class _Checker:
                 message = f"{basis.value} is in the reward basis but the task has no {what}"
                 self.report((*loc, "reward_basis"), message)
 
+    def sync(self, reference: str) -> None:
+        self.python((), reference, None, key="sync")
+
+    def initial_state(self, loc: Loc, state: InitialState) -> None:
+        for section, tables in (
+            ("database", self.parts.database),
+            ("user_database", self.parts.user_database),
+        ):
+            for table in getattr(state, section):
+                if tables is not None and table not in tables:
+                    self.report(
+                        (*loc, section, table),
+                        _no_such("table", table, tables, f"the pack's {section}"),
+                    )
+        for i, action in enumerate(state.actions):
+            at = (*loc, "actions", i)
+            if action.python is not None:
+                self.python(at, action.python, action.arguments)
+            elif action.name is not None:
+                self.tool_call(at, action.name, action.arguments, user=action.side == "user")
+        for i, message in enumerate(state.messages):
+            if message.tool_call is not None:
+                call = message.tool_call
+                at = (*loc, "messages", i, "tool_call")
+                self.tool_call(at, call.name, call.arguments, user=message.role == "user")
+
+    def tool_call(
+        self, loc: Loc, name: str, arguments: Mapping[str, object], *, user: bool
+    ) -> None:
+        """A call of the agent's (or the user's) tool `name` with these arguments."""
+        tools = self.parts.user_tools if user else self.parts.tools
+        known = self.parts.user_tool_names if user else self.parts.tool_names
+        if known is None:
+            return
+        if name not in known:
+            self.report((*loc, "name"), self.unknown_tool(name, known, user=user))
+            return
+        tool = next((t for _, t in tools if t.name == name), None)
+        if tool is not None:
+            self.arguments(loc, arguments, tool)
+
     def unknown_tool(self, name: str, known: set[str], *, user: bool) -> str:
         other = (self.parts.tool_names if user else self.parts.user_tool_names) or set()
         whose = "user tools" if user else "agent's tools"
@@ -258,9 +305,7 @@ class _Checker:
             message += f"; it is {fix}"
         return message
 
-    def arguments(
-        self, loc: Loc, arguments: Mapping[str, object], compare: list[str] | None, tool: ToolSpec
-    ) -> None:
+    def arguments(self, loc: Loc, arguments: Mapping[str, object], tool: ToolSpec) -> None:
         for name, value in arguments.items():
             schema = tool.parameters.get(name)
             if schema is None:
@@ -277,6 +322,10 @@ class _Checker:
                 self.report(
                     (*loc, "arguments"), f"missing required argument '{name}' of '{tool.name}'"
                 )
+
+    def compared(
+        self, loc: Loc, arguments: Mapping[str, object], compare: list[str] | None
+    ) -> None:
         for i, name in enumerate(compare or []):
             if name not in arguments:
                 given = ", ".join(arguments) or "none"

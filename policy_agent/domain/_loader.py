@@ -12,11 +12,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from policy_agent.domain._checks import PackParts, check_pack
 from policy_agent.domain._explain import explain
+from policy_agent.domain._file import DomainFile, PolicyFile
 from policy_agent.domain._json import load_json
 from policy_agent.domain._jsonschema import describe
-from policy_agent.domain._models import DomainFile, PolicyFile, Tables, Task, ToolSpec
+from policy_agent.domain._models import Tables, ToolSpec
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
 from policy_agent.domain._source import Locator
+from policy_agent.domain._tasks import Task
 from policy_agent.domain._yaml import Document, Loc, SourceError, load_yaml, read_text
 
 DOMAIN_FILE = "domain.yaml"
@@ -95,6 +97,7 @@ class _Loading:
             root=self.root,
             repository=repository,
             clock=header.clock if header else None,
+            sync=header.sync if header else None,
             tools=self.items("tools", sections.get("tools", []), ToolSpec),
             user_tools=self.items("user_tools", sections.get("user_tools", []), ToolSpec),
             tasks=self.items("tasks", sections.get("tasks", []), Task),
@@ -114,6 +117,7 @@ class _Loading:
             version=header.version,
             policy=policy,
             clock=header.clock,
+            sync=header.sync,
             tools=tuple(tool for _, tool in parts.tools),
             user_tools=tuple(tool for _, tool in parts.user_tools),
             database=tables["database"] or {},

@@ -1,4 +1,6 @@
-"""The pydantic models of a domain pack: what a `domain.yaml` (and the files it names) may say.
+"""The pydantic models of a domain pack: the shared types, the tools and their implementations.
+
+Tasks are in `_tasks`, the `domain.yaml` file itself in `_file`.
 
 These models are the contract between pack authors and the rest of the framework. They check
 the shape of each file; cross-references (a task naming a tool, an op naming a table) are
@@ -337,7 +339,7 @@ class ToolSpec(_Strict):
         return {"type": "function", "function": function}
 
 
-# --------------------------------------------------------------------------- tasks
+# --------------------------------------------------------------------------- names and tables
 
 
 def expression_names(tool: ToolSpec) -> frozenset[str]:
@@ -348,216 +350,12 @@ def expression_names(tool: ToolSpec) -> frozenset[str]:
     return frozenset([*tool.parameters, "args", "now", *(["record"] if keyed else [])])
 
 
-class RewardType(StrEnum):
-    """The components a task's reward can be made of (tau2-bench's names)."""
-
-    DB = "DB"
-    ENV_ASSERTION = "ENV_ASSERTION"
-    NL_ASSERTION = "NL_ASSERTION"
-    ACTION = "ACTION"
-    COMMUNICATE = "COMMUNICATE"
-
-
-class TaskDescription(_Strict):
-    """Notes for people reading the task; never shown to the models."""
-
-    purpose: str | None = Field(default=None, description="What the task tests.")
-    relevant_policies: str | None = Field(
-        default=None, description="The parts of the policy the task exercises."
-    )
-    notes: str | None = None
-
-
-class StructuredInstructions(_Strict):
-    """What the simulated user is told, in tau2-bench's structure."""
-
-    domain: str | None = None
-    reason_for_call: str = Field(description="Why the customer is calling.")
-    known_info: str | None = Field(
-        default=None, description="What the customer knows: names, ids, dates."
-    )
-    unknown_info: str | None = Field(
-        default=None, description="What the customer does not know (and must not make up)."
-    )
-    task_instructions: str = Field(description="How the customer behaves during the call.")
-
-
 def _text_or(tag: str) -> Callable[[object], str]:
     """A discriminator choosing `text` for a string and `tag` for anything else."""
     return lambda value: "text" if isinstance(value, str) else tag
 
 
-class UserScenario(_Strict):
-    """The customer the user simulator plays."""
-
-    persona: str | None = Field(default=None, description="Who the customer is and how they talk.")
-    instructions: Annotated[
-        Annotated[StructuredInstructions, Tag("structured")] | Annotated[str, Tag("text")],
-        Discriminator(_text_or("structured")),
-    ] = Field(description="Free text, or tau2-bench's structured instructions.")
-    script: list[str] | None = Field(
-        default=None,
-        description=(
-            "Lines for the scripted user, said in order (deterministic runs); "
-            "the last one should end the call, e.g. with ###STOP###."
-        ),
-    )
-
-
-class Action(_Strict):
-    """A tool call the agent (or, with `requestor: user`, the user) is expected to make."""
-
-    action_id: str = Field(description="An id for the action, unique within the task.")
-    requestor: Literal["assistant", "user"] = Field(
-        default="assistant", description="Who makes the call: `user` for user tools."
-    )
-    name: str = Field(description="The tool's name.")
-    arguments: dict[str, JsonValue] = Field(
-        default_factory=dict, description="The arguments, by parameter name."
-    )
-    info: str | None = None
-    compare_args: list[str] | None = Field(
-        default=None,
-        description=(
-            "Arguments compared with the agent's call: null compares every argument the call "
-            "passed (tau2-bench's rule: one it left out to take its default is not compared), "
-            "[] the name only."
-        ),
-    )
-
-
-class EnvAssertion(_Strict):
-    """A statement about the final database that must hold.
-
-    Either `check`, an expression that reaches the tables with `lookup`, `exists`, `find` and
-    `count`; or, as tau2-bench writes them, a Python function called as
-    `function(db, **arguments)` whose result must equal `assert_value`.
-    """
-
-    check: Expression | None = None
-    python: PythonReference | None = None
-    arguments: dict[str, JsonValue] = Field(
-        default_factory=dict, description="The Python function's arguments, by name."
-    )
-    assert_value: bool = Field(
-        default=True, description="What the Python function must return for the assertion to hold."
-    )
-    env_type: Literal["assistant", "user"] = Field(
-        default="assistant", description="`user` to check the user's database."
-    )
-    message: str | None = Field(default=None, description="Shown when the assertion fails.")
-
-    @model_validator(mode="after")
-    def _check_or_python(self) -> EnvAssertion:
-        if (self.check is None) == (self.python is None):
-            raise ValueError("give exactly one of `check` (an expression) and `python`")
-        if self.check is not None and (self.arguments or not self.assert_value):
-            raise ValueError("`arguments` and `assert_value` go with `python`, not with `check`")
-        return self
-
-    @property
-    def source(self) -> str:
-        """The assertion as text: the expression, or `file.py:function(arguments) is value`."""
-        if self.check is not None:
-            return self.check
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
-        return f"{self.python}({arguments}) is {self.assert_value}"
-
-
-class EvaluationCriteria(_Strict):
-    """How an episode of the task is scored, as in tau2-bench."""
-
-    actions: list[Action] = Field(
-        default_factory=list,
-        description="The expected tool calls; also replayed to build the expected database.",
-    )
-    env_assertions: list[EnvAssertion] = Field(default_factory=list)
-    communicate_info: list[str] = Field(
-        default_factory=list,
-        description="Text the agent must say (case-insensitive, commas ignored).",
-    )
-    nl_assertions: list[str] = Field(
-        default_factory=list, description="Statements about the conversation, judged by an LLM."
-    )
-    reward_basis: list[RewardType] = Field(
-        default_factory=lambda: [RewardType.DB, RewardType.COMMUNICATE],
-        description="The components whose product is the reward (tau2-bench's default).",
-    )
-
-
-class Task(_Strict):
-    """One scenario to simulate and the criteria to score it by."""
-
-    id: str = Field(min_length=1, description="Unique within the pack.")
-    description: TaskDescription | None = None
-    user_scenario: UserScenario
-    evaluation_criteria: EvaluationCriteria = Field(default_factory=EvaluationCriteria)
-
-
-# --------------------------------------------------------------------------- the pack
-
 Table = dict[str, dict[str, JsonValue]]
 """Records keyed by id; each record is a mapping of field to value."""
 
 Tables = dict[Identifier, Table]
-
-
-class PolicyFile(_Strict):
-    """A policy kept in its own (Markdown) file next to `domain.yaml`."""
-
-    file: str = Field(description="The file's path, relative to the pack's folder.")
-
-
-def _inline_or_file(value: object) -> str:
-    return "file" if isinstance(value, str) else "inline"
-
-
-_FILE = Discriminator(_inline_or_file)
-# A string in place of a section is a file path; tagging the union keeps pydantic's errors about
-# the branch that was meant (the loader drops the tag from the error's location).
-ToolsOrFile = Annotated[
-    Annotated[list[ToolSpec], Tag("inline")] | Annotated[str, Tag("file")], _FILE
-]
-TablesOrFile = Annotated[Annotated[Tables, Tag("inline")] | Annotated[str, Tag("file")], _FILE]
-TasksOrFile = Annotated[Annotated[list[Task], Tag("inline")] | Annotated[str, Tag("file")], _FILE]
-
-
-class DomainFile(_Strict):
-    """The contents of `domain.yaml`. Strings in place of tools, database or tasks are file paths.
-
-    File paths are relative to the pack's folder and must stay inside it (no absolute paths, no
-    `..`). A tools or tasks file holds a list; a database file holds a mapping of tables. YAML
-    (`.yaml`, `.yml`) or JSON (`.json`).
-    """
-
-    name: Identifier = Field(description="The domain's name, e.g. `hotel`.")
-    description: str = Field(default="", description="One line about the domain, for people.")
-    version: str = Field(default="0.1.0", description="The pack's version, e.g. `1.0.0`.")
-    policy: Annotated[
-        Annotated[str, Tag("text")] | Annotated[PolicyFile, Tag("file")],
-        Discriminator(_text_or("file")),
-    ] = Field(description="The policy text, or `{file: policy.md}` to keep it in a Markdown file.")
-    clock: str | None = Field(
-        default=None,
-        description=(
-            "The simulated current time (ISO 8601, e.g. `2025-06-04T09:00:00`), "
-            "seen by expressions as `now`; keeps time rules deterministic."
-        ),
-    )
-    tools: ToolsOrFile = Field(
-        description="The agent's tools, or the path of a YAML file holding a list of them."
-    )
-    user_tools: ToolsOrFile = Field(
-        default_factory=list,
-        description="Tools the simulated user may call (dual control, as telecom in tau2-bench).",
-    )
-    database: TablesOrFile = Field(
-        description="Tables of records keyed by id, or the path of a YAML/JSON file holding them."
-    )
-    user_database: TablesOrFile = Field(
-        default_factory=dict, description="The user-side state that user tools act on."
-    )
-    tasks: TasksOrFile = Field(
-        default_factory=list,
-        description="The tasks, or the path of a YAML/JSON file holding a list of them.",
-    )

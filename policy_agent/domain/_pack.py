@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policy_agent.domain._models import Tables, Task, ToolSpec
+from policy_agent.domain._models import Tables, ToolSpec
+from policy_agent.domain._tasks import Task
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +85,8 @@ class DomainPack:
     policy: str
     clock: str | None = None
     """The simulated current time, ISO 8601 (`now` in expressions)."""
+    sync: str | None = None
+    """`file.py:function` run as `function(db, user_db)` after each successful tool call."""
     tools: tuple[ToolSpec, ...]
     user_tools: tuple[ToolSpec, ...] = ()
     database: Tables = field(default_factory=dict)
@@ -115,6 +118,7 @@ class DomainPack:
             "version": self.version,
             "policy": self.policy,
             "clock": self.clock,
+            "sync": self.sync,
             "tools": [t.model_dump(mode="json") for t in self.tools],
             "user_tools": [t.model_dump(mode="json") for t in self.user_tools],
             "database": self.database,

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from policy_agent.domain._models import DomainFile, Tables, Task, ToolSpec
+from policy_agent.domain._file import DomainFile
+from policy_agent.domain._models import Tables, ToolSpec
+from policy_agent.domain._tasks import Task
 
 SCHEMA_KINDS = ("domain", "tools", "database", "tasks")
 """The pack files there is a schema for; each is written as `<kind>.schema.json`."""
