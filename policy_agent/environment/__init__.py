@@ -6,6 +6,7 @@ episode = environment.new_episode()              # O(1): shares the pack's table
 result = episode.call("request_cribs", {"booking_id": "B11246", "count": 1})
 result.content, result.error, result.changes     # what the model reads, and what changed
 episode.content_hash()                           # agent and user DB hashes (the DB reward)
+environment.new_episode(task)                    # at the task's initial state, if it has one
 ```
 """
 
@@ -20,7 +21,13 @@ from policy_agent.environment._environment import (
     Requestor,
     ToolResult,
 )
-from policy_agent.environment._errors import AssertionCheckError, ToolDefinitionError, ToolError
+from policy_agent.environment._errors import (
+    AssertionCheckError,
+    InitialStateError,
+    ToolDefinitionError,
+    ToolError,
+)
+from policy_agent.environment._initial import merge_json, same_result
 from policy_agent.environment._ops import DeclarativeTool, next_id
 from policy_agent.environment._python_tools import PythonTool
 from policy_agent.environment._records import (
@@ -46,6 +53,7 @@ __all__ = [
     "Environment",
     "EpisodeEnvironment",
     "FieldDiff",
+    "InitialStateError",
     "JsonRecord",
     "PythonTool",
     "RecordedCall",
@@ -57,5 +65,7 @@ __all__ = [
     "canonical_json",
     "expression_names",
     "field_diff",
+    "merge_json",
     "next_id",
+    "same_result",
 ]

@@ -118,6 +118,18 @@ class Database:
         database.reader = DatabaseReader(database)
         return database
 
+    def copy(self) -> Database:
+        """This state as a new database over the same initial tables: O(records written).
+
+        Writes to either leave the other alone. The copy's change log starts empty (its
+        `savepoint()` is 0, so a rollback never undoes what it was copied with); `diff()` still
+        compares with the pack's initial tables.
+        """
+        database = self.fresh()
+        database._overlay = {table: dict(rows) for table, rows in self._overlay.items()}
+        database._hash = self._hash
+        return database
+
     # ----------------------------------------------------------------------------- reading
 
     def tables(self) -> list[str]:

@@ -2,7 +2,9 @@
 
 `Environment.from_pack(pack)` checks and compiles every tool (expressions, argument schemas,
 Python files) and wraps the pack's tables; `new_episode()` is then O(1) and an episode's memory
-is only what it writes. Agent tools act on `database`, user tools on `user_database`.
+is only what it writes. Agent tools act on `database`, user tools on `user_database`; the pack's
+`sync` hook, if any, runs after every call that succeeds. `new_episode(task)` starts from the
+task's initial state, set once per task and copied for each episode.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
-from policy_agent.domain import DomainPack, EnvAssertion, PythonImplementation, ToolSpec
+from policy_agent.domain import DomainPack, EnvAssertion, PythonImplementation, Task, ToolSpec
 from policy_agent.environment._arguments import ArgumentChecker
 from policy_agent.environment._database import Database
-from policy_agent.environment._errors import AssertionCheckError, ToolDefinitionError, ToolError
+from policy_agent.environment._errors import (
+    AssertionCheckError,
+    InitialStateError,
+    ToolDefinitionError,
+    ToolError,
+)
+from policy_agent.environment._initial import apply_initial_state
 from policy_agent.environment._ops import DeclarativeTool
 from policy_agent.environment._python_tools import PythonTool, load_function
 from policy_agent.environment._records import Change
@@ -84,6 +92,15 @@ class _Tool:
     implementation: DeclarativeTool | PythonTool
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Start:
+    """A task's initial state, set once; each episode of the task starts from copies of it."""
+
+    database: Database
+    user_database: Database
+    history: tuple[ToolResult, ...]
+
+
 class Environment:
     """A domain pack's tools, compiled, with its initial databases; makes episodes."""
 
@@ -96,22 +113,45 @@ class Environment:
         self._database = Database(pack.database, now=self._now)
         self._user_database = Database(pack.user_database, now=self._now)
         self._assertions: dict[str, Expression] = {}
-        self._assertion_functions: dict[str, Callable[..., object]] = {}
+        self._functions: dict[str, Callable[..., object]] = {}
+        self._sync = load_function(pack.sync, pack.repository, owner="sync") if pack.sync else None
+        self._starts: dict[str, _Start] = {}
 
     @classmethod
     def from_pack(cls, pack: DomainPack) -> Environment:
         """Compile every tool of the pack once; ToolDefinitionError names a tool that cannot run."""
         return cls(pack)
 
-    def new_episode(self) -> EpisodeEnvironment:
-        """A fresh episode at the pack's initial state, sharing everything compiled: O(1)."""
+    def new_episode(self, task: Task | None = None) -> EpisodeEnvironment:
+        """A fresh episode at the pack's initial state, or at `task`'s when it has one.
+
+        O(1) at the pack's state (everything compiled and the tables are shared); a task's
+        initial state is set on its first episode and copied for the next ones.
+        InitialStateError names the step of the task's initial state that failed.
+        """
+        if task is None or task.initial_state is None:
+            return EpisodeEnvironment(
+                self, database=self._database.fresh(), user_database=self._user_database.fresh()
+            )
+        start = self._starts.get(task.id)
+        if start is None:
+            episode = self.new_episode()
+            history = apply_initial_state(episode, task, function=self._function)
+            start = _Start(
+                database=episode.database, user_database=episode.user_database, history=history
+            )
+            self._starts[task.id] = start
         return EpisodeEnvironment(
-            self, database=self._database.fresh(), user_database=self._user_database.fresh()
+            self,
+            database=start.database.copy(),
+            user_database=start.user_database.copy(),
+            history=start.history,
         )
 
-    def replay(self, calls: Iterable[RecordedCall]) -> EpisodeEnvironment:
-        """A fresh episode on which `calls` were made in order (failing calls included)."""
-        episode = self.new_episode()
+    def replay(self, calls: Iterable[RecordedCall], task: Task | None = None) -> EpisodeEnvironment:
+        """A fresh episode (at `task`'s initial state) on which `calls` were made in order,
+        failing calls included."""
+        episode = self.new_episode(task)
         for call in calls:
             if call.requestor not in ("assistant", "user"):
                 raise ValueError(
@@ -130,11 +170,12 @@ class Environment:
         )
         return _Tool(checker=ArgumentChecker(spec), implementation=compiled)
 
-    def _assertion_function(self, reference: str) -> Callable[..., object]:
-        if reference not in self._assertion_functions:
-            function = load_function(reference, self.pack.repository, owner="env assertion")
-            self._assertion_functions[reference] = function
-        return self._assertion_functions[reference]
+    def _function(self, reference: str) -> Callable[..., object]:
+        """A Python function of the pack (env assertions, initial actions), loaded once."""
+        if reference not in self._functions:
+            function = load_function(reference, self.pack.repository, owner=reference)
+            self._functions[reference] = function
+        return self._functions[reference]
 
     def _assertion(self, source: str) -> Expression:
         if source not in self._assertions:
@@ -146,7 +187,12 @@ class EpisodeEnvironment:
     """One episode's databases and the tool calls made on them."""
 
     def __init__(
-        self, environment: Environment, *, database: Database, user_database: Database
+        self,
+        environment: Environment,
+        *,
+        database: Database,
+        user_database: Database,
+        history: tuple[ToolResult, ...] = (),
     ) -> None:
         """Made by `Environment.new_episode`."""
         self.environment = environment
@@ -154,6 +200,11 @@ class EpisodeEnvironment:
         """The agent's database."""
         self.user_database = user_database
         """The simulated user's database (dual control)."""
+        self.history = history
+        """The results of the tool calls in the task's message history, made at the start."""
+        self.initial_database = database.copy()
+        """The agent's database as the episode started (the task's initial state)."""
+        self.initial_user_database = user_database.copy()
 
     def call(
         self,
@@ -168,6 +219,8 @@ class EpisodeEnvironment:
         tools = environment._tools if requestor == "assistant" else environment._user_tools
         database = self.database if requestor == "assistant" else self.user_database
         savepoint = database.savepoint()
+        other = self.user_database if requestor == "assistant" else self.database
+        other_savepoint = other.savepoint()
         try:
             tool = tools.get(name)
             if tool is None:
@@ -177,6 +230,8 @@ class EpisodeEnvironment:
             tool.checker.check(arguments)
             value = tool.implementation.run(database, tool.checker.with_defaults(arguments))
             content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            if environment._sync is not None:
+                environment._sync(self.database, self.user_database)
         except ToolError as error:
             message, detail = error.message, None
         except EvaluationError as error:
@@ -191,6 +246,7 @@ class EpisodeEnvironment:
                 duration_ms=_since(start),
             )
         database.rollback(savepoint)
+        other.rollback(other_savepoint)
         return ToolResult(
             content=f"Error: {message}",
             error=True,
@@ -198,6 +254,20 @@ class EpisodeEnvironment:
             detail=detail,
             duration_ms=_since(start),
         )
+
+    def sync(self, where: str = "sync") -> None:
+        """Run the pack's sync hook (if any) on the two databases; InitialStateError if it fails
+        (it is run this way only while a task's initial state is set)."""
+        sync = self.environment._sync
+        if sync is None:
+            return
+        try:
+            sync(self.database, self.user_database)
+        except Exception as error:
+            raise InitialStateError(
+                f"{where}: the sync hook {self.environment.pack.sync} raised "
+                f"{type(error).__name__}: {error}"
+            ) from error
 
     def content_hash(self) -> DatabaseHashes:
         """The hashes of the agent and user databases (see `Database.content_hash`)."""
@@ -227,7 +297,7 @@ class EpisodeEnvironment:
     ) -> bool:
         """tau2-bench's kind: `function(db, **arguments) == assert_value`; it may not write."""
         try:
-            function = self.environment._assertion_function(reference)
+            function = self.environment._function(reference)
             savepoint = database.savepoint()
             try:
                 result = function(database, **assertion.arguments)

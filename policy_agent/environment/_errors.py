@@ -26,3 +26,9 @@ class ToolDefinitionError(Exception):
 
 class AssertionCheckError(Exception):
     """An end-state assertion could not be decided: its expression failed or gave a non-boolean."""
+
+
+class InitialStateError(Exception):
+    """A task's initial state could not be set: an initial action failed, or a tool call of its
+    message history returned something other than the history says. The message names the task
+    and the step; fix the task (or the tool it calls)."""

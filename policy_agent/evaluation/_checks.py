@@ -6,7 +6,6 @@ that the same trajectory scores the same here and there.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from pydantic import JsonValue
@@ -141,16 +140,3 @@ def _differences(name: str, expected: Database, actual: Database) -> list[FieldD
 def _value(value: JsonValue | Absent) -> JsonValue:
     """A missing field is shown as null (the record's other fields still tell it apart)."""
     return None if value is ABSENT else value
-
-
-def same_result(replayed: str, logged: str) -> bool:
-    """Whether a replayed tool result equals the logged one, as tau2 compares them: each side
-    as its JSON value when it parses, else as its text."""
-    return bool(_parsed(replayed) == _parsed(logged))
-
-
-def _parsed(content: str) -> object:
-    try:
-        return json.loads(content)
-    except json.JSONDecodeError:
-        return content

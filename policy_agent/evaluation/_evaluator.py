@@ -14,14 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from policy_agent.domain import DomainPack, RewardType, Task
-from policy_agent.environment import Environment, EpisodeEnvironment
+from policy_agent.environment import Environment, EpisodeEnvironment, same_result
 from policy_agent.evaluation._calls import LoggedCall, agent_texts, logged_calls
 from policy_agent.evaluation._checks import (
     check_actions,
     check_assertions,
     check_communicated,
     database_differences,
-    same_result,
 )
 from policy_agent.evaluation._errors import JudgeRequired, UnknownTask
 from policy_agent.evaluation._judge import Judge, JudgeVerdict

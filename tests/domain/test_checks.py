@@ -287,3 +287,95 @@ def test_every_expression_of_a_tool_is_compiled_with_its_names(tmp_path: Path) -
             "unknown name `record`; known: args, false, now, null, true (at column 1 of: record)",
         ),
     ]
+
+
+_STATE = "tasks[0].initial_state"
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (
+            {"database": {"bookz": {"BK2": {"title": "Emma"}}}},
+            (
+                f"{_STATE}.database.bookz",
+                "no table 'bookz' in the pack's database (did you mean 'books'?)",
+            ),
+        ),
+        (
+            {"actions": [{"name": "get_bok", "arguments": {"book_id": "BK1"}}]},
+            (
+                f"{_STATE}.actions[0].name",
+                "no tool 'get_bok' in the agent's tools (did you mean 'get_book'?)",
+            ),
+        ),
+        (
+            {"actions": [{"name": "get_book", "arguments": {"book_id": "BK1", "book": "BK1"}}]},
+            (
+                f"{_STATE}.actions[0].arguments.book",
+                "no parameter 'book' in the parameters of 'get_book' (did you mean 'book_id'?)",
+            ),
+        ),
+        (
+            {"actions": [{"python": "setup.py:stock", "arguments": {"n": 1}}]},
+            (
+                f"{_STATE}.actions[0].python",
+                "no top-level function 'stock' in setup.py (did you mean 'stack'?)",
+            ),
+        ),
+        (
+            {"actions": [{"name": "get_book", "env_type": "user"}]},
+            (
+                f"{_STATE}.actions[0]",
+                "`env_type` goes with `python`; a tool call takes `requestor`",
+            ),
+        ),
+        (
+            {"messages": [{"role": "assistant", "tool_call": {"name": "get_book"}}]},
+            (
+                f"{_STATE}.messages[0].tool_call.arguments",
+                "missing required argument 'book_id' of 'get_book'",
+            ),
+        ),
+        (
+            {"messages": [{"role": "user", "content": "Hi", "result": "ok"}]},
+            (f"{_STATE}.messages[0]", "`result` goes with a `tool_call`"),
+        ),
+    ],
+)
+def test_initial_state_mistakes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    state: dict[str, Any],
+    expected: tuple[str, str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tasks = [{"id": "t1", "user_scenario": {"instructions": "Hi."}, "initial_state": state}]
+    files = {"setup.py": "def stack(db, n):\n    pass\n"}
+    assert problems(write_pack(tmp_path, pack_data(tasks=tasks), files)) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def sync(db, user_db):\n    pass\n", []),
+        ("def sync(*databases):\n    pass\n", []),
+        (
+            "def sync(db):\n    pass\n",
+            [("sync", "sync() must take both databases: def sync(db, user_db)")],
+        ),
+        (
+            "def other(db, user_db):\n    pass\n",
+            [("sync", "no top-level function 'sync' in hooks.py; there are: other")],
+        ),
+    ],
+)
+def test_the_sync_hook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, expected: list[tuple[str, str]]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = write_pack(tmp_path, pack_data(sync="hooks.py:sync"), {"hooks.py": source})
+    if expected:
+        assert problems(folder) == expected
+    else:
+        assert load_pack(folder).sync == "hooks.py:sync"
