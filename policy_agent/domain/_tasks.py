@@ -264,3 +264,12 @@ class Task(_Strict):
         default=None, description="Where episodes start, when not from the pack's initial state."
     )
     evaluation_criteria: EvaluationCriteria = Field(default_factory=EvaluationCriteria)
+
+    @property
+    def history_length(self) -> int:
+        """How many conversation records the message history makes (a tool call counts twice:
+        the call and its result); an episode's first records are these, then it plays on."""
+        if self.initial_state is None:
+            return 0
+        messages = self.initial_state.messages
+        return sum(2 if message.tool_call is not None else 1 for message in messages)

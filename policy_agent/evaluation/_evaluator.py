@@ -1,8 +1,9 @@
 """`Evaluator`: scores an episode the tau2-bench way and keeps every component's result.
 
-The predicted state is a fresh episode on which every logged tool call (the agent's and the
-user's, in order) is replayed; the expected state is a fresh episode on which the task's actions
-are made. Beyond tau2-bench: every component is computed and stored even when it is outside the
+The predicted state is a fresh episode (at the task's initial state, history included) on which
+every logged tool call after the history (the agent's and the user's, in order) is replayed; the
+expected state is a fresh episode on which the task's actions are made. The action and
+communicate checks read the whole conversation, history included, as tau2-bench's do. Beyond tau2-bench: every component is computed and stored even when it is outside the
 reward basis or the episode ended early, the DB component names the fields that differ, and a
 failure outside the agent (the run's infrastructure, the judge) is flagged so that totals can
 keep it apart.
@@ -14,7 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from policy_agent.domain import DomainPack, RewardType, Task
-from policy_agent.environment import Environment, EpisodeEnvironment, same_result
+from policy_agent.environment import (
+    Environment,
+    EpisodeEnvironment,
+    InitialStateError,
+    same_result,
+)
 from policy_agent.evaluation._calls import LoggedCall, agent_texts, logged_calls
 from policy_agent.evaluation._checks import (
     check_actions,
@@ -106,9 +112,19 @@ class Evaluator:
         criteria = task.evaluation_criteria
         notes: list[str] = []
         calls = logged_calls(episode.messages)
-        replay = self._replay(episode, calls)
+        played = logged_calls(episode.messages[episode.initial_messages :])
+        try:
+            replay = self._replay(episode, task, played)
+            expected = self._expected_state(task)
+        except InitialStateError as error:
+            # Not the agent's doing: the pack's task cannot start (the run recorded why).
+            return RewardInfo(
+                reward=0.0,
+                reward_basis=list(criteria.reward_basis),
+                note="The task's initial state could not be set, so nothing was scored.",
+                infrastructure_error=str(error),
+            )
         notes.extend(replay.notes)
-        expected = self._expected_state(task)
         if expected.errors:
             notes.append(f"expected actions that failed: {'; '.join(expected.errors)}")
         predicted = replay.environment
@@ -164,13 +180,13 @@ class Evaluator:
             infrastructure_error=infrastructure_error,
         )
 
-    def _replay(self, episode: Episode, calls: list[LoggedCall]) -> _Replay:
+    def _replay(self, episode: Episode, task: Task, calls: list[LoggedCall]) -> _Replay:
         """A fresh episode with the logged calls made again, checked against what they returned.
 
         tau2 raises when a replayed result differs (a non-deterministic tool); here the episode
         is still scored on the replayed state, with a note naming the calls.
         """
-        environment = self.environment.new_episode()
+        environment = self.environment.new_episode(task)
         mismatched: list[str] = []
         unanswered: list[str] = []
         for position, call in enumerate(calls, 1):
@@ -207,7 +223,7 @@ class Evaluator:
 
     def _expected_state(self, task: Task) -> _Expected:
         if task.id not in self._expected:
-            environment = self.environment.new_episode()
+            environment = self.environment.new_episode(task)
             errors = []
             for action in task.evaluation_criteria.actions:
                 result = environment.call(action.name, action.arguments, requestor=action.requestor)

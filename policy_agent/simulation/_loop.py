@@ -4,7 +4,9 @@
 greeting (optional) -> user -> agent -> [tool call -> result -> agent ...] -> user -> ...
 ```
 Every record appended counts as one step towards `max_steps` (the greeting, each message, each
-tool call and each tool result: tau2-bench counts every hop the same way). Steps are checked
+tool call and each tool result: tau2-bench counts every hop the same way). A task with a message
+history starts from it instead of the greeting: whoever would speak after its last message goes
+first, and its records count towards no limit. Steps are checked
 before a participant is asked for a turn, never between a call and its result. Whatever happens
 inside, `run_episode` returns an `Episode` holding everything recorded up to the end: an
 exception becomes `infrastructure_error` with its traceback, so one episode never stops a run.
@@ -27,6 +29,7 @@ from policy_agent.conversation import (
     ConversationRecord,
     RecordedChange,
     ToolResult,
+    UserMessage,
     UserToolCall,
     now,
 )
@@ -40,7 +43,13 @@ from policy_agent.trajectory._episode import (
     RoleTotals,
     TerminationReason,
 )
-from policy_agent.user import StopSignal, UserGaveUp, UserModelError, UserSimulator
+from policy_agent.user import (
+    StopSignal,
+    UserGaveUp,
+    UserModelError,
+    UserSimulator,
+    stop_signal,
+)
 
 _STOPS: dict[StopSignal, TerminationReason] = {
     "stop": TerminationReason.USER_STOP,
@@ -90,6 +99,12 @@ class _Transcript:
     events: list[EpisodeEvent] = field(default_factory=list)
     totals: dict[str, RoleTotals] = field(default_factory=dict)
     tool_errors: int = 0
+    given: int = 0
+    """How many of `messages` are the task's history."""
+
+    @property
+    def steps(self) -> int:
+        return len(self.messages) - self.given
 
     def count(self, role: str, more: RoleTotals) -> None:
         old = self.totals.get(role, RoleTotals())
@@ -112,15 +127,18 @@ async def run_episode(
     user: UserSimulator,
     environment: EpisodeEnvironment,
     limits: EpisodeLimits,
+    history: Sequence[ConversationRecord] = (),
     on_agent_tokens: Callable[[int], None] | None = None,
 ) -> Episode:
     """Play one episode to its end and return it (never raises, except on cancellation).
 
-    `seed` goes with every model call of the episode. `on_agent_tokens` is told the completion
-    tokens of each agent turn as it happens (for a live tokens-per-second display).
+    `seed` goes with every model call of the episode. `history` is the task's message history
+    (see `history_records`), with `environment` already at the task's initial state.
+    `on_agent_tokens` is told the completion tokens of each agent turn as it happens (for a
+    live tokens-per-second display).
     """
     started_at, start = now(), time.perf_counter()
-    transcript = _Transcript()
+    transcript = _Transcript(messages=list(history), given=len(history))
     loop = _Loop(
         transcript=transcript,
         seed=seed,
@@ -153,13 +171,14 @@ async def run_episode(
         ended_at=now(),
         duration_s=time.perf_counter() - start,
         messages=transcript.messages,
+        initial_messages=transcript.given,
         events=transcript.events,
         totals=transcript.totals,
-        steps=len(transcript.messages),
+        steps=transcript.steps,
         tool_errors=transcript.tool_errors,
-        database=database_state(environment.database),
+        database=database_state(environment.database, environment.initial_database),
         user_database=(
-            database_state(environment.user_database)
+            database_state(environment.user_database, environment.initial_user_database)
             if environment.user_database.tables()
             else None
         ),
@@ -195,12 +214,14 @@ def error_event(role: str, error: Exception, *, with_traceback: bool = False) ->
     return ErrorEvent(role=role, error_type=type(error).__name__, message=str(error), detail=detail)
 
 
-def database_state(database: Database) -> DatabaseState:
-    """The database's initial and final hashes and the records the episode changed."""
+def database_state(database: Database, initial: Database | None = None) -> DatabaseState:
+    """The hashes of `initial` (default: the pack's tables) and of `database`, and the records
+    that differ between them."""
+    start = initial if initial is not None else database.fresh()
     return DatabaseState(
-        initial_hash=database.fresh().content_hash(),
+        initial_hash=start.content_hash(),
         final_hash=database.content_hash(),
-        diff=[RecordedChange.of(change) for change in database.diff()],
+        diff=[RecordedChange.of(change) for change in database.diff(start)],
     )
 
 
@@ -217,8 +238,19 @@ class _Loop:
     on_agent_tokens: Callable[[int], None] | None
 
     async def play(self) -> None:
-        if self.limits.greeting is not None:
-            self.transcript.messages.append(AgentMessage(content=self.limits.greeting))
+        messages = self.transcript.messages
+        if not messages and self.limits.greeting is not None:
+            messages.append(AgentMessage(content=self.limits.greeting))
+        last = messages[-1] if messages else None
+        if isinstance(last, UserMessage):
+            stop = stop_signal(last.content)
+            if stop is not None:
+                raise _End(_STOPS[stop])
+        if isinstance(last, UserMessage) or (
+            isinstance(last, ToolResult) and last.requestor == "assistant"
+        ):
+            # The history left the agent to move (a user's message, or its own call's result).
+            await self._agent_turns()
         while True:
             await self._user_turn()
             await self._agent_turns()
@@ -275,7 +307,7 @@ class _Loop:
                 f"{transcript.tool_errors} tool calls returned errors (max_errors: "
                 f"{limits.max_errors})",
             )
-        if len(transcript.messages) >= limits.max_steps:
+        if transcript.steps >= limits.max_steps:
             raise _End(
                 TerminationReason.MAX_STEPS,
                 f"the episode reached max_steps ({limits.max_steps} records)",

@@ -43,6 +43,7 @@ class OracleAgent:
     def __init__(self, task: Task) -> None:
         """The oracle of `task`: its `evaluation_criteria.actions` by the assistant."""
         self.task = task
+        self.given = task.history_length
         self.actions: tuple[Action, ...] = tuple(
             action for action in task.evaluation_criteria.actions if action.requestor == "assistant"
         )
@@ -51,15 +52,19 @@ class OracleAgent:
         self, history: Sequence[ConversationRecord], *, seed: int | None = None
     ) -> AgentStep:
         """The next turn after `history` (`seed` is accepted for the agent's shape; unused)."""
-        first_user = next(
-            (i for i, record in enumerate(history) if isinstance(record, UserMessage)), None
-        )
-        if first_user is None:
-            return _say(OPENING)
-        after = history[first_user:]
+        if self.given:
+            # The task's history opened the call; the oracle acts on what follows it.
+            after = history[self.given :]
+        else:
+            first_user = next(
+                (i for i, record in enumerate(history) if isinstance(record, UserMessage)), None
+            )
+            if first_user is None:
+                return _say(OPENING)
+            after = history[first_user:]
         if any(isinstance(record, AgentMessage) for record in after):
             return _say(POLITE_REPLY)
-        done = sum(isinstance(record, AgentToolCall) for record in history)
+        done = sum(isinstance(record, AgentToolCall) for record in after)
         if done < len(self.actions):
             action = self.actions[done]
             call = AgentToolCall(
@@ -109,6 +114,7 @@ class BriefUser:
     def __init__(self, task: Task) -> None:
         """The brief user of `task`."""
         instructions = task.user_scenario.instructions
+        self.given = task.history_length
         self.opening = (
             instructions.reason_for_call
             if isinstance(instructions, StructuredInstructions)
@@ -116,7 +122,8 @@ class BriefUser:
         )
 
     async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
-        """The opening line first, then thanks and `###STOP###`."""
-        if not any(isinstance(record, UserMessage) for record in history):
+        """The opening line first (after the task's history, if any), then thanks and
+        `###STOP###`."""
+        if not any(isinstance(record, UserMessage) for record in history[self.given :]):
             return UserStep(record=UserMessage(content=self.opening))
         return UserStep(record=UserMessage(content="Thank you. ###STOP###"), stop="stop")

@@ -29,6 +29,7 @@ from policy_agent.simulation._config import (
     ModelAgentConfig,
     SimulationConfig,
 )
+from policy_agent.simulation._history import history_records
 from policy_agent.simulation._loop import (
     AgentPlayer,
     EpisodeLimits,
@@ -217,14 +218,16 @@ class Simulation:
                 tally.agent_tokens += tokens
 
         try:
+            environment = self.environment.new_episode(task)
             episode = await run_episode(
                 task_id=task.id,
                 trial=planned.trial,
                 seed=planned.seed,
                 agent=self._agent_for(task),
                 user=self._user_for(task),
-                environment=self.environment.new_episode(),
+                environment=environment,
                 limits=self.limits,
+                history=history_records(task, environment.history),
                 on_agent_tokens=count_tokens,
             )
         except Exception as error:

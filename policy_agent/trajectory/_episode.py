@@ -104,6 +104,7 @@ class DatabaseState(_Record):
     """A database's canonical hash and how the episode changed it."""
 
     initial_hash: str
+    """The state the episode started from (the task's initial state, if it has one)."""
     final_hash: str
     diff: list[RecordedChange] = Field(default_factory=list)
     """Records that differ between the initial and the final state."""
@@ -122,11 +123,14 @@ class Episode(_Record):
     ended_at: datetime
     duration_s: float
     messages: list[ConversationRecord]
+    initial_messages: int = 0
+    """How many of `messages`, from the first, are the task's message history: given by the
+    task (its `initial_state.messages`), not played; no model generated them."""
     events: list[EpisodeEvent] = Field(default_factory=list)
     totals: dict[str, RoleTotals] = Field(default_factory=dict)
     """By role: `agent`, `user`, `judge`."""
     steps: int = 0
-    """Hops counted towards max_steps (each message and each tool result)."""
+    """Hops counted towards max_steps (each message and each tool result after the history)."""
     tool_errors: int = 0
     database: DatabaseState
     user_database: DatabaseState | None = None

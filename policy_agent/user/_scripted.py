@@ -14,7 +14,7 @@ from policy_agent.user._step import UserGaveUp, UserStep, stop_signal
 
 
 class ScriptedUser:
-    """Says line n of `task.user_scenario.script` as its n-th message."""
+    """Says line n of `task.user_scenario.script` as its n-th message (after the task's history)."""
 
     def __init__(self, *, task: Task, lines: Sequence[str]) -> None:
         """Prefer `make_user`, which takes the lines from the task."""
@@ -25,7 +25,7 @@ class ScriptedUser:
         """The next line (the seed is unused). Raises `UserGaveUp` once the lines run out."""
         # Counting what was already said, rather than keeping a cursor, keeps the user
         # stateless: one history always gets the same line, resumed or not.
-        said = sum(isinstance(record, UserMessage) for record in history)
+        said = sum(isinstance(r, UserMessage) for r in history[self.task.history_length :])
         if said >= len(self.lines):
             count = len(self.lines)
             raise UserGaveUp(
