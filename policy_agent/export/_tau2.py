@@ -15,6 +15,12 @@ generations, events) are left out. The choices a mapping needs:
 - a pack made by `policy-agent import-tau2` (named `tau2_<domain>`) is written under tau2's
   own domain name (`mock`, `airline`, ...), so that tau2's tools (`tau2 evaluate-trajs`) find
   its environment in their registry; any other pack keeps its name;
+- a task's initial state is written as tau2's: its data as `initialization_data` (our tables
+  are tau2's dict tables, `{table: {id: fields}}`), its actions as `initialization_actions`
+  (a Python function by its name, a tool call by the tool's), its message history as the
+  records the run's first episode of the task started from (tau2 replays the history's calls
+  and checks their results); every simulation's messages begin with that history, as tau2's
+  trajectories do;
 - `reward_info.info` carries our note (why the reward is what it is), as tau2 uses it;
 - simulation ids are stable (a UUID derived from the run id, task and trial), git_commit is
   "unknown" (tau2's own value when it has none), timestamps are ISO 8601 in UTC.
@@ -47,9 +53,12 @@ from policy_agent.export._tau2_models import (
     Tau2Description,
     Tau2EnvAssertion,
     Tau2EnvAssertionCheck,
+    Tau2EnvFunctionCall,
     Tau2EnvironmentInfo,
     Tau2EvaluationCriteria,
     Tau2Info,
+    Tau2InitializationData,
+    Tau2InitialState,
     Tau2Message,
     Tau2NLAssertionCheck,
     Tau2Results,
@@ -102,10 +111,18 @@ def tau2_results(run: LoadedRun, config: SimulationConfig, pack: DomainPack) -> 
             f"the run has episodes of tasks that pack {pack.root} lacks: "
             f"{', '.join(sorted(ran - known))}; export with the pack the run was made on (--pack)"
         )
+    histories: dict[str, list[ConversationRecord]] = {}
+    for episode in run.episodes:
+        if episode.initial_messages:
+            histories.setdefault(episode.task_id, episode.messages[: episode.initial_messages])
     return Tau2Results(
         timestamp=run.manifest.created_at.isoformat(),
         info=_info(config, pack),
-        tasks=[_task(task, pack.name) for task in pack.tasks if task.id in ran],
+        tasks=[
+            _task(task, pack.name, histories.get(task.id, []))
+            for task in pack.tasks
+            if task.id in ran
+        ],
         simulations=[_simulation(run.manifest.run_id, episode) for episode in run.episodes],
     )
 
@@ -158,7 +175,7 @@ def _llm_args(model: ModelConfig) -> dict[str, JsonValue]:
     return settings
 
 
-def _task(task: Task, domain: str) -> Tau2Task:
+def _task(task: Task, domain: str, history: Sequence[ConversationRecord]) -> Tau2Task:
     scenario = task.user_scenario
     instructions: Tau2StructuredUserInstructions | str
     if isinstance(scenario.instructions, StructuredInstructions):
@@ -176,6 +193,7 @@ def _task(task: Task, domain: str) -> Tau2Task:
             None if task.description is None else Tau2Description(**task.description.model_dump())
         ),
         user_scenario=Tau2UserScenario(persona=scenario.persona, instructions=instructions),
+        initial_state=_initial_state(task, history),
         evaluation_criteria=Tau2EvaluationCriteria(
             actions=[Tau2Action(**a.model_dump(mode="json")) for a in criteria.actions] or None,
             env_assertions=[_assertion(a) for a in criteria.env_assertions] or None,
@@ -184,6 +202,36 @@ def _task(task: Task, domain: str) -> Tau2Task:
             reward_basis=list(criteria.reward_basis),
         ),
     )
+
+
+def _initial_state(task: Task, history: Sequence[ConversationRecord]) -> Tau2InitialState | None:
+    state = task.initial_state
+    if state is None:
+        return None
+    data = None
+    if state.database or state.user_database:
+        data = Tau2InitializationData.model_validate(
+            {"agent_data": state.database or None, "user_data": state.user_database or None}
+        )
+    actions = [
+        Tau2EnvFunctionCall(
+            env_type=action.side,
+            func_name=action.python.rsplit(":", 1)[1] if action.python else action.name or "",
+            arguments=dict(action.arguments),
+        )
+        for action in state.actions
+    ]
+    messages = [_untimed(m) for m in _messages(history)] if history else None
+    return Tau2InitialState(
+        initialization_data=data,
+        initialization_actions=actions or None,
+        message_history=messages,
+    )
+
+
+def _untimed(message: Tau2Message) -> Tau2Message:
+    """A history message as a task holds it: tau2 numbers and stamps it when a run starts."""
+    return message.model_copy(update={"turn_idx": None, "timestamp": None})
 
 
 def _assertion(assertion: EnvAssertion) -> Tau2EnvAssertion:

@@ -125,12 +125,29 @@ class Tau2EvaluationCriteria(_Tau2):
     )
 
 
+class Tau2EnvFunctionCall(_Tau2):
+    env_type: Requestor
+    func_name: str
+    arguments: dict[str, JsonValue]
+
+
+class Tau2InitializationData(_Tau2):
+    agent_data: dict[str, JsonValue] | None = None
+    user_data: dict[str, JsonValue] | None = None
+
+
+class Tau2InitialState(_Tau2):
+    initialization_data: Tau2InitializationData | None = None
+    initialization_actions: list[Tau2EnvFunctionCall] | None = None
+    message_history: list[Tau2Message] | None = None
+
+
 class Tau2Task(_Tau2):
     id: str
     description: Tau2Description | None = None
     user_scenario: Tau2UserScenario
     ticket: str | None = None
-    initial_state: None = None
+    initial_state: Tau2InitialState | None = None
     evaluation_criteria: Tau2EvaluationCriteria | None = None
 
 
