@@ -97,6 +97,8 @@ class _StepRenderer:
         label, style, moment = self.header(step)
         offset = f"+{(moment - started_at).total_seconds():.1f}s"
         title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), (label, style))
+        if step.given:
+            title.append("  (task history)", "dim italic")
         parts: list[RenderableType] = [self.event(event) for event in step.events]
         parts.extend(self.record(step))
         body = _indented(Group(*parts), _INDENT)

@@ -38,6 +38,8 @@ class Step:
     record: ConversationRecord | None
     """None only for the last step when events followed the last record."""
     events: tuple[EpisodeEvent, ...] = ()
+    given: bool = False
+    """The record is part of the task's message history (given, not played)."""
 
 
 def steps_of(episode: Episode) -> tuple[Step, ...]:
@@ -48,7 +50,9 @@ def steps_of(episode: Episode) -> tuple[Step, ...]:
         taken = 0
         while taken < len(pending) and pending[taken].timestamp <= record.timestamp:
             taken += 1
-        steps.append(Step(index=len(steps), record=record, events=tuple(pending[:taken])))
+        given = len(steps) < episode.initial_messages
+        events = tuple(pending[:taken])
+        steps.append(Step(index=len(steps), record=record, events=events, given=given))
         pending = pending[taken:]
     if pending:
         steps.append(Step(index=len(steps), record=None, events=tuple(pending)))

@@ -14,6 +14,7 @@ from policy_agent.conversation import (
     Generation,
     RecordedChange,
     ToolResult,
+    UserMessage,
     UserToolCall,
 )
 from policy_agent.format import ToolCall, Violation, ViolationCode
@@ -144,3 +145,10 @@ def test_long_arguments_are_indented_json_and_text_is_never_markup() -> None:
 def test_json_is_indented_and_other_text_kept() -> None:
     assert pretty_json_text('{"a": [1, "é"]}') == '{\n  "a": [\n    1,\n    "é"\n  ]\n}'
     assert pretty_json_text("Error: no such booking") == "Error: no such booking"
+
+
+def test_a_step_of_the_tasks_history_says_so() -> None:
+    opening = UserMessage(content="Please cancel B11319.", timestamp=at(0))
+    header = text_of(Step(index=0, record=opening, given=True)).splitlines()[0]
+    assert header.startswith(" 1  user  (task history) ") and header.endswith(" +0.0s")
+    assert "task history" not in text_of(Step(index=1, record=opening))

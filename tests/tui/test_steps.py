@@ -86,3 +86,10 @@ def test_search_text_holds_what_a_reader_looks_for() -> None:
     assert "503 service unavailable" in text
     assert violation_codes(failed()) == ("multiple_tool_calls",)
     assert violation_codes(successful()) == ()
+
+
+def test_the_tasks_history_is_marked_given() -> None:
+    episode = successful()
+    marked = episode.model_copy(update={"initial_messages": 2})
+    assert [step.given for step in steps_of(marked)][:3] == [True, True, False]
+    assert not any(step.given for step in steps_of(episode))
