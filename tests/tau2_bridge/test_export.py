@@ -1,9 +1,7 @@
 """`policy-agent export RUN --format tau2` on a run of an imported pack, read by tau2-bench itself.
 
-A run of every mock task that starts from the pack's state (two in a failing variant of the
-parity tests, so that rewards of 1 and 0 both occur) is played over the scripted server and
-exported. The four that start from an initial state are left out: the export writes tau2's task
-without its `initial_state`, so tau2 would replay their calls from the wrong state. tau2's own
+A run of every mock task (two in a failing variant of the parity tests, so that rewards of 1
+and 0 both occur) is played over the scripted server and exported. tau2's own
 `tau2 evaluate-trajs` then re-scores the file in a subprocess and must give every simulation the
 reward we gave it; and the file loads and displays the way `tau2 view` does it (`Results.load`,
 then its metrics, simulation list, simulation and task views). `tau2 view` itself is an
@@ -53,14 +51,12 @@ def _tau2_command() -> Path:
 
 
 async def _run(serve: Serve, out: Path) -> tuple[Path, dict[str, Episode]]:
-    """Every mock task without an initial state once, some failing, one at a time: the run folder
-    and its episodes."""
+    """Every mock task once, some failing, one at a time: the run folder and its episodes."""
     pack = imported("mock")
     tools = {tool.name: tool for tool in pack.tools}
-    played = [task for task in pack.tasks if task.initial_state is None]
-    tasks = [task.id for task in played]
+    tasks = [task.id for task in pack.tasks]
     answers: list[dict[str, Any]] = []
-    for task in played:
+    for task in pack.tasks:
         answers += agent_answers(tools, task, FAILING.get(task.id, "gold"))
     server = await serve(
         {
