@@ -88,3 +88,27 @@ def agent_answers(tools: dict[str, ToolSpec], task: Task, variant: str) -> list[
     infos = task.evaluation_criteria.communicate_info
     said = "All done." if variant == "silent" or not infos else "Done: " + "; ".join(infos)
     return [*answers, say(said)]
+
+
+def dual_answers(task: Task, variant: str) -> tuple[list[Any], list[Any]]:
+    """The agent's and the user's scripted outputs for a dual-control task (telecom): the
+    expected actions in order, each side making its own; `missing_action` leaves the last out.
+
+    The user opens; before each of its calls the agent asks for it, and after it the user says
+    it is done. The agent ends with a message, the user with a stop.
+    """
+    actions = list(task.evaluation_criteria.actions)
+    if variant == "missing_action" and actions:
+        actions = actions[:-1]
+    agent: list[Any] = []
+    user: list[Any] = ["Hi, my phone has a problem."]
+    for action in actions:
+        if action.requestor == "assistant":
+            agent.append(call(action.name, dict(action.arguments)))
+            continue
+        agent.append(say(f"Please use {action.name} on your phone."))
+        user.append({"tool_calls": [{"name": action.name, "arguments": dict(action.arguments)}]})
+        user.append("Done.")
+    agent.append(say("Is everything working now?"))
+    user.append("Thank you. ###STOP###")
+    return agent, user

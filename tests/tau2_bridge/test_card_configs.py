@@ -16,8 +16,7 @@ from policy_agent.format import PromptStyle
 from policy_agent.simulation import ModelAgentConfig, SimulationConfig, load_config, plan
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-DOMAINS = ("airline", "retail")
-"""Telecom has no config: none of its tasks can be imported yet (docs/tau2.md)."""
+DOMAINS = ("airline", "retail", "telecom")
 
 
 def _config(domain: str) -> Path:
