@@ -2,11 +2,12 @@
 
 The predicted state is a fresh episode (at the task's initial state, history included) on which
 every logged tool call after the history (the agent's and the user's, in order) is replayed; the
-expected state is a fresh episode on which the task's actions are made. The action and
-communicate checks read the whole conversation, history included, as tau2-bench's do. Beyond tau2-bench: every component is computed and stored even when it is outside the
-reward basis or the episode ended early, the DB component names the fields that differ, and a
-failure outside the agent (the run's infrastructure, the judge) is flagged so that totals can
-keep it apart.
+expected state is a fresh episode at the task's initial state on which the task's actions are
+made. The action and communicate checks read the whole conversation, history included, as
+tau2-bench's do. Beyond tau2-bench: every component is computed and stored even when it is
+outside the reward basis or the episode ended early, the DB component names the fields that
+differ, and a failure outside the agent (the run's infrastructure, the judge) is flagged so that
+totals can keep it apart.
 """
 
 from __future__ import annotations
