@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
-from policy_agent.domain import DomainPack
+from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import Environment
 from policy_agent.format import Message, ToolCall
-from policy_agent.simulation import BriefUser, OracleAgent, episode_seed
-from policy_agent.simulation._oracle import OPENING, POLITE_REPLY
+from policy_agent.simulation import (
+    BriefUser,
+    OracleAgent,
+    Simulation,
+    SimulationConfig,
+    episode_seed,
+)
+from policy_agent.simulation._oracle import DONE, HANDOVER, OPENING, POLITE_REPLY
+from tests.user._support import make_pack
 
 
 async def test_the_oracle_makes_the_expected_calls_then_tells_the_outcome(
@@ -73,3 +83,64 @@ def test_seeds_fit_31_bits(seed: int, task_id: str, trial: int) -> None:
     value = episode_seed(seed, task_id, trial)
     assert 0 <= value < 2**31
     assert value == episode_seed(seed, task_id, trial)
+
+
+async def test_the_oracle_and_the_brief_user_take_turns_through_both_sides_actions(
+    tmp_path: Path,
+) -> None:
+    """Dual control: the agent checks the line, the user turns airplane mode off, the agent
+    checks again; each side makes its own calls, in the task's order."""
+    task = Task.model_validate(
+        {
+            "id": "airplane",
+            "user_scenario": {"instructions": "My phone has no signal."},
+            "evaluation_criteria": {
+                "actions": [
+                    {"action_id": "a", "name": "check_line", "arguments": {"line_id": "L1"}},
+                    {
+                        "action_id": "b",
+                        "requestor": "user",
+                        "name": "set_airplane_mode",
+                        "arguments": {"on": False},
+                    },
+                    {"action_id": "c", "name": "check_line", "arguments": {"line_id": "L1"}},
+                ],
+                "reward_basis": ["DB", "ACTION"],
+            },
+        }
+    )
+    pack = dataclasses.replace(make_pack(user_tools=True), tasks=(task,))
+    config = SimulationConfig.model_validate(
+        {"domain": str(tmp_path), "agent": {"kind": "oracle"}, "user": {"kind": "scripted"}}
+    )
+    simulation = Simulation(config, pack)
+    try:
+        episode = await simulation.play(simulation.episodes[0])
+    finally:
+        await simulation.aclose()
+    turns = [
+        (type(r).__name__, getattr(r, "name", None) or getattr(r, "content", ""))
+        for r in episode.messages
+        if not isinstance(r, ToolResult)
+    ]
+    assert turns[0][0] == "AgentMessage"  # the greeting
+    assert turns[1:] == [
+        ("UserMessage", "My phone has no signal."),
+        ("AgentToolCall", "check_line"),
+        ("AgentMessage", f"{HANDOVER} set_airplane_mode."),
+        ("UserToolCall", "set_airplane_mode"),
+        ("UserMessage", DONE),
+        ("AgentToolCall", "check_line"),
+        ("AgentMessage", turns[7][1]),
+        ("UserMessage", "Thank you. ###STOP###"),
+    ]
+    assert turns[7][1].startswith("That is taken care of.")
+    assert [r.call_id for r in episode.messages if isinstance(r, AgentToolCall)] == [
+        "call_1",
+        "call_2",
+    ]
+    assert episode.user_database is not None and episode.user_database.diff[0].after == {
+        "airplane_mode": False,
+        "signal": "none",
+    }
+    assert episode.reward is not None and episode.reward.reward == 1.0
