@@ -138,7 +138,9 @@ async def run_episode(
     live tokens-per-second display).
     """
     started_at, start = now(), time.perf_counter()
-    transcript = _Transcript(messages=list(history), given=len(history))
+    # The history is there when the episode starts: stamped with its start, not before it.
+    given = [record.model_copy(update={"timestamp": started_at}) for record in history]
+    transcript = _Transcript(messages=given, given=len(given))
     loop = _Loop(
         transcript=transcript,
         seed=seed,

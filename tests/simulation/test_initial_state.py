@@ -89,6 +89,7 @@ async def test_the_agent_moves_on_from_a_history_ending_with_its_own_call(
     ]
     assert [r.call_id for r in given if isinstance(r, AgentToolCall)] == ["call_1", "call_2"]
     assert all(r.generation is None for r in given if not isinstance(r, ToolResult))
+    assert all(r.timestamp == episode.started_at for r in given)
     assert "B11319" in given[4].content and not given[4].error
     # The agent went first, numbering its call after the history's.
     first = episode.messages[5]
