@@ -20,13 +20,24 @@ from typing import TYPE_CHECKING
 from policy_agent.tui._actions import ActionRow, arguments_match, call_text, pair_actions
 from policy_agent.tui._filter import EpisodeFilter
 from policy_agent.tui._log import EpisodeEntry, EpisodeLog, EpisodeNotFound
-from policy_agent.tui._render import FOLDED, RenderOptions, pretty_json_text, render_step
+from policy_agent.tui._render import (
+    FOLDED,
+    RenderOptions,
+    match_count,
+    matching_steps,
+    pretty_json_text,
+    render_step,
+    revealing,
+)
 from policy_agent.tui._run import ExpectedActions, ReplayRun, pack_path_of, resolve_run
 from policy_agent.tui._steps import (
+    MatchJump,
     Step,
     episode_id,
     is_success,
+    next_match,
     parse_episode_id,
+    search_pattern,
     search_text,
     steps_of,
     violation_codes,
@@ -53,6 +64,7 @@ __all__ = [
     "EpisodeLog",
     "EpisodeNotFound",
     "ExpectedActions",
+    "MatchJump",
     "RenderOptions",
     "ReplayApp",
     "ReplayRun",
@@ -62,6 +74,9 @@ __all__ = [
     "call_text",
     "episode_id",
     "is_success",
+    "match_count",
+    "matching_steps",
+    "next_match",
     "outcome_text",
     "pack_path_of",
     "pair_actions",
@@ -73,6 +88,8 @@ __all__ = [
     "render_step",
     "render_title",
     "resolve_run",
+    "revealing",
+    "search_pattern",
     "search_text",
     "steps_of",
     "violation_codes",

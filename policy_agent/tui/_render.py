@@ -9,7 +9,8 @@ starts folded and unfolds step by step.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -29,7 +30,7 @@ from policy_agent.conversation import (
 from policy_agent.environment import ABSENT, Absent
 from policy_agent.trajectory import EpisodeEvent, ErrorEvent, UserRetryEvent
 from policy_agent.tui._actions import call_text
-from policy_agent.tui._steps import Step
+from policy_agent.tui._steps import Step, search_pattern
 
 _INDENT = 4
 _ACTIONS = {
@@ -54,7 +55,7 @@ class RenderOptions:
     hints: bool = False
     """Name the key that unfolds each folded part (the replay's keys)."""
     highlight: tuple[str, ...] = ()
-    """Words to highlight, case-insensitively (the replay's search)."""
+    """Words to highlight, case-insensitively (the replay's search; see `search_pattern`)."""
 
 
 FOLDED = RenderOptions(reasoning=False, raw=False, full_results=False, hints=True)
@@ -64,6 +65,38 @@ FOLDED = RenderOptions(reasoning=False, raw=False, full_results=False, hints=Tru
 def render_step(step: Step, *, started_at: datetime, options: RenderOptions) -> RenderableType:
     """The step as a header line and an indented body (see the module's docstring)."""
     return _StepRenderer(options).step(step, started_at)
+
+
+def match_count(step: Step, options: RenderOptions) -> int:
+    """How many highlighted words `step` shows with `options` (folded parts show none)."""
+    renderer = _StepRenderer(options)
+    renderer.body(step)
+    return renderer.matches
+
+
+def matching_steps(steps: Sequence[Step], words: tuple[str, ...]) -> tuple[int, ...]:
+    """The indices of the steps where `words` are highlighted once everything is unfolded:
+    where the replay's search jumps to."""
+    if search_pattern(words) is None:
+        return ()
+    unfolded = RenderOptions(highlight=words)
+    return tuple(step.index for step in steps if match_count(step, unfolded))
+
+
+def revealing(step: Step, options: RenderOptions) -> RenderOptions:
+    """`options` with each fold of `step` opened that hides a highlighted word (as vim opens a
+    fold that a search lands in); the others stay as they are."""
+    visible = match_count(step, options)
+
+    def hides(unfolded: RenderOptions) -> bool:
+        return match_count(step, unfolded) > visible
+
+    return replace(
+        options,
+        reasoning=options.reasoning or hides(replace(options, reasoning=True)),
+        raw=options.raw or hides(replace(options, raw=True)),
+        full_results=options.full_results or hides(replace(options, full_results=True)),
+    )
 
 
 def pretty_json_text(text: str) -> str:
@@ -78,12 +111,14 @@ def pretty_json_text(text: str) -> str:
 class _StepRenderer:
     def __init__(self, options: RenderOptions) -> None:
         self.options = options
+        self.pattern = search_pattern(options.highlight)
+        self.matches = 0  # words highlighted so far: what `match_count` counts
 
     def text(self, content: str, style: str = "") -> Text:
         """Plain text (never markup), with the search words highlighted."""
         shown = Text(content, style=style)
-        if self.options.highlight:
-            shown.highlight_words(self.options.highlight, "reverse", case_sensitive=False)
+        if self.pattern is not None:
+            self.matches += shown.highlight_regex(self.pattern, "reverse")
         return shown
 
     def json_text(self, content: str) -> Text:
@@ -99,10 +134,12 @@ class _StepRenderer:
         title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), (label, style))
         if step.given:
             title.append("  (task history)", "dim italic")
+        return Group(_Header(title, offset), self.body(step))
+
+    def body(self, step: Step) -> RenderableType:
         parts: list[RenderableType] = [self.event(event) for event in step.events]
         parts.extend(self.record(step))
-        body = _indented(Group(*parts), _INDENT)
-        return Group(_Header(title, offset), body)
+        return _indented(Group(*parts), _INDENT)
 
     def header(self, step: Step) -> tuple[str, str, datetime]:
         record = step.record

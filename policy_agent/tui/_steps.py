@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from policy_agent.agent import RetryEvent, ViolationEvent
@@ -102,6 +103,51 @@ def search_text(episode: Episode) -> str:
     for event in episode.events:
         parts.extend(_event_text(event))
     return "\n".join(part for part in parts if part).lower()
+
+
+def search_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """The replay's highlight rule: any of `words` literally, ignoring case; None for no words.
+
+    The one rule behind both the highlight and the jumps between matches, so that every
+    highlighted word is a match. Empty words (a filter of `""`) match nothing.
+    """
+    literal = [re.escape(word) for word in words if word]
+    return re.compile("|".join(literal), re.IGNORECASE) if literal else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchJump:
+    """Where a jump to the next or previous search match lands."""
+
+    step: int
+    """0-based index of the step to go to."""
+    number: int
+    """1-based: the how-manieth of the steps with a match it is."""
+    total: int
+    """How many steps have a match."""
+    wrapped: bool
+    """The jump went past the last (or first) step and started again at the other end."""
+
+    @property
+    def notice(self) -> str:
+        """What the status line says, e.g. `match 3 of 7` or `match 1 of 7 (wrapped)`."""
+        return f"match {self.number} of {self.total}" + (" (wrapped)" if self.wrapped else "")
+
+
+def next_match(matches: Sequence[int], current: int, delta: int) -> MatchJump | None:
+    """The jump from step `current` to the next (`delta` 1) or previous (-1) of `matches`
+    (ascending step indices), wrapping around as less and vim do; None without matches."""
+    if not matches:
+        return None
+    ahead = [index for index in matches if (index - current) * delta > 0]
+    wrapped = not ahead
+    if wrapped:
+        target = matches[0] if delta > 0 else matches[-1]
+    else:
+        target = ahead[0] if delta > 0 else ahead[-1]
+    return MatchJump(
+        step=target, number=matches.index(target) + 1, total=len(matches), wrapped=wrapped
+    )
 
 
 def _record_text(record: ConversationRecord) -> list[str]:
