@@ -7,8 +7,10 @@ not: a key that is not a JSON Schema keyword is an error unless it starts with `
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
+
+from policy_agent.yamlsource import closest as closest
+from policy_agent.yamlsource import describe as describe
 
 JSON_SCHEMA_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 """The type names JSON Schema knows."""
@@ -99,17 +101,6 @@ def _keyword_issue(key: str, value: object, path: SchemaPath) -> Issue | None:
     return None
 
 
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice `word` was most likely meant to be: one it abbreviates, else the most similar."""
-    options = sorted(choices)
-    if len(word) >= 3:
-        longer = [option for option in options if option.startswith(word)]
-        if len(longer) == 1:
-            return longer[0]
-    close = difflib.get_close_matches(word, options, n=1)
-    return close[0] if close else None
-
-
 def value_issue(schema: Mapping[str, object], value: object) -> str | None:
     """Why `value` does not fit `schema` (its type, enum, items and properties), or None."""
     declared = schema.get("type")
@@ -150,23 +141,6 @@ def _is_type(value: object, name: str) -> bool:
         "null": type(None),
     }
     return isinstance(value, kinds.get(name, ()))
-
-
-def describe(value: object) -> str:
-    """A value's kind in plain words, with the value when it is short: `text 'abc'`."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"text {_show(value)}" if len(value) <= 40 else "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _show(value: object) -> str:

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from policy_agent.domain._pack import Problem
-from policy_agent.domain._yaml import Document, Loc
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def field_path(loc: Loc) -> str:
-    """A location as the author reads it: `tools[2].implementation.table`."""
-    text = ""
-    for segment in loc:
-        if isinstance(segment, int):
-            text += f"[{segment}]"
-        elif _NAME.match(segment):
-            text += f".{segment}" if text else segment
-        else:
-            text += f"[{segment!r}]"
-    return text
+from policy_agent.yamlsource import Document, Loc, field_path
 
 
 @dataclass(kw_only=True)

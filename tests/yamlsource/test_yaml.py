@@ -1,29 +1,16 @@
-"""The position-tracking YAML and JSON loaders."""
+"""The position-tracking YAML loader."""
 
 from __future__ import annotations
 
-import json
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import given
-from hypothesis import strategies as st
 
-from policy_agent.domain._json import load_json
-from policy_agent.domain._yaml import SourceError, load_yaml
-
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+from policy_agent.yamlsource import SourceError, load_yaml
+from tests.yamlsource._support import JSON_VALUES
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -106,7 +93,7 @@ def test_an_alias_inside_itself_is_refused(tmp_path: Path) -> None:
 
 
 def test_alias_bombs_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("policy_agent.domain._yaml.MAX_VALUES", 1000)
+    monkeypatch.setattr("policy_agent.yamlsource._yaml.MAX_VALUES", 1000)
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 5)]
     with pytest.raises(SourceError, match="more than 1,000 values"):
@@ -140,69 +127,24 @@ def test_an_empty_file_is_null(tmp_path: Path) -> None:
 def test_yaml_round_trip(value: object) -> None:
     """JSON values that PyYAML writes with quoted strings load back the same. (Unquoted, PyYAML
     writes strings such as 0E0 plain, which YAML 1.2 reads as numbers: see below.)"""
-    assert _load_text(yaml.safe_dump(value, default_style='"'), "a.yaml") == value
+    assert _load_text(yaml.safe_dump(value, default_style='"')) == value
 
 
 @pytest.mark.parametrize("text", ["0E0", "1e5", "-2.5E-3"])
 def test_plain_exponents_are_numbers_as_yaml_1_2_says(text: str) -> None:
     # PyYAML (YAML 1.1) would read these as text and even writes such strings unquoted; packs
     # follow YAML 1.2 and JSON, so write "1e5" in quotes for the string.
-    assert _load_text(f"value: {text}\n", "a.yaml") == {"value": float(text)}
-    assert _load_text(f"value: '{text}'\n", "a.yaml") == {"value": text}
+    assert _load_text(f"value: {text}\n") == {"value": float(text)}
+    assert _load_text(f"value: '{text}'\n") == {"value": text}
 
 
-@given(JSON_VALUES)
-def test_json_round_trip(value: object) -> None:
-    """The JSON loader agrees with `json.loads`, compact or indented."""
-    for text in (json.dumps(value), json.dumps(value, indent=2, ensure_ascii=False)):
-        assert _load_text(text, "a.json") == json.loads(text)
-
-
-def _load_text(text: str, name: str) -> object:
-    import tempfile
-
+def _load_text(text: str) -> object:
+    # Hypothesis runs a test many times per call, so a fresh folder each time, not tmp_path.
     with tempfile.TemporaryDirectory() as folder:
-        file = Path(folder) / name
-        file.write_text(text, encoding="utf-8")
-        return (load_json if name.endswith(".json") else load_yaml)(file).data
-
-
-def test_json_lines_and_duplicates(tmp_path: Path) -> None:
-    text = '{\n  "a": {"x": 1},\n  "b": [\n    1,\n    2\n  ],\n  "a": 3\n}\n'
-    document = load_json(_write(tmp_path, "a.json", text))
-    assert document.data == {"a": {"x": 1}, "b": [1, 2]}
-    assert document.lines[("b", 1)] == 5
-    assert document.lines[("a", "x")] == 2
-    [issue] = document.issues
-    assert (issue.line, issue.message) == (7, "duplicate key 'a' (first at line 2)")
-
-
-@pytest.mark.parametrize(
-    ("text", "line", "column", "message"),
-    [
-        ('{"a": 1,}', 1, 9, "expected a key in double quotes"),
-        ('{\n"a" 1}', 2, 5, "expected ':' after the key"),
-        ("[1,\n 2", 2, 3, "expected ',' or ']'"),
-        ("", 1, 1, "the file is empty; expected a JSON value"),
-        ('{"a": tru}', 1, 7, "expected a JSON value"),
-        ("[1] 2", 1, 5, "unexpected text after the JSON value"),
-        ('"a\nb"', 1, 3, "invalid control character"),
-        ("[NaN]", 1, 2, "expected a JSON value"),
-    ],
-)
-def test_json_syntax_errors(
-    tmp_path: Path, text: str, line: int, column: int, message: str
-) -> None:
-    with pytest.raises(SourceError) as error:
-        load_json(_write(tmp_path, "a.json", text))
-    assert (error.value.line, error.value.column) == (line, column)
-    assert error.value.message == f"JSON syntax error: {message}"
+        return load_yaml(_write(Path(folder), "a.yaml", text)).data
 
 
 def test_nesting_is_bounded(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="nested more than 100 levels"):
-        load_json(_write(tmp_path, "a.json", "[" * 102 + "]" * 102))
-    with pytest.raises(SourceError, match="nested more than 100 levels"):
         load_yaml(_write(tmp_path, "a.yaml", "[" * 102 + "]" * 102))
-    assert load_json(_write(tmp_path, "a.json", "[" * 101 + "]" * 101)).data is not None
     assert load_yaml(_write(tmp_path, "a.yaml", "[" * 101 + "]" * 101)).data is not None

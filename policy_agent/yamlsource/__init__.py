@@ -1,0 +1,43 @@
+"""YAML files read safely with the line of every value, and models validated against them.
+
+What the domain packs, run configs and scripted-server scripts share: YAML 1.2 safe loading that
+refuses tags and reports duplicate keys (`load_yaml`), and pydantic's errors turned into
+`file:line: field: message` with "did you mean" hints (`validate_document`, `explain`).
+It imports nothing else of policy_agent, so anything may use it.
+"""
+
+from policy_agent.yamlsource._explain import Explanation, explain, field_path
+from policy_agent.yamlsource._validate import DocumentError, SourceProblem, validate_document
+from policy_agent.yamlsource._wording import closest, describe, show_value
+from policy_agent.yamlsource._yaml import (
+    MAX_DEPTH,
+    MAX_VALUES,
+    CoreSchemaLoader,
+    Document,
+    DocumentIssue,
+    Loc,
+    SourceError,
+    load_yaml,
+    read_text,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "CoreSchemaLoader",
+    "Document",
+    "DocumentError",
+    "DocumentIssue",
+    "Explanation",
+    "Loc",
+    "SourceError",
+    "SourceProblem",
+    "closest",
+    "describe",
+    "explain",
+    "field_path",
+    "load_yaml",
+    "read_text",
+    "show_value",
+    "validate_document",
+]

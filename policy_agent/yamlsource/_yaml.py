@@ -1,0 +1,262 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's loaders construct plain Python values and forget their positions, and they silently
+keep the last of two equal keys: that is how a duplicate record id or a duplicate tool would
+slip through. Here the node graph is composed by a `SafeLoader` (the C one when available) and
+turned into JSON values by hand, so that:
+
+- every mapping key and sequence item gets its line, keyed by its path in the document;
+- duplicate keys are reported with both lines;
+- scalars follow YAML 1.2's core schema, the one JSON values fit: only `true`/`false` are
+  booleans (`no` and `on` stay text), dates stay ISO text, `1e5` is a number;
+- only the standard tags are accepted, so nothing in a file can name a Python object.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Loc = tuple[str | int, ...]
+"""A path into a document: mapping keys and sequence indexes, outermost first."""
+
+MAX_VALUES = 2_000_000
+"""Refuse documents whose aliases expand to more values than this (a "billion laughs" guard)."""
+MAX_DEPTH = 100
+"""Refuse values nested deeper than this rather than overflowing Python's stack."""
+
+_TAG = "tag:yaml.org,2002:"
+_NULL, _BOOL, _INT, _FLOAT, _STR = (_TAG + t for t in ("null", "bool", "int", "float", "str"))
+_SEQ, _MAP, _MERGE = _TAG + "seq", _TAG + "map", _TAG + "merge"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentIssue:
+    """Something wrong inside a document that did not stop it from loading (a duplicate key)."""
+
+    loc: Loc
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """A YAML or JSON file's value, with the 1-based line of every key and item in it."""
+
+    file: Path
+    data: object
+    lines: dict[Loc, int] = field(default_factory=dict)
+    issues: tuple[DocumentIssue, ...] = ()
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of `loc`, or of its nearest ancestor the document has a line for."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(loc[:end])
+            if line is not None:
+                return line
+        return None
+
+
+class SourceError(Exception):
+    """A file could not be read or parsed at all (missing, not UTF-8, a syntax error)."""
+
+    def __init__(
+        self, file: Path, message: str, *, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.file = file
+        self.message = message
+        self.line = line
+        self.column = column
+        where = f"{file}:{line}:{column}" if line and column else f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}")
+
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CoreSchemaLoader(_BaseLoader):  # type: ignore[valid-type, misc]
+    """A SafeLoader resolving plain scalars by YAML 1.2's core schema (JSON's value kinds)."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
+
+
+for _tag, _pattern, _first in (
+    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        _FLOAT,
+        r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$",
+        "-+.0123456789",
+    ),
+    (_NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (_MERGE, r"^(?:<<)$", "<"),
+):
+    CoreSchemaLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def load_yaml(file: Path) -> Document:
+    """Parse a YAML file safely; raises `SourceError` for a syntax error, with line and column."""
+    text = read_text(file)
+    try:
+        loader = CoreSchemaLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "not valid YAML"
+        start = error.context_mark
+        if error.problem and error.context and start and mark and start.line != mark.line:
+            # Where the unfinished construct began is usually where the mistake is.
+            problem += f" ({error.context} at line {start.line + 1}, column {start.column + 1})"
+        raise SourceError(
+            file,
+            f"YAML syntax error: {problem}",
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as error:
+        raise SourceError(file, f"YAML syntax error: {error}") from None
+    if root is None:
+        return Document(file=file, data=None)
+    builder = _Builder(file)
+    data = builder.value(root, (), frozenset())
+    builder.lines.setdefault((), root.start_mark.line + 1)
+    return Document(file=file, data=data, lines=builder.lines, issues=tuple(builder.issues))
+
+
+def read_text(file: Path) -> str:
+    """A file's text as UTF-8 (a leading BOM is dropped); `SourceError` if unreadable."""
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(file, "file not found") from None
+    except IsADirectoryError:
+        raise SourceError(file, "is a folder, not a file") from None
+    except OSError as error:
+        raise SourceError(file, f"cannot be read: {error.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise SourceError(file, "is not UTF-8 text", line=line) from None
+
+
+class _Builder:
+    """Turns a composed node graph into JSON values, recording lines and duplicate keys."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.lines: dict[Loc, int] = {}
+        self.issues: list[DocumentIssue] = []
+        self.count = 0
+
+    def value(self, node: Node, loc: Loc, active: frozenset[int]) -> object:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise SourceError(
+                self.file,
+                f"holds more than {MAX_VALUES:,} values once aliases are expanded",
+                line=_line(node),
+            )
+        if len(loc) > MAX_DEPTH:
+            raise SourceError(
+                self.file, f"nested more than {MAX_DEPTH} levels deep", line=_line(node)
+            )
+        if id(node) in active:
+            raise SourceError(self.file, "an alias refers to the value it is in", line=_line(node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, loc)
+        inner = active | {id(node)}
+        if isinstance(node, SequenceNode) and node.tag == _SEQ:
+            items: list[object] = []
+            for index, item in enumerate(node.value):
+                self.lines[(*loc, index)] = _line(item)
+                items.append(self.value(item, (*loc, index), inner))
+            return items
+        if isinstance(node, MappingNode) and node.tag == _MAP:
+            return self.mapping(node, loc, inner)
+        self.unsupported_tag(loc, node)
+        return None
+
+    def mapping(self, node: MappingNode, loc: Loc, active: frozenset[int]) -> dict[str, object]:
+        result: dict[str, object] = {}
+        explicit: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                for key, line, merged in self.merge_sources(value_node, loc):
+                    if key not in result:
+                        self.lines[(*loc, key)] = line
+                        result[key] = self.value(merged, (*loc, key), active)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.issue(loc, key_node, "a key must be plain text, not a list or a mapping")
+                continue
+            key, line = key_node.value, _line(key_node)
+            if key in explicit:
+                self.issues.append(
+                    DocumentIssue(
+                        loc=(*loc, key),
+                        line=line,
+                        message=f"duplicate key {key!r} (first at line {explicit[key]})",
+                    )
+                )
+                continue
+            explicit[key] = line
+            self.lines[(*loc, key)] = line
+            result[key] = self.value(value_node, (*loc, key), active)
+        return result
+
+    def merge_sources(self, node: Node, loc: Loc) -> Iterator[tuple[str, int, Node]]:
+        """The entries a `<<:` merge key brings in; earlier sources win, as YAML says."""
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self.issue(loc, source, "`<<` merges mappings only (an alias to a mapping)")
+                continue
+            for key_node, value_node in source.value:
+                if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
+                    yield key_node.value, _line(key_node), value_node
+
+    def scalar(self, node: ScalarNode, loc: Loc) -> object:
+        text: str = node.value
+        try:
+            if node.tag == _STR:
+                return text
+            if node.tag == _NULL:
+                return None
+            if node.tag == _BOOL and text.lower() in ("true", "false"):
+                return text.lower() == "true"
+            if node.tag == _INT:
+                digits = text.lstrip("+-")
+                sign = -1 if text.startswith("-") else 1
+                base = 8 if digits[:2] == "0o" else 16 if digits[:2] == "0x" else 10
+                return sign * int(digits[2:] if base != 10 else digits, base)
+            if node.tag == _FLOAT and math.isfinite(number := float(text)):
+                return number
+        except ValueError:
+            pass
+        if node.tag in (_BOOL, _INT, _FLOAT, _NULL):
+            self.issue(loc, node, f"{text!r} is not a valid !!{node.tag.removeprefix(_TAG)}")
+            return text
+        self.unsupported_tag(loc, node)
+        return text
+
+    def unsupported_tag(self, loc: Loc, node: Node) -> None:
+        tag = str(node.tag).replace(_TAG, "!!")
+        self.issue(loc, node, f"the tag {tag} is not supported; write a plain YAML value")
+
+    def issue(self, loc: Loc, node: Node, message: str) -> None:
+        self.issues.append(DocumentIssue(loc=loc, line=_line(node), message=message))
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
