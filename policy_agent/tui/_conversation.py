@@ -1,7 +1,8 @@
 """The conversation screen: one episode's steps, one of them current, and the side panel.
 
 Every step is on screen, folded; the current one is marked and kept in view, and the keys that
-unfold (reasoning, long results, raw completions) act on it. The side panel holds the reward
+unfold (reasoning, long results, raw completions) act on it. `m` and `M` go to the next and
+previous step where the list's search words are highlighted. The side panel holds the reward
 breakdown and the expected actions beside the actual calls.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -20,8 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from policy_agent.tui._log import EpisodeEntry
-from policy_agent.tui._render import FOLDED, RenderOptions, render_step
-from policy_agent.tui._steps import Step, steps_of
+from policy_agent.tui._render import FOLDED, RenderOptions, matching_steps, render_step, revealing
+from policy_agent.tui._steps import Step, next_match, search_pattern, steps_of
 from policy_agent.tui._summary import actions_view, render_reward, render_title
 
 if TYPE_CHECKING:
@@ -67,6 +69,9 @@ class ConversationScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right,n", "step(1)", "Next", key_display="→", priority=True),
         Binding("left,p", "step(-1)", "Prev", key_display="←", priority=True),
+        # n and N, less's and vim's keys, were taken: n is the next step since the first replay.
+        Binding("m", "match(1)", "Match", priority=True),
+        Binding("M", "match(-1)", "Prev match", show=False, priority=True),
         Binding("home", "jump(0)", "First", show=False, priority=True),
         Binding("end", "jump(-1)", "Last", show=False, priority=True),
         Binding("r", "unfold('reasoning')", "Reason"),
@@ -86,6 +91,10 @@ class ConversationScreen(Screen[None]):
         self.highlight = highlight
         self.current = 0
         self.options: dict[int, RenderOptions] = {}
+        self.matches: tuple[int, ...] = ()
+        """The steps where `highlight` is (`m` and `M` go through them)."""
+        self.notice = ""
+        """Said after the step number: where a search jump landed (until the step changes)."""
 
     @property
     def replay(self) -> ReplayApp:
@@ -117,6 +126,7 @@ class ConversationScreen(Screen[None]):
         """Render every step and mark the first; hide the side panel on narrow screens."""
         base = replace(FOLDED, highlight=self.highlight)
         self.options = {step.index: base for step in self.steps}
+        self.matches = matching_steps(self.steps, self.highlight)
         for view in self.query(StepView):
             self.refresh_step(view)
         self.query_one("#side").set_class(self.app.size.width < 60, "-hidden")
@@ -127,12 +137,19 @@ class ConversationScreen(Screen[None]):
         options = self.options[view.step.index]
         view.update(render_step(view.step, started_at=self.episode.started_at, options=options))
 
-    def move_to(self, index: int, *, scroll: bool = True) -> None:
-        """Make step `index` current and mark it; with `scroll`, bring it to the top."""
+    def move_to(self, index: int, *, scroll: bool = True, notice: str | None = None) -> None:
+        """Make step `index` current and mark it; with `scroll`, bring it to the top.
+
+        The status line says `notice` after the step number; None keeps what it says while the
+        step stays the same and clears it when the step changes.
+        """
         if not self.steps:
             self._title()
             return
-        self.current = max(0, min(index, len(self.steps) - 1))
+        current = max(0, min(index, len(self.steps) - 1))
+        if notice is not None or current != self.current:
+            self.notice = notice or ""
+        self.current = current
         views = list(self.query(StepView))
         for view in views:
             view.set_class(view.step.index == self.current, "-current")
@@ -147,14 +164,30 @@ class ConversationScreen(Screen[None]):
         self._title()
 
     def _title(self) -> None:
-        title = render_title(self.episode)
         total = len(self.steps)
-        title.append(f"  step {self.current + 1 if total else 0}/{total}", style="bold")
-        self.query_one("#title", Static).update(title)
+        position = Text(f"  step {self.current + 1 if total else 0}/{total}", style="bold")
+        if self.notice:
+            position.append(f"  {self.notice}", style="reverse")
+        self.query_one("#title", Static).update(_StatusLine(render_title(self.episode), position))
 
     def action_step(self, delta: int) -> None:
         """The next (1) or previous (-1) step."""
         self.move_to(self.current + delta)
+
+    def action_match(self, delta: int) -> None:
+        """The next (1) or previous (-1) step with a search match, wrapping around; its folds
+        that hide a match are opened."""
+        jump = next_match(self.matches, self.current, delta)
+        if jump is None:
+            searched = search_pattern(self.highlight) is not None
+            self.notice = "no matches" if searched else "no search words (/ in the list)"
+            self._title()
+            return
+        options = revealing(self.steps[jump.step], self.options[jump.step])
+        if options != self.options[jump.step]:
+            self.options[jump.step] = options
+            self.refresh_step(list(self.query(StepView))[jump.step])
+        self.move_to(jump.step, notice=jump.notice)
 
     def action_jump(self, index: int) -> None:
         """The first (0) or last (-1) step."""
@@ -203,3 +236,17 @@ class ConversationScreen(Screen[None]):
     def on_step_view_chosen(self, message: StepView.Chosen) -> None:
         """A click on a step makes it current (it is in view already: nothing scrolls)."""
         self.move_to(message.index, scroll=False)
+
+
+class _StatusLine:
+    """The episode's title, then the position; the title gives way (with an ellipsis) when the
+    line is too narrow for both, so the step number and the search notice stay in view."""
+
+    def __init__(self, title: Text, position: Text) -> None:
+        self.title = title
+        self.position = position
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        title = self.title.copy()
+        title.truncate(max(options.max_width - self.position.cell_len, 1), overflow="ellipsis")
+        yield Text.assemble(title, self.position, no_wrap=True, overflow="ellipsis", end="")

@@ -25,6 +25,7 @@ _EPISODES = [
 _CONVERSATION = [
     ("→ n  ← p", "next and previous step"),
     ("Home End", "first and last step"),
+    ("m M", "next and previous step with a search word (wraps around)"),
     ("↑ ↓ PgUp PgDn", "scroll"),
     ("click", "make a step the current one"),
     ("r", "show or fold the current step's reasoning"),
@@ -40,7 +41,7 @@ _FILTER = [
     ("task:crib", "task ids containing crib"),
     ("reason:max", "termination reason starting with max"),
     ("code:multiple", "a violation whose code contains multiple"),
-    ('"quiet room"', "other words and phrases: searched in the conversation"),
+    ('"quiet room"', "other words and phrases: searched in the conversation, highlighted"),
 ]
 
 

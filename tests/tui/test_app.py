@@ -106,6 +106,49 @@ async def test_search_finds_words_in_the_conversations(fixture_run: Path) -> Non
         assert "I asked for three. Never mind. ###STOP###" in screen_text(app)
 
 
+def status(app: ReplayApp) -> str:
+    """The conversation's first line: the episode, the step number, a search notice."""
+    return screen_text(app).splitlines()[0].strip()
+
+
+async def test_m_and_shift_m_go_to_the_steps_with_a_search_word(fixture_run: Path) -> None:
+    async with replay(fixture_run, filter_text="b11246", episode="2") as (app, pilot):
+        screen = conversation(app)
+        assert screen.matches == (0, 5, 6, 7, 8) and status(app).endswith("step 1/11")
+        await pilot.press("m")
+        assert screen.current == 5 and status(app).endswith("step 6/11  match 2 of 5")
+        # In view and current; the raw completion it is in is unfolded.
+        assert screen_text(app).splitlines()[1].startswith("█ 6  agent → get_booking_details")
+        assert "<function=search_available_rooms>" in screen_text(app)
+        await pilot.press("m", "m", "m")
+        assert screen.current == 8 and status(app).endswith("step 9/11  match 5 of 5")
+        await pilot.press("m")
+        assert screen.current == 0 and status(app).endswith("step 1/11  match 1 of 5 (wrapped)")
+        await pilot.press("M")
+        assert screen.current == 8 and status(app).endswith("match 5 of 5 (wrapped)")
+        await pilot.press("M", "M")
+        assert screen.current == 6 and status(app).endswith("step 7/11  match 3 of 5")
+        assert "m Match" in screen_text(app).splitlines()[-1]  # the key bar
+        await pilot.press("left")  # another step: the notice is gone
+        assert status(app).endswith("step 6/11")
+
+
+async def test_m_says_when_nothing_matches(fixture_run: Path) -> None:
+    # The episode is kept for its termination reason, which no step shows.
+    async with replay(fixture_run, filter_text="user_stop", episode="2") as (app, pilot):
+        screen = conversation(app)
+        await pilot.press("right", "m")
+        assert screen.current == 1 and status(app).endswith("step 2/11  no matches")
+        await pilot.press("M")
+        assert screen.current == 1 and status(app).endswith("no matches")
+    async with replay(fixture_run, episode="2") as (app, pilot):
+        await pilot.press("m")
+        # The episode's title gives way, the position and the notice stay whole.
+        assert status(app) == (
+            "card_triplet_cribs#1  ✗ 0.00  use…  step 1/11  no search words (/ in the list)"
+        )
+
+
 async def test_stepping_through_a_conversation(fixture_run: Path) -> None:
     async with replay(fixture_run) as (app, pilot):
         await pilot.press("down", "enter")
@@ -191,6 +234,7 @@ async def test_help_back_and_the_next_episode(fixture_run: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         assert "open the episode" in screen_text(app)
         assert "next and previous step" in screen_text(app)
+        assert "next and previous step with a search word" in screen_text(app)
         await pilot.press("escape")
         assert isinstance(app.screen, EpisodesScreen)
         await pilot.press("down", "enter", "right_square_bracket")
