@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,9 +20,19 @@ from pydantic import (
     Field,
     JsonValue,
     Tag,
-    ValidationError,
     field_validator,
     model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from policy_agent.yamlsource import (
+    DocumentError,
+    Explanation,
+    SourceError,
+    explain,
+    load_yaml,
+    show_value,
+    validate_document,
 )
 
 
@@ -37,7 +46,11 @@ class ScriptedToolCall(_Strict):
     """A structured tool call, as vLLM's tool parser returns it when a request carries `tools=`."""
 
     name: str = Field(min_length=1)
-    arguments: dict[str, JsonValue] | str = Field(
+    arguments: Annotated[
+        Annotated[dict[str, JsonValue], Tag("mapping")] | Annotated[str, Tag("text")],
+        # Tagged, so that anything else is reported against the mapping a call usually has.
+        Discriminator(lambda value: "text" if isinstance(value, str) else "mapping"),
+    ] = Field(
         default_factory=dict,
         description=(
             "The arguments; a mapping is sent as JSON, a string is sent verbatim "
@@ -178,19 +191,24 @@ class SeedRole(_Strict):
     )
 
 
+_MODES = "sequence (the default), rules or by_seed"
+
+
 def _mode(value: object) -> str:
     if isinstance(value, dict):
         return str(value.get("mode", "sequence"))
     return str(getattr(value, "mode", "sequence"))
 
 
-_ROLE_TAGS = frozenset({"sequence", "rules", "by_seed"})
-
 Role = Annotated[
     Annotated[SequenceRole, Tag("sequence")]
     | Annotated[RulesRole, Tag("rules")]
     | Annotated[SeedRole, Tag("by_seed")],
-    Discriminator(_mode),
+    Discriminator(
+        _mode,
+        custom_error_type="invalid_mode",
+        custom_error_message=f"`mode` must be {_MODES}",
+    ),
 ]
 
 
@@ -218,59 +236,35 @@ class ScriptError(Exception):
 
 
 def load_script(path: Path) -> Script:
-    """Read and validate a script file; ScriptError gives file, line and field of each problem."""
+    """Read and validate a script file; ScriptError gives file, line and field of each problem.
+
+    The file is read as the domain packs are (`policy_agent.yamlsource`): YAML 1.2, so `no` and
+    `2025-06-04` stay text; duplicate keys and tags such as `!!python/object` are refused.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScriptError(f"{path}: cannot read the script: {error.strerror}") from None
-    loader = yaml.SafeLoader(text)
-    loader.name = str(path)  # YAML syntax errors then name the file, not "<unicode string>"
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as error:
-        raise ScriptError(f"{path}: not valid YAML: {error}") from None
-    finally:
-        loader.dispose()
-    if node is None:
+        document = load_yaml(path)
+    except SourceError as error:
+        # A syntax error has a line to start with; a file that cannot be read at all does not.
+        message = str(error) if error.line else f"{path}: cannot read the script: {error.message}"
+        raise ScriptError(message) from None
+    if document.data is None:
         raise ScriptError(f"{path}: the script is empty; it needs at least `roles:`")
     try:
-        return Script.model_validate(data)
-    except ValidationError as error:
-        lines = []
-        for problem in error.errors():
-            line, field = _locate(node, problem["loc"])
-            message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"  {path}:{line}: {field or '(top level)'}: {message}")
-        count = len(lines)
+        return validate_document(document, Script, explain=_explain)
+    except DocumentError as error:
+        count = len(error.problems)
+        listed = "\n".join(f"  {problem}" for problem in error.problems)
         raise ScriptError(
-            f"{count} problem{'s' if count != 1 else ''} in the script:\n" + "\n".join(lines)
+            f"{count} problem{'s' if count != 1 else ''} in the script:\n{listed}"
         ) from None
 
 
-def _locate(node: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
-    """1-based line and dotted field of the value at pydantic's `loc`, as deep as the YAML goes.
-
-    pydantic puts a role's union tag (`sequence`, `rules`, `by_seed`) into `loc`; it is left out
-    when the part after it is a key of the same YAML mapping.
-    """
-    parts: list[str] = []
-    for position, part in enumerate(loc):
-        following = loc[position + 1] if position + 1 < len(loc) else None
-        if part in _ROLE_TAGS and following is not None and _child(node, following) is not None:
-            continue
-        parts.append(str(part))
-        child = _child(node, part)
-        if child is not None:
-            node = child
-    return int(node.start_mark.line) + 1, ".".join(parts)
-
-
-def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        # Keys are compared as written: pydantic gives a seed key as an int, YAML as text.
-        return next((value for key, value in node.value if key.value == str(part)), None)
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
-    return None
+def _explain(error: ErrorDetails, root: object) -> Explanation:
+    """The general explanation, but an unknown `mode` is named on its own line."""
+    found = explain(error, root)
+    role = error.get("input")
+    if error["type"] == "invalid_mode" and isinstance(role, dict):
+        loc = (*found.loc, "mode")
+        message = f"{show_value(role.get('mode'))} is not a mode; expected {_MODES}"
+        return Explanation(loc=loc, field=loc, message=message)
+    return found

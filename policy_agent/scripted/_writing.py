@@ -1,7 +1,8 @@
-"""Writing `by_seed` scripts as YAML a person can read and PyYAML reads back unchanged.
+"""Writing `by_seed` scripts as YAML a person can read and that reads back unchanged.
 
 Texts with line breaks become literal blocks, so reasoning and tool-call markup read as the
-model wrote them, and a comment above each seed says where its answers come from.
+model wrote them, and a comment above each seed says where its answers come from. The text reads
+back the same with `load_script` (YAML 1.2) and with PyYAML's own loaders (YAML 1.1).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import yaml
 from pydantic import JsonValue
 
 from policy_agent.scripted._script import Answer, SeedRole
+from policy_agent.yamlsource import CoreSchemaLoader
 
 
 def seed_script_yaml(
@@ -44,6 +46,14 @@ _EXTRA_BREAKS = frozenset("\x85\u2028\u2029")
 
 class _Dumper(yaml.SafeDumper):
     """Writes text with line breaks as literal blocks, so reasoning reads as it was written."""
+
+
+# PyYAML quotes a text only when its own (YAML 1.1) resolvers would read it as something else,
+# so `1e5` and `0o17` come out plain, and load_script's YAML 1.2 would read numbers: quoting
+# whatever either schema would not read as text keeps every text a text.
+for _first, _resolvers in CoreSchemaLoader.yaml_implicit_resolvers.items():
+    for _tag, _pattern in _resolvers:
+        _Dumper.add_implicit_resolver(_tag, _pattern, [_first])
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from policy_agent.yamlsource._explain import explain, field_path
+from policy_agent.yamlsource._explain import Explanation, explain, field_path
 from policy_agent.yamlsource._yaml import Document
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,11 +43,16 @@ class DocumentError(Exception):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
-def validate_document(document: Document, model: type[M]) -> M:
+Explain = Callable[[ErrorDetails, object], Explanation]
+"""Turns one pydantic error about data validated as a type into a message and a location."""
+
+
+def validate_document(document: Document, model: type[M], *, explain: Explain = explain) -> M:
     """`document`'s value as `model`, or `DocumentError` with every problem the file has.
 
     The document's own issues (duplicate keys, tags) are problems too, even when the value that
-    was kept fits the model: a file that says two things must not pass as saying one.
+    was kept fits the model: a file that says two things must not pass as saying one. `explain`
+    may say a model's own errors (its custom error types) better than the general one does.
     """
     problems = [
         SourceProblem(

@@ -6,6 +6,7 @@ serves the YAML it writes and plays the episode again: the records must come out
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from policy_agent.scripted import (
     Script,
     ScriptedServer,
     SeedRole,
+    load_script,
     script_from_run,
     served_model,
 )
@@ -175,8 +177,8 @@ async def test_each_kind_of_answer_replays_exactly(
     assert kinds == shape.events
     recorded = script_from_run(directory)
     assert list(recorded.roles) == list(dict.fromkeys([agent, user]))
-    # Served from the YAML file's text, as serve-script serves it.
-    replayer = await serve(yaml.safe_load(recorded.to_yaml())["roles"])
+    # Served from the YAML file's text, read as serve-script reads it.
+    replayer = await serve(_read_back(recorded.to_yaml()).roles)
     _, [replayed] = await simulate(config(replayer, "replayed"), hotel)
     assert said(replayed) == said(original)
     assert replayed.reward == original.reward
@@ -186,8 +188,13 @@ async def test_each_kind_of_answer_replays_exactly(
 
 
 # Any text, and text made of what YAML treats specially: line breaks (YAML 1.1 has three more),
-# indentation, quotes and the indicators of blocks, keys and comments.
-TEXTS = st.text() | st.text(alphabet=" \n\t\r\x85\u2028ab#:-|>'\"")
+# indentation, quotes and the indicators of blocks, keys and comments; and numbers as YAML 1.2
+# writes them where YAML 1.1 sees text (`1e5`, `0o17`), which the writer must quote all the same.
+TEXTS = (
+    st.text()
+    | st.text(alphabet=" \n\t\r\x85\u2028ab#:-|>'\"")
+    | st.from_regex(r"[-+]?[0-9]*\.?[0-9]+[eE][-+]?[0-9]+|0o[0-7]+|0x[0-9a-f]+", fullmatch=True)
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -211,7 +218,17 @@ def test_any_text_comes_back_from_the_yaml_unchanged(
         labels={role: {12: label, -3: label}},
         notes=(),
     )
-    assert Script.model_validate(yaml.safe_load(recorded.to_yaml())) == recorded.script
+    text = recorded.to_yaml()
+    assert _read_back(text) == recorded.script
+    assert Script.model_validate(yaml.safe_load(text)) == recorded.script
+
+
+def _read_back(text: str) -> Script:
+    """The script `text` says, read by `load_script` (a fresh folder: hypothesis calls often)."""
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "script.yaml"
+        file.write_text(text, encoding="utf-8")
+        return load_script(file)
 
 
 @pytest.mark.parametrize(

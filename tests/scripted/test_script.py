@@ -44,11 +44,12 @@ def test_every_problem_is_reported_with_its_line_and_field() -> None:
     bad = FIXTURES / "bad.yaml"
     assert str(caught.value).splitlines() == [
         "4 problems in the script:",
-        f"  {bad}:5: roles.agent.answers.1: an answer needs content, reasoning, tool_calls, "
+        f"  {bad}:5: roles.agent.answers[1]: an answer needs content, reasoning, tool_calls, "
         "text, a fault or hang: true",
-        f"  {bad}:6: roles.agent.answers.2.fault.status: Input should be less than or equal to 599",
-        f"  {bad}:10: roles.user.rules.0: give exactly one of `contains` and `regex`",
-        f"  {bad}:13: roles.user.rules.1.regex: '(unclosed' is not a valid regex: missing ), "
+        f"  {bad}:6: roles.agent.answers[2].fault.status: "
+        "Input should be less than or equal to 599",
+        f"  {bad}:10: roles.user.rules[0]: give exactly one of `contains` and `regex`",
+        f"  {bad}:13: roles.user.rules[1].regex: '(unclosed' is not a valid regex: missing ), "
         "unterminated subpattern at position 0",
     ]
 
@@ -57,17 +58,25 @@ def test_every_problem_is_reported_with_its_line_and_field() -> None:
     ("text", "expected"),
     [
         ("", "the script is empty"),
-        ("roles: [unclosed", 'not valid YAML: while parsing a flow sequence\n  in "'),
-        ("roles: {agent: {answers: [hi]}}\ntypo: 1\n", ":2: typo: Extra inputs are not permitted"),
+        (
+            "roles: [unclosed",
+            ":2:1: YAML syntax error: did not find expected ',' or ']' "
+            "(while parsing a flow sequence at line 1, column 8)",
+        ),
+        (
+            "roles: {agent: {answers: [hi]}}\ntypo: 1\n",
+            ":2: unknown key 'typo'; expected one of latency_ms, reasoning_field, "
+            "require_api_key, roles",
+        ),
         ("roles: {}\n", ":1: roles: Dictionary should have at least 1 item"),
         (
             "roles:\n  agent:\n    mode: rules\n    rules: [{contains: x, answer: y}]\n"
             "    answers: [z]\n",
-            ":5: roles.agent.answers: Extra inputs are not permitted",
+            ":5: roles.agent: unknown key 'answers'; expected one of mode, rules, fallback",
         ),
         (
             "roles:\n  agent:\n    answers:\n      - {hang: true, fault: {status: 500}}\n",
-            ":4: roles.agent.answers.0: an answer either hangs or has a fault, not both",
+            ":4: roles.agent.answers[0]: an answer either hangs or has a fault, not both",
         ),
     ],
 )
@@ -78,6 +87,58 @@ def test_bad_scripts_say_what_is_wrong(tmp_path: Path, text: str, expected: str)
         load_script(path)
     assert expected in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "roles:\n  agent:\n    answers: [a]\n  agent:\n    answers: [b]\n",
+            ":4: roles.agent: duplicate key 'agent' (first at line 2)",
+        ),
+        (
+            "roles:\n  agent:\n    answers:\n      - !!python/object:os.system x\n",
+            ":4: roles.agent.answers[0]: the tag !!python/object:os.system is not supported; "
+            "write a plain YAML value",
+        ),
+        (
+            "roles:\n  agent:\n    answers:\n      - contnet: hi\n",
+            ":4: roles.agent.answers[0]: unknown key 'contnet' (did you mean 'content'?)",
+        ),
+        (
+            "roles:\n  agent:\n    mode: sequense\n    answers: [hi]\n",
+            ":3: roles.agent.mode: 'sequense' is not a mode; "
+            "expected sequence (the default), rules or by_seed",
+        ),
+        (
+            "roles:\n  agent:\n    answers:\n      - tool_calls: [{name: f, arguments: 5}]\n",
+            ":4: roles.agent.answers[0].tool_calls[0].arguments: "
+            "expected a mapping (key: value), found a number (5)",
+        ),
+        (
+            "roles:\n  agent:\n    answers:\n      - {content: x, finish_reason: done}\n",
+            ":4: roles.agent.answers[0].finish_reason: 'done' is not a valid finish_reason; "
+            "expected one of stop, length, tool_calls",
+        ),
+        ("- roles\n", ":1: expected a mapping (key: value), found a list"),
+    ],
+)
+def test_script_problems_are_said_as_pack_problems_are(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "script.yaml"
+    path.write_text(text)
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert str(caught.value).splitlines() == ["1 problem in the script:", f"  {path}{expected}"]
+
+
+def test_scripts_are_yaml_1_2_so_words_and_dates_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "script.yaml"
+    path.write_text("latency_ms: 1e1\nroles:\n  agent:\n    answers: [no, on, 2025-06-04]\n")
+    script = load_script(path)
+    assert script.latency_ms == 10
+    assert script.roles["agent"] == SequenceRole(answers=["no", "on", "2025-06-04"])
 
 
 def test_a_missing_file_is_a_script_error(tmp_path: Path) -> None:
@@ -109,10 +170,9 @@ def test_by_seed_problems_point_at_the_seed(tmp_path: Path) -> None:
         load_script(path)
     assert str(caught.value).splitlines() == [
         "3 problems in the script:",
-        f"  {path}:7: roles.agent.answers.12.1: an answer needs content, reasoning, tool_calls, "
-        "text, a fault or hang: true",
-        f"  {path}:8: roles.agent.answers.x.[key]: Input should be a valid integer, unable to "
-        "parse string as an integer",
-        f"  {path}:9: roles.agent.answers.14: List should have at least 1 item after "
+        f"  {path}:7: roles.agent.answers['12'][1]: an answer needs content, reasoning, "
+        "tool_calls, text, a fault or hang: true",
+        f"  {path}:8: roles.agent.answers.x: expected a whole number, found text 'x'",
+        f"  {path}:9: roles.agent.answers['14']: List should have at least 1 item after "
         "validation, not 0",
     ]

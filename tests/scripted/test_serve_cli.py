@@ -62,7 +62,7 @@ def test_a_bad_script_is_reported_with_file_and_line() -> None:
     result = CliRunner().invoke(main, ["serve-script", str(FIXTURES / "bad.yaml")])
     assert result.exit_code == 1
     assert (
-        f"Error: 4 problems in the script:\n  {FIXTURES / 'bad.yaml'}:5: roles.agent.answers.1:"
+        f"Error: 4 problems in the script:\n  {FIXTURES / 'bad.yaml'}:5: roles.agent.answers[1]:"
         in result.output
     )
 
