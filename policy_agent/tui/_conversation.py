@@ -2,7 +2,8 @@
 
 Every step is on screen, folded; the current one is marked and kept in view, and the keys that
 unfold (reasoning, long results, raw completions) act on it. `m` and `M` go to the next and
-previous step where the list's search words are highlighted. The side panel holds the reward
+previous step where the list's search words are highlighted, unfolding what hides them and
+scrolling down to the first when it is below the screen. The side panel holds the reward
 breakdown and the expected actions beside the actual calls.
 """
 
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -134,8 +136,11 @@ class ConversationScreen(Screen[None]):
 
     def refresh_step(self, view: StepView) -> None:
         """Render `view` again with its step's current options."""
-        options = self.options[view.step.index]
-        view.update(render_step(view.step, started_at=self.episode.started_at, options=options))
+        view.update(self._rendered(view.step))
+
+    def _rendered(self, step: Step) -> RenderableType:
+        options = self.options[step.index]
+        return render_step(step, started_at=self.episode.started_at, options=options)
 
     def move_to(self, index: int, *, scroll: bool = True, notice: str | None = None) -> None:
         """Make step `index` current and mark it; with `scroll`, bring it to the top.
@@ -183,11 +188,30 @@ class ConversationScreen(Screen[None]):
             self.notice = "no matches" if searched else "no search words (/ in the list)"
             self._title()
             return
-        options = revealing(self.steps[jump.step], self.options[jump.step])
+        view = list(self.query(StepView))[jump.step]
+        options = revealing(view.step, self.options[jump.step])
         if options != self.options[jump.step]:
             self.options[jump.step] = options
-            self.refresh_step(list(self.query(StepView))[jump.step])
-        self.move_to(jump.step, notice=jump.notice)
+            self.refresh_step(view)
+        self.move_to(jump.step, scroll=False, notice=jump.notice)
+        # After the refresh: a step just unfolded has no size yet.
+        self.call_after_refresh(self._show_match, view)
+
+    def _show_match(self, view: StepView) -> None:
+        """Bring `view` to the top, as stepping does, unless that leaves its first highlighted
+        line below the screen: then scroll on to put that line a third of the way down."""
+        steps = self.query_one("#steps", VerticalScroll)
+        lines = self.app.console.render_lines(
+            self._rendered(view.step),
+            self.app.console.options.update_width(view.content_region.width),
+            pad=False,
+        )
+        rows = [row for row, line in enumerate(lines) if any(_highlighted(s) for s in line)]
+        height = steps.scrollable_content_region.height
+        top = view.virtual_region.y
+        if rows and rows[0] >= height:
+            top += rows[0] - height // 3
+        steps.scroll_to(y=top, animate=False)
 
     def action_jump(self, index: int) -> None:
         """The first (0) or last (-1) step."""
@@ -236,6 +260,11 @@ class ConversationScreen(Screen[None]):
     def on_step_view_chosen(self, message: StepView.Chosen) -> None:
         """A click on a step makes it current (it is in view already: nothing scrolls)."""
         self.move_to(message.index, scroll=False)
+
+
+def _highlighted(segment: Segment) -> bool:
+    # The highlight's style (see `_render`): reversed, and nothing else on screen is.
+    return bool(segment.text and segment.style and segment.style.reverse)
 
 
 class _StatusLine:

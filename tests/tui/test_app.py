@@ -133,6 +133,19 @@ async def test_m_and_shift_m_go_to_the_steps_with_a_search_word(fixture_run: Pat
         assert status(app).endswith("step 6/11")
 
 
+async def test_m_scrolls_on_to_a_match_below_the_screen(fixture_run: Path) -> None:
+    app = ReplayApp(ReplayRun(fixture_run), filter_text="amount_paid", episode="2")
+    async with app.run_test(size=(80, 12)) as pilot:  # ten rows of steps
+        await app.workers.wait_for_complete()
+        await pilot.press("m")
+        lines = screen_text(app).splitlines()
+        assert lines[0].endswith("step 7/11  match 1 of 2 ")
+        # Line 14 of the result, past its fold (which m opened): a third of the way down.
+        assert lines[4].startswith('█      "amount_paid": 747')
+        await pilot.press("left", "right")  # stepping still brings the step to the top
+        assert screen_text(app).splitlines()[1].startswith("█ 7  get_booking_details returned")
+
+
 async def test_m_says_when_nothing_matches(fixture_run: Path) -> None:
     # The episode is kept for its termination reason, which no step shows.
     async with replay(fixture_run, filter_text="user_stop", episode="2") as (app, pilot):
