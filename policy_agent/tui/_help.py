@@ -25,7 +25,7 @@ _EPISODES = [
 _CONVERSATION = [
     ("→ n  ← p", "next and previous step"),
     ("Home End", "first and last step"),
-    ("m M", "next and previous step with a search word (wraps around)"),
+    ("m M", "next and previous step with a search word (wraps)"),
     ("↑ ↓ PgUp PgDn", "scroll"),
     ("click", "make a step the current one"),
     ("r", "show or fold the current step's reasoning"),
@@ -41,7 +41,7 @@ _FILTER = [
     ("task:crib", "task ids containing crib"),
     ("reason:max", "termination reason starting with max"),
     ("code:multiple", "a violation whose code contains multiple"),
-    ('"quiet room"', "other words and phrases: searched in the conversation, highlighted"),
+    ('"quiet room"', "other words and phrases: searched in the conversation"),
 ]
 
 
