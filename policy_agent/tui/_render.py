@@ -211,7 +211,7 @@ class _StepRenderer:
             more = len(lines) - self.options.fold_lines
             parts.append(Text(f"… {more} more lines{self.hint('t')}", style="dim"))
         if result.crashed and result.detail:
-            parts.extend(self.raw("traceback", result.detail, "x"))
+            parts.extend(self.raw("traceback", result.detail, "v"))
         parts.extend(self.change(change) for change in result.changes)
         return parts
 

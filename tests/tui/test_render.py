@@ -52,7 +52,7 @@ def test_a_refused_call_and_a_crashed_tool() -> None:
     assert "cancel_booking returned (crashed)" in text_of(Step(index=0, record=crashed))
     assert "KeyError" in text_of(Step(index=0, record=crashed))
     folded = text_of(Step(index=0, record=crashed), FOLDED)
-    assert "▸ traceback (x)" in folded and "KeyError" not in folded
+    assert "▸ traceback (v)" in folded and "KeyError" not in folded
 
 
 def test_the_users_own_call_and_its_result() -> None:
