@@ -70,6 +70,7 @@ def render_step(step: Step, *, started_at: datetime, options: RenderOptions) -> 
 def match_count(step: Step, options: RenderOptions) -> int:
     """How many highlighted words `step` shows with `options` (folded parts show none)."""
     renderer = _StepRenderer(options)
+    renderer.title(step)
     renderer.body(step)
     return renderer.matches
 
@@ -129,12 +130,17 @@ class _StepRenderer:
         return f" ({key})" if self.options.hints else ""
 
     def step(self, step: Step, started_at: datetime) -> RenderableType:
-        label, style, moment = self.header(step)
+        title, moment = self.title(step)
         offset = f"+{(moment - started_at).total_seconds():.1f}s"
-        title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), (label, style))
+        return Group(_Header(title, offset), self.body(step))
+
+    def title(self, step: Step) -> tuple[Text, datetime]:
+        """The header's text (the tool's name highlighted like any word) and its moment."""
+        label, style, moment = self.header(step)
+        title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), self.text(label, style))
         if step.given:
             title.append("  (task history)", "dim italic")
-        return Group(_Header(title, offset), self.body(step))
+        return title, moment
 
     def body(self, step: Step) -> RenderableType:
         parts: list[RenderableType] = [self.event(event) for event in step.events]
@@ -194,7 +200,8 @@ class _StepRenderer:
             shown = (
                 compact if len(compact) <= 60 else json.dumps(value, indent=2, ensure_ascii=False)
             )
-            lines.append(Text.assemble((key, "bold"), ": "))
+            lines.append(self.text(key, "bold"))
+            lines.append(": ")
             lines.append(self.json_text(shown))
             lines.append("\n")
         lines.rstrip()

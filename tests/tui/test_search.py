@@ -45,6 +45,14 @@ def test_steps_match_wherever_a_word_shows_whatever_its_case() -> None:
     assert matching_steps(STEPS, ("quiet room",)) == ()
 
 
+def test_tool_names_and_argument_keys_match_as_the_filter_finds_them() -> None:
+    # The list's filter finds an episode by a tool's name or an argument's key (search_text);
+    # inside the conversation they are highlighted, so `m` reaches them: the call, its result.
+    assert matching_steps(STEPS, ("get_booking_details",)) == (5, 6)
+    assert matching_steps(STEPS, ("booking_id",)) == (5, 7)
+    assert all(highlighted(STEPS[i], ("booking_id",)) for i in (5, 7))
+
+
 def test_words_are_literal_and_empty_words_match_nothing() -> None:
     assert matching_steps(STEPS, ("+1-415",)) == (4,)  # a phone number, not a pattern
     assert matching_steps(STEPS, ("g9092.",)) == ()  # "." is a dot, not any character
