@@ -13,13 +13,19 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from policy_agent.domain._checks import PackParts, check_pack
 from policy_agent.domain._explain import explain
 from policy_agent.domain._file import DomainFile, PolicyFile
-from policy_agent.domain._json import load_json
 from policy_agent.domain._jsonschema import describe
 from policy_agent.domain._models import Tables, ToolSpec
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
 from policy_agent.domain._source import Locator
 from policy_agent.domain._tasks import Task
-from policy_agent.domain._yaml import Document, Loc, SourceError, load_yaml, read_text
+from policy_agent.yamlsource import (
+    Document,
+    Loc,
+    SourceError,
+    load_json,
+    load_yaml,
+    read_text,
+)
 
 DOMAIN_FILE = "domain.yaml"
 LIST_SECTIONS = {"tools": "tools", "user_tools": "tools", "tasks": "tasks"}

@@ -30,9 +30,9 @@ from pydantic import (
 from policy_agent.agent import AgentConfig
 from policy_agent.domain import display_path
 from policy_agent.domain._explain import explain
-from policy_agent.domain._yaml import Document, Loc, SourceError, load_yaml
 from policy_agent.llm import ModelConfig
 from policy_agent.user import UserConfig
+from policy_agent.yamlsource import Document, Loc, SourceError, load_yaml
 
 TAU2_GREETING = "Hi! How can I help you today?"
 """tau2-bench's fixed first agent message, our default greeting."""

@@ -1,12 +1,14 @@
-"""YAML files read safely with the line of every value, and models validated against them.
+"""YAML and JSON files read safely with the line of every value, and models validated against them.
 
 What the domain packs, run configs and scripted-server scripts share: YAML 1.2 safe loading that
-refuses tags and reports duplicate keys (`load_yaml`), and pydantic's errors turned into
-`file:line: field: message` with "did you mean" hints (`validate_document`, `explain`).
+refuses tags and reports duplicate keys (`load_yaml`), the same for JSON (`load_json`), and
+pydantic's errors turned into `file:line: field: message` with "did you mean" hints
+(`validate_document`, `explain`).
 It imports nothing else of policy_agent, so anything may use it.
 """
 
 from policy_agent.yamlsource._explain import Explanation, explain, field_path
+from policy_agent.yamlsource._json import load_json
 from policy_agent.yamlsource._validate import DocumentError, SourceProblem, validate_document
 from policy_agent.yamlsource._wording import closest, describe, show_value
 from policy_agent.yamlsource._yaml import (
@@ -36,6 +38,7 @@ __all__ = [
     "describe",
     "explain",
     "field_path",
+    "load_json",
     "load_yaml",
     "read_text",
     "show_value",

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from policy_agent.cli import main
 from policy_agent.cli._domain import load_pack_or_exit
 from policy_agent.domain import SCHEMA_KINDS, pack_schema
-from policy_agent.domain._yaml import load_yaml
+from policy_agent.yamlsource import load_yaml
 
 REPOSITORY = Path(__file__).parents[2]
 MINIMAL = Path(__file__).parent / "packs" / "minimal"

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from policy_agent.domain._json import load_json
-from policy_agent.yamlsource import SourceError
+from policy_agent.yamlsource import SourceError, load_json
 from tests.yamlsource._support import JSON_VALUES
 
 

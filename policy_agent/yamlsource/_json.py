@@ -1,8 +1,9 @@
 """JSON loading with the line of every key and item, and duplicate keys reported.
 
-`json.loads` forgets positions and keeps the last of two equal keys, so database and task files
-written as JSON are parsed here instead: a small recursive-descent parser over the standard
-library's own string and number scanners, producing the same `Document` as the YAML loader.
+`json.loads` forgets positions and keeps the last of two equal keys, so files written as JSON
+(a pack's tools, database and tasks, as the imported tau2 packs have them) are parsed here
+instead: a small recursive-descent parser over the standard library's own string and number
+scanners, producing the same `Document` as the YAML loader.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from json.scanner import NUMBER_RE
 from pathlib import Path
 from typing import NoReturn
 
-from policy_agent.domain._yaml import (
+from policy_agent.yamlsource._yaml import (
     MAX_DEPTH,
     Document,
     DocumentIssue,
