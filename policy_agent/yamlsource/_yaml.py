@@ -126,7 +126,8 @@ def load_yaml(file: Path) -> Document:
     except yaml.YAMLError as error:
         raise SourceError(file, f"YAML syntax error: {error}") from None
     if root is None:
-        return Document(file=file, data=None)
+        # Problems with an empty file (it lacks everything) are reported at its first line.
+        return Document(file=file, data=None, lines={(): 1})
     builder = _Builder(file)
     data = builder.value(root, (), frozenset())
     builder.lines.setdefault((), root.start_mark.line + 1)

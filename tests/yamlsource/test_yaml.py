@@ -119,8 +119,10 @@ def test_unreadable_files(tmp_path: Path) -> None:
     assert error.value.line == 2
 
 
-def test_an_empty_file_is_null(tmp_path: Path) -> None:
-    assert load_yaml(_write(tmp_path, "a.yaml", "# nothing\n")).data is None
+def test_an_empty_file_is_null_at_its_first_line(tmp_path: Path) -> None:
+    document = load_yaml(_write(tmp_path, "a.yaml", "# nothing\n\n# still nothing\n"))
+    assert document.data is None
+    assert document.line_of(("name",)) == 1
 
 
 @given(JSON_VALUES)
