@@ -12,7 +12,7 @@ are the fields a resumed run may change (they do not change what an episode is).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,13 +26,22 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
 from policy_agent.agent import AgentConfig
 from policy_agent.domain import display_path
 from policy_agent.domain._explain import explain
 from policy_agent.llm import ModelConfig
 from policy_agent.user import UserConfig
-from policy_agent.yamlsource import Document, Loc, SourceError, load_yaml
+from policy_agent.yamlsource import (
+    DocumentError,
+    Explanation,
+    SourceError,
+    describe,
+    field_path,
+    load_yaml,
+    validate_document,
+)
 
 TAU2_GREETING = "Hi! How can I help you today?"
 """tau2-bench's fixed first agent message, our default greeting."""
@@ -140,38 +149,31 @@ def load_config(path: Path) -> SimulationConfig:
 
     `domain` is resolved against the config file's folder.
     """
+    # Read by the name the messages show (relative to the working dir when inside it).
+    shown = Path(display_path(path))
     try:
-        document = load_yaml(path)
+        config = validate_document(load_yaml(shown), SimulationConfig, explain=_explain)
     except SourceError as error:
         raise ConfigError(str(error)) from None
-    where = display_path(path)
-    problems = [(issue.line, issue.message) for issue in document.issues]
-    config = None
-    if not isinstance(document.data, dict):
-        problems.append((1, "a run config is a mapping with at least domain, agent and user"))
-    else:
-        try:
-            config = SimulationConfig.model_validate(document.data)
-        except ValidationError as error:
-            problems += [_locate(document, detail) for detail in error.errors()]
-    if problems or config is None:
-        count = len(problems)
-        listed = "\n".join(f"  {where}:{line}: {message}" for line, message in sorted(problems))
-        raise ConfigError(f"{count} problem{'s' if count != 1 else ''} in {where}:\n{listed}")
+    except DocumentError as error:
+        count = len(error.problems)
+        listed = "\n".join(f"  {problem}" for problem in error.problems)
+        raise ConfigError(
+            f"{count} problem{'s' if count != 1 else ''} in {shown}:\n{listed}"
+        ) from None
     return config.model_copy(update={"domain": (path.parent / config.domain).resolve()})
 
 
-def _locate(document: Document, detail: Any) -> tuple[int, str]:
-    found = explain(detail, SimulationConfig)
-    field = _dotted(found.field)
-    return document.line_of(found.loc) or 1, f"{field + ': ' if field else ''}{found.message}"
-
-
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+def _explain(error: ErrorDetails, root: object) -> Explanation:
+    """The packs' explanations (a config's names, such as `api_key_env`, follow their rule), and
+    a file that is not a mapping at all told what a config is."""
+    found = explain(error, root)
+    if found.loc == () and error["type"] == "model_type":
+        value = error.get("input")
+        kind = "" if value is None else f"found {describe(value)}; "
+        message = f"{kind}a run config is a mapping with at least domain, agent and user"
+        return replace(found, message=message)
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,11 +234,8 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
     try:
         return SimulationConfig.model_validate(data)
     except ValidationError as error:
-        lines = [
-            f"  {_dotted(explain(d, SimulationConfig).field)}: "
-            f"{explain(d, SimulationConfig).message}"
-            for d in error.errors()
-        ]
+        found = [_explain(detail, SimulationConfig) for detail in error.errors()]
+        lines = [f"  {field_path(each.field)}: {each.message}" for each in found]
         raise ConfigError(
             "the command-line flags give an invalid config:\n" + "\n".join(lines)
         ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,47 @@ def test_problems_are_listed_by_file_and_line(tmp_path: Path) -> None:
         f"  {path}:5: agent.model.temperature: Input should be greater than or equal to 0",
         f"  {path}:6: agent.style: 'cards' is not a prompt style; expected one of card, template",
         f"  {path}:8: unknown key 'trails' (did you mean 'trials'?)",
-        f"  {path}:9: duplicate key 'user' (first at line 7)",
+        f"  {path}:9: user: duplicate key 'user' (first at line 7)",
     ]
+
+
+def test_problems_deep_in_the_file_name_their_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "domain: x\n"
+        "agent:\n"
+        "  model:\n"
+        "    model: m\n"
+        "    model: n\n"
+        "    api_key_env: my-key\n"
+        "user: {kind: scripted}\n"
+        "tasks: [a, 3]\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value).splitlines()[1:] == [
+        f"  {path}:5: agent.model.model: duplicate key 'model' (first at line 4)",
+        f"  {path}:6: agent.model.api_key_env: 'my-key' is not a valid name; use letters, "
+        "digits and _ (not starting with a digit)",
+        f"  {path}:8: tasks[1]: expected text, found a number (3)",
+    ]
+
+
+def test_a_config_in_the_working_dir_is_named_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "domain: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"^run\.yaml:2:1: YAML syntax error"):
+        load_config(tmp_path / "run.yaml")
+    write(tmp_path, "domain: x\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path / "run.yaml")
+    assert str(raised.value) == (
+        "2 problems in run.yaml:\n"
+        "  run.yaml:1: missing required key 'agent'\n"
+        "  run.yaml:1: missing required key 'user'"
+    )
 
 
 def test_an_oracle_takes_no_model_and_a_scripted_user_no_guidelines(tmp_path: Path) -> None:
@@ -91,14 +131,15 @@ def test_an_oracle_takes_no_model_and_a_scripted_user_no_guidelines(tmp_path: Pa
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "a run config is a mapping"),
-        ("domain: [unclosed\n", "YAML syntax error"),
-        ("- a\n- b\n", "a run config is a mapping"),
+        ("", "1: a run config is a mapping with at least domain, agent and user"),
+        ("domain: [unclosed\n", "2:1: YAML syntax error"),
+        ("# a list\n- a\n- b\n", "2: found a list; a run config is a mapping"),
     ],
 )
 def test_files_that_are_not_configs(tmp_path: Path, text: str, expected: str) -> None:
-    with pytest.raises(ConfigError, match=expected):
-        load_config(write(tmp_path, text))
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:{expected}")):
+        load_config(path)
 
 
 def test_flags_override_fields() -> None:
