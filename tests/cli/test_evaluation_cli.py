@@ -67,7 +67,7 @@ def test_report_prints_the_tables_of_the_demo(demo: Path) -> None:
         "Tokens and latency per role",
     ):
         assert title in result.stdout, title
-    assert "23, of which 23 succeed" in result.stdout
+    assert "24, of which 24 succeed" in result.stdout
     assert "Rewards as recorded during the run" in result.stdout
 
 
@@ -75,7 +75,7 @@ def test_report_json_is_the_report_model(demo: Path) -> None:
     result = invoke("report", demo, "--json")
     assert result.exit_code == 0, result.stderr
     report = RunReport.model_validate_json(result.stdout)
-    assert report.episodes.successes == 23 and report.pass_hat_k[0].value == 1.0
+    assert report.episodes.successes == 24 and report.pass_hat_k[0].value == 1.0
 
 
 def test_report_plot_writes_a_png(tmp_path: Path) -> None:
@@ -154,11 +154,11 @@ def test_evaluate_rescores_a_changed_task_and_never_touches_the_log(
     assert digest(run / EPISODES_NAME) == before
 
     report = RunReport.model_validate_json(invoke("report", run, "--json").stdout)
-    assert (report.evaluation, report.episodes.successes) == (name, 22)
+    assert (report.evaluation, report.episodes.successes) == (name, 23)
     assert report.rewards_from == f"from evaluation {name} (re-scored with a changed pack)"
     assert f"Rewards from evaluation {name}" in invoke("report", run).stdout
     recorded = invoke("report", run, "--json", "--evaluation", "recorded").stdout
-    assert RunReport.model_validate_json(recorded).episodes.successes == 23
+    assert RunReport.model_validate_json(recorded).episodes.successes == 24
 
 
 def test_evaluate_asks_for_a_judge_when_a_task_needs_one(copied: tuple[Path, Path]) -> None:
@@ -210,7 +210,7 @@ def judged() -> str:
 # ------------------------------------------------------------------------------------ export
 
 
-@pytest.mark.parametrize(("export_format", "records"), [("sft", 23), ("tau2", 23), ("chatml", 0)])
+@pytest.mark.parametrize(("export_format", "records"), [("sft", 24), ("tau2", 24), ("chatml", 0)])
 def test_export_writes_each_format_of_the_demo(
     demo: Path, tmp_path: Path, export_format: str, records: int
 ) -> None:
@@ -218,7 +218,7 @@ def test_export_writes_each_format_of_the_demo(
     result = invoke("export", demo, "--format", export_format, "--out", out)
     assert result.exit_code == 0, result.stderr
     what = "turns" if export_format == "chatml" else "records"
-    assert result.stderr.startswith(f"Exported {records} {what} from 23 episodes")
+    assert result.stderr.startswith(f"Exported {records} {what} from 24 episodes")
     text = out.read_text(encoding="utf-8")
     if export_format == "tau2":
         assert len(json.loads(text)["simulations"]) == records

@@ -19,7 +19,7 @@ from policy_agent.trajectory._episode import Episode
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO = REPOSITORY / "simulations" / "hotel-demo.yaml"
-HOTEL_TASKS = 23
+HOTEL_TASKS = 24
 
 
 def invoke(*args: str | Path) -> Result:
@@ -37,7 +37,7 @@ def test_the_demo_runs_from_its_config(tmp_path: Path) -> None:
     directory = only_run(tmp_path)
     assert result.stdout == (
         f"{directory}: {HOTEL_TASKS}/{HOTEL_TASKS} episodes; pass {HOTEL_TASKS}/{HOTEL_TASKS} "
-        "(100.0%); infrastructure failures 0; ends: transfer 4, user_stop 19\n"
+        "(100.0%); infrastructure failures 0; ends: transfer 4, user_stop 20\n"
     )
     assert result.stderr.startswith(f"Run {directory}: hotel, {HOTEL_TASKS} episodes")
     assert sorted(p.name for p in directory.iterdir()) == ["episodes.jsonl", "run.json"]

@@ -37,7 +37,7 @@ def test_the_demo_exports_every_episode_with_the_card_prompt(demo: Path) -> None
     tools = [tool.openai_schema() for tool in pack.tools]
     card = system_prompt(pack.policy, functions_from_openai(tools), PromptStyle.CARD)
     lines = sft(demo)
-    assert len(lines) == 23
+    assert len(lines) == 24
     for line in lines:
         assert SFTRecord.model_validate(line).reward == 1.0
         assert line["messages"][0] == {"role": "system", "content": card}

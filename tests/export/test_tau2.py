@@ -76,7 +76,7 @@ def tau2(run: Path, pack: Path = HOTEL, reward_filter: RewardFilter | None = Non
 def test_the_demo_is_a_results_file_of_tau2s_fields_only(demo: Path) -> None:
     results = tau2(demo)
     assert list(results) == ["timestamp", "info", "tasks", "simulations"]
-    assert len(results["tasks"]) == len(results["simulations"]) == 23
+    assert len(results["tasks"]) == len(results["simulations"]) == 24
     info = results["info"]
     assert (info["num_trials"], info["max_steps"], info["max_errors"]) == (1, 100, 10)
     assert info["agent_info"] == {"implementation": "oracle", "llm": None, "llm_args": None}

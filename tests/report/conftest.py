@@ -14,7 +14,7 @@ from tests.report._support import demo_run, mixed_episodes, write_run
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The README's demo run: 23 hotel tasks, one trial, every reward 1. Do not write to it."""
+    """The README's demo run: 24 hotel tasks, one trial, every reward 1. Do not write to it."""
     return demo_run(tmp_path_factory.mktemp("demo"))
 
 

@@ -66,7 +66,7 @@ def test_a_stricter_task_fails_on_rescoring_and_the_log_is_untouched(
         (STRICT_TASK, 0, 1.0, 0.0)
     ]
     assert rescoring.manifest.pack_changed and rescoring.manifest.failed == 0
-    assert rescoring.manifest.episodes == 23
+    assert rescoring.manifest.episodes == 24
     written = write_evaluation(run, rescoring.manifest, rescoring.lines)
     assert written == run / EVALUATIONS_DIR / f"{rescoring.manifest.name}.jsonl"
     assert digest(run / EPISODES_NAME) == before
@@ -76,14 +76,14 @@ def test_a_stricter_task_fails_on_rescoring_and_the_log_is_untouched(
     assert "re-scored with a changed pack" in loaded.describe_rewards()
     report = build_report(loaded)
     assert report.evaluation == rescoring.manifest.name
-    assert report.episodes.successes == 22
+    assert report.episodes.successes == 23
     [strict] = [t for t in report.tasks if t.task_id == STRICT_TASK]
     assert strict.rewards == [0.0]
     reward = next(e.reward for e in loaded.episodes if e.task_id == STRICT_TASK)
     assert reward is not None
     assert [check.met for check in reward.env_assertions] == [False, True, True]
     # The recorded rewards stay readable.
-    assert build_report(load_run(run, evaluation=RECORDED)).episodes.successes == 23
+    assert build_report(load_run(run, evaluation=RECORDED)).episodes.successes == 24
 
 
 def test_an_unchanged_pack_changes_nothing(demo: Path) -> None:
@@ -101,9 +101,9 @@ def test_the_newest_evaluation_is_used_and_any_can_be_named(copied: tuple[Path, 
     names = [first.manifest.name, second.manifest.name]
     assert evaluation_names(run) == names == ["20250101-000000-000000", "20250102-000000-000000"]
     assert load_run(run, evaluation=LATEST).evaluation == second.manifest
-    assert build_report(load_run(run, evaluation=names[0])).episodes.successes == 23
+    assert build_report(load_run(run, evaluation=names[0])).episodes.successes == 24
     manifest, lines = read_evaluation(run, names[1])
-    assert manifest == second.manifest and len(lines) == 23
+    assert manifest == second.manifest and len(lines) == 24
 
 
 def test_an_evaluation_without_its_manifest_is_ignored(copied: tuple[Path, Path]) -> None:

@@ -22,7 +22,7 @@ from policy_agent.report import (
 from policy_agent.trajectory import RoleTotals
 from tests.report._support import episode, write_run
 
-HOTEL_TASKS = 23
+HOTEL_TASKS = 24
 
 
 def text_of(renderable: object, width: int = 140) -> str:
@@ -34,14 +34,14 @@ def text_of(renderable: object, width: int = 140) -> str:
 def test_the_demo_scores_one_everywhere(demo: Path) -> None:
     report = build_report(load_run(demo))
     counts = report.episodes
-    assert (counts.planned, counts.total, counts.scored, counts.successes) == (23, 23, 23, 23)
+    assert (counts.planned, counts.total, counts.scored, counts.successes) == (24, 24, 24, 24)
     assert (counts.infrastructure_failures, counts.judge_failures, counts.unevaluated) == (0, 0, 0)
     assert report.average_reward is not None
     assert (report.average_reward.value, report.average_reward.low) == (1.0, 1.0)
-    assert [(e.metric, e.value, e.tasks) for e in report.pass_hat_k] == [("pass^1", 1.0, 23)]
+    assert [(e.metric, e.value, e.tasks) for e in report.pass_hat_k] == [("pass^1", 1.0, 24)]
     assert len(report.tasks) == HOTEL_TASKS
     assert all(t.rewards == [1.0] and t.successes == 1 for t in report.tasks)
-    assert report.termination_reasons == {"transfer": 4, "user_stop": 19}
+    assert report.termination_reasons == {"transfer": 4, "user_stop": 20}
     assert report.violations == {}
     assert report.tools.agent_errors == 0 and report.tools.agent_calls > 0
     assert report.tools.agent_error_rate == 0.0

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from policy_agent.cli import main
+from policy_agent.domain import load_pack
 from policy_agent.scripted import Script, ScriptedServer
 from policy_agent.trajectory import RunStore
 from policy_agent.trajectory._episode import Episode
@@ -65,7 +66,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         if process.stderr:
             process.stderr.close()
         [directory] = runs.iterdir()
-        planned = TRIALS * 23
+        planned = TRIALS * len(load_pack(HOTEL).tasks)
         killed_at = lines_in(runs)
         assert killed_at < planned, "the run finished before it was killed"
         assert RunStore.open(directory).manifest.finished_at is None

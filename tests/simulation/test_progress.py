@@ -96,7 +96,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
     [directory] = tmp_path.iterdir()
     done = len(RunStore.open(directory).read(Episode))
     assert stderr.splitlines()[-1] == (
-        f"Interrupted: {done} of 46000 episodes are in {directory}. "
+        f"Interrupted: {done} of 48000 episodes are in {directory}. "
         f"Finish the run with: policy-agent run --resume {directory}"
     )
     assert "Traceback" not in stderr

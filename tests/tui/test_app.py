@@ -347,8 +347,8 @@ async def test_a_large_run_is_filtered_once_typing_pauses(
 
 async def test_the_demo_run_replays(demo_run: Path) -> None:
     async with replay(demo_run) as (app, pilot):
-        assert len(rows(app)) == 23
-        assert "23/23 episodes · 0 failed · 23 shown" in screen_text(app)
+        assert len(rows(app)) == 24
+        assert "24/24 episodes · 0 failed · 24 shown" in screen_text(app)
         await pilot.press("enter", "end")
         screen = conversation(app)
         assert screen.entry.id == "card_triplet_cribs#0"

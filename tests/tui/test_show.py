@@ -129,7 +129,7 @@ def test_bad_lines_are_warned_about_and_the_rest_shown(tmp_path: Path) -> None:
 def test_the_demo_run(demo_run: Path) -> None:
     index = show(str(demo_run), "--plain", "--width", "100")
     assert index.exit_code == 0, index.output
-    assert "23 of 23 episodes, 0 failed" in index.stdout
+    assert "24 of 24 episodes, 0 failed" in index.stdout
     assert re.search(r"nonrefundable_emergency_transfer#0 +✓ 1\.00  transfer", index.stdout)
     result = show(str(demo_run), "-e", "card_triplet_cribs#0", "--plain", "--width", "100")
     text = result.stdout
