@@ -156,11 +156,7 @@ def load_config(path: Path) -> SimulationConfig:
     except SourceError as error:
         raise ConfigError(str(error)) from None
     except DocumentError as error:
-        count = len(error.problems)
-        listed = "\n".join(f"  {problem}" for problem in error.problems)
-        raise ConfigError(
-            f"{count} problem{'s' if count != 1 else ''} in {shown}:\n{listed}"
-        ) from None
+        raise ConfigError(error.listing(str(shown))) from None
     return config.model_copy(update={"domain": (path.parent / config.domain).resolve()})
 
 

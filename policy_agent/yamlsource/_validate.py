@@ -42,6 +42,12 @@ class DocumentError(Exception):
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
 
+    def listing(self, subject: str) -> str:
+        """The problems under a count of them: `2 problems in run.yaml:`, then one a line."""
+        count = len(self.problems)
+        listed = "".join(f"\n  {problem}" for problem in self.problems)
+        return f"{count} problem{'s' if count != 1 else ''} in {subject}:{listed}"
+
 
 Explain = Callable[[ErrorDetails, object], Explanation]
 """Turns one pydantic error about data validated as a type into a message and a location."""

@@ -115,6 +115,9 @@ def test_a_model_may_say_its_own_errors_better(tmp_path: Path) -> None:
         SourceProblem(file=file, line=2, field="units.a.room.beds", message="beds are counted")
     ]
     assert str(caught.value) == f"{file}:2: units.a.room.beds: beds are counted"
+    assert caught.value.listing("the hotel") == (
+        f"1 problem in the hotel:\n  {file}:2: units.a.room.beds: beds are counted"
+    )
 
 
 @pytest.mark.parametrize(
