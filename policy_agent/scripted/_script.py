@@ -252,11 +252,7 @@ def load_script(path: Path) -> Script:
     try:
         return validate_document(document, Script, explain=_explain)
     except DocumentError as error:
-        count = len(error.problems)
-        listed = "\n".join(f"  {problem}" for problem in error.problems)
-        raise ScriptError(
-            f"{count} problem{'s' if count != 1 else ''} in the script:\n{listed}"
-        ) from None
+        raise ScriptError(error.listing("the script")) from None
 
 
 def _explain(error: ErrorDetails, root: object) -> Explanation:
