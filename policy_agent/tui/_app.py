@@ -256,6 +256,10 @@ class ReplayApp(App[None]):
         self.episodes.add_entries(new)
 
     def _poll(self) -> None:
+        if not self.episodes.is_running:
+            # The app is closing and the list is being taken down: nothing left to add to.
+            self._follower.stop()
+            return
         known = len(self.replay_run.log.problems)
         try:
             self._take(self.replay_run.log.poll())
