@@ -1,5 +1,6 @@
 """Domain packs: YAML files describing a policy, its tools, a database and tasks."""
 
+from policy_agent.domain._explain import explain as explain_pack_error
 from policy_agent.domain._file import DomainFile
 from policy_agent.domain._loader import find_repository, load_pack
 from policy_agent.domain._models import (
@@ -69,6 +70,7 @@ __all__ = [
     "UpdateOp",
     "UserScenario",
     "display_path",
+    "explain_pack_error",
     "expression_names",
     "find_repository",
     "load_pack",

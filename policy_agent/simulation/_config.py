@@ -29,8 +29,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from policy_agent.agent import AgentConfig
-from policy_agent.domain import display_path
-from policy_agent.domain._explain import explain
+from policy_agent.domain import display_path, explain_pack_error
 from policy_agent.llm import ModelConfig
 from policy_agent.user import UserConfig
 from policy_agent.yamlsource import (
@@ -163,7 +162,7 @@ def load_config(path: Path) -> SimulationConfig:
 def _explain(error: ErrorDetails, root: object) -> Explanation:
     """The packs' explanations (a config's names, such as `api_key_env`, follow their rule), and
     a file that is not a mapping at all told what a config is."""
-    found = explain(error, root)
+    found = explain_pack_error(error, root)
     if found.loc == () and error["type"] == "model_type":
         value = error.get("input")
         kind = "" if value is None else f"found {describe(value)}; "
