@@ -236,8 +236,8 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
             results[concurrency] = result
             rows.append(row("1 process", concurrency, latency_ms, result))
         top = max(levels)
-        result = run_processes(server.base_url, top, episodes_for(top), 1, server.pid, freeze=True)
-        rows.append(row("1 process, gc.freeze()", top, latency_ms, result))
+        frozen = run_processes(server.base_url, top, episodes_for(top), 1, server.pid, freeze=True)
+        rows.append(row("1 process, gc.freeze()", top, latency_ms, frozen))
         if workers > 1:
             result = run_processes(server.base_url, top, episodes_for(top), workers, server.pid)
             rows.append(row(f"{workers} separate runs", top, latency_ms, result))
@@ -275,13 +275,14 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
     for note in notes:
         print(f"\n{note}")
     if TARGET_CONCURRENCY in results:
-        measured = results[TARGET_CONCURRENCY]
+        # `policy-agent run` freezes the collector once loaded (cli/_run.py): judge that row.
+        measured = frozen if top == TARGET_CONCURRENCY else results[TARGET_CONCURRENCY]
         ideal = TARGET_CONCURRENCY * 1000 / latency_ms
         share = measured["calls"] / measured["wall_s"] / ideal
         verdict = "met" if share >= TARGET else "NOT met"
         print(
-            f"\nTarget: >= {TARGET:.0%} of ideal at concurrency {TARGET_CONCURRENCY}: "
-            f"{verdict} ({share:.0%})."
+            f"\nTarget: >= {TARGET:.0%} of ideal at concurrency {TARGET_CONCURRENCY}, one process "
+            f"as `policy-agent run` runs it (gc frozen once loaded): {verdict} ({share:.0%})."
         )
         cpu_ms = 1000 * measured["cpu_s"] / measured["calls"]
         print(
