@@ -2,7 +2,9 @@
 
 Each line you type is a user message; the agent then takes turns (its tool calls run against a
 fresh episode of the pack's environment) until it answers you. Reasoning, tool calls, results,
-database changes, violations and retries are shown as they happen.
+database changes, violations and retries are shown as they happen. With `--task` you play that
+task's customer: its instructions are shown, and the chat starts from the task's initial state
+(its data, its setup calls and the conversation already under way).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
     from policy_agent.agent import Agent, AgentEvent
     from policy_agent.conversation import AgentToolCall, ConversationRecord, ToolResult
+    from policy_agent.domain import Task
     from policy_agent.environment import EpisodeEnvironment
 
 _STRATEGIES = ("resample", "feedback", "keep_first", "terminate")  # ViolationStrategy, kept light
@@ -81,6 +84,12 @@ _RESULT_LINES = 20
     help="Further attempts after a failed model call.",
 )
 @click.option(
+    "--task",
+    "task_id",
+    metavar="ID",
+    help="Play this task's customer, from the task's initial state (its history shown first).",
+)
+@click.option(
     "--max-tool-calls",
     type=click.IntRange(min=1),
     default=20,
@@ -98,6 +107,7 @@ def chat(
     violations: str,
     timeout: float,
     retries: int,
+    task_id: str | None,
     max_tool_calls: int,
 ) -> None:
     """Talk to the agent of a domain pack: you play the customer.
@@ -109,10 +119,14 @@ def chat(
     from rich.console import Console
 
     from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
-    from policy_agent.environment import Environment
+    from policy_agent.environment import Environment, InitialStateError
     from policy_agent.llm import LLMError, ModelConfig
 
     pack = load_pack_or_exit(domain)
+    try:
+        task = pack.task(task_id) if task_id is not None else None
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="--task") from None
     try:
         config = AgentConfig(
             model=ModelConfig(
@@ -144,7 +158,14 @@ def chat(
         f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode)."
     )
     console.print("You are the customer. Type a message; /quit or Ctrl-D ends the chat.")
-    session = _Session(agent, Environment.from_pack(pack).new_episode(), console, max_tool_calls)
+    try:
+        episode = Environment.from_pack(pack).new_episode(task)
+    except InitialStateError as error:
+        console.print(f"[red]{_escape(str(error))}[/]")
+        raise SystemExit(1) from None
+    session = _Session(agent, episode, console, max_tool_calls)
+    if task is not None:
+        session.start_from(task)
     with asyncio.Runner() as runner:
         try:
             code = session.run(runner)
@@ -172,11 +193,54 @@ class _Session:
         self.max_tool_calls = max_tool_calls
         self.history: list[ConversationRecord] = []
 
+    def start_from(self, task: Task) -> None:
+        """Show the task's customer and its history, which the conversation then goes on from."""
+        from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
+        from policy_agent.domain import StructuredInstructions
+        from policy_agent.simulation import history_records
+
+        scenario = task.user_scenario
+        instructions = scenario.instructions
+        if isinstance(instructions, StructuredInstructions):
+            parts = [instructions.reason_for_call, instructions.known_info]
+            parts.append(instructions.task_instructions)
+            shown = "\n".join(part.strip() for part in parts if part)
+        else:
+            shown = instructions.strip()
+        self.console.print(f"[bold]Task {_escape(task.id)}[/]: you play its customer.")
+        if scenario.persona:
+            self.console.print(f"[dim]{_escape(scenario.persona)}[/]")
+        self.console.print(f"[dim]{_escape(shown)}[/]")
+        self.history = history_records(task, self.episode.history)
+        if self.history:
+            self.console.print("[dim]The conversation so far (the task's history):[/]")
+        for record in self.history:
+            if isinstance(record, UserMessage):
+                self.console.print(f"[bold]you>[/] {_escape(record.content)}")
+            elif isinstance(record, AgentMessage):
+                self.console.print(f"[bold green]agent>[/] {_escape(record.content)}")
+            elif isinstance(record, AgentToolCall):
+                self._call(record)
+            elif isinstance(record, ToolResult):
+                self._result(record)
+            else:
+                self.console.print(f"[cyan]you → {_escape(record.name)}[/]")
+
     def run(self, runner: asyncio.Runner) -> int:
         """Read lines until /quit or end of input; the exit code (1 when the agent failed)."""
         from policy_agent.agent import AgentModelError
         from policy_agent.conversation import UserMessage
+        from policy_agent.simulation import agent_moves_first
 
+        if agent_moves_first(self.history):
+            # The task's history leaves the agent to move first.
+            try:
+                if runner.run(self._agent_turns()):
+                    return 1
+            except AgentModelError as error:
+                self._events(error.events)
+                self.console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
+                return 1
         while True:
             try:
                 line = self.console.input("[bold]you>[/] ")

@@ -24,6 +24,7 @@ from policy_agent.simulation._config import (
     config_for_domain,
     load_config,
 )
+from policy_agent.simulation._history import agent_moves_first, history_records
 from policy_agent.simulation._loop import AgentPlayer, EpisodeLimits, database_state, run_episode
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._processes import WorkerProcessFailed
@@ -56,11 +57,13 @@ __all__ = [
     "SimulationConfig",
     "TaskCheck",
     "WorkerProcessFailed",
+    "agent_moves_first",
     "apply_overrides",
     "check_pack",
     "config_for_domain",
     "database_state",
     "episode_seed",
+    "history_records",
     "is_infrastructure_failure",
     "is_pass",
     "load_config",

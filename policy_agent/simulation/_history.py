@@ -56,3 +56,12 @@ def history_records(task: Task, results: Sequence[EnvironmentResult]) -> list[Co
         result = next(pending)
         records.append(ToolResult.of(call_id, call.name, result, requestor=message.role))
     return records
+
+
+def agent_moves_first(history: Sequence[ConversationRecord]) -> bool:
+    """Whether the agent speaks next after `history`: after a user's message, or after the
+    result of its own call (after its message, or the user's own call, the user does)."""
+    last = history[-1] if history else None
+    return isinstance(last, UserMessage) or (
+        isinstance(last, ToolResult) and last.requestor == "assistant"
+    )

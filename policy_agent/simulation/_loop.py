@@ -35,6 +35,7 @@ from policy_agent.conversation import (
 )
 from policy_agent.environment import Database, EpisodeEnvironment, Requestor
 from policy_agent.format import Violation
+from policy_agent.simulation._history import agent_moves_first
 from policy_agent.trajectory._episode import (
     DatabaseState,
     Episode,
@@ -248,10 +249,7 @@ class _Loop:
             stop = stop_signal(last.content)
             if stop is not None:
                 raise _End(_STOPS[stop])
-        if isinstance(last, UserMessage) or (
-            isinstance(last, ToolResult) and last.requestor == "assistant"
-        ):
-            # The history left the agent to move (a user's message, or its own call's result).
+        if agent_moves_first(messages):
             await self._agent_turns()
         while True:
             await self._user_turn()

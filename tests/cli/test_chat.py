@@ -16,6 +16,7 @@ from policy_agent.domain import load_pack
 from policy_agent.scripted import Script, ScriptedServer
 from tests.agent._hotel_script import AGENT_TURNS, scripted
 from tests.agent._support import CRIBS_CALL, HOTEL
+from tests.simulation._support import call, say
 
 
 @pytest.fixture
@@ -164,3 +165,34 @@ def test_long_reasoning_is_truncated(server_for) -> None:
     assert result.exit_code == 0, result.output
     assert "x" * 600 + "… (400 more)" in result.output
     assert "x" * 601 not in result.output
+
+
+def test_a_task_starts_the_chat_from_its_history(server_for) -> None:
+    server = server_for(
+        [
+            call("cancel_booking", {"booking_id": "B11319"}),
+            say("Booking B11319 is cancelled; 567 will be refunded."),
+        ]
+    )
+    result = chat(
+        server.base_url, ["Yes, please go ahead.", "/quit"], "--task", "cancel_confirmed_mid_call"
+    )
+
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert "Task cancel_confirmed_mid_call: you play its customer." in output
+    assert "You called to cancel your June 20th stay" in output
+    assert "you> Hello, this is Daniel Okoro, guest ID G90974." in output
+    assert "→ get_booking_details" in output
+    assert "refunds the full 567. Shall I cancel it?" in output
+    assert "→ cancel_booking" in output and "✎ update bookings[B11319]" in output
+    # The model saw the history: its first request holds the agent's question from it.
+    [first, _] = [request.body for request in server.requests]
+    assert isinstance(first, dict)
+    assert any("Shall I cancel it?" in str(m.get("content")) for m in first["messages"])
+
+
+def test_an_unknown_task_names_the_tasks_there_are() -> None:
+    result = chat("http://127.0.0.1:9/v1", [], "--task", "nope")
+    assert result.exit_code == 2
+    assert "Invalid value for --task: no task 'nope' in domain 'hotel'; it has: " in result.output
