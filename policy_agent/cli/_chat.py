@@ -158,6 +158,9 @@ def chat(
         f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode)."
     )
     console.print("You are the customer. Type a message; /quit or Ctrl-D ends the chat.")
+    if pack.user_tools:
+        names = ", ".join(tool.name for tool in pack.user_tools)
+        console.print(f"Your own tools: /call NAME {{json arguments}}, NAME one of {names}.")
     try:
         episode = Environment.from_pack(pack).new_episode(task)
     except InitialStateError as error:
@@ -251,6 +254,9 @@ class _Session:
                 return 0
             if not line.strip():
                 continue
+            if line.strip().startswith("/call"):
+                self._user_call(line.strip().removeprefix("/call").strip())
+                continue
             self.history.append(UserMessage(content=line))
             try:
                 ended = runner.run(self._agent_turns())
@@ -260,6 +266,33 @@ class _Session:
                 return 1
             if ended:
                 return 1
+
+    def _user_call(self, text: str) -> None:
+        """`/call NAME {json arguments}`: one of the user's own tools (dual control), on the
+        user's database; the agent sees neither the call nor its result, as in a simulation."""
+        from policy_agent.conversation import ToolResult, UserToolCall
+
+        tools = [tool.name for tool in self.episode.environment.pack.user_tools]
+        if not tools:
+            self.console.print("[yellow]This pack has no user tools to /call.[/]")
+            return
+        name, _, raw = text.partition(" ")
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as error:
+            self.console.print(f"[red]The arguments are not JSON ({_escape(str(error))}).[/]")
+            return
+        if not name or not isinstance(arguments, dict):
+            self.console.print(
+                f"[red]Use /call NAME {{json arguments}}; your tools: {', '.join(tools)}[/]"
+            )
+            return
+        number = 1 + sum(isinstance(record, UserToolCall) for record in self.history)
+        call = UserToolCall(call_id=f"user_call_{number}", name=name, arguments=arguments)
+        result = self.episode.call(name, arguments, requestor="user")
+        recorded = ToolResult.of(call.call_id, name, result, requestor="user")
+        self.history += [call, recorded]
+        self._result(recorded)
 
     async def _agent_turns(self) -> bool:
         """The agent's turns up to its next message; True when the episode ended instead."""
@@ -339,7 +372,8 @@ class _Session:
         for recorded in result.changes:
             change = recorded.change()
             self.console.print(
-                f"[magenta]✎ {change.kind} {_escape(change.table)}[{_escape(change.record_id)}][/]"
+                # Escaped whole: `[main]` on its own would read as a markup tag and vanish.
+                f"[magenta]✎ {change.kind} {_escape(f'{change.table}[{change.record_id}]')}[/]"
             )
             for diff in change.field_diff():
                 self.console.print(f"[magenta]    {_escape(str(diff))}[/]")

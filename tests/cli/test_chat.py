@@ -196,3 +196,39 @@ def test_an_unknown_task_names_the_tasks_there_are() -> None:
     result = chat("http://127.0.0.1:9/v1", [], "--task", "nope")
     assert result.exit_code == 2
     assert "Invalid value for --task: no task 'nope' in domain 'hotel'; it has: " in result.output
+
+
+def test_the_customer_works_their_own_tools_with_call(server_for, tmp_path) -> None:
+    from tests.domain._support import pack_data, tool, write_pack
+
+    phone = {"op": "update", "table": "phone", "key": "'main'", "set": {"airplane_mode": "on"}}
+    data = pack_data(
+        user_tools=[tool("set_airplane_mode", phone, on={"type": "boolean"})],
+        user_database={"phone": {"main": {"airplane_mode": True}}},
+    )
+    folder = write_pack(tmp_path, data)
+    server = server_for([say("Please turn airplane mode off."), say("Great, you are online.")])
+    lines = [
+        "My phone has no signal.",
+        '/call set_airplane_mode {"on": false}',
+        "/call press_button",
+        "/call set_airplane_mode {on",
+        "Done.",
+        "/quit",
+    ]
+    arguments = ["chat", "--domain", str(folder), "--agent-model", "hosted_vllm/agent"]
+    arguments += ["--agent-api-base", server.base_url, "--timeout", "5", "--retries", "0"]
+    result = CliRunner().invoke(main, arguments, input="".join(f"{line}\n" for line in lines))
+
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert "Your own tools: /call NAME {json arguments}, NAME one of set_airplane_mode." in output
+    assert "✎ update phone[main]\n    airplane_mode: true -> false" in output
+    assert "Error: Tool 'press_button' not found; the tools are: set_airplane_mode" in output
+    assert "The arguments are not JSON" in output
+    assert "agent> Great, you are online." in output
+    # The agent saw the customer's words, not their own tool calls.
+    second = server.requests[1].body
+    assert isinstance(second, dict)
+    said = [str(m.get("content")) for m in second["messages"]]
+    assert "Done." in said and not any("airplane_mode" in text for text in said[1:])
