@@ -18,9 +18,9 @@ generations, events) are left out. The choices a mapping needs:
 - a task's initial state is written as tau2's: its data as `initialization_data` (our tables
   are tau2's dict tables, `{table: {id: fields}}`), its actions as `initialization_actions`
   (a Python function by its name, a tool call by the tool's), its message history as the
-  records the run's first episode of the task started from (tau2 replays the history's calls
-  and checks their results); every simulation's messages begin with that history, as tau2's
-  trajectories do;
+  records the run's first episode of the task started from, or, if none started, as the
+  task's initial state makes them (tau2 replays the history's calls and checks their
+  results); every simulation's messages begin with that history, as tau2's trajectories do;
 - `reward_info.info` carries our note (why the reward is what it is), as tau2 uses it;
 - simulation ids are stable (a UUID derived from the run id, task and trial), git_commit is
   "unknown" (tau2's own value when it has none), timestamps are ISO 8601 in UTC.
@@ -42,6 +42,7 @@ from policy_agent.conversation import (
     UserToolCall,
 )
 from policy_agent.domain import DomainPack, EnvAssertion, StructuredInstructions, Task
+from policy_agent.environment import Environment, InitialStateError
 from policy_agent.export._tau2_models import (
     Requestor,
     Tau2Action,
@@ -75,7 +76,7 @@ from policy_agent.export._tau2_models import (
 )
 from policy_agent.llm import ModelConfig
 from policy_agent.report import LoadedRun
-from policy_agent.simulation import ModelAgentConfig, SimulationConfig
+from policy_agent.simulation import ModelAgentConfig, SimulationConfig, history_records
 from policy_agent.tau2 import DOMAINS
 from policy_agent.trajectory import RewardInfo, TerminationReason
 from policy_agent.trajectory._episode import Episode
@@ -119,7 +120,7 @@ def tau2_results(run: LoadedRun, config: SimulationConfig, pack: DomainPack) -> 
         timestamp=run.manifest.created_at.isoformat(),
         info=_info(config, pack),
         tasks=[
-            _task(task, pack.name, histories.get(task.id, []))
+            _task(task, pack.name, histories.get(task.id) or _history(pack, task))
             for task in pack.tasks
             if task.id in ran
         ],
@@ -202,6 +203,17 @@ def _task(task: Task, domain: str, history: Sequence[ConversationRecord]) -> Tau
             reward_basis=list(criteria.reward_basis),
         ),
     )
+
+
+def _history(pack: DomainPack, task: Task) -> list[ConversationRecord]:
+    """The task's history made afresh, for a task none of whose episodes got to start."""
+    if task.initial_state is None or not task.initial_state.messages:
+        return []
+    try:
+        episode = Environment.from_pack(pack).new_episode(task)
+    except InitialStateError:
+        return []  # tau2 could not start it either; the task is written without its history
+    return history_records(task, episode.history)
 
 
 def _initial_state(task: Task, history: Sequence[ConversationRecord]) -> Tau2InitialState | None:

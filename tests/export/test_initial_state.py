@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -109,3 +110,17 @@ def test_sft_lines_say_how_many_messages_were_given(run: tuple[Path, Path]) -> N
     assert messages[1]["content"] == "Please cancel booking B11319."
     assert messages[2]["tool_calls"][0]["function"]["name"] == "get_booking_details"
     assert messages[4]["tool_calls"][0]["function"]["name"] == "cancel_booking"
+
+
+def test_a_task_none_of_whose_episodes_started_still_has_its_history(
+    run: tuple[Path, Path],
+) -> None:
+    loaded = load_run(run[0])
+    [episode] = loaded.episodes
+    crashed = episode.model_copy(update={"messages": [], "initial_messages": 0})
+    out = io.StringIO()
+    export_run(dataclasses.replace(loaded, episodes=[crashed]), load_pack(run[1]), "tau2", out)
+    [task] = json.loads(out.getvalue())["tasks"]
+    history = task["initial_state"]["message_history"]
+    assert [m["role"] for m in history] == ["user", "assistant", "tool"]
+    assert "B11319" in history[2]["content"]
