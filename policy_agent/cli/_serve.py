@@ -12,6 +12,7 @@ from policy_agent.cli import main
 
 if TYPE_CHECKING:
     from policy_agent.scripted import ScriptedServer
+    from policy_agent.trajectory import EpisodeRef
 
 
 @main.command("serve-script")
@@ -70,12 +71,12 @@ async def _serve(server: ScriptedServer, script: Path) -> None:
 
 def _episode_keys(
     context: click.Context, parameter: click.Parameter, values: tuple[str, ...]
-) -> list[tuple[str, int]] | None:
+) -> list[EpisodeRef] | None:
     """Parse each --episode before the run is read (None: every episode)."""
-    from policy_agent.scripted import parse_episode_key
+    from policy_agent.trajectory import parse_episode_id
 
     try:
-        return [parse_episode_key(value) for value in values] or None
+        return [parse_episode_id(value) for value in values] or None
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
 
@@ -98,9 +99,12 @@ def _role_names(
     "-e",
     "episodes",
     multiple=True,
-    metavar="TASK#TRIAL",
+    metavar="TASK#TRIAL|LINE",
     callback=_episode_keys,
-    help="Replay only this episode (e.g. cancel_free_window#0); repeat for more. Default: all.",
+    help=(
+        "Replay only this episode: TASK#TRIAL (e.g. cancel_free_window#0) or its line in "
+        "episodes.jsonl (1 for the first); repeat for more. Default: all."
+    ),
 )
 @click.option(
     "--roles",
@@ -116,7 +120,7 @@ def _role_names(
     help="The script file to write (replaced if it exists).",
 )
 def script_from_run(
-    run: str, episodes: list[tuple[str, int]] | None, roles: list[str] | None, output: Path
+    run: str, episodes: list[EpisodeRef] | None, roles: list[str] | None, output: Path
 ) -> None:
     """Write what the models said in RUN as a script that `serve-script` replays.
 

@@ -9,7 +9,6 @@ from policy_agent.scripted._from_run import (
     RecordedScript,
     ScriptFromRunError,
     SelectionError,
-    parse_episode_key,
     script_from_run,
     served_model,
 )
@@ -52,7 +51,6 @@ __all__ = [
     "approximate_tokens",
     "is_loopback",
     "load_script",
-    "parse_episode_key",
     "script_from_run",
     "served_model",
 ]

@@ -11,7 +11,6 @@ pack shows up as different tool results and rewards, without a GPU.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
@@ -30,12 +29,10 @@ from policy_agent.conversation import (
 )
 from policy_agent.scripted._script import Answer, Script, ScriptedToolCall, SeedRole
 from policy_agent.scripted._writing import seed_script_yaml
-from policy_agent.trajectory import Episode, RunStore, UserRetryEvent
+from policy_agent.trajectory import Episode, EpisodeRef, RunStore, UserRetryEvent
 
 ROLES = ("agent", "user")
 """The roles whose model outputs a run records (the judge's answers are not kept)."""
-
-_EPISODE_KEY = re.compile(r"^(?P<task>.+)#(?P<trial>[0-9]+)$")
 
 
 class ScriptFromRunError(Exception):
@@ -80,14 +77,6 @@ class RecordedScript:
         return seed_script_yaml(header, self.roles, self.labels)
 
 
-def parse_episode_key(text: str) -> tuple[str, int]:
-    """`(task_id, trial)` of `TASK#TRIAL`; ValueError saying the form otherwise."""
-    found = _EPISODE_KEY.fullmatch(text.strip())
-    if found is None:
-        raise ValueError(f"episode {text!r} is not TASK_ID#TRIAL (e.g. cancel_free_window#0)")
-    return found["task"], int(found["trial"])
-
-
 def served_model(model: str) -> str:
     """The `model` field litellm sends for a litellm model string: it drops the provider prefix.
 
@@ -112,12 +101,13 @@ class _Said:
 def script_from_run(
     directory: Path,
     *,
-    episodes: Collection[tuple[str, int]] | None = None,
+    episodes: Collection[EpisodeRef] | None = None,
     roles: Collection[str] | None = None,
 ) -> RecordedScript:
     """A script replaying the model outputs of the run in `directory`.
 
-    `episodes` picks `(task_id, trial)` pairs (default: every episode); `roles` picks `agent`
+    `episodes` picks `(task_id, trial)` pairs or 1-based lines of episodes.jsonl (default: every
+    episode; see `parse_episode_id`); `roles` picks `agent`
     and/or `user` (default: those that called a model). Raises `RunStoreError` when `directory`
     is not a readable run, `SelectionError` when a picked episode or role is not in it, and
     `ScriptFromRunError` when its episodes cannot be told apart by seed.
@@ -217,15 +207,24 @@ def _pick_roles(
 
 
 def _pick_episodes(
-    recorded: list[Episode], wanted: Collection[tuple[str, int]] | None, run: str
+    recorded: list[Episode], wanted: Collection[EpisodeRef] | None, run: str
 ) -> list[Episode]:
     if wanted is None:
         if not recorded:
             raise SelectionError(f"{run} has no episodes yet")
         return recorded
+    lines = [line for line in wanted if isinstance(line, int)]
+    beyond = [str(line) for line in lines if line > len(recorded)]
+    if beyond:
+        raise SelectionError(
+            f"{run} has {len(recorded)} episode(s), one a line of episodes.jsonl; there is no "
+            f"line {', '.join(beyond)}"
+        )
+    keys = [ref for ref in wanted if not isinstance(ref, int)]
+    keys += [recorded[line - 1].key for line in lines]
     present = {episode.key for episode in recorded}
-    picked = set(wanted)
-    missing = [f"{task}#{trial}" for task, trial in wanted if (task, trial) not in present]
+    picked = set(keys)
+    missing = [f"{task}#{trial}" for task, trial in keys if (task, trial) not in present]
     if missing:
         some = ", ".join(f"{task}#{trial}" for task, trial in sorted(present)[:5])
         raise SelectionError(

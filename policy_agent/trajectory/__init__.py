@@ -31,6 +31,7 @@ from policy_agent.trajectory._errors import (
     RunStoreError,
     RunStoreWarning,
 )
+from policy_agent.trajectory._ids import EpisodeRef, episode_id, parse_episode_id
 from policy_agent.trajectory._lines import EPISODES_NAME, Line, TornTail
 from policy_agent.trajectory._manifest import (
     MANIFEST_NAME,
@@ -67,6 +68,7 @@ __all__ = [
     "EnvAssertionCheck",
     "Episode",
     "EpisodeEvent",
+    "EpisodeRef",
     "ErrorEvent",
     "FieldDifference",
     "JudgeUsage",
@@ -91,6 +93,8 @@ __all__ = [
     "check_resumable",
     "collect_versions",
     "config_hash",
+    "episode_id",
     "json_schema_of_line",
     "new_run_id",
+    "parse_episode_id",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from policy_agent.trajectory import episode_id, parse_episode_id
 from policy_agent.tui._actions import ActionRow, arguments_match, call_text, pair_actions
 from policy_agent.tui._filter import EpisodeFilter
 from policy_agent.tui._log import EpisodeEntry, EpisodeLog, EpisodeNotFound
@@ -33,10 +34,8 @@ from policy_agent.tui._run import ExpectedActions, ReplayRun, pack_path_of, reso
 from policy_agent.tui._steps import (
     MatchJump,
     Step,
-    episode_id,
     is_success,
     next_match,
-    parse_episode_id,
     search_pattern,
     search_text,
     steps_of,

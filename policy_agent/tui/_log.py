@@ -26,8 +26,9 @@ from policy_agent.trajectory import (
     RecordInvalid,
     RunStoreError,
     TerminationReason,
+    parse_episode_id,
 )
-from policy_agent.tui._steps import is_success, parse_episode_id, search_text, violation_codes
+from policy_agent.tui._steps import is_success, search_text, violation_codes
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,10 +24,13 @@ from policy_agent.conversation import (
     UserToolCall,
 )
 from policy_agent.evaluation import is_success as reward_is_success
-from policy_agent.trajectory import Episode, EpisodeEvent, ErrorEvent, UserRetryEvent
-
-_EPISODE_ID = re.compile(r"(?P<task>.+)#(?P<trial>[0-9]+)", re.DOTALL)
-_LINE_NUMBER = re.compile(r"[0-9]+")
+from policy_agent.trajectory import (
+    Episode,
+    EpisodeEvent,
+    ErrorEvent,
+    UserRetryEvent,
+    episode_id,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,28 +61,6 @@ def steps_of(episode: Episode) -> tuple[Step, ...]:
     if pending:
         steps.append(Step(index=len(steps), record=None, events=tuple(pending)))
     return tuple(steps)
-
-
-def episode_id(episode: Episode) -> str:
-    """`task_id#trial`, the id `show --episode` and `replay --episode` accept."""
-    return f"{episode.task_id}#{episode.trial}"
-
-
-def parse_episode_id(text: str) -> tuple[str, int] | int:
-    """`(task_id, trial)` for `task#trial`, or the 1-based line number for a bare number.
-
-    Raises ValueError, saying which forms are accepted, for anything else.
-    """
-    stripped = text.strip()
-    if _LINE_NUMBER.fullmatch(stripped) and int(stripped) > 0:
-        return int(stripped)
-    found = _EPISODE_ID.fullmatch(stripped)
-    if found is None:
-        raise ValueError(
-            f"episode {text!r} is neither TASK_ID#TRIAL (e.g. card_triplet_cribs#0) "
-            "nor a line number of episodes.jsonl (1 for the first)"
-        )
-    return found["task"], int(found["trial"])
 
 
 def is_success(episode: Episode) -> bool | None:

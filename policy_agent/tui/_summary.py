@@ -14,10 +14,10 @@ from rich.text import Text
 
 from policy_agent.domain import Action
 from policy_agent.evaluation import is_success as reward_is_success
-from policy_agent.trajectory import Episode, RewardInfo
+from policy_agent.trajectory import Episode, RewardInfo, episode_id
 from policy_agent.tui._actions import ActionRow, call_text, pair_actions
 from policy_agent.tui._render import RenderOptions, render_step
-from policy_agent.tui._steps import episode_id, is_success, steps_of
+from policy_agent.tui._steps import is_success, steps_of
 
 _WIDE = 80
 """From this width on, expected and actual actions are two columns; below, they are stacked."""

@@ -320,11 +320,33 @@ def test_episode_picks_the_episodes_to_replay(recording: Recording, tmp_path: Pa
     )
 
 
+def test_episode_takes_a_line_number_as_show_does(recording: Recording, tmp_path: Path) -> None:
+    keys = [episode.key for episode in RunStore.open(recording.run).read(Episode)]
+    line = 1 + keys.index(("cancel_late_one_night_fee", 0))
+    written = []
+    for choice in (str(line), "cancel_late_one_night_fee#0"):
+        output = tmp_path / f"{len(written)}.yaml"
+        result = run_cli(
+            "script-from-run",
+            str(recording.run),
+            "-e",
+            choice,
+            "--roles",
+            "agent",
+            "-o",
+            str(output),
+        )
+        assert result.exit_code == 0, result.output
+        written.append(output.read_text())
+    assert written[0] == written[1]
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
         (["--episode", "nope#0"], "has no episode nope#0; its 3 episode(s) include "),
-        (["--episode", "cancel_free_window"], "is not TASK_ID#TRIAL"),
+        (["--episode", "cancel_free_window"], "is neither TASK_ID#TRIAL"),
+        (["--episode", "4"], "has 3 episode(s), one a line of episodes.jsonl; there is no line 4"),
         (["--roles", "judge"], "unknown role(s) judge: a run records the outputs of agent and"),
         (["--roles", ","], "name at least one role"),
     ],
