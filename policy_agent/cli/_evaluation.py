@@ -40,7 +40,7 @@ _evaluation_option = click.option(
 
 
 @main.command()
-@click.argument("run_dir", metavar="RUN", type=_RUN)
+@click.argument("run_dirs", metavar="RUN [RUN ...]", type=_RUN, nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead.")
 @click.option(
     "--plot",
@@ -48,15 +48,20 @@ _evaluation_option = click.option(
     help="Also write pass^k against k as a PNG (needs `pip install 'policy-agent[plot]'`).",
 )
 @_evaluation_option
-def report(run_dir: Path, as_json: bool, plot: Path | None, evaluation: str) -> None:
+def report(run_dirs: tuple[Path, ...], as_json: bool, plot: Path | None, evaluation: str) -> None:
     """What run RUN scored: reward, pass^k for k = 1..trials, per-task results, how episodes
     ended, violations, the tool-error rate, and tokens, latency and cost per role.
 
-    Infrastructure failures are left out of the agent's scores and counted apart.
+    Infrastructure failures are left out of the agent's scores and counted apart. With several
+    runs (one per domain, say), one row per run and their pass^k combined: the mean of the
+    runs, each weighing the same, and all their tasks pooled.
     """
     from policy_agent.report import PlotUnavailable, build_report, render_report, write_png
 
-    built = build_report(_load(run_dir, evaluation))
+    if len(run_dirs) > 1:
+        _report_runs(run_dirs, as_json=as_json, plot=plot, evaluation=evaluation)
+        return
+    built = build_report(_load(run_dirs[0], evaluation))
     if as_json:
         click.echo(built.model_dump_json(indent=2))
     else:
@@ -67,6 +72,20 @@ def report(run_dir: Path, as_json: bool, plot: Path | None, evaluation: str) -> 
         except (PlotUnavailable, ValueError, OSError) as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"Wrote {plot}", err=True)
+
+
+def _report_runs(
+    run_dirs: tuple[Path, ...], *, as_json: bool, plot: Path | None, evaluation: str
+) -> None:
+    from policy_agent.report import build_report, combine_reports, render_runs_summary
+
+    if plot is not None:
+        raise click.UsageError("--plot draws one run; give it a single RUN")
+    summary = combine_reports([build_report(_load(run, evaluation)) for run in run_dirs])
+    if as_json:
+        click.echo(summary.model_dump_json(indent=2))
+    else:
+        _console().print(render_runs_summary(summary))
 
 
 @main.command()

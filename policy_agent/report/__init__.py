@@ -6,12 +6,19 @@ report = build_report(run)                                  # RunReport: --json'
 console.print(render_report(report))                        # rich tables, pass^k chart
 write_png(report, Path("pass.png"))                         # needs the `plot` extra
 comparison = build_comparison(run, load_run(other))         # beyond noise or not, flipped tasks
+summary = combine_reports([report, build_report(load_run(other_domain))])   # pass^k across runs
 rescoring = await rescore_run(run, load_pack(pack_dir))     # the pack as it is now
 write_evaluation(run.directory, rescoring.manifest, rescoring.lines)   # never episodes.jsonl
 ```
 """
 
 from policy_agent.report._build import build_comparison, build_report
+from policy_agent.report._combined import (
+    CombinedMetric,
+    RunsSummary,
+    combine_reports,
+    render_runs_summary,
+)
 from policy_agent.report._evaluations import (
     EVALUATIONS_DIR,
     EvaluationError,
@@ -42,6 +49,7 @@ __all__ = [
     "EVALUATIONS_DIR",
     "LATEST",
     "RECORDED",
+    "CombinedMetric",
     "EpisodeCounts",
     "EvaluationError",
     "EvaluationManifest",
@@ -56,10 +64,12 @@ __all__ = [
     "RoleUsage",
     "RunComparisonReport",
     "RunReport",
+    "RunsSummary",
     "TaskResult",
     "ToolUsage",
     "build_comparison",
     "build_report",
+    "combine_reports",
     "evaluation_names",
     "load_run",
     "new_evaluation_name",
@@ -67,6 +77,7 @@ __all__ = [
     "read_evaluation",
     "render_comparison",
     "render_report",
+    "render_runs_summary",
     "rescore_run",
     "run_config",
     "write_evaluation",
