@@ -47,13 +47,18 @@ def validate(pack: Path) -> None:
 
 
 def summary(pack: DomainPack) -> str:
-    """`hotel 1.0.0: 12 tools (8 read, 3 write, 1 transfer), 4 tables (...), 16 tasks — OK`."""
+    """`hotel 1.0.0: 12 tools (8 read, 3 write, 1 transfer), 4 tables (...), 16 tasks — OK`,
+    with how many tasks start from an initial state and the sync hook, when there are."""
     parts = [_tools(pack.tools, "tool"), _tables(pack.database, "table")]
     if pack.user_tools:
         parts.append(_tools(pack.user_tools, "user tool"))
     if pack.user_database:
         parts.append(_tables(pack.user_database, "user table"))
-    parts.append(_count(len(pack.tasks), "task"))
+    starting = sum(task.initial_state is not None for task in pack.tasks)
+    tasks = _count(len(pack.tasks), "task")
+    parts.append(tasks + (f" ({starting} from an initial state)" if starting else ""))
+    if pack.sync is not None:
+        parts.append(f"sync hook {pack.sync}")
     return f"{pack.name} {pack.version}: {', '.join(parts)} — OK"
 
 

@@ -13,6 +13,7 @@ from policy_agent.cli import main
 from policy_agent.cli._domain import load_pack_or_exit
 from policy_agent.domain import SCHEMA_KINDS, pack_schema
 from policy_agent.yamlsource import load_yaml
+from tests.domain._support import pack_data, write_pack
 
 REPOSITORY = Path(__file__).parents[2]
 MINIMAL = Path(__file__).parent / "packs" / "minimal"
@@ -34,6 +35,26 @@ def test_validate_prints_a_summary_and_exits_0(monkeypatch: pytest.MonkeyPatch) 
     assert result.output == (
         "library 1.0.0: 5 tools (2 read, 2 write, 1 transfer), "
         "2 tables (books 2, loans 1), 2 tasks — OK\n"
+    )
+
+
+def test_the_summary_counts_tasks_that_start_from_a_state_and_names_the_sync_hook(
+    tmp_path: Path,
+) -> None:
+    tasks = [
+        {"id": "plain", "user_scenario": {"instructions": "Hi."}},
+        {
+            "id": "mid_call",
+            "user_scenario": {"instructions": "Go on."},
+            "initial_state": {"messages": [{"role": "user", "content": "About BK1..."}]},
+        },
+    ]
+    files = {"hooks.py": "def sync(db, user_db):\n    pass\n"}
+    folder = write_pack(tmp_path, pack_data(tasks=tasks, sync="hooks.py:sync"), files)
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        ", 2 tasks (1 from an initial state), sync hook hooks.py:sync — OK\n"
     )
 
 
