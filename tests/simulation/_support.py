@@ -61,6 +61,23 @@ def say(text: str) -> dict[str, Any]:
     return {"reasoning": "Reply.", "content": text}
 
 
+def lookup_then_thanks() -> dict[str, Any]:
+    """Roles for any number of concurrent episodes: the user asks to be looked up, the agent
+    looks the guest up and says it is set, the user thanks it and stops (four calls each)."""
+    return {
+        "agent": {
+            "mode": "rules",
+            "rules": [{"contains": "first_name", "answer": say("All set.")}],
+            "fallback": call("get_guest_details", {"guest_id": "G90974"}),
+        },
+        "user": {
+            "mode": "rules",
+            "rules": [{"contains": "All set", "answer": "Thanks. ###STOP###"}],
+            "fallback": "Please look me up.",
+        },
+    }
+
+
 def closed_port_url() -> str:
     """The base URL of a port nothing listens on."""
     with socket.socket() as probe:

@@ -25,7 +25,13 @@ from policy_agent.simulation._processes import play_in_processes, shares
 from policy_agent.simulation._progress import RunTally
 from policy_agent.trajectory import RunStore
 from policy_agent.trajectory._episode import Episode
-from tests.simulation._support import DEMO, REPOSITORY, call, model, say, sim_config
+from tests.simulation._support import (
+    DEMO,
+    REPOSITORY,
+    lookup_then_thanks,
+    model,
+    sim_config,
+)
 from tests.simulation.conftest import Serve
 
 VARYING = {"timestamp", "started_at", "ended_at", "duration_s", "duration_ms", "latency_ms"}
@@ -85,20 +91,7 @@ async def test_two_processes_play_the_demo_as_one_does(hotel: DomainPack, tmp_pa
 async def test_model_backed_episodes_on_two_processes(
     hotel: DomainPack, serve: Serve, tmp_path: Path
 ) -> None:
-    server = await serve(
-        {
-            "agent": {
-                "mode": "rules",
-                "rules": [{"contains": "first_name", "answer": say("All set.")}],
-                "fallback": call("get_guest_details", {"guest_id": "G90974"}),
-            },
-            "user": {
-                "mode": "rules",
-                "rules": [{"contains": "All set", "answer": "Thanks. ###STOP###"}],
-                "fallback": "Please look me up.",
-            },
-        }
-    )
+    server = await serve(lookup_then_thanks())
     config = sim_config(
         agent={"model": model(server, "agent")},
         user={"kind": "llm", "model": model(server, "user")},

@@ -27,7 +27,7 @@ from policy_agent.simulation import (
 from policy_agent.trajectory import RunStore, json_schema_of_line
 from policy_agent.trajectory._episode import Episode, TerminationReason
 from policy_agent.user import UserSimulator, UserStep
-from tests.simulation._support import DEMO, call, model, say, sim_config
+from tests.simulation._support import DEMO, call, lookup_then_thanks, model, say, sim_config
 from tests.simulation.conftest import Serve
 
 
@@ -108,18 +108,7 @@ async def test_64_concurrent_episodes_overlap_their_model_calls(
 ) -> None:
     latency_ms, episodes, calls_per_episode = 100, 64, 4
     server = await serve(
-        {
-            "agent": {
-                "mode": "rules",
-                "rules": [{"contains": "first_name", "answer": say("All set.")}],
-                "fallback": call("get_guest_details", {"guest_id": "G90974"}),
-            },
-            "user": {
-                "mode": "rules",
-                "rules": [{"contains": "All set", "answer": "Thanks. ###STOP###"}],
-                "fallback": "Please look me up.",
-            },
-        },
+        lookup_then_thanks(),
         latency_ms=latency_ms,
     )
     config = sim_config(
