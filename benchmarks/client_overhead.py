@@ -23,10 +23,10 @@ from typing import Any
 
 from _support import HOTEL, machine_load, say, scripted_server, table
 
-from policy_agent.agent import Agent, AgentConfig
-from policy_agent.conversation import ConversationRecord, UserMessage, to_openai_messages
+from policy_agent.agent import Agent, AgentConfig, to_openai_messages
 from policy_agent.domain import DomainPack, load_pack
 from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.records import ConversationRecord, UserMessage
 from policy_agent.simulation import OracleAgentConfig, Simulation, SimulationConfig
 from policy_agent.user import UserConfig
 

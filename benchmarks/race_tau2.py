@@ -46,9 +46,9 @@ from pathlib import Path
 from _support import table
 from pydantic import JsonValue
 
+from policy_agent.records import Episode
 from policy_agent.scripted import Script, ScriptedServer
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode
 
 STOP_CUE = "Anything else?"
 """What the agent's final message ends with; the user's script stops when it sees it."""

@@ -39,9 +39,9 @@ from _support import HOTEL, agent_that_looks_up_then_answers, machine_load, scri
 
 from policy_agent.domain import load_pack
 from policy_agent.llm import ModelConfig
+from policy_agent.records import Episode
 from policy_agent.simulation import ModelAgentConfig, Simulation, SimulationConfig
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode
 from policy_agent.user import UserConfig
 
 TASK = "card_triplet_cribs"

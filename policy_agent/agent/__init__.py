@@ -3,7 +3,7 @@
 ```python
 agent = Agent.from_pack(pack, AgentConfig(model=ModelConfig(model="hosted_vllm/nemotron",
                                                             api_base="http://127.0.0.1:8000/v1")))
-step = await agent.act(history, seed=7)   # AgentStep: turn, record, events, usage, latency
+step = await agent.act(history, seed=7)   # MessageStep | ToolCallStep | GaveUpStep
 ```
 Three ways to ask the model (`AgentConfig.transport` and `.style`), all judged by
 `policy_agent.format`'s parser: chat + card (the functions in the system prompt, the content
@@ -13,7 +13,7 @@ Answers that are not one action are handled by `ViolationPolicy`; failed model c
 `AgentModelError` with everything the turn recorded.
 """
 
-from policy_agent.agent._agent import Agent, AgentStep
+from policy_agent.agent._agent import Agent
 from policy_agent.agent._config import (
     DEFAULT_FEEDBACK,
     AgentConfig,
@@ -21,18 +21,20 @@ from policy_agent.agent._config import (
     ViolationStrategy,
 )
 from policy_agent.agent._errors import AgentModelError
-from policy_agent.agent._events import AgentEvent, RetryEvent, ViolationAction, ViolationEvent
+from policy_agent.agent._history import to_chat_messages, to_openai_messages
+from policy_agent.agent._step import AgentStep, GaveUpStep, MessageStep, ToolCallStep
 
 __all__ = [
     "DEFAULT_FEEDBACK",
     "Agent",
     "AgentConfig",
-    "AgentEvent",
     "AgentModelError",
     "AgentStep",
-    "RetryEvent",
-    "ViolationAction",
-    "ViolationEvent",
+    "GaveUpStep",
+    "MessageStep",
+    "ToolCallStep",
     "ViolationPolicy",
     "ViolationStrategy",
+    "to_chat_messages",
+    "to_openai_messages",
 ]

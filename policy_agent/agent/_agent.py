@@ -3,10 +3,11 @@
 ```python
 agent = Agent.from_pack(pack, AgentConfig(model=ModelConfig(model="hosted_vllm/...", ...)))
 step = await agent.act(history, seed=7)
-match step.turn:
-    case Message(): ...      # step.record is an AgentMessage: the user's turn next
-    case ToolCall(): ...     # step.record is an AgentToolCall: run it, append a ToolResult
-    case Violation(): ...    # the violation strategy gave up: the episode ends as agent_error
+match step:
+    case MessageStep(): ...    # step.record is an AgentMessage: the user's turn next
+    case ToolCallStep(): ...   # step.record is an AgentToolCall: run it, append a ToolResult
+    case GaveUpStep(): ...     # the violation strategy gave up: the episode ends as agent_error
+    case _: assert_never(step)
 ```
 An `Agent` holds no conversation state (the history is passed in), so one agent serves every
 episode of a run concurrently.
@@ -17,55 +18,42 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict, assert_never
 
 from pydantic import JsonValue
 
-from policy_agent.agent._answers import Answer, read_chat_content, read_structured, read_text
+from policy_agent.agent._answers import ModelAnswer, read_chat_content, read_structured, read_text
 from policy_agent.agent._config import AgentConfig
 from policy_agent.agent._errors import AgentModelError
-from policy_agent.agent._events import AgentEvent, RetryEvent, ViolationAction, ViolationEvent
-from policy_agent.conversation import (
-    AgentMessage,
-    AgentToolCall,
-    ConversationRecord,
-    Generation,
-    TokenUsage,
-    to_chat_messages,
-    to_openai_messages,
-)
+from policy_agent.agent._history import to_chat_messages, to_openai_messages
+from policy_agent.agent._step import AgentStep, GaveUpStep, MessageStep, ToolCallStep
 from policy_agent.domain import DomainPack
 from policy_agent.format import (
-    ChatMessage,
     FunctionSpec,
-    Message,
     PromptStyle,
-    SystemMessage,
-    ToolCall,
-    Violation,
     card_system_prompt,
     effective_thinking,
     functions_from_openai,
     policy_only_system_prompt,
     render_conversation,
 )
-from policy_agent.format import UserMessage as ChatUserMessage
 from policy_agent.llm import Completion, LLMClient, LLMError
-
-
-@dataclass(frozen=True, kw_only=True)
-class AgentStep:
-    """One agent turn: the action, the record to append, and what happened on the way."""
-
-    turn: Message | ToolCall | Violation
-    """The action; a `Violation` only when the strategy ended the episode (`agent_error`)."""
-    record: AgentMessage | AgentToolCall | None
-    """What to append to the conversation (None for a terminal violation)."""
-    events: tuple[AgentEvent, ...] = ()
-    """Violations and retries, in order."""
-    usage: TokenUsage
-    """Tokens of every model call of the turn, rejected attempts included."""
-    latency_ms: float
-    """Time spent in successful model calls of the turn (failed attempts are in the events)."""
+from policy_agent.records import (
+    AgentEvent,
+    AgentMessage,
+    AgentToolCall,
+    ChatMessage,
+    ChatSystemMessage,
+    ChatUserMessage,
+    ConversationRecord,
+    Generation,
+    Message,
+    TokenUsage,
+    ToolCall,
+    Violation,
+    ViolationAction,
+    ViolationEvent,
+)
 
 
 @dataclass(kw_only=True)
@@ -78,20 +66,27 @@ class _Tally:
 
     def add(self, completion: Completion, generation: Generation) -> None:
         # The client's failed attempts before this answer come first, as they happened first.
-        self.events += [RetryEvent.of(completion.model, r) for r in completion.attempts]
+        self.events += [r.retry_event(completion.model) for r in completion.attempts]
         self.usage += generation.usage
         self.latency_ms += generation.latency_ms
 
-    def step(
-        self, turn: Message | ToolCall | Violation, record: AgentMessage | AgentToolCall | None
-    ) -> AgentStep:
-        return AgentStep(
-            turn=turn,
-            record=record,
-            events=tuple(self.events),
-            usage=self.usage,
-            latency_ms=self.latency_ms,
-        )
+    def said(self, turn: Message, record: AgentMessage) -> MessageStep:
+        return MessageStep(turn=turn, record=record, **self._so_far())
+
+    def called(self, turn: ToolCall, record: AgentToolCall) -> ToolCallStep:
+        return ToolCallStep(turn=turn, record=record, **self._so_far())
+
+    def gave_up(self, turn: Violation) -> GaveUpStep:
+        return GaveUpStep(turn=turn, **self._so_far())
+
+    def _so_far(self) -> _SoFar:
+        return {"events": tuple(self.events), "usage": self.usage, "latency_ms": self.latency_ms}
+
+
+class _SoFar(TypedDict):
+    events: tuple[AgentEvent, ...]
+    usage: TokenUsage
+    latency_ms: float
 
 
 class Agent:
@@ -117,7 +112,7 @@ class Agent:
             if config.style is PromptStyle.CARD
             else policy_only_system_prompt(policy)
         )
-        self.system_message = SystemMessage(content=text)
+        self.system_message = ChatSystemMessage(content=text)
         if client is not None and client.config != config.model:
             raise ValueError(
                 f"the client is configured for model {client.config.model!r} with other "
@@ -174,7 +169,7 @@ class Agent:
         policy = self.config.violations
         base = self.messages(history)
         corrections: list[ChatMessage] = []
-        turn_so_far = _Tally()
+        tally = _Tally()
         for attempt in range(1, policy.max_attempts + 1):
             attempt_seed = None if seed is None else seed + attempt - 1
             try:
@@ -182,20 +177,25 @@ class Agent:
                     [*base, *corrections], corrections, attempt_seed, attempt
                 )
             except LLMError as error:
-                turn_so_far.events += [RetryEvent.of(error.model, r) for r in error.attempts]
-                raise AgentModelError(error, turn_so_far.events) from error
-            turn_so_far.add(completion, generation)
+                tally.events += [r.retry_event(error.model) for r in error.attempts]
+                raise AgentModelError(error, tally.events) from error
+            tally.add(completion, generation)
             turn = answer.turn
-            if isinstance(turn, Message):
-                record = AgentMessage(
-                    content=turn.content, reasoning=answer.reasoning, generation=generation
-                )
-                return turn_so_far.step(turn, record)
-            if isinstance(turn, ToolCall):
-                return turn_so_far.step(turn, self._call_record(history, turn, answer, generation))
+            match turn:
+                case Message():
+                    record = AgentMessage(
+                        content=turn.content, reasoning=turn.reasoning, generation=generation
+                    )
+                    return tally.said(turn, record)
+                case ToolCall():
+                    return tally.called(turn, self._call_record(history, turn, generation))
+                case Violation():
+                    pass
+                case _:
+                    assert_never(turn)
             action = self._action(turn, attempt)
             kept = action == "keep_first"
-            turn_so_far.events.append(
+            tally.events.append(
                 ViolationEvent(
                     violation=turn,
                     action_taken=action,
@@ -204,16 +204,21 @@ class Agent:
                     generation=generation,
                 )
             )
-            if action == "keep_first":
-                first = turn.calls[0]
-                return turn_so_far.step(
-                    first, self._call_record(history, first, answer, generation)
-                )
-            if action == "terminate":
-                return turn_so_far.step(turn, None)
-            if action == "feedback":
-                correction = ChatUserMessage(content=policy.correction(turn.detail))
-                corrections += [answer.echo, correction]
+            match action:
+                case "keep_first":
+                    first = turn.calls[0].model_copy(
+                        update={"reasoning": turn.reasoning, "prelude": turn.prelude}
+                    )
+                    return tally.called(first, self._call_record(history, first, generation))
+                case "terminate":
+                    return tally.gave_up(turn)
+                case "feedback":
+                    correction = ChatUserMessage(content=policy.correction(turn.detail))
+                    corrections += [answer.echo, correction]
+                case "resample":
+                    pass
+                case _:
+                    assert_never(action)
         raise AssertionError("unreachable: the last attempt always terminates")
 
     def _action(self, violation: Violation, attempt: int) -> ViolationAction:
@@ -229,11 +234,7 @@ class Agent:
         return "feedback" if policy.strategy == "feedback" else "resample"
 
     def _call_record(
-        self,
-        history: Sequence[ConversationRecord],
-        call: ToolCall,
-        answer: Answer,
-        generation: Generation,
+        self, history: Sequence[ConversationRecord], call: ToolCall, generation: Generation
     ) -> AgentToolCall:
         # Ids only need to be unique within the conversation; counting keeps them reproducible.
         number = 1 + sum(isinstance(record, AgentToolCall) for record in history)
@@ -241,8 +242,8 @@ class Agent:
             call_id=f"call_{number}",
             name=call.name,
             arguments=call.arguments,
-            reasoning=answer.reasoning,
-            content=answer.prelude,
+            reasoning=call.reasoning,
+            content=call.prelude,
             generation=generation,
         )
 
@@ -252,7 +253,7 @@ class Agent:
         corrections: list[ChatMessage],
         seed: int | None,
         attempt: int,
-    ) -> tuple[Completion, Answer, Generation]:
+    ) -> tuple[Completion, ModelAnswer, Generation]:
         config = self.config
         prompt_sha256 = None
         if config.transport == "completions":
@@ -282,8 +283,7 @@ class Agent:
                     self.functions,
                     finish_reason=completion.finish_reason,
                 )
-        generation = Generation.of(
-            completion,
+        generation = completion.generation(
             transport=self.config.transport,
             seed=seed,
             attempt=attempt,

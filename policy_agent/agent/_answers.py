@@ -1,77 +1,53 @@
 """What one model answer amounts to, for each way of asking: pure functions over the parser.
 
-The turn is always the parser's (`parse_completion` or `parse_structured`). Besides it, the
-agent's records need the answer split the way the chat template stores an assistant message:
-the `<think>` text (`reasoning`) apart from any text written before a call (`prelude`, which the
-parser counts as reasoning too) — and, for the `feedback` strategy, the answer as the model
-should see it again.
+The turn is always the parser's (`parse_completion`, `parse_answer` or `parse_structured`), and
+it carries the reasoning and the prelude apart. Besides it, the `feedback` strategy needs the
+answer as the model should see it again (`echo`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 from policy_agent.format import (
-    AgentTurn,
-    AssistantMessage,
-    AssistantToolCall,
-    FunctionCallPayload,
     FunctionSpec,
+    parse_answer,
+    parse_completion,
+    parse_structured,
+    split_reasoning,
+)
+from policy_agent.llm import StructuredToolCall
+from policy_agent.records import (
+    AgentTurn,
+    ChatAssistantMessage,
+    ChatToolCall,
+    FunctionCallPayload,
     Message,
     ToolCall,
     Violation,
     ViolationCode,
-    parse_completion,
-    parse_structured,
 )
-from policy_agent.llm import StructuredToolCall
-
-_END_THINK = "</think>"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Answer:
-    """One model answer, interpreted."""
+class ModelAnswer:
+    """One model answer, read."""
 
     turn: AgentTurn
-    """The parser's verdict; its `reasoning` joins `reasoning` and `prelude`."""
-    reasoning: str | None
-    """The text of the `<think>` block (trimmed), if any."""
-    prelude: str | None
-    """Text between the reasoning and a tool call (text-parsed answers only)."""
-    echo: AssistantMessage
+    """The parser's verdict, with the reasoning and the prelude apart."""
+    echo: ChatAssistantMessage
     """The answer as it is shown back to the model with a correction (no reasoning: a
     correction is a user turn, so the template would drop it anyway)."""
 
 
-def read_text(text: str, functions: Sequence[FunctionSpec], *, thinking: bool) -> Answer:
-    """A raw completion (completions transport, or chat content without a reasoning parser).
-
-    Equivalent to `parse_completion(text, functions, thinking=thinking)` for the turn; the
-    answer after `</think>` is parsed on its own to keep the prelude apart.
-    """
-    reasoning: str | None = None
-    answer = text
-    if thinking:
-        end = text.find(_END_THINK)
-        if end < 0:
-            # Unterminated reasoning: the parser says so; nothing was answered.
-            return Answer(
-                turn=parse_completion(text, functions, thinking=True),
-                reasoning=text.strip() or None,
-                prelude=None,
-                echo=AssistantMessage(content=""),
-            )
-        reasoning = text[:end].strip() or None
-        answer = text[end + len(_END_THINK) :]
-    turn = parse_completion(answer, functions, thinking=False)
-    prelude = None if isinstance(turn, Message) else turn.reasoning
-    return Answer(
-        turn=_with_reasoning(turn, reasoning),
-        reasoning=reasoning,
-        prelude=prelude,
-        echo=AssistantMessage(content=answer.strip()),
+def read_text(text: str, functions: Sequence[FunctionSpec], *, thinking: bool) -> ModelAnswer:
+    """A raw completion (the completions transport): `parse_completion`'s turn."""
+    split = split_reasoning(text, opened=thinking)
+    return ModelAnswer(
+        turn=parse_completion(text, functions, thinking=thinking),
+        echo=ChatAssistantMessage(content=split.answer.strip()),
     )
 
 
@@ -81,25 +57,20 @@ def read_chat_content(
     functions: Sequence[FunctionSpec],
     *,
     finish_reason: str | None,
-) -> Answer:
+) -> ModelAnswer:
     """A chat completion whose content the client parses (card style: no `tools=` sent).
 
     With vLLM's reasoning parser the content is only the answer and the reasoning arrives
-    apart; without one, the content still holds `...</think>` and is split here.
+    apart; without one, the content still holds `...</think>` and is cut there.
     """
-    text = content or ""
-    reasoning = _stripped(server_reasoning)
-    if _END_THINK in text:
-        answer = read_text(text, functions, thinking=True)
-        return _cut_off(_prefixed(answer, reasoning), finish_reason)
-    turn = parse_completion(text, functions, thinking=False)
-    prelude = None if isinstance(turn, Message) else turn.reasoning
-    answer = Answer(
-        turn=_with_reasoning(turn, reasoning),
-        reasoning=reasoning,
-        prelude=prelude,
-        echo=AssistantMessage(content=text.strip()),
+    split = split_reasoning(content or "", opened=False)
+    reasoning = _join(_stripped(server_reasoning), split.reasoning)
+    turn = (
+        parse_answer(split.answer, functions, reasoning=reasoning)
+        if split.finished
+        else _unterminated(reasoning)
     )
+    answer = ModelAnswer(turn=turn, echo=ChatAssistantMessage(content=split.answer.strip()))
     return _cut_off(answer, finish_reason)
 
 
@@ -109,34 +80,43 @@ def read_structured(
     server_reasoning: str | None,
     *,
     finish_reason: str | None,
-) -> Answer:
+) -> ModelAnswer:
     """A chat completion the server parsed (template style: `tools=` sent)."""
-    text = content or ""
-    reasoning = _stripped(server_reasoning)
-    if _END_THINK in text:
-        # No reasoning parser on the server: the reasoning is still in the content.
-        head, text = text.split(_END_THINK, 1)
-        reasoning = _join(reasoning, head.strip())
+    split = split_reasoning(content or "", opened=False)
     entries = [
         {"id": call.id, "function": {"name": call.name, "arguments": call.arguments_json}}
         for call in tool_calls
     ]
-    turn = parse_structured(text, entries, reasoning)
-    calls = (
-        turn.calls if isinstance(turn, Violation) else [turn] if isinstance(turn, ToolCall) else []
+    reasoning = _join(_stripped(server_reasoning), split.reasoning)
+    turn = (
+        parse_structured(split.answer, entries, reasoning)
+        if split.finished
+        else _unterminated(reasoning)
     )
-    echo = AssistantMessage(
-        content=text.strip(),
+    echo = ChatAssistantMessage(
+        content=split.answer.strip(),
         tool_calls=[
-            AssistantToolCall(function=FunctionCallPayload(name=c.name, arguments=c.arguments))
-            for c in calls
+            ChatToolCall(function=FunctionCallPayload(name=c.name, arguments=c.arguments))
+            for c in _calls(turn)
         ]
         or None,
     )
-    return _cut_off(Answer(turn=turn, reasoning=reasoning, prelude=None, echo=echo), finish_reason)
+    return _cut_off(ModelAnswer(turn=turn, echo=echo), finish_reason)
 
 
-def _cut_off(answer: Answer, finish_reason: str | None) -> Answer:
+def _calls(turn: AgentTurn) -> list[ToolCall]:
+    match turn:
+        case Violation():
+            return turn.calls
+        case ToolCall():
+            return [turn]
+        case Message():
+            return []
+        case _:
+            assert_never(turn)
+
+
+def _cut_off(answer: ModelAnswer, finish_reason: str | None) -> ModelAnswer:
     """An empty answer cut off at max_tokens after some reasoning never finished reasoning.
 
     The server's reasoning parser puts an unclosed `<think>` block in the reasoning and sends no
@@ -147,41 +127,23 @@ def _cut_off(answer: Answer, finish_reason: str | None) -> Answer:
         finish_reason == "length"
         and isinstance(turn, Violation)
         and turn.code is ViolationCode.EMPTY
-        and answer.reasoning is not None
+        and turn.reasoning is not None
     ):
         turn = Violation(
             code=ViolationCode.UNTERMINATED_REASONING,
             reasoning=turn.reasoning,
             detail="the answer was cut off at max_tokens while still reasoning",
         )
-        return Answer(turn=turn, reasoning=answer.reasoning, prelude=None, echo=answer.echo)
+        return ModelAnswer(turn=turn, echo=answer.echo)
     return answer
 
 
-def _prefixed(answer: Answer, reasoning: str | None) -> Answer:
-    if reasoning is None:
-        return answer
-    return Answer(
-        turn=_with_reasoning(answer.turn, reasoning),
-        reasoning=_join(reasoning, answer.reasoning),
-        prelude=answer.prelude,
-        echo=answer.echo,
+def _unterminated(reasoning: str | None) -> Violation:
+    return Violation(
+        code=ViolationCode.UNTERMINATED_REASONING,
+        reasoning=reasoning,
+        detail="the content opens its reasoning with <think> and never closes it",
     )
-
-
-def _with_reasoning(turn: AgentTurn, reasoning: str | None) -> AgentTurn:
-    """`turn` with `reasoning` put before its own (as the parser joins reasoning and prelude)."""
-    if reasoning is None:
-        return turn
-    if isinstance(turn, Violation):
-        calls = [
-            call.model_copy(update={"reasoning": _join(reasoning, call.reasoning)})
-            for call in turn.calls
-        ]
-        return turn.model_copy(
-            update={"reasoning": _join(reasoning, turn.reasoning), "calls": calls}
-        )
-    return turn.model_copy(update={"reasoning": _join(reasoning, turn.reasoning)})
 
 
 def _join(first: str | None, second: str | None) -> str | None:

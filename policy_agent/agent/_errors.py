@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_agent.agent._events import AgentEvent
 from policy_agent.llm import LLMError
+from policy_agent.records import AgentEvent
 
 
 class AgentModelError(Exception):

@@ -22,10 +22,10 @@ from policy_agent.cli._domain import load_pack_or_exit
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from policy_agent.agent import Agent, AgentEvent
-    from policy_agent.conversation import AgentToolCall, ConversationRecord, ToolResult
+    from policy_agent.agent import Agent
     from policy_agent.domain import Task
     from policy_agent.environment import EpisodeEnvironment
+    from policy_agent.records import AgentEvent, AgentToolCall, ConversationRecord, ToolResult
 
 _STRATEGIES = ("resample", "feedback", "keep_first", "terminate")  # ViolationStrategy, kept light
 _REASONING_CHARS = 600
@@ -198,8 +198,8 @@ class _Session:
 
     def start_from(self, task: Task) -> None:
         """Show the task's customer and its history, which the conversation then goes on from."""
-        from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
         from policy_agent.domain import StructuredInstructions
+        from policy_agent.records import AgentMessage, AgentToolCall, ToolResult, UserMessage
         from policy_agent.simulation import history_records
 
         scenario = task.user_scenario
@@ -232,7 +232,7 @@ class _Session:
     def run(self, runner: asyncio.Runner) -> int:
         """Read lines until /quit or end of input; the exit code (1 when the agent failed)."""
         from policy_agent.agent import AgentModelError
-        from policy_agent.conversation import UserMessage
+        from policy_agent.records import UserMessage
         from policy_agent.simulation import agent_moves_first
 
         if agent_moves_first(self.history):
@@ -270,7 +270,7 @@ class _Session:
     def _user_call(self, text: str) -> None:
         """`/call NAME {json arguments}`: one of the user's own tools (dual control), on the
         user's database; the agent sees neither the call nor its result, as in a simulation."""
-        from policy_agent.conversation import ToolResult, UserToolCall
+        from policy_agent.records import UserToolCall
 
         tools = [tool.name for tool in self.episode.environment.pack.user_tools]
         if not tools:
@@ -290,23 +290,24 @@ class _Session:
         number = 1 + sum(isinstance(record, UserToolCall) for record in self.history)
         call = UserToolCall(call_id=f"user_call_{number}", name=name, arguments=arguments)
         result = self.episode.call(name, arguments, requestor="user")
-        recorded = ToolResult.of(call.call_id, name, result, requestor="user")
+        recorded = result.record(call.call_id, name, requestor="user")
         self.history += [call, recorded]
         self._result(recorded)
 
     async def _agent_turns(self) -> bool:
         """The agent's turns up to its next message; True when the episode ended instead."""
-        from policy_agent.conversation import AgentMessage, ToolResult
+        from policy_agent.agent import GaveUpStep
+        from policy_agent.records import AgentMessage
 
         for _ in range(self.max_tool_calls + 1):
             step = await self.agent.act(self.history)
             self._events(step.events)
-            record = step.record
-            if record is None:
+            if isinstance(step, GaveUpStep):
                 self.console.print(
                     "[bold red]The agent gave no valid action; the episode ends as agent_error.[/]"
                 )
                 return True
+            record = step.record
             self.history.append(record)
             self._reasoning(record.reasoning)
             if isinstance(record, AgentMessage):
@@ -314,7 +315,7 @@ class _Session:
                 return False
             self._call(record)
             result = self.episode.call(record.name, record.arguments)
-            recorded = ToolResult.of(record.call_id, record.name, result)
+            recorded = result.record(record.call_id, record.name)
             self.history.append(recorded)
             self._result(recorded)
         self.console.print(
@@ -324,7 +325,7 @@ class _Session:
         return False
 
     def _events(self, events: list[AgentEvent] | tuple[AgentEvent, ...]) -> None:
-        from policy_agent.agent import RetryEvent
+        from policy_agent.records import RetryEvent
 
         for event in events:
             if isinstance(event, RetryEvent):
@@ -361,6 +362,8 @@ class _Session:
         self.console.print(f"[bold cyan]→ {_escape(call.name)}[/] {_escape(arguments)}")
 
     def _result(self, result: ToolResult) -> None:
+        from policy_agent.environment import Change
+
         try:
             text = json.dumps(json.loads(result.content), indent=2, ensure_ascii=False)
         except json.JSONDecodeError:
@@ -370,7 +373,7 @@ class _Session:
         if result.crashed and result.detail:
             self.console.print(f"[dim red]{_escape(_fold(result.detail, _RESULT_LINES))}[/]")
         for recorded in result.changes:
-            change = recorded.change()
+            change = Change.of_record(recorded)
             self.console.print(
                 # Escaped whole: `[main]` on its own would read as a markup tag and vanish.
                 f"[magenta]✎ {change.kind} {_escape(f'{change.table}[{change.record_id}]')}[/]"

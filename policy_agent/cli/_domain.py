@@ -108,8 +108,8 @@ def schema(name: str | None, out: Path, kind: str | None) -> None:
     if name == "trajectory":
         import json
 
+        from policy_agent.records import Episode
         from policy_agent.trajectory import json_schema_of_line
-        from policy_agent.trajectory._episode import Episode
 
         text = json.dumps(json_schema_of_line(Episode), indent=2, ensure_ascii=False)
         click.echo(text)

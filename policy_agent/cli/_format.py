@@ -20,7 +20,8 @@ from policy_agent.cli import main
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from policy_agent.format import ChatMessage, FunctionSpec
+    from policy_agent.format import FunctionSpec
+    from policy_agent.records import ChatMessage
 
 # The values of policy_agent.format.PromptStyle, written out so `--help` need not import pydantic.
 _STYLES = ("card", "template")
@@ -140,7 +141,7 @@ def _read_tools(path: Path) -> tuple[FunctionSpec, ...]:
 def _read_messages(path: Path) -> list[ChatMessage]:
     from pydantic import TypeAdapter, ValidationError
 
-    from policy_agent.format import ChatMessage
+    from policy_agent.records import ChatMessage
 
     try:
         return TypeAdapter(list[ChatMessage]).validate_python(_read_json(path))

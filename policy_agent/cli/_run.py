@@ -262,8 +262,8 @@ async def _play(simulation: Simulation, store: RunStore, observer: RunObserver |
 
 
 def _interrupted(directory: Path, planned: int) -> None:
+    from policy_agent.records import Episode
     from policy_agent.trajectory import RunStore
-    from policy_agent.trajectory._episode import Episode
 
     done = len(RunStore.open(directory).completed_keys(Episode, lambda e: e.key))
     click.echo(

@@ -30,8 +30,9 @@ from policy_agent.domain._models import (
 )
 from policy_agent.domain._pack import Problem, display_path
 from policy_agent.domain._source import Locator
-from policy_agent.domain._tasks import InitialState, RewardType, Task
+from policy_agent.domain._tasks import InitialState, Task
 from policy_agent.expressions import ExpressionSyntaxError, compile_expression, compile_template
+from policy_agent.records import RewardType
 from policy_agent.yamlsource import Loc, SourceError, read_text
 
 _BASIS_NEEDS = {

@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, JsonValue, Tag, model_validator
 
 from policy_agent.domain._models import Expression, PythonReference, Tables, _Strict, _text_or
-
-
-class RewardType(StrEnum):
-    """The components a task's reward can be made of (tau2-bench's names)."""
-
-    DB = "DB"
-    ENV_ASSERTION = "ENV_ASSERTION"
-    NL_ASSERTION = "NL_ASSERTION"
-    ACTION = "ACTION"
-    COMMUNICATE = "COMMUNICATE"
+from policy_agent.records import (
+    RecordedAction,
+    RecordedAssertion,
+    RewardType,
+    assertion_source,
+)
 
 
 class TaskDescription(_Strict):
@@ -83,6 +78,10 @@ class Action(_Strict):
         ),
     )
 
+    def recorded(self) -> RecordedAction:
+        """The action as a reward records it."""
+        return RecordedAction.model_validate(self.model_dump())
+
 
 class EnvAssertion(_Strict):
     """A statement about the final database that must hold.
@@ -116,10 +115,11 @@ class EnvAssertion(_Strict):
     @property
     def source(self) -> str:
         """The assertion as text: the expression, or `file.py:function(arguments) is value`."""
-        if self.check is not None:
-            return self.check
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
-        return f"{self.python}({arguments}) is {self.assert_value}"
+        return assertion_source(self.check, self.python, self.arguments, self.assert_value)
+
+    def recorded(self) -> RecordedAssertion:
+        """The assertion as a reward records it."""
+        return RecordedAssertion.model_validate(self.model_dump())
 
 
 class EvaluationCriteria(_Strict):

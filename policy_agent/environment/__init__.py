@@ -18,8 +18,7 @@ from policy_agent.environment._environment import (
     Environment,
     EpisodeEnvironment,
     RecordedCall,
-    Requestor,
-    ToolResult,
+    ToolOutcome,
 )
 from policy_agent.environment._errors import (
     AssertionCheckError,
@@ -57,11 +56,10 @@ __all__ = [
     "JsonRecord",
     "PythonTool",
     "RecordedCall",
-    "Requestor",
     "Tables",
     "ToolDefinitionError",
     "ToolError",
-    "ToolResult",
+    "ToolOutcome",
     "canonical_json",
     "expression_names",
     "field_diff",

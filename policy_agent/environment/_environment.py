@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import JsonValue
 
@@ -39,13 +39,11 @@ from policy_agent.expressions import (
     Scope,
     compile_expression,
 )
-
-Requestor = Literal["assistant", "user"]
-"""Who calls a tool: the agent (on the agent database) or the simulated user (on the user's)."""
+from policy_agent.records import Requestor, ToolResult
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolResult:
+class ToolOutcome:
     """What one tool call gave."""
 
     content: str
@@ -63,6 +61,20 @@ class ToolResult:
     changes: tuple[Change, ...] = ()
     """The writes the call made, in order."""
     duration_ms: float = 0.0
+
+    def record(self, call_id: str, name: str, *, requestor: Requestor = "assistant") -> ToolResult:
+        """The conversation's record of this outcome of call `call_id` of tool `name`."""
+        return ToolResult(
+            call_id=call_id,
+            name=name,
+            content=self.content,
+            error=self.error,
+            requestor=requestor,
+            changes=[change.recorded() for change in self.changes],
+            crashed=self.crashed,
+            detail=self.detail,
+            duration_ms=self.duration_ms,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +110,7 @@ class _Start:
 
     database: Database
     user_database: Database
-    history: tuple[ToolResult, ...]
+    history: tuple[ToolOutcome, ...]
 
 
 class Environment:
@@ -192,7 +204,7 @@ class EpisodeEnvironment:
         *,
         database: Database,
         user_database: Database,
-        history: tuple[ToolResult, ...] = (),
+        history: tuple[ToolOutcome, ...] = (),
     ) -> None:
         """Made by `Environment.new_episode`."""
         self.environment = environment
@@ -212,7 +224,7 @@ class EpisodeEnvironment:
         arguments: Mapping[str, JsonValue],
         *,
         requestor: Requestor = "assistant",
-    ) -> ToolResult:
+    ) -> ToolOutcome:
         """Run one tool call; never raises: failures are error results the model can read."""
         start = time.perf_counter()
         environment = self.environment
@@ -239,7 +251,7 @@ class EpisodeEnvironment:
         except Exception as error:
             message, detail = str(error) or type(error).__name__, traceback.format_exc()
         else:
-            return ToolResult(
+            return ToolOutcome(
                 content=content,
                 value=value,
                 changes=database.changes[savepoint:],
@@ -247,7 +259,7 @@ class EpisodeEnvironment:
             )
         database.rollback(savepoint)
         other.rollback(other_savepoint)
-        return ToolResult(
+        return ToolOutcome(
             content=f"Error: {message}",
             error=True,
             crashed=detail is not None,

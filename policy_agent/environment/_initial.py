@@ -20,7 +20,7 @@ from policy_agent.environment._database import Database
 from policy_agent.environment._errors import InitialStateError
 
 if TYPE_CHECKING:
-    from policy_agent.environment._environment import EpisodeEnvironment, ToolResult
+    from policy_agent.environment._environment import EpisodeEnvironment, ToolOutcome
 
 
 def apply_initial_state(
@@ -28,7 +28,7 @@ def apply_initial_state(
     task: Task,
     *,
     function: Callable[[str], Callable[..., object]],
-) -> tuple[ToolResult, ...]:
+) -> tuple[ToolOutcome, ...]:
     """Put `episode` in the task's initial state; the results of the history's tool calls.
 
     `function` loads a Python reference (`file.py:function`) of the pack.
@@ -60,7 +60,7 @@ def apply_initial_state(
 
 def _history_calls(
     episode: EpisodeEnvironment, state: InitialState, where: str
-) -> tuple[ToolResult, ...]:
+) -> tuple[ToolOutcome, ...]:
     results = []
     for index, message in enumerate(state.messages):
         call = message.tool_call

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import JsonValue
 
+from policy_agent.records import RecordedChange
+
 JsonRecord = dict[str, JsonValue]
 """One record of a table: field name to JSON value (its id is the key it is stored under)."""
 
@@ -156,6 +158,22 @@ class Change:
     def field_diff(self) -> list[FieldDiff]:
         """The fields that differ; for an insert or delete, every field of the record."""
         return field_diff(self.before or {}, self.after or {})
+
+    def recorded(self) -> RecordedChange:
+        """The change as an episode records it."""
+        return RecordedChange(
+            table=self.table, record_id=self.record_id, before=self.before, after=self.after
+        )
+
+    @classmethod
+    def of_record(cls, recorded: RecordedChange) -> Change:
+        """The change an episode recorded (for its `field_diff`)."""
+        return cls(
+            table=recorded.table,
+            record_id=recorded.record_id,
+            before=recorded.before,
+            after=recorded.after,
+        )
 
     def __str__(self) -> str:
         fields = "; ".join(str(d) for d in self.field_diff())

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from policy_agent.conversation import (
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    Requestor,
     ToolResult,
     UserToolCall,
 )
-from policy_agent.environment import Requestor
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,12 +19,7 @@ from policy_agent.environment import (
     EpisodeEnvironment,
 )
 from policy_agent.evaluation._calls import LoggedCall
-from policy_agent.trajectory._reward import (
-    ActionCheck,
-    CommunicateCheck,
-    EnvAssertionCheck,
-    FieldDifference,
-)
+from policy_agent.records import ActionCheck, CommunicateCheck, EnvAssertionCheck, FieldDifference
 
 
 def action_matches(action: Action, call: LoggedCall) -> bool:
@@ -50,7 +45,9 @@ def check_actions(actions: Sequence[Action], calls: Sequence[LoggedCall]) -> lis
     for action in actions:
         found = any(action_matches(action, call) for call in calls)
         checks.append(
-            ActionCheck(action=action, action_match=found, action_reward=1.0 if found else 0.0)
+            ActionCheck(
+                action=action.recorded(), action_match=found, action_reward=1.0 if found else 0.0
+            )
         )
     return checks
 
@@ -92,7 +89,7 @@ def check_assertions(
             met, error = False, str(raised)
         checks.append(
             EnvAssertionCheck(
-                env_assertion=assertion, met=met, reward=1.0 if met else 0.0, error=error
+                env_assertion=assertion.recorded(), met=met, reward=1.0 if met else 0.0, error=error
             )
         )
     return checks

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from policy_agent.domain import DomainPack, RewardType, Task
+from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import (
     Environment,
     EpisodeEnvironment,
@@ -32,8 +32,7 @@ from policy_agent.evaluation._checks import (
 from policy_agent.evaluation._errors import JudgeRequired, UnknownTask
 from policy_agent.evaluation._judge import Judge, JudgeVerdict
 from policy_agent.llm import LLMClient
-from policy_agent.trajectory._episode import Episode
-from policy_agent.trajectory._reward import DBCheck, RewardInfo
+from policy_agent.records import DBCheck, Episode, RewardInfo, RewardType
 
 _MISMATCHES_SHOWN = 3
 

@@ -16,16 +16,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policy_agent.conversation import (
+from policy_agent.format import split_reasoning
+from policy_agent.llm import Completion, LLMClient, LLMError
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    JudgeUsage,
+    NLAssertionCheck,
     ToolResult,
     UserMessage,
     UserToolCall,
 )
-from policy_agent.llm import Completion, LLMClient, LLMError
-from policy_agent.trajectory._reward import JudgeUsage, NLAssertionCheck
 
 RESULT_CHARACTERS = 1000
 """Tool results longer than this are cut in the judge's transcript: it judges what the agent
@@ -176,7 +178,7 @@ def parse_verdict(text: str, assertions: Sequence[str]) -> list[NLAssertionCheck
     the assertions by their `expectedOutcome` text when every assertion is found there, else in
     order. JudgeAnswerError when there is no such object or it has the wrong shape or count.
     """
-    data = _find_object(text.rsplit("</think>", 1)[-1])
+    data = _find_object(split_reasoning(text, opened=False).answer)
     try:
         answer = _Answer.model_validate(data)
     except ValidationError as error:

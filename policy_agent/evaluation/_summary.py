@@ -29,7 +29,7 @@ from policy_agent.evaluation._metrics import (
     is_success,
     paired_bootstrap,
 )
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

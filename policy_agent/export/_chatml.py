@@ -25,15 +25,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policy_agent.agent import Agent
-from policy_agent.conversation import (
+from policy_agent.agent import Agent, to_chat_messages
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    Episode,
     Generation,
-    to_chat_messages,
 )
-from policy_agent.trajectory._episode import Episode
 
 END_OF_TURN = "<|im_end|>"
 

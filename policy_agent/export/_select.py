@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from policy_agent.evaluation import is_infrastructure_failure, is_success
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,10 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policy_agent.agent import Agent
-from policy_agent.conversation import to_chat_messages, to_openai_messages
+from policy_agent.agent import Agent, to_chat_messages, to_openai_messages
 from policy_agent.format import PromptStyle
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode
 
 
 class SFTRecord(BaseModel):

@@ -33,15 +33,7 @@ from collections.abc import Sequence
 
 from pydantic import JsonValue
 
-from policy_agent.conversation import (
-    AgentMessage,
-    AgentToolCall,
-    ConversationRecord,
-    ToolResult,
-    UserMessage,
-    UserToolCall,
-)
-from policy_agent.domain import DomainPack, EnvAssertion, StructuredInstructions, Task
+from policy_agent.domain import DomainPack, StructuredInstructions, Task
 from policy_agent.environment import Environment, InitialStateError
 from policy_agent.export._tau2_models import (
     Requestor,
@@ -75,11 +67,21 @@ from policy_agent.export._tau2_models import (
     Tau2UserScenario,
 )
 from policy_agent.llm import ModelConfig
+from policy_agent.records import (
+    AgentMessage,
+    AgentToolCall,
+    ConversationRecord,
+    Episode,
+    RecordedAssertion,
+    RewardInfo,
+    TerminationReason,
+    ToolResult,
+    UserMessage,
+    UserToolCall,
+)
 from policy_agent.report import LoadedRun
 from policy_agent.simulation import ModelAgentConfig, SimulationConfig, history_records
 from policy_agent.tau2 import DOMAINS
-from policy_agent.trajectory import RewardInfo, TerminationReason
-from policy_agent.trajectory._episode import Episode
 from policy_agent.user import default_guidelines
 
 _TERMINATION: dict[TerminationReason, Tau2TerminationReason] = {
@@ -197,7 +199,7 @@ def _task(task: Task, domain: str, history: Sequence[ConversationRecord]) -> Tau
         initial_state=_initial_state(task, history),
         evaluation_criteria=Tau2EvaluationCriteria(
             actions=[Tau2Action(**a.model_dump(mode="json")) for a in criteria.actions] or None,
-            env_assertions=[_assertion(a) for a in criteria.env_assertions] or None,
+            env_assertions=[_assertion(a.recorded()) for a in criteria.env_assertions] or None,
             communicate_info=list(criteria.communicate_info) or None,
             nl_assertions=list(criteria.nl_assertions) or None,
             reward_basis=list(criteria.reward_basis),
@@ -246,7 +248,7 @@ def _untimed(message: Tau2Message) -> Tau2Message:
     return message.model_copy(update={"turn_idx": None, "timestamp": None})
 
 
-def _assertion(assertion: EnvAssertion) -> Tau2EnvAssertion:
+def _assertion(assertion: RecordedAssertion) -> Tau2EnvAssertion:
     if assertion.python is not None:
         # tau2-bench's own kind (an imported pack): the toolkit function by its name.
         return Tau2EnvAssertion(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag
 
-from policy_agent.domain import RewardType
+from policy_agent.records import RewardType
 
 Requestor = Literal["user", "assistant"]
 

@@ -1,17 +1,12 @@
 """The model-facing format: system prompt, ChatML rendering, tool-call parsing.
 
 Pure functions, no I/O. FORMAT.md (the model card and the Nemotron chat template, distilled)
-is the authority for every byte; nothing else in policy-agent builds prompt text.
+is the authority for every byte; nothing else in policy-agent builds prompt text. The values
+these functions read and return — chat messages, the agent's turn — are persisted, so they are
+defined in `policy_agent.records` (`ChatMessage`, `AgentTurn`, ...).
 """
 
 from policy_agent.format._chatml import (
-    AssistantMessage,
-    AssistantToolCall,
-    ChatMessage,
-    FunctionCallPayload,
-    SystemMessage,
-    ToolMessage,
-    UserMessage,
     effective_thinking,
     neutralise,
     render_conversation,
@@ -24,7 +19,7 @@ from policy_agent.format._functions import (
     render_function,
     render_functions,
 )
-from policy_agent.format._parse import parse_completion, parse_structured
+from policy_agent.format._parse import parse_answer, parse_completion, parse_structured
 from policy_agent.format._prompt import (
     TOOL_CALL_INSTRUCTIONS,
     PromptStyle,
@@ -35,31 +30,21 @@ from policy_agent.format._prompt import (
     template_tools_block,
     with_template_tools,
 )
-from policy_agent.format._turns import AgentTurn, Message, ToolCall, Violation, ViolationCode
+from policy_agent.format._reasoning import SplitReasoning, split_reasoning
 from policy_agent.format._values import coerce_value
 
 __all__ = [
     "TOOL_CALL_INSTRUCTIONS",
-    "AgentTurn",
-    "AssistantMessage",
-    "AssistantToolCall",
-    "ChatMessage",
-    "FunctionCallPayload",
     "FunctionSpec",
     "FunctionSpecError",
-    "Message",
     "PromptStyle",
-    "SystemMessage",
-    "ToolCall",
-    "ToolMessage",
-    "UserMessage",
-    "Violation",
-    "ViolationCode",
+    "SplitReasoning",
     "card_system_prompt",
     "coerce_value",
     "effective_thinking",
     "functions_from_openai",
     "neutralise",
+    "parse_answer",
     "parse_completion",
     "parse_structured",
     "policy_only_system_prompt",
@@ -67,6 +52,7 @@ __all__ = [
     "render_function",
     "render_functions",
     "render_tool_call",
+    "split_reasoning",
     "system_prompt",
     "template_system_prompt",
     "template_tools_block",

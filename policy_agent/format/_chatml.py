@@ -13,79 +13,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import JsonValue
 
 from policy_agent.format._functions import FunctionSpec
 from policy_agent.format._prompt import with_template_tools
-
-
-class _ChatModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SystemMessage(_ChatModel):
-    """Instructions; only the first message of a conversation is the system prompt proper."""
-
-    role: Literal["system"] = "system"
-    content: str
-
-
-class UserMessage(_ChatModel):
-    """Text from the user (or the user simulator)."""
-
-    role: Literal["user"] = "user"
-    content: str
-
-
-class FunctionCallPayload(_ChatModel):
-    """The `function` of an assistant tool call; `arguments` may be given as a JSON string."""
-
-    name: str
-    arguments: dict[str, JsonValue]
-
-    @field_validator("arguments", mode="before")
-    @classmethod
-    def _decode_json_string(cls, value: object) -> object:
-        # OpenAI sends arguments as a JSON string; servers decode it before templating.
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"arguments is not valid JSON: {error}") from None
-        return value
-
-
-class AssistantToolCall(_ChatModel):
-    """One entry of an assistant message's `tool_calls`."""
-
-    id: str | None = None
-    type: Literal["function"] = "function"
-    function: FunctionCallPayload
-
-
-class AssistantMessage(_ChatModel):
-    """A model turn: text, reasoning (`reasoning_content` or `<think>` in `content`), calls."""
-
-    role: Literal["assistant"] = "assistant"
-    content: str | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[AssistantToolCall] | None = None
-
-
-class ToolMessage(_ChatModel):
-    """The result of one tool call."""
-
-    role: Literal["tool"] = "tool"
-    content: str
-    tool_call_id: str
-
-
-ChatMessage = Annotated[
-    SystemMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")
-]
-"""One OpenAI-format conversation message, told apart by `role`."""
+from policy_agent.records import (
+    ChatAssistantMessage,
+    ChatMessage,
+    ChatSystemMessage,
+    ChatToolMessage,
+    ChatUserMessage,
+)
 
 # `/think` inside `</think>` is not a switch.
 _THINK_SWITCH = re.compile(r"(?<!<)/think")
@@ -99,7 +38,7 @@ def effective_thinking(messages: Sequence[ChatMessage], thinking: bool = True) -
     turns it off; the last such message wins over `thinking`. Parse the completion in this mode.
     """
     for message in messages:
-        if isinstance(message, SystemMessage | UserMessage):
+        if isinstance(message, ChatSystemMessage | ChatUserMessage):
             # The substring test first: a regex scan of a 20 kB system prompt costs ~0.3 ms.
             if "/think" in message.content and _THINK_SWITCH.search(message.content):
                 thinking = True
@@ -123,7 +62,7 @@ def render_conversation(
     """
     body = list(messages)
     system = ""
-    if body and isinstance(first := body[0], SystemMessage):
+    if body and isinstance(first := body[0], ChatSystemMessage):
         # The first system message becomes the system turn; the switches are cut from it.
         body = body[1:]
         system = first.content.replace(_NO_THINK_SWITCH, "")
@@ -131,15 +70,15 @@ def render_conversation(
             system = _THINK_SWITCH.sub("", system)
     # The system turn is always emitted, even empty.
     parts = [f"<|im_start|>system\n{with_template_tools(system, functions or ())}<|im_end|>\n"]
-    last_user = max((i for i, m in enumerate(body) if isinstance(m, UserMessage)), default=-1)
+    last_user = max((i for i, m in enumerate(body) if isinstance(m, ChatUserMessage)), default=-1)
     for index, message in enumerate(body):
         match message:
-            case SystemMessage() | UserMessage():
+            case ChatSystemMessage() | ChatUserMessage():
                 parts.append(f"<|im_start|>{message.role}\n{message.content}<|im_end|>\n")
-            case AssistantMessage():
+            case ChatAssistantMessage():
                 in_history = truncate_history_thinking and index < last_user
                 parts.append(_render_assistant(message, in_history=in_history))
-            case ToolMessage():
+            case ChatToolMessage():
                 parts.append(_render_tool_result(body, index))
     if add_generation_prompt:
         thinks = effective_thinking(messages, thinking)
@@ -162,7 +101,7 @@ def render_tool_call(name: str, arguments: Mapping[str, JsonValue]) -> str:
     return f"<tool_call>\n<function={name}>\n{parameters}</function>\n</tool_call>\n"
 
 
-def _render_assistant(message: AssistantMessage, *, in_history: bool) -> str:
+def _render_assistant(message: ChatAssistantMessage, *, in_history: bool) -> str:
     reasoning = message.reasoning_content
     if reasoning is not None and reasoning.strip():
         content = f"<think>\n{reasoning}\n</think>\n{message.content or ''}"
@@ -194,8 +133,8 @@ def _render_assistant(message: AssistantMessage, *, in_history: bool) -> str:
 def _render_tool_result(body: Sequence[ChatMessage], index: int) -> str:
     # Consecutive results share one user turn. As in the template, a result that opens the
     # conversation (no previous message) gets no `<|im_start|>user` header.
-    opens = index > 0 and not isinstance(body[index - 1], ToolMessage)
-    closes = index == len(body) - 1 or not isinstance(body[index + 1], ToolMessage)
+    opens = index > 0 and not isinstance(body[index - 1], ChatToolMessage)
+    closes = index == len(body) - 1 or not isinstance(body[index + 1], ChatToolMessage)
     message = body[index]
     return (
         ("<|im_start|>user\n" if opens else "")

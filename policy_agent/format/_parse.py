@@ -13,8 +13,10 @@ Grammar of an answer (the text after `</think>` in thinking mode, the whole text
 `ws` is any whitespace (the template writes one newline). A NAME is non-empty and has no
 whitespace, quotes, `<`, `>`, `{` or `}` (vLLM's rule for function names). A VALUE loses one
 leading and one trailing newline and is typed by the schema (`coerce_value`). The prelude — text
-before the call — is reasoning (the template invites "reasoning BEFORE the function call"), so
-it is appended to the reasoning. Markup inside the reasoning is never an action.
+before the call — is allowed (the template invites "reasoning BEFORE the function call") and
+returned apart from the `<think>` reasoning, as the turn's `prelude`: the chat template keeps
+it as the assistant message's content. Markup inside the reasoning is never an action; where
+the reasoning ends is `split_reasoning`'s rule.
 
 Stricter than vLLM, on purpose: a VALUE may not contain tool-call markup (`<tool_call>`,
 `<function=`, `<parameter=` or their closing tags). In a customer-service turn that markup in a
@@ -33,10 +35,10 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from policy_agent.format._functions import FunctionSpec
-from policy_agent.format._turns import AgentTurn, Message, ToolCall, Violation, ViolationCode
+from policy_agent.format._reasoning import split_reasoning
 from policy_agent.format._values import coerce_value
+from policy_agent.records import AgentTurn, Message, ToolCall, Violation, ViolationCode
 
-_END_THINK = "</think>"
 _CALL_OPEN, _CALL_CLOSE = "<tool_call>", "</tool_call>"
 _FUNCTION_OPEN, _FUNCTION_CLOSE = "<function=", "</function>"
 _PARAMETER_OPEN, _PARAMETER_CLOSE = "<parameter=", "</parameter>"
@@ -58,20 +60,25 @@ def parse_completion(
 
     In thinking mode the completion starts inside the reasoning (the prompt ends with
     `<think>\\n`): everything before the first `</think>` is reasoning, and a completion without
-    `</think>` is `unterminated_reasoning`. Reasoning and message text are stripped.
+    `</think>` is `unterminated_reasoning`. In instruct mode (the prompt ends with
+    `<think></think>`) the completion is the answer, unless it opens a `<think>` block of its
+    own (it is then read as in thinking mode). Reasoning and message text are stripped.
     """
-    reasoning: str | None = None
-    answer = text
-    if thinking:
-        end = text.find(_END_THINK)
-        if end < 0:
-            return Violation(
-                code=ViolationCode.UNTERMINATED_REASONING,
-                reasoning=text.strip() or None,
-                detail="thinking mode, but the completion never closes its reasoning with </think>",
-            )
-        reasoning = text[:end].strip() or None
-        answer = text[end + len(_END_THINK) :]
+    split = split_reasoning(text, opened=thinking)
+    if not split.finished:
+        return Violation(
+            code=ViolationCode.UNTERMINATED_REASONING,
+            reasoning=split.reasoning,
+            detail="thinking mode, but the completion never closes its reasoning with </think>",
+        )
+    return parse_answer(split.answer, functions, reasoning=split.reasoning)
+
+
+def parse_answer(
+    answer: str, functions: Sequence[FunctionSpec], *, reasoning: str | None = None
+) -> AgentTurn:
+    """The turn an answer amounts to: the text after the reasoning, which came apart (a
+    server's reasoning parser sent it separately, or `split_reasoning` cut it off)."""
     start = _find_markup(answer, 0)
     if start < 0:
         content = answer.strip()
@@ -82,8 +89,8 @@ def parse_completion(
                 detail="no message and no tool call after the reasoning",
             )
         return Message(content=content, reasoning=reasoning)
-    reasoning = _join_reasoning(reasoning, answer[:start])
-    return _judge_calls(answer[start:], functions, reasoning)
+    prelude = answer[:start].strip() or None
+    return _judge_calls(answer[start:], functions, reasoning, prelude)
 
 
 def parse_structured(
@@ -104,7 +111,7 @@ def parse_structured(
     text = content.strip() if content else ""
     calls: list[ToolCall] = []
     for index, entry in enumerate(tool_calls):
-        call = _structured_call(entry, reasoning)
+        call = _structured_call(entry)
         if isinstance(call, str):
             return Violation(
                 code=ViolationCode.MALFORMED_TOOL_CALL,
@@ -126,12 +133,13 @@ def parse_structured(
         calls,
         text,
         reasoning,
+        None,
         ViolationCode.TEXT_WITH_TOOL_CALL,
         "a message and a tool call in one turn; do one or the other",
     )
 
 
-def _structured_call(entry: Mapping[str, object], reasoning: str | None) -> ToolCall | str:
+def _structured_call(entry: Mapping[str, object]) -> ToolCall | str:
     function = entry.get("function")
     if not isinstance(function, Mapping):
         return "no function object"
@@ -146,7 +154,7 @@ def _structured_call(entry: Mapping[str, object], reasoning: str | None) -> Tool
             return f"arguments of {name} are not valid JSON ({error})"
     if not isinstance(arguments, dict):
         return f"arguments of {name} are not a JSON object"
-    return ToolCall(name=name, arguments=arguments, reasoning=reasoning)
+    return ToolCall(name=name, arguments=arguments)
 
 
 class _Malformed(Exception):
@@ -160,7 +168,7 @@ class _RawCall:
 
 
 def _judge_calls(
-    markup: str, functions: Sequence[FunctionSpec], reasoning: str | None
+    markup: str, functions: Sequence[FunctionSpec], reasoning: str | None, prelude: str | None
 ) -> AgentTurn:
     """Judge everything from the first piece of tool-call markup to the end of the answer."""
     raw_calls: list[_RawCall] = []
@@ -185,14 +193,16 @@ def _judge_calls(
         return Violation(
             code=ViolationCode.MALFORMED_TOOL_CALL,
             reasoning=reasoning,
+            prelude=prelude,
             content=markup.strip(),
-            calls=[_typed(call, functions, reasoning) for call in raw_calls],
+            calls=[_typed(call, functions) for call in raw_calls],
             detail=str(error),
         )
     return _one_action(
-        [_typed(call, functions, reasoning) for call in raw_calls],
+        [_typed(call, functions) for call in raw_calls],
         "\n\n".join(stray),
         reasoning,
+        prelude,
         ViolationCode.TEXT_AFTER_TOOL_CALL,
         "text after the tool call; reasoning may come before a call, never after",
     )
@@ -202,24 +212,34 @@ def _one_action(
     calls: list[ToolCall],
     text: str,
     reasoning: str | None,
+    prelude: str | None,
     text_code: ViolationCode,
     text_detail: str,
 ) -> AgentTurn:
-    """The one call, or the violation that several calls, or text beside the call, make."""
+    """The one call, or the violation that several calls, or text beside the call, make.
+
+    `calls` carry no reasoning of their own: the one call gets the turn's, a violation holds it.
+    """
     if len(calls) > 1:
         also = "; text beside them as well" if text else ""
         return Violation(
             code=ViolationCode.MULTIPLE_TOOL_CALLS,
             reasoning=reasoning,
+            prelude=prelude,
             content=text or None,
             calls=calls,
             detail=f"{len(calls)} tool calls in one turn; make one call per turn{also}",
         )
     if text:
         return Violation(
-            code=text_code, reasoning=reasoning, content=text, calls=calls, detail=text_detail
+            code=text_code,
+            reasoning=reasoning,
+            prelude=prelude,
+            content=text,
+            calls=calls,
+            detail=text_detail,
         )
-    return calls[0]
+    return calls[0].model_copy(update={"reasoning": reasoning, "prelude": prelude})
 
 
 def _read_call(markup: str, pos: int) -> tuple[_RawCall, int]:
@@ -270,12 +290,12 @@ def _read_name(markup: str, pos: int, kind: str) -> tuple[str, int]:
     return name, end + 1
 
 
-def _typed(call: _RawCall, functions: Sequence[FunctionSpec], reasoning: str | None) -> ToolCall:
+def _typed(call: _RawCall, functions: Sequence[FunctionSpec]) -> ToolCall:
     properties: Mapping[str, JsonValue] = next(
         (spec.properties for spec in functions if spec.name == call.name), {}
     )
     arguments = {k: coerce_value(v, k, properties) for k, v in call.arguments.items()}
-    return ToolCall(name=call.name, arguments=arguments, reasoning=reasoning)
+    return ToolCall(name=call.name, arguments=arguments)
 
 
 def _find_markup(text: str, pos: int) -> int:
@@ -291,8 +311,3 @@ def _skip_space(text: str, pos: int) -> int:
 
 def _valid_name(name: str) -> bool:
     return bool(name) and not any(c in _NAME_FORBIDDEN for c in name)
-
-
-def _join_reasoning(reasoning: str | None, prelude: str) -> str | None:
-    parts = [part for part in (reasoning, prelude.strip()) if part]
-    return "\n\n".join(parts) or None

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import JsonValue
+
+from policy_agent.records import (
+    ChatMessage,
+    Generation,
+    RetryEvent,
+    StructuredCall,
+    TokenUsage,
+    Transport,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +49,17 @@ class AttemptRecord:
     api_base: str | None = None
     """The replica that was tried, when known."""
 
+    def retry_event(self, model: str) -> RetryEvent:
+        """The episode's record of this failed attempt of a call to `model`."""
+        return RetryEvent(
+            model=model,
+            attempt=self.attempt,
+            error_type=self.error_type,
+            message=self.message,
+            latency_ms=self.latency_ms,
+            api_base=self.api_base,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class Completion:
@@ -66,3 +87,34 @@ class Completion:
     """From the config's per-token prices; None when they are not set."""
     attempts: tuple[AttemptRecord, ...] = ()
     """The failed attempts that came before this answer (empty when the first try worked)."""
+
+    def generation(
+        self,
+        *,
+        transport: Transport,
+        seed: int | None,
+        attempt: int,
+        prompt_sha256: str | None = None,
+        corrections: Sequence[ChatMessage] = (),
+    ) -> Generation:
+        """The episode's record of this call (what came back, what it cost)."""
+        return Generation(
+            model=self.model,
+            transport=transport,
+            raw_completion=self.text or "",
+            raw_reasoning=self.reasoning,
+            raw_tool_calls=[
+                StructuredCall(name=call.name, arguments_json=call.arguments_json)
+                for call in self.tool_calls
+            ],
+            finish_reason=self.finish_reason,
+            usage=TokenUsage(
+                prompt_tokens=self.usage.prompt_tokens,
+                completion_tokens=self.usage.completion_tokens,
+            ),
+            latency_ms=self.latency_ms,
+            seed=seed,
+            attempt=attempt,
+            prompt_sha256=prompt_sha256,
+            correction_messages=list(corrections),
+        )

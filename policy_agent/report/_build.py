@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import JsonValue
 
-from policy_agent.conversation import ToolResult
 from policy_agent.evaluation import (
     CONFIDENCE,
     RESAMPLES,
@@ -18,6 +17,7 @@ from policy_agent.evaluation import (
     is_success,
     summarize,
 )
+from policy_agent.records import Episode, ToolResult
 from policy_agent.report._model import (
     EpisodeCounts,
     FlippedTask,
@@ -30,7 +30,6 @@ from policy_agent.report._model import (
     ToolUsage,
 )
 from policy_agent.report._runs import LoadedRun
-from policy_agent.trajectory._episode import Episode
 
 
 def build_report(

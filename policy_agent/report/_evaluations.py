@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from policy_agent.trajectory import RewardInfo
+from policy_agent.records import RewardInfo
 from policy_agent.trajectory._errors import describe_validation_error
 from policy_agent.trajectory._lines import iter_records
 from policy_agent.trajectory._manifest import fsync_directory, write_atomically

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from policy_agent.domain import DomainPack
 from policy_agent.evaluation import Evaluator
 from policy_agent.llm import LLMClient
+from policy_agent.records import Episode
 from policy_agent.report._evaluations import (
     EvaluationManifest,
     RescoredEpisode,
     new_evaluation_name,
 )
 from policy_agent.report._runs import LoadedRun
-from policy_agent.trajectory._episode import Episode
 
 
 @dataclass(frozen=True, kw_only=True)

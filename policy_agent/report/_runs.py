@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from policy_agent.records import Episode
 from policy_agent.report._evaluations import (
     EvaluationError,
     EvaluationManifest,
@@ -16,7 +17,6 @@ from policy_agent.report._evaluations import (
 )
 from policy_agent.simulation import SimulationConfig
 from policy_agent.trajectory import RunManifest, RunStore
-from policy_agent.trajectory._episode import Episode
 from policy_agent.trajectory._errors import describe_validation_error
 
 LATEST = "latest"

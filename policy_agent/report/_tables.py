@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from policy_agent.evaluation import is_success
+from policy_agent.records import TerminationReason
 from policy_agent.report._model import (
     MetricEstimate,
     RunComparisonReport,
@@ -15,7 +16,6 @@ from policy_agent.report._model import (
     TaskResult,
 )
 from policy_agent.report._plot import pass_hat_chart
-from policy_agent.trajectory import TerminationReason
 
 
 def render_report(report: RunReport) -> Group:

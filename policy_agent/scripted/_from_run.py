@@ -19,17 +19,19 @@ from typing import Literal, TypeVar
 
 from pydantic import JsonValue
 
-from policy_agent.agent import ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
+    Episode,
     Generation,
     UserMessage,
+    UserRetryEvent,
     UserToolCall,
+    ViolationEvent,
 )
 from policy_agent.scripted._script import Answer, Script, ScriptedToolCall, SeedRole
 from policy_agent.scripted._writing import seed_script_yaml
-from policy_agent.trajectory import Episode, EpisodeRef, RunStore, UserRetryEvent
+from policy_agent.trajectory import EpisodeRef, RunStore
 
 ROLES = ("agent", "user")
 """The roles whose model outputs a run records (the judge's answers are not kept)."""

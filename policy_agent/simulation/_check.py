@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from policy_agent.domain import DomainPack, RewardType, Task
+from policy_agent.domain import DomainPack, Task
+from policy_agent.records import Episode, RewardInfo, RewardType
 from policy_agent.simulation._config import OracleAgentConfig, SimulationConfig
 from policy_agent.simulation._progress import RunTally, is_pass
 from policy_agent.simulation._runner import Simulation
-from policy_agent.trajectory._episode import Episode
-from policy_agent.trajectory._reward import RewardInfo
 from policy_agent.user import UserConfig
 
 _SHOWN = 3

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_agent.conversation import (
+from policy_agent.domain import Task
+from policy_agent.environment import ToolOutcome
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
@@ -18,11 +20,9 @@ from policy_agent.conversation import (
     UserMessage,
     UserToolCall,
 )
-from policy_agent.domain import Task
-from policy_agent.environment import ToolResult as EnvironmentResult
 
 
-def history_records(task: Task, results: Sequence[EnvironmentResult]) -> list[ConversationRecord]:
+def history_records(task: Task, results: Sequence[ToolOutcome]) -> list[ConversationRecord]:
     """The records of `task`'s message history, given the results of its tool calls in order."""
     state = task.initial_state
     if state is None:
@@ -54,7 +54,7 @@ def history_records(task: Task, results: Sequence[EnvironmentResult]) -> list[Co
             call_id = f"call_{counts['assistant']}"
             records.append(AgentToolCall(call_id=call_id, name=call.name, arguments=arguments))
         result = next(pending)
-        records.append(ToolResult.of(call_id, call.name, result, requestor=message.role))
+        records.append(result.record(call_id, call.name, requestor=message.role))
     return records
 
 

@@ -19,31 +19,29 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from pydantic import JsonValue
 
-from policy_agent.agent import AgentModelError, AgentStep, ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.agent import AgentModelError, AgentStep, GaveUpStep, MessageStep, ToolCallStep
+from policy_agent.environment import Database, EpisodeEnvironment
+from policy_agent.records import (
     AgentMessage,
     ConversationRecord,
-    RecordedChange,
-    ToolResult,
-    UserMessage,
-    UserToolCall,
-    now,
-)
-from policy_agent.environment import Database, EpisodeEnvironment, Requestor
-from policy_agent.format import Violation
-from policy_agent.simulation._history import agent_moves_first
-from policy_agent.trajectory._episode import (
     DatabaseState,
     Episode,
     EpisodeEvent,
     ErrorEvent,
+    EventRole,
+    Requestor,
     RoleTotals,
     TerminationReason,
+    UserMessage,
+    UserToolCall,
+    ViolationEvent,
+    now,
 )
+from policy_agent.simulation._history import agent_moves_first
 from policy_agent.user import (
     StopSignal,
     UserGaveUp,
@@ -211,7 +209,7 @@ def _failure(raised: Exception, transcript: _Transcript) -> tuple[TerminationRea
     return TerminationReason.INFRASTRUCTURE_ERROR, f"{type(raised).__name__}: {raised}"
 
 
-def error_event(role: str, error: Exception, *, with_traceback: bool = False) -> ErrorEvent:
+def error_event(role: EventRole, error: Exception, *, with_traceback: bool = False) -> ErrorEvent:
     """The event recording `error` (call `with_traceback` inside the `except` that caught it)."""
     detail = traceback.format_exc() if with_traceback else None
     return ErrorEvent(role=role, error_type=type(error).__name__, message=str(error), detail=detail)
@@ -224,7 +222,7 @@ def database_state(database: Database, initial: Database | None = None) -> Datab
     return DatabaseState(
         initial_hash=start.content_hash(),
         final_hash=database.content_hash(),
-        diff=[RecordedChange.of(change) for change in database.diff(start)],
+        diff=[change.recorded() for change in database.diff(start)],
     )
 
 
@@ -278,24 +276,28 @@ class _Loop:
             step = await self.agent.act(self.transcript.messages, seed=self.seed)
             self.transcript.events += step.events
             self._count_agent(step)
-            record = step.record
-            if isinstance(step.turn, Violation) or record is None:
-                detail = step.turn.detail if isinstance(step.turn, Violation) else "no record"
-                raise _End(
-                    TerminationReason.AGENT_ERROR,
-                    f"the agent did not give one action and its violation strategy gave up: "
-                    f"{detail}",
-                )
-            self.transcript.messages.append(record)
-            if isinstance(record, AgentMessage):
-                return
-            self._run_tool(record.call_id, record.name, record.arguments, "assistant")
+            match step:
+                case MessageStep():
+                    self.transcript.messages.append(step.record)
+                    return
+                case ToolCallStep():
+                    record = step.record
+                    self.transcript.messages.append(record)
+                    self._run_tool(record.call_id, record.name, record.arguments, "assistant")
+                case GaveUpStep():
+                    raise _End(
+                        TerminationReason.AGENT_ERROR,
+                        "the agent did not give one action and its violation strategy gave up: "
+                        f"{step.turn.detail}",
+                    )
+                case _:
+                    assert_never(step)
 
     def _run_tool(
         self, call_id: str, name: str, arguments: Mapping[str, JsonValue], requestor: Requestor
     ) -> None:
         result = self.environment.call(name, arguments, requestor=requestor)
-        self.transcript.messages.append(ToolResult.of(call_id, name, result, requestor=requestor))
+        self.transcript.messages.append(result.record(call_id, name, requestor=requestor))
         if result.error:
             self.transcript.tool_errors += 1
 
@@ -317,8 +319,9 @@ class _Loop:
         # One call per attempt that came back: the kept one and any rejected ones (a kept
         # first call shares its attempt with its violation event).
         attempts = {e.generation.attempt for e in step.events if isinstance(e, ViolationEvent)}
-        if step.record is not None and step.record.generation is not None:
-            attempts.add(step.record.generation.attempt)
+        kept = None if isinstance(step, GaveUpStep) else step.record.generation
+        if kept is not None:
+            attempts.add(kept.attempt)
         usage = step.usage
         self.transcript.count(
             "agent",

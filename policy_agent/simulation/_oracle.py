@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_agent.agent import AgentStep
-from policy_agent.conversation import (
+from policy_agent.agent import AgentStep, MessageStep, ToolCallStep
+from policy_agent.domain import Action, StructuredInstructions, Task
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    Message,
     TokenUsage,
+    ToolCall,
     ToolResult,
     UserMessage,
     UserToolCall,
 )
-from policy_agent.domain import Action, StructuredInstructions, Task
-from policy_agent.format import Message, ToolCall
 from policy_agent.user import UserStep
 
 OPENING = "How can I help you today?"
@@ -79,7 +80,7 @@ class OracleAgent:
         call = AgentToolCall(
             call_id=f"call_{number}", name=action.name, arguments=dict(action.arguments)
         )
-        return AgentStep(
+        return ToolCallStep(
             turn=ToolCall(name=action.name, arguments=dict(action.arguments)),
             record=call,
             usage=TokenUsage(),
@@ -102,8 +103,8 @@ class OracleAgent:
         return " ".join(parts)
 
 
-def _say(text: str) -> AgentStep:
-    return AgentStep(
+def _say(text: str) -> MessageStep:
+    return MessageStep(
         turn=Message(content=text),
         record=AgentMessage(content=text),
         usage=TokenUsage(),

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
 
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode
 
 if TYPE_CHECKING:
     from policy_agent.simulation._progress import RunTally

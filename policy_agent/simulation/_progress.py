@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 from policy_agent.evaluation import is_success
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode
 
 
 def is_pass(episode: Episode) -> bool:

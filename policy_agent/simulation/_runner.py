@@ -23,6 +23,7 @@ from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import Environment
 from policy_agent.evaluation import Evaluator, JudgeRequired
 from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.records import Episode, RoleTotals, TerminationReason
 from policy_agent.simulation._config import (
     HASH_EXCLUDES,
     ConfigError,
@@ -42,7 +43,6 @@ from policy_agent.simulation._processes import play_in_processes
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import RunManifest, RunStore
-from policy_agent.trajectory._episode import Episode, RoleTotals, TerminationReason
 from policy_agent.user import UserSimulator, make_user
 
 RecordEpisode = Callable[[Episode], Awaitable[None]]
@@ -244,7 +244,7 @@ class Simulation:
 
     def _crashed(self, planned: PlannedEpisode, error: Exception) -> Episode:
         """The episode of one that could not even start (a user that cannot be made, a bug)."""
-        from policy_agent.conversation import now
+        from policy_agent.records import now
 
         moment = now()
         event = error_event("runner", error, with_traceback=True)

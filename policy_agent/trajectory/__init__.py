@@ -12,15 +12,6 @@ The store is generic over the record model: any pydantic model is one line. docs
 what is guaranteed after a crash and how resume works.
 """
 
-from policy_agent.trajectory._episode import (
-    DatabaseState,
-    Episode,
-    EpisodeEvent,
-    ErrorEvent,
-    RoleTotals,
-    TerminationReason,
-    UserRetryEvent,
-)
 from policy_agent.trajectory._errors import (
     CorruptLine,
     NotARun,
@@ -43,16 +34,6 @@ from policy_agent.trajectory._manifest import (
     new_run_id,
 )
 from policy_agent.trajectory._resume import changed_fields, check_resumable
-from policy_agent.trajectory._reward import (
-    ActionCheck,
-    CommunicateCheck,
-    DBCheck,
-    EnvAssertionCheck,
-    FieldDifference,
-    JudgeUsage,
-    NLAssertionCheck,
-    RewardInfo,
-)
 from policy_agent.trajectory._schema import json_schema_of_line
 from policy_agent.trajectory._store import RunStore
 
@@ -60,34 +41,19 @@ __all__ = [
     "EPISODES_NAME",
     "MANIFEST_NAME",
     "RUN_ID_PATTERN",
-    "ActionCheck",
-    "CommunicateCheck",
     "CorruptLine",
-    "DBCheck",
-    "DatabaseState",
-    "EnvAssertionCheck",
-    "Episode",
-    "EpisodeEvent",
     "EpisodeRef",
-    "ErrorEvent",
-    "FieldDifference",
-    "JudgeUsage",
     "Line",
-    "NLAssertionCheck",
     "NotARun",
     "RecordInvalid",
     "ResumeRefused",
-    "RewardInfo",
-    "RoleTotals",
     "RunExists",
     "RunLocked",
     "RunManifest",
     "RunStore",
     "RunStoreError",
     "RunStoreWarning",
-    "TerminationReason",
     "TornTail",
-    "UserRetryEvent",
     "Versions",
     "changed_fields",
     "check_resumable",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode
 
 EpisodeRef = tuple[str, int] | int
 """`(task_id, trial)`, or the 1-based line number of the episode in episodes.jsonl."""

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from policy_agent.conversation import AgentToolCall, UserToolCall
-from policy_agent.domain import Action
-from policy_agent.trajectory import Episode
+from policy_agent.records import AgentToolCall, Episode, RecordedAction, UserToolCall
 
 Call = AgentToolCall | UserToolCall
 
@@ -25,14 +23,14 @@ Call = AgentToolCall | UserToolCall
 class ActionRow:
     """One expected action and the call paired with it, or a call no action expected."""
 
-    expected: Action | None
+    expected: RecordedAction | None
     actual: Call | None
     matched: bool | None
     """Whether the action was made: the evaluator's verdict when the episode has one, else
     whether the paired call's compared arguments are equal; None for an unexpected call."""
 
 
-def pair_actions(expected: Sequence[Action], episode: Episode) -> list[ActionRow]:
+def pair_actions(expected: Sequence[RecordedAction], episode: Episode) -> list[ActionRow]:
     """Rows for `expected` in order, each with its call, then the calls left over."""
     calls: list[Call] = [r for r in episode.messages if isinstance(r, AgentToolCall | UserToolCall)]
     verdicts: dict[str, bool] = {}
@@ -61,7 +59,7 @@ def pair_actions(expected: Sequence[Action], episode: Episode) -> list[ActionRow
     return rows
 
 
-def arguments_match(action: Action, arguments: dict[str, JsonValue]) -> bool:
+def arguments_match(action: RecordedAction, arguments: dict[str, JsonValue]) -> bool:
     """Whether `arguments` equal the action's on the arguments it compares (`compare_args`)."""
     names = action.arguments.keys() if action.compare_args is None else action.compare_args
     return all(

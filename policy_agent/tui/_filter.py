@@ -15,8 +15,7 @@ import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from policy_agent.format import ViolationCode
-from policy_agent.trajectory import TerminationReason
+from policy_agent.records import TerminationReason, ViolationCode
 from policy_agent.tui._log import EpisodeEntry
 
 KEYS = ("is:", "task:", "reason:", "code:")

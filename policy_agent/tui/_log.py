@@ -20,14 +20,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy_agent.trajectory import (
-    CorruptLine,
-    Episode,
-    RecordInvalid,
-    RunStoreError,
-    TerminationReason,
-    parse_episode_id,
-)
+from policy_agent.records import Episode, TerminationReason
+from policy_agent.trajectory import CorruptLine, RecordInvalid, RunStoreError, parse_episode_id
 from policy_agent.tui._steps import is_success, search_text, violation_codes
 
 

@@ -18,17 +18,20 @@ from rich.highlighter import JSONHighlighter
 from rich.padding import Padding
 from rich.text import Text
 
-from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.environment import ABSENT, Absent, Change
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
+    EpisodeEvent,
+    ErrorEvent,
     RecordedChange,
+    RetryEvent,
     ToolResult,
     UserMessage,
+    UserRetryEvent,
     UserToolCall,
+    ViolationEvent,
 )
-from policy_agent.environment import ABSENT, Absent
-from policy_agent.trajectory import EpisodeEvent, ErrorEvent, UserRetryEvent
 from policy_agent.tui._actions import call_text
 from policy_agent.tui._steps import Step, search_pattern
 
@@ -223,12 +226,12 @@ class _StepRenderer:
         return parts
 
     def change(self, change: RecordedChange) -> RenderableType:
-        kind = change.change().kind
+        kind = change.kind
         lines = Text.assemble(
             ("database ", "bold magenta"), (f"{change.table}[{change.record_id}]", "magenta")
         )
         lines.append(f" {kind}", style="dim")
-        for diff in change.change().field_diff():
+        for diff in Change.of_record(change).field_diff():
             lines.append("\n  ")
             if diff.before is ABSENT:
                 lines.append(f"+ {diff.path}: {_value(diff.after)}", style="green")

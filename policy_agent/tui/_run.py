@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from policy_agent.domain import Action, DomainPack, PackError, load_pack
+from policy_agent.domain import DomainPack, PackError, load_pack
+from policy_agent.records import RecordedAction
 from policy_agent.trajectory import NotARun, RunManifest, RunStore
 from policy_agent.tui._log import EpisodeLog
 
@@ -26,7 +27,7 @@ RUNS_FOLDER = "runs"
 class ExpectedActions:
     """A task's expected actions, or why they are not known."""
 
-    actions: Sequence[Action] | None
+    actions: Sequence[RecordedAction] | None
     note: str | None = None
     """Why `actions` is None, or a warning about them (the pack changed since the run)."""
 
@@ -77,7 +78,8 @@ class ReplayRun:
         except KeyError:
             note = f"task {task_id} is no longer in {pack.root}; showing the checked actions."
             return ExpectedActions(actions=None, note=note)
-        return ExpectedActions(actions=task.evaluation_criteria.actions, note=self._pack_note)
+        actions = [action.recorded() for action in task.evaluation_criteria.actions]
+        return ExpectedActions(actions=actions, note=self._pack_note)
 
     def _load_pack(self) -> DomainPack | None:
         if self._pack_tried:

@@ -14,23 +14,22 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.evaluation import is_success as reward_is_success
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
-    ToolResult,
-    UserMessage,
-    UserToolCall,
-)
-from policy_agent.evaluation import is_success as reward_is_success
-from policy_agent.trajectory import (
     Episode,
     EpisodeEvent,
     ErrorEvent,
+    RetryEvent,
+    ToolResult,
+    UserMessage,
     UserRetryEvent,
-    episode_id,
+    UserToolCall,
+    ViolationEvent,
 )
+from policy_agent.trajectory import episode_id
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,9 +12,9 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from policy_agent.domain import Action
 from policy_agent.evaluation import is_success as reward_is_success
-from policy_agent.trajectory import Episode, RewardInfo, episode_id
+from policy_agent.records import Episode, RecordedAction, RewardInfo
+from policy_agent.trajectory import episode_id
 from policy_agent.tui._actions import ActionRow, call_text, pair_actions
 from policy_agent.tui._render import RenderOptions, render_step
 from policy_agent.tui._steps import is_success, steps_of
@@ -186,7 +186,7 @@ class ActionsView:
                 yield Padding(Text.assemble(("actual: ", "dim"), _call(row)), (0, 0, 0, 2))
 
 
-def _action(action: Action) -> Text:
+def _action(action: RecordedAction) -> Text:
     who = "user: " if action.requestor == "user" else ""
     return Text(who + call_text(action.name, action.arguments))
 
@@ -199,7 +199,7 @@ def _call(row: ActionRow) -> Text:
 
 
 def actions_view(
-    episode: Episode, expected: Sequence[Action] | None, note: str | None
+    episode: Episode, expected: Sequence[RecordedAction] | None, note: str | None
 ) -> ActionsView:
     """The actions view of an episode; with no `expected`, the evaluator's checked actions."""
     if expected is None and episode.reward is not None:
@@ -210,7 +210,7 @@ def actions_view(
 def render_episode(
     episode: Episode,
     *,
-    expected: Sequence[Action] | None,
+    expected: Sequence[RecordedAction] | None,
     note: str | None = None,
     line: int | None = None,
     options: RenderOptions | None = None,

@@ -8,24 +8,24 @@ the next seed; after `max_retries` such answers the user gives up (user_error).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import JsonValue
 
-from policy_agent.agent import RetryEvent
-from policy_agent.conversation import (
+from policy_agent.domain import DomainPack, Task
+from policy_agent.format import split_reasoning
+from policy_agent.llm import Completion, LLMClient, LLMError
+from policy_agent.records import (
     ConversationRecord,
     Generation,
+    RoleTotals,
     TokenUsage,
     UserMessage,
+    UserRetryEvent,
     UserToolCall,
 )
-from policy_agent.domain import DomainPack, Task
-from policy_agent.llm import Completion, LLMClient, LLMError
-from policy_agent.trajectory._episode import RoleTotals, UserRetryEvent
 from policy_agent.user._config import UserConfig
 from policy_agent.user._prompt import default_guidelines, system_prompt, user_view
 from policy_agent.user._step import (
@@ -36,21 +36,16 @@ from policy_agent.user._step import (
     stop_signal,
 )
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
-
 
 def visible_text(content: str) -> str | None:
-    """What a thinking model said once its reasoning is removed; None if reasoning never ended.
+    """What a model said once its reasoning is cut off; None if its reasoning never ended.
 
     Servers without a reasoning parser leave `<think>...</think>` in the content, and a chat
-    template that opens the block in the prompt leaves only its `</think>`.
+    template that opens the block in the prompt leaves only its `</think>`; the cut is
+    `split_reasoning`'s, as for the agent.
     """
-    text = _THINK_BLOCK.sub("", content)
-    if "</think>" in text:
-        text = text.rpartition("</think>")[2]
-    if "<think>" in text:
-        return None
-    return text.strip()
+    split = split_reasoning(content, opened=False)
+    return split.answer.strip() if split.finished else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +71,7 @@ class _Tally:
 
     def add(self, completion: Completion, generation: Generation) -> None:
         # The client's failed attempts before this answer come first, as they happened first.
-        self.events += [RetryEvent.of(completion.model, r) for r in completion.attempts]
+        self.events += [r.retry_event(completion.model) for r in completion.attempts]
         self.calls += 1
         self.usage += generation.usage
         self.latency_ms += generation.latency_ms
@@ -125,11 +120,9 @@ class LLMUser:
             try:
                 completion = await self.client.chat(messages, tools=self.tools, seed=attempt_seed)
             except LLMError as error:
-                tally.events += [RetryEvent.of(error.model, r) for r in error.attempts]
+                tally.events += [r.retry_event(error.model) for r in error.attempts]
                 raise UserModelError(error, tally.events, tally.totals()) from error
-            generation = Generation.of(
-                completion, transport="chat", seed=attempt_seed, attempt=attempt
-            )
+            generation = completion.generation(transport="chat", seed=attempt_seed, attempt=attempt)
             tally.add(completion, generation)
             turn = self._read(completion)
             if isinstance(turn, str):

@@ -14,7 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from policy_agent.conversation import (
+from policy_agent.domain import StructuredInstructions, UserScenario
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
@@ -22,7 +23,6 @@ from policy_agent.conversation import (
     UserMessage,
     UserToolCall,
 )
-from policy_agent.domain import StructuredInstructions, UserScenario
 
 
 @cache

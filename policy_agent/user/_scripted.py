@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_agent.conversation import ConversationRecord, UserMessage
 from policy_agent.domain import Task
+from policy_agent.records import ConversationRecord, UserMessage
 from policy_agent.user._step import UserGaveUp, UserStep, stop_signal
 
 

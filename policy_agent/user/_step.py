@@ -8,10 +8,15 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import Field
 
-from policy_agent.agent import RetryEvent
-from policy_agent.conversation import ConversationRecord, UserMessage, UserToolCall
 from policy_agent.llm import LLMError
-from policy_agent.trajectory._episode import RoleTotals, UserRetryEvent
+from policy_agent.records import (
+    ConversationRecord,
+    RetryEvent,
+    RoleTotals,
+    UserMessage,
+    UserRetryEvent,
+    UserToolCall,
+)
 
 StopSignal = Literal["stop", "transfer", "out_of_scope"]
 """How the user ended the conversation; the runner's TerminationReason of the same name."""

@@ -6,15 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policy_agent.agent._answers import read_chat_content, read_structured, read_text
-from policy_agent.format import (
-    FunctionSpec,
-    Message,
-    ToolCall,
-    Violation,
-    ViolationCode,
-    parse_completion,
-)
+from policy_agent.format import FunctionSpec, parse_completion
 from policy_agent.llm import StructuredToolCall
+from policy_agent.records import Message, ToolCall, Violation, ViolationCode
 from tests.agent._support import CRIBS_CALL, TOOLS
 
 FUNCTIONS = [FunctionSpec.from_openai(tool) for tool in TOOLS]
@@ -42,29 +36,36 @@ def test_read_text_gives_the_parsers_turn(text: str, thinking: bool) -> None:
     answer = read_text(text, FUNCTIONS, thinking=thinking)
 
     assert answer.turn == parse_completion(text, FUNCTIONS, thinking=thinking)
-    if isinstance(answer.turn, ToolCall):
-        # The turn's reasoning is the think text and the prelude, joined as the parser joins them.
-        parts = [part for part in (answer.reasoning, answer.prelude) if part]
-        assert answer.turn.reasoning == ("\n\n".join(parts) or None)
 
 
-@given(reasoning=TEXTS.filter(lambda t: "</think>" not in t), content=TEXTS)
+@given(
+    reasoning=TEXTS.filter(lambda t: "<think>" not in t and "</think>" not in t),
+    content=TEXTS.filter(lambda t: "<think>" not in t and "</think>" not in t),
+)
 def test_chat_content_with_separate_reasoning_reads_as_the_raw_completion(
     reasoning: str, content: str
 ) -> None:
     """vLLM's reasoning parser splits `reasoning</think>content`; reading it back agrees."""
     answer = read_chat_content(content, reasoning, FUNCTIONS, finish_reason="stop")
 
-    if "</think>" not in content:
-        raw = reasoning + "</think>" + content
-        assert answer.turn == parse_completion(raw, FUNCTIONS, thinking=True)
+    raw = reasoning + "</think>" + content
+    assert answer.turn == parse_completion(raw, FUNCTIONS, thinking=True)
+
+
+def test_chat_content_that_opens_reasoning_and_never_closes_it_is_unterminated() -> None:
+    # A server without a reasoning parser, a model that never finished thinking: its thoughts
+    # must not reach the customer as a message.
+    answer = read_chat_content("<think>Hmm, let me", None, FUNCTIONS, finish_reason="stop")
+
+    assert isinstance(answer.turn, Violation)
+    assert answer.turn.code is ViolationCode.UNTERMINATED_REASONING
+    assert answer.turn.reasoning == "Hmm, let me"
 
 
 def test_chat_content_without_a_reasoning_parser_is_split_at_think() -> None:
     answer = read_chat_content("Sure.</think>\nHello!", None, FUNCTIONS, finish_reason="stop")
 
     assert answer.turn == Message(content="Hello!", reasoning="Sure.")
-    assert answer.reasoning == "Sure."
 
 
 def test_structured_content_without_a_reasoning_parser_is_split_at_think() -> None:

@@ -63,7 +63,7 @@ def test_rebuilding_prompts_needs_no_model_client() -> None:
     code = (
         "import sys\n"
         "from policy_agent.agent import Agent, AgentConfig\n"
-        "from policy_agent.conversation import UserMessage\n"
+        "from policy_agent.records import UserMessage\n"
         "from policy_agent.llm import ModelConfig\n"
         "config = AgentConfig(model=ModelConfig(model='hosted_vllm/m'), transport='completions')\n"
         "agent = Agent(policy='Be kind.', tools=[], config=config)\n"

@@ -6,9 +6,7 @@ import socket
 
 import pytest
 
-from policy_agent.agent import AgentModelError, RetryEvent, ViolationEvent
-from policy_agent.conversation import UserMessage
-from policy_agent.format import Message
+from policy_agent.agent import AgentModelError
 from policy_agent.llm import (
     ContextLengthExceeded,
     LLMTimeout,
@@ -17,6 +15,7 @@ from policy_agent.llm import (
     ServerError,
     ServerUnreachable,
 )
+from policy_agent.records import Message, RetryEvent, UserMessage, ViolationEvent
 from tests.agent._support import CRIBS_CALL
 
 HELLO = UserMessage(content="Hi, I need three cribs for B11246.")

@@ -10,15 +10,15 @@ from __future__ import annotations
 import pytest
 
 from policy_agent.agent import Agent
-from policy_agent.conversation import (
+from policy_agent.domain import DomainPack
+from policy_agent.environment import Change, Environment
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
     ToolResult,
     UserMessage,
 )
-from policy_agent.domain import DomainPack
-from policy_agent.environment import Environment
 from tests.agent._hotel_script import AGENT_TURNS, STOP, Call, scripted
 
 
@@ -49,16 +49,18 @@ async def test_the_three_cribs_are_booked_end_to_end(
                 break
             call = step.record
             result = episode.call(call.name, call.arguments)
-            history.append(ToolResult.of(call.call_id, call.name, result))
+            history.append(result.record(call.call_id, call.name))
 
     calls = [(r.name, r.arguments) for r in history if isinstance(r, AgentToolCall)]
     assert calls == [(t.name, t.arguments) for t in AGENT_TURNS if isinstance(t, Call)]
     results = {r.name: r for r in history if isinstance(r, ToolResult)}
     assert not any(result.error for result in results.values())
     [cribs] = results["request_cribs"].changes
-    assert [str(diff) for diff in cribs.change().field_diff()] == ["cribs: 0 -> 3"]
+    assert [str(diff) for diff in Change.of_record(cribs).field_diff()] == ["cribs: 0 -> 3"]
     [move] = results["change_room"].changes
-    assert [str(diff) for diff in move.change().field_diff()] == ['room_id: "R0403" -> "R0412"']
+    assert [str(diff) for diff in Change.of_record(move).field_diff()] == [
+        'room_id: "R0403" -> "R0412"'
+    ]
     for assertion in task.evaluation_criteria.env_assertions:
         assert episode.evaluate_assertion(assertion), assertion.message
     gold = environment.replay(task.evaluation_criteria.actions)

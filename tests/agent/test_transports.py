@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 
-from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
 from policy_agent.format import (
     FunctionSpec,
-    Message,
-    ToolCall,
     card_system_prompt,
     policy_only_system_prompt,
     template_system_prompt,
+)
+from policy_agent.records import (
+    AgentMessage,
+    AgentToolCall,
+    Message,
+    ToolCall,
+    ToolResult,
+    UserMessage,
 )
 from tests.agent._support import CRIBS_CALL, POLICY, TOOLS, request_bodies
 
@@ -58,7 +63,7 @@ async def test_chat_card_without_a_reasoning_parser_splits_the_content_at_think(
     step = await agent.act([HELLO])
 
     assert step.turn == CRIBS.model_copy(
-        update={"reasoning": "Check the notice first.\n\nLet me look."}
+        update={"reasoning": "Check the notice first.", "prelude": "Let me look."}
     )
     assert isinstance(step.record, AgentToolCall)
     # The template keeps text before a call as the message content, apart from the reasoning.

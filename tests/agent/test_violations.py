@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from policy_agent.agent import DEFAULT_FEEDBACK, ViolationEvent, ViolationPolicy
-from policy_agent.conversation import AgentToolCall, ToolResult, UserMessage
-from policy_agent.format import (
-    AssistantMessage,
-    AssistantToolCall,
+from policy_agent.agent import DEFAULT_FEEDBACK, GaveUpStep, ViolationPolicy
+from policy_agent.records import (
+    AgentToolCall,
+    ChatAssistantMessage,
+    ChatToolCall,
+    ChatUserMessage,
     FunctionCallPayload,
     Message,
     ToolCall,
+    ToolResult,
+    UserMessage,
     Violation,
     ViolationCode,
+    ViolationEvent,
 )
-from policy_agent.format import UserMessage as ChatUserMessage
 from tests.agent._support import CRIBS_CALL, request_bodies
 
 HELLO = UserMessage(content="Hi, I need three cribs for B11246.")
@@ -57,9 +60,8 @@ async def test_resample_exhausted_ends_the_episode_with_the_last_violation(
 
     step = await agent.act([HELLO])
 
-    assert isinstance(step.turn, Violation)
+    assert isinstance(step, GaveUpStep)
     assert step.turn.code is ViolationCode.MULTIPLE_TOOL_CALLS
-    assert step.record is None
     assert [(e.violation.code, e.action_taken) for e in violations(step.events)] == [
         (ViolationCode.EMPTY, "resample"),
         (ViolationCode.MULTIPLE_TOOL_CALLS, "terminate"),
@@ -96,7 +98,7 @@ async def test_feedback_adds_the_correction_to_the_retry_request_only(serve, mak
     assert len(next_turn) == len(first) + 2
     assert step.record.generation is not None
     assert step.record.generation.correction_messages == [
-        AssistantMessage(content=TWO_CALLS),
+        ChatAssistantMessage(content=TWO_CALLS),
         ChatUserMessage(content=correction),
     ]
     [event] = violations(step.events)
@@ -130,15 +132,13 @@ async def test_keep_first_runs_the_first_call_and_records_the_dropped_ones(
 
     step = await agent.act([HELLO])
 
-    assert step.turn == CRIBS.model_copy(update={"reasoning": "Fine.\n\nAdding them."})
+    assert step.turn == CRIBS.model_copy(update={"reasoning": "Fine.", "prelude": "Adding them."})
     assert isinstance(step.record, AgentToolCall)
     assert (step.record.name, step.record.arguments) == (CRIBS.name, CRIBS.arguments)
     assert (step.record.reasoning, step.record.content) == ("Fine.", "Adding them.")
     [event] = violations(step.events)
     assert event.action_taken == "keep_first"
-    assert event.dropped_calls == [
-        CRIBS_2.model_copy(update={"reasoning": "Fine.\n\nAdding them."})
-    ]
+    assert event.dropped_calls == [CRIBS_2]
     assert len(server.requests) == 1
 
 
@@ -178,8 +178,7 @@ async def test_terminate_ends_the_episode_at_the_first_violation(serve, make_age
 
     step = await agent.act([HELLO])
 
-    assert isinstance(step.turn, Violation)
-    assert step.record is None
+    assert isinstance(step, GaveUpStep)
     [event] = violations(step.events)
     assert event.action_taken == "terminate"
     assert len(server.requests) == 1
@@ -203,10 +202,10 @@ async def test_structured_response_with_two_calls_is_a_violation(serve, make_age
     ]
     assert step.record is not None and step.record.generation is not None
     echo = step.record.generation.correction_messages[0]
-    assert echo == AssistantMessage(
+    assert echo == ChatAssistantMessage(
         content="",
         tool_calls=[
-            AssistantToolCall(function=FunctionCallPayload(name=c.name, arguments=c.arguments))
+            ChatToolCall(function=FunctionCallPayload(name=c.name, arguments=c.arguments))
             for c in (CRIBS, CRIBS_2)
         ],
     )

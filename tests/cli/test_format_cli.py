@@ -230,7 +230,7 @@ def test_parse_prints_the_turn_as_one_json_line(files: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         '{"kind":"tool_call","name":"get_booking","arguments":{"booking_id":"B1"},'
-        '"reasoning":"The guest wants B1."}\n'
+        '"reasoning":"The guest wants B1.","prelude":null}\n'
     )
 
 

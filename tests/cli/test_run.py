@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.cli import main
+from policy_agent.records import Episode
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO = REPOSITORY / "simulations" / "hotel-demo.yaml"

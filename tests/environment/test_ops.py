@@ -16,13 +16,13 @@ from policy_agent.environment import (
     Environment,
     EpisodeEnvironment,
     ToolDefinitionError,
-    ToolResult,
+    ToolOutcome,
     expression_names,
     next_id,
 )
 
 
-def _record(result: ToolResult) -> dict[str, JsonValue]:
+def _record(result: ToolOutcome) -> dict[str, JsonValue]:
     assert isinstance(result.value, dict), result.content
     return result.value
 

@@ -14,17 +14,19 @@ from pydantic import JsonValue
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from policy_agent.conversation import (
+from policy_agent.domain import DomainPack, Task, ToolSpec, load_pack
+from policy_agent.environment import Environment
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
-    ToolResult,
+    DatabaseState,
+    Episode,
+    Requestor,
+    TerminationReason,
     UserMessage,
     UserToolCall,
 )
-from policy_agent.domain import DomainPack, Task, ToolSpec, load_pack
-from policy_agent.environment import Environment, Requestor
-from policy_agent.trajectory._episode import DatabaseState, Episode, TerminationReason
 
 HOTEL = Path(__file__).resolve().parents[2] / "domains" / "hotel"
 
@@ -152,7 +154,7 @@ class Conversation:
             else UserToolCall(call_id=call_id, name=name, arguments=arguments)
         )
         result = self.live.call(name, arguments, requestor=requestor)
-        self.records.extend([record, ToolResult.of(call_id, name, result, requestor=requestor)])
+        self.records.extend([record, result.record(call_id, name, requestor=requestor)])
         return self
 
     def episode(

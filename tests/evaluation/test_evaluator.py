@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from policy_agent.conversation import AgentToolCall, ToolResult
-from policy_agent.domain import Action, RewardType
+from policy_agent.domain import Action
 from policy_agent.evaluation import Evaluator, JudgeRequired, UnknownTask, action_matches
 from policy_agent.evaluation._calls import LoggedCall
-from policy_agent.trajectory._episode import Episode, TerminationReason
-from policy_agent.trajectory._reward import FieldDifference, RewardInfo
+from policy_agent.records import (
+    AgentToolCall,
+    Episode,
+    FieldDifference,
+    RewardInfo,
+    RewardType,
+    TerminationReason,
+    ToolResult,
+)
 from tests.evaluation.conftest import Converse, bank_pack, task
 
 DEPOSIT_50 = {"action_id": "d", "name": "deposit", "arguments": {"account_id": "A1", "amount": 50}}

@@ -3,9 +3,9 @@ as an agent that books one crib too few."""
 
 from __future__ import annotations
 
-from policy_agent.domain import DomainPack, RewardType
+from policy_agent.domain import DomainPack
 from policy_agent.evaluation import Evaluator
-from policy_agent.trajectory._episode import Episode
+from policy_agent.records import Episode, RewardType
 from tests.domains.test_hotel import CARD_MESSAGE
 from tests.evaluation.conftest import Converse
 

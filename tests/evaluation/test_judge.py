@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_agent.conversation import ToolResult
-from policy_agent.domain import DomainPack, RewardType
+from policy_agent.domain import DomainPack
 from policy_agent.evaluation import (
     Evaluator,
     JudgeAnswerError,
@@ -24,9 +23,8 @@ from policy_agent.evaluation import (
 )
 from policy_agent.evaluation._judge import RESULT_CHARACTERS, RETRY_PROMPT, SYSTEM_PROMPT
 from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.records import Episode, RewardInfo, RewardType, ToolResult
 from policy_agent.scripted import Script, ScriptedServer
-from policy_agent.trajectory._episode import Episode
-from policy_agent.trajectory._reward import RewardInfo
 from tests.evaluation.conftest import Converse, bank_pack, task
 
 POLITE = "The agent is polite."

@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from policy_agent.domain import RewardType
 from policy_agent.evaluation import compare_runs, is_infrastructure_failure, summarize
-from policy_agent.trajectory._episode import DatabaseState, Episode, TerminationReason
-from policy_agent.trajectory._reward import RewardInfo
+from policy_agent.records import DatabaseState, Episode, RewardInfo, RewardType, TerminationReason
 
 STOP = TerminationReason.USER_STOP
 MOMENT = datetime(2025, 6, 4, tzinfo=UTC)

@@ -12,7 +12,8 @@ from pydantic import TypeAdapter
 
 from policy_agent.domain import load_pack
 from policy_agent.export import END_OF_TURN, ChatMLTurn, PromptMismatch, export_run
-from policy_agent.format import ChatMessage, functions_from_openai, render_conversation
+from policy_agent.format import functions_from_openai, render_conversation
+from policy_agent.records import ChatMessage
 from policy_agent.report import load_run
 from tests.agent._hotel_script import AGENT_TURNS, Call
 from tests.export.conftest import STYLES, ModelRun, model_run_on

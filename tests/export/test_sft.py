@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from policy_agent.conversation import ToolResult
 from policy_agent.domain import load_pack
 from policy_agent.export import RewardFilter, SFTRecord, export_run, prompt_agent
 from policy_agent.format import (
@@ -19,6 +18,7 @@ from policy_agent.format import (
     policy_only_system_prompt,
     system_prompt,
 )
+from policy_agent.records import ToolResult
 from policy_agent.report import load_run
 from policy_agent.simulation import SimulationConfig
 from tests.agent._hotel_script import AGENT_TURNS, Call, Say

@@ -20,8 +20,8 @@ from policy_agent.export import (
 )
 from policy_agent.export._tau2 import _assertion
 from policy_agent.export._tau2_models import Tau2TerminationReason
+from policy_agent.records import TerminationReason
 from policy_agent.report import load_run
-from policy_agent.trajectory import TerminationReason
 from tests.export.conftest import ModelRun
 from tests.report._support import HOTEL, STRICT_TASK, copy_hotel, mixed_episodes, write_run
 

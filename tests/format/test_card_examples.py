@@ -7,15 +7,13 @@ comments are the card's rendered outputs).
 from __future__ import annotations
 
 from policy_agent.format import (
-    AssistantMessage,
     FunctionSpec,
-    SystemMessage,
-    UserMessage,
     card_system_prompt,
     render_conversation,
     render_function,
     template_tools_block,
 )
+from policy_agent.records import ChatAssistantMessage, ChatSystemMessage, ChatUserMessage
 
 # --- Chat Template: single-turn and multi-turn ------------------------------------------------
 
@@ -26,12 +24,12 @@ CARD_ASSISTANT = (
     "   \\(1 + 1 = 2\\).\n\n**Result**: \\(\\boxed{2}\\)"
 )
 
-SINGLE_TURN = [SystemMessage(content=CARD_SYSTEM), UserMessage(content="calculate 1+1?")]
+SINGLE_TURN = [ChatSystemMessage(content=CARD_SYSTEM), ChatUserMessage(content="calculate 1+1?")]
 MULTI_TURN = [
-    SystemMessage(content=CARD_SYSTEM),
-    UserMessage(content="calculate 1+1?"),
-    AssistantMessage(content=CARD_ASSISTANT),
-    UserMessage(content="what about 2+2"),
+    ChatSystemMessage(content=CARD_SYSTEM),
+    ChatUserMessage(content="calculate 1+1?"),
+    ChatAssistantMessage(content=CARD_ASSISTANT),
+    ChatUserMessage(content="what about 2+2"),
 ]
 
 CARD_SINGLE_THINKING = "<|im_start|>system\nYou are a helpful and harmless assistant.\n\nYou are not allowed to use any tools<|im_end|>\n<|im_start|>user\ncalculate 1+1?<|im_end|>\n<|im_start|>assistant\n<think>\n"  # noqa: E501
@@ -133,9 +131,12 @@ def test_python_tool_system_prompt_is_the_template_tools_block() -> None:
 def test_python_tool_prompt_equals_passing_the_tool_to_the_template() -> None:
     """The card writes the tools block as system content; passing `tools=` gives the same bytes."""
     as_system = render_conversation(
-        [SystemMessage(content=PYTHON_TOOL_SYSTEM_PROMPT), UserMessage(content=MATH_QUESTION)]
+        [
+            ChatSystemMessage(content=PYTHON_TOOL_SYSTEM_PROMPT),
+            ChatUserMessage(content=MATH_QUESTION),
+        ]
     )
-    as_tools = render_conversation([UserMessage(content=MATH_QUESTION)], [PYTHON_TOOL])
+    as_tools = render_conversation([ChatUserMessage(content=MATH_QUESTION)], [PYTHON_TOOL])
     assert as_system == as_tools
     assert as_tools == (
         f"<|im_start|>system\n{PYTHON_TOOL_SYSTEM_PROMPT}<|im_end|>\n"
@@ -245,7 +246,9 @@ def test_agentic_function_block_is_the_template_rendering() -> None:
 
 def test_agentic_hotel_conversation() -> None:
     system = card_system_prompt("_NEED_TO_ADD_POLICY_HERE_", [PLACEHOLDER_FUNCTION])
-    prompt = render_conversation([SystemMessage(content=system), UserMessage(content=HOTEL_USER)])
+    prompt = render_conversation(
+        [ChatSystemMessage(content=system), ChatUserMessage(content=HOTEL_USER)]
+    )
     assert prompt == (
         f"<|im_start|>system\n{_card_layout_with_placeholders_filled()}<|im_end|>\n"
         f"<|im_start|>user\n{HOTEL_USER}<|im_end|>\n<|im_start|>assistant\n<think>\n"

@@ -6,17 +6,19 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from policy_agent.format import (
-    AssistantMessage,
-    AssistantToolCall,
-    ChatMessage,
-    FunctionCallPayload,
     FunctionSpec,
-    SystemMessage,
-    ToolMessage,
-    UserMessage,
     effective_thinking,
     render_conversation,
     template_tools_block,
+)
+from policy_agent.records import (
+    ChatAssistantMessage,
+    ChatMessage,
+    ChatSystemMessage,
+    ChatToolCall,
+    ChatToolMessage,
+    ChatUserMessage,
+    FunctionCallPayload,
 )
 
 MESSAGES = TypeAdapter(list[ChatMessage])
@@ -25,48 +27,46 @@ THINK = "<|im_start|>assistant\n<think>\n"
 F = FunctionSpec(name="f", parameters={"type": "object", "properties": {"x": {"type": "string"}}})
 
 
-def _call(name: str = "f", **arguments: object) -> AssistantToolCall:
-    return AssistantToolCall(
-        id="call_1", function=FunctionCallPayload(name=name, arguments=arguments)
-    )
+def _call(name: str = "f", **arguments: object) -> ChatToolCall:
+    return ChatToolCall(id="call_1", function=FunctionCallPayload(name=name, arguments=arguments))
 
 
 def test_no_bos_and_every_turn_is_im_start_role_newline_content_im_end() -> None:
     prompt = render_conversation(
-        [SystemMessage(content="S"), UserMessage(content="U")], add_generation_prompt=False
+        [ChatSystemMessage(content="S"), ChatUserMessage(content="U")], add_generation_prompt=False
     )
     assert prompt == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n"
 
 
 def test_the_system_turn_is_always_emitted_even_empty() -> None:
-    assert render_conversation([UserMessage(content="hi")]) == (
+    assert render_conversation([ChatUserMessage(content="hi")]) == (
         f"{SYS}<|im_start|>user\nhi<|im_end|>\n{THINK}"
     )
 
 
 def test_generation_prompt_thinking_mode() -> None:
-    assert render_conversation([UserMessage(content="hi")], thinking=True).endswith(
+    assert render_conversation([ChatUserMessage(content="hi")], thinking=True).endswith(
         "<|im_end|>\n<|im_start|>assistant\n<think>\n"
     )
 
 
 def test_generation_prompt_instruct_mode_has_no_newline_after_think() -> None:
-    assert render_conversation([UserMessage(content="hi")], thinking=False).endswith(
+    assert render_conversation([ChatUserMessage(content="hi")], thinking=False).endswith(
         "<|im_end|>\n<|im_start|>assistant\n<think></think>"
     )
 
 
 def test_thinking_mode_is_the_default() -> None:
-    assert render_conversation([UserMessage(content="hi")]).endswith(THINK)
+    assert render_conversation([ChatUserMessage(content="hi")]).endswith(THINK)
 
 
 def test_consecutive_tool_results_become_one_user_turn() -> None:
     prompt = render_conversation(
         [
-            UserMessage(content="u"),
-            AssistantMessage(tool_calls=[_call(x="1"), _call(x="2")]),
-            ToolMessage(content="R1", tool_call_id="a"),
-            ToolMessage(content="R2", tool_call_id="b"),
+            ChatUserMessage(content="u"),
+            ChatAssistantMessage(tool_calls=[_call(x="1"), _call(x="2")]),
+            ChatToolMessage(content="R1", tool_call_id="a"),
+            ChatToolMessage(content="R2", tool_call_id="b"),
         ],
         add_generation_prompt=False,
     )
@@ -79,11 +79,11 @@ def test_consecutive_tool_results_become_one_user_turn() -> None:
 def test_tool_results_separated_by_a_turn_get_separate_user_turns() -> None:
     prompt = render_conversation(
         [
-            UserMessage(content="u"),
-            AssistantMessage(tool_calls=[_call(x="1")]),
-            ToolMessage(content="R1", tool_call_id="a"),
-            AssistantMessage(tool_calls=[_call(x="2")]),
-            ToolMessage(content="R2", tool_call_id="b"),
+            ChatUserMessage(content="u"),
+            ChatAssistantMessage(tool_calls=[_call(x="1")]),
+            ChatToolMessage(content="R1", tool_call_id="a"),
+            ChatAssistantMessage(tool_calls=[_call(x="2")]),
+            ChatToolMessage(content="R2", tool_call_id="b"),
         ],
         add_generation_prompt=False,
     )
@@ -92,7 +92,7 @@ def test_tool_results_separated_by_a_turn_get_separate_user_turns() -> None:
 
 def test_an_assistant_tool_call_in_history() -> None:
     prompt = render_conversation(
-        [UserMessage(content="u"), AssistantMessage(tool_calls=[_call(x="abc")])],
+        [ChatUserMessage(content="u"), ChatAssistantMessage(tool_calls=[_call(x="abc")])],
         add_generation_prompt=False,
     )
     assert prompt.endswith(
@@ -106,7 +106,7 @@ def test_tool_call_values_mappings_and_lists_are_json_the_rest_python_str() -> N
         m={"k": "é", "n": [1, None]}, seq=[True, 2.0], yes=True, no=False, nothing=None, x=2.5
     )
     prompt = render_conversation(
-        [UserMessage(content="u"), AssistantMessage(tool_calls=[call])],
+        [ChatUserMessage(content="u"), ChatAssistantMessage(tool_calls=[call])],
         add_generation_prompt=False,
     )
     assert (
@@ -132,7 +132,7 @@ def test_tool_call_arguments_may_be_a_json_string() -> None:
             }
         ]
     )[0]
-    assert isinstance(message, AssistantMessage) and message.tool_calls
+    assert isinstance(message, ChatAssistantMessage) and message.tool_calls
     assert message.tool_calls[0].function.arguments == {"x": 1}
 
 
@@ -144,10 +144,10 @@ def test_tool_call_arguments_that_are_not_json_are_rejected() -> None:
 def test_reasoning_is_kept_after_the_last_user_message() -> None:
     prompt = render_conversation(
         [
-            UserMessage(content="u"),
-            AssistantMessage(reasoning_content="R", tool_calls=[_call(x="1")]),
-            ToolMessage(content="T", tool_call_id="c"),
-            AssistantMessage(content="done", reasoning_content="R2"),
+            ChatUserMessage(content="u"),
+            ChatAssistantMessage(reasoning_content="R", tool_calls=[_call(x="1")]),
+            ChatToolMessage(content="T", tool_call_id="c"),
+            ChatAssistantMessage(content="done", reasoning_content="R2"),
         ],
         add_generation_prompt=False,
     )
@@ -158,11 +158,11 @@ def test_reasoning_is_kept_after_the_last_user_message() -> None:
 def test_reasoning_before_the_last_user_message_is_dropped_keeping_the_final_text() -> None:
     prompt = render_conversation(
         [
-            UserMessage(content="u1"),
-            AssistantMessage(reasoning_content="R", tool_calls=[_call(x="1")]),
-            ToolMessage(content="T", tool_call_id="c"),
-            AssistantMessage(content="<think>R2</think>\nAnswer "),
-            UserMessage(content="u2"),
+            ChatUserMessage(content="u1"),
+            ChatAssistantMessage(reasoning_content="R", tool_calls=[_call(x="1")]),
+            ChatToolMessage(content="T", tool_call_id="c"),
+            ChatAssistantMessage(content="<think>R2</think>\nAnswer "),
+            ChatUserMessage(content="u2"),
         ],
         add_generation_prompt=False,
     )
@@ -175,9 +175,9 @@ def test_reasoning_before_the_last_user_message_is_dropped_keeping_the_final_tex
 def test_only_the_text_after_the_last_closing_think_survives_in_history() -> None:
     prompt = render_conversation(
         [
-            UserMessage(content="u1"),
-            AssistantMessage(content="<think>a</think>b</think>c"),
-            UserMessage(content="u2"),
+            ChatUserMessage(content="u1"),
+            ChatAssistantMessage(content="<think>a</think>b</think>c"),
+            ChatUserMessage(content="u2"),
         ],
         add_generation_prompt=False,
     )
@@ -188,19 +188,19 @@ def test_tool_result_turns_do_not_count_as_user_messages() -> None:
     """Reasoning after the last *real* user message is kept, tool results notwithstanding."""
     prompt = render_conversation(
         [
-            UserMessage(content="u"),
-            AssistantMessage(reasoning_content="first", tool_calls=[_call(x="1")]),
-            ToolMessage(content="T", tool_call_id="c"),
+            ChatUserMessage(content="u"),
+            ChatAssistantMessage(reasoning_content="first", tool_calls=[_call(x="1")]),
+            ChatToolMessage(content="T", tool_call_id="c"),
         ]
     )
     assert "<think>\nfirst\n</think>\n<tool_call>" in prompt
 
 
 def test_reasoning_may_come_inside_content() -> None:
-    split = AssistantMessage(content="Answer", reasoning_content="why")
-    inline = AssistantMessage(content="<think>\nwhy\n</think>\nAnswer")
+    split = ChatAssistantMessage(content="Answer", reasoning_content="why")
+    inline = ChatAssistantMessage(content="<think>\nwhy\n</think>\nAnswer")
     renders = {
-        render_conversation([UserMessage(content="u"), m], add_generation_prompt=False)
+        render_conversation([ChatUserMessage(content="u"), m], add_generation_prompt=False)
         for m in (split, inline)
     }
     assert len(renders) == 1
@@ -209,9 +209,9 @@ def test_reasoning_may_come_inside_content() -> None:
 def test_truncate_history_thinking_false_keeps_all_reasoning() -> None:
     prompt = render_conversation(
         [
-            UserMessage(content="u1"),
-            AssistantMessage(content="a", reasoning_content="R"),
-            UserMessage(content="u2"),
+            ChatUserMessage(content="u1"),
+            ChatAssistantMessage(content="a", reasoning_content="R"),
+            ChatUserMessage(content="u2"),
         ],
         truncate_history_thinking=False,
     )
@@ -220,34 +220,37 @@ def test_truncate_history_thinking_false_keeps_all_reasoning() -> None:
 
 def test_think_switches_are_stripped_from_the_system_text() -> None:
     prompt = render_conversation(
-        [SystemMessage(content="Be brief. /no_think"), UserMessage(content="u")]
+        [ChatSystemMessage(content="Be brief. /no_think"), ChatUserMessage(content="u")]
     )
     assert prompt.startswith("<|im_start|>system\nBe brief. <|im_end|>\n")
 
 
 def test_no_think_switch_in_a_user_message_turns_thinking_off() -> None:
-    messages = [UserMessage(content="quick one /no_think")]
+    messages = [ChatUserMessage(content="quick one /no_think")]
     assert render_conversation(messages, thinking=True).endswith("<think></think>")
     assert effective_thinking(messages, True) is False
 
 
 def test_think_switch_turns_thinking_on_and_the_last_switch_wins() -> None:
     messages = [
-        SystemMessage(content="/no_think"),
-        UserMessage(content="think hard /think"),
+        ChatSystemMessage(content="/no_think"),
+        ChatUserMessage(content="think hard /think"),
     ]
     assert render_conversation(messages, thinking=False).endswith(THINK)
-    assert effective_thinking([*messages, UserMessage(content="/no_think")], True) is False
+    assert effective_thinking([*messages, ChatUserMessage(content="/no_think")], True) is False
 
 
 def test_a_closing_think_tag_is_not_a_think_switch() -> None:
-    messages = [SystemMessage(content="/no_think"), UserMessage(content="I saw </think> once")]
+    messages = [
+        ChatSystemMessage(content="/no_think"),
+        ChatUserMessage(content="I saw </think> once"),
+    ]
     assert effective_thinking(messages, True) is False
 
 
 def test_system_content_and_tools_are_joined_by_a_blank_line_untrimmed() -> None:
     prompt = render_conversation(
-        [SystemMessage(content="Policy.\n"), UserMessage(content="u")], [F]
+        [ChatSystemMessage(content="Policy.\n"), ChatUserMessage(content="u")], [F]
     )
     assert prompt.startswith(
         f"<|im_start|>system\nPolicy.\n\n\n{template_tools_block([F])}<|im_end|>\n"
@@ -255,24 +258,34 @@ def test_system_content_and_tools_are_joined_by_a_blank_line_untrimmed() -> None
 
 
 def test_without_system_content_the_system_turn_starts_with_the_tools_block() -> None:
-    prompt = render_conversation([UserMessage(content="u")], [F])
+    prompt = render_conversation([ChatUserMessage(content="u")], [F])
     assert prompt.startswith("<|im_start|>system\n# Tools\n\n")
 
 
 def test_no_functions_no_tools_block() -> None:
-    assert render_conversation([UserMessage(content="u")], []) == render_conversation(
-        [UserMessage(content="u")]
+    assert render_conversation([ChatUserMessage(content="u")], []) == render_conversation(
+        [ChatUserMessage(content="u")]
     )
 
 
 def test_a_later_system_message_is_an_ordinary_turn() -> None:
     prompt = render_conversation(
-        [UserMessage(content="u"), SystemMessage(content="note /no_think")],
+        [ChatUserMessage(content="u"), ChatSystemMessage(content="note /no_think")],
         add_generation_prompt=False,
     )
     assert prompt.endswith("<|im_start|>system\nnote /no_think<|im_end|>\n")
 
 
 def test_unknown_message_fields_are_rejected() -> None:
-    with pytest.raises(ValidationError, match="reasoning"):
-        MESSAGES.validate_python([{"role": "assistant", "content": "a", "reasoning": "r"}])
+    with pytest.raises(ValidationError, match="mood"):
+        MESSAGES.validate_python([{"role": "assistant", "content": "a", "mood": "r"}])
+
+
+def test_reasoning_is_read_under_vllms_field_name_too() -> None:
+    # vLLM's chat messages call it `reasoning`; litellm and the template `reasoning_content`.
+    [vllm] = MESSAGES.validate_python([{"role": "assistant", "content": "a", "reasoning": "r"}])
+    [litellm] = MESSAGES.validate_python(
+        [{"role": "assistant", "content": "a", "reasoning_content": "r"}]
+    )
+
+    assert vllm == litellm == ChatAssistantMessage(content="a", reasoning_content="r")

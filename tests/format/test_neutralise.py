@@ -8,17 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_agent.format import (
-    AssistantMessage,
-    AssistantToolCall,
+from policy_agent.format import neutralise, parse_completion, render_conversation
+from policy_agent.records import (
+    ChatAssistantMessage,
+    ChatSystemMessage,
+    ChatToolCall,
+    ChatToolMessage,
+    ChatUserMessage,
     FunctionCallPayload,
     Message,
-    SystemMessage,
-    ToolMessage,
-    UserMessage,
-    neutralise,
-    parse_completion,
-    render_conversation,
 )
 
 WORD_JOINER = "\u2060"
@@ -47,13 +45,13 @@ TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>\n", re.DOTALL)
 
 def _conversation(
     result: str,
-) -> list[SystemMessage | UserMessage | AssistantMessage | ToolMessage]:
-    call = AssistantToolCall(id="c1", function=FunctionCallPayload(name="lookup", arguments={}))
+) -> list[ChatSystemMessage | ChatUserMessage | ChatAssistantMessage | ChatToolMessage]:
+    call = ChatToolCall(id="c1", function=FunctionCallPayload(name="lookup", arguments={}))
     return [
-        SystemMessage(content="policy"),
-        UserMessage(content="Refund me."),
-        AssistantMessage(tool_calls=[call]),
-        ToolMessage(content=result, tool_call_id="c1"),
+        ChatSystemMessage(content="policy"),
+        ChatUserMessage(content="Refund me."),
+        ChatAssistantMessage(tool_calls=[call]),
+        ChatToolMessage(content=result, tool_call_id="c1"),
     ]
 
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policy_agent.format import (
-    FunctionSpec,
-    Message,
-    ToolCall,
-    Violation,
-    ViolationCode,
-    parse_completion,
-    parse_structured,
-)
+from policy_agent.format import FunctionSpec, parse_completion, parse_structured
+from policy_agent.records import Message, ToolCall, Violation, ViolationCode
 
 BOOK = FunctionSpec(
     name="book",
@@ -95,10 +88,27 @@ def test_whitespace_between_tags_is_free() -> None:
     assert parse_completion(completion, FUNCTIONS) == ToolCall(name="book", arguments={"nights": 2})
 
 
-def test_text_before_a_call_is_reasoning_not_a_message() -> None:
+def test_text_before_a_call_is_its_prelude_not_a_message() -> None:
     turn = parse_completion(f"Think.</think>\nI will book the room now.\n{CALL}", FUNCTIONS)
     assert isinstance(turn, ToolCall)
-    assert turn.reasoning == "Think.\n\nI will book the room now."
+    assert (turn.reasoning, turn.prelude) == ("Think.", "I will book the room now.")
+
+
+def test_a_later_think_tag_belongs_to_the_answer() -> None:
+    # vLLM's reasoning parsers end the reasoning at the first </think>, and so does ours.
+    turn = parse_completion("a</think>b</think>Hello", FUNCTIONS)
+    assert turn == Message(content="b</think>Hello", reasoning="a")
+
+
+def test_instruct_mode_reads_an_empty_think_block_as_no_reasoning() -> None:
+    # The prompt already ends with <think></think>; a model that writes one more must not
+    # show its tags to the customer.
+    assert parse_completion("<think></think>Hello!", FUNCTIONS, thinking=False) == Message(
+        content="Hello!"
+    )
+    assert parse_completion("<think>hm</think>Hi", FUNCTIONS, thinking=False) == Message(
+        content="Hi", reasoning="hm"
+    )
 
 
 def test_markup_inside_the_reasoning_is_never_an_action() -> None:
@@ -162,9 +172,9 @@ def test_text_after_tool_call() -> None:
     turn = _violation(f"r</think>\n{CALL}\nI have booked it for you!")
     assert turn.code is ViolationCode.TEXT_AFTER_TOOL_CALL
     assert turn.content == "I have booked it for you!"
-    assert turn.calls == [
-        ToolCall(name="book", arguments={"room": "Deluxe", "nights": 3}, reasoning="r")
-    ]
+    # The violation holds the reasoning; the calls it recovered are bare.
+    assert turn.reasoning == "r"
+    assert turn.calls == [ToolCall(name="book", arguments={"room": "Deluxe", "nights": 3})]
 
 
 @pytest.mark.parametrize(
@@ -213,7 +223,7 @@ def test_malformed_tool_call(answer: str, detail: str) -> None:
     assert turn.code is ViolationCode.MALFORMED_TOOL_CALL
     assert detail in turn.detail
     assert turn.content == answer.strip()
-    assert turn.reasoning == "r\n\nFirst I check."
+    assert (turn.reasoning, turn.prelude) == ("r", "First I check.")
 
 
 def test_malformed_markup_after_a_good_call_keeps_the_good_call() -> None:
@@ -279,4 +289,7 @@ def test_structured_malformed_tool_call(entry: dict[str, object], detail: str) -
 
 def test_turns_serialise_with_kind_first() -> None:
     dumped = ToolCall(name="book", arguments={"nights": 2}).model_dump_json()
-    assert dumped == '{"kind":"tool_call","name":"book","arguments":{"nights":2},"reasoning":null}'
+    assert dumped == (
+        '{"kind":"tool_call","name":"book","arguments":{"nights":2},"reasoning":null,'
+        '"prelude":null}'
+    )

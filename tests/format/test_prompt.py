@@ -6,8 +6,6 @@ from policy_agent.format import (
     TOOL_CALL_INSTRUCTIONS,
     FunctionSpec,
     PromptStyle,
-    SystemMessage,
-    UserMessage,
     card_system_prompt,
     policy_only_system_prompt,
     render_conversation,
@@ -15,6 +13,7 @@ from policy_agent.format import (
     system_prompt,
     template_system_prompt,
 )
+from policy_agent.records import ChatSystemMessage, ChatUserMessage
 
 FUNCTIONS = [
     FunctionSpec(name="a", description="A."),
@@ -52,8 +51,8 @@ def test_template_prompt_is_what_the_server_renders_from_tools() -> None:
     prompt = template_system_prompt("# Policy\nBe kind.", FUNCTIONS)
     served = render_conversation(
         [
-            SystemMessage(content=policy_only_system_prompt("# Policy\nBe kind.")),
-            UserMessage(content="u"),
+            ChatSystemMessage(content=policy_only_system_prompt("# Policy\nBe kind.")),
+            ChatUserMessage(content="u"),
         ],
         FUNCTIONS,
     )

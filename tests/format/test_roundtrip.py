@@ -28,15 +28,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
-from policy_agent.format import (
-    AssistantMessage,
-    AssistantToolCall,
+from policy_agent.format import FunctionSpec, parse_completion, render_conversation
+from policy_agent.records import (
+    ChatAssistantMessage,
+    ChatToolCall,
+    ChatUserMessage,
     FunctionCallPayload,
-    FunctionSpec,
     ToolCall,
-    UserMessage,
-    parse_completion,
-    render_conversation,
 )
 
 _MARKUP = re.compile(r"</?tool_call>|<function=|</function>|<parameter=|</parameter>")
@@ -112,12 +110,10 @@ def test_a_rendered_tool_call_parses_back(
     spec, arguments, expected = call
     history = render_conversation(
         [
-            UserMessage(content="u"),
-            AssistantMessage(
+            ChatUserMessage(content="u"),
+            ChatAssistantMessage(
                 tool_calls=[
-                    AssistantToolCall(
-                        function=FunctionCallPayload(name=spec.name, arguments=arguments)
-                    )
+                    ChatToolCall(function=FunctionCallPayload(name=spec.name, arguments=arguments))
                 ]
             ),
         ],

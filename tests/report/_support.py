@@ -10,28 +10,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from policy_agent.agent import ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.domain import load_pack
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
-    Generation,
-    ToolResult,
-    UserMessage,
-)
-from policy_agent.domain import RewardType, load_pack
-from policy_agent.format import Violation, ViolationCode
-from policy_agent.simulation import HASH_EXCLUDES, SimulationConfig, load_config
-from policy_agent.trajectory import (
     DatabaseState,
     Episode,
+    Generation,
     JudgeUsage,
     RewardInfo,
+    RewardType,
     RoleTotals,
-    RunManifest,
-    RunStore,
     TerminationReason,
+    ToolResult,
+    UserMessage,
+    Violation,
+    ViolationCode,
+    ViolationEvent,
 )
+from policy_agent.simulation import HASH_EXCLUDES, SimulationConfig, load_config
+from policy_agent.trajectory import RunManifest, RunStore
 from tests.simulation.test_runner import simulate
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from policy_agent.evaluation import Metric, bootstrap_interval
+from policy_agent.records import RoleTotals
 from policy_agent.report import (
     RECORDED,
     MetricEstimate,
@@ -19,7 +20,6 @@ from policy_agent.report import (
     render_report,
     write_png,
 )
-from policy_agent.trajectory import RoleTotals
 from tests.report._support import episode, write_run
 
 HOTEL_TASKS = 24

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from policy_agent.format import render_tool_call
-from policy_agent.trajectory import Episode
+from policy_agent.records import Episode
 
 RUN_SEED = 7
 

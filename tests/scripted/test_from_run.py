@@ -21,12 +21,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from policy_agent.agent import ViolationEvent
 from policy_agent.cli import main
-from policy_agent.domain import RewardType
+from policy_agent.records import Episode, RewardType, ViolationEvent
 from policy_agent.scripted import Script, ScriptedServer, SeedRole, load_script
 from policy_agent.simulation import episode_seed
-from policy_agent.trajectory import Episode, RunStore
+from policy_agent.trajectory import RunStore
 from tests.scripted._replaying import RUN_SEED, said, two_calls
 from tests.simulation._support import DEMO, HOTEL, REPOSITORY, call, say
 

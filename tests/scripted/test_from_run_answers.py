@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
-from policy_agent.agent import ViolationEvent
 from policy_agent.domain import DomainPack, load_pack
 from policy_agent.llm import LLMClient, ModelConfig
+from policy_agent.records import ViolationEvent
 from policy_agent.scripted import (
     Answer,
     RecordedScript,

@@ -11,9 +11,9 @@ from pydantic import JsonValue
 from policy_agent.domain import DomainPack
 from policy_agent.format import render_tool_call
 from policy_agent.llm import ModelConfig
+from policy_agent.records import Episode
 from policy_agent.scripted import ScriptedServer
 from policy_agent.simulation import Simulation, SimulationConfig
-from policy_agent.trajectory._episode import Episode
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HOTEL = REPOSITORY / "domains" / "hotel"

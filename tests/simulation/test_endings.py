@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from policy_agent.conversation import (
+from policy_agent.domain import DomainPack
+from policy_agent.environment import Environment
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    TerminationReason,
     ToolResult,
     UserMessage,
 )
-from policy_agent.domain import DomainPack
-from policy_agent.environment import Environment
 from policy_agent.simulation import EpisodeLimits, OracleAgent, run_episode
-from policy_agent.trajectory._episode import TerminationReason
 from policy_agent.user import UserStep
 from tests.simulation._support import (
     call,

@@ -6,11 +6,17 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
 from policy_agent.domain import DomainPack, Task
+from policy_agent.records import (
+    AgentMessage,
+    AgentToolCall,
+    Episode,
+    TerminationReason,
+    ToolResult,
+    UserMessage,
+)
 from policy_agent.simulation import Simulation
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode, TerminationReason
 from tests.simulation._support import call, model, say, sim_config
 from tests.simulation.conftest import Serve
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from policy_agent.cli import main
 from policy_agent.domain import load_pack
+from policy_agent.records import Episode
 from policy_agent.scripted import Script, ScriptedServer
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode
 from tests.simulation._support import HOTEL, REPOSITORY
 
 TRIALS = 3

@@ -8,10 +8,16 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_agent.conversation import AgentMessage, AgentToolCall, ToolResult, UserMessage
 from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import Environment
-from policy_agent.format import Message, ToolCall
+from policy_agent.records import (
+    AgentMessage,
+    AgentToolCall,
+    Message,
+    ToolCall,
+    ToolResult,
+    UserMessage,
+)
 from policy_agent.simulation import (
     BriefUser,
     OracleAgent,
@@ -38,7 +44,7 @@ async def test_the_oracle_makes_the_expected_calls_then_tells_the_outcome(
         assert step.record.call_id == f"call_{number}"
         assert step.usage.prompt_tokens == step.usage.completion_tokens == 0
         result = episode.call(action.name, action.arguments)
-        history += [step.record, ToolResult.of(step.record.call_id, action.name, result)]
+        history += [step.record, result.record(step.record.call_id, action.name)]
     outcome = await oracle.act(history)
     assert isinstance(outcome.record, AgentMessage)
     text = outcome.record.content

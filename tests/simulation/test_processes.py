@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from policy_agent.domain import DomainPack
+from policy_agent.records import Episode
 from policy_agent.simulation import (
     Simulation,
     SimulationConfig,
@@ -24,7 +25,6 @@ from policy_agent.simulation import (
 from policy_agent.simulation._processes import play_in_processes, shares
 from policy_agent.simulation._progress import RunTally
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode
 from tests.simulation._support import (
     DEMO,
     REPOSITORY,

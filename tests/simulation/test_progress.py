@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 
 from policy_agent.domain import DomainPack
+from policy_agent.records import Episode, TerminationReason
 from policy_agent.simulation import ProgressDisplay, RunTally, Simulation
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode, TerminationReason
 from tests.simulation._support import DEMO, REPOSITORY, play_one, sim_config
 
 

@@ -13,8 +13,14 @@ import jsonschema
 import pytest
 
 from policy_agent.agent import Agent
-from policy_agent.conversation import AgentMessage, ConversationRecord
-from policy_agent.domain import DomainPack, RewardType, Task
+from policy_agent.domain import DomainPack, Task
+from policy_agent.records import (
+    AgentMessage,
+    ConversationRecord,
+    Episode,
+    RewardType,
+    TerminationReason,
+)
 from policy_agent.simulation import (
     ConfigError,
     ModelAgentConfig,
@@ -25,7 +31,6 @@ from policy_agent.simulation import (
     plan,
 )
 from policy_agent.trajectory import RunStore, json_schema_of_line
-from policy_agent.trajectory._episode import Episode, TerminationReason
 from policy_agent.user import UserSimulator, UserStep
 from tests.simulation._support import DEMO, call, lookup_then_thanks, model, say, sim_config
 from tests.simulation.conftest import Serve

@@ -25,9 +25,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from click.testing import CliRunner
 
 from policy_agent.cli import main
+from policy_agent.records import Episode
 from policy_agent.simulation import Simulation, SimulationConfig
 from policy_agent.trajectory import RunStore
-from policy_agent.trajectory._episode import Episode
 from tests.llm.conftest import Serve, serve
 from tests.simulation._support import model
 from tests.tau2_bridge._support import agent_answers, imported

@@ -23,8 +23,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.domain import DomainPack, Task
 from policy_agent.export._tau2 import _simulation
+from policy_agent.records import Episode
 from policy_agent.simulation import SimulationConfig
-from policy_agent.trajectory._episode import Episode
 from tests.llm.conftest import Serve, serve
 from tests.simulation._support import model, play_one
 from tests.tau2_bridge._support import (

@@ -14,21 +14,13 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.domain import Action, load_pack
+from policy_agent.records import (
+    ActionCheck,
     AgentMessage,
     AgentToolCall,
-    ConversationRecord,
-    Generation,
-    RecordedChange,
-    ToolResult,
-    UserMessage,
-)
-from policy_agent.domain import Action, EnvAssertion, RewardType, load_pack
-from policy_agent.format import ToolCall, Violation, ViolationCode
-from policy_agent.trajectory import (
-    ActionCheck,
     CommunicateCheck,
+    ConversationRecord,
     DatabaseState,
     DBCheck,
     EnvAssertionCheck,
@@ -36,13 +28,23 @@ from policy_agent.trajectory import (
     EpisodeEvent,
     ErrorEvent,
     FieldDifference,
+    Generation,
     NLAssertionCheck,
+    RecordedAssertion,
+    RecordedChange,
+    RetryEvent,
     RewardInfo,
-    RunManifest,
-    RunStore,
+    RewardType,
     TerminationReason,
+    ToolCall,
+    ToolResult,
+    UserMessage,
     UserRetryEvent,
+    Violation,
+    ViolationCode,
+    ViolationEvent,
 )
+from policy_agent.trajectory import RunManifest, RunStore
 
 HOTEL = Path(__file__).parents[2] / "domains" / "hotel"
 START = datetime(2025, 6, 3, 9, 0, 0, tzinfo=UTC)
@@ -350,7 +352,7 @@ def failed() -> Episode:
         ),
         env_assertions=[
             EnvAssertionCheck(
-                env_assertion=EnvAssertion(
+                env_assertion=RecordedAssertion(
                     check="lookup('bookings', 'B11246').cribs == 3",
                     message="The three cribs are on the booking.",
                 ),
@@ -359,9 +361,9 @@ def failed() -> Episode:
             )
         ],
         action_checks=[
-            ActionCheck(action=actions[0], action_match=True, action_reward=1.0),
-            ActionCheck(action=actions[1], action_match=True, action_reward=1.0),
-            ActionCheck(action=actions[2], action_match=False, action_reward=0.0),
+            ActionCheck(action=actions[0].recorded(), action_match=True, action_reward=1.0),
+            ActionCheck(action=actions[1].recorded(), action_match=True, action_reward=1.0),
+            ActionCheck(action=actions[2].recorded(), action_match=False, action_reward=0.0),
         ],
         communicate_checks=[CommunicateCheck(info="412", met=False, justification="not said")],
         nl_assertions=[

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policy_agent.conversation import AgentToolCall, UserToolCall
 from policy_agent.domain import Action
+from policy_agent.records import AgentToolCall, UserToolCall
 from policy_agent.tui import arguments_match, call_text, pair_actions
 from tests.tui._runs import failed, successful
 

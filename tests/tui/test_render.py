@@ -8,17 +8,20 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import (
+from policy_agent.records import (
     AgentToolCall,
+    ErrorEvent,
     Generation,
     RecordedChange,
+    RetryEvent,
+    ToolCall,
     ToolResult,
     UserMessage,
     UserToolCall,
+    Violation,
+    ViolationCode,
+    ViolationEvent,
 )
-from policy_agent.format import ToolCall, Violation, ViolationCode
-from policy_agent.trajectory import ErrorEvent
 from policy_agent.tui import FOLDED, RenderOptions, Step, pretty_json_text, render_step
 
 T0 = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)

@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import AgentToolCall, UserMessage
-from policy_agent.trajectory import ErrorEvent, TerminationReason, UserRetryEvent
+from policy_agent.records import (
+    AgentToolCall,
+    ErrorEvent,
+    RetryEvent,
+    TerminationReason,
+    UserMessage,
+    UserRetryEvent,
+    ViolationEvent,
+)
 from policy_agent.tui import (
     episode_id,
     is_success,

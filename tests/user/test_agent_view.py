@@ -6,16 +6,17 @@ from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
 
-from policy_agent.conversation import (
+from policy_agent.agent import to_chat_messages
+from policy_agent.records import (
     AgentMessage,
+    ChatAssistantMessage,
+    ChatToolMessage,
+    ChatUserMessage,
     ConversationRecord,
     ToolResult,
     UserMessage,
     UserToolCall,
-    to_chat_messages,
 )
-from policy_agent.format import AssistantMessage, ToolMessage
-from policy_agent.format import UserMessage as ChatUserMessage
 
 AT = datetime(2025, 6, 4, 9, 0, tzinfo=UTC)
 
@@ -29,9 +30,9 @@ def test_user_tool_calls_and_their_results_are_not_the_agents_to_see() -> None:
         ToolResult(call_id="call_1", name="check_line", content="active"),
     ]
     assert to_chat_messages(history) == [
-        AssistantMessage(content="Please restart your phone."),
+        ChatAssistantMessage(content="Please restart your phone."),
         ChatUserMessage(content="Done."),
-        ToolMessage(content="active", tool_call_id="call_1"),
+        ChatToolMessage(content="active", tool_call_id="call_1"),
     ]
 
 

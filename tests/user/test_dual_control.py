@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from policy_agent.conversation import (
+from policy_agent.agent import to_chat_messages
+from policy_agent.environment import Environment
+from policy_agent.records import (
     AgentMessage,
+    ChatAssistantMessage,
+    ChatUserMessage,
     ConversationRecord,
-    ToolResult,
     UserMessage,
     UserToolCall,
-    to_chat_messages,
 )
-from policy_agent.environment import Environment
-from policy_agent.format import AssistantMessage
-from policy_agent.format import UserMessage as ChatUserMessage
 from policy_agent.user import default_guidelines, system_prompt
 from tests.user._support import TASK, make_pack, request_bodies
 from tests.user.conftest import MakeUser, Serve
@@ -37,7 +36,7 @@ async def test_a_user_tool_runs_on_the_user_side_and_only_the_user_sees_its_resu
     call = first.record
     assert isinstance(call, UserToolCall) and first.stop is None
     result = episode.call(call.name, call.arguments, requestor="user")
-    history += [call, ToolResult.of(call.call_id, call.name, result, requestor="user")]
+    history += [call, result.record(call.call_id, call.name, requestor="user")]
     second = await user.respond(history, seed=4)
     history.append(second.record)
 
@@ -70,6 +69,6 @@ async def test_a_user_tool_runs_on_the_user_side_and_only_the_user_sees_its_resu
 
     assert isinstance(second.record, UserMessage)
     assert to_chat_messages(history) == [
-        AssistantMessage(content="Please turn airplane mode off."),
+        ChatAssistantMessage(content="Please turn airplane mode off."),
         ChatUserMessage(content="Done, airplane mode is off now."),
     ]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from policy_agent.agent import RetryEvent
-from policy_agent.conversation import (
+from policy_agent.llm import ServerError, ServerUnreachable
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    RetryEvent,
     ToolResult,
     UserMessage,
+    UserRetryEvent,
     UserToolCall,
 )
-from policy_agent.llm import ServerError, ServerUnreachable
-from policy_agent.trajectory._episode import UserRetryEvent
 from policy_agent.user import UserGaveUp, UserModelError, default_guidelines, system_prompt
 from tests.llm.conftest import closed_port_url
 from tests.user._support import TASK, make_pack, request_bodies

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from policy_agent.conversation import (
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
@@ -139,6 +139,8 @@ def test_reasoning_is_removed_from_what_the_user_says() -> None:
     assert visible_text("  Hello.  ") == "Hello."
     assert visible_text("<think>They want an id.</think>\n\nIt is B11246.") == "It is B11246."
     assert visible_text("They want an id.\n</think>\n\nIt is B11246.") == "It is B11246."
-    assert visible_text("<think>a</think>One <think>b</think>two") == "One two"
+    # The reasoning ends at the first </think>, as vLLM's reasoning parsers and the agent's
+    # reading have it; what follows is what the user said.
+    assert visible_text("<think>a</think>One <think>b</think>two") == "One <think>b</think>two"
     assert visible_text("<think>still thinking") is None
     assert visible_text("<think>only thoughts</think>") == ""

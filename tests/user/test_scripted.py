@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from policy_agent.conversation import AgentMessage, ConversationRecord, UserMessage
 from policy_agent.llm import LLMClient, ModelConfig
+from policy_agent.records import AgentMessage, ConversationRecord, UserMessage
 from policy_agent.user import (
     LLMUser,
     ScriptedUser,

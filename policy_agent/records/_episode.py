@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from policy_agent.agent import RetryEvent, ViolationEvent
-from policy_agent.conversation import ConversationRecord, Generation, RecordedChange, now
-from policy_agent.trajectory._reward import RewardInfo
+from policy_agent.records._base import Record
+from policy_agent.records._conversation import ConversationRecord, RecordedChange
+from policy_agent.records._events import EpisodeEvent
+from policy_agent.records._reward import RewardInfo
 
 
 class TerminationReason(StrEnum):
@@ -54,42 +55,7 @@ class TerminationReason(StrEnum):
         return self is TerminationReason.INFRASTRUCTURE_ERROR
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ErrorEvent(_Record):
-    """Something failed during the episode: a model after its retries, or the framework."""
-
-    kind: Literal["error"] = "error"
-    role: str
-    """`agent`, `user`, `judge` or `runner`."""
-    error_type: str
-    message: str
-    detail: str | None = None
-    """A traceback, for framework failures (bugs to report)."""
-    timestamp: datetime = Field(default_factory=now)
-
-
-class UserRetryEvent(_Record):
-    """The user simulator produced an unusable turn (empty, malformed) and was asked again."""
-
-    kind: Literal["user_retry"] = "user_retry"
-    reason: str
-    raw_completion: str
-    attempt: int
-    generation: Generation | None = None
-    """The rejected model call in full (tool calls, finish reason), so it can be replayed."""
-    timestamp: datetime = Field(default_factory=now)
-
-
-EpisodeEvent = Annotated[
-    ViolationEvent | RetryEvent | ErrorEvent | UserRetryEvent, Field(discriminator="kind")
-]
-"""One event of an episode; match on `kind`."""
-
-
-class RoleTotals(_Record):
+class RoleTotals(Record):
     """Model usage of one role (agent, user, judge) over an episode."""
 
     calls: int = 0
@@ -100,7 +66,7 @@ class RoleTotals(_Record):
     """Only where a price per token is configured (self-hosted models have none)."""
 
 
-class DatabaseState(_Record):
+class DatabaseState(Record):
     """A database's canonical hash and how the episode changed it."""
 
     initial_hash: str
@@ -110,7 +76,7 @@ class DatabaseState(_Record):
     """Records that differ between the initial and the final state."""
 
 
-class Episode(_Record):
+class Episode(Record):
     """One simulated conversation of a task, with everything needed to score, replay or train."""
 
     kind: Literal["episode"] = "episode"

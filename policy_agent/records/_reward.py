@@ -7,16 +7,62 @@ the extras (field-level database differences, errors kept apart, the judge's usa
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from enum import StrEnum
+from typing import Literal
 
-from policy_agent.domain import Action, EnvAssertion, RewardType
+from pydantic import Field, JsonValue
+
+from policy_agent.records._base import Record, Requestor
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RewardType(StrEnum):
+    """The components a task's reward can be made of (tau2-bench's names)."""
+
+    DB = "DB"
+    ENV_ASSERTION = "ENV_ASSERTION"
+    NL_ASSERTION = "NL_ASSERTION"
+    ACTION = "ACTION"
+    COMMUNICATE = "COMMUNICATE"
 
 
-class FieldDifference(_Record):
+class RecordedAction(Record):
+    """An expected action as a reward records it: the task's `Action`, fields as written."""
+
+    action_id: str
+    requestor: Requestor = "assistant"
+    name: str
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    info: str | None = None
+    compare_args: list[str] | None = None
+
+
+class RecordedAssertion(Record):
+    """An end-state assertion as a reward records it: the task's `EnvAssertion`, as written."""
+
+    check: str | None = None
+    python: str | None = None
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    assert_value: bool = True
+    env_type: Literal["assistant", "user"] = "assistant"
+    message: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The assertion as text: the expression, or `file.py:function(arguments) is value`."""
+        return assertion_source(self.check, self.python, self.arguments, self.assert_value)
+
+
+def assertion_source(
+    check: str | None, python: str | None, arguments: dict[str, JsonValue], assert_value: bool
+) -> str:
+    """An end-state assertion as people read it (the task's and the recorded one alike)."""
+    if check is not None:
+        return check
+    listed = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+    return f"{python}({listed}) is {assert_value}"
+
+
+class FieldDifference(Record):
     """One field whose value differs between the expected and the actual final database."""
 
     database: str
@@ -29,7 +75,7 @@ class FieldDifference(_Record):
     actual: JsonValue = None
 
 
-class DBCheck(_Record):
+class DBCheck(Record):
     """The DB component: the final databases equal those the expected actions produce."""
 
     db_match: bool
@@ -45,25 +91,25 @@ class DBCheck(_Record):
     actual_user_hash: str | None = None
 
 
-class ActionCheck(_Record):
+class ActionCheck(Record):
     """Whether one expected action was found among the calls made."""
 
-    action: Action
+    action: RecordedAction
     action_match: bool
     action_reward: float
 
 
-class EnvAssertionCheck(_Record):
+class EnvAssertionCheck(Record):
     """Whether one end-state assertion held."""
 
-    env_assertion: EnvAssertion
+    env_assertion: RecordedAssertion
     met: bool
     reward: float
     error: str | None = None
     """Why the assertion could not be decided (it then counts as not met)."""
 
 
-class CommunicateCheck(_Record):
+class CommunicateCheck(Record):
     """Whether the agent said one string it had to communicate."""
 
     info: str
@@ -71,7 +117,7 @@ class CommunicateCheck(_Record):
     justification: str
 
 
-class NLAssertionCheck(_Record):
+class NLAssertionCheck(Record):
     """The judge's verdict on one natural-language assertion."""
 
     nl_assertion: str
@@ -79,7 +125,7 @@ class NLAssertionCheck(_Record):
     justification: str
 
 
-class JudgeUsage(_Record):
+class JudgeUsage(Record):
     """What the NL-assertion judge cost: one call per episode."""
 
     model: str
@@ -92,7 +138,7 @@ class JudgeUsage(_Record):
     the episode is counted as an infrastructure failure of the judge, not of the agent."""
 
 
-class RewardInfo(_Record):
+class RewardInfo(Record):
     """The reward of one episode, the product of its basis, with every component kept."""
 
     reward: float

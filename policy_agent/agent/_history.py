@@ -12,24 +12,22 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from policy_agent.conversation._records import (
+from policy_agent.format import neutralise
+from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
+    ChatAssistantMessage,
+    ChatMessage,
+    ChatSystemMessage,
+    ChatToolCall,
+    ChatToolMessage,
+    ChatUserMessage,
     ConversationRecord,
+    FunctionCallPayload,
     ToolResult,
     UserMessage,
     UserToolCall,
 )
-from policy_agent.format import (
-    AssistantMessage,
-    AssistantToolCall,
-    ChatMessage,
-    FunctionCallPayload,
-    SystemMessage,
-    ToolMessage,
-    neutralise,
-)
-from policy_agent.format import UserMessage as ChatUserMessage
 
 
 def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]:
@@ -47,15 +45,15 @@ def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]
                 messages.append(ChatUserMessage(content=neutralise(record.content)))
             case AgentMessage():
                 messages.append(
-                    AssistantMessage(content=record.content, reasoning_content=record.reasoning)
+                    ChatAssistantMessage(content=record.content, reasoning_content=record.reasoning)
                 )
             case AgentToolCall():
-                call = AssistantToolCall(
+                call = ChatToolCall(
                     id=record.call_id,
                     function=FunctionCallPayload(name=record.name, arguments=record.arguments),
                 )
                 messages.append(
-                    AssistantMessage(
+                    ChatAssistantMessage(
                         content=record.content,
                         reasoning_content=record.reasoning,
                         tool_calls=[call],
@@ -64,7 +62,9 @@ def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]
             case ToolResult():
                 if record.requestor == "assistant":
                     messages.append(
-                        ToolMessage(content=neutralise(record.content), tool_call_id=record.call_id)
+                        ChatToolMessage(
+                            content=neutralise(record.content), tool_call_id=record.call_id
+                        )
                     )
             case UserToolCall():
                 pass  # the user's own actions happen on its side, out of the agent's sight
@@ -81,9 +81,9 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     body: list[dict[str, Any]] = []
     for message in messages:
         match message:
-            case SystemMessage() | ChatUserMessage():
+            case ChatSystemMessage() | ChatUserMessage():
                 body.append({"role": message.role, "content": message.content})
-            case ToolMessage():
+            case ChatToolMessage():
                 body.append(
                     {
                         "role": "tool",
@@ -91,7 +91,7 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                         "tool_call_id": message.tool_call_id,
                     }
                 )
-            case AssistantMessage():
+            case ChatAssistantMessage():
                 entry: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
                 if message.reasoning_content is not None:
                     entry["reasoning_content"] = message.reasoning_content

@@ -1,7 +1,8 @@
 """The agent's turn: one message to the user, one tool call, or a violation of the format.
 
-Every consumer (agent loop, trajectories, the `parse` command) matches `AgentTurn`
-exhaustively on `kind`; the JSON form carries `kind` first so records read naturally.
+`policy_agent.format`'s parser produces these; the agent acts on them and a violation event
+keeps the rejected one. Every consumer matches `AgentTurn` on `kind` with `assert_never`; the
+JSON form carries `kind` first so records read naturally.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import Field, JsonValue
+
+from policy_agent.records._base import Record
 
 
 class ViolationCode(StrEnum):
@@ -33,37 +36,43 @@ class ViolationCode(StrEnum):
     """Thinking mode, but the completion never closed its reasoning with `</think>`."""
 
 
-class _Turn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Message(_Turn):
+class Message(Record):
     """A message to the user."""
 
     kind: Literal["message"] = "message"
     content: str
     reasoning: str | None = None
+    """The text of the `<think>` block, trimmed."""
 
 
-class ToolCall(_Turn):
+class ToolCall(Record):
     """One call of one function, arguments typed by the function's JSON schema."""
 
     kind: Literal["tool_call"] = "tool_call"
     name: str
     arguments: dict[str, JsonValue]
     reasoning: str | None = None
+    """The text of the `<think>` block, trimmed."""
+    prelude: str | None = None
+    """Text written after the reasoning and before the call (the template invites "reasoning
+    BEFORE the function call"); the chat template keeps it as the message's content."""
 
 
-class Violation(_Turn):
+class Violation(Record):
     """A completion that is not one well-formed action, with whatever could be recovered."""
 
     kind: Literal["violation"] = "violation"
     code: ViolationCode
     reasoning: str | None = None
+    """The text of the `<think>` block, trimmed."""
+    prelude: str | None = None
+    """Text between the reasoning and the first tool-call markup, as for `ToolCall`."""
     content: str | None = None
-    """Text that was not reasoning and not a recovered call (for malformed markup: the markup)."""
+    """Text that was not reasoning, prelude or a recovered call (for malformed markup: the
+    markup)."""
     calls: list[ToolCall] = Field(default_factory=list)
-    """Every well-formed call found, in order."""
+    """Every well-formed call found, in order (their own `reasoning` and `prelude` are unset:
+    the violation holds them)."""
     detail: str
     """What exactly is wrong, for logs and for feedback to the model."""
 

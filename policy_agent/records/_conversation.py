@@ -1,35 +1,27 @@
-"""The records of a conversation: what was said, called and returned, one JSON line each.
+"""The records of a conversation: what was said, called and returned, one JSON value each.
 
 The agent appends its records, the simulation runner appends the user's and the tool results,
 and the trajectory store writes them to disk unchanged; so every record is a pydantic model
 with only JSON values, told apart by `kind`. Records carry what a reader (or a training export)
-needs to see exactly what the model saw and wrote: the agent's records hold a `Generation`.
+needs to see exactly what the model saw and wrote: the models' records hold a `Generation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import Field, JsonValue
 
-from policy_agent.environment import Change, Requestor
-from policy_agent.environment import ToolResult as EnvironmentResult
-from policy_agent.format import ChatMessage
-from policy_agent.llm import Completion
+from policy_agent.records._base import Record, Requestor, now
+from policy_agent.records._chat import ChatMessage
 
-
-def now() -> datetime:
-    """The current time in UTC, as records are stamped."""
-    return datetime.now(UTC)
+Transport = Literal["chat", "completions"]
+"""How a model was asked: chat completions (the server renders the prompt) or completions (the
+prompt rendered by policy-agent)."""
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TokenUsage(_Record):
+class TokenUsage(Record):
     """Token counts as the server reported them."""
 
     prompt_tokens: int = 0
@@ -42,7 +34,7 @@ class TokenUsage(_Record):
         )
 
 
-class StructuredCall(_Record):
+class StructuredCall(Record):
     """A tool call as the server's parser sent it (chat transport with `tools=`), unchecked."""
 
     name: str
@@ -50,7 +42,7 @@ class StructuredCall(_Record):
     """The arguments exactly as sent: a JSON string that may be invalid."""
 
 
-class Generation(_Record):
+class Generation(Record):
     """One model call that produced a turn (or a violation): what came back and what it cost.
 
     The prompt text itself is not stored: it repeats the whole conversation, system prompt
@@ -62,7 +54,7 @@ class Generation(_Record):
 
     model: str
     """The litellm model string."""
-    transport: Literal["chat", "completions"]
+    transport: Transport
     raw_completion: str
     """What the model wrote, as it came back: the raw text (completions transport) or
     `message.content` with any markup (chat transport; empty when the server sent none)."""
@@ -84,41 +76,8 @@ class Generation(_Record):
     """Messages the prompt had after the conversation: the rejected answers and corrections of
     the `feedback` strategy. They belong to this turn's prompt, never to the conversation."""
 
-    @classmethod
-    def of(
-        cls,
-        completion: Completion,
-        *,
-        transport: Literal["chat", "completions"],
-        seed: int | None,
-        attempt: int,
-        prompt_sha256: str | None = None,
-        corrections: Sequence[ChatMessage] = (),
-    ) -> Generation:
-        """The record of one model call, from what the LLM client returned."""
-        return cls(
-            model=completion.model,
-            transport=transport,
-            raw_completion=completion.text or "",
-            raw_reasoning=completion.reasoning,
-            raw_tool_calls=[
-                StructuredCall(name=call.name, arguments_json=call.arguments_json)
-                for call in completion.tool_calls
-            ],
-            finish_reason=completion.finish_reason,
-            usage=TokenUsage(
-                prompt_tokens=completion.usage.prompt_tokens,
-                completion_tokens=completion.usage.completion_tokens,
-            ),
-            latency_ms=completion.latency_ms,
-            seed=seed,
-            attempt=attempt,
-            prompt_sha256=prompt_sha256,
-            correction_messages=list(corrections),
-        )
 
-
-class UserMessage(_Record):
+class UserMessage(Record):
     """What the user (a person or the user simulator) said to the agent."""
 
     kind: Literal["user_message"] = "user_message"
@@ -129,7 +88,7 @@ class UserMessage(_Record):
     """The model call that wrote it, when an LLM user simulator did."""
 
 
-class AgentMessage(_Record):
+class AgentMessage(Record):
     """A message from the agent to the user."""
 
     kind: Literal["agent_message"] = "agent_message"
@@ -142,7 +101,7 @@ class AgentMessage(_Record):
     """None for a message no model wrote (e.g. a fixed greeting)."""
 
 
-class AgentToolCall(_Record):
+class AgentToolCall(Record):
     """One tool call by the agent; its result follows as a `ToolResult` with the same call_id."""
 
     kind: Literal["agent_tool_call"] = "agent_tool_call"
@@ -153,14 +112,14 @@ class AgentToolCall(_Record):
     reasoning: str | None = None
     """The text of the model's `<think>` block."""
     content: str | None = None
-    """Text the model wrote after its reasoning and before the call. The format counts it as
-    reasoning (the turn's `reasoning` joins both); the chat template keeps it as the assistant
-    message's content, so history renders it there."""
+    """Text the model wrote after its reasoning and before the call (the parser's `prelude`);
+    the chat template keeps it as the assistant message's content, so history renders it
+    there."""
     timestamp: datetime = Field(default_factory=now)
     generation: Generation | None = None
 
 
-class UserToolCall(_Record):
+class UserToolCall(Record):
     """One tool call by the user simulator on its own side (dual control, `user_tools`).
 
     Its result follows as a `ToolResult` with the same call_id and requestor `user`. Neither is
@@ -177,7 +136,7 @@ class UserToolCall(_Record):
     """The user model's call that wrote it."""
 
 
-class RecordedChange(_Record):
+class RecordedChange(Record):
     """One record a tool call wrote: `before` None is an insert, `after` None a delete."""
 
     table: str
@@ -185,21 +144,15 @@ class RecordedChange(_Record):
     before: dict[str, JsonValue] | None
     after: dict[str, JsonValue] | None
 
-    @classmethod
-    def of(cls, change: Change) -> RecordedChange:
-        """The JSON record of an environment `Change`."""
-        return cls(
-            table=change.table, record_id=change.record_id, before=change.before, after=change.after
-        )
-
-    def change(self) -> Change:
-        """Back to the environment's `Change` (for its `field_diff`)."""
-        return Change(
-            table=self.table, record_id=self.record_id, before=self.before, after=self.after
-        )
+    @property
+    def kind(self) -> Literal["insert", "update", "delete"]:
+        """What happened to the record."""
+        if self.before is None:
+            return "insert"
+        return "delete" if self.after is None else "update"
 
 
-class ToolResult(_Record):
+class ToolResult(Record):
     """What a tool call returned, as the model reads it, and what it changed."""
 
     kind: Literal["tool_result"] = "tool_result"
@@ -213,32 +166,10 @@ class ToolResult(_Record):
     timestamp: datetime = Field(default_factory=now)
     changes: list[RecordedChange] = Field(default_factory=list)
     crashed: bool = False
-    """The failure was a bug in the tool, not a refusal (see `environment.ToolResult`)."""
+    """The failure was a bug in the tool, not a refusal the model should read and act on."""
     detail: str | None = None
     """For a crash, the traceback; for logs only, never shown to the model."""
     duration_ms: float = 0.0
-
-    @classmethod
-    def of(
-        cls,
-        call_id: str,
-        name: str,
-        result: EnvironmentResult,
-        *,
-        requestor: Requestor = "assistant",
-    ) -> ToolResult:
-        """The record of what the environment returned for call `call_id` of tool `name`."""
-        return cls(
-            call_id=call_id,
-            name=name,
-            content=result.content,
-            error=result.error,
-            requestor=requestor,
-            changes=[RecordedChange.of(change) for change in result.changes],
-            crashed=result.crashed,
-            detail=result.detail,
-            duration_ms=result.duration_ms,
-        )
 
 
 ConversationRecord = Annotated[
