@@ -10,14 +10,13 @@ from pydantic import ValidationError
 
 from policy_agent.records import Episode
 from policy_agent.report._evaluations import (
-    EvaluationError,
+    EvaluationFileError,
     EvaluationManifest,
     evaluation_names,
     read_evaluation,
 )
 from policy_agent.simulation import SimulationConfig
-from policy_agent.trajectory import RunManifest, RunStore
-from policy_agent.trajectory._errors import describe_validation_error
+from policy_agent.trajectory import RunManifest, RunStore, describe_validation_error
 
 LATEST = "latest"
 """Use the run's newest evaluation, or the recorded rewards when it has none."""
@@ -39,7 +38,7 @@ class LoadedRun:
     their recorded reward."""
 
     def config(self) -> SimulationConfig:
-        """The run's resolved config from run.json; `EvaluationError` when it is not one."""
+        """The run's resolved config from run.json; `EvaluationFileError` when it is not one."""
         return run_config(self.directory, self.manifest)
 
     def describe_rewards(self) -> str:
@@ -57,7 +56,7 @@ class LoadedRun:
 def load_run(path: Path, *, evaluation: str = LATEST) -> LoadedRun:
     """Open the run at `path` with the rewards of `evaluation`: `LATEST`, `RECORDED` or a name.
 
-    Raises the store's `RunStoreError` for a folder that is not a run, `EvaluationError` for an
+    Raises the store's `RunStoreError` for a folder that is not a run, `EvaluationFileError` for an
     evaluation that does not exist or cannot be read.
     """
     store = RunStore.open(path)
@@ -97,7 +96,7 @@ def run_config(directory: Path, manifest: RunManifest) -> SimulationConfig:
     try:
         return SimulationConfig.model_validate(manifest.config)
     except ValidationError as error:
-        raise EvaluationError(
+        raise EvaluationFileError(
             f"{directory / 'run.json'}: its config is not a simulation config this version "
             f"reads: {describe_validation_error(error)}"
         ) from None

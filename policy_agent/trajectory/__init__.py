@@ -21,9 +21,10 @@ from policy_agent.trajectory._errors import (
     RunLocked,
     RunStoreError,
     RunStoreWarning,
+    describe_validation_error,
 )
 from policy_agent.trajectory._ids import EpisodeRef, episode_id, parse_episode_id
-from policy_agent.trajectory._lines import EPISODES_NAME, Line, TornTail
+from policy_agent.trajectory._lines import EPISODES_NAME, Line, TornTail, iter_records
 from policy_agent.trajectory._manifest import (
     MANIFEST_NAME,
     RUN_ID_PATTERN,
@@ -31,7 +32,9 @@ from policy_agent.trajectory._manifest import (
     Versions,
     collect_versions,
     config_hash,
+    fsync_directory,
     new_run_id,
+    write_atomically,
 )
 from policy_agent.trajectory._resume import changed_fields, check_resumable
 from policy_agent.trajectory._schema import json_schema_of_line
@@ -59,8 +62,12 @@ __all__ = [
     "check_resumable",
     "collect_versions",
     "config_hash",
+    "describe_validation_error",
     "episode_id",
+    "fsync_directory",
+    "iter_records",
     "json_schema_of_line",
     "new_run_id",
     "parse_episode_id",
+    "write_atomically",
 ]
