@@ -223,15 +223,19 @@ class Agent:
 
     def _action(self, violation: Violation, attempt: int) -> ViolationAction:
         policy = self.config.violations
+        last = attempt >= policy.max_attempts
         match policy.strategy:
             case "terminate":
                 return "terminate"
             case "keep_first" if violation.calls:
                 return "keep_first"
-        if attempt >= policy.max_attempts:
-            return "terminate"
-        # keep_first without a well-formed call to keep asks again, as resample does.
-        return "feedback" if policy.strategy == "feedback" else "resample"
+            case "keep_first" | "resample":
+                # keep_first without a well-formed call to keep asks again, as resample does.
+                return "terminate" if last else "resample"
+            case "feedback":
+                return "terminate" if last else "feedback"
+            case _:
+                assert_never(policy.strategy)
 
     def _call_record(
         self, history: Sequence[ConversationRecord], call: ToolCall, generation: Generation

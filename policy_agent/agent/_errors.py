@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.llm import LLMError
 from policy_agent.records import AgentEvent
 
 
-class AgentModelError(Exception):
+class AgentModelError(PolicyAgentError):
     """The agent's model call failed after the configured retries (an infrastructure error).
 
     `error` is the typed `LLMError` (which names the role, the model and the server and says what

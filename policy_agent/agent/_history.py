@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from policy_agent.format import neutralise
 from policy_agent.records import (
@@ -68,6 +68,8 @@ def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]
                     )
             case UserToolCall():
                 pass  # the user's own actions happen on its side, out of the agent's sight
+            case _:
+                assert_never(record)
     return messages
 
 
@@ -110,4 +112,6 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                         for call in message.tool_calls
                     ]
                 body.append(entry)
+            case _:
+                assert_never(message)
     return body

@@ -133,7 +133,7 @@ def evaluate(
     `report`, `compare` and `export` use the newest evaluation from then on.
     """
     from policy_agent.evaluation import JudgeRequired
-    from policy_agent.report import EvaluationError, write_evaluation
+    from policy_agent.report import EvaluationFileError, write_evaluation
 
     run = _load(run_dir, "latest")
     loaded = _pack(run, pack)
@@ -162,7 +162,7 @@ def evaluate(
         return
     try:
         written = write_evaluation(run_dir, manifest, rescoring.lines)
-    except (EvaluationError, OSError) as error:
+    except (EvaluationFileError, OSError) as error:
         raise click.ClickException(f"the evaluation was not written: {error}") from None
     click.echo(
         f"Wrote {written}; `policy-agent report {run_dir}` uses it from now on "
@@ -226,7 +226,7 @@ def export(
     sft and chatml leave out infrastructure failures; the reward filters apply to every format.
     """
     from policy_agent.export import PromptMismatch, RewardFilter, UnknownTasks, export_run
-    from policy_agent.report import EvaluationError
+    from policy_agent.report import EvaluationFileError
 
     run = _load(run_dir, evaluation)
     loaded = _pack(run, pack)
@@ -250,7 +250,7 @@ def export(
         raise click.ClickException(f"{error} (--allow-inexact)") from None
     except UnknownTasks as error:
         raise click.ClickException(str(error)) from None
-    except EvaluationError as error:
+    except EvaluationFileError as error:
         raise _ConfigProblem(str(error)) from None
     what = "turns" if export_format == "chatml" else "records"
     summary = f"Exported {result.records} {what} from {result.selection.describe()}"
@@ -262,24 +262,24 @@ def export(
 
 
 def _load(run_dir: Path, evaluation: str) -> LoadedRun:
-    from policy_agent.report import EvaluationError, load_run
+    from policy_agent.report import EvaluationFileError, load_run
     from policy_agent.trajectory import RunStoreError
 
     try:
         return load_run(run_dir, evaluation=evaluation)
-    except (RunStoreError, EvaluationError) as error:
+    except (RunStoreError, EvaluationFileError) as error:
         raise _ConfigProblem(str(error)) from None
 
 
 def _pack(run: LoadedRun, given: Path | None) -> DomainPack:
     from policy_agent.cli._domain import load_pack_or_exit
-    from policy_agent.report import EvaluationError
+    from policy_agent.report import EvaluationFileError
 
     if given is not None:
         return load_pack_or_exit(given)
     try:
         path = run.config().domain
-    except EvaluationError as error:
+    except EvaluationFileError as error:
         raise _ConfigProblem(f"{error}; give the pack with --pack") from None
     if not path.is_dir():
         raise _ConfigProblem(
@@ -293,11 +293,11 @@ def _judge(run: LoadedRun, model: str | None, api_base: str | None) -> LLMClient
     from pydantic import ValidationError
 
     from policy_agent.llm import LLMClient, LLMError, ModelConfig
-    from policy_agent.report import EvaluationError
+    from policy_agent.report import EvaluationFileError
 
     try:
         config = run.config().judge if model is None else ModelConfig(model=model)
-    except EvaluationError as error:
+    except EvaluationFileError as error:
         raise _ConfigProblem(f"{error}; give the judge with --judge-model") from None
     if config is None:
         if api_base is not None:

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import assert_never
 
 from policy_agent.domain._jsonschema import closest, value_issue
 from policy_agent.domain._models import (
@@ -343,7 +344,10 @@ def _field_expressions(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:
             return "values", op.values
         case UpdateOp():
             return "set", op.set
-    return "", {}
+        case GetOp() | ListOp() | DeleteOp() | RespondOp():
+            return "", {}
+        case _:
+            assert_never(op)
 
 
 def _parse_python(file: Path) -> ast.Module | str:

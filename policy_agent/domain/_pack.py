@@ -9,6 +9,7 @@ from pathlib import Path
 
 from policy_agent.domain._models import Tables, ToolSpec
 from policy_agent.domain._tasks import Task
+from policy_agent.errors import PolicyAgentError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +39,7 @@ class Problem:
         )
 
 
-class PackError(Exception):
+class PackError(PolicyAgentError):
     """A pack could not be loaded; `problems` lists everything found, each with file and line."""
 
     def __init__(self, problems: list[Problem], *, root: Path | None = None) -> None:

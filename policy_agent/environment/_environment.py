@@ -33,9 +33,9 @@ from policy_agent.environment._ops import DeclarativeTool
 from policy_agent.environment._python_tools import PythonTool, load_function
 from policy_agent.environment._records import Change
 from policy_agent.expressions import (
-    EvaluationError,
     Expression,
     ExpressionError,
+    ExpressionEvaluationError,
     Scope,
     compile_expression,
 )
@@ -246,7 +246,7 @@ class EpisodeEnvironment:
                 environment._sync(self.database, self.user_database)
         except ToolError as error:
             message, detail = error.message, None
-        except EvaluationError as error:
+        except ExpressionEvaluationError as error:
             message, detail = error.message, str(error)
         except Exception as error:
             message, detail = str(error) or type(error).__name__, traceback.format_exc()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from policy_agent.errors import PolicyAgentError
 
-class ToolError(Exception):
+
+class ToolError(PolicyAgentError):
     """Raise inside a tool to tell the model its call failed: `ToolError("Booking B9 not found")`.
 
     The message becomes the tool's result (`Error: Booking B9 not found`) and the episode goes on;
@@ -16,7 +18,7 @@ class ToolError(Exception):
         self.message = message
 
 
-class ToolDefinitionError(Exception):
+class ToolDefinitionError(PolicyAgentError):
     """A pack's tool cannot be prepared: a bad expression, a missing Python file or function.
 
     Raised when an `Environment` is built from a pack, before any episode runs; the message names
@@ -24,11 +26,11 @@ class ToolDefinitionError(Exception):
     """
 
 
-class AssertionCheckError(Exception):
+class AssertionCheckError(PolicyAgentError):
     """An end-state assertion could not be decided: its expression failed or gave a non-boolean."""
 
 
-class InitialStateError(Exception):
+class InitialStateError(PolicyAgentError):
     """A task's initial state could not be set: an initial action failed, or a tool call of its
     message history returned something other than the history says. The message names the task
     and the step; fix the task (or the tool it calls)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, assert_never
 
 from pydantic import JsonValue
 
@@ -87,7 +87,8 @@ class DeclarativeTool:
     def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:
         """Execute the op with validated arguments (defaults filled in); ToolError for a refusal.
 
-        An expression that fails raises EvaluationError, which the caller reports as a crash.
+        An expression that fails raises ExpressionEvaluationError, which the caller reports as
+        a crash.
         """
         passed = {name: None for name in self._parameters} | dict(arguments)
         variables: dict[str, JsonValue] = {**passed, "args": passed}
@@ -126,6 +127,8 @@ class DeclarativeTool:
                 return _with_id(record_id, database.delete(table, record_id))
             case RespondOp():
                 return ""
+            case _:
+                assert_never(op)
 
     def _record_id(self, scope: Scope) -> str:
         assert self._key is not None

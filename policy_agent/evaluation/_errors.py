@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from policy_agent.errors import PolicyAgentError
 
-class EvaluationError(Exception):
+
+class EvaluationError(PolicyAgentError):
     """An episode cannot be scored as configured; the message says what to change."""
 
 

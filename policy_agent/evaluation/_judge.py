@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.format import split_reasoning
 from policy_agent.llm import Completion, LLMClient, LLMError
 from policy_agent.records import (
@@ -57,7 +58,7 @@ RETRY_PROMPT = (
 )
 
 
-class JudgeAnswerError(ValueError):
+class JudgeAnswerError(PolicyAgentError, ValueError):
     """The judge's answer is not the JSON asked for; the message says what is wrong with it."""
 
 

@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from policy_agent.agent import Agent, to_chat_messages
+from policy_agent.errors import PolicyAgentError
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -37,7 +38,7 @@ from policy_agent.records import (
 END_OF_TURN = "<|im_end|>"
 
 
-class PromptMismatch(Exception):
+class PromptMismatch(PolicyAgentError):
     """A completions-transport prompt rebuilt from the run does not hash to the recorded one."""
 
 

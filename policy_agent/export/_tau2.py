@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import assert_never
 
 from pydantic import JsonValue
 
 from policy_agent.domain import DomainPack, StructuredInstructions, Task
 from policy_agent.environment import Environment, InitialStateError
+from policy_agent.errors import PolicyAgentError
 from policy_agent.export._tau2_models import (
     Requestor,
     Tau2Action,
@@ -101,7 +103,7 @@ _IMPORTED_PREFIX = "tau2_"
 """How `policy-agent import-tau2` names a pack: `tau2_<tau2 domain>`."""
 
 
-class UnknownTasks(Exception):
+class UnknownTasks(PolicyAgentError):
     """Episodes name tasks the pack does not have, so tau2's `tasks` cannot list them."""
 
 
@@ -376,4 +378,6 @@ def _messages(records: Sequence[ConversationRecord]) -> list[Tau2Message]:
                         timestamp=stamp,
                     )
                 )
+            case _:
+                assert_never(record)
     return messages

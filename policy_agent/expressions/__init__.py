@@ -7,8 +7,8 @@ evaluates them; nothing in a pack is ever run as Python.
 
 from policy_agent.expressions._ast import to_source
 from policy_agent.expressions._errors import (
-    EvaluationError,
     ExpressionError,
+    ExpressionEvaluationError,
     ExpressionSyntaxError,
 )
 from policy_agent.expressions._expression import Expression, compile_expression
@@ -18,9 +18,9 @@ from policy_agent.expressions._template import Template, compile_template
 
 __all__ = [
     "FUNCTIONS",
-    "EvaluationError",
     "Expression",
     "ExpressionError",
+    "ExpressionEvaluationError",
     "ExpressionSyntaxError",
     "Scope",
     "TableReader",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from policy_agent.errors import PolicyAgentError
 
-class ExpressionError(Exception):
+
+class ExpressionError(PolicyAgentError):
     """An expression that cannot be compiled or evaluated; `str()` shows the source and a caret.
 
     `offset` is the 0-based index into `source` of the failing part (None: the whole of it).
@@ -42,5 +44,5 @@ class ExpressionSyntaxError(ExpressionError):
     """Bad syntax, an unknown name or function, or a wrong number of arguments (at compile time)."""
 
 
-class EvaluationError(ExpressionError):
+class ExpressionEvaluationError(ExpressionError):
     """A failure while evaluating: a type mismatch, division by zero, a bad date, no such table."""

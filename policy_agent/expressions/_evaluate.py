@@ -20,7 +20,7 @@ from policy_agent.expressions._ast import (
     start,
     to_source,
 )
-from policy_agent.expressions._errors import EvaluationError
+from policy_agent.expressions._errors import ExpressionEvaluationError
 from policy_agent.expressions._functions import FUNCTIONS, clock
 from policy_agent.expressions._scope import Scope
 from policy_agent.expressions._values import (
@@ -65,7 +65,7 @@ class _Interpreter:
             offset = node.offset
             if isinstance(node, Call) and failure.argument is not None:
                 offset = start(node.args[failure.argument])
-            raise EvaluationError(failure.message, self.source, offset) from None
+            raise ExpressionEvaluationError(failure.message, self.source, offset) from None
 
     def _value(self, node: Node) -> JsonValue:
         match node:

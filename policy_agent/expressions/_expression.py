@@ -31,8 +31,8 @@ class Expression:
     def evaluate(self, scope: Scope) -> JsonValue:
         """The expression's value: fresh lists and dicts, never the scope's own objects.
 
-        Raises EvaluationError (with this source and the failing offset) on a type mismatch,
-        division by zero, a bad date, a missing table or clock, or an unbound name.
+        Raises ExpressionEvaluationError (with this source and the failing offset) on a type
+        mismatch, division by zero, a bad date, a missing table or clock, or an unbound name.
         """
         return thaw(evaluate(self.node, scope, self.source))
 

@@ -32,7 +32,8 @@ class Scope:
 
     variables: Mapping[str, JsonValue]
     """Values of the names the expression was compiled with (arguments, `args`, `record`, ...).
-    A compiled name missing here is an EvaluationError, except `now`, which falls back on `now`."""
+    A compiled name missing here is an ExpressionEvaluationError, except `now`, which falls back
+    on `now`."""
     tables: TableReader | None = None
     """The database for `lookup`, `exists`, `find` and `count`; None makes them errors."""
     now: datetime | None = None

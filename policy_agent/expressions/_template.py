@@ -27,7 +27,8 @@ class Template:
     def render(self, scope: Scope) -> str:
         """The text with every placeholder replaced: strings as they are, other values as JSON.
 
-        Raises EvaluationError, with its offset inside the template, if a placeholder fails.
+        Raises ExpressionEvaluationError, with its offset inside the template, if a placeholder
+        fails.
         """
         return "".join(
             part if isinstance(part, str) else to_text(evaluate(part, scope, self.source))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from typing import assert_never
 
 from pydantic import JsonValue
 
@@ -80,6 +81,8 @@ def render_conversation(
                 parts.append(_render_assistant(message, in_history=in_history))
             case ChatToolMessage():
                 parts.append(_render_tool_result(body, index))
+            case _:
+                assert_never(message)
     if add_generation_prompt:
         thinks = effective_thinking(messages, thinking)
         parts.append("<|im_start|>assistant\n" + ("<think>\n" if thinks else "<think></think>"))

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
+from policy_agent.errors import PolicyAgentError
+
 _PARAMETER_KEYS = frozenset({"name", "type", "description", "enum"})
 _PARAMETERS_KEYS = frozenset({"type", "properties", "required"})
 _FUNCTION_KEYS = frozenset({"type", "name", "description", "parameters"})
 
 
-class FunctionSpecError(ValueError):
+class FunctionSpecError(PolicyAgentError, ValueError):
     """A tool definition is not in OpenAI function-calling format; the message names the field."""
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from typing import assert_never
 
 from policy_agent.format._functions import FunctionSpec, render_functions
 
@@ -105,3 +106,5 @@ def system_prompt(policy: str, functions: Sequence[FunctionSpec], style: PromptS
             return card_system_prompt(policy, functions)
         case PromptStyle.TEMPLATE:
             return template_system_prompt(policy, functions)
+        case _:
+            assert_never(style)

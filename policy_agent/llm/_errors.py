@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.llm._completion import AttemptRecord
 
 
-class LLMError(Exception):
+class LLMError(PolicyAgentError):
     """A model call failed; the message names the role, the model and the server."""
 
     retryable: ClassVar[bool] = False

@@ -21,7 +21,7 @@ from policy_agent.report._combined import (
 )
 from policy_agent.report._evaluations import (
     EVALUATIONS_DIR,
-    EvaluationError,
+    EvaluationFileError,
     EvaluationManifest,
     RescoredEpisode,
     evaluation_names,
@@ -51,7 +51,7 @@ __all__ = [
     "RECORDED",
     "CombinedMetric",
     "EpisodeCounts",
-    "EvaluationError",
+    "EvaluationFileError",
     "EvaluationManifest",
     "FlippedTask",
     "LoadedRun",

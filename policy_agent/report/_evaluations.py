@@ -17,10 +17,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.records import RewardInfo
-from policy_agent.trajectory._errors import describe_validation_error
-from policy_agent.trajectory._lines import iter_records
-from policy_agent.trajectory._manifest import fsync_directory, write_atomically
+from policy_agent.trajectory import (
+    describe_validation_error,
+    fsync_directory,
+    iter_records,
+    write_atomically,
+)
 
 EVALUATIONS_DIR = "evaluations"
 """The folder inside a run directory that holds its re-scorings."""
@@ -28,7 +32,7 @@ EVALUATIONS_DIR = "evaluations"
 _NAME = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9]{6}$")
 
 
-class EvaluationError(Exception):
+class EvaluationFileError(PolicyAgentError):
     """A re-scoring cannot be read or written; the message names the file and what to do."""
 
 
@@ -81,14 +85,14 @@ def write_evaluation(
 ) -> Path:
     """Write `<run>/evaluations/<name>.jsonl`, then its manifest; returns the `.jsonl` path.
 
-    Refuses (`EvaluationError`) to replace an evaluation that already exists.
+    Refuses (`EvaluationFileError`) to replace an evaluation that already exists.
     """
     folder = run_directory / EVALUATIONS_DIR
     folder.mkdir(exist_ok=True)
     records = folder / f"{manifest.name}.jsonl"
     described = folder / f"{manifest.name}.json"
     if records.exists() or described.exists():
-        raise EvaluationError(
+        raise EvaluationFileError(
             f"{records}: an evaluation of this name already exists; evaluations are never "
             "overwritten. Run `policy-agent evaluate` again (it takes a new name)."
         )
@@ -113,18 +117,18 @@ def evaluation_names(run_directory: Path) -> list[str]:
 def read_evaluation(
     run_directory: Path, name: str
 ) -> tuple[EvaluationManifest, list[RescoredEpisode]]:
-    """An evaluation's manifest and lines; `EvaluationError` names a missing or invalid file."""
+    """An evaluation's manifest and lines; `EvaluationFileError` names a missing or invalid file."""
     folder = run_directory / EVALUATIONS_DIR
     described = folder / f"{name}.json"
     if name not in evaluation_names(run_directory):
         known = ", ".join(evaluation_names(run_directory)) or "none"
-        raise EvaluationError(
+        raise EvaluationFileError(
             f"{described}: no such evaluation of {run_directory}; its evaluations are: {known}"
         )
     try:
         manifest = EvaluationManifest.model_validate_json(described.read_bytes())
     except ValidationError as error:
-        raise EvaluationError(
+        raise EvaluationFileError(
             f"{described}: not a valid evaluation manifest: {describe_validation_error(error)}"
         ) from None
     lines = [record for _, record in iter_records(folder / f"{name}.jsonl", RescoredEpisode)]

@@ -13,13 +13,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.report._model import MetricEstimate, RunReport
 
 BAR_WIDTH = 40
 """Character cells of a full bar (a value of 1)."""
 
 
-class PlotUnavailable(Exception):
+class PlotUnavailable(PolicyAgentError):
     """A PNG was asked for but matplotlib is not installed."""
 
 

@@ -19,6 +19,7 @@ from typing import Literal, TypeVar
 
 from pydantic import JsonValue
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -37,7 +38,7 @@ ROLES = ("agent", "user")
 """The roles whose model outputs a run records (the judge's answers are not kept)."""
 
 
-class ScriptFromRunError(Exception):
+class ScriptFromRunError(PolicyAgentError):
     """The run's episodes cannot be replayed by seed; the message names the episode and why."""
 
 

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, assert_never
 
 from pydantic import JsonValue
 
@@ -88,6 +88,8 @@ class _Sequence:
                     index = len(answers) - 1
                 case "cycle":
                     index %= len(answers)
+                case _:
+                    assert_never(self._spec.when_exhausted)
         self._next += 1
         return answers[index], index
 
@@ -159,6 +161,8 @@ def _picker(role: str, spec: SequenceRole | RulesRole | SeedRole) -> _Picker:
             return _Rules(role, spec)
         case SeedRole():
             return _BySeed(role, spec)
+        case _:
+            assert_never(spec)
 
 
 class Responder:

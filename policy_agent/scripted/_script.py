@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.yamlsource import (
     DocumentError,
     Explanation,
@@ -231,7 +232,7 @@ class Script(_Strict):
     roles: dict[str, Role] = Field(min_length=1)
 
 
-class ScriptError(Exception):
+class ScriptError(PolicyAgentError):
     """A script file could not be loaded; the message lists each problem with file and line."""
 
 

@@ -19,6 +19,7 @@ from types import TracebackType
 from aiohttp import web
 from pydantic import JsonValue
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.scripted._responder import Endpoint, Responder, error_body
 from policy_agent.scripted._script import Script, load_script
 
@@ -33,7 +34,7 @@ class RecordedRequest:
     """The parsed JSON body; None when it was not JSON."""
 
 
-class RemoteHostRefused(ValueError):
+class RemoteHostRefused(PolicyAgentError, ValueError):
     """The server was asked to listen beyond this machine without `allow_remote`."""
 
 

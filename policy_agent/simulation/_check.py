@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import assert_never
 
 from policy_agent.domain import DomainPack, Task
 from policy_agent.records import Episode, RewardInfo, RewardType
@@ -120,8 +121,10 @@ def _failed_components(reward: RewardInfo) -> list[str]:
             case RewardType.COMMUNICATE:
                 unsaid = [c.info for c in reward.communicate_checks if not c.met]
                 problems.append(f"not communicated: {', '.join(map(repr, unsaid))}")
-            case _:
+            case RewardType.DB | RewardType.NL_ASSERTION:
                 problems.append(f"{kind.value} scored {reward.reward_breakdown.get(kind)}")
+            case _:
+                assert_never(kind)
     if failed and reward.note:
         problems.append(reward.note)
     return problems

@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 
 from policy_agent.agent import AgentConfig
 from policy_agent.domain import display_path, explain_pack_error
+from policy_agent.errors import PolicyAgentError
 from policy_agent.llm import ModelConfig
 from policy_agent.user import UserConfig
 from policy_agent.yamlsource import (
@@ -51,7 +52,7 @@ pack lies (its content is hashed separately), where runs go. Everything else cha
 episode is."""
 
 
-class ConfigError(Exception):
+class ConfigError(PolicyAgentError):
     """A run configuration is invalid; the message lists each problem with file and line."""
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.records import Episode
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ _STOP_GRACE_S = 5.0
 """How long a stopped child may take to exit before it is killed."""
 
 
-class WorkerProcessFailed(Exception):
+class WorkerProcessFailed(PolicyAgentError):
     """A runner process stopped before playing its share; the message says which and why."""
 
 

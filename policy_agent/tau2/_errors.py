@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from policy_agent.errors import PolicyAgentError
 
-class Tau2Error(Exception):
+
+class Tau2Error(PolicyAgentError):
     """Base of the tau2 bridge's errors."""
 
 

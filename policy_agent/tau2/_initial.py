@@ -16,11 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, JsonValue
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.tau2._domains import Side, import_tau2
 from policy_agent.tau2._layout import TableKind, TableLayout, database_layout
 
 
-class UnmappableState(Exception):
+class UnmappableState(PolicyAgentError):
     """A tau2 initial state a pack cannot express; the message says which part and why."""
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from policy_agent.errors import PolicyAgentError
 
-class RunStoreError(Exception):
+
+class RunStoreError(PolicyAgentError):
     """A run directory could not be created, opened, read or written."""
 
 

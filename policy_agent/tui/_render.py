@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import assert_never
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.highlighter import JSONHighlighter
@@ -167,6 +168,8 @@ class _StepRenderer:
                 outcome = " (crashed)" if record.crashed else " (error)" if record.error else ""
                 style = "bold red" if record.error else "bold blue"
                 return f"{record.name} returned{outcome}", style, record.timestamp
+            case _:
+                assert_never(record)
 
     def record(self, step: Step) -> list[RenderableType]:
         record = step.record
@@ -184,6 +187,8 @@ class _StepRenderer:
                 return [self.arguments(record)]
             case ToolResult():
                 return self.result(record)
+            case _:
+                assert_never(record)
 
     def reasoning(self, reasoning: str | None) -> list[RenderableType]:
         if not reasoning:
@@ -277,6 +282,8 @@ class _StepRenderer:
                 if event.detail:
                     parts.extend(self.raw("traceback", event.detail, "v"))
                 return Group(*parts)
+            case _:
+                assert_never(event)
 
     def violation(self, event: ViolationEvent) -> RenderableType:
         violation = event.violation

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 from policy_agent.evaluation import is_success as reward_is_success
 from policy_agent.records import (
@@ -143,6 +144,8 @@ def _record_text(record: ConversationRecord) -> list[str]:
             return [record.name, json.dumps(record.arguments, ensure_ascii=False)]
         case ToolResult():
             return [record.name, record.content]
+        case _:
+            assert_never(record)
 
 
 def _event_text(event: EpisodeEvent) -> list[str]:
@@ -154,3 +157,5 @@ def _event_text(event: EpisodeEvent) -> list[str]:
             return [event.reason, event.raw_completion]
         case ErrorEvent() | RetryEvent():
             return [event.error_type, event.message]
+        case _:
+            assert_never(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from policy_agent.domain import DomainPack, Task
+from policy_agent.errors import PolicyAgentError
 from policy_agent.llm import LLMClient
 from policy_agent.user._config import UserConfig
 from policy_agent.user._llm import LLMUser
@@ -10,7 +11,7 @@ from policy_agent.user._scripted import ScriptedUser
 from policy_agent.user._step import UserSimulator
 
 
-class UserSetupError(ValueError):
+class UserSetupError(PolicyAgentError, ValueError):
     """A user simulator cannot be made for a task (no script, a client for another model)."""
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, assert_never
 
 from policy_agent.domain import StructuredInstructions, UserScenario
 from policy_agent.records import (
@@ -88,4 +88,6 @@ def user_view(history: Sequence[ConversationRecord]) -> list[dict[str, Any]]:
                     )
             case AgentToolCall():
                 pass  # what the agent does behind the scenes is not the customer's to see
+            case _:
+                assert_never(record)
     return messages

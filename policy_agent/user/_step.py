@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import Field
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.llm import LLMError
 from policy_agent.records import (
     ConversationRecord,
@@ -62,7 +63,7 @@ class UserSimulator(Protocol):
         ...
 
 
-class UserModelError(Exception):
+class UserModelError(PolicyAgentError):
     """The user model could not be reached or failed after its retries (infrastructure_error).
 
     `error` is the typed `LLMError` (naming the role, model and server, and what to do);
@@ -76,7 +77,7 @@ class UserModelError(Exception):
         super().__init__(str(error))
 
 
-class UserGaveUp(Exception):
+class UserGaveUp(PolicyAgentError):
     """The user produced no usable turn (user_error): the model after `max_retries`, or a script
     with no line left. `events` and `totals` are what the turn recorded, every rejected answer
     included."""

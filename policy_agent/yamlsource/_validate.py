@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from policy_agent.errors import PolicyAgentError
 from policy_agent.yamlsource._explain import Explanation, explain, field_path
 from policy_agent.yamlsource._yaml import Document
 
@@ -35,7 +36,7 @@ class SourceProblem:
         )
 
 
-class DocumentError(Exception):
+class DocumentError(PolicyAgentError):
     """A document does not fit its model; `problems` lists each problem, in the file's order."""
 
     def __init__(self, problems: list[SourceProblem]) -> None:

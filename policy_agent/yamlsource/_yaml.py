@@ -24,6 +24,8 @@ from typing import ClassVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from policy_agent.errors import PolicyAgentError
+
 Loc = tuple[str | int, ...]
 """A path into a document: mapping keys and sequence indexes, outermost first."""
 
@@ -64,7 +66,7 @@ class Document:
         return None
 
 
-class SourceError(Exception):
+class SourceError(PolicyAgentError):
     """A file could not be read or parsed at all (missing, not UTF-8, a syntax error)."""
 
     def __init__(

@@ -7,8 +7,8 @@ import pickle
 import pytest
 
 from policy_agent.expressions import (
-    EvaluationError,
     ExpressionError,
+    ExpressionEvaluationError,
     ExpressionSyntaxError,
     Scope,
     compile_expression,
@@ -17,7 +17,7 @@ from policy_agent.expressions import (
 
 def test_rendering_of_an_evaluation_error() -> None:
     expression = compile_expression("record.cribs + count <= 'three'", names={"record", "count"})
-    with pytest.raises(EvaluationError) as caught:
+    with pytest.raises(ExpressionEvaluationError) as caught:
         expression.evaluate(Scope(variables={"record": {"cribs": 1}, "count": 2}))
     assert str(caught.value) == (
         "cannot compare integer 3 with string 'three'\n"
@@ -50,7 +50,7 @@ def test_the_caret_can_sit_after_the_last_character() -> None:
 
 
 def test_an_error_without_offset_shows_the_source() -> None:
-    error = EvaluationError("something went wrong", "a + b")
+    error = ExpressionEvaluationError("something went wrong", "a + b")
     assert str(error) == "something went wrong\n    a + b"
     assert error.line is None
     assert error.column is None
@@ -59,7 +59,7 @@ def test_an_error_without_offset_shows_the_source() -> None:
 def test_errors_are_expression_errors_and_survive_pickling() -> None:
     error = ExpressionSyntaxError("bad", "a b", 2)
     assert isinstance(error, ExpressionError)
-    assert isinstance(EvaluationError("x", "y"), ExpressionError)
+    assert isinstance(ExpressionEvaluationError("x", "y"), ExpressionError)
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is ExpressionSyntaxError
     assert (copy.message, copy.source, copy.offset) == ("bad", "a b", 2)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from pydantic import JsonValue
 
-from policy_agent.expressions import EvaluationError, Scope, compile_expression
+from policy_agent.expressions import ExpressionEvaluationError, Scope, compile_expression
 
 from ._support import NOW, evaluate
 
@@ -142,7 +142,7 @@ def test_and_or_short_circuit() -> None:
     assert ev("false and 1 / 0 == 1") is False
     assert ev("true or 1 / 0 == 1") is True
     assert ev("record.cribs == 0 and exists('nowhere', 'x')") is False
-    with pytest.raises(EvaluationError, match="division by zero"):
+    with pytest.raises(ExpressionEvaluationError, match="division by zero"):
         ev("true and 1 / 0 == 1")
 
 
@@ -187,8 +187,8 @@ def test_holds_applies_the_truth_rule() -> None:
     assert compile_expression("x", names={"x"}).holds(scope) is False
 
 
-def error(source: str, **variables: JsonValue) -> EvaluationError:
-    with pytest.raises(EvaluationError) as caught:
+def error(source: str, **variables: JsonValue) -> ExpressionEvaluationError:
+    with pytest.raises(ExpressionEvaluationError) as caught:
         ev(source, **variables)
     assert caught.value.source == source
     return caught.value
@@ -240,9 +240,9 @@ def test_runtime_errors(source: str, offset: int, message: str) -> None:
     assert message in caught.message
 
 
-def _unbound(source: str) -> EvaluationError:
+def _unbound(source: str) -> ExpressionEvaluationError:
     expression = compile_expression(source, names={"unbound"})
-    with pytest.raises(EvaluationError) as caught:
+    with pytest.raises(ExpressionEvaluationError) as caught:
         expression.evaluate(Scope(variables={}))
     return caught.value
 
@@ -259,16 +259,18 @@ def test_numbers_stay_below_ten_to_the_300() -> None:
     assert evaluate(f"{big} + 1") == 10**299 + 1
     assert evaluate(f"{big} + 0.5") == 1e299
     for source in (f"{big} * 10", f"{big} * 10.0", "1e299 * 1e299", "-1e299 * 10"):
-        with pytest.raises(EvaluationError, match="the result is too large"):
+        with pytest.raises(ExpressionEvaluationError, match="the result is too large"):
             evaluate(source)
 
 
 def test_now_without_a_clock_is_an_error() -> None:
     expression = compile_expression("hours_until('2025-06-05') + 1", names=())
-    with pytest.raises(EvaluationError, match="there is no clock; give the pack one with `clock:`"):
+    with pytest.raises(
+        ExpressionEvaluationError, match="there is no clock; give the pack one with `clock:`"
+    ):
         expression.evaluate(Scope(variables={}))
     expression = compile_expression("now", names={"now"})
-    with pytest.raises(EvaluationError, match="no clock") as caught:
+    with pytest.raises(ExpressionEvaluationError, match="no clock") as caught:
         expression.evaluate(Scope(variables={}))
     assert caught.value.offset == 0
     assert (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import JsonValue
 
-from policy_agent.expressions import FUNCTIONS, EvaluationError, Scope, compile_expression
+from policy_agent.expressions import FUNCTIONS, ExpressionEvaluationError, Scope, compile_expression
 
 from ._support import evaluate as ev
 from ._support import hotel
@@ -75,7 +75,7 @@ def test_results(source: str, value: JsonValue) -> None:
 def test_if_evaluates_only_the_chosen_branch() -> None:
     assert ev("if(x > 0, 10 / x, 0)", x=0) == 0
     assert ev("if(x > 0, 10 / x, 0)", x=5) == 2
-    with pytest.raises(EvaluationError, match="division by zero"):
+    with pytest.raises(ExpressionEvaluationError, match="division by zero"):
         ev("if(x == 0, 10 / x, 0)", x=0)
 
 
@@ -150,12 +150,12 @@ def test_time_with_an_offset_clock() -> None:
     assert expression.evaluate(scope) == 3.0
 
 
-def fails(source: str, tables: bool = True, **variables: JsonValue) -> EvaluationError:
+def fails(source: str, tables: bool = True, **variables: JsonValue) -> ExpressionEvaluationError:
     expression = compile_expression(source, names=variables.keys())
     scope = Scope(
         variables=variables, tables=hotel() if tables else None, now=datetime(2025, 6, 4, 9)
     )
-    with pytest.raises(EvaluationError) as caught:
+    with pytest.raises(ExpressionEvaluationError) as caught:
         expression.evaluate(scope)
     return caught.value
 

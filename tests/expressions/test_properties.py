@@ -14,7 +14,7 @@ from pydantic import JsonValue
 
 from policy_agent.expressions import (
     FUNCTIONS,
-    EvaluationError,
+    ExpressionEvaluationError,
     ExpressionSyntaxError,
     Scope,
     compile_expression,
@@ -69,7 +69,7 @@ def compile_and_run(source: str) -> None:
         return
     try:
         expression.evaluate(SCOPE)
-    except EvaluationError as error:
+    except ExpressionEvaluationError as error:
         assert error.offset is not None and 0 <= error.offset <= len(source)
         str(error)
 
@@ -85,7 +85,7 @@ def test_compiling_arbitrary_templates_raises_only_syntax_errors(source: str) ->
         template = compile_template(source, names=NAMES)
     except ExpressionSyntaxError:
         return
-    with contextlib.suppress(EvaluationError):
+    with contextlib.suppress(ExpressionEvaluationError):
         template.render(SCOPE)
 
 
@@ -190,7 +190,7 @@ def test_integer_arithmetic_and_comparison_agree_with_python(
         except ZeroDivisionError:
             try:
                 expression.evaluate(Scope(variables={}))
-            except EvaluationError as error:
+            except ExpressionEvaluationError as error:
                 assert "division by zero" in error.message
             else:
                 raise AssertionError(f"{expression.source} should divide by zero") from None
@@ -207,7 +207,7 @@ def test_division_is_exact_when_it_can_be_and_float_otherwise(a: int, b: int) ->
     if b == 0:
         try:
             expression.evaluate(scope)
-        except EvaluationError:
+        except ExpressionEvaluationError:
             return
         raise AssertionError("division by zero passed")
     result = expression.evaluate(scope)

@@ -6,7 +6,7 @@ import pytest
 from pydantic import JsonValue
 
 from policy_agent.expressions import (
-    EvaluationError,
+    ExpressionEvaluationError,
     ExpressionSyntaxError,
     Scope,
     compile_template,
@@ -83,7 +83,7 @@ def test_syntax_errors_point_into_the_template(source: str, offset: int, message
 
 
 def test_evaluation_errors_point_into_the_template() -> None:
-    with pytest.raises(EvaluationError) as caught:
+    with pytest.raises(ExpressionEvaluationError) as caught:
         render("Booking {booking_id} has {record.cribs / (count - 2)} cribs")
     assert caught.value.offset == 39
     assert caught.value.message == "division by zero: `count - 2` is 0"

@@ -15,7 +15,7 @@ from policy_agent.report import (
     EVALUATIONS_DIR,
     LATEST,
     RECORDED,
-    EvaluationError,
+    EvaluationFileError,
     EvaluationManifest,
     RescoredEpisode,
     Rescoring,
@@ -123,9 +123,11 @@ def test_evaluations_are_never_overwritten_and_unknown_names_are_refused(
     run, pack = copied
     rescoring = rescore(run, pack)
     write_evaluation(run, rescoring.manifest, rescoring.lines)
-    with pytest.raises(EvaluationError, match="never overwritten"):
+    with pytest.raises(EvaluationFileError, match="never overwritten"):
         write_evaluation(run, rescoring.manifest, rescoring.lines)
-    with pytest.raises(EvaluationError, match=f"its evaluations are: {rescoring.manifest.name}"):
+    with pytest.raises(
+        EvaluationFileError, match=f"its evaluations are: {rescoring.manifest.name}"
+    ):
         load_run(run, evaluation="20990101-000000-000000")
 
 
