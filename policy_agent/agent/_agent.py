@@ -37,7 +37,7 @@ from policy_agent.format import (
     policy_only_system_prompt,
     render_conversation,
 )
-from policy_agent.llm import Completion, LLMClient, LLMError
+from policy_agent.llm import Completion, LLMClient, LLMError, ModelClient
 from policy_agent.records import (
     AgentEvent,
     AgentMessage,
@@ -98,7 +98,7 @@ class Agent:
         policy: str,
         tools: Sequence[Mapping[str, JsonValue]],
         config: AgentConfig,
-        client: LLMClient | None = None,
+        client: ModelClient | None = None,
     ) -> None:
         """`tools` are OpenAI function schemas; `client` defaults to one for `config.model`,
         made when the first model call needs it."""
@@ -124,7 +124,7 @@ class Agent:
         self._truncate_history_thinking = bool(thinking_kwarg)
 
     @property
-    def client(self) -> LLMClient:
+    def client(self) -> ModelClient:
         """The model client, made on first use: rebuilding prompts (exports) needs no litellm."""
         if self._client is None:
             self._client = LLMClient(self.config.model, role="agent")
@@ -132,7 +132,7 @@ class Agent:
 
     @classmethod
     def from_pack(
-        cls, pack: DomainPack, config: AgentConfig, client: LLMClient | None = None
+        cls, pack: DomainPack, config: AgentConfig, client: ModelClient | None = None
     ) -> Agent:
         """The agent of a domain pack: its policy and its agent tools."""
         return cls(

@@ -31,7 +31,7 @@ from policy_agent.evaluation._checks import (
 )
 from policy_agent.evaluation._errors import JudgeRequired, UnknownTask
 from policy_agent.evaluation._judge import Judge, JudgeVerdict
-from policy_agent.llm import LLMClient
+from policy_agent.llm import ModelClient
 from policy_agent.records import DBCheck, Episode, RewardInfo, RewardType
 
 _MISMATCHES_SHOWN = 3
@@ -67,7 +67,7 @@ class Evaluator:
         pack: DomainPack,
         *,
         environment: Environment | None = None,
-        judge: LLMClient | None = None,
+        judge: ModelClient | None = None,
         task_ids: Iterable[str] | None = None,
     ) -> None:
         """JudgeRequired, up front, when a task's reward needs the judge and there is none.

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policy_agent.errors import PolicyAgentError
 from policy_agent.format import split_reasoning
-from policy_agent.llm import Completion, LLMClient, LLMError
+from policy_agent.llm import Completion, LLMError, ModelClient
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -80,7 +80,7 @@ class JudgeVerdict:
 class Judge:
     """Judges NL assertions with one client (role `judge`), shared by every episode of a run."""
 
-    def __init__(self, client: LLMClient) -> None:
+    def __init__(self, client: ModelClient) -> None:
         self.client = client
 
     async def judge(

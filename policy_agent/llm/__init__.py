@@ -1,8 +1,10 @@
 """Model calls: the only part of policy-agent that talks to litellm.
 
-The rest of the framework sees `ModelConfig` (data, in run configs), `LLMClient` (one per role:
-`chat` and `complete`), `Completion` (what came back) and the `LLMError` family (what went
-wrong, named by role and model). litellm itself is imported when the first client is made.
+The rest of the framework sees `ModelConfig` (data, in run configs), the `ModelClient` protocol
+(one per role: `chat` and `complete`), `Completion` (what came back) and the `LLMError` family
+(what went wrong, named by role and model). `LLMClient` is the client over litellm; litellm
+itself is imported when the first one is made. `with_retries` is the retry rule every client
+follows (the in-process `policy_agent.scripted.ScriptedModelClient` too).
 """
 
 from policy_agent.llm._client import LLMClient, close_connections
@@ -19,9 +21,12 @@ from policy_agent.llm._errors import (
     ServerError,
     ServerUnreachable,
 )
+from policy_agent.llm._protocol import ModelClient
+from policy_agent.llm._retries import Backoff, with_retries
 
 __all__ = [
     "AttemptRecord",
+    "Backoff",
     "Completion",
     "ContextLengthExceeded",
     "LLMClient",
@@ -29,6 +34,7 @@ __all__ = [
     "LLMTimeout",
     "MalformedResponse",
     "MissingAPIKey",
+    "ModelClient",
     "ModelConfig",
     "RateLimited",
     "RequestRejected",
@@ -37,4 +43,5 @@ __all__ = [
     "StructuredToolCall",
     "Usage",
     "close_connections",
+    "with_retries",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -21,8 +20,7 @@ from pydantic import JsonValue
 from policy_agent.llm._completion import AttemptRecord, Completion, StructuredToolCall, Usage
 from policy_agent.llm._config import ModelConfig
 from policy_agent.llm._errors import LLMError, MalformedResponse, MissingAPIKey
-
-_MAX_BACKOFF_S = 60.0
+from policy_agent.llm._retries import Backoff, with_retries
 
 _Send = Callable[..., Awaitable[Any]]
 """One transport's call: takes the per-call fields (messages or prompt, tools, seed, ...)."""
@@ -41,7 +39,7 @@ class LLMClient:
         self._key = key
         self._chat_send, self._text_send = self._senders(key)
         self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        self._jitter = random.Random()
+        self._backoff = Backoff(config)
 
     def _senders(self, key: str | None) -> tuple[_Send, _Send]:
         """The chat and completions calls, each taking only what changes per call.
@@ -176,33 +174,17 @@ class LLMClient:
         kwargs: dict[str, Any],
         convert: Callable[[Any, float, tuple[AttemptRecord, ...]], Completion],
     ) -> Completion:
-        config = self.config
-        attempts: list[AttemptRecord] = []
-        for attempt in range(1, config.retries + 2):
+        async def attempt_once(failed: tuple[AttemptRecord, ...]) -> Completion:
             start = time.perf_counter()
             try:
                 response = await send(**kwargs)
-                return convert(response, (time.perf_counter() - start) * 1000, tuple(attempts))
+                return convert(response, (time.perf_counter() - start) * 1000, failed)
+            except LLMError:
+                raise
             except Exception as raised:  # every failure below litellm is classified here
-                error = raised if isinstance(raised, LLMError) else self._error(raised)
-                attempts.append(
-                    AttemptRecord(
-                        attempt=attempt,
-                        error_type=type(error).__name__,
-                        message=error.detail,
-                        latency_ms=(time.perf_counter() - start) * 1000,
-                        api_base=error.api_base,
-                    )
-                )
-                if not error.retryable or attempt > config.retries:
-                    raise error.with_attempts(tuple(attempts)) from raised
-            await asyncio.sleep(self._backoff(attempt))
-        raise AssertionError("unreachable: the loop returns or raises")
+                raise self._error(raised) from raised
 
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self.config.retry_backoff * 2 ** (attempt - 1), _MAX_BACKOFF_S)
-        # Jitter, so that many episodes failing together do not retry in lockstep.
-        return float(delay * (0.5 + self._jitter.random() / 2))
+        return await with_retries(self.config, self._backoff, attempt_once)
 
     def _error(self, raised: Exception) -> LLMError:
         from policy_agent.llm import _litellm

@@ -1,10 +1,12 @@
-"""A scripted OpenAI-compatible server: canned model outputs, faults and latency, over real HTTP.
+"""A scripted OpenAI-compatible server: canned model outputs, faults and latency, over real HTTP;
+and `ScriptedModelClient`, the same scripts answered in process (a `ModelClient` double).
 
 It stands in for vLLM in the test suite and in benchmarks, and lets users replay recorded model
 outputs (for instance to regression-test a changed domain pack without a GPU): `script_from_run`
 turns a run's episodes into a script answering by seed (docs/regression.md).
 """
 
+from policy_agent.scripted._client import ScriptedModelClient
 from policy_agent.scripted._from_run import (
     RecordedScript,
     ScriptFromRunError,
@@ -43,6 +45,7 @@ __all__ = [
     "Script",
     "ScriptError",
     "ScriptFromRunError",
+    "ScriptedModelClient",
     "ScriptedServer",
     "ScriptedToolCall",
     "SeedRole",

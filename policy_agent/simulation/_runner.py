@@ -15,14 +15,14 @@ and a run stopped at any point keeps every episode that finished.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from policy_agent.agent import Agent
 from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import Environment
 from policy_agent.evaluation import Evaluator, JudgeRequired
-from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.llm import LLMClient, ModelClient, ModelConfig, close_connections
 from policy_agent.records import Episode, RoleTotals, TerminationReason
 from policy_agent.simulation._config import (
     HASH_EXCLUDES,
@@ -102,16 +102,25 @@ class Simulation:
     the config asks for a scripted one, so `check` and the demo run every task of any pack.
     """
 
-    def __init__(self, config: SimulationConfig, pack: DomainPack) -> None:
+    def __init__(
+        self,
+        config: SimulationConfig,
+        pack: DomainPack,
+        *,
+        clients: Mapping[str, ModelClient] | None = None,
+    ) -> None:
         """Compile the pack and make the clients (litellm is loaded only if a role has a model).
 
+        `clients` replaces the client of a role (`agent`, `user`, `judge`) by the caller's own,
+        e.g. a `ScriptedModelClient` in a test; the others are `LLMClient`s of the config.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
         """
         self.config = config
         self.pack = pack
         self.episodes = plan(config, pack)
         self.environment = Environment.from_pack(pack)
-        self._clients: list[LLMClient] = []
+        self._given = dict(clients or {})
+        self._clients: list[ModelClient] = []
         self._agent: Agent | None = None
         if isinstance(config.agent, ModelAgentConfig):
             client = self._client(config.agent.model, "agent")
@@ -135,8 +144,9 @@ class Simulation:
             greeting=config.greeting,
         )
 
-    def _client(self, model: ModelConfig, role: str) -> LLMClient:
-        client = LLMClient(model, role=role)
+    def _client(self, model: ModelConfig, role: str) -> ModelClient:
+        given = self._given.get(role)
+        client = given if given is not None else LLMClient(model, role=role)
         self._clients.append(client)
         return client
 
@@ -286,5 +296,5 @@ class Simulation:
         """Close the clients' connections (call once, at the end of the run)."""
         for client in self._clients:
             await client.aclose()
-        if self._clients:
+        if any(isinstance(client, LLMClient) for client in self._clients):
             await close_connections()

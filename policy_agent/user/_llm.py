@@ -16,7 +16,7 @@ from pydantic import JsonValue
 
 from policy_agent.domain import DomainPack, Task
 from policy_agent.format import split_reasoning
-from policy_agent.llm import Completion, LLMClient, LLMError
+from policy_agent.llm import Completion, LLMError, ModelClient
 from policy_agent.records import (
     ConversationRecord,
     Generation,
@@ -92,7 +92,7 @@ class LLMUser:
     """Plays one task's customer with a chat model; holds no conversation state."""
 
     def __init__(
-        self, *, task: Task, pack: DomainPack, config: UserConfig, client: LLMClient
+        self, *, task: Task, pack: DomainPack, config: UserConfig, client: ModelClient
     ) -> None:
         """Prefer `make_user`. `client` is the user role's, shared by every episode of a run."""
         self.task = task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from policy_agent.domain import DomainPack, Task
 from policy_agent.errors import PolicyAgentError
-from policy_agent.llm import LLMClient
+from policy_agent.llm import LLMClient, ModelClient
 from policy_agent.user._config import UserConfig
 from policy_agent.user._llm import LLMUser
 from policy_agent.user._scripted import ScriptedUser
@@ -16,7 +16,7 @@ class UserSetupError(PolicyAgentError, ValueError):
 
 
 def make_user(
-    config: UserConfig, task: Task, pack: DomainPack, *, client: LLMClient | None = None
+    config: UserConfig, task: Task, pack: DomainPack, *, client: ModelClient | None = None
 ) -> UserSimulator:
     """The user simulator of `task`: an `LLMUser` or a `ScriptedUser`, as `config.kind` says.
 
