@@ -25,6 +25,18 @@ from policy_agent.format._functions import (
     render_functions,
 )
 from policy_agent.format._parse import parse_completion, parse_structured
+from policy_agent.format._profiles import (
+    CARD_MINIMUM,
+    HISTORY_REASONING_FIELD,
+    NEWEST,
+    PROFILE_NAMES,
+    PROFILES,
+    ServerProfile,
+    TypingRules,
+    UnknownProfileError,
+    profile_for_version,
+    profile_named,
+)
 from policy_agent.format._prompt import (
     TOOL_CALL_INSTRUCTIONS,
     PromptStyle,
@@ -36,9 +48,14 @@ from policy_agent.format._prompt import (
     with_template_tools,
 )
 from policy_agent.format._turns import AgentTurn, Message, ToolCall, Violation, ViolationCode
-from policy_agent.format._values import coerce_value
+from policy_agent.format._values import ServerTypingError, coerce_value, cut_value
 
 __all__ = [
+    "CARD_MINIMUM",
+    "HISTORY_REASONING_FIELD",
+    "NEWEST",
+    "PROFILES",
+    "PROFILE_NAMES",
     "TOOL_CALL_INSTRUCTIONS",
     "AgentTurn",
     "AssistantMessage",
@@ -49,20 +66,27 @@ __all__ = [
     "FunctionSpecError",
     "Message",
     "PromptStyle",
+    "ServerProfile",
+    "ServerTypingError",
     "SystemMessage",
     "ToolCall",
     "ToolMessage",
+    "TypingRules",
+    "UnknownProfileError",
     "UserMessage",
     "Violation",
     "ViolationCode",
     "card_system_prompt",
     "coerce_value",
+    "cut_value",
     "effective_thinking",
     "functions_from_openai",
     "neutralise",
     "parse_completion",
     "parse_structured",
     "policy_only_system_prompt",
+    "profile_for_version",
+    "profile_named",
     "render_conversation",
     "render_function",
     "render_functions",
