@@ -32,7 +32,6 @@ from policy_agent.format import (
     FunctionSpec,
     PromptStyle,
     card_system_prompt,
-    effective_thinking,
     functions_from_openai,
     policy_only_system_prompt,
     render_conversation,
@@ -264,8 +263,9 @@ class Agent:
             prompt = self._render(messages)
             prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
             completion = await self.client.complete(prompt, seed=seed)
-            thinking = effective_thinking(messages, config.model.thinking)
-            answer = read_text(completion.text or "", self.functions, thinking=thinking)
+            answer = read_text(
+                completion.text or "", self.functions, thinking=config.model.thinking
+            )
         else:
             template = config.style is PromptStyle.TEMPLATE
             completion = await self.client.chat(

@@ -1,5 +1,6 @@
 """Domain packs: YAML files describing a policy, its tools, a database and tasks."""
 
+from policy_agent.domain._checks import undescribed_tools
 from policy_agent.domain._explain import explain as explain_pack_error
 from policy_agent.domain._file import DomainFile
 from policy_agent.domain._loader import find_repository, load_pack
@@ -74,4 +75,5 @@ __all__ = [
     "load_pack",
     "pack_schema",
     "pack_schema_text",
+    "undescribed_tools",
 ]

@@ -408,3 +408,17 @@ def _syntax(error: ExpressionSyntaxError) -> str:
         else f"column {error.column}"
     )
     return f"{error.message} (at {where} of: {text})"
+
+
+def undescribed_tools(tools: Iterable[ToolSpec]) -> list[str]:
+    """A warning for each tool without a description: vLLM renders it `<description>None`.
+
+    Not an error (the pack works), but in template style the server hands the template
+    `description: None`, so the model reads the word None where the description belongs.
+    """
+    return [
+        f"tool {tool.name} has no description: the model sees <description>None</description> "
+        "when the server renders the tools (template style); add one"
+        for tool in tools
+        if not tool.description.strip()
+    ]

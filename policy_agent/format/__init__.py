@@ -1,17 +1,14 @@
-"""The model-facing format: system prompt, ChatML rendering, tool-call parsing.
+"""The model-facing format: system prompt, ChatML rendering, tool-call parsing, server profiles.
 
 Pure functions, no I/O. FORMAT.md (the model card and the Nemotron chat template, distilled)
 is the authority for every byte; nothing else in policy-agent builds prompt text. The values
 these functions read and return — chat messages, the agent's turn — are persisted, so they are
-defined in `policy_agent.records` (`ChatMessage`, `AgentTurn`, ...).
+defined in `policy_agent.records` (`ChatMessage`, `AgentTurn`, ...). A `ServerProfile` is what
+one vLLM release line does differently (argument typing, tools handed to the template, history
+fields); docs/servers.md lists them.
 """
 
-from policy_agent.format._chatml import (
-    effective_thinking,
-    neutralise,
-    render_conversation,
-    render_tool_call,
-)
+from policy_agent.format._chatml import neutralise, render_conversation, render_tool_call
 from policy_agent.format._functions import (
     FunctionSpec,
     FunctionSpecError,
@@ -20,6 +17,18 @@ from policy_agent.format._functions import (
     render_functions,
 )
 from policy_agent.format._parse import parse_answer, parse_completion, parse_structured
+from policy_agent.format._profiles import (
+    CARD_MINIMUM,
+    HISTORY_REASONING_FIELD,
+    NEWEST,
+    PROFILE_NAMES,
+    PROFILES,
+    ServerProfile,
+    TypingRules,
+    UnknownProfileError,
+    profile_for_version,
+    profile_named,
+)
 from policy_agent.format._prompt import (
     TOOL_CALL_INSTRUCTIONS,
     PromptStyle,
@@ -31,23 +40,34 @@ from policy_agent.format._prompt import (
     with_template_tools,
 )
 from policy_agent.format._reasoning import SplitReasoning, split_reasoning
-from policy_agent.format._values import coerce_value
+from policy_agent.format._values import ServerTypingError, coerce_value, cut_value
 
 __all__ = [
+    "CARD_MINIMUM",
+    "HISTORY_REASONING_FIELD",
+    "NEWEST",
+    "PROFILES",
+    "PROFILE_NAMES",
     "TOOL_CALL_INSTRUCTIONS",
     "FunctionSpec",
     "FunctionSpecError",
     "PromptStyle",
+    "ServerProfile",
+    "ServerTypingError",
     "SplitReasoning",
+    "TypingRules",
+    "UnknownProfileError",
     "card_system_prompt",
     "coerce_value",
-    "effective_thinking",
+    "cut_value",
     "functions_from_openai",
     "neutralise",
     "parse_answer",
     "parse_completion",
     "parse_structured",
     "policy_only_system_prompt",
+    "profile_for_version",
+    "profile_named",
     "render_conversation",
     "render_function",
     "render_functions",

@@ -2,10 +2,11 @@
 
 `render_conversation(messages, functions, thinking=...)` equals transformers'
 `apply_chat_template(messages, tools=..., add_generation_prompt=True, enable_thinking=...)` with
-the Nemotron-3-Nano template (the one Cascade-2's card examples match), plus the `/think` and
-`/no_think` switches FORMAT.md §2 asks for. Those switches are not in the Nano template's text
-(they come from the Nemotron-Nano-v2 family); without them in any message the output is that
-template's, byte for byte. The comments below name the template's rules.
+the Nemotron-3-Nano-30B-A3B template (the one Cascade-2's card examples match byte for byte;
+the copy read is llama.cpp's models/templates/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.jinja). That
+template has no `/think` or `/no_think` switches: text in any message is rendered as written,
+and only `thinking` (`enable_thinking`, the run config's) opens or closes the reasoning block.
+The comments below name the template's rules.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import assert_never
 from pydantic import JsonValue
 
 from policy_agent.format._functions import FunctionSpec
+from policy_agent.format._profiles import CARD_MINIMUM, ServerProfile
 from policy_agent.format._prompt import with_template_tools
 from policy_agent.records import (
     ChatAssistantMessage,
@@ -27,26 +29,6 @@ from policy_agent.records import (
     ChatUserMessage,
 )
 
-# `/think` inside `</think>` is not a switch.
-_THINK_SWITCH = re.compile(r"(?<!<)/think")
-_NO_THINK_SWITCH = "/no_think"
-
-
-def effective_thinking(messages: Sequence[ChatMessage], thinking: bool = True) -> bool:
-    """Whether the generation prompt opens a reasoning block, after `/think` and `/no_think`.
-
-    A system or user message containing `/think` turns thinking on, one containing `/no_think`
-    turns it off; the last such message wins over `thinking`. Parse the completion in this mode.
-    """
-    for message in messages:
-        if isinstance(message, ChatSystemMessage | ChatUserMessage):
-            # The substring test first: a regex scan of a 20 kB system prompt costs ~0.3 ms.
-            if "/think" in message.content and _THINK_SWITCH.search(message.content):
-                thinking = True
-            elif _NO_THINK_SWITCH in message.content:
-                thinking = False
-    return thinking
-
 
 def render_conversation(
     messages: Sequence[ChatMessage],
@@ -55,22 +37,25 @@ def render_conversation(
     thinking: bool = True,
     add_generation_prompt: bool = True,
     truncate_history_thinking: bool = True,
+    served_by: ServerProfile | None = CARD_MINIMUM,
 ) -> str:
     """The ChatML prompt the model sees for `messages` (and `functions` passed as `tools=`).
 
     `thinking` is `enable_thinking`; `truncate_history_thinking` is the template kwarg of the
     same name (reasoning before the last user message is dropped unless it is False).
+    `served_by` is the vLLM release line that hands `functions` to the template (it writes a
+    missing description as `None` and, from 0.27, drops unknown keys); None renders the tool
+    dicts exactly as given, as transformers would.
     """
     body = list(messages)
     system = ""
     if body and isinstance(first := body[0], ChatSystemMessage):
-        # The first system message becomes the system turn; the switches are cut from it.
+        # The first system message becomes the system turn, its text as written.
         body = body[1:]
-        system = first.content.replace(_NO_THINK_SWITCH, "")
-        if "/think" in system:
-            system = _THINK_SWITCH.sub("", system)
+        system = first.content
     # The system turn is always emitted, even empty.
-    parts = [f"<|im_start|>system\n{with_template_tools(system, functions or ())}<|im_end|>\n"]
+    tools = with_template_tools(system, functions or (), served_by=served_by)
+    parts = [f"<|im_start|>system\n{tools}<|im_end|>\n"]
     last_user = max((i for i, m in enumerate(body) if isinstance(m, ChatUserMessage)), default=-1)
     for index, message in enumerate(body):
         match message:
@@ -84,8 +69,7 @@ def render_conversation(
             case _:
                 assert_never(message)
     if add_generation_prompt:
-        thinks = effective_thinking(messages, thinking)
-        parts.append("<|im_start|>assistant\n" + ("<think>\n" if thinks else "<think></think>"))
+        parts.append("<|im_start|>assistant\n" + ("<think>\n" if thinking else "<think></think>"))
     return "".join(parts)
 
 

@@ -14,6 +14,12 @@ character, so that a prompt we build ourselves ("card" style) and the one the se
   other value renders as Python `str()` (the template's `| string`): a list-valued `type` becomes
   `['string', 'null']`, `true` becomes `True`, `null` becomes `None`;
 - descriptions are trimmed (`| trim`, i.e. `str.strip()`).
+
+vLLM hands the template its own dump of each tool (`ChatCompletionToolsParam.model_dump()`), not
+the dict the client sent: a tool without a description arrives with `description: None`, which
+the template renders as `<description>None</description>`, and from 0.27 only the declared
+fields of the function object survive (`strict` when set). `render_function(spec, served_by=...)`
+renders that view.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from dataclasses import dataclass, field
 from pydantic import JsonValue
 
 from policy_agent.errors import PolicyAgentError
+from policy_agent.format._profiles import ServerProfile
 
 _PARAMETER_KEYS = frozenset({"name", "type", "description", "enum"})
 _PARAMETERS_KEYS = frozenset({"type", "properties", "required"})
 _FUNCTION_KEYS = frozenset({"type", "name", "description", "parameters"})
+# The function-object fields vLLM 0.27+ keeps besides name, description and parameters.
+_SERVED_FUNCTION_KEYS = frozenset({"strict", "defer_loading"})
 
 
 class FunctionSpecError(PolicyAgentError, ValueError):
@@ -105,11 +114,18 @@ def functions_from_openai(tools: object, *, where: str = "tools") -> tuple[Funct
     )
 
 
-def render_function(spec: FunctionSpec) -> str:
-    """One `<function>...</function>\\n` block, exactly as the chat template renders it."""
+def render_function(spec: FunctionSpec, *, served_by: ServerProfile | None = None) -> str:
+    """One `<function>...</function>\\n` block, exactly as the chat template renders it.
+
+    `served_by` None renders the tool as given (card style: we write the prompt); a profile
+    renders it as that vLLM release hands it to the template (template style, `tools=`).
+    """
     lines = ["<function>", f"<name>{spec.name}</name>"]
     if spec.description is not None:
         lines.append(f"<description>{spec.description.strip()}</description>")
+    elif served_by is not None:
+        # The server's dump carries `description: None`, and `None | trim` is "None".
+        lines.append("<description>None</description>")
     lines.append("<parameters>")
     for name, schema in spec.properties.items():
         lines += ["<parameter>", f"<name>{name}</name>"]
@@ -127,14 +143,19 @@ def render_function(spec: FunctionSpec) -> str:
     if "required" in spec.parameters:
         lines.append(f"<required>{_json(spec.parameters['required'])}</required>")
     lines.append("</parameters>")
-    lines += _extra_keys(spec.extras, _FUNCTION_KEYS)
+    extras = spec.extras
+    if served_by is not None and served_by.drops_unknown_tool_keys:
+        extras = {k: v for k, v in extras.items() if k in _SERVED_FUNCTION_KEYS and v is not None}
+    lines += _extra_keys(extras, _FUNCTION_KEYS)
     lines.append("</function>")
     return "\n".join(lines) + "\n"
 
 
-def render_functions(specs: Iterable[FunctionSpec]) -> str:
+def render_functions(
+    specs: Iterable[FunctionSpec], *, served_by: ServerProfile | None = None
+) -> str:
     """The concatenated `<function>` blocks that go between `<tools>\\n` and `</tools>`."""
-    return "".join(render_function(spec) for spec in specs)
+    return "".join(render_function(spec, served_by=served_by) for spec in specs)
 
 
 def _extra_keys(values: Mapping[str, JsonValue], handled: frozenset[str]) -> list[str]:

@@ -11,8 +11,10 @@ Grammar of an answer (the text after `</think>` in thinking mode, the whole text
     param  := "<parameter=" NAME ">" VALUE "</parameter>"
 
 `ws` is any whitespace (the template writes one newline). A NAME is non-empty and has no
-whitespace, quotes, `<`, `>`, `{` or `}` (vLLM's rule for function names). A VALUE loses one
-leading and one trailing newline and is typed by the schema (`coerce_value`). The prelude — text
+whitespace, quotes, `<`, `>`, `{` or `}` (vLLM's rule for function names). A VALUE is cut from
+its tags and typed by the schema as the server profile's release does (`cut_value`,
+`coerce_value`); text that release cannot type (its parser would fail, or it would write
+`Infinity`/`NaN`) makes the call `malformed_tool_call`, as in chat mode. The prelude — text
 before the call — is allowed (the template invites "reasoning BEFORE the function call") and
 returned apart from the `<think>` reasoning, as the turn's `prelude`: the chat template keeps
 it as the assistant message's content. Markup inside the reasoning is never an action; where
@@ -31,12 +33,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 from pydantic import JsonValue
 
 from policy_agent.format._functions import FunctionSpec
+from policy_agent.format._profiles import CARD_MINIMUM, ServerProfile
 from policy_agent.format._reasoning import split_reasoning
-from policy_agent.format._values import coerce_value
+from policy_agent.format._values import ServerTypingError, coerce_value, cut_value
 from policy_agent.records import AgentTurn, Message, ToolCall, Violation, ViolationCode
 
 _CALL_OPEN, _CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -54,9 +58,13 @@ _NAME_FORBIDDEN = frozenset("{}<>\"' \t\n\r")
 
 
 def parse_completion(
-    text: str, functions: Sequence[FunctionSpec], *, thinking: bool = True
+    text: str,
+    functions: Sequence[FunctionSpec],
+    *,
+    thinking: bool = True,
+    profile: ServerProfile = CARD_MINIMUM,
 ) -> AgentTurn:
-    """The turn a raw completion amounts to.
+    """The turn a raw completion amounts to, values typed as `profile`'s release types them.
 
     In thinking mode the completion starts inside the reasoning (the prompt ends with
     `<think>\\n`): everything before the first `</think>` is reasoning, and a completion without
@@ -71,11 +79,15 @@ def parse_completion(
             reasoning=split.reasoning,
             detail="thinking mode, but the completion never closes its reasoning with </think>",
         )
-    return parse_answer(split.answer, functions, reasoning=split.reasoning)
+    return parse_answer(split.answer, functions, reasoning=split.reasoning, profile=profile)
 
 
 def parse_answer(
-    answer: str, functions: Sequence[FunctionSpec], *, reasoning: str | None = None
+    answer: str,
+    functions: Sequence[FunctionSpec],
+    *,
+    reasoning: str | None = None,
+    profile: ServerProfile = CARD_MINIMUM,
 ) -> AgentTurn:
     """The turn an answer amounts to: the text after the reasoning, which came apart (a
     server's reasoning parser sent it separately, or `split_reasoning` cut it off)."""
@@ -90,7 +102,7 @@ def parse_answer(
             )
         return Message(content=content, reasoning=reasoning)
     prelude = answer[:start].strip() or None
-    return _judge_calls(answer[start:], functions, reasoning, prelude)
+    return _judge_calls(answer[start:], functions, reasoning, prelude, profile)
 
 
 def parse_structured(
@@ -104,12 +116,30 @@ def parse_structured(
     already typed by the server's parser. One call with no text is a `ToolCall`; several calls
     are `multiple_tool_calls`; a call with non-blank `content` is `text_with_tool_call` (the
     server keeps only the text before a call and drops text after it, so the two cases cannot be
-    told apart here). A call without a name or with arguments that are not a JSON object is
-    `malformed_tool_call`.
+    told apart here). A call without a name or with arguments that are not a JSON object (or
+    hold `Infinity`/`NaN`) is `malformed_tool_call`, and so is tool-call markup left in the
+    content: the server's parser could not read it (`<function=NAME` without `>`, a value its
+    typing fails on) and returned it as text, which must never reach the customer.
     """
     reasoning = reasoning.strip() if reasoning and reasoning.strip() else None
     text = content.strip() if content else ""
     calls: list[ToolCall] = []
+    if (markup := _find_markup(text, 0)) >= 0:
+        tag = next(t for t in _MARKUP if text.startswith(t, markup))
+        return Violation(
+            code=ViolationCode.MALFORMED_TOOL_CALL,
+            reasoning=reasoning,
+            content=text,
+            calls=[
+                call
+                for entry in tool_calls
+                if isinstance(call := _structured_call(entry), ToolCall)
+            ],
+            detail=(
+                f"the content holds tool-call markup ({tag}) that the server's tool parser "
+                "could not read, so it came back as text"
+            ),
+        )
     for index, entry in enumerate(tool_calls):
         call = _structured_call(entry)
         if isinstance(call, str):
@@ -149,12 +179,17 @@ def _structured_call(entry: Mapping[str, object]) -> ToolCall | str:
     arguments = function.get("arguments")
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError as error:
+            arguments = json.loads(arguments, parse_constant=_reject_constant)
+        except ValueError as error:
             return f"arguments of {name} are not valid JSON ({error})"
     if not isinstance(arguments, dict):
         return f"arguments of {name} are not a JSON object"
     return ToolCall(name=name, arguments=arguments)
+
+
+def _reject_constant(name: str) -> object:
+    # Python's json reads Infinity/NaN; JSON has no such numbers (vLLM < 0.24 writes them).
+    raise ValueError(f"{name} is not a JSON number")
 
 
 class _Malformed(Exception):
@@ -168,10 +203,14 @@ class _RawCall:
 
 
 def _judge_calls(
-    markup: str, functions: Sequence[FunctionSpec], reasoning: str | None, prelude: str | None
+    markup: str,
+    functions: Sequence[FunctionSpec],
+    reasoning: str | None,
+    prelude: str | None,
+    profile: ServerProfile,
 ) -> AgentTurn:
     """Judge everything from the first piece of tool-call markup to the end of the answer."""
-    raw_calls: list[_RawCall] = []
+    typed: list[ToolCall] = []
     stray: list[str] = []
     pos = 0
     try:
@@ -181,25 +220,25 @@ def _judge_calls(
             wrong = _find_markup(gap, 0)
             if wrong >= 0:
                 tag = next(t for t in _MARKUP if gap.startswith(t, wrong))
-                where = "outside a <tool_call>" if raw_calls else "without a <tool_call>"
+                where = "outside a <tool_call>" if typed else "without a <tool_call>"
                 raise _Malformed(f"{tag} {where}")
             if gap.strip():
                 stray.append(gap.strip())
             if opening < 0:
                 break
-            call, pos = _read_call(markup, opening + len(_CALL_OPEN))
-            raw_calls.append(call)
+            call, pos = _read_call(markup, opening + len(_CALL_OPEN), profile)
+            typed.append(_typed(call, functions, profile))
     except _Malformed as error:
         return Violation(
             code=ViolationCode.MALFORMED_TOOL_CALL,
             reasoning=reasoning,
             prelude=prelude,
             content=markup.strip(),
-            calls=[_typed(call, functions) for call in raw_calls],
+            calls=typed,
             detail=str(error),
         )
     return _one_action(
-        [_typed(call, functions) for call in raw_calls],
+        typed,
         "\n\n".join(stray),
         reasoning,
         prelude,
@@ -242,7 +281,7 @@ def _one_action(
     return calls[0].model_copy(update={"reasoning": reasoning, "prelude": prelude})
 
 
-def _read_call(markup: str, pos: int) -> tuple[_RawCall, int]:
+def _read_call(markup: str, pos: int, profile: ServerProfile) -> tuple[_RawCall, int]:
     """Read one call whose `<tool_call>` ends at `pos`; return it and the position after it."""
     pos = _skip_space(markup, pos)
     if not markup.startswith(_FUNCTION_OPEN, pos):
@@ -272,7 +311,7 @@ def _read_call(markup: str, pos: int) -> tuple[_RawCall, int]:
             )
         if parameter in arguments:
             raise _Malformed(f"parameter {parameter} of {name} is given twice")
-        arguments[parameter] = value.removeprefix("\n").removesuffix("\n")
+        arguments[parameter] = cut_value(value, profile)
         pos = close + len(_PARAMETER_CLOSE)
     pos = _skip_space(markup, pos)
     if not markup.startswith(_CALL_CLOSE, pos):
@@ -290,11 +329,26 @@ def _read_name(markup: str, pos: int, kind: str) -> tuple[str, int]:
     return name, end + 1
 
 
-def _typed(call: _RawCall, functions: Sequence[FunctionSpec]) -> ToolCall:
+def _typed(call: _RawCall, functions: Sequence[FunctionSpec], profile: ServerProfile) -> ToolCall:
     properties: Mapping[str, JsonValue] = next(
         (spec.properties for spec in functions if spec.name == call.name), {}
     )
-    arguments = {k: coerce_value(v, k, properties) for k, v in call.arguments.items()}
+    arguments: dict[str, JsonValue] = {}
+    for key, value in call.arguments.items():
+        try:
+            arguments[key] = coerce_value(value, key, properties, profile)
+        except ServerTypingError as error:
+            match error.failure:
+                case "parser_error":
+                    outcome = "its parser fails and it returns the whole completion as text"
+                case "not_json":
+                    outcome = "it sends arguments that are not JSON"
+                case _:
+                    assert_never(error.failure)
+            raise _Malformed(
+                f"parameter {key} of {call.name}: {error}; vLLM {profile.name} cannot type it "
+                f"({outcome})"
+            ) from None
     return ToolCall(name=call.name, arguments=arguments)
 
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import assert_never
 
 from policy_agent.format._functions import FunctionSpec, render_functions
+from policy_agent.format._profiles import CARD_MINIMUM, ServerProfile
 
 _AGENT_PREAMBLE = (
     # The two spaces after "helps the user." are in the card; the model was trained on them.
@@ -78,12 +79,23 @@ def card_system_prompt(policy: str, functions: Iterable[FunctionSpec]) -> str:
     )
 
 
-def template_tools_block(functions: Iterable[FunctionSpec]) -> str:
-    """The `# Tools` block the chat template renders from `tools=`, instructions included."""
-    return _TOOLS_HEADER + render_functions(functions) + "</tools>" + TOOL_CALL_INSTRUCTIONS
+def template_tools_block(
+    functions: Iterable[FunctionSpec], *, served_by: ServerProfile | None = CARD_MINIMUM
+) -> str:
+    """The `# Tools` block the chat template renders from `tools=`, instructions included.
+
+    `served_by` is the vLLM line that hands the tools to the template (`render_function`).
+    """
+    functions_text = render_functions(functions, served_by=served_by)
+    return _TOOLS_HEADER + functions_text + "</tools>" + TOOL_CALL_INSTRUCTIONS
 
 
-def with_template_tools(system: str, functions: Sequence[FunctionSpec]) -> str:
+def with_template_tools(
+    system: str,
+    functions: Sequence[FunctionSpec],
+    *,
+    served_by: ServerProfile | None = CARD_MINIMUM,
+) -> str:
     """System content as the chat template extends it when `tools=` is non-empty.
 
     The content is not trimmed; a blank line separates it from `# Tools` only when it is
@@ -91,20 +103,29 @@ def with_template_tools(system: str, functions: Sequence[FunctionSpec]) -> str:
     """
     if not functions:
         return system
-    return system + ("\n\n" if system else "") + template_tools_block(functions)
+    block = template_tools_block(functions, served_by=served_by)
+    return system + ("\n\n" if system else "") + block
 
 
-def template_system_prompt(policy: str, functions: Sequence[FunctionSpec]) -> str:
+def template_system_prompt(
+    policy: str, functions: Sequence[FunctionSpec], *, served_by: ServerProfile = CARD_MINIMUM
+) -> str:
     """The system text the model sees in template style: policy prompt plus the template's tools."""
-    return with_template_tools(policy_only_system_prompt(policy), functions)
+    return with_template_tools(policy_only_system_prompt(policy), functions, served_by=served_by)
 
 
-def system_prompt(policy: str, functions: Sequence[FunctionSpec], style: PromptStyle) -> str:
-    """The full system text the model sees for `style`."""
+def system_prompt(
+    policy: str,
+    functions: Sequence[FunctionSpec],
+    style: PromptStyle,
+    *,
+    served_by: ServerProfile = CARD_MINIMUM,
+) -> str:
+    """The full system text the model sees for `style` (`served_by` matters to template style)."""
     match style:
         case PromptStyle.CARD:
             return card_system_prompt(policy, functions)
         case PromptStyle.TEMPLATE:
-            return template_system_prompt(policy, functions)
+            return template_system_prompt(policy, functions, served_by=served_by)
         case _:
             assert_never(style)

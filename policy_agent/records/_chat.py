@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from policy_agent.records._base import Record
 
@@ -71,6 +71,19 @@ class ChatAssistantMessage(Record):
         default=None, validation_alias=AliasChoices("reasoning_content", "reasoning")
     )
     tool_calls: list[ChatToolCall] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_reasoning(cls, data: object) -> object:
+        # Both names at once is ambiguous unless they agree (vLLM's own echo sends both).
+        if isinstance(data, dict) and "reasoning" in data and "reasoning_content" in data:
+            if data["reasoning"] != data["reasoning_content"]:
+                raise ValueError(
+                    "give the reasoning once, as reasoning or reasoning_content; "
+                    "this message has both and they differ"
+                )
+            data = {k: v for k, v in data.items() if k != "reasoning"}
+        return data
 
 
 class ChatToolMessage(Record):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from policy_agent.domain import load_pack
+from policy_agent.domain import load_pack, undescribed_tools
 from tests.domain._support import pack_data, problems, tool, write_pack
 
 BOOKS_PY = """\
@@ -379,3 +379,17 @@ def test_the_sync_hook(
         assert problems(folder) == expected
     else:
         assert load_pack(folder).sync == "hooks.py:sync"
+
+
+def test_a_tool_without_a_description_is_warned_about(tmp_path: Path) -> None:
+    data = pack_data()
+    data["tools"][0].pop("description", None)
+    pack = load_pack(write_pack(tmp_path / "pack", data))
+    name = data["tools"][0]["name"]
+    assert undescribed_tools(pack.tools) == [
+        f"tool {name} has no description: the model sees <description>None</description> "
+        "when the server renders the tools (template style); add one"
+    ]
+    assert undescribed_tools(pack.tools[1:]) == [
+        w for w in undescribed_tools(pack.tools) if not w.startswith(f"tool {name} ")
+    ]

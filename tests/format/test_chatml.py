@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from policy_agent.format import (
-    FunctionSpec,
-    effective_thinking,
-    render_conversation,
-    template_tools_block,
-)
+from policy_agent.format import FunctionSpec, render_conversation, template_tools_block
 from policy_agent.records import (
     ChatAssistantMessage,
     ChatMessage,
@@ -218,34 +213,55 @@ def test_truncate_history_thinking_false_keeps_all_reasoning() -> None:
     assert "<|im_start|>assistant\n<think>\nR\n</think>\na<|im_end|>\n" in prompt
 
 
-def test_think_switches_are_stripped_from_the_system_text() -> None:
+# The Nemotron-3-Nano template (llama.cpp's
+# models/templates/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.jinja) has no /think or /no_think
+# switches: these strings are its rendering, checked with jinja2.
+
+
+def test_a_no_think_in_the_system_text_is_rendered_as_written() -> None:
     prompt = render_conversation(
         [ChatSystemMessage(content="Be brief. /no_think"), ChatUserMessage(content="u")]
     )
-    assert prompt.startswith("<|im_start|>system\nBe brief. <|im_end|>\n")
+    assert prompt == (
+        "<|im_start|>system\nBe brief. /no_think<|im_end|>\n"
+        "<|im_start|>user\nu<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    )
 
 
-def test_no_think_switch_in_a_user_message_turns_thinking_off() -> None:
-    messages = [ChatUserMessage(content="quick one /no_think")]
-    assert render_conversation(messages, thinking=True).endswith("<think></think>")
-    assert effective_thinking(messages, True) is False
+def test_a_customer_typing_no_think_does_not_switch_reasoning_off() -> None:
+    prompt = render_conversation([ChatUserMessage(content="quick one /no_think")], thinking=True)
+    assert prompt == (
+        "<|im_start|>system\n<|im_end|>\n<|im_start|>user\nquick one /no_think<|im_end|>\n"
+        "<|im_start|>assistant\n<think>\n"
+    )
 
 
-def test_think_switch_turns_thinking_on_and_the_last_switch_wins() -> None:
+def test_a_user_think_does_not_switch_reasoning_on_in_instruct_mode() -> None:
     messages = [
         ChatSystemMessage(content="/no_think"),
         ChatUserMessage(content="think hard /think"),
     ]
-    assert render_conversation(messages, thinking=False).endswith(THINK)
-    assert effective_thinking([*messages, ChatUserMessage(content="/no_think")], True) is False
+    assert render_conversation(messages, thinking=False).endswith(
+        "<|im_start|>user\nthink hard /think<|im_end|>\n<|im_start|>assistant\n<think></think>"
+    )
 
 
-def test_a_closing_think_tag_is_not_a_think_switch() -> None:
-    messages = [
-        ChatSystemMessage(content="/no_think"),
-        ChatUserMessage(content="I saw </think> once"),
-    ]
-    assert effective_thinking(messages, True) is False
+def test_a_policy_url_containing_think_is_kept_whole() -> None:
+    policy = "See https://example.com/thinkpad/guide and /no_think-list."
+    prompt = render_conversation([ChatSystemMessage(content=policy), ChatUserMessage(content="u")])
+    assert prompt.startswith(f"<|im_start|>system\n{policy}<|im_end|>\n")
+
+
+def test_switch_text_in_a_tool_result_is_rendered_as_written() -> None:
+    prompt = render_conversation(
+        [
+            ChatUserMessage(content="u"),
+            ChatAssistantMessage(tool_calls=[_call(x="1")]),
+            ChatToolMessage(content="note: /no_think /think", tool_call_id="c"),
+        ]
+    )
+    assert "<tool_response>\nnote: /no_think /think\n</tool_response>\n<|im_end|>\n" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n")
 
 
 def test_system_content_and_tools_are_joined_by_a_blank_line_untrimmed() -> None:
@@ -277,15 +293,20 @@ def test_a_later_system_message_is_an_ordinary_turn() -> None:
 
 
 def test_unknown_message_fields_are_rejected() -> None:
-    with pytest.raises(ValidationError, match="mood"):
-        MESSAGES.validate_python([{"role": "assistant", "content": "a", "mood": "r"}])
+    with pytest.raises(ValidationError, match="thoughts"):
+        MESSAGES.validate_python([{"role": "assistant", "content": "a", "thoughts": "r"}])
 
 
-def test_reasoning_is_read_under_vllms_field_name_too() -> None:
-    # vLLM's chat messages call it `reasoning`; litellm and the template `reasoning_content`.
-    [vllm] = MESSAGES.validate_python([{"role": "assistant", "content": "a", "reasoning": "r"}])
-    [litellm] = MESSAGES.validate_python(
-        [{"role": "assistant", "content": "a", "reasoning_content": "r"}]
-    )
+def test_reasoning_is_vllms_name_for_the_assistants_reasoning() -> None:
+    (vllm,) = MESSAGES.validate_python([{"role": "assistant", "content": "a", "reasoning": "r"}])
+    assert vllm == ChatAssistantMessage(content="a", reasoning_content="r")
+    # vLLM's own history sends both names with the same text.
+    both = {"role": "assistant", "content": "a", "reasoning": "r", "reasoning_content": "r"}
+    assert MESSAGES.validate_python([both]) == [vllm]
 
-    assert vllm == litellm == ChatAssistantMessage(content="a", reasoning_content="r")
+
+def test_two_different_reasonings_are_refused() -> None:
+    with pytest.raises(ValidationError, match="reasoning or reasoning_content"):
+        MESSAGES.validate_python(
+            [{"role": "assistant", "reasoning": "r", "reasoning_content": "s"}]
+        )

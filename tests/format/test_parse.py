@@ -53,7 +53,7 @@ def test_a_tool_call_typed_by_the_schema() -> None:
         "Book it.</think>\n<tool_call>\n<function=book>\n<parameter=room>\nDeluxe\n</parameter>\n"
         "<parameter=nights>\n3\n</parameter>\n<parameter=price>\n120.0\n</parameter>\n"
         "<parameter=cribs>\nTrue\n</parameter>\n<parameter=guests>\n"
-        '["Ann", "Bo"]\n</parameter>\n<parameter=note>\nNone\n</parameter>\n'
+        '["Ann", "Bo"]\n</parameter>\n<parameter=note>\nnull\n</parameter>\n'
         "</function>\n</tool_call>"
     )
     assert parse_completion(completion, FUNCTIONS) == ToolCall(

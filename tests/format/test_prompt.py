@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from policy_agent.format import (
+    PROFILES,
     TOOL_CALL_INSTRUCTIONS,
     FunctionSpec,
     PromptStyle,
     card_system_prompt,
     policy_only_system_prompt,
+    profile_named,
     render_conversation,
     render_functions,
     system_prompt,
@@ -60,12 +62,38 @@ def test_template_prompt_is_what_the_server_renders_from_tools() -> None:
     assert prompt.endswith("</tools>" + TOOL_CALL_INSTRUCTIONS)
 
 
-def test_the_two_styles_list_the_same_functions() -> None:
-    card = card_system_prompt("P", FUNCTIONS)
-    template = template_system_prompt("P", FUNCTIONS)
+def test_the_two_styles_list_the_same_described_functions() -> None:
+    described = [FUNCTIONS[0], FunctionSpec(name="b", description="B.", parameters={})]
+    card = card_system_prompt("P", described)
+    template = template_system_prompt("P", described)
     assert card.removesuffix("</tools>\n") == template.removesuffix(
         TOOL_CALL_INSTRUCTIONS
     ).removesuffix("</tools>")
+
+
+def test_vllm_renders_a_missing_description_as_none() -> None:
+    # Every release hands the template ChatCompletionToolsParam.model_dump(): `description`
+    # is None there, and the template's `None | trim` is "None" (vllm/entrypoints/openai/
+    # engine/protocol.py FunctionDefinition, 0.17.1 through 0.33.0).
+    ping = FunctionSpec(name="ping")
+    assert card_system_prompt("P", [ping]).endswith(
+        "<tools>\n<function>\n<name>ping</name>\n<parameters>\n</parameters>\n</function>\n"
+        "</tools>\n"
+    )
+    for profile in PROFILES:
+        assert template_system_prompt("P", [ping], served_by=profile).endswith(
+            "<tools>\n<function>\n<name>ping</name>\n<description>None</description>\n"
+            "<parameters>\n</parameters>\n</function>\n</tools>" + TOOL_CALL_INSTRUCTIONS
+        )
+
+
+def test_vllm_0_27_and_later_drop_unknown_function_keys() -> None:
+    # From 0.27 FunctionDefinition's serializer keeps its declared fields only.
+    spec = FunctionSpec(name="f", description="d", extras={"x-owner": "ops", "strict": True})
+    old = template_system_prompt("P", [spec], served_by=profile_named("vllm-0.26"))
+    new = template_system_prompt("P", [spec], served_by=profile_named("vllm-0.27"))
+    assert "</parameters>\n<x-owner>ops</x-owner>\n<strict>True</strict>\n</function>" in old
+    assert "</parameters>\n<strict>True</strict>\n</function>" in new
 
 
 def test_template_prompt_without_functions_is_the_policy_prompt() -> None:
