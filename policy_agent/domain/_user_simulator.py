@@ -71,17 +71,17 @@ class UserSimulatorSpec(_Strict):
 
     @property
     def is_default(self) -> bool:
-        """Whether the pack leaves the user simulator as it is (nothing to hash or show)."""
+        """Whether the pack leaves the user simulator as it is (then it is left out of the hash)."""
         return self.guidelines is None and self.format is UserPromptFormat.POLICY_AGENT
 
 
-def tasks_tau2_cannot_show(format: UserPromptFormat, tasks: list[tuple[int, Task]]) -> list[int]:
+def tasks_tau2_cannot_show(layout: UserPromptFormat, tasks: list[tuple[int, Task]]) -> list[int]:
     """The indexes of the tasks whose scenario the layout cannot show as the pack means it.
 
     tau2's layout writes `Domain: <domain>` for every structured scenario (tau2 requires the
     field), so a structured scenario without `domain` would tell the user model `Domain: None`.
     """
-    if format is not UserPromptFormat.TAU2:
+    if layout is not UserPromptFormat.TAU2:
         return []
     return [
         index
