@@ -36,6 +36,7 @@ from policy_agent.domain._tasks import (
     TaskDescription,
     UserScenario,
 )
+from policy_agent.domain._user_simulator import UserPromptFormat, UserSimulatorSpec
 
 __all__ = [
     "SCHEMA_KINDS",
@@ -67,7 +68,9 @@ __all__ = [
     "ToolKind",
     "ToolSpec",
     "UpdateOp",
+    "UserPromptFormat",
     "UserScenario",
+    "UserSimulatorSpec",
     "display_path",
     "explain_pack_error",
     "expression_names",

@@ -15,6 +15,7 @@ from policy_agent.domain._models import (
     _text_or,
 )
 from policy_agent.domain._tasks import Task
+from policy_agent.domain._user_simulator import UserSimulatorSection
 
 
 class PolicyFile(_Strict):
@@ -83,4 +84,11 @@ class DomainFile(_Strict):
     tasks: TasksOrFile = Field(
         default_factory=list,
         description="The tasks, or the path of a YAML/JSON file holding a list of them.",
+    )
+    user_simulator: UserSimulatorSection = Field(
+        default_factory=UserSimulatorSection,
+        description=(
+            "How the simulated customer is prompted: its guidelines and the layout of its "
+            "prompt (`format: tau2` for tau2-bench's, byte for byte)."
+        ),
     )

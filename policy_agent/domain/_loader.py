@@ -18,6 +18,12 @@ from policy_agent.domain._models import Tables, ToolSpec
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
 from policy_agent.domain._source import Locator
 from policy_agent.domain._tasks import Task
+from policy_agent.domain._user_simulator import (
+    GuidelinesFile,
+    UserSimulatorSection,
+    UserSimulatorSpec,
+    tasks_tau2_cannot_show,
+)
 from policy_agent.yamlsource import (
     Document,
     Loc,
@@ -113,7 +119,8 @@ class _Loading:
             user_database=_mapping(sections.get("user_database")),
         )
         self.problems.extend(check_pack(parts, self.locator))
-        if self.problems or header is None or policy is None:
+        user_simulator = self.user_simulator(header.user_simulator, parts.tasks) if header else None
+        if self.problems or header is None or policy is None or user_simulator is None:
             raise PackError(self.sorted_problems(), root=self.root)
         return DomainPack(
             root=self.root,
@@ -129,6 +136,7 @@ class _Loading:
             database=tables["database"] or {},
             user_database=tables["user_database"] or {},
             tasks=tuple(task for _, task in parts.tasks),
+            user_simulator=user_simulator,
         )
 
     def section(self, name: str, value: object) -> object:
@@ -180,19 +188,49 @@ class _Loading:
 
     def policy(self, policy: str | PolicyFile) -> str | None:
         if isinstance(policy, PolicyFile):
-            file = self.pack_file(policy.file, ("policy", "file"), suffixes=None)
-            if file is None:
-                return None
-            try:
-                policy = read_text(file)
-            except SourceError as error:
-                message = f"cannot read the policy file {display_path(file)}: {error.message}"
-                self.problems.append(self.locator.problem(("policy", "file"), message))
-                return None
-        if not policy.strip():
+            text = self.text_file(policy.file, ("policy", "file"), "policy")
+        else:
+            text = policy
+        if text is not None and not text.strip():
             self.problems.append(self.locator.problem(("policy",), "the policy is empty"))
             return None
-        return policy
+        return text
+
+    def user_simulator(
+        self, section: UserSimulatorSection, tasks: list[tuple[int, Task]]
+    ) -> UserSimulatorSpec | None:
+        """The section with its guidelines read, or None with a problem."""
+        loc: Loc = ("user_simulator", "guidelines")
+        for index in tasks_tau2_cannot_show(section.format, tasks):
+            at = ("tasks", index, "user_scenario", "instructions")
+            message = (
+                "the pack's user_simulator format is tau2, whose scenario always shows "
+                "`Domain:`; give `domain` (e.g. the pack's name)"
+            )
+            self.problems.append(self.locator.problem(at, message, field=(*at, "domain")))
+        guidelines: str | None = None
+        if isinstance(section.guidelines, GuidelinesFile):
+            guidelines = self.text_file(section.guidelines.file, (*loc, "file"), "guidelines")
+            if guidelines is None:
+                return None
+        else:
+            guidelines = section.guidelines
+        if guidelines is not None and not guidelines.strip():
+            self.problems.append(self.locator.problem(loc, "the guidelines are empty"))
+            return None
+        return UserSimulatorSpec(guidelines=guidelines, format=section.format)
+
+    def text_file(self, name: str, loc: Loc, what: str) -> str | None:
+        """The text of the pack's file `name` (policy, guidelines), or None with a problem."""
+        file = self.pack_file(name, loc, suffixes=None)
+        if file is None:
+            return None
+        try:
+            return read_text(file)
+        except SourceError as error:
+            message = f"cannot read the {what} file {display_path(file)}: {error.message}"
+            self.problems.append(self.locator.problem(loc, message))
+            return None
 
     def pack_file(self, name: str, loc: Loc, *, suffixes: tuple[str, ...] | None) -> Path | None:
         """The file `name` (relative to the pack's folder), or None with a problem."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from policy_agent.domain._models import Tables, ToolSpec
 from policy_agent.domain._tasks import Task
+from policy_agent.domain._user_simulator import UserSimulatorSpec
 from policy_agent.errors import PolicyAgentError
 
 
@@ -93,6 +94,8 @@ class DomainPack:
     database: Tables = field(default_factory=dict)
     user_database: Tables = field(default_factory=dict)
     tasks: tuple[Task, ...] = ()
+    user_simulator: UserSimulatorSpec = field(default_factory=UserSimulatorSpec)
+    """The guidelines and prompt layout the pack gives the user simulator."""
 
     def tool(self, name: str) -> ToolSpec:
         """The agent tool called `name`; KeyError names the tools there are."""
@@ -126,6 +129,9 @@ class DomainPack:
             "user_database": self.user_database,
             "tasks": [t.model_dump(mode="json") for t in self.tasks],
         }
+        if not self.user_simulator.is_default:
+            # Only when set, so the hash of every pack that leaves it out stays what it was.
+            content["user_simulator"] = self.user_simulator.model_dump(mode="json")
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

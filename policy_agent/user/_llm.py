@@ -27,7 +27,7 @@ from policy_agent.records import (
     UserToolCall,
 )
 from policy_agent.user._config import UserConfig
-from policy_agent.user._prompt import default_guidelines, system_prompt, user_view
+from policy_agent.user._prompt import user_prompt
 from policy_agent.user._step import (
     UserEvent,
     UserGaveUp,
@@ -102,12 +102,11 @@ class LLMUser:
         self.tools: list[dict[str, Any]] | None = [
             dict(tool.openai_schema()) for tool in pack.user_tools
         ] or None
-        guidelines = config.guidelines or default_guidelines(tools=bool(pack.user_tools))
-        self.system_prompt = system_prompt(guidelines, task.user_scenario)
+        self.prompt = user_prompt(task, pack, guidelines=config.guidelines)
 
     def messages(self, history: Sequence[ConversationRecord]) -> list[dict[str, Any]]:
         """The messages of the next request: system prompt, then the conversation, flipped."""
-        return [{"role": "system", "content": self.system_prompt}, *user_view(history)]
+        return self.prompt.messages(history)
 
     async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
         """The user's next turn. Raises `UserModelError` (model unreachable after the client's

@@ -1,20 +1,30 @@
-"""What the user model reads: our guidelines, the scenario, and the conversation with roles flipped.
+"""What the user model reads: guidelines, the scenario, and the conversation with roles flipped.
 
 The user model is a generic chat model (gpt-4.1, or any vLLM model with a tool parser), so the
 conversation goes as OpenAI chat messages: the agent's messages are its `user` turns, its own
 earlier messages are `assistant` turns, and its own tool calls and their results are OpenAI
 `tool_calls` and `tool` messages. The agent's tool calls and results never reach it.
+
+The guidelines are the run config's, else the pack's, else ours (`guidelines.md`); the layout
+is the pack's `user_simulator.format`: ours (below) or tau2-bench's (`_tau2`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, assert_never
 
-from policy_agent.domain import StructuredInstructions, UserScenario
+from policy_agent.domain import (
+    DomainPack,
+    StructuredInstructions,
+    Task,
+    UserPromptFormat,
+    UserScenario,
+)
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -23,6 +33,51 @@ from policy_agent.records import (
     UserMessage,
     UserToolCall,
 )
+from policy_agent.user._tau2 import tau2_system_prompt, tau2_user_view
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserPrompt:
+    """What one task's user model reads: the system prompt, and the conversation's layout."""
+
+    system: str
+    """The system message: guidelines, then the scenario in `<scenario>` tags."""
+    format: UserPromptFormat
+
+    def messages(self, history: Sequence[ConversationRecord]) -> list[dict[str, Any]]:
+        """The messages of the next request: the system prompt, then the conversation."""
+        match self.format:
+            case UserPromptFormat.POLICY_AGENT:
+                view = user_view(history)
+            case UserPromptFormat.TAU2:
+                view = tau2_user_view(history)
+            case unreachable:
+                assert_never(unreachable)
+        return [{"role": "system", "content": self.system}, *view]
+
+
+def user_prompt(task: Task, pack: DomainPack, *, guidelines: str | None = None) -> UserPrompt:
+    """The prompt of `task`'s user model, in the pack's layout (`guidelines`: the run config's)."""
+    text = user_guidelines(pack, guidelines)
+    layout = pack.user_simulator.format
+    match layout:
+        case UserPromptFormat.POLICY_AGENT:
+            system = system_prompt(text, task.user_scenario)
+        case UserPromptFormat.TAU2:
+            system = tau2_system_prompt(text, task.user_scenario)
+        case unreachable:
+            assert_never(unreachable)
+    return UserPrompt(system=system, format=layout)
+
+
+def user_guidelines(pack: DomainPack, override: str | None = None) -> str:
+    """The guidelines the user model reads: `override` (a run config's), else the pack's, else
+    ours (with the part on user tools when the pack has them)."""
+    return (
+        override
+        or pack.user_simulator.guidelines
+        or default_guidelines(tools=bool(pack.user_tools))
+    )
 
 
 @cache

