@@ -1,4 +1,4 @@
-"""The model-facing format: system prompt, ChatML rendering, tool-call parsing.
+"""The model-facing format: system prompt, ChatML rendering, tool-call parsing, the grammar.
 
 Pure functions, no I/O. FORMAT.md (the model card and the Nemotron chat template, distilled)
 is the authority for every byte; nothing else in policy-agent builds prompt text.
@@ -24,6 +24,13 @@ from policy_agent.format._functions import (
     render_function,
     render_functions,
 )
+from policy_agent.format._grammar import answer_grammar
+from policy_agent.format._grammar_request import (
+    SUPPORTED_VLLM,
+    grammar_request_fields,
+    serve_backend,
+)
+from policy_agent.format._grammar_syntax import GrammarError, GrammarSyntax
 from policy_agent.format._parse import parse_completion, parse_structured
 from policy_agent.format._prompt import (
     TOOL_CALL_INSTRUCTIONS,
@@ -39,6 +46,7 @@ from policy_agent.format._turns import AgentTurn, Message, ToolCall, Violation, 
 from policy_agent.format._values import coerce_value
 
 __all__ = [
+    "SUPPORTED_VLLM",
     "TOOL_CALL_INSTRUCTIONS",
     "AgentTurn",
     "AssistantMessage",
@@ -47,6 +55,8 @@ __all__ = [
     "FunctionCallPayload",
     "FunctionSpec",
     "FunctionSpecError",
+    "GrammarError",
+    "GrammarSyntax",
     "Message",
     "PromptStyle",
     "SystemMessage",
@@ -55,10 +65,12 @@ __all__ = [
     "UserMessage",
     "Violation",
     "ViolationCode",
+    "answer_grammar",
     "card_system_prompt",
     "coerce_value",
     "effective_thinking",
     "functions_from_openai",
+    "grammar_request_fields",
     "neutralise",
     "parse_completion",
     "parse_structured",
@@ -67,6 +79,7 @@ __all__ = [
     "render_function",
     "render_functions",
     "render_tool_call",
+    "serve_backend",
     "system_prompt",
     "template_system_prompt",
     "template_tools_block",
