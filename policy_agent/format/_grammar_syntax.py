@@ -233,7 +233,7 @@ class _EbnfWriter(_Writer):
         return '"' + "".join(_gbnf_char(c, '"') for c in text) + '"'
 
     def char_class(self, expr: Chars) -> str:
-        return _class_text(expr, lambda c: _gbnf_char(c, "]^-"))
+        return _class_text(expr, _gbnf_class_char)
 
     def name(self, name: str) -> str:
         return name.lower()
@@ -303,15 +303,20 @@ def _rust_class_char(char: str) -> str:
     return f"\\x{{{ord(char):x}}}"
 
 
+def _gbnf_class_char(char: str) -> str:
+    # gbnf_to_lark (vLLM's guidance backend on EBNF) refuses `\-`; xgrammar reads both.
+    return {"-": "\\x2d", "^": "\\x5e"}.get(char) or _gbnf_char(char, "]")
+
+
 def _gbnf_char(char: str, special: str) -> str:
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
     if char in named:
         return named[char]
     if char in special:
         return "\\" + char
-    if char.isprintable():
-        return char
     point = ord(char)
-    if point < 0x80:
+    if point < 0x20 or point == 0x7F:
         return f"\\x{point:02x}"
-    return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
+    # Other characters as they are (UTF-8): llguidance's gbnf_to_lark, which vLLM's guidance
+    # backend runs on an EBNF grammar, mangles \\u escapes (U+0085 becomes `\\u85`).
+    return char
