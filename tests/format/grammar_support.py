@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hypothesis import strategies as st
 
@@ -59,7 +59,9 @@ Accepts = Callable[[str], bool]
 
 
 @cache
-def llguidance_accepts(pack: str, syntax: GrammarSyntax, style: PromptStyle, thinking: bool) -> Accepts:
+def llguidance_accepts(
+    pack: str, syntax: GrammarSyntax, style: PromptStyle, thinking: bool
+) -> Accepts:
     """A predicate: does llguidance (vLLM's `guidance` backend) accept this answer?"""
     import llguidance
     from llguidance import LLMatcher, LLTokenizer, TokenizerWrapper
@@ -104,7 +106,7 @@ class _ByteTokenizer:
     eos_token_id = 256
     bos_token_id = None
     tokens = [bytes([i]) for i in range(256)] + [b"<|im_end|>"]
-    special_token_ids = [256]
+    special_token_ids: ClassVar[list[int]] = [256]
 
     def __call__(self, text: bytes) -> list[int]:
         return list(text)
@@ -182,12 +184,10 @@ def json_values(schema: Any, defs: Mapping[str, Any]) -> st.SearchStrategy[Any]:
             return st.lists(json_values(schema.get("items", {}), defs), max_size=3)
         case "object" if "properties" in schema:
             required = set(schema.get("required", []))
-            entries = [
-                st.tuples(st.just(k), json_values(v, defs)).map(lambda kv: [kv])
-                if k in required
-                else st.one_of(st.just([]), st.tuples(st.just(k), json_values(v, defs)).map(lambda kv: [kv]))
-                for k, v in schema["properties"].items()
-            ]
+            entries = []
+            for key, sub in schema["properties"].items():
+                entry = st.tuples(st.just(key), json_values(sub, defs)).map(lambda kv: [kv])
+                entries.append(entry if key in required else st.one_of(st.just([]), entry))
             return st.tuples(*entries).map(lambda parts: dict(kv for part in parts for kv in part))
         case _:
             scalar = st.one_of(json_text, st.integers(-9, 9), st.booleans(), st.none())

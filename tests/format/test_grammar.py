@@ -39,11 +39,11 @@ def _tool(name: str, properties: dict[str, object], required: list[str]) -> Func
 
 def test_whitespace_is_exactly_what_python_strips() -> None:
     # The parser strips and skips with str.isspace; the grammar must mean the same characters.
-    assert WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == WHITESPACE
 
 
 def test_the_syntax_choices_are_the_grammar_syntaxes() -> None:
-    assert _SYNTAXES == tuple(s.value for s in GrammarSyntax)
+    assert tuple(s.value for s in GrammarSyntax) == _SYNTAXES
 
 
 def test_a_tool_rule_lists_its_parameters_in_schema_order_optional_ones_optional() -> None:
@@ -153,7 +153,7 @@ def test_every_supported_release_reads_structured_outputs_grammar(
 
 @pytest.mark.parametrize("release", ["0.16.0", "0.17.0", "0.34.0", "0.10", "latest"])
 def test_a_release_outside_the_checked_range_is_refused(release: str) -> None:
-    with pytest.raises(ValueError, match="checked for vLLM 0.17.1 through 0.33.0"):
+    with pytest.raises(ValueError, match=r"checked for vLLM 0\.17\.1 through 0\.33\.0"):
         grammar_request_fields("root ::= x", GrammarSyntax.EBNF, release)
 
 

@@ -28,9 +28,7 @@ from tests.format.grammar_support import (
 pytest.importorskip("llguidance", reason="the grammar extra (llguidance) is not installed")
 
 SLOW_ENGINE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-VARIANTS = [
-    (style, thinking) for style in PromptStyle for thinking in (True, False)
-]
+VARIANTS = [(style, thinking) for style in PromptStyle for thinking in (True, False)]
 
 
 def engines(pack: str, style: PromptStyle, thinking: bool) -> dict[str, object]:
@@ -101,9 +99,7 @@ VIOLATIONS = {
     "malformed_tool_call: no </tool_call>": HOTEL_CALL.removesuffix("</tool_call>"),
     "malformed_tool_call: markup in a message": "\nI will call <function=x> now.",
     "unknown function": HOTEL_CALL.replace("request_cribs", "book_spa"),
-    "missing required parameter": HOTEL_CALL.replace(
-        "<parameter=count>\n2\n</parameter>\n", ""
-    ),
+    "missing required parameter": HOTEL_CALL.replace("<parameter=count>\n2\n</parameter>\n", ""),
     "value outside its enum": (
         "\n<tool_call>\n<function=add_special_request>\n<parameter=booking_id>\nB11246\n"
         "</parameter>\n<parameter=request>\nocean_view\n</parameter>\n</function>\n</tool_call>"
