@@ -25,6 +25,7 @@ NOT_OVER_A_UNION = {
     ("expressions/_ast.py", "to_source"): "a class hierarchy of syntax nodes, not a union",
     ("expressions/_ast.py", "_precedence"): "a class hierarchy of syntax nodes, not a union",
     ("expressions/_evaluate.py", "_value"): "a class hierarchy of syntax nodes, not a union",
+    ("format/_grammar_syntax.py", "_quantifier"): "a guarded match on two numbers",
     ("scripted/_from_run.py", "_said"): "a filter: the records a model wrote, nothing else",
     ("scripted/_from_run.py", "_unless"): "a guarded test of a recorded string",
     ("tui/_conversation.py", "action_unfold"): "a Textual action's string argument",

@@ -23,4 +23,14 @@ def main() -> None:
 
 # Each topic's module registers its commands on `main`; imported last to avoid a cycle
 # (pyproject exempts this file from E402/F401 for that reason).
-from policy_agent.cli import _chat, _domain, _evaluation, _format, _replay, _run, _serve, _tau2
+from policy_agent.cli import (
+    _chat,
+    _domain,
+    _evaluation,
+    _format,
+    _grammar,
+    _replay,
+    _run,
+    _serve,
+    _tau2,
+)

@@ -1,4 +1,4 @@
-"""The model-facing format: system prompt, ChatML rendering, tool-call parsing, server profiles.
+"""The model-facing format: system prompt, ChatML, tool-call parsing, the grammar, server profiles.
 
 Pure functions, no I/O. FORMAT.md (the model card and the Nemotron chat template, distilled)
 is the authority for every byte; nothing else in policy-agent builds prompt text. The values
@@ -16,6 +16,13 @@ from policy_agent.format._functions import (
     render_function,
     render_functions,
 )
+from policy_agent.format._grammar import answer_grammar
+from policy_agent.format._grammar_request import (
+    SUPPORTED_VLLM,
+    grammar_request_fields,
+    serve_backend,
+)
+from policy_agent.format._grammar_syntax import GrammarError, GrammarSyntax
 from policy_agent.format._parse import parse_answer, parse_completion, parse_structured
 from policy_agent.format._profiles import (
     CARD_MINIMUM,
@@ -48,19 +55,24 @@ __all__ = [
     "NEWEST",
     "PROFILES",
     "PROFILE_NAMES",
+    "SUPPORTED_VLLM",
     "TOOL_CALL_INSTRUCTIONS",
     "FunctionSpec",
     "FunctionSpecError",
+    "GrammarError",
+    "GrammarSyntax",
     "PromptStyle",
     "ServerProfile",
     "ServerTypingError",
     "SplitReasoning",
     "TypingRules",
     "UnknownProfileError",
+    "answer_grammar",
     "card_system_prompt",
     "coerce_value",
     "cut_value",
     "functions_from_openai",
+    "grammar_request_fields",
     "neutralise",
     "parse_answer",
     "parse_completion",
@@ -72,6 +84,7 @@ __all__ = [
     "render_function",
     "render_functions",
     "render_tool_call",
+    "serve_backend",
     "split_reasoning",
     "system_prompt",
     "template_system_prompt",
