@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from policy_agent.domain._content import (
+    content_hash,
+    content_parts,
+    python_digests,
+    python_references,
+)
 from policy_agent.domain._models import Tables, ToolSpec
 from policy_agent.domain._tasks import Task
 from policy_agent.domain._user_simulator import UserSimulatorSpec
@@ -114,26 +119,32 @@ class DomainPack:
         ids = ", ".join(t.id for t in self.tasks)
         raise KeyError(f"no task {task_id!r} in domain {self.name!r}; it has: {ids}")
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
-        """sha256 of everything that affects a run: changes whenever the pack's meaning does."""
-        content = {
-            "name": self.name,
-            "version": self.version,
-            "policy": self.policy,
-            "clock": self.clock,
-            "sync": self.sync,
-            "tools": [t.model_dump(mode="json") for t in self.tools],
-            "user_tools": [t.model_dump(mode="json") for t in self.user_tools],
-            "database": self.database,
-            "user_database": self.user_database,
-            "tasks": [t.model_dump(mode="json") for t in self.tasks],
-        }
-        if not self.user_simulator.is_default:
-            # Only when set, so the hash of every pack that leaves it out stays what it was.
-            content["user_simulator"] = self.user_simulator.model_dump(mode="json")
-        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """sha256 of everything that affects a run, the Python files it names included: changes
+        whenever the pack's meaning does (computed once per loaded pack)."""
+        return content_hash(self)
+
+    @functools.cached_property
+    def content_parts(self) -> dict[str, str]:
+        """A hash per part (`the tasks`, `tools/hotel.py`, ...): what a refusal to resume names."""
+        return content_parts(self)
+
+    def __post_init__(self) -> None:
+        # Read now, so that the hash describes the Python files as they were when the pack was
+        # loaded, not as they are whenever it is first asked for.
+        _ = self.python_digests
+
+    @functools.cached_property
+    def python_files(self) -> tuple[str, ...]:
+        """The Python files the pack names, relative to `repository`, sorted."""
+        return tuple(python_references(self))
+
+    @functools.cached_property
+    def python_digests(self) -> dict[str, str]:
+        """sha256 of each of `python_files` as loaded (`unreadable` for one that could not be
+        read: the loader has reported it already)."""
+        return python_digests(self)
 
     @staticmethod
     def _names(tools: tuple[ToolSpec, ...]) -> str:
