@@ -30,11 +30,12 @@ from policy_agent.domain._models import (
     expression_names,
 )
 from policy_agent.domain._pack import Problem, display_path
+from policy_agent.domain._python_source import parse_python
 from policy_agent.domain._source import Locator
 from policy_agent.domain._tasks import InitialState, Task
 from policy_agent.expressions import ExpressionSyntaxError, compile_expression, compile_template
 from policy_agent.records import RewardType
-from policy_agent.yamlsource import Loc, SourceError, read_text
+from policy_agent.yamlsource import Loc, special_file_kind
 
 _BASIS_NEEDS = {
     RewardType.ACTION: ("actions", "expected actions"),
@@ -190,13 +191,16 @@ class _Checker:
         if file.is_dir():
             self.report(at, f"{display_path(file)} is a folder; expected a file")
             return
+        if kind := special_file_kind(file):
+            self.report(at, f"{display_path(file)} is {kind}, not a regular file")
+            return
         if not file.is_file():
             where = display_path(repository)
             self.report(at, f"file not found: {display_path(file)} (in {where})")
             return
         module = self.python_files.get(file)
         if module is None:
-            module = self.python_files[file] = _parse_python(file)
+            module = self.python_files[file] = parse_python(file)
         if isinstance(module, str):
             self.report(at, module)
             return
@@ -235,6 +239,10 @@ class _Checker:
 
     def task(self, loc: Loc, task: Task) -> None:
         criteria = task.evaluation_criteria
+        ids = (
+            ((*loc, "actions", i, "action_id"), a.action_id) for i, a in enumerate(criteria.actions)
+        )
+        self.unique(ids, what="action_id")
         for i, action in enumerate(criteria.actions):
             at = (*loc, "actions", i)
             self.tool_call(at, action.name, action.arguments, user=action.requestor == "user")
@@ -348,16 +356,6 @@ def _field_expressions(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:
             return "", {}
         case _:
             assert_never(op)
-
-
-def _parse_python(file: Path) -> ast.Module | str:
-    """The parsed module, or why it could not be parsed (its code is never run)."""
-    try:
-        return ast.parse(read_text(file), filename=str(file))
-    except SourceError as error:
-        return f"{display_path(file)} {error.message}"
-    except SyntaxError as error:
-        return f"{display_path(file)}:{error.lineno} is not valid Python: {error.msg}"
 
 
 def _signature_problems(

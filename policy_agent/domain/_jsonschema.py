@@ -58,6 +58,11 @@ def schema_issue(schema: object, path: SchemaPath = ()) -> Issue | None:
         issue = _keyword_issue(str(key), value, (*path, key))
         if issue is not None:
             return issue
+    enum, default = schema.get("enum"), schema.get("default")
+    if isinstance(enum, list) and "default" in schema and default not in enum:
+        # The model is told the value is one of `enum`; a default outside it can never be sent.
+        listed = ", ".join(_show(value) for value in enum)
+        return (*path, "default"), f"the default {_show(default)} is not one of its enum: {listed}"
     return None
 
 

@@ -31,6 +31,7 @@ from policy_agent.yamlsource import (
     load_json,
     load_yaml,
     read_text,
+    special_file_kind,
 )
 
 DOMAIN_FILE = "domain.yaml"
@@ -250,6 +251,8 @@ class _Loading:
                 message = f"{name!r} leads outside the pack's folder (through a link)"
             elif file.is_dir():
                 message = f"{display_path(file)} is a folder; expected a file"
+            elif kind := special_file_kind(file):
+                message = f"{display_path(file)} is {kind}, not a regular file"
             elif not file.is_file():
                 message = f"file not found: {display_path(file)}"
             else:

@@ -21,6 +21,7 @@ from policy_agent.yamlsource._yaml import (
     SourceError,
     load_yaml,
     read_text,
+    special_file_kind,
 )
 
 __all__ = [
@@ -42,5 +43,6 @@ __all__ = [
     "load_yaml",
     "read_text",
     "show_value",
+    "special_file_kind",
     "validate_document",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,8 @@ def load_yaml(file: Path) -> Document:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
+    except yaml.reader.ReaderError as error:
+        raise _unacceptable_character(file, text, error) from None
     except yaml.YAMLError as error:
         raise SourceError(file, f"YAML syntax error: {error}") from None
     if root is None:
@@ -134,6 +137,40 @@ def load_yaml(file: Path) -> Document:
     data = builder.value(root, (), frozenset())
     builder.lines.setdefault((), root.start_mark.line + 1)
     return Document(file=file, data=data, lines=builder.lines, issues=tuple(builder.issues))
+
+
+def _unacceptable_character(file: Path, text: str, error: yaml.reader.ReaderError) -> SourceError:
+    """The error for a character YAML refuses anywhere (a NUL byte, a control character).
+
+    The reader's position counts bytes in the C loader and characters in the Python one, so
+    the character is looked for instead: being refused anywhere, its first one is the culprit.
+    """
+    if not isinstance(error.character, int):
+        return SourceError(file, f"YAML refuses a character in it: {error.reason}")
+    character = chr(error.character)
+    name = "a NUL byte (\\0)" if character == "\0" else f"the character U+{error.character:04X}"
+    offset = text.find(character)
+    if offset < 0:
+        return SourceError(file, f"YAML refuses {name}: {error.reason}")
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return SourceError(file, f"{name} is not allowed in YAML; remove it", line=line, column=column)
+
+
+def special_file_kind(path: Path) -> str | None:
+    """What `path` is when it exists but is neither a regular file nor a folder (`a FIFO (named
+    pipe)`, `a socket`, ...): reading one would block or make no sense. None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), None)
 
 
 def read_text(file: Path) -> str:

@@ -40,6 +40,16 @@ def test_good_schemas(schema: dict[str, object]) -> None:
         ({"anyOf": [{"type": "string"}, {"type": "txt"}]}, ("anyOf", 1, "type"), "'txt' is not"),
         ({"properties": {"a": {"tpye": "string"}}}, ("properties", "a", "tpye"), "'tpye' is not a"),
         ({"properties": []}, ("properties",), "expected a mapping of names to schemas"),
+        (
+            {"type": "integer", "enum": [1, 2], "default": 3},
+            ("default",),
+            "the default 3 is not one of its enum: 1, 2",
+        ),
+        (
+            {"type": "array", "items": {"enum": ["a"], "default": None}},
+            ("items", "default"),
+            "the default null is not one of its enum: 'a'",
+        ),
     ],
 )
 def test_bad_schemas(schema: dict[str, object], path: tuple[object, ...], message: str) -> None:

@@ -119,6 +119,24 @@ def test_unreadable_files(tmp_path: Path) -> None:
     assert error.value.line == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        ("a: 1\nb: x\x00y\n", 2, 5, "a NUL byte (\\0) is not allowed in YAML; remove it"),
+        # The C loader counts bytes, the Python one characters: é takes two bytes.
+        ("é: 1\nbé: éé\x00\n", 2, 7, "a NUL byte (\\0) is not allowed in YAML; remove it"),
+        ("a: 1\n\nb: '\x07'\n", 3, 5, "the character U+0007 is not allowed in YAML; remove it"),
+    ],
+)
+def test_a_character_yaml_refuses_is_located(
+    tmp_path: Path, text: str, line: int, column: int, message: str
+) -> None:
+    with pytest.raises(SourceError) as error:
+        load_yaml(_write(tmp_path, "a.yaml", text))
+    assert (error.value.line, error.value.column, error.value.message) == (line, column, message)
+    assert str(error.value) == f"{tmp_path / 'a.yaml'}:{line}:{column}: {message}"
+
+
 def test_an_empty_file_is_null_at_its_first_line(tmp_path: Path) -> None:
     document = load_yaml(_write(tmp_path, "a.yaml", "# nothing\n\n# still nothing\n"))
     assert document.data is None
