@@ -165,7 +165,7 @@ def to_llm_error(
         isinstance(link, ImportError) for link in links
     ):
         # The server answered 2xx, but litellm could not read it (bad JSON, wrong shape).
-        return build(MalformedResponse, _first_line(links[-1]))
+        return build(MalformedResponse, _what_was_sent(links) or _first_line(links[-1]))
     return build(LLMError, f"{type(error).__name__}: {_first_line(error)}")
 
 
@@ -209,6 +209,32 @@ def _server_message(response: httpx.Response) -> str:
         if isinstance(message, str):
             return message
     return text[:500]
+
+
+def _what_was_sent(links: list[BaseException]) -> str | None:
+    """What a server that answered 2xx sent instead of a completion, quoted, when the chain
+    holds it: the innermost error alone says `Expecting value: ... (char 0)`, or `0`."""
+    for link in links:
+        if isinstance(link, json.JSONDecodeError):
+            return f"the body is not JSON ({link.msg}: character {link.pos}): {_quoted(link.doc)}"
+    for link in links:
+        # The completions handler (litellm 1.106.2, llms/openai/completion/handler.py:192-194)
+        # takes the SDK's parse of a non-JSON body, a str, for a completion and fails on
+        # `.model_dump()`; the body is in the handler's own frame, where the error was caught.
+        if isinstance(link, AttributeError) and link.name == "model_dump":
+            tb = link.__traceback__
+            while tb is not None:
+                raw = getattr(tb.tb_frame.f_locals.get("raw_response"), "http_response", None)
+                if isinstance(raw, httpx.Response):
+                    kind = raw.headers.get("content-type", "no content type")
+                    return f"a {kind} body, not JSON: {_quoted(raw.text)}"
+                tb = tb.tb_next
+    return None
+
+
+def _quoted(text: str) -> str:
+    """The start of a body, as a Python string literal (newlines and control bytes visible)."""
+    return repr(text[:200]) + (f" ... ({len(text)} characters)" if len(text) > 200 else "")
 
 
 def _first_line(error: BaseException) -> str:
