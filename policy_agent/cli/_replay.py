@@ -84,6 +84,9 @@ def show(run: str, episode: str | None, plain: bool, width: int | None) -> None:
     replay.log.poll()
     for problem in replay.log.problems:
         click.echo(f"warning: {problem}", err=True)
+    torn = replay.log.torn_tail()
+    if torn is not None:
+        click.echo(f"warning: {torn.describe(replay.log.path)}", err=True)
     # Without a colour system rich writes no escape codes at all: no colour and no styles.
     console = Console(
         width=width, highlight=False, emoji=False, color_system=None if plain else "auto"
@@ -132,9 +135,11 @@ def _index(replay: ReplayRun) -> RenderableType:
         )
     manifest = replay.manifest
     failed = sum(entry.failed for entry in entries)
+    superseded = len(replay.log.superseded)
     heading = Text(
         f"{manifest.run_id}: {len(entries)} of {manifest.episodes_planned} episodes, "
-        f"{failed} failed",
+        f"{failed} failed"
+        + (f" ({superseded} earlier attempts superseded, not listed)" if superseded else ""),
         style="bold",
     )
     hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")

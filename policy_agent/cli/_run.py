@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import click
 
 from policy_agent.cli import main
+from policy_agent.cli._resume import describe_plan, plan
+from policy_agent.cli._resume import summary as resume_summary
 
 if TYPE_CHECKING:
     from policy_agent.domain import DomainPack
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
         Simulation,
         SimulationConfig,
     )
-    from policy_agent.trajectory import RunStore
+    from policy_agent.trajectory import Resumption, RunStore
 
 
 class _ConfigProblem(click.ClickException):
@@ -84,6 +86,12 @@ class _ConfigProblem(click.ClickException):
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Finish this interrupted run (runs/<run-id>); refused if the config or the pack changed.",
 )
+@click.option(
+    "--keep-failed",
+    is_flag=True,
+    help="With --resume: keep the episodes lost to infrastructure as they are (by default they "
+    "run again, the failed attempt kept in episodes.jsonl, superseded).",
+)
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary line.")
 def run(
     config_file: Path | None,
@@ -103,14 +111,19 @@ def run(
     seed: int | None,
     out: Path | None,
     resume: Path | None,
+    keep_failed: bool,
     quiet: bool,
 ) -> None:
     """Simulate a pack's tasks: episodes run concurrently and are appended to runs/<run-id>/.
 
     Give a config file (see simulations/) or --domain; flags override the config's fields.
-    With --resume alone, the run's own config (from its run.json) is used.
+    With --resume alone, the run's own config (from its run.json) is used; the episodes lost
+    to infrastructure run again unless --keep-failed.
     """
     from policy_agent.simulation import Overrides
+
+    if keep_failed and resume is None:
+        raise click.UsageError("--keep-failed goes with --resume")
 
     flags = Overrides(
         agent_model=agent_model,
@@ -132,6 +145,7 @@ def run(
     pack = _pack(config.domain)
     simulation = _simulation(config, pack)
     store = _store(simulation, resume)
+    resumption = _resumption(store, keep_failed=keep_failed) if resume else None
     planned = len(simulation.episodes)
     agent = "oracle" if config.is_oracle else config.agent.model.model  # type: ignore[union-attr]
     user = config.user.model.model if config.user.model is not None else config.user.kind
@@ -142,9 +156,11 @@ def run(
         + (f" on {config.processes} processes" if config.processes > 1 else ""),
         err=True,
     )
+    if resumption is not None:
+        click.echo(describe_plan(resumption, planned, keep_failed=keep_failed), err=True)
     observer = _observer(store, quiet)
     try:
-        tally = asyncio.run(_play(simulation, store, observer))
+        tally = asyncio.run(_play(simulation, store, observer, resumption))
     except KeyboardInterrupt:
         store.close()
         _interrupted(store.directory, planned)
@@ -163,7 +179,10 @@ def run(
             raise click.ClickException(f"the run stopped: {error}") from None
         raise
     store.close()
-    click.echo(f"{store.directory}: {tally.summary()}")
+    if resume is not None:
+        click.echo(resume_summary(store, tally))
+    else:
+        click.echo(f"{store.directory}: {tally.summary()}")
     if not quiet and "replay" in main.commands:
         click.echo(f"Replay it with: policy-agent replay {store.directory}", err=True)
 
@@ -171,6 +190,8 @@ def run(
 def _config(
     config_file: Path | None, domain: Path | None, resume: Path | None, flags: Overrides
 ) -> SimulationConfig:
+    from pydantic import ValidationError
+
     from policy_agent.simulation import (
         ConfigError,
         SimulationConfig,
@@ -178,7 +199,12 @@ def _config(
         config_for_domain,
         load_config,
     )
-    from policy_agent.trajectory import RunStore, RunStoreError
+    from policy_agent.trajectory import (
+        MANIFEST_NAME,
+        RunStore,
+        RunStoreError,
+        describe_validation_error,
+    )
 
     try:
         if config_file is not None and domain is not None:
@@ -192,10 +218,18 @@ def _config(
                 "give a config file (e.g. simulations/hotel-demo.yaml) or --domain DIR"
             )
         try:
-            stored = RunStore.open(resume).manifest.config
+            manifest = RunStore.open(resume).manifest
+            stored = SimulationConfig.model_validate(manifest.config)
         except RunStoreError as error:
             raise ConfigError(str(error)) from None
-        return apply_overrides(SimulationConfig.model_validate(stored), flags)
+        except ValidationError as error:
+            raise ConfigError(
+                f"{resume / MANIFEST_NAME}: its config is not one this version of policy-agent "
+                f"reads ({describe_validation_error(error)}); policy-agent "
+                f"{manifest.versions.policy_agent} wrote it: resume the run with that version, "
+                "or start a new run"
+            ) from None
+        return apply_overrides(stored, flags)
     except ConfigError as error:
         raise _ConfigProblem(str(error)) from None
 
@@ -236,8 +270,19 @@ def _store(simulation: Simulation, resume: Path | None) -> RunStore:
             config_hash=config_hash(config, exclude=excludes),
             domain_hash=simulation.pack.content_hash,
             config=config,
+            domain_parts=simulation.pack.content_parts,
         )
     except RunStoreError as error:
+        raise _ConfigProblem(str(error)) from None
+
+
+def _resumption(store: RunStore, *, keep_failed: bool) -> Resumption:
+    from policy_agent.trajectory import RunStoreError
+
+    try:
+        return plan(store, keep_failed=keep_failed)
+    except RunStoreError as error:
+        store.close()
         raise _ConfigProblem(str(error)) from None
 
 
@@ -249,23 +294,27 @@ def _observer(store: RunStore, quiet: bool) -> RunObserver | None:
     return ProgressDisplay(store.directory.name)
 
 
-async def _play(simulation: Simulation, store: RunStore, observer: RunObserver | None) -> RunTally:
+async def _play(
+    simulation: Simulation,
+    store: RunStore,
+    observer: RunObserver | None,
+    resumption: Resumption | None,
+) -> RunTally:
     # Everything loaded by now (litellm's large heap above all) lives as long as the run does.
     # Frozen, the collector stops walking it on every full collection (~140 ms each with
     # litellm loaded): measured 58% -> 66% of ideal throughput at 64 episodes (benchmarks/).
     gc.collect()
     gc.freeze()
     try:
-        return await simulation.run(store, observer)
+        return await simulation.run(store, observer, resumption=resumption)
     finally:
         await simulation.aclose()
 
 
 def _interrupted(directory: Path, planned: int) -> None:
-    from policy_agent.records import Episode
-    from policy_agent.trajectory import RunStore
+    from policy_agent.trajectory import EPISODES_NAME, index_attempts
 
-    done = len(RunStore.open(directory).completed_keys(Episode, lambda e: e.key))
+    done = len(index_attempts(directory / EPISODES_NAME).latest)
     click.echo(
         f"\nInterrupted: {done} of {planned} episodes are in {directory}. "
         f"Finish the run with: policy-agent run --resume {directory}",

@@ -83,6 +83,19 @@ class Episode(Record):
     schema_version: int = 1
     task_id: str
     trial: int
+    attempt: int = Field(
+        default=1,
+        ge=1,
+        description="1 for the first attempt at this (task, trial); a resume that runs again an "
+        "episode lost to infrastructure appends the next attempt (2, 3, ...).",
+    )
+    supersedes: int | None = Field(
+        default=None,
+        ge=1,
+        description="The 1-based line of episodes.jsonl holding the attempt this one replaces "
+        "(null for a first attempt). Readers count only the latest attempt of each (task, "
+        "trial): a line that a later line supersedes counts nowhere.",
+    )
     seed: int
     termination_reason: TerminationReason
     started_at: datetime

@@ -1,10 +1,10 @@
 """A run's re-scorings on disk: `evaluations/<name>.jsonl` and `evaluations/<name>.json`.
 
 `policy-agent evaluate` never touches `episodes.jsonl` (it is only ever appended to). It writes
-the new rewards beside it instead: one line per episode, `{task_id, trial, reward, error}`, and
-then a small manifest saying which pack and judge produced them. Both files are written to a
-temporary name and renamed into place, the manifest last, so an evaluation whose manifest exists
-is whole; a `.jsonl` without its `.json` (a crash in between) is ignored by readers.
+the new rewards beside it instead: one line per episode, `{task_id, trial, attempt, reward,
+error}`, and then a small manifest saying which pack and judge produced them. Both files are
+written to a temporary name and renamed into place, the manifest last, so an evaluation whose
+manifest exists is whole; a `.jsonl` without its `.json` (a crash in between) is ignored by readers.
 """
 
 from __future__ import annotations
@@ -46,14 +46,16 @@ class RescoredEpisode(_Record):
     kind: Literal["rescored"] = "rescored"
     task_id: str
     trial: int
+    attempt: int = Field(default=1, ge=1)
+    """The attempt re-scored (`Episode.attempt`): a later attempt keeps its recorded reward."""
     reward: RewardInfo | None
     """None when the episode could not be scored (see `error`): it then counts as unevaluated."""
     error: str | None = None
 
     @property
-    def key(self) -> tuple[str, int]:
-        """The episode's key in the run (`Episode.key`)."""
-        return (self.task_id, self.trial)
+    def key(self) -> tuple[str, int, int]:
+        """The attempt it scored: `Episode.key` and `Episode.attempt`."""
+        return (self.task_id, self.trial, self.attempt)
 
 
 class EvaluationManifest(_Record):

@@ -68,10 +68,13 @@ async def rescore_run(
                 return RescoredEpisode(
                     task_id=episode.task_id,
                     trial=episode.trial,
+                    attempt=episode.attempt,
                     reward=None,
                     error=f"{type(error).__name__}: {error}",
                 )
-        return RescoredEpisode(task_id=episode.task_id, trial=episode.trial, reward=reward)
+        return RescoredEpisode(
+            task_id=episode.task_id, trial=episode.trial, attempt=episode.attempt, reward=reward
+        )
 
     lines = list(await asyncio.gather(*(rescore(e) for e in run.episodes)))
     changes = []

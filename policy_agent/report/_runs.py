@@ -26,7 +26,11 @@ RECORDED = "recorded"
 
 @dataclass(frozen=True, kw_only=True)
 class LoadedRun:
-    """A run's manifest and episodes, each episode carrying the reward the report uses."""
+    """A run's manifest and episodes, each episode carrying the reward the report uses.
+
+    The episodes are each (task, trial)'s latest attempt: an attempt a resume ran again (after
+    an infrastructure failure) is superseded and counts nowhere.
+    """
 
     directory: Path
     manifest: RunManifest
@@ -34,8 +38,8 @@ class LoadedRun:
     evaluation: EvaluationManifest | None
     """The re-scoring whose rewards replaced the recorded ones (None: recorded rewards)."""
     not_in_evaluation: int = 0
-    """Episodes the evaluation does not cover (appended after it, by a resume): they keep
-    their recorded reward."""
+    """Episodes the evaluation does not cover (appended after it, by a resume, as new
+    episodes or new attempts): they keep their recorded reward."""
 
     def config(self) -> SimulationConfig:
         """The run's resolved config from run.json; `EvaluationFileError` when it is not one."""
@@ -60,7 +64,7 @@ def load_run(path: Path, *, evaluation: str = LATEST) -> LoadedRun:
     evaluation that does not exist or cannot be read.
     """
     store = RunStore.open(path)
-    episodes = store.read(Episode)
+    episodes = [episode for _, episode in store.latest_episodes()]
     recorded = LoadedRun(
         directory=path, manifest=store.manifest, episodes=episodes, evaluation=None
     )
@@ -76,7 +80,7 @@ def load_run(path: Path, *, evaluation: str = LATEST) -> LoadedRun:
     merged = []
     kept = 0
     for episode in episodes:
-        line = rescored.get(episode.key)
+        line = rescored.get((*episode.key, episode.attempt))
         if line is None:
             kept += 1
             merged.append(episode)

@@ -120,7 +120,7 @@ def script_from_run(
     run = f"run {manifest.run_id}"
     models = _configured_models(manifest.config)
     picked_roles = _pick_roles(models, roles, run)
-    chosen = _pick_episodes(store.read(Episode), episodes, run)
+    chosen = _pick_episodes(list(store.latest_episodes()), episodes, run)
     answers: dict[str, dict[int, list[Answer]]] = {}
     labels: dict[str, dict[int, str]] = {}
     owners: dict[tuple[str, int], str] = {}
@@ -210,21 +210,25 @@ def _pick_roles(
 
 
 def _pick_episodes(
-    recorded: list[Episode], wanted: Collection[EpisodeRef] | None, run: str
+    latest: list[tuple[int, Episode]], wanted: Collection[EpisodeRef] | None, run: str
 ) -> list[Episode]:
+    """The episodes `wanted` names, each (task, trial)'s latest attempt (all when None)."""
+    recorded = [episode for _, episode in latest]
     if wanted is None:
         if not recorded:
             raise SelectionError(f"{run} has no episodes yet")
         return recorded
+    by_line = {line: episode for line, episode in latest}
     lines = [line for line in wanted if isinstance(line, int)]
-    beyond = [str(line) for line in lines if line > len(recorded)]
+    beyond = [str(line) for line in lines if line not in by_line]
     if beyond:
         raise SelectionError(
             f"{run} has {len(recorded)} episode(s), one a line of episodes.jsonl; there is no "
-            f"line {', '.join(beyond)}"
+            f"line {', '.join(beyond)} holding the latest attempt of an episode (an attempt a "
+            "resume ran again is superseded: give TASK_ID#TRIAL)"
         )
     keys = [ref for ref in wanted if not isinstance(ref, int)]
-    keys += [recorded[line - 1].key for line in lines]
+    keys += [by_line[line].key for line in lines]
     present = {episode.key for episode in recorded}
     picked = set(keys)
     missing = [f"{task}#{trial}" for task, trial in keys if (task, trial) not in present]

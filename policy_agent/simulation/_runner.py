@@ -42,7 +42,7 @@ from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._processes import play_in_processes
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
-from policy_agent.trajectory import RunManifest, RunStore
+from policy_agent.trajectory import Resumption, RunManifest, RunStore, plan_resumption
 from policy_agent.user import UserSimulator, make_user
 
 RecordEpisode = Callable[[Episode], Awaitable[None]]
@@ -157,22 +157,33 @@ class Simulation:
             exclude=HASH_EXCLUDES,
             domain_name=self.pack.name,
             domain_hash=self.pack.content_hash,
+            domain_parts=self.pack.content_parts,
             episodes_planned=len(self.episodes),
         )
 
-    async def run(self, store: RunStore, observer: RunObserver | None = None) -> RunTally:
+    async def run(
+        self,
+        store: RunStore,
+        observer: RunObserver | None = None,
+        *,
+        resumption: Resumption | None = None,
+    ) -> RunTally:
         """Run the episodes `store` does not have yet and append each; finish the manifest.
 
-        Returns the tally. Cancellation (Ctrl-C) stops the workers; every episode appended so
-        far is on disk and `--resume` runs the rest. With `processes` > 1 the episodes are
-        played in child processes and appended here (`play_in_processes`);
-        `WorkerProcessFailed` when a child stopped early (the manifest is then not finished).
+        A resumed run also runs again the episodes lost to infrastructure, each appended as the
+        next attempt of its (task, trial) (`resumption`, by default `plan_resumption`'s; give
+        one made with `retry=False` to keep them). Returns the tally. Cancellation (Ctrl-C)
+        stops the workers; every episode appended so far is on disk and `--resume` runs the
+        rest. With `processes` > 1 the episodes are played in child processes and appended here
+        (`play_in_processes`); `WorkerProcessFailed` when a child stopped early (the manifest is
+        then not finished).
         """
-        done = store.completed_keys(Episode, lambda episode: episode.key)
-        todo = [planned for planned in self.episodes if planned.key not in done]
+        resumption = resumption or plan_resumption(store.episodes_path)
+        todo = [planned for planned in self.episodes if planned.key not in resumption.done]
         tally = RunTally(planned=len(self.episodes), already_done=len(self.episodes) - len(todo))
 
-        async def record(episode: Episode) -> None:
+        async def record(played: Episode) -> None:
+            episode = resumption.next_attempt(played)
             # fsync in a thread: the event loop keeps serving the other episodes meanwhile.
             await asyncio.to_thread(store.append, episode)
             tally.add(episode)

@@ -4,23 +4,40 @@
 store = RunStore.create(Path("runs"), RunManifest.start(config=..., exclude=..., ...))
 store.append(episode)                       # one line, whole on disk when this returns
 store.finish()
-store = RunStore.resume(path, config_hash=..., domain_hash=..., config=...)
-done = store.completed_keys(Episode, lambda e: (e.task_id, e.trial))
-episodes = RunStore.open(path).read(Episode)
+store = RunStore.resume(path, config_hash=..., domain_hash=..., config=..., domain_parts=...)
+resumption = plan_resumption(store.episodes_path)   # what stands, what runs again
+store.append(resumption.next_attempt(episode))      # a re-run supersedes the failed line
+for line, episode in RunStore.open(path).latest_episodes():   # what every reader counts
+    ...
 ```
-The store is generic over the record model: any pydantic model is one line. docs/runs.md says
-what is guaranteed after a crash and how resume works.
+The store is generic over the record model: any pydantic model is one line (`read` reads
+them all). Episodes have attempts on top: a resume runs again those lost to infrastructure and
+readers count each (task, trial)'s latest attempt (`_attempts`). docs/runs.md says what is
+guaranteed after a crash and how resume works.
 """
 
+from policy_agent.trajectory._attempts import (
+    Attempt,
+    EpisodeKey,
+    LatestAttempts,
+    Resumption,
+    index_attempts,
+    is_retried_on_resume,
+    iter_latest,
+    plan_resumption,
+)
 from policy_agent.trajectory._errors import (
+    AttemptConflict,
     CorruptLine,
     NotARun,
     RecordInvalid,
     ResumeRefused,
     RunExists,
     RunLocked,
+    RunNotCreated,
     RunStoreError,
     RunStoreWarning,
+    describe_os_error,
     describe_validation_error,
 )
 from policy_agent.trajectory._ids import EpisodeRef, episode_id, parse_episode_id
@@ -36,7 +53,7 @@ from policy_agent.trajectory._manifest import (
     new_run_id,
     write_atomically,
 )
-from policy_agent.trajectory._resume import changed_fields, check_resumable
+from policy_agent.trajectory._resume import changed_fields, changed_parts, check_resumable
 from policy_agent.trajectory._schema import json_schema_of_line
 from policy_agent.trajectory._store import RunStore
 
@@ -44,30 +61,42 @@ __all__ = [
     "EPISODES_NAME",
     "MANIFEST_NAME",
     "RUN_ID_PATTERN",
+    "Attempt",
+    "AttemptConflict",
     "CorruptLine",
+    "EpisodeKey",
     "EpisodeRef",
+    "LatestAttempts",
     "Line",
     "NotARun",
     "RecordInvalid",
     "ResumeRefused",
+    "Resumption",
     "RunExists",
     "RunLocked",
     "RunManifest",
+    "RunNotCreated",
     "RunStore",
     "RunStoreError",
     "RunStoreWarning",
     "TornTail",
     "Versions",
     "changed_fields",
+    "changed_parts",
     "check_resumable",
     "collect_versions",
     "config_hash",
+    "describe_os_error",
     "describe_validation_error",
     "episode_id",
     "fsync_directory",
+    "index_attempts",
+    "is_retried_on_resume",
+    "iter_latest",
     "iter_records",
     "json_schema_of_line",
     "new_run_id",
     "parse_episode_id",
+    "plan_resumption",
     "write_atomically",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,6 +22,18 @@ class RunExists(RunStoreError):
         super().__init__(
             f"{path}: a run with this id already exists; runs are never overwritten. "
             "Make a new manifest (it draws a new run id), or resume that run with --resume."
+        )
+
+
+class RunNotCreated(RunStoreError):
+    """A new run's folder or files could not be written; nothing of the run is left behind."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"cannot start a run in {path}: {detail}. Nothing was written; give --out a folder "
+            "on a disk you can write to, with room for the run."
         )
 
 
@@ -76,6 +89,24 @@ class RecordInvalid(RunStoreError):
         )
 
 
+class AttemptConflict(RunStoreError):
+    """Two lines hold the same attempt of an episode, or a line supersedes one it cannot.
+
+    The store never writes either (a re-run names the line it replaces), so another program
+    wrote or copied a line; which one counts cannot be told.
+    """
+
+    def __init__(self, path: Path, line: int, detail: str) -> None:
+        self.path = path
+        self.line = line
+        self.detail = detail
+        super().__init__(
+            f"{path}:{line}: {detail}. policy-agent never writes such a line, so something else "
+            "appended or copied it; delete the line that should not count (its episode runs "
+            "again on resume if none is left)."
+        )
+
+
 class ResumeRefused(RunStoreError):
     """The run cannot be resumed: its config or its domain pack changed since it started."""
 
@@ -101,3 +132,20 @@ def describe_validation_error(error: ValidationError) -> str:
 
 class RunStoreWarning(UserWarning):
     """Something in a run's files was repaired or is suspicious, but reading can go on."""
+
+
+def describe_os_error(error: OSError, path: Path) -> str:
+    """What an OSError on `path` means for the user, in words rather than an errno."""
+    code = error.errno
+    if code == errno.EROFS:
+        return f"{path} is on a read-only file system"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk holding {path} is full"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied for {path}"
+    if code == errno.ENOTDIR:
+        files = [p for p in (path, *path.parents) if p.exists() and not p.is_dir()]
+        return f"{files[0] if files else path} is a file, not a folder"
+    if code == errno.ENOENT and path.parent.is_dir():
+        return f"{path.parent} does not take new files (a system folder such as /proc?)"
+    return f"{path}: {error.strerror or error}"

@@ -132,7 +132,12 @@ class RunManifest(BaseModel):
         description="Dotted config fields left out of the hash: they may change on resume."
     )
     domain_name: str
-    domain_hash: str = Field(description="The domain pack's `content_hash()`.")
+    domain_hash: str = Field(description="The domain pack's `content_hash`.")
+    domain_parts: dict[str, str] = Field(
+        default_factory=dict,
+        description="A hash per part of the pack (`the tasks`, `tools/hotel.py`, ...), for "
+        "saying which changed; empty in runs made before policy-agent recorded them.",
+    )
     versions: Versions
     resumed_at: list[AwareDatetime] = Field(
         default_factory=list, description="When each resumption started, oldest first."
@@ -148,9 +153,13 @@ class RunManifest(BaseModel):
         domain_name: str,
         domain_hash: str,
         episodes_planned: int,
+        domain_parts: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> Self:
-        """The manifest of a run starting now: a fresh run id, the config hashed, versions read."""
+        """The manifest of a run starting now: a fresh run id, the config hashed, versions read.
+
+        `domain_parts` (the pack's `content_parts`) lets a refused resume name what changed.
+        """
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         return cls(
             run_id=new_run_id(domain_name, now=moment),
@@ -160,6 +169,7 @@ class RunManifest(BaseModel):
             config_hash_excludes=sorted(exclude),
             domain_name=domain_name,
             domain_hash=domain_hash,
+            domain_parts=dict(domain_parts or {}),
             versions=collect_versions(),
             episodes_planned=episodes_planned,
         )

@@ -24,12 +24,14 @@ def check_resumable(
     domain_hash: str,
     *,
     config: Mapping[str, JsonValue] | None = None,
+    domain_parts: Mapping[str, str] | None = None,
 ) -> None:
     """Raise `ResumeRefused` unless `store`'s run has this config hash and this domain hash.
 
     `config_hash` must be computed with the run's own `config_hash_excludes` (see
     `RunManifest`). With `config` (the new resolved config), the refusal names the top-level
-    fields that differ, with their old and new values when they are short.
+    fields that differ, with their old and new values when they are short; with
+    `domain_parts` (the pack's `content_parts`), the parts of the pack that changed.
     """
     manifest = store.manifest
     changes: list[str] = []
@@ -47,10 +49,16 @@ def check_resumable(
                 f"now {config_hash[:12]})"
             )
     if domain_hash != manifest.domain_hash:
+        parts = changed_parts(manifest.domain_parts, domain_parts or {})
+        what = (
+            f"{', '.join(parts)} {'differs' if len(parts) == 1 else 'differ'}"
+            if parts
+            else "its policy, tools, Python tool files, database or tasks differ"
+        )
         changes.append(
             f"the domain pack {manifest.domain_name!r} changed (its hash was "
-            f"{manifest.domain_hash[:12]}, now {domain_hash[:12]}): its policy, tools, database "
-            "or tasks differ from those the run started with"
+            f"{manifest.domain_hash[:12]}, now {domain_hash[:12]}): {what} from those the run "
+            "started with"
         )
     if changes:
         raise ResumeRefused(store.directory, changes)
@@ -79,4 +87,20 @@ def changed_fields(
                 continue
             short = max(len(was), len(now)) <= _SHOWN_VALUE_LENGTH
             described.append(f"{name}: {was} -> {now}" if short else name)
+    return described
+
+
+def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """The parts of a pack whose hashes differ, `(added)` or `(no longer used)` when only one
+    side has them; nothing when either side has no parts (a run from before they were kept)."""
+    if not old or not new:
+        return []
+    described = []
+    for name in sorted(old.keys() | new.keys(), key=lambda part: (part not in old, part)):
+        if name not in new:
+            described.append(f"{name} (no longer used)")
+        elif name not in old:
+            described.append(f"{name} (added)")
+        elif old[name] != new[name]:
+            described.append(name)
     return described

@@ -9,25 +9,30 @@ line, and only a line whose `append` never returned: its episode was never count
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import threading
 import warnings
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 
 from pydantic import BaseModel, JsonValue
 
+from policy_agent.records import Episode
+from policy_agent.trajectory._attempts import iter_latest
 from policy_agent.trajectory._errors import (
     NotARun,
     RunExists,
     RunLocked,
+    RunNotCreated,
     RunStoreError,
     RunStoreWarning,
+    describe_os_error,
 )
 from policy_agent.trajectory._lines import (
     EPISODES_NAME,
@@ -39,6 +44,7 @@ from policy_agent.trajectory._lines import (
     iter_records,
 )
 from policy_agent.trajectory._manifest import (
+    MANIFEST_NAME,
     RunManifest,
     fsync_directory,
     read_manifest,
@@ -46,8 +52,6 @@ from policy_agent.trajectory._manifest import (
     write_manifest,
 )
 from policy_agent.trajectory._resume import check_resumable
-
-KeyT = TypeVar("KeyT", bound=Hashable)
 
 
 class RunStore:
@@ -92,17 +96,33 @@ class RunStore:
     def create(cls, runs_dir: Path, manifest: RunManifest, *, fsync: bool = True) -> Self:
         """Make `runs_dir/<run-id>/` with its manifest and an empty episode log, open to append.
 
-        Raises `RunExists` rather than touch a directory that is already there.
+        Raises `RunExists` rather than touch a directory that is already there, and
+        `RunNotCreated` when the folder or its files cannot be written (a read-only or full
+        disk, a file in the way): then nothing is left behind, not even an empty run folder.
         """
-        runs_dir.mkdir(parents=True, exist_ok=True)
         directory = runs_dir / manifest.run_id
         try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
             directory.mkdir()
         except FileExistsError:
             raise RunExists(directory) from None
-        write_manifest(directory, manifest)
-        handle = _open_for_append(directory / EPISODES_NAME, create=True)
-        fsync_directory(directory)
+        except OSError as error:
+            failed = Path(error.filename) if error.filename else runs_dir
+            raise RunNotCreated(runs_dir, describe_os_error(error, failed)) from None
+        try:
+            write_manifest(directory, manifest)
+            handle = _open_for_append(directory / EPISODES_NAME, create=True)
+            try:
+                fsync_directory(directory)
+            except BaseException:
+                os.close(handle)
+                raise
+        except OSError as error:
+            _remove_new_run(directory)
+            raise RunNotCreated(runs_dir, describe_os_error(error, directory)) from None
+        except BaseException:
+            _remove_new_run(directory)
+            raise
         return cls(
             directory=directory, manifest=manifest, repaired=None, handle=handle, fsync=fsync
         )
@@ -124,20 +144,22 @@ class RunStore:
         config_hash: str,
         domain_hash: str,
         config: Mapping[str, JsonValue] | None = None,
+        domain_parts: Mapping[str, str] | None = None,
         fsync: bool = True,
         now: datetime | None = None,
     ) -> Self:
         """Reopen an interrupted run to append the episodes it lacks.
 
         Refuses (`ResumeRefused`, see `check_resumable`) when the config or the domain changed,
-        before anything is modified; `RunLocked` when another process still appends to it. Then
-        truncates a torn last line (with a `RunStoreWarning`) so that the next line starts clean,
-        and records the resumption in the manifest. Truncating is safe: it happens under the
+        before anything is modified, naming what changed (given `config` and `domain_parts`);
+        `RunLocked` when another process still appends to it. Then truncates a torn last line
+        (with a `RunStoreWarning`) so that the next line starts clean, and records the
+        resumption in the manifest. Truncating is safe: it happens under the
         exclusive lock, so no writer is mid-line, and the torn line's `append` never returned,
         so its episode was not counted as done and runs again.
         """
         reader = cls.open(path)
-        check_resumable(reader, config_hash, domain_hash, config=config)
+        check_resumable(reader, config_hash, domain_hash, config=config, domain_parts=domain_parts)
         handle = _open_for_append(reader.episodes_path, create=False)
         try:
             # Looked for under the lock, so that no writer can be in the middle of the last line.
@@ -208,32 +230,20 @@ class RunStore:
     def read(self, model_type: type[RecordT]) -> list[RecordT]:
         """Every complete line validated as `model_type` (see `iter_lines` for bad lines).
 
+        Every line, superseded attempts included: the log as written. What a run's readers
+        count is `latest_episodes`.
+
         Raises `RecordInvalid`, naming the line number, for a line that is not a `model_type`.
         """
         return [record for _, record in iter_records(self.episodes_path, model_type)]
 
-    def completed_keys(
-        self, model_type: type[RecordT], key: Callable[[RecordT], KeyT]
-    ) -> set[KeyT]:
-        """The keys (e.g. `(task_id, trial)`) of the episodes already in the log, for resume.
+    def latest_episodes(self) -> Iterator[tuple[int, Episode]]:
+        """Each (task, trial)'s latest attempt with its line number: what a run's readers count.
 
-        A key found on two lines should never happen (resume skips done keys); each one found is
-        reported with a `RunStoreWarning` naming both line numbers.
+        Streamed (see `iter_latest`): memory grows with the run's keys, not its episodes.
+        Raises what `read` raises, and `AttemptConflict` for a line the store did not write.
         """
-        first_line: dict[KeyT, int] = {}
-        for number, record in iter_records(self.episodes_path, model_type):
-            found = key(record)
-            if found in first_line:
-                warnings.warn(
-                    RunStoreWarning(
-                        f"{self.episodes_path}: lines {first_line[found]} and {number} hold the "
-                        f"same episode {found!r}; both are kept, so count it once when scoring."
-                    ),
-                    stacklevel=2,
-                )
-            else:
-                first_line[found] = number
-        return set(first_line)
+        return iter_latest(self.episodes_path)
 
     def finish(self, *, now: datetime | None = None) -> None:
         """Record in the manifest that the run ended now (rewrites `run.json` atomically)."""
@@ -264,6 +274,16 @@ class RunStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _remove_new_run(directory: Path) -> None:
+    """Undo a `create` that failed part-way: its files (never an episode yet) and its folder."""
+    for name in (EPISODES_NAME, MANIFEST_NAME):
+        with contextlib.suppress(OSError):
+            (directory / name).unlink(missing_ok=True)
+    remove_stale_temporaries(directory)
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def _open_for_append(path: Path, *, create: bool) -> int:

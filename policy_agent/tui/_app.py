@@ -149,6 +149,7 @@ class EpisodesScreen(Screen[None]):
 
     def apply_filter(self, text: str) -> None:
         """Show the episodes the filter line `text` keeps."""
+        self.filter_text = text
         self.filter = EpisodeFilter.parse(text)
         self.table.clear()
         self.shown = []
@@ -219,6 +220,8 @@ class ReplayApp(App[None]):
         self.replay_run = run
         self.follow = follow
         self.entries: list[EpisodeEntry] = []
+        """The latest attempt of each episode read so far (see `EpisodeLog.entries`)."""
+        self._superseded = 0
         self.loading = True
         self._filter_text = filter_text
         self._episode = episode
@@ -252,8 +255,15 @@ class ReplayApp(App[None]):
             self._follower = self.set_interval(self._poll_seconds, self._poll)
 
     def _take(self, new: list[EpisodeEntry]) -> None:
-        self.entries.extend(new)
-        self.episodes.add_entries(new)
+        log = self.replay_run.log
+        if len(log.superseded) == self._superseded:
+            self.entries.extend(new)
+            self.episodes.add_entries(new)
+            return
+        # A resume ran some episode again: its earlier attempt leaves the list (rare: rebuild).
+        self._superseded = len(log.superseded)
+        self.entries = list(log.entries)
+        self.episodes.apply_filter(self.episodes.filter_text)
 
     def _poll(self) -> None:
         if not self.episodes.is_running:

@@ -10,10 +10,15 @@ The store writes each line whole, newline last, with one `os.write` (see
 torn by a crash) and are left for a later `poll`. A complete line that is not an episode cannot
 come from the store: it is reported in `problems` and skipped, so one bad line never hides the
 others.
+
+The list holds each (task, trial)'s latest attempt, as every reader counts it: when a resume
+ran an episode again (after an infrastructure failure), the new line supersedes the old one,
+which leaves `entries` for `superseded` (still found by its line number).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +26,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from policy_agent.records import Episode, TerminationReason
-from policy_agent.trajectory import CorruptLine, RecordInvalid, RunStoreError, parse_episode_id
+from policy_agent.trajectory import (
+    AttemptConflict,
+    CorruptLine,
+    LatestAttempts,
+    RecordInvalid,
+    RunStoreError,
+    TornTail,
+    parse_episode_id,
+)
 from policy_agent.tui._steps import is_success, search_text, violation_codes
 
 
@@ -36,6 +49,8 @@ class EpisodeEntry:
     size: int
     task_id: str
     trial: int
+    attempt: int
+    """1, or more for an episode a resume ran again (see `Episode.attempt`)."""
     reward: float | None
     success: bool | None
     """See `is_success`: None for an episode not yet evaluated that ended normally."""
@@ -70,19 +85,26 @@ class EpisodeLog:
         """Index nothing yet; call `poll` to read the lines there are."""
         self.path = path
         self.entries: list[EpisodeEntry] = []
-        """Every episode read so far, in file order."""
+        """The latest attempt of every episode read so far, in file order."""
+        self.superseded: dict[int, EpisodeEntry] = {}
+        """Earlier attempts a later line replaced, by their line number."""
         self.problems: list[RunStoreError] = []
-        """Complete lines that are not episodes (`CorruptLine`, `RecordInvalid`), skipped."""
+        """Complete lines that are not episodes (`CorruptLine`, `RecordInvalid`), skipped, and
+        lines that repeat an episode without superseding it (`AttemptConflict`), kept."""
         self.pending_bytes = 0
         """Bytes after the last line read: lines a `poll(max_lines=...)` left for the next call,
         or a line still being written (or torn by a crash)."""
         self._offset = 0
         self._line = 0
+        self._attempts = LatestAttempts(path)
 
     def poll(self, max_lines: int | None = None) -> list[EpisodeEntry]:
         """Read the lines appended since the last call (at most `max_lines` of them, so that a
-        large run can be read in batches between screen updates); return the new entries."""
-        new: list[EpisodeEntry] = []
+        large run can be read in batches between screen updates); return the new entries.
+
+        An entry that a new line supersedes leaves `entries` for `superseded`; a caller that
+        shows entries as they come shows them all again when `superseded` grew."""
+        before = self._line
         read = 0
         with self.path.open("rb") as file:
             file.seek(self._offset)
@@ -93,16 +115,25 @@ class EpisodeLog:
                 self._line += 1
                 entry = self._entry(data)
                 if entry is not None:
-                    new.append(entry)
+                    self.entries.append(entry)
                 self._offset += len(data)
             self.pending_bytes = file.seek(0, 2) - self._offset
-        self.entries.extend(new)
-        return new
+        # Entries are in line order: those of the lines just read are the last ones.
+        return self.entries[bisect.bisect_right(self.entries, before, key=_line_of) :]
 
     def _entry(self, data: bytes) -> EpisodeEntry | None:
         episode = self._parse(self._line, data)
         if episode is None:
             return None
+        try:
+            replaced = self._attempts.add(
+                self._line, episode.key, episode.attempt, episode.supersedes
+            )
+        except AttemptConflict as error:
+            self.problems.append(error)
+            replaced = None
+        if replaced is not None:
+            self._supersede(replaced)
         codes = violation_codes(episode)
         return EpisodeEntry(
             line=self._line,
@@ -110,6 +141,7 @@ class EpisodeLog:
             size=len(data),
             task_id=episode.task_id,
             trial=episode.trial,
+            attempt=episode.attempt,
             reward=None if episode.reward is None else episode.reward.reward,
             success=is_success(episode),
             termination=episode.termination_reason,
@@ -118,6 +150,12 @@ class EpisodeLog:
             codes=codes,
             text=search_text(episode),
         )
+
+    def _supersede(self, line: int) -> None:
+        """Move the entry of line `line` from `entries` to `superseded`."""
+        index = bisect.bisect_left(self.entries, line, key=_line_of)
+        if index < len(self.entries) and self.entries[index].line == line:
+            self.superseded[line] = self.entries.pop(index)
 
     def _parse(self, line: int, data: bytes) -> Episode | None:
         try:
@@ -135,6 +173,18 @@ class EpisodeLog:
             self.problems.append(RecordInvalid(self.path, line, "Episode", _describe(error)))
             return None
 
+    def torn_tail(self) -> TornTail | None:
+        """The bytes after the last line read when they are no whole line: a line torn by a
+        crash, or still being written (None when there are none, or only whole lines that a
+        `poll(max_lines=...)` left)."""
+        with self.path.open("rb") as file:
+            file.seek(self._offset)
+            rest = file.read()
+        if not rest or b"\n" in rest:
+            return None
+        reason = "it does not end with a newline"
+        return TornTail(line=self._line + 1, offset=self._offset, size=len(rest), reason=reason)
+
     def load(self, entry: EpisodeEntry) -> Episode:
         """The whole episode of `entry`, read again from its line."""
         with self.path.open("rb") as file:
@@ -145,6 +195,7 @@ class EpisodeLog:
     def find(self, text: str) -> EpisodeEntry:
         """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).
 
+        An id names the latest attempt; a line number may name an earlier, superseded one.
         Raises ValueError for text of neither form and `EpisodeNotFound` for an id or line
         that has no episode among those read.
         """
@@ -152,6 +203,8 @@ class EpisodeLog:
         for entry in self.entries:
             if wanted == entry.line or wanted == (entry.task_id, entry.trial):
                 return entry
+        if isinstance(wanted, int) and wanted in self.superseded:
+            return self.superseded[wanted]
         what = f"line {wanted}" if isinstance(wanted, int) else f"episode {text.strip()!r}"
         known = ", ".join(entry.id for entry in self.entries[:5])
         more = ", ..." if len(self.entries) > 5 else ""
@@ -159,6 +212,10 @@ class EpisodeLog:
             f"{self.path}: no {what} among its {len(self.entries)} episodes ({known}{more}); "
             "give TASK_ID#TRIAL or a line number, as `policy-agent show RUN` lists them."
         )
+
+
+def _line_of(entry: EpisodeEntry) -> int:
+    return entry.line
 
 
 def _describe(error: ValidationError) -> str:

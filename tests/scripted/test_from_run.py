@@ -456,3 +456,33 @@ def test_lines_the_runner_did_not_write_are_refused_naming_the_episode(
     )
     assert result.exit_code == 1
     assert expected in result.output
+
+
+def test_an_episode_run_again_by_a_resume_is_scripted_from_its_latest_attempt(
+    recording: Recording, tmp_path: Path
+) -> None:
+    run = tmp_path / recording.run.name
+    shutil.copytree(recording.run, run)
+    log = run / "episodes.jsonl"
+    lines = [Episode.model_validate_json(line) for line in log.read_bytes().splitlines()]
+    line = next(n for n, e in enumerate(lines, 1) if e.task_id == "cancel_free_window")
+    # As a resume appends it: the same seed, and here only the first two agent answers.
+    cut = next(i for i, m in enumerate(lines[line - 1].messages) if m.kind == "tool_result") + 1
+    again = lines[line - 1].model_copy(
+        update={"attempt": 2, "supersedes": line, "messages": lines[line - 1].messages[:cut]}
+    )
+    with log.open("a") as file:
+        file.write(again.model_dump_json() + "\n")
+    output = tmp_path / "script.yaml"
+    result = run_cli("script-from-run", str(run), "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert "3 episode(s)" in result.stdout
+    agent = load_script(output).roles["agent"]
+    assert isinstance(agent, SeedRole)
+    # One attempt's answers, not both attempts' run together under the one seed.
+    assert [a.content for a in agent.answers[FREE]] == [
+        call("get_guest_details", {"guest_id": "G90974"})["content"]
+    ]
+    superseded = run_cli("script-from-run", str(run), "--episode", str(line), "-o", str(output))
+    assert superseded.exit_code == 2
+    assert f"there is no line {line} holding the latest attempt of an episode" in superseded.output

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, JsonValue
 
+from policy_agent import records
+from policy_agent.records import TerminationReason
 from policy_agent.trajectory import RunManifest, RunStore
 
 NOW = datetime(2025, 6, 1, 12, 30, 45, tzinfo=UTC)
@@ -55,3 +57,25 @@ def make_manifest(
 def new_run(runs: Path, *, fsync: bool = False) -> RunStore:
     """A fresh run under `runs`, open to append (fsync off: these tests do not cut the power)."""
     return RunStore.create(runs, make_manifest(), fsync=fsync)
+
+
+def episode_record(
+    task_id: str,
+    trial: int,
+    reason: TerminationReason = TerminationReason.USER_STOP,
+    *,
+    error: str | None = None,
+) -> records.Episode:
+    """A real episode line (the schema attempts are part of) ending with `reason`."""
+    return records.Episode(
+        task_id=task_id,
+        trial=trial,
+        seed=trial,
+        termination_reason=reason,
+        started_at=NOW,
+        ended_at=NOW,
+        duration_s=0.0,
+        messages=[records.UserMessage(content="Hello.", timestamp=NOW)],
+        database=records.DatabaseState(initial_hash="0" * 64, final_hash="0" * 64),
+        error=error,
+    )

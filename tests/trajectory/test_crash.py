@@ -17,15 +17,33 @@ import warnings
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Generic, NoReturn, TypeVar
 
 import pytest
 
-from policy_agent.trajectory import MANIFEST_NAME, RunStore, RunStoreWarning, config_hash
+from policy_agent import records
+from policy_agent.records import TerminationReason
+from policy_agent.trajectory import (
+    MANIFEST_NAME,
+    RunStore,
+    RunStoreWarning,
+    config_hash,
+    plan_resumption,
+)
 
-from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, NOW, Episode, new_run, payload_for
+from ._support import (
+    CONFIG,
+    DOMAIN_HASH,
+    EXCLUDE,
+    NOW,
+    Episode,
+    episode_record,
+    new_run,
+    payload_for,
+)
 
 HASH = config_hash(CONFIG, exclude=EXCLUDE)
+AckT = TypeVar("AckT")
 
 
 def _episode(trial: int, largest: int) -> Episode:
@@ -34,10 +52,15 @@ def _episode(trial: int, largest: int) -> Episode:
     return Episode(task_id="t", trial=trial, payload=payload_for(trial, size))
 
 
-class _Child:
-    """A forked child running `work(ack_fd)` until killed, and the acknowledgements it wrote."""
+class _Child(Generic[AckT]):
+    """A forked child running `work(ack_fd)` until killed, and the acknowledgements it wrote
+    (one a line, each read with `parse`: an int, unless told otherwise)."""
 
-    def __init__(self, work: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        work: Callable[[int], None],
+        parse: Callable[[bytes], AckT] = int,  # type: ignore[assignment]
+    ) -> None:
         read_end, write_end = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover  (the child never returns to pytest)
@@ -45,7 +68,8 @@ class _Child:
             _run_child(work, write_end)
         os.close(write_end)
         self._pipe = os.fdopen(read_end, "rb")
-        self.acks: list[int] = []
+        self._parse = parse
+        self.acks: list[AckT] = []
 
     def wait_for_acks(self, count: int) -> None:
         """Block until the child has acknowledged `count` more items (or has died)."""
@@ -53,7 +77,7 @@ class _Child:
             line = self._pipe.readline()
             if not line:
                 return
-            self.acks.append(int(line))
+            self.acks.append(self._parse(line))
 
     def kill_after(self, seconds: float) -> None:
         """SIGKILL the child after `seconds`, then collect every acknowledgement it wrote."""
@@ -63,7 +87,7 @@ class _Child:
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
             f"the child ended by itself (status {status}) before it was killed: see its traceback"
         )
-        self.acks.extend(int(line) for line in self._pipe.read().split())
+        self.acks.extend(self._parse(line) for line in self._pipe.read().splitlines())
         self._pipe.close()
 
 
@@ -79,7 +103,7 @@ def _run_child(work: Callable[[int], None], ack_fd: int) -> NoReturn:
 def _append_forever(directory: Path, largest: int) -> Callable[[int], None]:
     def work(ack_fd: int) -> None:
         store = RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH)
-        trial = len(store.completed_keys(Episode, lambda e: e.trial))
+        trial = len(store.read(Episode))
         while True:
             store.append(_episode(trial, largest))
             os.write(ack_fd, f"{trial}\n".encode())
@@ -181,3 +205,76 @@ def test_sigkill_while_rewriting_run_json_leaves_the_old_or_the_new_manifest(
             assert newest <= second <= newest + 1, "neither the last acknowledged nor the next"
         RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH).close()
         assert sorted(p.name for p in directory.iterdir()) == ["episodes.jsonl", MANIFEST_NAME]
+
+
+Key = tuple[str, int]
+KEYS: list[Key] = [(f"t{index}", trial) for index in range(4) for trial in range(2)]
+INFRA = TerminationReason.INFRASTRUCTURE_ERROR
+
+
+def _attempt(key: Key, attempt: int, largest: int) -> records.Episode:
+    """Attempt `attempt` of `key`, the same every time: lost again (the first always) or not."""
+    rng = random.Random(f"{key}#{attempt}")
+    lost = attempt == 1 or rng.random() < 0.6
+    size = rng.choice([100, 5_000, 300_000, largest])
+    reason = INFRA if lost else TerminationReason.USER_STOP
+    return episode_record(*key, reason, error=payload_for(attempt, size))
+
+
+def _retry_until_killed(directory: Path, largest: int) -> Callable[[int], None]:
+    def work(ack_fd: int) -> None:
+        store = RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH)
+        resumption = plan_resumption(store.episodes_path)
+        for key, replaced in sorted(resumption.retried.items()):
+            store.append(resumption.next_attempt(_attempt(key, replaced.attempt + 1, largest)))
+            os.write(ack_fd, f"{key[0]} {key[1]} {replaced.attempt + 1}\n".encode())
+        os.close(ack_fd)  # no more acknowledgements: the parent stops waiting for them
+        while True:  # nothing left to run: wait for the kill, as every round ends
+            time.sleep(1)
+
+    return work
+
+
+def _parse_ack(line: bytes) -> tuple[Key, int]:
+    task, trial, attempt = line.decode().split()
+    return (task, int(trial)), int(attempt)
+
+
+def _check_attempts(directory: Path, acknowledged: dict[Key, int], largest: int) -> int:
+    """Every line whole and as written, one latest attempt per key, none acknowledged lost."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunStoreWarning)  # a torn tail is allowed here
+        every = RunStore.open(directory).read(records.Episode)
+        latest = {e.key: e for _, e in RunStore.open(directory).latest_episodes()}
+    for episode in every:
+        plain = episode.model_copy(update={"attempt": 1, "supersedes": None})
+        assert plain == _attempt(episode.key, episode.attempt, largest), "a damaged line"
+    assert sorted(latest) == KEYS, "an episode lost or counted twice"
+    for key, attempt in acknowledged.items():
+        assert latest[key].attempt >= attempt, f"acknowledged attempt {attempt} of {key} lost"
+    return sum(episode.termination_reason is INFRA for episode in latest.values())
+
+
+def test_sigkill_while_a_resume_runs_lost_episodes_again_keeps_one_latest_attempt_each(
+    tmp_path: Path,
+) -> None:
+    largest = 2_000_000
+    with new_run(tmp_path) as store:
+        for key in KEYS:
+            store.append(_attempt(key, 1, largest))
+    directory = store.directory
+    rng = random.Random(20251202)
+    acknowledged: dict[Key, int] = {}
+    lost = len(KEYS)
+    for _ in range(10):
+        child = _Child(_retry_until_killed(directory, largest), _parse_ack)
+        child.wait_for_acks(rng.randint(0, 2))
+        child.kill_after(rng.uniform(0, 0.04))
+        acknowledged.update(child.acks)
+        lost = _check_attempts(directory, acknowledged, largest)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunStoreWarning)
+            RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH).close()
+        data = (directory / "episodes.jsonl").read_bytes()
+        assert data.endswith(b"\n"), "resume leaves whole lines only"
+    assert lost < len(KEYS), "no round re-ran anything: the test proved nothing"

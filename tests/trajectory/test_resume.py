@@ -13,11 +13,12 @@ from policy_agent.trajectory import (
     ResumeRefused,
     RunStore,
     changed_fields,
+    changed_parts,
     check_resumable,
     config_hash,
 )
 
-from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, NOW, Episode, new_run
+from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, NOW, Episode, make_manifest, new_run
 
 
 def _finished_run(tmp_path: Path) -> Path:
@@ -56,10 +57,7 @@ def test_resume_with_the_same_setup_records_when_and_reopens(tmp_path: Path) -> 
         directory, config_hash=store.manifest.config_hash, domain_hash=DOMAIN_HASH
     )
     assert again.manifest.resumed_at[0] == later and len(again.manifest.resumed_at) == 2
-    assert again.completed_keys(Episode, lambda e: (e.task_id, e.trial)) == {
-        ("t0", 0),
-        ("t0", 1),
-    }
+    assert [(e.task_id, e.trial) for e in again.read(Episode)] == [("t0", 0), ("t0", 1)]
     again.close()
 
 
@@ -104,7 +102,8 @@ def test_a_changed_domain_is_refused_naming_the_domain(tmp_path: Path) -> None:
         _resume(directory, CONFIG, "e" * 64)
     assert caught.value.changes == [
         "the domain pack 'hotel' changed (its hash was dddddddddddd, now eeeeeeeeeeee): its "
-        "policy, tools, database or tasks differ from those the run started with"
+        "policy, tools, Python tool files, database or tasks differ from those the run started "
+        "with"
     ]
 
 
@@ -133,3 +132,46 @@ def test_changed_fields_compares_nested_values_whole_and_skips_excluded_paths() 
     new: dict[str, JsonValue] = {"a": {"y": [1, 2], "x": 1}, "b": "same", "c": {"keep": 1, "n": 3}}
     assert changed_fields(old, new, exclude={"c.n"}) == []
     assert changed_fields(old, new, exclude=set()) == ['c: {"keep":1,"n":2} -> {"keep":1,"n":3}']
+
+
+PARTS = {"the policy": "p1", "the tasks": "t1", "tools/hotel.py": "h1"}
+
+
+def _run_with_parts(tmp_path: Path) -> Path:
+    manifest = make_manifest().model_copy(update={"domain_parts": PARTS})
+    with RunStore.create(tmp_path, manifest, fsync=False) as store:
+        store.append(Episode(task_id="t0", trial=0))
+    return store.directory
+
+
+@pytest.mark.parametrize(
+    ("parts", "named"),
+    [
+        ({**PARTS, "tools/hotel.py": "h2"}, "tools/hotel.py differs"),
+        ({**PARTS, "the tasks": "t2", "tools/hotel.py": "h2"}, "the tasks, tools/hotel.py differ"),
+        (
+            {"the policy": "p1", "the tasks": "t1", "tools/other.py": "o1"},
+            "tools/hotel.py (no longer used), tools/other.py (added) differ",
+        ),
+    ],
+)
+def test_a_changed_domain_names_the_parts_that_changed(
+    tmp_path: Path, parts: dict[str, str], named: str
+) -> None:
+    directory = _run_with_parts(tmp_path)
+    with pytest.raises(ResumeRefused) as caught:
+        RunStore.resume(
+            directory,
+            config_hash=config_hash(CONFIG, exclude=EXCLUDE),
+            domain_hash="e" * 64,
+            domain_parts=parts,
+        )
+    assert caught.value.changes == [
+        "the domain pack 'hotel' changed (its hash was dddddddddddd, now eeeeeeeeeeee): "
+        f"{named} from those the run started with"
+    ]
+
+
+def test_changed_parts_cannot_be_named_against_a_run_that_kept_none() -> None:
+    assert changed_parts({}, PARTS) == []
+    assert changed_parts(PARTS, PARTS) == []

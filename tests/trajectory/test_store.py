@@ -1,4 +1,4 @@
-"""RunStore: create, open, append, read, torn tails, corrupt lines, keys, locking."""
+"""RunStore: create, open, append, read, torn tails, corrupt lines, locking."""
 
 from __future__ import annotations
 
@@ -197,10 +197,6 @@ def test_a_corrupt_line_before_the_last_is_an_error_naming_it(
     with pytest.raises(CorruptLine, match=rf"episodes.jsonl:3: corrupt line \({detail}") as caught:
         store.read(Episode)
     assert caught.value.line == 3
-    with pytest.raises(CorruptLine, match=r"something else wrote this file"):
-        RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH).completed_keys(
-            Episode, lambda e: (e.task_id, e.trial)
-        )
 
 
 def test_a_line_of_another_schema_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -210,23 +206,6 @@ def test_a_line_of_another_schema_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(RecordInvalid, match=r"episodes.jsonl:2: not a valid Episode: trial: ") as e:
         RunStore.open(directory).read(Episode)
     assert e.value.line == 2
-
-
-def test_completed_keys_lists_each_episode_once(tmp_path: Path) -> None:
-    directory = _run_with(tmp_path, _episodes(5))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        keys = RunStore.open(directory).completed_keys(Episode, lambda e: (e.task_id, e.trial))
-    assert keys == {("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1), ("t2", 0)}
-
-
-def test_completed_keys_reports_a_duplicate_with_both_lines(tmp_path: Path) -> None:
-    episodes = _episodes(3)
-    directory = _run_with(tmp_path, [*episodes, episodes[1]])
-    store = RunStore.open(directory)
-    with pytest.warns(RunStoreWarning, match=r"lines 2 and 4 hold the same episode \('t0', 1\)"):
-        keys = store.completed_keys(Episode, lambda e: (e.task_id, e.trial))
-    assert keys == {("t0", 0), ("t0", 1), ("t1", 0)}
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path: Path) -> None:
