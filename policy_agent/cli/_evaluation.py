@@ -262,13 +262,28 @@ def export(
 
 
 def _load(run_dir: Path, evaluation: str) -> LoadedRun:
-    from policy_agent.report import EvaluationFileError, load_run
-    from policy_agent.trajectory import RunStoreError
+    """The run, each (task, trial)'s latest attempt; what reading it found (a torn last line)
+    is said as `warning: ...`, as `show` says it."""
+    import warnings
 
-    try:
-        return load_run(run_dir, evaluation=evaluation)
-    except (RunStoreError, EvaluationFileError) as error:
-        raise _ConfigProblem(str(error)) from None
+    from policy_agent.report import EvaluationFileError, load_run
+    from policy_agent.trajectory import RunStoreError, RunStoreWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RunStoreWarning)
+        try:
+            loaded = load_run(run_dir, evaluation=evaluation)
+        except (RunStoreError, EvaluationFileError) as error:
+            raise _ConfigProblem(str(error)) from None
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, RunStoreWarning):
+                    click.echo(f"warning: {warning.message}", err=True)
+                else:
+                    warnings.warn_explicit(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
+    return loaded
 
 
 def _pack(run: LoadedRun, given: Path | None) -> DomainPack:
@@ -318,10 +333,22 @@ def _judge(run: LoadedRun, model: str | None, api_base: str | None) -> LLMClient
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or the file `path` (a folder that is missing or not writable exits 2)."""
+    from policy_agent.trajectory import describe_os_error
+
     if path is None:
         yield sys.stdout
         return
-    with path.open("w", encoding="utf-8") as stream:
+    if not path.parent.is_dir():
+        raise _ConfigProblem(
+            f"--out {path}: the folder {path.parent} does not exist; create it first "
+            f"(mkdir -p {path.parent})"
+        )
+    try:
+        stream = path.open("w", encoding="utf-8")
+    except OSError as error:
+        raise _ConfigProblem(f"--out {path}: {describe_os_error(error, path)}") from None
+    with stream:
         yield stream
 
 
