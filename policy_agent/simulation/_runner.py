@@ -115,6 +115,12 @@ class Simulation:
         e.g. a `ScriptedModelClient` in a test; the others are `LLMClient`s of the config.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
         """
+        if clients and config.processes > 1:
+            raise ConfigError(
+                f"clients given to Simulation ({', '.join(sorted(clients))}) live in this "
+                f"process and cannot serve {config.processes} worker processes; set "
+                "`processes: 1` to use them"
+            )
         self.config = config
         self.pack = pack
         self.episodes = plan(config, pack)
