@@ -13,7 +13,7 @@ import functools
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import JsonValue
 
@@ -33,6 +33,9 @@ class LLMClient:
         self.config = config
         self.role = role
         key = self._api_key()
+        self.path: Literal["direct", "acompletion", "router"] = "acompletion"
+        """How calls reach litellm: its provider handlers for one vLLM server (`direct`, the
+        pinned release only), `acompletion`, or its Router over several replicas."""
         servers = config.servers
         self._router: Any = None
         self._api_base = servers[0] if len(servers) == 1 else None
@@ -66,6 +69,7 @@ class LLMClient:
             if target is not None:
                 chat = _direct.DirectChat(target, extra_body=chat_extras)
                 text = _direct.DirectText(target, extra_body=text_extras)
+                self.path = "direct"
                 return chat.send, text.send
         _litellm.describe_model(
             config.model,
@@ -80,6 +84,7 @@ class LLMClient:
             "max_retries": 0,
         }
         if len(servers) > 1:
+            self.path = "router"
             self._router = self._replicas(key)
             chat_send, text_send = self._router.acompletion, self._router.atext_completion
             common["model"] = self.role
@@ -92,8 +97,10 @@ class LLMClient:
                 common["api_key"] = key
         # `_skip_mcp_handler`: litellm 1.106.2 imports its MCP gateway (and the optional `mcp`
         # package) for any call with tools=, unless told to skip it; we never use MCP tools.
+        # A private flag: passed to the pinned release only (another might send it on).
+        private = {"_skip_mcp_handler": True} if _litellm.pinned_release_installed() else {}
         return (
-            functools.partial(chat_send, **common, extra_body=chat_extras, _skip_mcp_handler=True),
+            functools.partial(chat_send, **common, extra_body=chat_extras, **private),
             functools.partial(text_send, **common, extra_body=text_extras),
         )
 

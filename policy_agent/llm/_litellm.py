@@ -58,6 +58,8 @@ if "LITELLM_LOG" not in os.environ:
         logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 __all__ = [
+    "DIRECT_SWITCH",
+    "PINNED_VERSION",
     "AsyncOpenAI",
     "BaseLLMHTTPHandler",
     "Logging",
@@ -67,10 +69,36 @@ __all__ = [
     "atext_completion",
     "close_connections",
     "describe_model",
+    "direct_path_enabled",
     "litellm",
     "openai_http_client",
+    "pinned_release_installed",
     "to_llm_error",
 ]
+
+PINNED_VERSION = "1.106.2"
+"""The litellm release pyproject.toml pins, whose internals `_direct` and `_skip_mcp_handler`
+are known to fit (docs/litellm.md says how to check another)."""
+DIRECT_SWITCH = "POLICY_AGENT_LITELLM_DIRECT"
+"""Set to `off` to reach a single vLLM server through `litellm.acompletion`, as any other
+provider is: slower (~4 ms more CPU per call), the same requests."""
+
+
+def pinned_release_installed(version: str | None = None) -> bool:
+    """Whether the installed litellm (or `version`) is the pinned one."""
+    if version is None:
+        from importlib.metadata import version as installed
+
+        version = installed("litellm")
+    return version == PINNED_VERSION
+
+
+def direct_path_enabled() -> bool:
+    """Whether one vLLM server is reached through litellm's provider handlers (`_direct`): on
+    the pinned release, unless switched off in the environment."""
+    switched_off = os.environ.get(DIRECT_SWITCH, "").lower() in ("off", "0", "false", "no")
+    return not switched_off and pinned_release_installed()
+
 
 acompletion = litellm.acompletion
 atext_completion = litellm.atext_completion
