@@ -37,6 +37,7 @@ from policy_agent.simulation._progress import (
 )
 from policy_agent.simulation._runner import PlannedEpisode, Simulation, plan
 from policy_agent.simulation._seeds import episode_seed
+from policy_agent.simulation._simulate import simulate
 
 __all__ = [
     "HASH_EXCLUDES",
@@ -69,4 +70,5 @@ __all__ = [
     "load_config",
     "plan",
     "run_episode",
+    "simulate",
 ]
