@@ -127,6 +127,8 @@ class _Checker:
             self.report((*at, "table"), _no_such("table", table, database, "the database"))
         if isinstance(op, GetOp | UpdateOp | DeleteOp):
             self.expression((*at, "key"), op.key, names, database)
+        if isinstance(op, ListOp) and op.after is not None:
+            self.expression((*at, "after"), op.after, scope, database)
         for i, precondition in enumerate(op.preconditions):
             self.expression((*at, "preconditions", i, "check"), precondition.check, scope, database)
             self.template((*at, "preconditions", i, "error"), precondition.error, scope, database)

@@ -214,6 +214,21 @@ def test_top_level_mistakes(
             ),
         ),
         (
+            {"op": "list", "table": "books", "after": "last_id", "limit": 0},
+            (
+                "tools[0].implementation.limit",
+                "Input should be greater than or equal to 1",
+            ),
+        ),
+        (
+            {"op": "list", "table": "books", "after": "last_id"},
+            (
+                "tools[0].implementation.after",
+                "unknown name `last_id`; known: args, book_id, false, now, null, true (at "
+                "column 1 of: last_id)",
+            ),
+        ),
+        (
             {"op": "get", "table": "books", "key": "record.id"},
             (
                 "tools[0].implementation.key",
