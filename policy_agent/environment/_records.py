@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -85,6 +87,32 @@ def json_equal(a: JsonValue, b: JsonValue, *, exact: bool) -> bool:
     if exact or isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b
+
+
+NEVER_EQUAL: Hashable = object()
+"""The `match_key` of a value that equals nothing, itself included (one holding a NaN)."""
+
+
+def match_key(value: JsonValue) -> Hashable:
+    """A hashable stand-in for a JSON value: two values have equal keys exactly when
+    `json_equal(a, b, exact=False)`, so equal keys find equal values in a dict (an index).
+
+    Numbers are their own keys (Python already has `1 == 1.0` with equal hashes); booleans,
+    which Python makes equal to 1 and 0, are tagged apart; objects compare whatever the order of
+    their keys. A value holding a NaN gets `NEVER_EQUAL`, as `json_equal` finds it equal to
+    nothing.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return NEVER_EQUAL if isinstance(value, float) and math.isnan(value) else value
+    if isinstance(value, list):
+        items = tuple(match_key(item) for item in value)
+        return NEVER_EQUAL if NEVER_EQUAL in items else ("list", items)
+    fields = frozenset((name, match_key(item)) for name, item in value.items())
+    return NEVER_EQUAL if any(key is NEVER_EQUAL for _, key in fields) else ("object", fields)
 
 
 @dataclass(frozen=True, kw_only=True)
