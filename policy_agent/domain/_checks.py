@@ -92,6 +92,9 @@ class _Checker:
     locator: Locator
     problems: list[Problem] = field(default_factory=list)
     python_files: dict[Path, ast.Module | str] = field(default_factory=dict)
+    record_fields: dict[tuple[int, str], set[str]] = field(default_factory=dict)
+    """The fields some record of a table has, by the tables' id and the table: read once, as a
+    table may hold 100,000 records and many tools name its fields."""
 
     def report(self, loc: Loc, message: str) -> None:
         self.problems.append(self.locator.problem(loc, message))
@@ -148,12 +151,17 @@ class _Checker:
         self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
     ) -> None:
         """A field no record of a (non-empty) table has is most likely a typo."""
-        records = database.get(table) if database is not None and table else None
-        if not isinstance(records, Mapping) or not records or name == "id":
+        if database is None or not table or name == "id":
             return
-        fields = {
-            key for record in records.values() if isinstance(record, Mapping) for key in record
-        }
+        records = database.get(table)
+        if not isinstance(records, Mapping) or not records:
+            return
+        fields = self.record_fields.get((id(database), table))
+        if fields is None:
+            fields = {
+                key for record in records.values() if isinstance(record, Mapping) for key in record
+            }
+            self.record_fields[(id(database), table)] = fields
         if name not in fields:
             self.report(loc, _no_such("field", name, fields, f"the records of '{table}'"))
 

@@ -245,6 +245,30 @@ def test_implementation_mistakes(
     assert problems(write_pack(tmp_path, pack_data(tools=tools))) == [expected]
 
 
+def test_a_database_of_the_wrong_shape_is_reported_value_by_value(tmp_path: Path) -> None:
+    database = {"books": {"BK1": "text", "BK2": {"title": "x"}}, "2shelves": {}, "loans": []}
+    assert problems(write_pack(tmp_path, pack_data(database=database))) == [
+        (
+            "database.books.BK1",
+            "expected a record (a mapping of field to value), found text 'text'",
+        ),
+        (
+            "database['2shelves']",
+            "'2shelves' is not a valid name; use letters, digits and _ (not starting with a digit)",
+        ),
+        (
+            "database.loans",
+            "expected records keyed by id (a mapping of id to record), found a list",
+        ),
+    ]
+
+
+def test_a_database_is_kept_as_loaded(tmp_path: Path) -> None:
+    database = {"books": {"BK1": {"title": "Dune", "tags": ["sf"], "n": 1.0}}, "loans": {}}
+    loaded = load_pack(write_pack(tmp_path, pack_data(database=database))).database
+    assert loaded == database and type(loaded["books"]["BK1"]["n"]) is float
+
+
 def test_fields_of_an_empty_table_are_not_checked(tmp_path: Path) -> None:
     create = {"op": "create", "table": "loans", "id_prefix": "L", "values": {"book": "book_id"}}
     data = pack_data(tools=[tool("lend", create, book_id="string")], tasks=None)
