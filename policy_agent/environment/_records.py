@@ -29,7 +29,7 @@ ABSENT = Absent.ABSENT
 
 
 def canonical_json(value: object) -> bytes:
-    """The canonical form hashed by `Database.content_hash`.
+    """The canonical form of a JSON value: what the database hash (`_hash`) digests.
 
     `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` encoded as UTF-8:
     keys sorted at every level, no whitespace, non-ASCII characters written as themselves.
