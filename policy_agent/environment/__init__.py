@@ -31,7 +31,6 @@ from policy_agent.environment._errors import (
     ToolError,
 )
 from policy_agent.environment._frozen import FrozenList, FrozenRecord
-from policy_agent.environment._hash import SCHEME as HASH_SCHEME
 from policy_agent.environment._hash import database_hash
 from policy_agent.environment._initial import merge_json, same_result
 from policy_agent.environment._ops import DeclarativeTool, next_id
@@ -49,7 +48,6 @@ from policy_agent.environment._tables import Tables
 
 __all__ = [
     "ABSENT",
-    "HASH_SCHEME",
     "Absent",
     "ArgumentChecker",
     "AssertionCheckError",

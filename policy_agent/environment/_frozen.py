@@ -84,11 +84,11 @@ class FrozenList(list[JsonValue]):
 def freeze(value: object, *, where: str) -> JsonValue:
     """A frozen deep copy of a JSON value, checked as `copy_json` checks it.
 
-    Tuples become lists and str/int/float subclasses plain values. Already frozen parts are
-    shared, not copied: they cannot change. Raises TypeError, naming `where`, for anything JSON
-    cannot hold (a datetime, a set, a model).
+    Tuples become lists and str/int/float subclasses plain values. Frozen values are copied
+    too: anyone may build a `FrozenRecord` around a list they keep. Raises TypeError, naming
+    `where`, for anything JSON cannot hold (a datetime, a set, a model).
     """
-    if value is None or type(value) in (str, int, float, bool, FrozenRecord, FrozenList):
+    if value is None or type(value) in (str, int, float, bool):
         return value  # type: ignore[return-value]  # narrowed by the type() test above
     if isinstance(value, dict):
         return FrozenRecord(_frozen_items(value, where))
@@ -111,8 +111,6 @@ def freeze(value: object, *, where: str) -> JsonValue:
 
 def freeze_record(record: Mapping[str, object], *, where: str) -> FrozenRecord:
     """`freeze` for a whole record."""
-    if type(record) is FrozenRecord:
-        return record
     return FrozenRecord(_frozen_items(record, where))
 
 

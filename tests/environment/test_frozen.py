@@ -100,8 +100,11 @@ def test_freeze_checks_values_as_writes_do() -> None:
         freeze({3: "x"}, where="t[1]")
     frozen = freeze({"a": (1, 2)}, where="t")
     assert frozen == {"a": [1, 2]} and type(frozen["a"]) is FrozenList  # type: ignore[index]
-    shared = freeze_record(RECORD, where="t")
-    assert freeze({"inner": shared}, where="t")["inner"] is shared  # type: ignore[index]
+    kept = [1]
+    built = FrozenRecord({"kept": kept})  # frozen outside, a list its builder keeps inside
+    stored = freeze({"inner": built}, where="t")
+    kept.append(2)
+    assert stored == {"inner": {"kept": [1]}} and type(stored["inner"]["kept"]) is FrozenList  # type: ignore[index, call-overload]
 
 
 _NUMBERS = st.integers(-3, 3) | st.floats(-3, 3) | st.sampled_from([0.0, -0.0, 1.0, 2**53, 1e300])
