@@ -31,13 +31,14 @@ from operator import itemgetter
 from pydantic import JsonValue
 
 from policy_agent.environment._errors import ToolError
-from policy_agent.environment._frozen import FrozenRecord, freeze_record
+from policy_agent.environment._frozen import FrozenRecord
 from policy_agent.environment._hash import finish, record_term
 from policy_agent.environment._records import (
     NEVER_EQUAL,
     Change,
     JsonRecord,
     copy_json,
+    freeze_record,
     json_equal,
     match_key,
 )

@@ -14,7 +14,6 @@ keeps a record frozen.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from pydantic import JsonValue
@@ -79,43 +78,3 @@ class FrozenList(list[JsonValue]):
 
     def __reduce__(self) -> tuple[type[FrozenList], tuple[list[JsonValue]]]:
         return FrozenList, (list(self),)
-
-
-def freeze(value: object, *, where: str) -> JsonValue:
-    """A frozen deep copy of a JSON value, checked as `copy_json` checks it.
-
-    Tuples become lists and str/int/float subclasses plain values. Frozen values are copied
-    too: anyone may build a `FrozenRecord` around a list they keep. Raises TypeError, naming
-    `where`, for anything JSON cannot hold (a datetime, a set, a model).
-    """
-    if value is None or type(value) in (str, int, float, bool):
-        return value  # type: ignore[return-value]  # narrowed by the type() test above
-    if isinstance(value, dict):
-        return FrozenRecord(_frozen_items(value, where))
-    if isinstance(value, list | tuple):
-        return FrozenList(freeze(item, where=f"{where}[{i}]") for i, item in enumerate(value))
-    # Enum members mixed with str/int/float (StrEnum, IntEnum) store their plain value.
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, int):
-        return int.__int__(value)
-    if isinstance(value, float):
-        return float.__float__(value)
-    raise TypeError(
-        f"{where}: a {type(value).__name__} is not a JSON value; "
-        "store strings, numbers, booleans, None, lists and dicts"
-    )
-
-
-def freeze_record(record: Mapping[str, object], *, where: str) -> FrozenRecord:
-    """`freeze` for a whole record."""
-    return FrozenRecord(_frozen_items(record, where))
-
-
-def _frozen_items(value: Mapping[Any, object], where: str) -> Iterable[tuple[str, JsonValue]]:
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise TypeError(f"{where}: key {key!r} is not a string; JSON objects have string keys")
-        yield str.__str__(key), freeze(item, where=f"{where}.{key}")

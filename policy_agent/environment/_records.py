@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
 from pydantic import JsonValue
+
+from policy_agent.environment._frozen import FrozenList, FrozenRecord
 
 JsonRecord = dict[str, JsonValue]
 """One record of a table: field name to JSON value (its id is the key it is stored under)."""
@@ -38,9 +40,11 @@ def canonical_json(value: object) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def copy_json(value: object, *, where: str) -> JsonValue:
+def copy_json(value: object, *, where: str, frozen: bool = False) -> JsonValue:
     """A deep copy of a JSON value; tuples become lists and str/int/float subclasses plain values.
 
+    With `frozen`, its lists and objects are `FrozenList`s and `FrozenRecord`s (frozen values
+    are copied too: anyone may build a `FrozenRecord` around a list they keep).
     Raises TypeError, naming `where`, for anything JSON cannot hold (a datetime, a set, a model):
     it is caught when a tool writes it, not later when the database is hashed.
     """
@@ -53,10 +57,11 @@ def copy_json(value: object, *, where: str) -> JsonValue:
                 raise TypeError(
                     f"{where}: key {key!r} is not a string; JSON objects have string keys"
                 )
-            copied[str.__str__(key)] = copy_json(item, where=f"{where}.{key}")
-        return copied
+            copied[str.__str__(key)] = copy_json(item, where=f"{where}.{key}", frozen=frozen)
+        return FrozenRecord(copied) if frozen else copied
     if isinstance(value, list | tuple):
-        return [copy_json(item, where=f"{where}[{i}]") for i, item in enumerate(value)]
+        items = [copy_json(x, where=f"{where}[{i}]", frozen=frozen) for i, x in enumerate(value)]
+        return FrozenList(items) if frozen else items
     # Enum members mixed with str/int/float (StrEnum, IntEnum) store their plain value.
     if isinstance(value, bool):
         return bool(value)
@@ -70,6 +75,13 @@ def copy_json(value: object, *, where: str) -> JsonValue:
         f"{where}: a {type(value).__name__} is not a JSON value; "
         "store strings, numbers, booleans, None, lists and dicts"
     )
+
+
+def freeze_record(record: Mapping[str, object], *, where: str) -> FrozenRecord:
+    """A frozen deep copy of a record (any mapping of field names), checked as `copy_json` does."""
+    frozen = copy_json(dict(record), where=where, frozen=True)
+    assert isinstance(frozen, FrozenRecord)  # a dict copies to a FrozenRecord
+    return frozen
 
 
 def json_equal(a: JsonValue, b: JsonValue, *, exact: bool) -> bool:

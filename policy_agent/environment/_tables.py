@@ -17,9 +17,9 @@ from collections.abc import Hashable, Mapping
 
 from pydantic import JsonValue
 
-from policy_agent.environment._frozen import FrozenRecord, freeze_record
+from policy_agent.environment._frozen import FrozenRecord
 from policy_agent.environment._hash import finish, record_term, table_sum
-from policy_agent.environment._records import NEVER_EQUAL, JsonRecord, match_key
+from policy_agent.environment._records import NEVER_EQUAL, JsonRecord, freeze_record, match_key
 
 Tables = Mapping[str, Mapping[str, JsonRecord]]
 """Table name to record id to record, as a domain pack holds its database."""

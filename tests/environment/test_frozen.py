@@ -16,8 +16,13 @@ from pydantic import BaseModel, JsonValue
 from pydantic_core import to_jsonable_python
 
 from policy_agent.environment import FrozenList, FrozenRecord
-from policy_agent.environment._frozen import freeze, freeze_record
-from policy_agent.environment._records import NEVER_EQUAL, json_equal, match_key
+from policy_agent.environment._records import (
+    NEVER_EQUAL,
+    copy_json,
+    freeze_record,
+    json_equal,
+    match_key,
+)
 
 RECORD = {"status": "confirmed", "nights": [1, 2], "payment": {"amount": 100, "legs": [{"d": 1}]}}
 
@@ -93,16 +98,16 @@ def test_copies_are_plain_and_pickles_stay_frozen(record: FrozenRecord) -> None:
     assert type(restored["nights"]) is FrozenList
 
 
-def test_freeze_checks_values_as_writes_do() -> None:
+def test_a_frozen_copy_checks_values_as_writes_do() -> None:
     with pytest.raises(TypeError, match=r"^t\[1\]\.when: a set is not a JSON value"):
-        freeze({"when": {1}}, where="t[1]")
+        copy_json({"when": {1}}, where="t[1]", frozen=True)
     with pytest.raises(TypeError, match=r"^t\[1\]: key 3 is not a string"):
-        freeze({3: "x"}, where="t[1]")
-    frozen = freeze({"a": (1, 2)}, where="t")
+        copy_json({3: "x"}, where="t[1]", frozen=True)
+    frozen = copy_json({"a": (1, 2)}, where="t", frozen=True)
     assert frozen == {"a": [1, 2]} and type(frozen["a"]) is FrozenList  # type: ignore[index]
     kept = [1]
     built = FrozenRecord({"kept": kept})  # frozen outside, a list its builder keeps inside
-    stored = freeze({"inner": built}, where="t")
+    stored = copy_json({"inner": built}, where="t", frozen=True)
     kept.append(2)
     assert stored == {"inner": {"kept": [1]}} and type(stored["inner"]["kept"]) is FrozenList  # type: ignore[index, call-overload]
 
