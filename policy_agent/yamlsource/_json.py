@@ -5,7 +5,7 @@
 small recursive-descent parser over the standard library's own string and number scanners,
 producing the same `Document` as the YAML loader.
 
-That parser runs in Python, some 30 times slower than `json.loads`: half a minute for a
+That parser runs in Python, more than 10 times slower than `json.loads`: 10 s for a
 100,000-record database. So a file is read with `json.loads` first, refusing what the parser
 refuses (a duplicate key, `NaN` and `Infinity`, nesting deeper than `MAX_DEPTH`); the parser
 reads it only when that fails, to report where, or when a line is first asked for (a problem
