@@ -30,7 +30,7 @@ from operator import itemgetter
 
 from pydantic import JsonValue
 
-from policy_agent.environment._errors import ToolError
+from policy_agent.environment._errors import ToolError, describe_record
 from policy_agent.environment._frozen import FrozenRecord
 from policy_agent.environment._hash import finish, record_term
 from policy_agent.environment._records import (
@@ -136,7 +136,7 @@ class Database:
         """The record, read-only: write with `update` (`copy.deepcopy` gives a mutable copy)."""
         record = self.lookup(table, record_id)
         if record is None:
-            raise ToolError(f"{_describe(table, record_id)} not found")
+            raise ToolError(f"{describe_record(table, record_id)} not found")
         return record
 
     def ids(self, table: str) -> list[str]:
@@ -248,7 +248,7 @@ class Database:
         if not isinstance(record_id, str):
             raise TypeError(f"record ids are strings; got {record_id!r} for table {table!r}")
         if self._current(table, record_id) is not None:
-            raise ToolError(f"{_describe(table, record_id)} already exists")
+            raise ToolError(f"{describe_record(table, record_id)} already exists")
         stored = freeze_record(record, where=f"{table}[{record_id}]")
         self._write(table, record_id, None, stored)
         return stored
@@ -409,20 +409,3 @@ def _change(
         before=None if before is None else _copy_record(before, where=where),
         after=None if after is None else _copy_record(after, where=where),
     )
-
-
-def _describe(table: str, record_id: str) -> str:
-    """`Booking B999` for table `bookings`: how tau2-bench's tools name a missing record."""
-    name = _singular(table).replace("_", " ")
-    return f"{name[:1].upper()}{name[1:]} {record_id}"
-
-
-def _singular(table: str) -> str:
-    lowered = table.lower()
-    if lowered.endswith("ies"):
-        return table[:-3] + "y"
-    if lowered.endswith(("sses", "xes", "ches", "shes", "zzes")):
-        return table[:-2]
-    if lowered.endswith("s") and not lowered.endswith(("ss", "us", "is")):
-        return table[:-1]
-    return table

@@ -17,8 +17,8 @@ it changed (the pack's own sum is computed once and shared), not the size of its
 This is AdHash (Bellare and Micciancio, "A New Paradigm for Collision-free Hashing", 1997).
 The modulus is large because Wagner's k-tree algorithm ("A Generalized Birthday Problem", 2002)
 finds colliding sums of many chosen terms in about 2**(2*sqrt(n)) steps for an n-bit modulus:
-2**128 here. It tells states apart; it is not a commitment against someone who builds records
-to collide.
+2**128 here, the best attack known: the hash rests on that problem being hard, not on SHA-256
+alone.
 
 Why not sha256 of the whole canonical JSON, as before: SHA-256 reads its input in order, the
 state after each block depending on every block before it, so a changed record forces rehashing
