@@ -24,7 +24,7 @@ from typing import Protocol, assert_never
 from pydantic import JsonValue
 
 from policy_agent.agent import AgentModelError, AgentStep, GaveUpStep, MessageStep, ToolCallStep
-from policy_agent.environment import Database, EpisodeEnvironment
+from policy_agent.environment import HASH_SCHEME, Database, EpisodeEnvironment
 from policy_agent.records import (
     AgentMessage,
     ConversationRecord,
@@ -222,6 +222,7 @@ def database_state(database: Database, initial: Database | None = None) -> Datab
     return DatabaseState(
         initial_hash=start.content_hash(),
         final_hash=database.content_hash(),
+        hash_scheme=HASH_SCHEME,
         diff=[change.recorded() for change in database.diff(start)],
     )
 
