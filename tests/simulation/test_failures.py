@@ -9,6 +9,7 @@ from policy_agent.records import Episode, ErrorEvent, JudgeUsage, TerminationRea
 from policy_agent.simulation import (
     FailureTally,
     InfrastructureCause,
+    RunTally,
     ServedModels,
     Simulation,
     budget_warnings,
@@ -40,6 +41,17 @@ def failed(episode: Episode, role: str, kind: str, message: str = "it broke") ->
     )
 
 
+async def run_into(simulation: Simulation, folder: Path) -> tuple[RunTally, RunStore]:
+    """Run `simulation` into a new run in `folder`: its tally, and the run opened for reading."""
+    store = RunStore.create(folder, simulation.manifest())
+    try:
+        tally = await simulation.run(store)
+    finally:
+        store.close()
+        await simulation.aclose()
+    return tally, RunStore.open(store.directory)
+
+
 async def test_a_dead_server_stops_the_run_after_a_streak_and_leaves_it_resumable(
     hotel: DomainPack, tmp_path: Path
 ) -> None:
@@ -53,12 +65,7 @@ async def test_a_dead_server_stops_the_run_after_a_streak_and_leaves_it_resumabl
         out=str(tmp_path),
     )
     simulation = Simulation(config, hotel)
-    store = RunStore.create(tmp_path, simulation.manifest())
-    try:
-        tally = await simulation.run(store)
-    finally:
-        store.close()
-        await simulation.aclose()
+    tally, run = await run_into(simulation, tmp_path)
     assert tally.stopped is not None
     assert tally.stopped.cause == InfrastructureCause(role="agent", kind="ServerUnreachable")
     assert str(tally.stopped).startswith(
@@ -66,7 +73,6 @@ async def test_a_dead_server_stops_the_run_after_a_streak_and_leaves_it_resumabl
         f"were started; the last said: agent model hosted_vllm/agent at {url}: cannot reach "
         "the server: "
     )
-    run = RunStore.open(store.directory)
     assert len(run.read(Episode)) == 3 < len(simulation.episodes)
     assert run.manifest.finished_at is None  # so `run --resume` plays the rest
     assert tally.summary().startswith(
@@ -84,15 +90,9 @@ async def test_without_a_streak_limit_every_episode_is_played(
         stop_after_infrastructure_failures=None,
         out=str(tmp_path),
     )
-    simulation = Simulation(config, hotel)
-    store = RunStore.create(tmp_path, simulation.manifest())
-    try:
-        tally = await simulation.run(store)
-    finally:
-        store.close()
-        await simulation.aclose()
+    tally, run = await run_into(Simulation(config, hotel), tmp_path)
     assert tally.stopped is None and tally.infrastructure == 4
-    assert RunStore.open(store.directory).manifest.finished_at is not None
+    assert run.manifest.finished_at is not None
 
 
 async def test_a_streak_is_one_roles_and_a_scored_episode_ends_it(hotel: DomainPack) -> None:
