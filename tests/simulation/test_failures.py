@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from policy_agent.domain import DomainPack
 from policy_agent.records import Episode, ErrorEvent, JudgeUsage, TerminationReason
 from policy_agent.simulation import (
@@ -17,7 +19,7 @@ from policy_agent.simulation import (
 )
 from policy_agent.trajectory import RunStore, config_hash
 from tests.simulation._support import (
-    VLLM,
+    REPOSITORY,
     closed_port_url,
     lookup_then_thanks,
     model,
@@ -168,8 +170,11 @@ def test_a_retry_budget_beyond_the_episode_limit_is_warned_about() -> None:
     assert budget_warnings(config.model_copy(update={"episode_timeout_s": None})) == []
 
 
-def test_the_shipped_vllm_config_fits_its_calls_in_the_episode_limit() -> None:
-    assert budget_warnings(load_config(VLLM)) == []
+@pytest.mark.parametrize(
+    "path", sorted((REPOSITORY / "simulations").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_the_shipped_configs_fit_their_calls_in_the_episode_limit(path: Path) -> None:
+    assert budget_warnings(load_config(path)) == []
 
 
 def test_the_streak_limit_may_change_on_resume() -> None:
