@@ -146,10 +146,11 @@ def run(
     )
     config = _config(config_file, domain, resume, flags)
     pack = _pack(config.domain)
-    simulation = _simulation(config, pack)
     _warn_about_limits(config)
     if not no_preflight:
+        # Before the clients are made: a dead server is said before litellm has even loaded.
         _preflight(config)
+    simulation = _simulation(config, pack)
     store = _store(simulation, resume)
     planned = len(simulation.episodes)
     agent = "oracle" if config.is_oracle else config.agent.model.model  # type: ignore[union-attr]
