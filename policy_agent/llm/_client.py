@@ -19,7 +19,7 @@ from pydantic import JsonValue
 
 from policy_agent.llm._completion import AttemptRecord, Completion, StructuredToolCall, Usage
 from policy_agent.llm._config import ModelConfig
-from policy_agent.llm._errors import LLMError, MalformedResponse, MissingAPIKey
+from policy_agent.llm._errors import LLMError, LLMTimeout, MalformedResponse, MissingAPIKey
 from policy_agent.llm._retries import Backoff, with_retries
 
 _Send = Callable[..., Awaitable[Any]]
@@ -181,15 +181,23 @@ class LLMClient:
         kwargs: dict[str, Any],
         convert: Callable[[Any, float, tuple[AttemptRecord, ...]], Completion],
     ) -> Completion:
+        timeout = self.config.timeout
+
         async def attempt_once(failed: tuple[AttemptRecord, ...]) -> Completion:
             start = time.perf_counter()
+            # litellm's and httpx's timeouts are per read: a server that sends a byte now and
+            # then would never trip them. `timeout` is the deadline of the whole attempt.
+            deadline = asyncio.timeout(timeout)
             try:
-                response = await send(**kwargs)
-                return convert(response, (time.perf_counter() - start) * 1000, failed)
+                async with deadline:
+                    response = await send(**kwargs)
             except LLMError:
                 raise
             except Exception as raised:  # every failure below litellm is classified here
+                if isinstance(raised, TimeoutError) and deadline.expired():
+                    raise self._timed_out() from raised
                 raise self._error(raised) from raised
+            return convert(response, (time.perf_counter() - start) * 1000, failed)
 
         return await with_retries(self.config, self._backoff, attempt_once)
 
@@ -202,6 +210,17 @@ class LLMClient:
             model=self.config.model,
             api_base=self._api_base,
             timeout=self.config.timeout,
+            api_key_env=self.config.api_key_env,
+        )
+
+    def _timed_out(self) -> LLMTimeout:
+        timeout = self.config.timeout
+        return LLMTimeout(
+            role=self.role,
+            model=self.config.model,
+            api_base=self._api_base,
+            timeout=timeout,
+            detail=f"timed out after {timeout} s",
         )
 
     def _malformed(self, detail: str) -> MalformedResponse:
@@ -237,7 +256,9 @@ class LLMClient:
         self, response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...], prompt: str
     ) -> Completion:
         choices = getattr(response, "choices", None)
-        if not choices:
+        # litellm fills in an empty choice (text None) when a text completion has none; vLLM
+        # always sends a text, so a missing one is a missing choice.
+        if not choices or choices[0].text is None:
             raise self._malformed("the response has no choices")
         choice = choices[0]
         return self._completion(
@@ -267,11 +288,13 @@ class LLMClient:
             )
         hidden = getattr(response, "_hidden_params", None) or {}
         raw: dict[str, JsonValue] = choice.model_dump()
+        served = getattr(response, "model", None)
         return Completion(
             finish_reason=choice.finish_reason,
             usage=usage,
             latency_ms=latency_ms,
             model=config.model,
+            served_model=served if isinstance(served, str) and served else None,
             api_base=hidden.get("api_base") or self._api_base,
             raw=raw,
             cost_usd=cost,

@@ -30,6 +30,7 @@ from policy_agent.simulation._config import (
     ModelAgentConfig,
     SimulationConfig,
 )
+from policy_agent.simulation._failures import RunStopped
 from policy_agent.simulation._history import history_records
 from policy_agent.simulation._loop import (
     AgentPlayer,
@@ -173,10 +174,14 @@ class Simulation:
         far is on disk and `--resume` runs the rest. With `processes` > 1 the episodes are
         played in child processes and appended here (`play_in_processes`);
         `WorkerProcessFailed` when a child stopped early (the manifest is then not finished).
+        When one role fails `stop_after_infrastructure_failures` episodes in a row, no more are
+        started and those still playing are dropped (they run again on resume): the tally's
+        `stopped` says why, and the manifest is not finished.
         """
         done = store.completed_keys(Episode, lambda episode: episode.key)
         todo = [planned for planned in self.episodes if planned.key not in done]
         tally = RunTally(planned=len(self.episodes), already_done=len(self.episodes) - len(todo))
+        streak_limit = self.config.stop_after_infrastructure_failures
 
         async def record(episode: Episode) -> None:
             # fsync in a thread: the event loop keeps serving the other episodes meanwhile.
@@ -184,6 +189,7 @@ class Simulation:
             tally.add(episode)
             if observer is not None:
                 observer.finished(episode)
+            tally.failures.check_streak(streak_limit)
 
         if observer is not None:
             observer.started(tally)
@@ -200,10 +206,13 @@ class Simulation:
                 )
             else:
                 await self.play_all(todo, tally, record)
+        except RunStopped as stopped:
+            tally.stopped = stopped
         finally:
             if observer is not None:
                 observer.stopped()
-        store.finish()
+        if tally.stopped is None:
+            store.finish()
         return tally
 
     async def play_all(
