@@ -176,7 +176,7 @@ class Agent:
                     [*base, *corrections], corrections, attempt_seed, attempt
                 )
             except LLMError as error:
-                tally.events += [r.retry_event(error.model) for r in error.attempts]
+                tally.events += [r.retry_event(error.model) for r in error.retried]
                 raise AgentModelError(error, tally.events) from error
             tally.add(completion, generation)
             turn = answer.turn
@@ -264,7 +264,10 @@ class Agent:
             prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
             completion = await self.client.complete(prompt, seed=seed)
             answer = read_text(
-                completion.text or "", self.functions, thinking=config.model.thinking
+                completion.text or "",
+                self.functions,
+                thinking=config.model.thinking,
+                finish_reason=completion.finish_reason,
             )
         else:
             template = config.style is PromptStyle.TEMPLATE

@@ -42,13 +42,20 @@ class ModelAnswer:
     correction is a user turn, so the template would drop it anyway)."""
 
 
-def read_text(text: str, functions: Sequence[FunctionSpec], *, thinking: bool) -> ModelAnswer:
+def read_text(
+    text: str,
+    functions: Sequence[FunctionSpec],
+    *,
+    thinking: bool,
+    finish_reason: str | None = None,
+) -> ModelAnswer:
     """A raw completion (the completions transport): `parse_completion`'s turn."""
     split = split_reasoning(text, opened=thinking)
-    return ModelAnswer(
+    answer = ModelAnswer(
         turn=parse_completion(text, functions, thinking=thinking),
         echo=ChatAssistantMessage(content=split.answer.strip()),
     )
+    return _cut_off(answer, finish_reason)
 
 
 def read_chat_content(
@@ -117,25 +124,59 @@ def _calls(turn: AgentTurn) -> list[ToolCall]:
 
 
 def _cut_off(answer: ModelAnswer, finish_reason: str | None) -> ModelAnswer:
-    """An empty answer cut off at max_tokens after some reasoning never finished reasoning.
+    """An answer the server cut off at max_tokens is `truncated`, whatever it parsed as.
 
-    The server's reasoning parser puts an unclosed `<think>` block in the reasoning and sends no
-    content, which would read as `empty`; the finish reason tells what really happened.
+    What came back is the start of an answer: a message that reads complete ("Violations
+    none") may have been about to go on, a call may have lost its closing markup, and the
+    server's reasoning parser puts a reasoning that never ended in the reasoning with no
+    content, which would read as `empty`. Only the finish reason tells.
     """
+    if finish_reason != "length":
+        return answer
     turn = answer.turn
-    if (
-        finish_reason == "length"
-        and isinstance(turn, Violation)
-        and turn.code is ViolationCode.EMPTY
-        and turn.reasoning is not None
+    match turn:
+        case Message():
+            found = Violation(
+                code=ViolationCode.TRUNCATED,
+                reasoning=turn.reasoning,
+                content=turn.content,
+                detail=_truncated("in its message, which may be incomplete"),
+            )
+        case ToolCall():
+            call = turn.model_copy(update={"reasoning": None, "prelude": None})
+            found = Violation(
+                code=ViolationCode.TRUNCATED,
+                reasoning=turn.reasoning,
+                prelude=turn.prelude,
+                calls=[call],
+                detail=_truncated("after its tool call"),
+            )
+        case Violation():
+            found = turn.model_copy(
+                update={"code": ViolationCode.TRUNCATED, "detail": _truncated(_where(turn))}
+            )
+        case _:
+            assert_never(turn)
+    return ModelAnswer(turn=found, echo=answer.echo)
+
+
+def _where(violation: Violation) -> str:
+    """Where a violation's answer was when it was cut off."""
+    code = violation.code
+    if code is ViolationCode.UNTERMINATED_REASONING or (
+        code is ViolationCode.EMPTY and violation.reasoning is not None
     ):
-        turn = Violation(
-            code=ViolationCode.UNTERMINATED_REASONING,
-            reasoning=turn.reasoning,
-            detail="the answer was cut off at max_tokens while still reasoning",
-        )
-        return ModelAnswer(turn=turn, echo=answer.echo)
-    return answer
+        return "while still reasoning"
+    if code is ViolationCode.MALFORMED_TOOL_CALL:
+        return "in the middle of a tool call"
+    return "before it ended"
+
+
+def _truncated(where: str) -> str:
+    return (
+        f"the answer was cut off at the token limit (finish_reason `length`) {where}; "
+        "if this recurs, raise the agent's `max_tokens`"
+    )
 
 
 def _unterminated(reasoning: str | None) -> Violation:

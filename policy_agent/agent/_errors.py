@@ -13,8 +13,8 @@ class AgentModelError(PolicyAgentError):
     """The agent's model call failed after the configured retries (an infrastructure error).
 
     `error` is the typed `LLMError` (which names the role, the model and the server and says what
-    to do); `events` are the turn's events up to the failure, every failed attempt included, so
-    the episode loses nothing it recorded.
+    to do); `events` are the turn's events up to the failure, each retried attempt included (the
+    last, failed one is `error` itself), so the episode loses nothing it recorded.
     """
 
     def __init__(self, error: LLMError, events: Sequence[AgentEvent]) -> None:

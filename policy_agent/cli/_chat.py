@@ -96,6 +96,11 @@ _RESULT_LINES = 20
     show_default=True,
     help="Tool calls per message of yours before the agent is stopped and you are asked again.",
 )
+@click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Do not check the server (GET /v1/models) before the chat: for servers without it.",
+)
 def chat(
     domain: Path,
     agent_model: str,
@@ -109,18 +114,20 @@ def chat(
     retries: int,
     task_id: str | None,
     max_tool_calls: int,
+    no_preflight: bool,
 ) -> None:
     """Talk to the agent of a domain pack: you play the customer.
 
     Type a message and press Enter; /quit or Ctrl-D ends the chat. The agent's tool calls run
-    against a fresh copy of the pack's database, and the changes they make are shown.
+    against a fresh copy of the pack's database, and the changes they make are shown. The
+    server is checked first (it answers, serves the model, takes the key): --no-preflight skips.
     """
     from pydantic import ValidationError
     from rich.console import Console
 
     from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
     from policy_agent.environment import Environment, InitialStateError
-    from policy_agent.llm import LLMError, ModelConfig
+    from policy_agent.llm import LLMError, ModelConfig, check_role
 
     pack = load_pack_or_exit(domain)
     try:
@@ -149,8 +156,10 @@ def chat(
     console = Console(highlight=False, soft_wrap=True)
     try:
         agent = Agent.from_pack(pack, config)
+        if not no_preflight:
+            asyncio.run(check_role(config.model, role="agent", chat=transport == "chat"))
     except LLMError as error:
-        console.print(f"[red]{_escape(str(error))}[/]")
+        console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
         raise SystemExit(1) from None
     mode = "instruct" if instruct else "thinking"
     console.print(

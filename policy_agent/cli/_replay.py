@@ -42,7 +42,7 @@ def _check_episode_id(
     context: click.Context, parameter: click.Parameter, value: str | None
 ) -> str | None:
     """Reject an --episode of neither form before the run is read."""
-    from policy_agent.tui import parse_episode_id
+    from policy_agent.trajectory import parse_episode_id
 
     if value is not None:
         try:

@@ -2,7 +2,9 @@
 
 Exit codes: 0 when a run finishes (whatever its scores), 1 when `check` finds a task the oracle
 cannot solve (or a run cannot write its episodes), 2 for a usage or configuration problem (said
-in one clear message, never a traceback), 130 when interrupted (finished episodes are kept).
+in one clear message, never a traceback) or a model server that fails the check before the run,
+3 when episodes failed on infrastructure or the run stopped after too many in a row (the
+summary names the causes), 130 when interrupted (finished episodes are kept).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from policy_agent.cli._resume import summary as resume_summary
 
 if TYPE_CHECKING:
     from policy_agent.domain import DomainPack
+    from policy_agent.llm import ModelConfig
     from policy_agent.simulation import (
         Overrides,
         RunObserver,
@@ -29,6 +32,10 @@ if TYPE_CHECKING:
         SimulationConfig,
     )
     from policy_agent.trajectory import Resumption, RunStore
+
+
+_INFRASTRUCTURE_FAILED = 3
+"""The exit code of a run whose episodes failed on infrastructure (or that stopped early)."""
 
 
 class _ConfigProblem(click.ClickException):
@@ -93,6 +100,12 @@ class _ConfigProblem(click.ClickException):
     "run again, the failed attempt kept in episodes.jsonl, superseded).",
 )
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary line.")
+@click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Do not check the model servers (GET /v1/models) before the first episode: for "
+    "servers without a model list.",
+)
 def run(
     config_file: Path | None,
     domain: Path | None,
@@ -113,12 +126,15 @@ def run(
     resume: Path | None,
     keep_failed: bool,
     quiet: bool,
+    no_preflight: bool,
 ) -> None:
     """Simulate a pack's tasks: episodes run concurrently and are appended to runs/<run-id>/.
 
     Give a config file (see simulations/) or --domain; flags override the config's fields.
     With --resume alone, the run's own config (from its run.json) is used; the episodes lost
-    to infrastructure run again unless --keep-failed.
+    to infrastructure run again unless --keep-failed. Before the first episode each model
+    role's server is asked for its models (--no-preflight skips it): a dead server, a model it
+    does not serve or a refused key stops the run at once.
     """
     from policy_agent.simulation import Overrides
 
@@ -143,6 +159,10 @@ def run(
     )
     config = _config(config_file, domain, resume, flags)
     pack = _pack(config.domain)
+    _warn_about_limits(config)
+    if not no_preflight:
+        # Before the clients are made: a dead server is said before litellm has even loaded.
+        _preflight(config)
     simulation = _simulation(config, pack)
     store = _store(simulation, resume)
     resumption = _resumption(store, keep_failed=keep_failed) if resume else None
@@ -183,8 +203,11 @@ def run(
         click.echo(resume_summary(store, tally))
     else:
         click.echo(f"{store.directory}: {tally.summary()}")
+    _report_failures(tally, store.directory)
     if not quiet and "replay" in main.commands:
         click.echo(f"Replay it with: policy-agent replay {store.directory}", err=True)
+    if tally.stopped is not None or tally.infrastructure:
+        raise SystemExit(_INFRASTRUCTURE_FAILED)
 
 
 def _config(
@@ -251,6 +274,67 @@ def _simulation(config: SimulationConfig, pack: DomainPack) -> Simulation:
         return Simulation(config, pack)
     except (ConfigError, LLMError) as error:
         raise _ConfigProblem(str(error)) from None
+
+
+def _warn_about_limits(config: SimulationConfig) -> None:
+    from policy_agent.simulation import budget_warnings
+
+    for warning in budget_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _model_roles(config: SimulationConfig) -> list[tuple[str, ModelConfig, bool]]:
+    """Each role played by a model: its name, its model, and whether it makes chat calls."""
+    from policy_agent.simulation import ModelAgentConfig
+
+    roles = []
+    if isinstance(config.agent, ModelAgentConfig):
+        roles.append(("agent", config.agent.model, config.agent.transport == "chat"))
+    if config.user.model is not None:
+        roles.append(("user", config.user.model, True))
+    if config.judge is not None:
+        roles.append(("judge", config.judge, True))
+    return roles
+
+
+def _preflight(config: SimulationConfig) -> None:
+    """Stop (exit 2) unless every model role's server answers, serves its model, takes its key."""
+    from policy_agent.llm import LLMError, check_role
+
+    async def check_all() -> None:
+        await asyncio.gather(
+            *(check_role(model, role=role, chat=chat) for role, model, chat in _model_roles(config))
+        )
+
+    try:
+        asyncio.run(check_all())
+    except LLMError as error:
+        raise _ConfigProblem(
+            f"the check before the run failed, so no episode was started:\n{error}"
+        ) from None
+
+
+def _report_failures(tally: RunTally, directory: Path) -> None:
+    """Say on stderr what failed outside the agent, and what a stopped run needs next."""
+    if tally.infrastructure:
+        click.echo(
+            f"{tally.infrastructure} episode{'s' if tally.infrastructure != 1 else ''} failed on "
+            "infrastructure (not scored against the agent); the most common causes:",
+            err=True,
+        )
+        for line in tally.failures.report():
+            click.echo(f"  {line}", err=True)
+        shown = f"policy-agent show {directory} --episode TASK#TRIAL"
+        click.echo(f"Each one's events: {shown}", err=True)
+    for warning in tally.served.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    if tally.stopped is not None:
+        click.echo(
+            f"The run stopped: {tally.stopped}\n{tally.done} of {tally.planned} episodes are in "
+            f"{directory}; fix the cause, then run the rest with: "
+            f"policy-agent run --resume {directory}",
+            err=True,
+        )
 
 
 def _store(simulation: Simulation, resume: Path | None) -> RunStore:

@@ -95,6 +95,9 @@ class _Checker:
     locator: Locator
     problems: list[Problem] = field(default_factory=list)
     python_files: dict[Path, ast.Module | str] = field(default_factory=dict)
+    record_fields: dict[tuple[int, str], set[str]] = field(default_factory=dict)
+    """The fields some record of a table has, by the tables' id and the table: read once, as a
+    table may hold 100,000 records and many tools name its fields."""
 
     def report(self, loc: Loc, message: str) -> None:
         self.problems.append(self.locator.problem(loc, message))
@@ -130,6 +133,8 @@ class _Checker:
             self.report((*at, "table"), _no_such("table", table, database, "the database"))
         if isinstance(op, GetOp | UpdateOp | DeleteOp):
             self.expression((*at, "key"), op.key, names, database)
+        if isinstance(op, ListOp) and op.after is not None:
+            self.expression((*at, "after"), op.after, scope, database)
         for i, precondition in enumerate(op.preconditions):
             self.expression((*at, "preconditions", i, "check"), precondition.check, scope, database)
             self.template((*at, "preconditions", i, "error"), precondition.error, scope, database)
@@ -149,12 +154,17 @@ class _Checker:
         self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
     ) -> None:
         """A field no record of a (non-empty) table has is most likely a typo."""
-        records = database.get(table) if database is not None and table else None
-        if not isinstance(records, Mapping) or not records or name == "id":
+        if database is None or not table or name == "id":
             return
-        fields = {
-            key for record in records.values() if isinstance(record, Mapping) for key in record
-        }
+        records = database.get(table)
+        if not isinstance(records, Mapping) or not records:
+            return
+        fields = self.record_fields.get((id(database), table))
+        if fields is None:
+            fields = {
+                key for record in records.values() if isinstance(record, Mapping) for key in record
+            }
+            self.record_fields[(id(database), table)] = fields
         if name not in fields:
             self.report(loc, _no_such("field", name, fields, f"the records of '{table}'"))
 

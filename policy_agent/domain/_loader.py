@@ -14,7 +14,7 @@ from policy_agent.domain._checks import PackParts, check_pack
 from policy_agent.domain._explain import explain
 from policy_agent.domain._file import DomainFile, PolicyFile
 from policy_agent.domain._jsonschema import describe
-from policy_agent.domain._models import Tables, ToolSpec
+from policy_agent.domain._models import Identifier, Tables, ToolSpec
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
 from policy_agent.domain._source import Locator
 from policy_agent.domain._tasks import Task
@@ -100,9 +100,7 @@ class _Loading:
         sections = {name: self.section(name, data[name]) for name in SECTIONS if name in data}
         header: DomainFile | None = self.validate(DomainFile, _with_placeholders(data), ())
         tables: dict[str, Tables | None] = {
-            name: None
-            if name in self.unreadable
-            else self.validate(Tables, sections.get(name, {}), (name,))
+            name: None if name in self.unreadable else self.tables(name, sections.get(name, {}))
             for name in TABLE_SECTIONS
         }
         policy = self.policy(header.policy) if header else None
@@ -158,6 +156,26 @@ class _Loading:
         self.add_issues(document, (name,))
         return document.data
 
+    def tables(self, name: str, data: object) -> Tables | None:
+        """A database section as `Tables`, or None with a problem for each thing wrong in it.
+
+        The YAML and JSON loaders give JSON values only, so a section made of tables with
+        identifiers for names, each a mapping of records that are mappings, is taken as it is:
+        pydantic would only rebuild every value of every record (seconds, and twice the memory,
+        at 100,000 records). Any other section is validated in full, for the problems to report.
+        """
+        if (
+            isinstance(data, dict)
+            and self.validate(list[Identifier], list(data), (name,), report=False) is not None
+            and all(
+                isinstance(records, dict) and all(isinstance(r, dict) for r in records.values())
+                for records in data.values()
+            )
+        ):
+            return data
+        validated: Tables | None = self.validate(Tables, data, (name,))
+        return validated
+
     def items(self, name: str, data: object, model: type[M]) -> list[tuple[int, M]]:
         """The valid items of a list section, with their indexes; problems for the others."""
         if name in self.unreadable:
@@ -173,11 +191,14 @@ class _Loading:
                 valid.append((index, result))
         return valid
 
-    def validate(self, root: Any, data: object, prefix: Loc) -> Any:
-        """`data` validated as the type `root`, or None with a problem for each error."""
+    def validate(self, root: Any, data: object, prefix: Loc, *, report: bool = True) -> Any:
+        """`data` validated as the type `root`, or None with a problem for each error (if
+        `report`)."""
         try:
             return _adapter(root).validate_python(data)
         except ValidationError as error:
+            if not report:
+                return None
             for detail in error.errors():
                 found = explain(detail, root)
                 self.problems.append(

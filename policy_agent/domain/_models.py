@@ -141,12 +141,26 @@ class FindOp(_TableOp):
     )
 
 
+LIST_LIMIT = 100
+"""The most records a `list` returns unless its `limit` says otherwise."""
+
+
 class ListOp(_TableOp):
-    """Return every record of a table (optionally only some fields)."""
+    """Return the records of a table in id order, one page of at most `limit` at a time."""
 
     op: Literal["list"]
     fields: list[str] | None = Field(
         default=None, description="Return only these fields of each record (and its id)."
+    )
+    limit: int = Field(
+        default=LIST_LIMIT, ge=1, description="The most records one call returns (a page)."
+    )
+    after: Expression | None = Field(
+        default=None,
+        description=(
+            "Where the page starts: after the record id this gives, usually a parameter the "
+            "model passes the last id of the previous page in; null or '' starts at the first."
+        ),
     )
 
 

@@ -7,17 +7,20 @@ result = episode.call("request_cribs", {"booking_id": "B11246", "count": 1})
 result.content, result.error, result.changes     # what the model reads, and what changed
 episode.content_hash()                           # agent and user DB hashes (the DB reward)
 environment.new_episode(task)                    # at the task's initial state, if it has one
+episode.database.find("bookings", guest_id="G90920")   # indexed; read-only records, no copies
 ```
 """
 
 from policy_agent.domain import expression_names
 from policy_agent.environment._arguments import ArgumentChecker
-from policy_agent.environment._database import Database, DatabaseReader, Tables
+from policy_agent.environment._database import Database, DatabaseReader
 from policy_agent.environment._environment import (
     DatabaseHashes,
     Environment,
     EpisodeEnvironment,
+    PreparedTool,
     RecordedCall,
+    SyncHook,
     ToolOutcome,
 )
 from policy_agent.environment._errors import (
@@ -26,6 +29,9 @@ from policy_agent.environment._errors import (
     ToolDefinitionError,
     ToolError,
 )
+from policy_agent.environment._frozen import FrozenList, FrozenRecord
+from policy_agent.environment._hash import SCHEME as HASH_SCHEME
+from policy_agent.environment._hash import database_hash
 from policy_agent.environment._initial import merge_json, same_result
 from policy_agent.environment._ops import DeclarativeTool, next_id
 from policy_agent.environment._python_tools import PythonTool
@@ -38,9 +44,11 @@ from policy_agent.environment._records import (
     canonical_json,
     field_diff,
 )
+from policy_agent.environment._tables import Tables
 
 __all__ = [
     "ABSENT",
+    "HASH_SCHEME",
     "Absent",
     "ArgumentChecker",
     "AssertionCheckError",
@@ -52,15 +60,20 @@ __all__ = [
     "Environment",
     "EpisodeEnvironment",
     "FieldDiff",
+    "FrozenList",
+    "FrozenRecord",
     "InitialStateError",
     "JsonRecord",
+    "PreparedTool",
     "PythonTool",
     "RecordedCall",
+    "SyncHook",
     "Tables",
     "ToolDefinitionError",
     "ToolError",
     "ToolOutcome",
     "canonical_json",
+    "database_hash",
     "expression_names",
     "field_diff",
     "merge_json",

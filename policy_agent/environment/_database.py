@@ -6,68 +6,52 @@ tau2-bench deep-copies its whole database three times per simulation instead.
 
 Invariants that make the sharing safe:
 - the initial tables are never written to; every write replaces a record in the overlay;
-- a stored record is never mutated in place (a write builds a new one), so records may share
-  nested values with the initial ones;
-- whatever leaves through the public API (`get`, `records`, `snapshot`, `Change`) is a copy.
+- a stored record is never changed in place: it is frozen (`FrozenRecord`, read-only down to
+  its nested values) and a write stores a new one, so records are shared, not copied, between
+  the pack's caches, every episode's overlay and every caller;
+- whatever leaves through the public API is frozen (`get`, `find`, `page`, `records`, what a
+  write returns) or a plain copy (`snapshot`, `Change`).
+
+A query costs what it returns, not what the tables hold (`_tables` keeps what is computed once
+per pack): `get` and `exists` are a dict lookup; `find` reads the initial records whose most
+selective field matches (one index per field, built on first use) plus the episode's own writes
+to the table; `page` finds `after` by bisection and reads `limit` records; `content_hash` takes
+the pack's hash sum and adjusts it for each record the episode wrote. `ids`, `records`,
+`snapshot` and a `find` with no field read the whole table, as they must.
 """
 
 from __future__ import annotations
 
-import hashlib
+import bisect
 import heapq
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from operator import itemgetter
 
 from pydantic import JsonValue
 
-from policy_agent.environment._errors import ToolError
+from policy_agent.environment._errors import ToolError, describe_record
+from policy_agent.environment._frozen import FrozenRecord
+from policy_agent.environment._hash import finish, record_term
 from policy_agent.environment._records import (
+    NEVER_EQUAL,
     Change,
     JsonRecord,
-    canonical_json,
     copy_json,
+    freeze_record,
     json_equal,
+    match_key,
 )
+from policy_agent.environment._tables import InitialTables, Tables, number_of, numbered_id
 
-Tables = Mapping[str, Mapping[str, JsonRecord]]
-"""Table name to record id to record, as a domain pack holds its database."""
-
-
-class _Initial:
-    """The initial tables of a pack, shared by every episode, with caches computed once."""
-
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-        self.names = sorted(tables)
-        self._sorted_ids: dict[str, list[str]] = {}
-        self._table_json: dict[str, bytes] = {}
-        self._record_json: dict[str, dict[str, bytes]] = {}
-        self.hash: str | None = None
-
-    def sorted_ids(self, table: str) -> list[str]:
-        if table not in self._sorted_ids:
-            self._sorted_ids[table] = sorted(self.tables[table])
-        return self._sorted_ids[table]
-
-    def table_json(self, table: str) -> bytes:
-        """The canonical JSON of a whole unchanged table."""
-        if table not in self._table_json:
-            self._table_json[table] = canonical_json(dict(self.tables[table]))
-        return self._table_json[table]
-
-    def record_json(self, table: str, record_id: str) -> bytes:
-        """`"id":{record}` in canonical JSON, for hashing a table some of whose records changed."""
-        cached = self._record_json.setdefault(table, {})
-        if record_id not in cached:
-            cached[record_id] = _entry_json(record_id, self.tables[table][record_id])
-        return cached[record_id]
+Row = tuple[str, FrozenRecord]
+"""A record with its id, as queries return them."""
 
 
 class DatabaseReader:
-    """A read-only view of a `Database` for expressions (the `TableReader` protocol).
+    """A `Database` as the expression language reads it (the `TableReader` protocol).
 
-    Unlike `Database.get`, an unknown id gives None (`lookup(...)` is then `null`), and records
-    are not copied: expressions only read them.
+    Unlike `Database.get`, an unknown id gives None (`lookup(...)` is then `null`).
     """
 
     def __init__(self, database: Database) -> None:
@@ -75,12 +59,11 @@ class DatabaseReader:
 
     def get(self, table: str, record_id: str) -> Mapping[str, JsonValue] | None:
         """The record (without its id), or None when the table has no such id."""
-        self._database._require_table(table)
-        return self._database._current(table, record_id)
+        return self._database.lookup(table, record_id)
 
     def records(self, table: str) -> Iterator[tuple[str, Mapping[str, JsonValue]]]:
         """Every `(id, record)` of the table, in id order."""
-        return self._database._items(table)
+        return self._database.records(table)
 
     def has_table(self, table: str) -> bool:
         """Whether the database has this table."""
@@ -91,16 +74,16 @@ class Database:
     """The tables one episode reads and writes, on top of shared initial tables.
 
     Unknown tables and ids raise `ToolError` with a message the model can act on, so a Python
-    tool may let them propagate. Records are read and written as plain dicts; their id is the
-    key they are stored under, not a field.
+    tool may let them propagate. Records are read as read-only dicts (`FrozenRecord`) and
+    written as plain ones; their id is the key they are stored under, not a field.
     """
 
     def __init__(self, tables: Tables, *, now: datetime | None = None) -> None:
         """Wrap initial tables without copying them; they are treated as read-only from now on."""
         self.now = now
         """The pack's clock (`clock:` in domain.yaml), for Python tools with time rules."""
-        self._initial = _Initial(tables)
-        self._overlay: dict[str, dict[str, JsonRecord | None]] = {}
+        self._initial = InitialTables(tables)
+        self._overlay: dict[str, dict[str, FrozenRecord | None]] = {}
         """Records written by this episode, by table and id; None marks a removed record."""
         self._log: list[Change] = []
         self._hash: str | None = None
@@ -142,64 +125,151 @@ class Database:
 
     def exists(self, table: str, record_id: str) -> bool:
         """Whether the table holds a record with this id."""
+        return self.lookup(table, record_id) is not None
+
+    def lookup(self, table: str, record_id: str) -> FrozenRecord | None:
+        """The record, or None when the table has no such id (an unknown table is a ToolError)."""
         self._require_table(table)
-        return self._current(table, record_id) is not None
+        return self._current(table, record_id)
+
+    def get(self, table: str, record_id: str) -> FrozenRecord:
+        """The record, read-only: write with `update` (`copy.deepcopy` gives a mutable copy)."""
+        record = self.lookup(table, record_id)
+        if record is None:
+            raise ToolError(f"{describe_record(table, record_id)} not found")
+        return record
 
     def ids(self, table: str) -> list[str]:
         """The ids of the table's records, sorted."""
         self._require_table(table)
         return list(self._ids(table))
 
-    def get(self, table: str, record_id: str) -> JsonRecord:
-        """A copy of the record; changing the copy changes nothing (write with `update`)."""
-        return _copy_record(self._require(table, record_id), where=f"{table}[{record_id}]")
+    def records(self, table: str) -> Iterator[Row]:
+        """Every `(id, record)` of the table, in id order."""
+        self._require_table(table)
+        for record_id in self._ids(table):
+            record = self._current(table, record_id)
+            assert record is not None  # _ids lists only records that exist
+            yield record_id, record
 
-    def records(self, table: str) -> Iterator[tuple[str, JsonRecord]]:
-        """Copies of every `(id, record)` of the table, in id order."""
-        for record_id, record in self._items(table):
-            yield record_id, _copy_record(record, where=f"{table}[{record_id}]")
+    def find(self, table: str, /, **field_equals: JsonValue) -> list[Row]:
+        """The `(id, record)`s whose fields equal all the given values, in id order.
 
-    def find(self, table: str, /, **field_equals: JsonValue) -> list[tuple[str, JsonRecord]]:
-        """Copies of the `(id, record)`s whose fields equal all the given values, in id order.
-
-        Numbers compare by value (`100` finds `100.0`); `true` never matches `1`.
+        Numbers compare by value (`100` finds `100.0`); `true` never matches `1`; a missing
+        field matches None. Reads only the initial records whose value of the most selective
+        of the fields matches, and this episode's writes to the table.
         """
-        wanted = [(name, copy_json(v, where=name)) for name, v in field_equals.items()]
-        return [
-            (record_id, _copy_record(record, where=f"{table}[{record_id}]"))
-            for record_id, record in self._items(table)
-            if all(json_equal(record.get(name), value, exact=False) for name, value in wanted)
+        self._require_table(table)
+        if not field_equals:
+            return list(self.records(table))
+        wanted = {name: copy_json(value, where=name) for name, value in field_equals.items()}
+        keys = {name: match_key(value) for name, value in wanted.items()}
+        if any(key is NEVER_EQUAL for key in keys.values()):
+            return []
+
+        def matches(record: Mapping[str, JsonValue]) -> bool:
+            return all(json_equal(record.get(n), v, exact=False) for n, v in wanted.items())
+
+        initial = self._initial.tables[table]
+        written = self._overlay.get(table, {})
+        postings = (self._initial.posting(table, name, key) for name, key in keys.items())
+        candidates = min(postings, key=len)
+        unchanged = [
+            record_id
+            for record_id in candidates
+            if record_id not in written and matches(initial[record_id])
         ]
+        found = [(record_id, self._initial_record(table, record_id)) for record_id in unchanged]
+        mine = sorted(
+            (
+                (record_id, record)
+                for record_id, record in written.items()
+                if record is not None and matches(record)
+            ),
+            key=itemgetter(0),
+        )
+        return list(heapq.merge(found, mine, key=itemgetter(0)))
+
+    def page(self, table: str, *, after: str | None = None, limit: int) -> list[Row]:
+        """Up to `limit` `(id, record)`s in id order, starting after the id `after` (which need
+        not exist) or at the first record: pass the last id of one page to get the next."""
+        self._require_table(table)
+        if limit < 1:
+            raise ValueError(f"a page holds at least one record, not {limit}")
+        initial_ids = self._initial.sorted_ids(table)
+        start = 0 if after is None else bisect.bisect_right(initial_ids, after)
+        initial = self._initial.tables[table]
+        written = self._overlay.get(table, {})
+        added = sorted(
+            record_id
+            for record_id, record in written.items()
+            if record is not None
+            and record_id not in initial
+            and (after is None or record_id > after)
+        )
+        rows: list[Row] = []
+        following = (initial_ids[position] for position in range(start, len(initial_ids)))
+        for record_id in heapq.merge(following, added):
+            record = self._current(table, record_id)
+            if record is not None:
+                rows.append((record_id, record))
+                if len(rows) == limit:
+                    break
+        return rows
+
+    def highest_number(self, table: str, prefix: str) -> tuple[int, int] | None:
+        """The highest number among the ids that are `prefix` plus digits, with how many digits
+        it was written with (the most, for equal numbers); None when there is none."""
+        self._require_table(table)
+        written = self._overlay.get(table, {})
+        initial = self._initial.tables[table]
+        pattern = numbered_id(prefix)
+        candidates = [
+            number_of(match, record_id)
+            for record_id, record in written.items()
+            if record is not None
+            and record_id not in initial
+            and (match := pattern.fullmatch(record_id))
+        ]
+        # The initial ones come highest first: the first one this episode did not remove.
+        removed = {record_id for record_id, record in written.items() if record is None}
+        kept = (n for n in self._initial.numbered(table, prefix) if n[2] not in removed)
+        highest_kept = next(kept, None)
+        if highest_kept is not None:
+            candidates.append(highest_kept)
+        best = max(candidates, default=None)
+        return None if best is None else (best[0], best[1])
 
     # ----------------------------------------------------------------------------- writing
 
-    def insert(self, table: str, record_id: str, record: Mapping[str, object]) -> JsonRecord:
-        """Add a record under a new id and return a copy of it."""
+    def insert(self, table: str, record_id: str, record: Mapping[str, object]) -> FrozenRecord:
+        """Add a record under a new id and return it."""
         self._require_table(table)
         if not isinstance(record_id, str):
             raise TypeError(f"record ids are strings; got {record_id!r} for table {table!r}")
         if self._current(table, record_id) is not None:
-            raise ToolError(f"{_describe(table, record_id)} already exists")
-        stored = _copy_record(record, where=f"{table}[{record_id}]")
+            raise ToolError(f"{describe_record(table, record_id)} already exists")
+        stored = freeze_record(record, where=f"{table}[{record_id}]")
         self._write(table, record_id, None, stored)
-        return _copy_record(stored, where=f"{table}[{record_id}]")
+        return stored
 
-    def update(self, table: str, record_id: str, /, **fields: object) -> JsonRecord:
-        """Set fields of a record (adding those it lacks) and return a copy of the result.
+    def update(self, table: str, record_id: str, /, **fields: object) -> FrozenRecord:
+        """Set fields of a record (adding those it lacks) and return the result.
 
         Writing values equal to the current ones changes nothing and records no `Change`.
         """
-        before = self._require(table, record_id)
-        after = {**before, **_copy_record(fields, where=f"{table}[{record_id}]")}
-        if not json_equal(before, after, exact=True):
-            self._write(table, record_id, before, after)
-        return _copy_record(after, where=f"{table}[{record_id}]")
+        before = self.get(table, record_id)
+        after = FrozenRecord({**before, **freeze_record(fields, where=f"{table}[{record_id}]")})
+        if json_equal(before, after, exact=True):
+            return before
+        self._write(table, record_id, before, after)
+        return after
 
-    def delete(self, table: str, record_id: str) -> JsonRecord:
+    def delete(self, table: str, record_id: str) -> FrozenRecord:
         """Remove a record and return it."""
-        before = self._require(table, record_id)
+        before = self.get(table, record_id)
         self._write(table, record_id, before, None)
-        return _copy_record(before, where=f"{table}[{record_id}]")
+        return before
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -213,30 +283,41 @@ class Database:
     def rollback(self, savepoint: int) -> None:
         """Undo every write made since `savepoint`, newest first, and forget them."""
         for change in reversed(self._log[savepoint:]):
-            self._store(change.table, change.record_id, change.before)
+            before = change.before
+            where = f"{change.table}[{change.record_id}]"
+            self._store(
+                change.table,
+                change.record_id,
+                None if before is None else freeze_record(before, where=where),
+            )
         del self._log[savepoint:]
 
     # ----------------------------------------------------------------------------- whole state
 
     def snapshot(self) -> dict[str, dict[str, JsonRecord]]:
-        """A deep copy of every table as it is now."""
+        """A deep (plain, mutable) copy of every table as it is now."""
         return {
-            table: {i: _copy_record(r, where=f"{table}[{i}]") for i, r in self._items(table)}
+            table: {i: _copy_record(r, where=f"{table}[{i}]") for i, r in self.records(table)}
             for table in self._initial.names
         }
 
     def content_hash(self) -> str:
-        """sha256 (hex) of the canonical JSON of `snapshot()` (see `canonical_json`).
+        """The canonical hash of this state (its definition is in `_hash`): O(records written).
 
-        The initial state's hash is computed once per pack and shared by its episodes; a changed
-        state re-serialises only the records it changed and reuses the rest.
+        The initial state's hash is computed once per pack and shared by its episodes.
         """
         if not self._overlay:
-            if self._initial.hash is None:
-                self._initial.hash = self._compute_hash()
-            return self._initial.hash
+            return self._initial.content_hash()
         if self._hash is None:
-            self._hash = self._compute_hash()
+            total = self._initial.total()
+            for table, rows in self._overlay.items():
+                initial = self._initial.tables[table]
+                for record_id, record in rows.items():
+                    if record is not None:
+                        total += record_term(table, record_id, record)
+                    if record_id in initial:
+                        total -= self._initial.term(table, record_id)
+            self._hash = finish(self._initial.names, total)
         return self._hash
 
     def diff(self, other: Database | None = None) -> list[Change]:
@@ -267,18 +348,16 @@ class Database:
             names = ", ".join(self._initial.names) or "(none)"
             raise ToolError(f"there is no table {table!r}; the tables are: {names}")
 
-    def _require(self, table: str, record_id: str) -> JsonRecord:
-        self._require_table(table)
-        record = self._current(table, record_id)
-        if record is None:
-            raise ToolError(f"{_describe(table, record_id)} not found")
-        return record
-
-    def _current(self, table: str, record_id: str) -> JsonRecord | None:
+    def _current(self, table: str, record_id: str) -> FrozenRecord | None:
         written = self._overlay.get(table)
         if written is not None and record_id in written:
             return written[record_id]
-        return self._initial.tables[table].get(record_id)
+        return self._initial.record(table, record_id)
+
+    def _initial_record(self, table: str, record_id: str) -> FrozenRecord:
+        record = self._initial.record(table, record_id)
+        assert record is not None  # only called with ids of the initial table
+        return record
 
     def _ids(self, table: str) -> list[str]:
         initial_ids = self._initial.sorted_ids(table)
@@ -290,20 +369,13 @@ class Database:
         removed = {i for i, r in written.items() if r is None}
         return [i for i in heapq.merge(initial_ids, added) if i not in removed]
 
-    def _items(self, table: str) -> Iterator[tuple[str, JsonRecord]]:
-        self._require_table(table)
-        for record_id in self._ids(table):
-            record = self._current(table, record_id)
-            assert record is not None  # _ids lists only records that exist
-            yield record_id, record
-
     def _write(
-        self, table: str, record_id: str, before: JsonRecord | None, after: JsonRecord | None
+        self, table: str, record_id: str, before: FrozenRecord | None, after: FrozenRecord | None
     ) -> None:
         self._store(table, record_id, after)
         self._log.append(_change(table, record_id, before, after))
 
-    def _store(self, table: str, record_id: str, record: JsonRecord | None) -> None:
+    def _store(self, table: str, record_id: str, record: FrozenRecord | None) -> None:
         """Put a record in the overlay, or drop it from there when it is the initial one again.
 
         Dropping keeps a state that wrote and then reverted cheap: its hash is the cached one.
@@ -319,30 +391,6 @@ class Database:
         else:
             written[record_id] = record
         self._hash = None
-
-    def _compute_hash(self) -> str:
-        digest = hashlib.sha256(b"{")
-        for position, table in enumerate(self._initial.names):
-            digest.update(b"," if position else b"")
-            digest.update(canonical_json(table) + b":")
-            written = self._overlay.get(table)
-            if not written:
-                digest.update(self._initial.table_json(table))
-                continue
-            digest.update(b"{")
-            for index, record_id in enumerate(self._ids(table)):
-                digest.update(b"," if index else b"")
-                if record_id in written:
-                    digest.update(_entry_json(record_id, written[record_id]))
-                else:
-                    digest.update(self._initial.record_json(table, record_id))
-            digest.update(b"}")
-        digest.update(b"}")
-        return digest.hexdigest()
-
-
-def _entry_json(record_id: str, record: JsonRecord | None) -> bytes:
-    return canonical_json(record_id) + b":" + canonical_json(record)
 
 
 def _copy_record(record: Mapping[str, object], *, where: str) -> JsonRecord:
@@ -361,20 +409,3 @@ def _change(
         before=None if before is None else _copy_record(before, where=where),
         after=None if after is None else _copy_record(after, where=where),
     )
-
-
-def _describe(table: str, record_id: str) -> str:
-    """`Booking B999` for table `bookings`: how tau2-bench's tools name a missing record."""
-    name = _singular(table).replace("_", " ")
-    return f"{name[:1].upper()}{name[1:]} {record_id}"
-
-
-def _singular(table: str) -> str:
-    lowered = table.lower()
-    if lowered.endswith("ies"):
-        return table[:-3] + "y"
-    if lowered.endswith(("sses", "xes", "ches", "shes", "zzes")):
-        return table[:-2]
-    if lowered.endswith("s") and not lowered.endswith(("ss", "us", "is")):
-        return table[:-1]
-    return table

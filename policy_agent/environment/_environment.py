@@ -98,10 +98,24 @@ class RecordedCall(Protocol):
     def requestor(self) -> str: ...
 
 
+SyncHook = Callable[[Database, Database], object]
+"""A pack's `sync` hook: `function(db, user_db)`, run after every call that succeeds."""
+
+
 @dataclass(frozen=True, kw_only=True)
-class _Tool:
+class PreparedTool:
+    """One tool of a pack, compiled: its argument checker and its implementation."""
+
     checker: ArgumentChecker
     implementation: DeclarativeTool | PythonTool
+
+    def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:
+        """Check the arguments, fill in their defaults and run the tool on `database`.
+
+        ToolError for bad arguments or a refusal; anything else the tool raises is a crash.
+        """
+        self.checker.check(arguments)
+        return self.implementation.run(database, self.checker.with_defaults(arguments))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +148,39 @@ class Environment:
         """Compile every tool of the pack once; ToolDefinitionError names a tool that cannot run."""
         return cls(pack)
 
+    @property
+    def now(self) -> datetime | None:
+        """The pack's clock (`clock:` in domain.yaml), or None."""
+        return self._now
+
+    @property
+    def sync_hook(self) -> SyncHook | None:
+        """The pack's sync hook, loaded, or None when it has none."""
+        return self._sync
+
+    def tool(self, name: str, requestor: Requestor = "assistant") -> PreparedTool:
+        """The agent's (or, for `user`, the simulated user's) tool `name`; ToolError, naming the
+        tools there are, when there is none (the model reads it as the call's result)."""
+        tools = self._tools if requestor == "assistant" else self._user_tools
+        tool = tools.get(name)
+        if tool is None:
+            raise ToolError(f"Tool '{name}' not found; the tools are: {', '.join(tools)}")
+        return tool
+
+    def function(self, reference: str) -> Callable[..., object]:
+        """A Python function of the pack (`file.py:function`: env assertions, initial actions),
+        loaded once; ToolDefinitionError when it cannot be."""
+        if reference not in self._functions:
+            function = load_function(reference, self.pack.repository, owner=reference)
+            self._functions[reference] = function
+        return self._functions[reference]
+
+    def assertion_check(self, source: str) -> Expression:
+        """An env assertion's `check`, compiled once (it may use `now`); ExpressionError if bad."""
+        if source not in self._assertions:
+            self._assertions[source] = compile_expression(source, names=("now",))
+        return self._assertions[source]
+
     def new_episode(self, task: Task | None = None) -> EpisodeEnvironment:
         """A fresh episode at the pack's initial state, or at `task`'s when it has one.
 
@@ -148,7 +195,7 @@ class Environment:
         start = self._starts.get(task.id)
         if start is None:
             episode = self.new_episode()
-            history = apply_initial_state(episode, task, function=self._function)
+            history = apply_initial_state(episode, task, function=self.function)
             start = _Start(
                 database=episode.database, user_database=episode.user_database, history=history
             )
@@ -173,26 +220,14 @@ class Environment:
             episode.call(call.name, call.arguments, requestor=requestor)
         return episode
 
-    def _prepare(self, spec: ToolSpec) -> _Tool:
+    def _prepare(self, spec: ToolSpec) -> PreparedTool:
         implementation = spec.implementation
         compiled = (
             PythonTool(spec, implementation, self.pack.repository)
             if isinstance(implementation, PythonImplementation)
             else DeclarativeTool(spec, implementation, now=self._now)
         )
-        return _Tool(checker=ArgumentChecker(spec), implementation=compiled)
-
-    def _function(self, reference: str) -> Callable[..., object]:
-        """A Python function of the pack (env assertions, initial actions), loaded once."""
-        if reference not in self._functions:
-            function = load_function(reference, self.pack.repository, owner=reference)
-            self._functions[reference] = function
-        return self._functions[reference]
-
-    def _assertion(self, source: str) -> Expression:
-        if source not in self._assertions:
-            self._assertions[source] = compile_expression(source, names=("now",))
-        return self._assertions[source]
+        return PreparedTool(checker=ArgumentChecker(spec), implementation=compiled)
 
 
 class EpisodeEnvironment:
@@ -227,23 +262,19 @@ class EpisodeEnvironment:
     ) -> ToolOutcome:
         """Run one tool call; never raises: failures are error results the model can read."""
         start = time.perf_counter()
-        environment = self.environment
-        tools = environment._tools if requestor == "assistant" else environment._user_tools
         database = self.database if requestor == "assistant" else self.user_database
         savepoint = database.savepoint()
         other = self.user_database if requestor == "assistant" else self.database
         other_savepoint = other.savepoint()
         try:
-            tool = tools.get(name)
-            if tool is None:
-                raise ToolError(f"Tool '{name}' not found; the tools are: {', '.join(tools)}")
+            tool = self.environment.tool(name, requestor)
             if not isinstance(arguments, Mapping):
                 raise ToolError(f"the arguments of {name} must be a JSON object")
-            tool.checker.check(arguments)
-            value = tool.implementation.run(database, tool.checker.with_defaults(arguments))
+            value = tool.run(database, arguments)
             content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            if environment._sync is not None:
-                environment._sync(self.database, self.user_database)
+            sync = self.environment.sync_hook
+            if sync is not None:
+                sync(self.database, self.user_database)
         except ToolError as error:
             message, detail = error.message, None
         except ExpressionEvaluationError as error:
@@ -270,7 +301,7 @@ class EpisodeEnvironment:
     def sync(self, where: str = "sync") -> None:
         """Run the pack's sync hook (if any) on the two databases; InitialStateError if it fails
         (it is run this way only while a task's initial state is set)."""
-        sync = self.environment._sync
+        sync = self.environment.sync_hook
         if sync is None:
             return
         try:
@@ -298,8 +329,8 @@ class EpisodeEnvironment:
             return self._python_assertion(assertion, assertion.python, database)
         assert assertion.check is not None  # EnvAssertion holds exactly one of the two
         try:
-            check = self.environment._assertion(assertion.check)
-            scope = Scope(variables={}, tables=database.reader, now=self.environment._now)
+            check = self.environment.assertion_check(assertion.check)
+            scope = Scope(variables={}, tables=database.reader, now=self.environment.now)
             return check.holds(scope)
         except ExpressionError as error:
             raise AssertionCheckError(f"env assertion {assertion.check!r}: {error}") from None
@@ -309,7 +340,7 @@ class EpisodeEnvironment:
     ) -> bool:
         """tau2-bench's kind: `function(db, **arguments) == assert_value`; it may not write."""
         try:
-            function = self.environment._function(reference)
+            function = self.environment.function(reference)
             savepoint = database.savepoint()
             try:
                 result = function(database, **assertion.arguments)

@@ -34,3 +34,20 @@ class InitialStateError(PolicyAgentError):
     """A task's initial state could not be set: an initial action failed, or a tool call of its
     message history returned something other than the history says. The message names the task
     and the step; fix the task (or the tool it calls)."""
+
+
+def describe_record(table: str, record_id: str) -> str:
+    """`Booking B999` for table `bookings`: how tau2-bench's tools name a missing record."""
+    name = _singular(table).replace("_", " ")
+    return f"{name[:1].upper()}{name[1:]} {record_id}"
+
+
+def _singular(table: str) -> str:
+    lowered = table.lower()
+    if lowered.endswith("ies"):
+        return table[:-3] + "y"
+    if lowered.endswith(("sses", "xes", "ches", "shes", "zzes")):
+        return table[:-2]
+    if lowered.endswith("s") and not lowered.endswith(("ss", "us", "is")):
+        return table[:-1]
+    return table

@@ -12,7 +12,6 @@ Each op runs in the same steps:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TypeVar, assert_never
@@ -33,7 +32,7 @@ from policy_agent.domain import (
 )
 from policy_agent.environment._database import Database
 from policy_agent.environment._errors import ToolDefinitionError, ToolError
-from policy_agent.environment._records import JsonRecord
+from policy_agent.environment._records import JsonRecord, copy_json
 from policy_agent.expressions import (
     Expression,
     ExpressionError,
@@ -79,6 +78,7 @@ class DeclarativeTool:
             else None
         )
         self._id = expression(op.id, "id") if isinstance(op, CreateOp) and op.id else None
+        self._after = expression(op.after, "after") if isinstance(op, ListOp) and op.after else None
         field, sources = _field_sources(op)
         self._fields = {
             name: expression(source, f"{field}.{name}") for name, source in sources.items()
@@ -97,7 +97,7 @@ class DeclarativeTool:
         record_id = self._record_id(scope) if self._key is not None else None
         if record_id is not None:
             assert isinstance(op, GetOp | UpdateOp | DeleteOp)
-            variables["record"] = _with_id(record_id, database.get(op.table, record_id))
+            variables["record"] = _plain(record_id, database.get(op.table, record_id))
             scope = Scope(variables=variables, tables=database.reader, now=self._now)
         for check, error in self._preconditions:
             if not check.holds(scope):
@@ -114,17 +114,18 @@ class DeclarativeTool:
                 return scope.variables["record"]
             case FindOp(table=table, fields=fields):
                 return _project(database.find(table, **values), fields)
-            case ListOp(table=table, fields=fields):
-                return _project(database.records(table), fields)
+            case ListOp(table=table, fields=fields, limit=limit):
+                after = self._start(scope)
+                return _project(database.page(table, after=after, limit=limit), fields)
             case CreateOp(table=table, id_prefix=prefix):
                 new_id = self._new_id(scope) if prefix is None else next_id(database, table, prefix)
-                return _with_id(new_id, database.insert(table, new_id, values))
+                return _plain(new_id, database.insert(table, new_id, values))
             case UpdateOp(table=table):
                 assert record_id is not None
-                return _with_id(record_id, database.update(table, record_id, **values))
+                return _plain(record_id, database.update(table, record_id, **values))
             case DeleteOp(table=table):
                 assert record_id is not None
-                return _with_id(record_id, database.delete(table, record_id))
+                return _plain(record_id, database.delete(table, record_id))
             case RespondOp():
                 return ""
             case _:
@@ -138,6 +139,13 @@ class DeclarativeTool:
         assert self._id is not None
         return self._as_id(self._id.evaluate(scope), "id")
 
+    def _start(self, scope: Scope) -> str | None:
+        """The id a `list` page starts after; None (no `after`, or null or '') for the first."""
+        if self._after is None:
+            return None
+        value = self._after.evaluate(scope)
+        return None if value is None or value == "" else self._as_id(value, "after")
+
     def _as_id(self, value: JsonValue, field: str) -> str:
         # Integer ids are written as text, the way they are stored: room 101 is record "101".
         if isinstance(value, str):
@@ -150,11 +158,7 @@ class DeclarativeTool:
 def next_id(database: Database, table: str, prefix: str) -> str:
     """`prefix` plus one more than the highest number after it among the table's ids, padded to
     the same width: B11246 -> B11247, C009 -> C010; `prefix` + "1" when there is none yet."""
-    pattern = re.compile(re.escape(prefix) + r"(\d+)")
-    highest = max(
-        ((int(m[1]), len(m[1])) for i in database.ids(table) if (m := pattern.fullmatch(i))),
-        default=None,
-    )
+    highest = database.highest_number(table, prefix)
     if highest is None:
         return f"{prefix}1"
     number, width = highest
@@ -172,15 +176,18 @@ def _field_sources(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:
     return "", {}
 
 
-def _with_id(record_id: str, record: Mapping[str, JsonValue]) -> JsonRecord:
-    """The record as tools return it: `id` first (the key wins over a field called `id`)."""
-    return {"id": record_id, **{k: v for k, v in record.items() if k != "id"}}
+def _plain(record_id: str, record: Mapping[str, JsonValue]) -> JsonRecord:
+    """A plain copy of the record as tools return it: `id` first (the key wins over a field
+    called `id`). Results and `record` are copies: their readers may change them."""
+    copied = copy_json({k: v for k, v in record.items() if k != "id"}, where=record_id)
+    assert isinstance(copied, dict)  # a dict copies to a dict
+    return {"id": record_id, **copied}
 
 
 def _project(rows: Iterable[tuple[str, JsonRecord]], fields: list[str] | None) -> JsonValue:
     if fields is None:
-        return [_with_id(i, r) for i, r in rows]
-    return [_with_id(i, {f: r[f] for f in fields if f in r}) for i, r in rows]
+        return [_plain(i, r) for i, r in rows]
+    return [_plain(i, {f: r[f] for f in fields if f in r}) for i, r in rows]
 
 
 def _compiled(tool: str, field: str, compile_: Callable[[], _T]) -> _T:

@@ -4,8 +4,9 @@ The file is found inside the pack's repository (after resolving symlinks: a link
 of the repository is refused), imported once under a private module name (so that no two packs'
 `tools/hotel.py` collide, and no top-level `tools` package is created), and cached.
 
-A tool reads and writes the episode's `Database`; it returns any JSON-able value (pydantic
-models and dataclasses are converted) and raises `ToolError` to refuse. The file's own imports
+A tool reads and writes the episode's `Database` (the records it reads are shared and
+read-only: it writes with `db.update`); it returns any JSON-able value (pydantic models and
+dataclasses are converted) and raises `ToolError` to refuse. The file's own imports
 resolve through the normal `sys.path`: import shared code from an installed package.
 """
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
 from pydantic import JsonValue
 
+from policy_agent.environment._frozen import FrozenList, FrozenRecord
 from policy_agent.records import RecordedChange
 
 JsonRecord = dict[str, JsonValue]
@@ -29,7 +32,7 @@ ABSENT = Absent.ABSENT
 
 
 def canonical_json(value: object) -> bytes:
-    """The canonical form hashed by `Database.content_hash`.
+    """The canonical form of a JSON value: what the database hash (`_hash`) digests.
 
     `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` encoded as UTF-8:
     keys sorted at every level, no whitespace, non-ASCII characters written as themselves.
@@ -38,9 +41,11 @@ def canonical_json(value: object) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def copy_json(value: object, *, where: str) -> JsonValue:
+def copy_json(value: object, *, where: str, frozen: bool = False) -> JsonValue:
     """A deep copy of a JSON value; tuples become lists and str/int/float subclasses plain values.
 
+    With `frozen`, its lists and objects are `FrozenList`s and `FrozenRecord`s (frozen values
+    are copied too: anyone may build a `FrozenRecord` around a list they keep).
     Raises TypeError, naming `where`, for anything JSON cannot hold (a datetime, a set, a model):
     it is caught when a tool writes it, not later when the database is hashed.
     """
@@ -53,10 +58,11 @@ def copy_json(value: object, *, where: str) -> JsonValue:
                 raise TypeError(
                     f"{where}: key {key!r} is not a string; JSON objects have string keys"
                 )
-            copied[str.__str__(key)] = copy_json(item, where=f"{where}.{key}")
-        return copied
+            copied[str.__str__(key)] = copy_json(item, where=f"{where}.{key}", frozen=frozen)
+        return FrozenRecord(copied) if frozen else copied
     if isinstance(value, list | tuple):
-        return [copy_json(item, where=f"{where}[{i}]") for i, item in enumerate(value)]
+        items = [copy_json(x, where=f"{where}[{i}]", frozen=frozen) for i, x in enumerate(value)]
+        return FrozenList(items) if frozen else items
     # Enum members mixed with str/int/float (StrEnum, IntEnum) store their plain value.
     if isinstance(value, bool):
         return bool(value)
@@ -70,6 +76,13 @@ def copy_json(value: object, *, where: str) -> JsonValue:
         f"{where}: a {type(value).__name__} is not a JSON value; "
         "store strings, numbers, booleans, None, lists and dicts"
     )
+
+
+def freeze_record(record: Mapping[str, object], *, where: str) -> FrozenRecord:
+    """A frozen deep copy of a record (any mapping of field names), checked as `copy_json` does."""
+    frozen = copy_json(dict(record), where=where, frozen=True)
+    assert isinstance(frozen, FrozenRecord)  # a dict copies to a FrozenRecord
+    return frozen
 
 
 def json_equal(a: JsonValue, b: JsonValue, *, exact: bool) -> bool:
@@ -87,6 +100,32 @@ def json_equal(a: JsonValue, b: JsonValue, *, exact: bool) -> bool:
     if exact or isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b
+
+
+NEVER_EQUAL: Hashable = object()
+"""The `match_key` of a value that equals nothing, itself included (one holding a NaN)."""
+
+
+def match_key(value: JsonValue) -> Hashable:
+    """A hashable stand-in for a JSON value: two values have equal keys exactly when
+    `json_equal(a, b, exact=False)`, so equal keys find equal values in a dict (an index).
+
+    Numbers are their own keys (Python already has `1 == 1.0` with equal hashes); booleans,
+    which Python makes equal to 1 and 0, are tagged apart; objects compare whatever the order of
+    their keys. A value holding a NaN gets `NEVER_EQUAL`, as `json_equal` finds it equal to
+    nothing.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return NEVER_EQUAL if isinstance(value, float) and math.isnan(value) else value
+    if isinstance(value, list):
+        items = tuple(match_key(item) for item in value)
+        return NEVER_EQUAL if NEVER_EQUAL in items else ("list", items)
+    fields = frozenset((name, match_key(item)) for name, item in value.items())
+    return NEVER_EQUAL if any(key is NEVER_EQUAL for _, key in fields) else ("object", fields)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import (
+    HASH_SCHEME,
     Environment,
     EpisodeEnvironment,
     InitialStateError,
@@ -210,10 +211,15 @@ class Evaluator:
                 f"calls without a logged result were not replayed: {', '.join(unanswered)}"
             )
         hashes = environment.content_hash()
-        recorded = [("agent", episode.database.final_hash, hashes.agent)]
+        recorded = [("agent", episode.database, hashes.agent)]
         if episode.user_database is not None:
-            recorded.append(("user", episode.user_database.final_hash, hashes.user))
-        differing = [name for name, logged, replayed in recorded if logged != replayed]
+            recorded.append(("user", episode.user_database, hashes.user))
+        # A run recorded before today's hash scheme has hashes of another kind: not comparable.
+        differing = [
+            name
+            for name, logged, replayed in recorded
+            if logged.hash_scheme == HASH_SCHEME and logged.final_hash != replayed
+        ]
         if differing:
             notes.append(
                 f"the replayed {' and '.join(differing)} database differs from the episode's "

@@ -84,7 +84,7 @@ from policy_agent.records import (
 from policy_agent.report import LoadedRun
 from policy_agent.simulation import ModelAgentConfig, SimulationConfig, history_records
 from policy_agent.tau2 import DOMAINS
-from policy_agent.user import default_guidelines
+from policy_agent.user import user_guidelines
 
 _TERMINATION: dict[TerminationReason, Tau2TerminationReason] = {
     TerminationReason.USER_STOP: "user_stop",
@@ -150,7 +150,7 @@ def _info(config: SimulationConfig, pack: DomainPack) -> Tau2Info:
     user = config.user
     guidelines = None
     if user.model is not None:
-        guidelines = user.guidelines or default_guidelines(tools=bool(pack.user_tools))
+        guidelines = user_guidelines(pack, user.guidelines)
     return Tau2Info(
         git_commit="unknown",
         num_trials=config.trials,

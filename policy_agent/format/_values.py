@@ -259,13 +259,21 @@ def _json_kind(value: JsonValue) -> str:
 
 
 def _json(raw: str) -> object:
-    """`json.loads`, with nesting too deep for the parser reported as the parser's failure."""
+    """`json.loads`, with nesting too deep for the parser reported as the parser's failure.
+
+    Python refuses integers of more than 4300 digits with a plain `ValueError`; every release
+    catches it as it catches malformed JSON, so it is raised as a `JSONDecodeError` here.
+    """
     try:
         return json.loads(raw)
     except RecursionError:
         raise ServerTypingError(
             "parser_error", f"{raw[:40]!r} nests too deeply for the parser"
         ) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:
+        raise json.JSONDecodeError(str(error), raw, 0) from None
 
 
 def _finite(value: object) -> bool:

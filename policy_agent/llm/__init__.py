@@ -4,7 +4,9 @@ The rest of the framework sees `ModelConfig` (data, in run configs), the `ModelC
 (one per role: `chat` and `complete`), `Completion` (what came back) and the `LLMError` family
 (what went wrong, named by role and model). `LLMClient` is the client over litellm; litellm
 itself is imported when the first one is made. `with_retries` is the retry rule every client
-follows (the in-process `policy_agent.scripted.ScriptedModelClient` too).
+follows (the in-process `policy_agent.scripted.ScriptedModelClient` too); `longest_call_s` is
+the most time one call may take under that rule. `check_role` asks a role's servers, before a
+run, whether they answer, serve the configured model and accept the key.
 """
 
 from policy_agent.llm._client import LLMClient, close_connections
@@ -16,13 +18,16 @@ from policy_agent.llm._errors import (
     LLMTimeout,
     MalformedResponse,
     MissingAPIKey,
+    ModelNotServed,
+    NoModelList,
     RateLimited,
     RequestRejected,
     ServerError,
     ServerUnreachable,
 )
+from policy_agent.llm._preflight import check_role, is_other_model, served_name
 from policy_agent.llm._protocol import ModelClient
-from policy_agent.llm._retries import Backoff, with_retries
+from policy_agent.llm._retries import Backoff, longest_call_s, with_retries
 
 __all__ = [
     "AttemptRecord",
@@ -36,12 +41,18 @@ __all__ = [
     "MissingAPIKey",
     "ModelClient",
     "ModelConfig",
+    "ModelNotServed",
+    "NoModelList",
     "RateLimited",
     "RequestRejected",
     "ServerError",
     "ServerUnreachable",
     "StructuredToolCall",
     "Usage",
+    "check_role",
     "close_connections",
+    "is_other_model",
+    "longest_call_s",
+    "served_name",
     "with_retries",
 ]

@@ -13,13 +13,13 @@ import functools
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import JsonValue
 
 from policy_agent.llm._completion import AttemptRecord, Completion, StructuredToolCall, Usage
 from policy_agent.llm._config import ModelConfig
-from policy_agent.llm._errors import LLMError, MalformedResponse, MissingAPIKey
+from policy_agent.llm._errors import LLMError, LLMTimeout, MalformedResponse, MissingAPIKey
 from policy_agent.llm._retries import Backoff, with_retries
 
 _Send = Callable[..., Awaitable[Any]]
@@ -33,6 +33,9 @@ class LLMClient:
         self.config = config
         self.role = role
         key = self._api_key()
+        self.path: Literal["direct", "acompletion", "router"] = "acompletion"
+        """How calls reach litellm: its provider handlers for one vLLM server (`direct`, the
+        pinned release only), `acompletion`, or its Router over several replicas."""
         servers = config.servers
         self._router: Any = None
         self._api_base = servers[0] if len(servers) == 1 else None
@@ -66,6 +69,7 @@ class LLMClient:
             if target is not None:
                 chat = _direct.DirectChat(target, extra_body=chat_extras)
                 text = _direct.DirectText(target, extra_body=text_extras)
+                self.path = "direct"
                 return chat.send, text.send
         _litellm.describe_model(
             config.model,
@@ -80,6 +84,7 @@ class LLMClient:
             "max_retries": 0,
         }
         if len(servers) > 1:
+            self.path = "router"
             self._router = self._replicas(key)
             chat_send, text_send = self._router.acompletion, self._router.atext_completion
             common["model"] = self.role
@@ -92,8 +97,10 @@ class LLMClient:
                 common["api_key"] = key
         # `_skip_mcp_handler`: litellm 1.106.2 imports its MCP gateway (and the optional `mcp`
         # package) for any call with tools=, unless told to skip it; we never use MCP tools.
+        # A private flag: passed to the pinned release only (another might send it on).
+        private = {"_skip_mcp_handler": True} if _litellm.pinned_release_installed() else {}
         return (
-            functools.partial(chat_send, **common, extra_body=chat_extras, _skip_mcp_handler=True),
+            functools.partial(chat_send, **common, extra_body=chat_extras, **private),
             functools.partial(text_send, **common, extra_body=text_extras),
         )
 
@@ -174,15 +181,23 @@ class LLMClient:
         kwargs: dict[str, Any],
         convert: Callable[[Any, float, tuple[AttemptRecord, ...]], Completion],
     ) -> Completion:
+        timeout = self.config.timeout
+
         async def attempt_once(failed: tuple[AttemptRecord, ...]) -> Completion:
             start = time.perf_counter()
+            # litellm's and httpx's timeouts are per read: a server that sends a byte now and
+            # then would never trip them. `timeout` is the deadline of the whole attempt.
+            deadline = asyncio.timeout(timeout)
             try:
-                response = await send(**kwargs)
-                return convert(response, (time.perf_counter() - start) * 1000, failed)
+                async with deadline:
+                    response = await send(**kwargs)
             except LLMError:
                 raise
             except Exception as raised:  # every failure below litellm is classified here
+                if isinstance(raised, TimeoutError) and deadline.expired():
+                    raise self._timed_out() from raised
                 raise self._error(raised) from raised
+            return convert(response, (time.perf_counter() - start) * 1000, failed)
 
         return await with_retries(self.config, self._backoff, attempt_once)
 
@@ -195,6 +210,17 @@ class LLMClient:
             model=self.config.model,
             api_base=self._api_base,
             timeout=self.config.timeout,
+            api_key_env=self.config.api_key_env,
+        )
+
+    def _timed_out(self) -> LLMTimeout:
+        timeout = self.config.timeout
+        return LLMTimeout(
+            role=self.role,
+            model=self.config.model,
+            api_base=self._api_base,
+            timeout=timeout,
+            detail=f"timed out after {timeout} s",
         )
 
     def _malformed(self, detail: str) -> MalformedResponse:
@@ -230,7 +256,9 @@ class LLMClient:
         self, response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...], prompt: str
     ) -> Completion:
         choices = getattr(response, "choices", None)
-        if not choices:
+        # litellm fills in an empty choice (text None) when a text completion has none; vLLM
+        # always sends a text, so a missing one is a missing choice.
+        if not choices or choices[0].text is None:
             raise self._malformed("the response has no choices")
         choice = choices[0]
         return self._completion(
@@ -260,11 +288,13 @@ class LLMClient:
             )
         hidden = getattr(response, "_hidden_params", None) or {}
         raw: dict[str, JsonValue] = choice.model_dump()
+        served = getattr(response, "model", None)
         return Completion(
             finish_reason=choice.finish_reason,
             usage=usage,
             latency_ms=latency_ms,
             model=config.model,
+            served_model=served if isinstance(served, str) and served else None,
             api_base=hidden.get("api_base") or self._api_base,
             raw=raw,
             cost_usd=cost,

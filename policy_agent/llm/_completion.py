@@ -77,6 +77,9 @@ class Completion:
     """Wall time of the successful attempt."""
     model: str
     """The litellm model string of the role's config."""
+    served_model: str | None = None
+    """The model the server says answered (the response's `model`); None when it said none.
+    A server that serves one model whatever the request names (llama.cpp) tells it here."""
     api_base: str | None = None
     """The server (replica) that answered, when litellm reports it."""
     prompt: str | None = None
@@ -100,6 +103,7 @@ class Completion:
         """The episode's record of this call (what came back, what it cost)."""
         return Generation(
             model=self.model,
+            served_model=self.served_model,
             transport=transport,
             raw_completion=self.text or "",
             raw_reasoning=self.reasoning,

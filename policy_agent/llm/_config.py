@@ -68,7 +68,12 @@ class ModelConfig(BaseModel):
     extra_body: dict[str, JsonValue] = Field(
         default_factory=dict, description="Any other request fields the server accepts."
     )
-    timeout: float = Field(default=600, gt=0, description="Seconds per attempt.")
+    timeout: float = Field(
+        default=300,
+        gt=0,
+        description="Seconds per attempt, the whole answer included (the default, with two "
+        "retries and their backoff, fits the default episode limit of 1800 s).",
+    )
     retries: int = Field(
         default=2, ge=0, description="Further attempts after a failure that may pass."
     )

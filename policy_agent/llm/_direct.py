@@ -55,8 +55,11 @@ def direct_target(
 ) -> DirectTarget | None:
     """The target when `model` can skip `acompletion`: a `hosted_vllm/` model, else None.
 
-    Other providers have other handlers, and `acompletion` serves them.
+    Other providers have other handlers, and `acompletion` serves them; so does any litellm but
+    the pinned one, whose internals these handlers are known to fit (`direct_path_enabled`).
     """
+    if not _litellm.direct_path_enabled():
+        return None
     try:
         served, provider, key, _ = litellm.get_llm_provider(
             model=model, api_base=api_base, api_key=api_key

@@ -50,6 +50,11 @@ class LLMError(PolicyAgentError):
             attempts=attempts,
         )
 
+    @property
+    def retried(self) -> tuple[AttemptRecord, ...]:
+        """The failed attempts that were tried again: all but the last, which is this error."""
+        return self.attempts[:-1]
+
     def advice(self) -> str:
         """What the user can do about it."""
         return "See the detail above; run with a debugger or check the server's log."
@@ -141,10 +146,28 @@ class ContextLengthExceeded(LLMError):
     summary = "the conversation does not fit the context window"
 
     def advice(self) -> str:
-        """Make room."""
+        """Make room: on the server in use, or in the run."""
         return (
-            "Serve the model with a larger --max-model-len, lower `max_tokens`, or end "
-            "episodes earlier (fewer turns)."
+            f"{self._larger_window()}, lower `max_tokens`, or end episodes earlier (fewer turns)."
+        )
+
+    def _larger_window(self) -> str:
+        """What gives the server a larger window; the server is told by its message, the model
+        string, or the absence of an api_base (a hosted API)."""
+        # llama.cpp's message (tools/server: "request (N tokens) exceeds the available context
+        # size (M tokens), try increasing it", type exceed_context_size_error).
+        if "available context size" in self.detail or "exceed_context_size" in self.detail:
+            return (
+                "Start llama.cpp's server with a larger --ctx-size (-c; with --parallel N each "
+                "request gets 1/N of it)"
+            )
+        if self.model.startswith("hosted_vllm/"):
+            return "Serve the model with a larger --max-model-len (vLLM)"
+        if self.api_base is None:
+            return "Use a model with a larger context window"
+        return (
+            "Give the server a larger context window (vLLM: --max-model-len; SGLang: "
+            "--context-length; llama.cpp: --ctx-size)"
         )
 
 
@@ -160,10 +183,42 @@ class MalformedResponse(LLMError):
 
 
 class MissingAPIKey(LLMError):
-    """`api_key_env` names an environment variable that is not set."""
+    """No API key where one is needed: `api_key_env` names an environment variable that is not
+    set, or the provider (an `openai/` model) sends nothing without a key and none is named."""
 
     summary = "the API key is missing"
 
     def advice(self) -> str:
-        """Export the variable."""
-        return "Export that variable, or remove `api_key_env` if the server needs no key."
+        """Export the variable, or name one."""
+        return (
+            "Export that variable (give the role `api_key_env: NAME` if it names none), or "
+            "remove `api_key_env` if the server needs no key; an `openai/` model still needs "
+            "some key (any value, for a server started without one)."
+        )
+
+
+class ModelNotServed(LLMError):
+    """The server answers, but its model list (GET /v1/models) lacks the configured model."""
+
+    summary = "the server does not serve this model"
+
+    def advice(self) -> str:
+        """Name a model the server serves, or point at the right server."""
+        return (
+            "Name one of the models it lists (a `hosted_vllm/` or `openai/` model string is "
+            "the provider, a slash, then that name), or fix `api_base` if this is the wrong "
+            "server; otherwise its answers would be filed under the configured model's name."
+        )
+
+
+class NoModelList(LLMError):
+    """The server does not answer GET /v1/models with a model list."""
+
+    summary = "the server does not list its models (GET /v1/models)"
+
+    def advice(self) -> str:
+        """Fix api_base, or skip the check."""
+        return (
+            "Check `api_base` (an OpenAI-compatible URL usually ends in /v1); for a server "
+            "without /v1/models, run with --no-preflight."
+        )

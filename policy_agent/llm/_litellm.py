@@ -34,6 +34,7 @@ from policy_agent.llm._errors import (
     LLMError,
     LLMTimeout,
     MalformedResponse,
+    MissingAPIKey,
     RateLimited,
     RequestRejected,
     ServerError,
@@ -58,6 +59,8 @@ if "LITELLM_LOG" not in os.environ:
         logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 __all__ = [
+    "DIRECT_SWITCH",
+    "PINNED_VERSION",
     "AsyncOpenAI",
     "BaseLLMHTTPHandler",
     "Logging",
@@ -67,10 +70,36 @@ __all__ = [
     "atext_completion",
     "close_connections",
     "describe_model",
+    "direct_path_enabled",
     "litellm",
     "openai_http_client",
+    "pinned_release_installed",
     "to_llm_error",
 ]
+
+PINNED_VERSION = "1.106.2"
+"""The litellm release pyproject.toml pins, whose internals `_direct` and `_skip_mcp_handler`
+are known to fit (docs/litellm.md says how to check another)."""
+DIRECT_SWITCH = "POLICY_AGENT_LITELLM_DIRECT"
+"""Set to `off` to reach a single vLLM server through `litellm.acompletion`, as any other
+provider is: slower (~4 ms more CPU per call), the same requests."""
+
+
+def pinned_release_installed(version: str | None = None) -> bool:
+    """Whether the installed litellm (or `version`) is the pinned one."""
+    if version is None:
+        from importlib.metadata import version as installed
+
+        version = installed("litellm")
+    return version == PINNED_VERSION
+
+
+def direct_path_enabled() -> bool:
+    """Whether one vLLM server is reached through litellm's provider handlers (`_direct`): on
+    the pinned release, unless switched off in the environment."""
+    switched_off = os.environ.get(DIRECT_SWITCH, "").lower() in ("off", "0", "false", "no")
+    return not switched_off and pinned_release_installed()
+
 
 acompletion = litellm.acompletion
 atext_completion = litellm.atext_completion
@@ -129,13 +158,20 @@ def openai_http_client() -> httpx.AsyncClient | None:
 
 
 def to_llm_error(
-    error: Exception, *, role: str, model: str, api_base: str | None, timeout: float
+    error: Exception,
+    *,
+    role: str,
+    model: str,
+    api_base: str | None,
+    timeout: float,
+    api_key_env: str | None = None,
 ) -> LLMError:
     """Our typed error for whatever litellm raised, found from the exception's cause chain.
 
     litellm reports a refused connection as InternalServerError (500) and a garbage body as
     APIError or InternalServerError, so its class alone would mislead; the chain holds the
-    transport error or the HTTP response that really happened.
+    transport error or the HTTP response that really happened. `api_key_env` is the role's
+    (named when the OpenAI client refuses to send a request without a key).
     """
     links = list(_chain(error))
     server = _failed_base(links) or api_base
@@ -145,6 +181,11 @@ def to_llm_error(
             role=role, model=model, api_base=server, timeout=timeout, detail=detail, status=status
         )
 
+    # The OpenAI SDK's own `OpenAIError` (never a subclass: those are answers or transport
+    # failures) is raised before anything is sent; litellm 1.106.2 wraps it as a 500.
+    refused = next((link for link in links if type(link) is openai.OpenAIError), None)
+    if refused is not None:
+        return build(*_refused_before_sending(refused, api_key_env))
     if any(isinstance(link, _UNREACHABLE) for link in links):
         return build(ServerUnreachable, _first_line(links[-1]))
     if isinstance(error, Timeout) or any(
@@ -167,6 +208,21 @@ def to_llm_error(
         # The server answered 2xx, but litellm could not read it (bad JSON, wrong shape).
         return build(MalformedResponse, _what_was_sent(links) or _first_line(links[-1]))
     return build(LLMError, f"{type(error).__name__}: {_first_line(error)}")
+
+
+def _refused_before_sending(
+    refused: BaseException, api_key_env: str | None
+) -> tuple[type[LLMError], str]:
+    """The error (not retried: nothing was sent) for a request the OpenAI client refused."""
+    said = _first_line(refused)
+    if "credentials" not in said and "api_key" not in said:
+        return LLMError, f"the request was never sent: the OpenAI client refused it: {said}"
+    where = (
+        f"`api_key_env` names {api_key_env}, which holds no key"
+        if api_key_env is not None
+        else "the role's model config names no `api_key_env`"
+    )
+    return MissingAPIKey, f"the request was never sent: it needs an API key and {where} ({said})"
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

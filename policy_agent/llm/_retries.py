@@ -37,6 +37,16 @@ class Backoff:
         return float(delay * (0.5 + self._jitter.random() / 2))
 
 
+def longest_call_s(config: ModelConfig) -> float:
+    """The most time one call may take: every attempt up to its `timeout`, and the longest
+    backoff between them (a hung server costs exactly this)."""
+    waits = sum(
+        min(config.retry_backoff * 2 ** (attempt - 1), _MAX_BACKOFF_S)
+        for attempt in range(1, config.retries + 1)
+    )
+    return float((config.retries + 1) * config.timeout + waits)
+
+
 async def with_retries(config: ModelConfig, backoff: Backoff, attempt_once: Attempt) -> Completion:
     """The first answer of up to `1 + config.retries` attempts, or the last error given up on
     (carrying every attempt)."""

@@ -53,7 +53,10 @@ class Generation(Record):
     """
 
     model: str
-    """The litellm model string."""
+    """The litellm model string of the role's config: the model asked for."""
+    served_model: str | None = None
+    """The model the server says answered (its response's `model`), when it said; a server
+    that serves one model whatever the request names (llama.cpp) shows it here."""
     transport: Transport
     raw_completion: str
     """What the model wrote, as it came back: the raw text (completions transport) or

@@ -74,6 +74,9 @@ class DatabaseState(Record):
     final_hash: str
     diff: list[RecordedChange] = Field(default_factory=list)
     """Records that differ between the initial and the final state."""
+    hash_scheme: str = "sha256-canonical-json"
+    """How the hashes were computed (`policy_agent.environment.HASH_SCHEME` today; runs made
+    before the incremental hash used sha256 of the whole canonical JSON, the default here)."""
 
 
 class Episode(Record):

@@ -34,6 +34,10 @@ class ViolationCode(StrEnum):
     """Tool-call markup that does not follow the format (unclosed tag, no function name, ...)."""
     UNTERMINATED_REASONING = "unterminated_reasoning"
     """Thinking mode, but the completion never closed its reasoning with `</think>`."""
+    TRUNCATED = "truncated"
+    """The server cut the answer off at `max_tokens` (finish reason `length`): whatever it
+    holds, it is not the whole answer. A model-config matter more than the model's: raise
+    `max_tokens` (or the server's context window)."""
 
 
 class Message(Record):

@@ -43,8 +43,13 @@ from policy_agent.scripted._responder import Endpoint, Reply, Responder
 from policy_agent.scripted._script import Script
 from policy_agent.scripted._server import RecordedRequest
 
-_CONTEXT_PHRASES = ("maximum context length", "context_length_exceeded")
-"""What a 400 says when the prompt does not fit (as litellm recognises it)."""
+_CONTEXT_PHRASES = (
+    "maximum context length",
+    "context_length_exceeded",
+    "exceeds the available context size",
+)
+"""What a 400 says when the prompt does not fit, as litellm 1.106.2 recognises it (vLLM and
+OpenAI's wording, and llama.cpp's)."""
 
 
 class ScriptedModelClient:
@@ -118,11 +123,15 @@ class ScriptedModelClient:
             self.requests.append(RecordedRequest(path=path, body=body))
             start = time.perf_counter()
             reply = self._responder.reply(endpoint, body)
-            if reply.delay_s > 0:
-                await asyncio.sleep(reply.delay_s)
-            if reply.hang:
-                await asyncio.sleep(self.config.timeout)
-                raise self._error(LLMTimeout, f"timed out after {self.config.timeout} s")
+            # `timeout` bounds the whole attempt, as in `LLMClient`: a trickled body too.
+            deadline = asyncio.timeout(self.config.timeout)
+            try:
+                async with deadline:
+                    await _served(reply)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                raise self._error(LLMTimeout, f"timed out after {self.config.timeout} s") from None
             latency_ms = (time.perf_counter() - start) * 1000
             return self._completion(endpoint, reply, latency_ms, failed, prompt)
 
@@ -174,11 +183,13 @@ class ScriptedModelClient:
                 usage.prompt_tokens * config.price_per_input_token
                 + usage.completion_tokens * config.price_per_output_token
             )
+        served = body.get("model")
         return Completion(
             finish_reason=choice.get("finish_reason"),
             usage=usage,
             latency_ms=latency_ms,
             model=config.model,
+            served_model=served if isinstance(served, str) else None,
             raw=choice,
             cost_usd=cost,
             attempts=failed,
@@ -210,3 +221,13 @@ class ScriptedModelClient:
             status=status,
             timeout=self.config.timeout,
         )
+
+
+async def _served(reply: Reply) -> None:
+    """Wait as long as the server would take to send `reply` (a hang: until cancelled)."""
+    if reply.delay_s > 0:
+        await asyncio.sleep(reply.delay_s)
+    if reply.hang:
+        await asyncio.Event().wait()
+    if reply.trickle_s is not None:
+        await asyncio.sleep(len(reply.body.encode()) * reply.trickle_s)

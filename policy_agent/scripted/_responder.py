@@ -41,6 +41,8 @@ class Reply:
     """Wait this long before answering."""
     hang: bool = False
     """Never answer: wait until the client disconnects or the server stops."""
+    trickle_s: float | None = None
+    """Send the headers at once, then the body one byte every this many seconds."""
 
 
 def approximate_tokens(text: str) -> int:
@@ -181,6 +183,9 @@ class Responder:
     def reply(self, endpoint: Endpoint, body: dict[str, JsonValue]) -> Reply:
         """The reply to one parsed request body sent to `endpoint`."""
         role = body.get("model")
+        if self._script.single_model is not None:
+            # llama.cpp's server answers whatever model a request names, with its own.
+            [role] = self._pickers
         picker = self._pickers.get(role) if isinstance(role, str) else None
         if picker is None:
             roles = ", ".join(self._script.roles)
@@ -203,15 +208,16 @@ class Responder:
         delay_s /= 1000
         if answer.hang:
             return Reply(status=503, body="", delay_s=delay_s, hang=True)
+        trickle_s = None if answer.trickle_ms is None else answer.trickle_ms / 1000
         if answer.fault is not None:
-            return _fault_reply(answer, delay_s)
+            return _fault_reply(answer, delay_s, trickle_s)
         if endpoint == "chat":
             result = self._chat_body(role, answer, index, body)
         else:
             result = self._completion_body(role, answer, index, body)
         if isinstance(result, str):
             return Reply(status=500, body=error_body(500, result, "InternalServerError"))
-        return Reply(status=200, body=json.dumps(result), delay_s=delay_s)
+        return Reply(status=200, body=json.dumps(result), delay_s=delay_s, trickle_s=trickle_s)
 
     def _chat_body(
         self, role: str, answer: Answer, index: int, request: dict[str, JsonValue]
@@ -249,8 +255,9 @@ class Responder:
             "logprobs": None,
             "finish_reason": answer.finish_reason or default_reason,
         }
+        name = self._name(role)
         return _envelope(
-            f"chatcmpl-{number}", "chat.completion", role, choice, prompt_text, generated
+            f"chatcmpl-{number}", "chat.completion", name, choice, prompt_text, generated
         )
 
     def _completion_body(
@@ -271,13 +278,18 @@ class Responder:
         }
         prompt_text = prompt if isinstance(prompt, str) else json.dumps(prompt)
         number = next(self._ids)
-        return _envelope(f"cmpl-{number}", "text_completion", role, choice, prompt_text, text)
+        name = self._name(role)
+        return _envelope(f"cmpl-{number}", "text_completion", name, choice, prompt_text, text)
+
+    def _name(self, role: str) -> str:
+        """The `model` an answer gives: the role asked for, or the single model's name."""
+        return self._script.single_model or role
 
 
 def _envelope(
     response_id: str,
     kind: str,
-    role: str,
+    model: str,
     choice: dict[str, JsonValue],
     prompt_text: str,
     generated: str,
@@ -288,7 +300,7 @@ def _envelope(
         "id": response_id,
         "object": kind,
         "created": int(time.time()),
-        "model": role,
+        "model": model,
         "choices": [choice],
         "usage": {
             "prompt_tokens": prompt_tokens,
@@ -298,7 +310,7 @@ def _envelope(
     }
 
 
-def _fault_reply(answer: Answer, delay_s: float) -> Reply:
+def _fault_reply(answer: Answer, delay_s: float, trickle_s: float | None) -> Reply:
     assert answer.fault is not None
     fault = answer.fault
     status, body = fault.status, fault.body
@@ -307,7 +319,13 @@ def _fault_reply(answer: Answer, delay_s: float) -> Reply:
         text = error_body(status, f"scripted fault: HTTP {status}", kind)
     else:
         text = body if isinstance(body, str) else json.dumps(body)
-    return Reply(status=status, body=text, content_type=fault.content_type, delay_s=delay_s)
+    return Reply(
+        status=status,
+        body=text,
+        content_type=fault.content_type,
+        delay_s=delay_s,
+        trickle_s=trickle_s,
+    )
 
 
 def _cut_at_stop(text: str, stop: JsonValue) -> str:

@@ -114,6 +114,14 @@ class Answer(_Strict):
         default=False,
         description="Never answer (until the client gives up or the server stops): a timeout.",
     )
+    trickle_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Send the headers at once, then the body one byte every this many milliseconds: "
+            "a server that is slow but never silent for long, so no read timeout fires."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -124,6 +132,8 @@ class Answer(_Strict):
     def _says_something(self) -> Answer:
         if self.hang and self.fault is not None:
             raise ValueError("an answer either hangs or has a fault, not both")
+        if self.hang and self.trickle_ms is not None:
+            raise ValueError("an answer either hangs or trickles its body, not both")
         replies = (self.content, self.reasoning, self.text)
         silent = all(r is None for r in replies) and not self.tool_calls
         if silent and not self.hang and self.fault is None:
@@ -229,7 +239,28 @@ class Script(_Strict):
         description="Answer 401 unless the request carries `Authorization: Bearer <this>` "
         "(like `vllm serve --api-key`).",
     )
+    single_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Serve one model of this name, as llama.cpp's server does: every request is "
+        "answered from the script's only role whatever `model` it names, and the answers and "
+        "GET /v1/models give this name.",
+    )
     roles: dict[str, Role] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_role_for_a_single_model(self) -> Script:
+        if self.single_model is not None and len(self.roles) != 1:
+            raise ValueError(
+                f"single_model serves one model, but the script has {len(self.roles)} roles "
+                f"({', '.join(self.roles)}); give it one"
+            )
+        return self
+
+    @property
+    def served_models(self) -> list[str]:
+        """The model names GET /v1/models lists: the roles, or the single model."""
+        return [self.single_model] if self.single_model is not None else list(self.roles)
 
 
 class ScriptError(PolicyAgentError):

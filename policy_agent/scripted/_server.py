@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import JsonValue
 
 from policy_agent.errors import PolicyAgentError
-from policy_agent.scripted._responder import Endpoint, Responder, error_body
+from policy_agent.scripted._responder import Endpoint, Reply, Responder, error_body
 from policy_agent.scripted._script import Script, load_script
 
 
@@ -196,9 +196,8 @@ class ScriptedServer:
         if not isinstance(body, dict):
             message = "the request body is not a JSON object"
             return _json(400, error_body(400, message, "BadRequestError"))
-        key = self.script.require_api_key
-        if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
-            return _json(401, error_body(401, "Unauthorized", "AuthenticationError"))
+        if self._refuses(request):
+            return _unauthorized()
         if body.get("stream") is True:
             message = "the scripted server does not stream; send stream: false"
             return _json(400, error_body(400, message, "BadRequestError", "stream"))
@@ -209,12 +208,22 @@ class ScriptedServer:
             assert self._stopping is not None
             await self._stopping.wait()
             return _json(503, error_body(503, "the scripted server is stopping", "ServerError"))
+        if reply.trickle_s is not None:
+            return await _trickle(request, reply, reply.trickle_s)
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
 
+    def _refuses(self, request: web.Request) -> bool:
+        """Whether a key is required and the request does not carry it (as `vllm serve
+        --api-key` checks every /v1 path)."""
+        key = self.script.require_api_key
+        return key is not None and request.headers.get("Authorization") != f"Bearer {key}"
+
     async def _models(self, request: web.Request) -> web.StreamResponse:
+        if self._refuses(request):
+            return _unauthorized()
         models = [
-            {"id": role, "object": "model", "owned_by": "policy-agent-scripted"}
-            for role in self.script.roles
+            {"id": name, "object": "model", "owned_by": "policy-agent-scripted"}
+            for name in self.script.served_models
         ]
         return _json(200, json.dumps({"object": "list", "data": models}))
 
@@ -228,3 +237,23 @@ class ScriptedServer:
 
 def _json(status: int, body: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/json")
+
+
+def _unauthorized() -> web.Response:
+    """vLLM's answer to a missing or wrong key (0.17.1 vllm/entrypoints/openai/server_utils.py,
+    `AuthenticationMiddleware`: `JSONResponse(content={"error": "Unauthorized"}, 401)`)."""
+    return _json(401, json.dumps({"error": "Unauthorized"}))
+
+
+async def _trickle(request: web.Request, reply: Reply, interval_s: float) -> web.StreamResponse:
+    """The headers (with the whole body's length) at once, then the body byte by byte."""
+    body = reply.body.encode()
+    response = web.StreamResponse(status=reply.status)
+    response.content_type = reply.content_type
+    response.content_length = len(body)
+    await response.prepare(request)
+    for position in range(len(body)):
+        await response.write(body[position : position + 1])
+        await asyncio.sleep(interval_s)
+    await response.write_eof()
+    return response

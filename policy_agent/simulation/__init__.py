@@ -8,7 +8,9 @@ tally = asyncio.run(simulation.run(store, observer))           # runs/<run-id>/e
 ```
 `run_episode` plays one conversation (user, agent, tools) to one of the `TerminationReason`s;
 `OracleAgent` performs a task's expected actions without a model (the demo, `policy-agent
-check`); seeds come from `episode_seed(run seed, task, trial)`.
+check`); seeds come from `episode_seed(run seed, task, trial)`. Infrastructure failures are
+counted by cause (`FailureTally`), and a run stops (`RunStopped`) when one role fails
+`stop_after_infrastructure_failures` episodes in a row.
 """
 
 from policy_agent.simulation._check import TaskCheck, check_pack
@@ -24,8 +26,22 @@ from policy_agent.simulation._config import (
     config_for_domain,
     load_config,
 )
+from policy_agent.simulation._failures import (
+    FailureTally,
+    InfrastructureCause,
+    RunStopped,
+    ServedModels,
+    budget_warnings,
+    infrastructure_cause,
+)
 from policy_agent.simulation._history import agent_moves_first, history_records
-from policy_agent.simulation._loop import AgentPlayer, EpisodeLimits, database_state, run_episode
+from policy_agent.simulation._loop import (
+    AgentPlayer,
+    EpisodeLimits,
+    EpisodeTimeout,
+    database_state,
+    run_episode,
+)
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._processes import WorkerProcessFailed
 from policy_agent.simulation._progress import (
@@ -37,6 +53,7 @@ from policy_agent.simulation._progress import (
 )
 from policy_agent.simulation._runner import PlannedEpisode, Simulation, plan
 from policy_agent.simulation._seeds import episode_seed
+from policy_agent.simulation._simulate import simulate
 
 __all__ = [
     "HASH_EXCLUDES",
@@ -45,6 +62,9 @@ __all__ = [
     "BriefUser",
     "ConfigError",
     "EpisodeLimits",
+    "EpisodeTimeout",
+    "FailureTally",
+    "InfrastructureCause",
     "ModelAgentConfig",
     "OracleAgent",
     "OracleAgentConfig",
@@ -52,21 +72,26 @@ __all__ = [
     "PlannedEpisode",
     "ProgressDisplay",
     "RunObserver",
+    "RunStopped",
     "RunTally",
+    "ServedModels",
     "Simulation",
     "SimulationConfig",
     "TaskCheck",
     "WorkerProcessFailed",
     "agent_moves_first",
     "apply_overrides",
+    "budget_warnings",
     "check_pack",
     "config_for_domain",
     "database_state",
     "episode_seed",
     "history_records",
+    "infrastructure_cause",
     "is_infrastructure_failure",
     "is_pass",
     "load_config",
     "plan",
     "run_episode",
+    "simulate",
 ]

@@ -46,10 +46,16 @@ from policy_agent.yamlsource import (
 TAU2_GREETING = "Hi! How can I help you today?"
 """tau2-bench's fixed first agent message, our default greeting."""
 
-HASH_EXCLUDES = ("concurrency", "domain", "out", "processes")
+HASH_EXCLUDES = (
+    "concurrency",
+    "domain",
+    "out",
+    "processes",
+    "stop_after_infrastructure_failures",
+)
 """Config fields left out of the resume hash: how fast and on how many processes, where the
-pack lies (its content is hashed separately), where runs go. Everything else changes what an
-episode is."""
+pack lies (its content is hashed separately), where runs go, when a failing run stops.
+Everything else changes what an episode is."""
 
 
 class ConfigError(PolicyAgentError):
@@ -114,6 +120,12 @@ class SimulationConfig(BaseModel):
     )
     episode_timeout_s: float | None = Field(
         default=1800, gt=0, description="Wall-clock limit per episode (null: none)."
+    )
+    stop_after_infrastructure_failures: int | None = Field(
+        default=5,
+        ge=1,
+        description="Stop starting episodes after this many in a row failed on one role's "
+        "infrastructure (its server dead, say); the run stays resumable (null: never stop).",
     )
     seed: int = Field(default=0, description="The run seed; each episode's seed derives from it.")
     greeting: str | None = Field(

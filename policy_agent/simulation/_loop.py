@@ -10,6 +10,9 @@ first, and its records count towards no limit. Steps are checked
 before a participant is asked for a turn, never between a call and its result. Whatever happens
 inside, `run_episode` returns an `Episode` holding everything recorded up to the end: an
 exception becomes `infrastructure_error` with its traceback, so one episode never stops a run.
+An episode whose time limit passes while the agent or the user is waiting for its model's
+answer ends as `infrastructure_error` too (a hung server is not the agent's doing); only a
+limit that passes elsewhere is the episode's own `timeout`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Protocol, assert_never
 from pydantic import JsonValue
 
 from policy_agent.agent import AgentModelError, AgentStep, GaveUpStep, MessageStep, ToolCallStep
-from policy_agent.environment import Database, EpisodeEnvironment
+from policy_agent.environment import HASH_SCHEME, Database, EpisodeEnvironment
+from policy_agent.errors import PolicyAgentError
 from policy_agent.records import (
     AgentMessage,
     ConversationRecord,
@@ -79,6 +83,10 @@ class EpisodeLimits:
     """Wall-clock limit of the whole episode (None: no limit)."""
     greeting: str | None = None
     """The agent's fixed first message; None lets the user speak first."""
+
+
+class EpisodeTimeout(PolicyAgentError):
+    """The episode's time limit passed while a role waited for its model's answer."""
 
 
 class _End(Exception):
@@ -159,8 +167,7 @@ async def run_episode(
     except Exception as raised:
         # A TimeoutError is the episode's own limit only if that deadline passed.
         if isinstance(raised, TimeoutError) and deadline.expired():
-            reason = TerminationReason.TIMEOUT
-            error = f"the episode took longer than its limit of {limits.timeout_s} s"
+            reason, error = loop.out_of_time(deadline.when())
         else:
             reason, error = _failure(raised, transcript)
     return Episode(
@@ -222,6 +229,7 @@ def database_state(database: Database, initial: Database | None = None) -> Datab
     return DatabaseState(
         initial_hash=start.content_hash(),
         final_hash=database.content_hash(),
+        hash_scheme=HASH_SCHEME,
         diff=[change.recorded() for change in database.diff(start)],
     )
 
@@ -237,6 +245,32 @@ class _Loop:
     environment: EpisodeEnvironment
     limits: EpisodeLimits
     on_agent_tokens: Callable[[int], None] | None
+    waiting: EventRole | None = None
+    """The role whose model the episode is waiting for (None between turns)."""
+    waiting_since: float = 0.0
+    """When that wait began (event-loop time)."""
+
+    def out_of_time(self, limit_at: float | None) -> tuple[TerminationReason, str]:
+        """The ending when the episode's time limit (at loop time `limit_at`) passed, and why."""
+        limit = self.limits.timeout_s
+        role = self.waiting
+        # A limit that had passed before the wait began (a tool that blocked the loop) is
+        # the episode's own.
+        if role is None or limit_at is None or self.waiting_since >= limit_at:
+            return TerminationReason.TIMEOUT, f"the episode took longer than its limit of {limit} s"
+        waited = asyncio.get_running_loop().time() - self.waiting_since
+        error = (
+            f"the episode reached its limit of {limit} s while waiting {waited:.1f} s for the "
+            f"{role} model's answer: a call that outlasts the episode is the server's failure "
+            "(hung, or far too slow), not the agent's"
+        )
+        self.transcript.events.append(
+            ErrorEvent(role=role, error_type=EpisodeTimeout.__name__, message=error)
+        )
+        return TerminationReason.INFRASTRUCTURE_ERROR, error
+
+    def _ask(self, role: EventRole) -> None:
+        self.waiting, self.waiting_since = role, asyncio.get_running_loop().time()
 
     async def play(self) -> None:
         messages = self.transcript.messages
@@ -257,7 +291,9 @@ class _Loop:
         """Ask the user until it says something to the agent (its own tool calls run between)."""
         while True:
             self._check_limits()
+            self._ask("user")
             step = await self.user.respond(self.transcript.messages, seed=self.seed)
+            self.waiting = None
             self.transcript.events += step.events
             self.transcript.count("user", step.totals)
             record = step.record
@@ -273,7 +309,9 @@ class _Loop:
         """Ask the agent until it says something to the user (its tool calls run between)."""
         while True:
             self._check_limits()
+            self._ask("agent")
             step = await self.agent.act(self.transcript.messages, seed=self.seed)
+            self.waiting = None
             self.transcript.events += step.events
             self._count_agent(step)
             match step:

@@ -30,6 +30,7 @@ from policy_agent.simulation._config import (
     ModelAgentConfig,
     SimulationConfig,
 )
+from policy_agent.simulation._failures import RunStopped
 from policy_agent.simulation._history import history_records
 from policy_agent.simulation._loop import (
     AgentPlayer,
@@ -115,6 +116,12 @@ class Simulation:
         e.g. a `ScriptedModelClient` in a test; the others are `LLMClient`s of the config.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
         """
+        if clients and config.processes > 1:
+            raise ConfigError(
+                f"clients given to Simulation ({', '.join(sorted(clients))}) live in this "
+                f"process and cannot serve {config.processes} worker processes; set "
+                "`processes: 1` to use them"
+            )
         self.config = config
         self.pack = pack
         self.episodes = plan(config, pack)
@@ -176,11 +183,14 @@ class Simulation:
         stops the workers; every episode appended so far is on disk and `--resume` runs the
         rest. With `processes` > 1 the episodes are played in child processes and appended here
         (`play_in_processes`); `WorkerProcessFailed` when a child stopped early (the manifest is
-        then not finished).
+        then not finished). When one role fails `stop_after_infrastructure_failures` episodes in
+        a row, no more are started and those still playing are dropped (they run again on
+        resume): the tally's `stopped` says why, and the manifest is not finished.
         """
         resumption = resumption or plan_resumption(store.episodes_path)
         todo = [planned for planned in self.episodes if planned.key not in resumption.done]
         tally = RunTally(planned=len(self.episodes), already_done=len(self.episodes) - len(todo))
+        streak_limit = self.config.stop_after_infrastructure_failures
 
         async def record(played: Episode) -> None:
             episode = resumption.next_attempt(played)
@@ -189,6 +199,7 @@ class Simulation:
             tally.add(episode)
             if observer is not None:
                 observer.finished(episode)
+            tally.failures.check_streak(streak_limit)
 
         if observer is not None:
             observer.started(tally)
@@ -205,10 +216,13 @@ class Simulation:
                 )
             else:
                 await self.play_all(todo, tally, record)
+        except RunStopped as stopped:
+            tally.stopped = stopped
         finally:
             if observer is not None:
                 observer.stopped()
-        store.finish()
+        if tally.stopped is None:
+            store.finish()
         return tally
 
     async def play_all(

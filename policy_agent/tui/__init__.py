@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy_agent.trajectory import episode_id, parse_episode_id
 from policy_agent.tui._actions import ActionRow, arguments_match, call_text, pair_actions
 from policy_agent.tui._filter import EpisodeFilter
 from policy_agent.tui._log import EpisodeEntry, EpisodeLog, EpisodeNotFound
@@ -71,7 +70,6 @@ __all__ = [
     "actions_view",
     "arguments_match",
     "call_text",
-    "episode_id",
     "is_success",
     "match_count",
     "matching_steps",
@@ -79,7 +77,6 @@ __all__ = [
     "outcome_text",
     "pack_path_of",
     "pair_actions",
-    "parse_episode_id",
     "pretty_json_text",
     "render_episode",
     "render_origin",

@@ -48,6 +48,10 @@ def visible_text(content: str) -> str | None:
     return split.answer.strip() if split.finished else None
 
 
+_CUT_OFF = "cut off at max_tokens (finish_reason `length`)"
+"""Why an answer the server cut off is unusable."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Said:
     text: str
@@ -119,7 +123,7 @@ class LLMUser:
             try:
                 completion = await self.client.chat(messages, tools=self.tools, seed=attempt_seed)
             except LLMError as error:
-                tally.events += [r.retry_event(error.model) for r in error.attempts]
+                tally.events += [r.retry_event(error.model) for r in error.retried]
                 raise UserModelError(error, tally.events, tally.totals()) from error
             generation = completion.generation(transport="chat", seed=attempt_seed, attempt=attempt)
             tally.add(completion, generation)
@@ -154,10 +158,16 @@ class LLMUser:
             )
             return UserStep(record=call, events=tuple(tally.events), totals=tally.totals())
         attempts = self.max_retries + 1
+        # A cut-off answer is the model config's doing, not the model's reading of the guidelines.
+        advice = (
+            "raise the user model's `max_tokens` (user.model.max_tokens; unset, the server's "
+            "context window is the limit)"
+            if reason == _CUT_OFF
+            else "check that it follows the simulation guidelines, or raise user.max_retries"
+        )
         raise UserGaveUp(
             f"task {self.task.id}: the user model {self.client.config.model} gave no usable turn "
-            f"in {attempts} attempt{'s' if attempts != 1 else ''} (the last: {reason}); check "
-            "that it follows the simulation guidelines, or raise user.max_retries",
+            f"in {attempts} attempt{'s' if attempts != 1 else ''} (the last: {reason}); {advice}",
             tally.events,
             tally.totals(),
         )
@@ -165,7 +175,7 @@ class LLMUser:
     def _read(self, completion: Completion) -> _Said | _Called | str:
         """The turn the answer is, or why it is unusable."""
         if completion.finish_reason == "length":
-            return "cut off at max_tokens (finish_reason `length`)"
+            return _CUT_OFF
         text = visible_text(completion.text or "")
         if text is None:
             return "the reasoning (<think>) never ended, so there is no message"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -55,7 +55,8 @@ class Document:
 
     file: Path
     data: object
-    lines: dict[Loc, int] = field(default_factory=dict)
+    lines: Mapping[Loc, int] = field(default_factory=dict)
+    """Where each key and item is (a JSON file without problems finds them when first asked)."""
     issues: tuple[DocumentIssue, ...] = ()
 
     def line_of(self, loc: Loc) -> int | None:

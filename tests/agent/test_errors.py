@@ -60,11 +60,13 @@ async def test_failure_after_retries_keeps_every_event_of_the_turn(serve, make_a
     assert isinstance(error.error, ServerError)
     assert (error.role, error.model) == ("agent", "hosted_vllm/agent")
     assert "agent model hosted_vllm/agent" in str(error)
-    violation, first, second = error.events
+    # The retried attempt is a retry; the last one is the failure itself (error.error).
+    violation, retried = error.events
     assert isinstance(violation, ViolationEvent)
     assert violation.generation.raw_completion == two_calls
-    assert isinstance(first, RetryEvent) and isinstance(second, RetryEvent)
-    assert [(e.attempt, e.error_type) for e in (first, second)] == [
+    assert isinstance(retried, RetryEvent)
+    assert (retried.attempt, retried.error_type) == (1, "ServerError")
+    assert [(a.attempt, a.error_type) for a in error.error.attempts] == [
         (1, "ServerError"),
         (2, "ServerError"),
     ]
@@ -82,7 +84,8 @@ async def test_an_unreachable_server(make_agent) -> None:
 
     assert isinstance(raised.value.error, ServerUnreachable)
     assert "Is the vLLM server running" in str(raised.value)
-    assert [e.error_type for e in raised.value.events] == ["ServerUnreachable"] * 2
+    assert [e.error_type for e in raised.value.events] == ["ServerUnreachable"]
+    assert len(raised.value.error.attempts) == 2
 
 
 async def test_a_timeout(serve, make_agent) -> None:
@@ -94,8 +97,9 @@ async def test_a_timeout(serve, make_agent) -> None:
 
     assert isinstance(raised.value.error, LLMTimeout)
     assert "raise `timeout`" in str(raised.value)
-    [event] = raised.value.events
-    assert event.error_type == "LLMTimeout"
+    assert raised.value.events == []  # one attempt, not retried: a failure, not a retry
+    [attempt] = raised.value.error.attempts
+    assert attempt.error_type == "LLMTimeout"
 
 
 async def test_rate_limiting_is_retried_then_reported(serve, make_agent) -> None:
@@ -106,7 +110,7 @@ async def test_rate_limiting_is_retried_then_reported(serve, make_agent) -> None
         await agent.act([HELLO])
 
     assert isinstance(raised.value.error, RateLimited)
-    assert len(raised.value.events) == 2
+    assert [e.attempt for e in raised.value.events] == [1]
 
 
 async def test_a_context_length_error_is_not_retried(serve, make_agent) -> None:
@@ -120,6 +124,8 @@ async def test_a_context_length_error_is_not_retried(serve, make_agent) -> None:
     assert isinstance(raised.value.error, ContextLengthExceeded)
     assert CONTEXT in str(raised.value)
     assert len(server.requests) == 1
+    # Its one attempt failed and was not tried again: no retry is logged.
+    assert raised.value.events == []
 
 
 async def test_a_rejected_request_names_the_model(serve, make_agent) -> None:

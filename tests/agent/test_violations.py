@@ -242,11 +242,42 @@ async def test_structured_response_with_broken_arguments_is_malformed(serve, mak
     assert event.action_taken == "terminate"
 
 
-async def test_reasoning_cut_off_at_max_tokens_is_unterminated_not_empty(serve, make_agent) -> None:
+async def test_reasoning_cut_off_at_max_tokens_is_truncated_not_empty(serve, make_agent) -> None:
     server = await serve([{"reasoning": "Let me think about the", "finish_reason": "length"}])
     agent = make_agent(server, violations=ViolationPolicy(max_attempts=1))
 
     step = await agent.act([HELLO])
 
     assert isinstance(step.turn, Violation)
-    assert step.turn.code is ViolationCode.UNTERMINATED_REASONING
+    assert step.turn.code is ViolationCode.TRUNCATED
+
+
+async def test_feedback_on_a_cut_off_call_says_it_was_cut_off(serve, make_agent) -> None:
+    unclosed = CRIBS_CALL[: CRIBS_CALL.index("</parameter>")]
+    server = await serve(
+        [{"content": unclosed, "finish_reason": "length"}, {"content": CRIBS_CALL}]
+    )
+    agent = make_agent(server, thinking=False, violations=ViolationPolicy(strategy="feedback"))
+
+    step = await agent.act([HELLO])
+
+    assert step.turn == CRIBS
+    [event] = violations(step.events)
+    assert event.violation.code is ViolationCode.TRUNCATED
+    correction = request_bodies(server)[1]["messages"][-1]
+    assert correction["role"] == "user"
+    assert "was cut off at the token limit" in correction["content"]
+    assert "never closed" not in correction["content"]  # the parser's reason misleads
+
+
+async def test_a_completion_cut_off_at_max_tokens_is_truncated(serve, make_agent) -> None:
+    server = await serve([{"text": "Fine.</think>\nViolations none", "finish_reason": "length"}])
+    agent = make_agent(
+        server, transport="completions", violations=ViolationPolicy(strategy="terminate")
+    )
+
+    step = await agent.act([HELLO])
+
+    assert isinstance(step, GaveUpStep)
+    assert step.turn.code is ViolationCode.TRUNCATED
+    assert step.turn.content == "Violations none"

@@ -136,6 +136,27 @@ def test_an_unreachable_server_is_a_clear_error_without_traceback() -> None:
     assert "Traceback" not in result.output
 
 
+def test_a_model_the_server_does_not_serve_is_found_before_the_chat_starts(server_for) -> None:
+    server = server_for([{"content": "unused"}])
+
+    result = chat(server.base_url, ["Hi"], "--agent-model", "hosted_vllm/nvidia/Nemotron")
+
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"error: agent model hosted_vllm/nvidia/Nemotron at {server.base_url}: the server does "
+        f"not serve this model: requests name 'nvidia/Nemotron', but GET {server.base_url}/models "
+        "lists agent\n"
+    )
+    assert server.requests == []
+    # Without the check the first message finds out, as a 404 of the chat call.
+    unchecked = chat(
+        server.base_url, ["Hi"], "--agent-model", "hosted_vllm/nvidia/Nemotron", "--no-preflight"
+    )
+    assert unchecked.exit_code == 1
+    assert "agent model hosted_vllm/nvidia/Nemotron" in unchecked.output
+    assert len(server.requests) == 1
+
+
 def test_a_missing_api_key_is_reported_before_the_chat_starts(server_for) -> None:
     server = server_for([{"content": "unused"}])
 

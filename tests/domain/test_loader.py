@@ -214,6 +214,21 @@ def test_top_level_mistakes(
             ),
         ),
         (
+            {"op": "list", "table": "books", "after": "last_id", "limit": 0},
+            (
+                "tools[0].implementation.limit",
+                "Input should be greater than or equal to 1",
+            ),
+        ),
+        (
+            {"op": "list", "table": "books", "after": "last_id"},
+            (
+                "tools[0].implementation.after",
+                "unknown name `last_id`; known: args, book_id, false, now, null, true (at "
+                "column 1 of: last_id)",
+            ),
+        ),
+        (
             {"op": "get", "table": "books", "key": "record.id"},
             (
                 "tools[0].implementation.key",
@@ -228,6 +243,30 @@ def test_implementation_mistakes(
 ) -> None:
     tools = [tool("get_book", implementation, book_id="string")]
     assert problems(write_pack(tmp_path, pack_data(tools=tools))) == [expected]
+
+
+def test_a_database_of_the_wrong_shape_is_reported_value_by_value(tmp_path: Path) -> None:
+    database = {"books": {"BK1": "text", "BK2": {"title": "x"}}, "2shelves": {}, "loans": []}
+    assert problems(write_pack(tmp_path, pack_data(database=database))) == [
+        (
+            "database.books.BK1",
+            "expected a record (a mapping of field to value), found text 'text'",
+        ),
+        (
+            "database['2shelves']",
+            "'2shelves' is not a valid name; use letters, digits and _ (not starting with a digit)",
+        ),
+        (
+            "database.loans",
+            "expected records keyed by id (a mapping of id to record), found a list",
+        ),
+    ]
+
+
+def test_a_database_is_kept_as_loaded(tmp_path: Path) -> None:
+    database = {"books": {"BK1": {"title": "Dune", "tags": ["sf"], "n": 1.0}}, "loans": {}}
+    loaded = load_pack(write_pack(tmp_path, pack_data(database=database))).database
+    assert loaded == database and type(loaded["books"]["BK1"]["n"]) is float
 
 
 def test_fields_of_an_empty_table_are_not_checked(tmp_path: Path) -> None:

@@ -247,6 +247,16 @@ TOOLS: list[dict[str, Any]] = [
         "parameters": {"name": {"type": "string"}},
         "implementation": {"python": "tools/hotel.py:greet"},
     },
+    {
+        "name": "booking_as_stored",
+        "parameters": {"booking_id": BOOKING_ID},
+        "implementation": {"python": "tools/hotel.py:booking_as_stored"},
+    },
+    {
+        "name": "change_a_record_in_place",
+        "parameters": {"booking_id": BOOKING_ID},
+        "implementation": {"python": "tools/hotel.py:change_a_record_in_place"},
+    },
 ]
 USER_TOOLS: list[dict[str, Any]] = [
     {

@@ -19,6 +19,7 @@ from policy_agent.environment import (
     FieldDiff,
     ToolError,
     canonical_json,
+    database_hash,
 )
 
 INITIAL: dict[str, dict[str, dict[str, JsonValue]]] = {
@@ -41,11 +42,16 @@ def db(tables: dict[str, dict[str, dict[str, JsonValue]]]) -> Database:
     return Database(tables)
 
 
-def test_get_returns_a_copy(db: Database) -> None:
+def test_get_returns_a_read_only_record_that_is_not_copied(db: Database) -> None:
     record = db.get("bookings", "B2")
     assert record == INITIAL["bookings"]["B2"]
-    record["status"] = "hacked"
-    record["nights"].append(3)  # type: ignore[union-attr]
+    assert db.get("bookings", "B2") is record
+    with pytest.raises(TypeError, match=r"^records read from the database are read-only; build"):
+        record["status"] = "hacked"
+    with pytest.raises(TypeError, match="read-only"):
+        record["nights"].append(3)  # type: ignore[union-attr]
+    mutable = copy.deepcopy(record)
+    mutable["nights"].append(3)  # type: ignore[union-attr]
     assert db.get("bookings", "B2") == INITIAL["bookings"]["B2"]
     assert db.changes == ()
 
@@ -175,7 +181,8 @@ def test_episodes_do_not_see_each_others_writes_and_the_initial_tables_stay_as_t
     first.update("bookings", "B2", status="cancelled", nights=[9])
     first.insert("guests", "G3", {"name": "Cy", "vip": False})
     second.delete("bookings", "B2")
-    first.get("bookings", "B1")["nights"].append(1)  # type: ignore[union-attr]
+    with pytest.raises(TypeError, match="read-only"):
+        first.get("bookings", "B1")["nights"].append(1)  # type: ignore[union-attr]
     first.snapshot()["guests"]["G1"]["name"] = "changed"
     first.changes[0].after["status"] = "changed"  # type: ignore[index]
 
@@ -189,10 +196,39 @@ def test_episodes_do_not_see_each_others_writes_and_the_initial_tables_stay_as_t
 # ------------------------------------------------------------------------ hashing and diff
 
 
-def test_hash_is_sha256_of_the_documented_canonical_json(db: Database) -> None:
-    expected = hashlib.sha256(canonical_json(db.snapshot())).hexdigest()
-    assert db.content_hash() == expected
+def _hash_by_the_definition(tables: dict[str, dict[str, dict[str, JsonValue]]]) -> str:
+    """The hash as policy_agent/environment/_hash.py's docstring defines it, written out again."""
+    total = 0
+    for table, records in tables.items():
+        for record_id, record in records.items():
+            data = canonical_json([table, record_id, record])
+            total += int.from_bytes(hashlib.shake_256(data).digest(512), "big")
+    digits = f"{total % 2**4096:01024x}"
+    content = {"scheme": "adhash-shake256-4096", "sum": digits, "tables": sorted(tables)}
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def test_hash_is_the_documented_sum_of_record_terms(db: Database) -> None:
+    assert db.content_hash() == _hash_by_the_definition(db.snapshot())
+    assert db.content_hash() == database_hash(INITIAL)
     assert canonical_json({"b": "é", "a": [1, 2.5]}) == '{"a":[1,2.5],"b":"é"}'.encode()
+    db.update("bookings", "B2", cribs=1.0)
+    assert db.content_hash() == _hash_by_the_definition(db.snapshot())
+    assert database_hash({}) == _hash_by_the_definition({})
+
+
+def test_hash_tells_apart_what_canonical_json_tells_apart() -> None:
+    base = {"t": {"a": {"n": 1}}}
+    others = [
+        {"t": {"a": {"n": 1.0}}},
+        {"t": {"b": {"n": 1}}},
+        {"u": {"a": {"n": 1}}},
+        {"t": {"a": {"n": 1}}, "u": {}},
+        {"t": {"a": {"n": 1}, "b": {"n": 1}}},
+        {"t": {"a": {"n": True}}},
+    ]
+    hashes = {database_hash(tables) for tables in [base, *others]}
+    assert len(hashes) == 1 + len(others)
 
 
 def test_hash_does_not_depend_on_the_order_tables_were_written_in(
@@ -280,7 +316,7 @@ def test_hash_and_diff_always_agree_with_the_snapshot(
         except ToolError:
             pass
         snapshot = db.snapshot()
-        assert db.content_hash() == hashlib.sha256(canonical_json(snapshot)).hexdigest()
+        assert db.content_hash() == database_hash(snapshot)
         rebuilt = Database(snapshot)
         assert rebuilt.content_hash() == db.content_hash()
         assert rebuilt.diff(db) == []

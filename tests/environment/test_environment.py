@@ -6,6 +6,7 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from policy_agent.environment import (
     DatabaseHashes,
     Environment,
     ToolDefinitionError,
+    ToolError,
 )
 
 MakePack = Callable[..., DomainPack]
@@ -28,6 +30,26 @@ class Call:
     name: str
     arguments: dict[str, JsonValue] = field(default_factory=dict)
     requestor: str = "assistant"
+
+
+def test_what_an_episode_needs_of_its_environment_is_public(make_pack: MakePack) -> None:
+    environment = Environment.from_pack(make_pack())
+    assert environment.now == datetime(2025, 6, 4, 9, 0)
+    assert environment.sync_hook is None
+    database = environment.new_episode().database
+    assert environment.tool("get_booking_details").run(database, {"booking_id": "B11245"}) == {
+        "id": "B11245",
+        **database.get("bookings", "B11245"),
+    }
+    assert environment.tool("check_phone", "user").checker.tool_name == "check_phone"
+    with pytest.raises(ToolError, match=r"^Tool 'check_phone' not found; the tools are: get_"):
+        environment.tool("check_phone")
+    with pytest.raises(ToolError, match=r"^missing required argument 'booking_id' for get_"):
+        environment.tool("get_booking_details").run(database, {})
+    assert environment.assertion_check("now != null") is environment.assertion_check("now != null")
+    greet = environment.function("tools/hotel.py:greet")
+    assert greet is environment.function("tools/hotel.py:greet")
+    assert repr(greet(database, "Zoë")) == "Greeting(text='Hello Zoë')"
 
 
 def test_episodes_are_isolated_and_the_pack_is_never_written(pack: DomainPack) -> None:

@@ -68,6 +68,56 @@ def test_list_returns_every_record_in_id_order(episode: EpisodeEnvironment) -> N
     assert guests[1] == {"id": "G2", "name": "Bo Chen", "email": "bo@example.com"}
 
 
+_PAGED_LIST: dict[str, Any] = {
+    "name": "list_bookings",
+    "kind": "read",
+    "parameters": {"after": {"type": "string", "default": ""}},
+    "implementation": {
+        "op": "list",
+        "table": "bookings",
+        "fields": ["status"],
+        "limit": 2,
+        "after": "after",
+    },
+}
+
+
+def test_a_list_returns_a_page_and_after_the_last_id_the_next_one(make_pack: Any) -> None:
+    episode = Environment.from_pack(make_pack([_PAGED_LIST])).new_episode()
+    first = episode.call("list_bookings", {})
+    assert first.value == [
+        {"id": "B11245", "status": "cancelled"},
+        {"id": "B11246", "status": "confirmed"},
+    ]
+    # The page starts after the id given, whether or not it still exists.
+    episode.database.delete("bookings", "B11246")
+    episode.database.insert("bookings", "B11246A", {"status": "new"})
+    second = episode.call("list_bookings", {"after": "B11246"})
+    assert second.value == [
+        {"id": "B11246A", "status": "new"},
+        {"id": "B11247X", "status": "confirmed"},
+    ]
+    assert episode.call("list_bookings", {"after": "B11247X"}).value == []
+
+
+def test_a_list_without_a_limit_returns_at_most_a_hundred_records(make_pack: Any) -> None:
+    rooms = {f"R{n:03}": {"floor": n // 10} for n in range(250)}
+    tool = {"name": "list_rooms", "implementation": {"op": "list", "table": "rooms"}}
+    assert ToolSpec.model_validate(tool).implementation.limit == 100  # type: ignore[union-attr]
+    pack = make_pack([tool], database={"rooms": rooms})
+    listed = Environment.from_pack(pack).new_episode().call("list_rooms", {}).value
+    assert isinstance(listed, list) and len(listed) == 100
+    assert listed[-1] == {"id": "R099", "floor": 9}
+
+
+def test_a_list_page_after_something_that_is_not_an_id_is_an_error(make_pack: Any) -> None:
+    tool = {**_PAGED_LIST, "parameters": {"after": {"type": "array"}}}
+    episode = Environment.from_pack(make_pack([tool])).new_episode()
+    result = episode.call("list_bookings", {"after": ["B1"]})
+    assert (result.error, result.crashed) == (True, False)
+    assert result.content == "Error: list_bookings needs a record id, but its after gave ['B1']"
+
+
 def test_create_with_a_prefix_takes_the_next_number_padded_like_the_others(
     episode: EpisodeEnvironment,
 ) -> None:
@@ -106,6 +156,18 @@ def test_an_optional_argument_without_default_is_null(episode: EpisodeEnvironmen
 def test_next_id(ids: list[str], expected: str) -> None:
     database = Database({"t": {i: {} for i in ids}})
     assert next_id(database, "t", "B" if not expected.startswith("C") else "C") == expected
+
+
+def test_next_id_counts_the_episodes_own_ids_and_not_those_it_removed() -> None:
+    database = Database({"t": {"B0007": {}, "B0012": {}, "B9": {}}}).fresh()
+    assert next_id(database, "t", "B") == "B0013"
+    database.delete("t", "B0012")
+    assert next_id(database, "t", "B") == "B10"
+    database.insert("t", "B0042", {})
+    assert next_id(database, "t", "B") == "B0043"
+    database.delete("t", "B0042")
+    database.delete("t", "B9")
+    assert next_id(database, "t", "B") == "B0008"
 
 
 def test_create_with_an_id_expression_and_a_returns(episode: EpisodeEnvironment) -> None:

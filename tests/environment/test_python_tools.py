@@ -34,6 +34,35 @@ def test_a_tool_reads_and_writes_the_episode_database(episode: EpisodeEnvironmen
     assert episode.database.get("bookings", "B11246")["late_checkout"] == "13:00"
 
 
+def test_a_tool_reads_records_as_stored_and_returns_them_as_plain_json(
+    episode: EpisodeEnvironment,
+) -> None:
+    result = episode.call("booking_as_stored", {"booking_id": "B11245"})
+    assert isinstance(result.value, dict)
+    assert result.value["booking"] == {
+        "guest_id": "G1",
+        "status": "cancelled",
+        "cribs": 0,
+        "check_in": "2025-06-10",
+        "price": 300,
+    }
+    assert result.value["same"] == [["B11246", episode.database.get("bookings", "B11246")]]
+    assert type(result.value["booking"]) is dict and type(result.value["same"][0]) is list
+
+
+def test_a_tool_that_changes_a_record_in_place_crashes_and_is_told_how_to_write(
+    episode: EpisodeEnvironment,
+) -> None:
+    result = episode.call("change_a_record_in_place", {"booking_id": "B11246"})
+    assert (result.error, result.crashed) == (True, True)
+    assert result.content == (
+        "Error: records read from the database are read-only; build a new value and write it "
+        "with db.update(table, record_id, field=value) (copy.deepcopy(record) gives a mutable "
+        "copy)"
+    )
+    assert episode.database.get("bookings", "B11246")["status"] == "confirmed"
+
+
 def test_dataclass_results_are_json(episode: EpisodeEnvironment) -> None:
     assert episode.call("greet", {"name": "Zoë"}).content == '{"text": "Hello Zoë"}'
 

@@ -15,7 +15,7 @@ from pydantic import JsonValue
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.domain import DomainPack, Task, ToolSpec, load_pack
-from policy_agent.environment import Environment
+from policy_agent.environment import HASH_SCHEME, Environment
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -177,8 +177,12 @@ class Conversation:
             ended_at=moment,
             duration_s=0.0,
             messages=list(self.records),
-            database=DatabaseState(initial_hash=self.initial.agent, final_hash=final.agent),
-            user_database=DatabaseState(initial_hash=self.initial.user, final_hash=final.user),
+            database=DatabaseState(
+                initial_hash=self.initial.agent, final_hash=final.agent, hash_scheme=HASH_SCHEME
+            ),
+            user_database=DatabaseState(
+                initial_hash=self.initial.user, final_hash=final.user, hash_scheme=HASH_SCHEME
+            ),
             error=error,
         )
 

@@ -368,6 +368,19 @@ def test_a_recorded_final_state_unlike_the_replay_is_noted(converse: Converse) -
     )
 
 
+def test_hashes_of_an_older_scheme_are_not_compared(converse: Converse) -> None:
+    # Runs made before the incremental hash stored sha256 of the whole canonical JSON.
+    pack = bank_pack(task(actions=[DEPOSIT_50], reward_basis=["DB"]))
+    episode = converse(pack).call("deposit", account_id="A1", amount=50).episode()
+    line = episode.model_dump(mode="json")
+    del line["database"]["hash_scheme"]
+    line["database"]["final_hash"] = "0" * 64
+    old = Episode.model_validate(line)
+
+    assert old.database.hash_scheme == "sha256-canonical-json"
+    assert Evaluator(pack).evaluate_without_judge(old).note is None
+
+
 def test_a_call_without_a_result_is_not_replayed_but_counts_as_made(converse: Converse) -> None:
     pack = bank_pack(task(actions=[DEPOSIT_50], reward_basis=["DB", "ACTION"]))
     conversation = converse(pack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import typing
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,18 @@ def test_a_python_assertion_keeps_tau2s_shape() -> None:
         "assert_value": False,
         "message": "Still open.",
     }
+
+
+def test_the_guidelines_named_are_the_ones_the_user_model_read(demo: Path, tmp_path: Path) -> None:
+    pack = copy_hotel(tmp_path)
+    domain = pack / "domain.yaml"
+    domain.write_text(domain.read_text() + 'user_simulator:\n  guidelines: "Speak briefly."\n')
+    run = tmp_path / "run"
+    shutil.copytree(demo, run)
+    manifest = json.loads((run / "run.json").read_text())
+    manifest["config"]["user"] = {"kind": "llm", "model": {"model": "hosted_vllm/user"}}
+    (run / "run.json").write_text(json.dumps(manifest))
+
+    info = tau2(run, pack)["info"]
+
+    assert info["user_info"]["global_simulation_guidelines"] == "Speak briefly."

@@ -13,12 +13,16 @@ from pydantic import JsonValue
 from policy_agent.format import (
     CARD_MINIMUM,
     NEWEST,
+    PROFILES,
+    FunctionSpec,
     ServerProfile,
     ServerTypingError,
     coerce_value,
     cut_value,
+    parse_completion,
     profile_named,
 )
+from policy_agent.records import ToolCall
 
 V17, V18, V22, V24, V33 = CARD_MINIMUM, *(profile_named(f"vllm-0.{n}") for n in (18, 22, 24, 33))
 
@@ -133,3 +137,25 @@ def test_values_lose_one_newline_except_in_0_24_which_strips_whitespace() -> Non
     assert cut_value("\n\n x \n\n", V17) == "\n x \n"
     assert cut_value("\n\n x \n\n", V24) == "x"
     assert cut_value("\n\n x \n\n", NEWEST) == "\n x \n"
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
+def test_a_json_integer_past_pythons_digit_limit_stays_text(profile: ServerProfile) -> None:
+    # json.loads refuses it with a plain ValueError, which every release catches as it does
+    # malformed JSON (vLLM 0.17.1 qwen3coder_tool_parser.py, 0.33.0 tool_parsers/utils.py).
+    raw = '{"a": ' + "1" * 5000 + "}"
+    properties = {"o": {"type": "object"}}
+
+    assert coerce_value(raw, "o", properties, profile) == raw
+
+
+def test_a_huge_integer_in_json_does_not_crash_the_parser() -> None:
+    spec = FunctionSpec(
+        name="f", parameters={"type": "object", "properties": {"o": {"type": "object"}}}
+    )
+    value = '{"a": ' + "1" * 5000 + "}"
+    text = f"<tool_call>\n<function=f>\n<parameter=o>\n{value}\n</parameter>\n</function>\n"
+    text += "</tool_call>"
+
+    turn = parse_completion(text, [spec], thinking=False)
+    assert turn == ToolCall(name="f", arguments={"o": value})

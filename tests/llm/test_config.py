@@ -16,8 +16,17 @@ MODEL = "hosted_vllm/nvidia/Nemotron-Cascade-2-30B-A3B"
 def test_defaults_follow_the_model_card() -> None:
     config = ModelConfig(model=MODEL)
     assert (config.temperature, config.top_p, config.thinking) == (1.0, 0.95, True)
-    assert (config.timeout, config.retries, config.max_tokens) == (600, 2, None)
+    assert (config.timeout, config.retries, config.max_tokens) == (300, 2, None)
     assert config.servers == ()
+
+
+def test_the_default_retry_budget_fits_the_default_episode_limit() -> None:
+    # Else every run with the defaults would warn that one hung call can outlast the episode.
+    from policy_agent.llm import longest_call_s
+    from policy_agent.simulation import SimulationConfig
+
+    limit = SimulationConfig.model_fields["episode_timeout_s"].default
+    assert longest_call_s(ModelConfig(model=MODEL)) < limit
 
 
 def test_loads_from_yaml_and_hashes_the_same_every_time() -> None:

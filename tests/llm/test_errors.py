@@ -14,6 +14,7 @@ from policy_agent.llm import (
     LLMError,
     LLMTimeout,
     MalformedResponse,
+    MissingAPIKey,
     RateLimited,
     RequestRejected,
     ServerError,
@@ -169,8 +170,11 @@ async def test_an_unknown_model_name_says_how_to_find_the_served_name(serve: Ser
                 "choices": [],
             },
         },
+        # No `choices` at all: litellm 1.106.2 turns a text completion without them into one
+        # empty choice, which must not pass for an answer of the completions transport.
+        {"status": 200, "body": {"id": "x", "object": "text_completion", "model": "agent"}},
     ],
-    ids=["truncated-json", "html", "no-choices"],
+    ids=["truncated-json", "html", "no-choices", "no-choices-field"],
 )
 async def test_a_2xx_that_is_not_a_completion_is_malformed_and_retried(
     serve: Serve, transport: str, fault: dict[str, Any]
@@ -181,6 +185,125 @@ async def test_a_2xx_that_is_not_a_completion_is_malformed_and_retried(
     ) as caught:
         await call(LLMClient(config(server, retries=1), role="agent"), transport)
     assert len(caught.value.attempts) == 2
+
+
+@TRANSPORTS
+async def test_a_body_trickled_past_the_timeout_is_llm_timeout(
+    serve: Serve, transport: str
+) -> None:
+    # Headers at once, then a byte every 50 ms: each read is quick, the answer takes ~15 s.
+    slow = {"content": "fine", "text": "fine", "trickle_ms": 50}
+    server = await serve({"agent": {"answers": [slow, slow]}})
+    with pytest.raises(LLMTimeout) as caught:
+        await call(LLMClient(config(server, timeout=1, retries=1), role="agent"), transport)
+    assert str(caught.value).startswith(
+        f"agent model hosted_vllm/agent at {server.base_url}: no answer in time (after 2 "
+        "attempts): timed out after 1.0 s\nNo answer within 1.0 s: raise `timeout`"
+    )
+    assert [a.error_type for a in caught.value.attempts] == ["LLMTimeout", "LLMTimeout"]
+
+
+@TRANSPORTS
+async def test_a_trickled_body_within_the_timeout_is_an_answer(
+    serve: Serve, transport: str
+) -> None:
+    server = await serve({"agent": {"answers": [OK | {"trickle_ms": 1}]}})
+    completion = await call(LLMClient(config(server, timeout=60), role="agent"), transport)
+    assert completion.text == "fine"
+
+
+async def test_an_openai_model_without_a_key_is_never_sent_and_not_retried(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    server = await serve({"gpt": {"answers": [OK]}})
+    client = LLMClient(
+        config(server, "gpt", retries=2).model_copy(update={"model": "openai/gpt"}), role="user"
+    )
+    with pytest.raises(MissingAPIKey) as caught:
+        await client.chat(MESSAGES)
+    message = str(caught.value)
+    # litellm 1.106.2 wraps the OpenAI SDK's refusal (openai/_client.py) as a 500.
+    assert message.startswith(
+        f"user model openai/gpt at {server.base_url}: the API key is missing: the request was "
+        "never sent: it needs an API key and the role's model config names no `api_key_env` "
+        "(Missing credentials. Please pass an `api_key`"
+    )
+    assert "give the role `api_key_env: NAME`" in message
+    assert "OpenAI-compatible" not in message
+    assert len(caught.value.attempts) == 1
+    assert server.requests == []
+
+
+# llama.cpp's 400 for a prompt beyond its context (tools/server, ERROR_TYPE_EXCEED_CONTEXT_SIZE:
+# format_error_response names the type, the slot check writes the message).
+LLAMA_CPP_CONTEXT_ERROR = {
+    "error": {
+        "code": 400,
+        "message": "request (4476 tokens) exceeds the available context size (4096 tokens), "
+        "try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 4476,
+        "n_ctx": 4096,
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "fix"),
+    [
+        (
+            "hosted_vllm/agent",
+            CONTEXT_ERROR,
+            "Serve the model with a larger --max-model-len (vLLM)",
+        ),
+        (
+            "openai/agent",
+            LLAMA_CPP_CONTEXT_ERROR,
+            "Start llama.cpp's server with a larger --ctx-size (-c; with --parallel N each "
+            "request gets 1/N of it)",
+        ),
+        (
+            "openai/agent",
+            CONTEXT_ERROR,
+            "Give the server a larger context window (vLLM: --max-model-len; SGLang: "
+            "--context-length; llama.cpp: --ctx-size)",
+        ),
+    ],
+    ids=["vllm", "llama.cpp", "another-server"],
+)
+async def test_a_context_overflow_says_what_to_change_for_the_server_in_use(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch, model: str, body: dict[str, Any], fix: str
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "any")
+    server = await serve({"agent": {"answers": [{"fault": {"status": 400, "body": body}}]}})
+    client = LLMClient(config(server).model_copy(update={"model": model}), role="agent")
+    with pytest.raises(ContextLengthExceeded) as caught:
+        await client.chat(MESSAGES)
+    assert caught.value.advice() == (
+        f"{fix}, lower `max_tokens`, or end episodes earlier (fewer turns)."
+    )
+    assert len(caught.value.attempts) == 1
+    assert caught.value.retried == ()
+
+
+def test_a_context_overflow_of_a_hosted_api_asks_for_a_larger_model() -> None:
+    error = ContextLengthExceeded(role="user", model="openai/gpt-4.1", detail="too long")
+    assert error.advice().startswith("Use a model with a larger context window, lower")
+
+
+@TRANSPORTS
+async def test_the_model_the_server_says_it_served_is_kept(serve: Serve, transport: str) -> None:
+    # A llama.cpp server answers whatever model a request names, with its own name.
+    server = await serve({"any": {"answers": [OK]}}, single_model="qwen")
+    client = LLMClient(config(server, "nvidia/Nemotron-Cascade-2-30B-A3B"), role="agent")
+    completion = await call(client, transport)
+    assert (completion.model, completion.served_model) == (
+        "hosted_vllm/nvidia/Nemotron-Cascade-2-30B-A3B",
+        "qwen",
+    )
+    generation = completion.generation(transport="chat", seed=None, attempt=1)
+    assert (generation.model, generation.served_model) == (completion.model, "qwen")
 
 
 async def test_retries_wait_with_growing_backoff(serve: Serve) -> None:

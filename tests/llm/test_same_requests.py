@@ -11,6 +11,11 @@ import openai
 import pytest
 
 from policy_agent.llm import LLMClient, ModelConfig
+from policy_agent.llm._litellm import (
+    DIRECT_SWITCH,
+    direct_path_enabled,
+    pinned_release_installed,
+)
 
 from .conftest import Serve, config
 
@@ -121,3 +126,33 @@ async def test_completions_send_what_atext_completion_sends(serve: Serve) -> Non
     await sdk.close()
     ours, theirs = server.requests[:2], server.requests[2:]
     assert [r.body for r in ours] == [r.body for r in theirs]
+
+
+async def test_without_the_direct_path_the_requests_are_the_same(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What an installed litellm other than the pinned one gets: acompletion for one server.
+    server = await serve(ANSWERS)
+    model = config(server, top_k=20)
+    direct = LLMClient(model, role="agent")
+    monkeypatch.setenv(DIRECT_SWITCH, "off")
+    public = LLMClient(model, role="agent")
+    for client in (direct, public):
+        await client.chat(copy.deepcopy(HISTORY), tools=copy.deepcopy(TOOLS), seed=3)
+        await client.complete("<|im_start|>user\nhi<|im_end|>\n", seed=5)
+        await client.aclose()
+
+    assert (direct.path, public.path) == ("direct", "acompletion")
+    first, second = server.requests[:2], server.requests[2:]
+    assert [r.body for r in first] == [r.body for r in second]
+
+
+def test_litellms_internals_are_used_on_the_pinned_release_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert pinned_release_installed("1.106.2")
+    assert not pinned_release_installed("1.106.3")
+    assert not pinned_release_installed("1.82.6")
+    assert pinned_release_installed() and direct_path_enabled()
+    monkeypatch.setenv(DIRECT_SWITCH, "off")
+    assert not direct_path_enabled()

@@ -41,6 +41,22 @@ CHAT_CASES: dict[str, list[Any]] = {
         }
     ],
     "garbage with status 200": [{"fault": {"status": 200, "body": "not json"}}] * 3,
+    "trickled past the timeout": [{"content": "Hello!", "trickle_ms": 100}] * 3,
+    "llama.cpp's context error": [
+        {
+            "fault": {
+                "status": 400,
+                "body": {
+                    "error": {
+                        "code": 400,
+                        "message": "request (9 tokens) exceeds the available context size "
+                        "(8 tokens), try increasing it",
+                        "type": "exceed_context_size_error",
+                    }
+                },
+            }
+        }
+    ],
 }
 
 
@@ -59,6 +75,7 @@ def _seen(outcome: Completion | LLMError) -> tuple[Any, ...]:
         outcome.usage,
         [a.error_type for a in outcome.attempts],
         outcome.model,
+        outcome.served_model,
     )
 
 
@@ -71,11 +88,18 @@ async def _ask(client: ModelClient, *, chat: bool) -> Completion | LLMError:
         return error
 
 
-async def _both(answers: list[Any], *, chat: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    script = Script.model_validate({"roles": {"agent": {"answers": answers}}})
+async def _both(
+    answers: list[Any], *, chat: bool, **fields: Any
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    script = Script.model_validate({"roles": {"agent": {"answers": answers}}, **fields})
     async with ScriptedServer(script) as server:
+        # Timeout 1 s: long enough for every answer but a trickled one (~10 s of body).
         config = ModelConfig(
-            model="hosted_vllm/agent", api_base=server.base_url, retry_backoff=0, retries=2
+            model="hosted_vllm/agent",
+            api_base=server.base_url,
+            retry_backoff=0,
+            retries=2,
+            timeout=1,
         )
         over_http = await _ask(LLMClient(config, role="agent"), chat=chat)
         await close_connections()
@@ -96,13 +120,31 @@ async def test_a_chat_answer_is_what_llmclient_gives_over_http(answers: list[Any
         [{"text": "Fine.</think>\nHello!<|im_end|>ignored"}],
         [{"fault": {"status": 503}}, {"text": "Hi"}],
         [{"content": "only chat"}],
+        [{"text": "Hi", "trickle_ms": 100}] * 3,
+        [{"fault": {"status": 200, "body": {"id": "cmpl-1", "object": "text_completion"}}}] * 3,
     ],
-    ids=["a completion cut at the stop string", "a retried failure", "an answer for chat only"],
+    ids=[
+        "a completion cut at the stop string",
+        "a retried failure",
+        "an answer for chat only",
+        "trickled past the timeout",
+        "no choices",
+    ],
 )
 async def test_a_completion_is_what_llmclient_gives_over_http(answers: list[Any]) -> None:
     over_http, in_process = await _both(answers, chat=False)
 
     assert in_process == over_http
+
+
+@pytest.mark.parametrize("chat", [True, False], ids=["chat", "completions"])
+async def test_a_single_model_server_names_its_own_model_either_way(chat: bool) -> None:
+    over_http, in_process = await _both(
+        [{"content": "Hi", "text": "Hi"}], chat=chat, single_model="qwen"
+    )
+
+    assert in_process == over_http
+    assert over_http[-1] == "qwen"
 
 
 async def test_it_is_a_model_client_and_records_what_it_was_asked() -> None:

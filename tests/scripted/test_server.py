@@ -77,6 +77,64 @@ async def test_require_api_key_answers_401_to_a_missing_or_wrong_key() -> None:
                 assert status == expected
 
 
+async def test_the_model_list_wants_the_key_too_and_says_what_vllm_says() -> None:
+    async with ScriptedServer(script(require_api_key="sekrit")) as server:
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            async with (
+                aiohttp.ClientSession(headers=headers) as session,
+                session.get(f"{server.base_url}/models") as response,
+            ):
+                # vLLM 0.17.1 vllm/entrypoints/openai/server_utils.py, AuthenticationMiddleware.
+                assert (response.status, await response.json()) == (401, {"error": "Unauthorized"})
+        async with (
+            aiohttp.ClientSession(headers={"Authorization": "Bearer sekrit"}) as session,
+            session.get(f"{server.base_url}/models") as response,
+        ):
+            assert response.status == 200
+
+
+async def test_a_single_model_answers_whatever_model_a_request_names() -> None:
+    llama = script(single_model="qwen2.5-0.5b")
+    async with ScriptedServer(llama) as server, aiohttp.ClientSession() as session:
+        asked = CHAT | {"model": "nvidia/Nemotron-Cascade-2-30B-A3B"}
+        status, body = await post(session, f"{server.base_url}/chat/completions", asked)
+        assert (status, body["model"]) == (200, "qwen2.5-0.5b")
+        assert body["choices"][0]["message"]["content"] == "Hello"
+        async with session.get(f"{server.base_url}/models") as response:
+            assert [m["id"] for m in (await response.json())["data"]] == ["qwen2.5-0.5b"]
+
+
+def test_a_single_model_needs_a_script_of_one_role() -> None:
+    roles = {"agent": {"answers": ["a"]}, "user": {"answers": ["b"]}}
+    with pytest.raises(ValueError, match="single_model serves one model, but the script has 2"):
+        Script.model_validate({"single_model": "qwen", "roles": roles})
+
+
+async def test_a_trickled_answer_sends_its_headers_then_its_body_byte_by_byte() -> None:
+    slow = Script.model_validate(
+        {"roles": {"agent": {"answers": [{"content": "Hi", "trickle_ms": 5}]}}}
+    )
+    async with ScriptedServer(slow) as server:
+        # A read timeout far shorter than the whole body takes never fires: data keeps coming.
+        timeout = aiohttp.ClientTimeout(sock_read=0.5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(f"{server.base_url}/chat/completions", json=CHAT) as response,
+        ):
+            assert response.status == 200
+            length = int(response.headers["Content-Length"])
+            chunks = [chunk async for chunk in response.content.iter_any()]
+    body = b"".join(chunks)
+    assert len(body) == length > 200
+    assert len(chunks) > 10  # it came in pieces, not at once
+    assert json.loads(body)["choices"][0]["message"]["content"] == "Hi"
+
+
+def test_an_answer_cannot_both_hang_and_trickle() -> None:
+    with pytest.raises(ValueError, match="either hangs or trickles its body, not both"):
+        Script.model_validate({"roles": {"agent": {"answers": [{"hang": True, "trickle_ms": 1}]}}})
+
+
 async def test_latency_is_applied_and_many_concurrent_clients_are_served_together() -> None:
     async with ScriptedServer(script(latency_ms=100)) as server, aiohttp.ClientSession() as session:
         url = f"{server.base_url}/chat/completions"

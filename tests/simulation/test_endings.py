@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 from policy_agent.domain import DomainPack
@@ -134,7 +135,7 @@ async def test_infrastructure_error_when_the_agent_server_is_down(hotel: DomainP
     agent = {"model": model(closed_port_url(), "agent", retries=1)}
     episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window")
     assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
-    assert [event.kind for event in episode.events] == ["retry", "retry", "error"]
+    assert [event.kind for event in episode.events] == ["retry", "error"]  # 2 attempts
     error = episode.events[-1]
     assert error.kind == "error" and error.role == "agent"
     assert error.error_type == "ServerUnreachable"
@@ -142,13 +143,72 @@ async def test_infrastructure_error_when_the_agent_server_is_down(hotel: DomainP
     assert episode.reward is not None and episode.reward.infrastructure_error is not None
 
 
-async def test_timeout_on_a_hanging_server(hotel: DomainPack, serve: Serve) -> None:
+async def test_a_hung_server_past_the_episode_limit_is_not_the_agents_timeout(
+    hotel: DomainPack, serve: Serve
+) -> None:
+    # The call's own timeout (5 s) is longer than the episode's limit: the limit passes while
+    # the agent waits for its model, which is the server's failure.
     server = await serve({"agent": {"answers": [{"hang": True}]}})
     config = sim_config(agent={"model": model(server, "agent")}, episode_timeout_s=0.3)
     episode = await play_one(config, hotel, "cancel_free_window")
-    assert episode.termination_reason is STOP.TIMEOUT
-    assert 0.3 <= episode.duration_s < 2
+    assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
+    assert episode.error is not None
+    assert re.fullmatch(
+        r"the episode reached its limit of 0\.3 s while waiting \d+\.\d s for the agent "
+        r"model's answer: a call that outlasts the episode is the server's failure \(hung, or "
+        r"far too slow\), not the agent's",
+        episode.error,
+    )
+    [error] = episode.events
+    assert (error.kind, error.role, error.error_type) == ("error", "agent", "EpisodeTimeout")
     assert len(episode.messages) == 2
+    assert episode.reward is not None and episode.reward.infrastructure_error is not None
+
+
+async def test_a_server_that_trickles_its_body_times_out_per_attempt(
+    hotel: DomainPack, serve: Serve
+) -> None:
+    # Headers at once, then a byte every 50 ms (~15 s of body): no read ever waits long, but
+    # `timeout` bounds the whole attempt, well before the episode's limit.
+    slow = {"content": "Hello.", "trickle_ms": 50}
+    server = await serve({"agent": {"answers": [slow, slow]}})
+    agent = {"model": model(server, "agent", timeout=1, retries=1)}
+    episode = await play_one(
+        sim_config(agent=agent, episode_timeout_s=600), hotel, "cancel_free_window"
+    )
+    assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
+    assert [event.kind for event in episode.events] == ["retry", "error"]
+    retry, error = episode.events
+    assert retry.kind == "retry" and retry.error_type == "LLMTimeout"
+    assert error.kind == "error" and error.error_type == "LLMTimeout"
+    assert "no answer in time (after 2 attempts): timed out after 1.0 s" in error.message
+
+
+async def test_a_completion_without_choices_is_the_servers_fault(
+    hotel: DomainPack, serve: Serve
+) -> None:
+    # Before: litellm's empty stand-in choice read as "never closes its reasoning" (agent_error).
+    empty = {"fault": {"status": 200, "body": {"id": "cmpl-1", "object": "text_completion"}}}
+    server = await serve({"agent": {"answers": [empty]}})
+    agent = {"model": model(server, "agent"), "transport": "completions"}
+    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window")
+    assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
+    [error] = episode.events
+    assert error.kind == "error" and error.error_type == "MalformedResponse"
+    assert "the response has no choices" in error.message
+
+
+async def test_a_context_overflow_is_one_failure_and_no_retry(
+    hotel: DomainPack, serve: Serve
+) -> None:
+    body = {"error": {"message": "This model's maximum context length is 8 tokens", "code": 400}}
+    server = await serve({"agent": {"answers": [{"fault": {"status": 400, "body": body}}]}})
+    agent = {"model": model(server, "agent", retries=2)}
+    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window")
+    assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
+    [error] = episode.events
+    assert error.kind == "error" and error.error_type == "ContextLengthExceeded"
+    assert len(server.requests) == 1
 
 
 async def test_user_speaks_first_without_a_greeting(hotel: DomainPack) -> None:

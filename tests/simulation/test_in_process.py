@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from policy_agent.domain import DomainPack
 from policy_agent.llm import ModelConfig
 from policy_agent.records import Episode
 from policy_agent.scripted import Script, ScriptedModelClient
-from policy_agent.simulation import Simulation
+from policy_agent.simulation import ConfigError, Simulation
 from policy_agent.trajectory import RunStore
 from tests.simulation._support import lookup_then_thanks, model, sim_config
 from tests.simulation.conftest import Serve
@@ -69,3 +71,11 @@ async def test_in_process_clients_play_what_the_scripted_server_plays(
     # Episodes are appended as they end, in whichever order that is.
     assert sorted(map(_played, played)) == sorted(map(_played, expected))
     assert len(clients["agent"].requests) == sum(e.totals["agent"].calls for e in played)
+
+
+def test_in_process_clients_cannot_serve_worker_processes(hotel: DomainPack) -> None:
+    script = Script.model_validate({"roles": {"agent": {"answers": ["Hi"]}}})
+    config = sim_config(agent={"model": {"model": "hosted_vllm/agent"}}, processes=2)
+
+    with pytest.raises(ConfigError, match="cannot serve 2 worker processes; set `processes: 1`"):
+        Simulation(config, hotel, clients={"agent": ScriptedModelClient(script)})

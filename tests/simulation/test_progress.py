@@ -33,7 +33,7 @@ async def test_the_tally_keeps_infrastructure_failures_out_of_the_pass_rate(
         tally.add(episode)
     assert (tally.done, tally.scored, tally.passed, tally.infrastructure) == (4, 2, 1, 1)
     assert tally.summary() == (
-        "4/5 episodes; pass 1/2 (50.0%); infrastructure failures 1; "
+        "4/5 episodes; pass 1/2 (50.0%); infrastructure failures 1 (runner unrecorded 1); "
         "ends: infrastructure_error 1, max_steps 1, user_stop 1"
     )
 

@@ -15,10 +15,9 @@ from policy_agent.records import (
     UserRetryEvent,
     ViolationEvent,
 )
+from policy_agent.trajectory import episode_id, parse_episode_id
 from policy_agent.tui import (
-    episode_id,
     is_success,
-    parse_episode_id,
     search_text,
     steps_of,
     violation_codes,

@@ -195,6 +195,21 @@ async def test_the_user_gives_up_after_max_retries(serve: Serve, make_llm_user: 
     assert raised.value.totals.calls == 3
 
 
+async def test_a_user_cut_off_every_time_is_told_to_raise_max_tokens(
+    serve: Serve, make_llm_user: MakeUser
+) -> None:
+    cut = {"content": "Hello, I need", "finish_reason": "length"}
+    server = await serve([cut, cut])
+    with pytest.raises(UserGaveUp) as raised:
+        await make_llm_user(server, max_retries=1).respond([GREETING], seed=5)
+    assert str(raised.value) == (
+        "task cribs_1: the user model hosted_vllm/user gave no usable turn in 2 attempts (the "
+        "last: cut off at max_tokens (finish_reason `length`)); raise the user model's "
+        "`max_tokens` (user.model.max_tokens; unset, the server's context window is the limit)"
+    )
+    assert "guidelines" not in str(raised.value)
+
+
 async def test_no_retries_means_the_first_unusable_turn_gives_up(
     serve: Serve, make_llm_user: MakeUser
 ) -> None:
@@ -215,9 +230,11 @@ async def test_a_model_error_carries_the_turns_events(
     assert isinstance(error.error, ServerError)
     assert error.error.role == "user"
     assert str(error) == str(error.error)
+    # The retried attempt is a retry; the last, failed one is the error itself.
     kinds = [type(event) for event in error.events]
-    assert kinds == [UserRetryEvent, RetryEvent, RetryEvent]
-    assert [e.attempt for e in error.events if isinstance(e, RetryEvent)] == [1, 2]
+    assert kinds == [UserRetryEvent, RetryEvent]
+    assert [e.attempt for e in error.events if isinstance(e, RetryEvent)] == [1]
+    assert [a.attempt for a in error.error.attempts] == [1, 2]
     assert error.totals.calls == 1
 
 
@@ -226,8 +243,9 @@ async def test_an_unreachable_model_is_a_model_error(make_llm_user: MakeUser) ->
     with pytest.raises(UserModelError) as raised:
         await user.respond([GREETING], seed=0)
     assert isinstance(raised.value.error, ServerUnreachable)
-    [event] = raised.value.events
-    assert isinstance(event, RetryEvent) and event.error_type == "ServerUnreachable"
+    assert raised.value.events == []  # one attempt, not retried: the failure, not a retry
+    [attempt] = raised.value.error.attempts
+    assert attempt.error_type == "ServerUnreachable"
 
 
 async def test_retries_that_then_pass_are_recorded_before_the_turn(

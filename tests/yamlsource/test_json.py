@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 
 from policy_agent.yamlsource import SourceError, load_json
+from policy_agent.yamlsource._json import _Parser
 from tests.yamlsource._support import JSON_VALUES
 
 
@@ -21,10 +22,21 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 @given(JSON_VALUES)
 def test_json_round_trip(value: object) -> None:
-    """The JSON loader agrees with `json.loads`, compact or indented."""
+    """The JSON loader agrees with `json.loads`, compact or indented, and finds the lines the
+    position-tracking parser finds."""
     for text in (json.dumps(value), json.dumps(value, indent=2, ensure_ascii=False)):
         with tempfile.TemporaryDirectory() as folder:
-            assert load_json(_write(Path(folder), text)).data == json.loads(text)
+            file = _write(Path(folder), text)
+            document = load_json(file)
+            assert document.data == json.loads(text)
+            assert dict(document.lines) == _Parser(file, text).document().lines
+            assert document.issues == ()
+
+
+def test_lines_of_a_file_without_problems_are_found_when_asked_for(tmp_path: Path) -> None:
+    document = load_json(_write(tmp_path, '{\n  "a": {"x": 1},\n  "b": [\n    1,\n    2\n  ]\n}\n'))
+    assert document.line_of(("b", 1)) == 5
+    assert document.lines[("a", "x")] == 2 and len(document.lines) == 6
 
 
 def test_json_lines_and_duplicates(tmp_path: Path) -> None:
@@ -48,6 +60,8 @@ def test_json_lines_and_duplicates(tmp_path: Path) -> None:
         ("[1] 2", 1, 5, "unexpected text after the JSON value"),
         ('"a\nb"', 1, 3, "invalid control character"),
         ("[NaN]", 1, 2, "expected a JSON value"),
+        ('{"a": Infinity}', 1, 7, "expected a JSON value"),
+        ("-Infinity", 1, 1, "expected a JSON value"),
     ],
 )
 def test_json_syntax_errors(
