@@ -69,7 +69,7 @@ def _lines(run: Path) -> list[dict[str, object]]:
 
 def _failed_run(tmp_path: Path, server: ScriptedServer) -> Path:
     result = invoke("run", _config(tmp_path, server), "--out", tmp_path / "runs", "--quiet")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # a run with infrastructure failures
     [run] = (tmp_path / "runs").iterdir()
     reasons = [line["termination_reason"] for line in _lines(run)]
     assert reasons == ["infrastructure_error"] * LOST + ["user_stop"] * (2 * len(TASKS) - LOST)
@@ -125,8 +125,8 @@ def test_keep_failed_keeps_them(tmp_path: Path, user_server: ScriptedServer) -> 
     ) in result.stderr
     assert (run / EPISODES_NAME).read_bytes() == before
     assert result.stdout.splitlines()[1] == (
-        f"{run}: whole run: 8/8 episodes; pass 0/5 (0.0%); infrastructure failures 3; "
-        "ends: infrastructure_error 3, user_stop 5"
+        f"{run}: whole run: 8/8 episodes; pass 0/5 (0.0%); infrastructure failures 3 (user "
+        "ServerError 3); ends: infrastructure_error 3, user_stop 5"
     )
 
 
