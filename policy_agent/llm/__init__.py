@@ -23,6 +23,13 @@ from policy_agent.llm._errors import (
 )
 from policy_agent.llm._protocol import ModelClient
 from policy_agent.llm._retries import Backoff, with_retries
+from policy_agent.llm._tokens import (
+    TokensNotReturned,
+    cached_tokens,
+    server_timing,
+    token_trace,
+    warn_missing,
+)
 
 __all__ = [
     "AttemptRecord",
@@ -41,7 +48,12 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "StructuredToolCall",
+    "TokensNotReturned",
     "Usage",
+    "cached_tokens",
     "close_connections",
+    "server_timing",
+    "token_trace",
+    "warn_missing",
     "with_retries",
 ]
