@@ -302,6 +302,8 @@ class LiveEpisode:
                 violation=violation,
             )
         asked.cancel()
+        if self._task.cancelled():
+            raise EnvError("the episode was closed while this step was under way")
         episode = self._task.result()  # Simulation.play never raises
         self.ended = episode
         truncated = episode.termination_reason in _TRUNCATIONS
