@@ -4,7 +4,7 @@ No I/O here: the server hands in the parsed request body and gets back status, b
 Token counts in `usage` are approximate (one token per 4 characters, rounded up): there is no
 tokenizer, and tests only need counts that grow with the text. A request that asks for token ids
 (`return_token_ids`) gets the stand-in tokenizer's (`_tokenizer`: one token per UTF-8 byte), and
-then `usage` counts those tokens.
+then `usage` counts those tokens (so does a script with `prompt_tokens_details`).
 """
 
 from __future__ import annotations
@@ -295,20 +295,23 @@ class Responder:
         """The envelope with what vLLM adds when asked: token ids, logprobs, cached tokens."""
         script = self._script
         prompt_ids = _tokenizer.token_ids(prompt_text)
+        sampled = _tokenizer.token_ids(generated)
         usage = envelope["usage"]
         assert isinstance(usage, dict)
+        asked_ids = script.return_token_ids and request.get("return_token_ids") is True
+        if script.prompt_tokens_details or asked_ids:
+            # Counted in the stand-in's tokens, so cached_tokens and the ids agree with usage.
+            usage["prompt_tokens"] = len(prompt_ids)
+            usage["completion_tokens"] = len(sampled)
+            usage["total_tokens"] = len(prompt_ids) + len(sampled)
         if script.prompt_tokens_details:
             usage["prompt_tokens_details"] = {"cached_tokens": self._cache.cached(prompt_ids)}
         if not script.return_token_ids:
             return envelope
-        sampled = _tokenizer.token_ids(generated)
-        if request.get("return_token_ids") is True:
+        if asked_ids:
             choice["token_ids"] = list[JsonValue](sampled)
             # Chat puts the prompt's ids on the response, completions on the choice.
             (envelope if chat else choice)["prompt_token_ids"] = list[JsonValue](prompt_ids)
-            usage["prompt_tokens"] = len(prompt_ids)
-            usage["completion_tokens"] = len(sampled)
-            usage["total_tokens"] = len(prompt_ids) + len(sampled)
         asked = request.get("logprobs")
         if chat and asked is True:
             choice["logprobs"] = _tokenizer.chat_logprobs(sampled)
