@@ -4,8 +4,9 @@
   from outside; many episodes at once.
 - `PolicyEnv`: the same as a `gymnasium.Env`, one episode at a time (the `rl` extra installs
   gymnasium; it is imported only when `PolicyEnv` is).
-- `env_app` / `serve_env`: the same over HTTP (`policy-agent serve-env PACK`), for a trainer in
+- `EnvServer` / `env_app`: the same over HTTP (`policy-agent serve-env PACK`), for a trainer in
   another process; the request and response schemas are `ResetRequest`, `StepRequest`, ...
+- `oracle_policy`: completions that replay the oracle's actions, to smoke-test a trainer's loop.
 
 docs/rl.md has a trainer's loop, the step's fields and the HTTP schemas.
 """
@@ -22,6 +23,7 @@ from policy_agent.rl._episode import (
     TrainerSimulation,
 )
 from policy_agent.rl._info import observation, step_info
+from policy_agent.rl._oracle import oracle_completions, oracle_policy
 from policy_agent.rl._schemas import (
     CloseRequest,
     CompletionBody,
@@ -59,6 +61,8 @@ __all__ = [
     "TrainerSimulation",
     "env_app",
     "observation",
+    "oracle_completions",
+    "oracle_policy",
     "step_info",
 ]
 

@@ -339,7 +339,9 @@ class LiveEpisode:
                 ChatUserMessage(content=policy.correction(detail)),
             ]
         history = list(self._history)
-        if agent.prompt(history, corrections=self._corrections) != prompt:
+        # Without corrections the prompt is the agent's rendering of `history` by construction;
+        # with them, the rebuilt corrections are checked against what the agent sent.
+        if self._corrections and agent.prompt(history, corrections=self._corrections) != prompt:
             raise EnvError(
                 "the environment's copy of the agent's prompt differs from the prompt it sent "
                 "(a bug in policy_agent.rl: report it with the pack and the completions)"
