@@ -2,6 +2,7 @@
 
 ```
 GET  /v1/tasks            -> TasksResponse
+GET  /v1/schemas          -> the JSON Schema of each body below, by name
 POST /v1/reset  ResetRequest -> ResetResponse   (a new episode and its first prompt)
 POST /v1/step   StepRequest  -> StepResponse    (the agent's completion; the next prompt)
 POST /v1/close  CloseRequest -> {"closed": true} (stop an episode before its end)

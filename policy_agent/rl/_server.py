@@ -42,6 +42,19 @@ from policy_agent.rl._schemas import (
 
 _Body = TypeVar("_Body", bound=BaseModel)
 
+SCHEMAS: tuple[type[BaseModel], ...] = (
+    ResetRequest,
+    StepRequest,
+    CloseRequest,
+    CompletionBody,
+    ResetResponse,
+    StepResponse,
+    ObservationBody,
+    TasksResponse,
+    ErrorResponse,
+)
+"""The bodies `GET /v1/schemas` describes (JSON Schema, by model name)."""
+
 
 @dataclass(kw_only=True)
 class _Held:
@@ -79,6 +92,7 @@ class EnvServer:
         """The aiohttp application (the reaper of idle episodes runs while it does)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/tasks", self._tasks)
+        app.router.add_get("/v1/schemas", self._schemas)
         app.router.add_post("/v1/reset", self._reset)
         app.router.add_post("/v1/step", self._step)
         app.router.add_post("/v1/close", self._close)
@@ -114,6 +128,9 @@ class EnvServer:
 
     async def _tasks(self, request: web.Request) -> web.Response:
         return _json(TasksResponse(tasks=list(self.simulation.tasks)))
+
+    async def _schemas(self, request: web.Request) -> web.Response:
+        return web.json_response({kind.__name__: kind.model_json_schema() for kind in SCHEMAS})
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "episodes": self.episodes})

@@ -23,11 +23,13 @@ from policy_agent.export import (
     rl_checks,
     rl_records,
 )
-from policy_agent.records import AgentMessage, AgentToolCall, Episode
+from policy_agent.records import AgentMessage, AgentToolCall, Episode, UserMessage
 from policy_agent.report import load_run
+from policy_agent.scripted import Script, ScriptedServer
 from tests.agent._hotel_script import AGENT_TURNS, scripted
 from tests.export.conftest import STYLES, ModelRun, model_run_on
-from tests.report._support import HOTEL
+from tests.report._support import HOTEL, STRICT_TASK, run_simulation
+from tests.simulation._support import model, sim_config
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +200,27 @@ def test_the_cli_writes_the_rl_lines(token_runs: dict[str, ModelRun], tmp_path: 
     kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
     assert kinds == ["turn"] * len(AGENT_TURNS) + ["episode"]
     assert f"Exported {len(AGENT_TURNS) + 1} records" in result.output
+
+
+def test_the_user_roles_generations_keep_their_tokens_too(tmp_path: Path) -> None:
+    answers = [scripted(turn, "completions", "card") for turn in AGENT_TURNS[:1]]
+    user_lines = [{"content": "I need two cribs. ###STOP###"}]
+    script = Script.model_validate(
+        {"roles": {"agent": {"answers": answers}, "user": {"answers": user_lines}}}
+    )
+    with ScriptedServer(script) as server:
+        config = sim_config(
+            agent={"model": model(server, "agent"), "transport": "completions"},
+            user={"kind": "llm", "model": model(server, "user", record_tokens=True)},
+            tasks=[STRICT_TASK],
+            out=str(tmp_path),
+        )
+        directory = run_simulation(config)
+    [episode] = episodes(directory)
+    said = [r for r in episode.messages if isinstance(r, UserMessage) and r.generation]
+    assert said and all(r.generation and r.generation.tokens for r in said)
+    first = said[0].generation
+    assert first is not None and first.tokens is not None and first.tokens.complete
+    assert bytes(first.tokens.completion_token_ids or []).decode() == user_lines[0]["content"]
+    agent = [r for r in episode.messages if isinstance(r, AgentMessage) and r.generation]
+    assert all(r.generation and r.generation.tokens is None for r in agent)

@@ -94,6 +94,10 @@ async def test_an_episode_is_played_closed_and_then_unknown(
     async with serving(EnvServer(TrainerSimulation(model_config(), pack))) as (base, session):
         async with session.get(f"{base}/tasks") as answer:
             assert (await answer.json())["tasks"] == [t.id for t in pack.tasks]
+        async with session.get(f"{base}/schemas") as answer:
+            schemas = await answer.json()
+        assert schemas["StepRequest"]["required"] == ["episode_id", "completion"]
+        assert "ResetResponse" in schemas and "ErrorResponse" in schemas
         status, first = await post(session, f"{base}/reset", {"task": TASK})
         assert status == 200
         assert first["observation"]["prompt"].endswith("<|im_start|>assistant\n<think>\n")
