@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 import pytest
+from pydantic import JsonValue
 
 from policy_agent.llm import LLMClient, ModelConfig, TokensNotReturned, token_trace
 from policy_agent.scripted import Script, ScriptedModelClient
@@ -70,6 +71,7 @@ async def test_completions_keep_the_prompt_ids_the_sampled_ids_and_their_logprob
     completion = await client.complete(PROMPT)
     await client.aclose()
     [request] = server.requests
+    assert isinstance(request.body, dict)
     assert request.body["return_token_ids"] is True
     assert request.body["logprobs"] == 0  # a count on /v1/completions: the sampled token only
     trace = completion.tokens
@@ -92,6 +94,7 @@ async def test_chat_keeps_the_ids_litellm_moves_and_the_response_level_prompt_id
     completion = await client.chat(messages)
     await client.aclose()
     [request] = server.requests
+    assert isinstance(request.body, dict)
     assert request.body["return_token_ids"] is True
     assert request.body["logprobs"] is True  # a flag on chat
     trace = completion.tokens
@@ -122,6 +125,7 @@ async def test_no_token_fields_are_asked_or_kept_without_the_switch(serve: Serve
     completion = await client.complete(PROMPT)
     await client.aclose()
     [request] = server.requests
+    assert isinstance(request.body, dict)
     assert "return_token_ids" not in request.body and "logprobs" not in request.body
     assert completion.tokens is None
     assert completion.generation(transport="completions", seed=None, attempt=1).tokens is None
@@ -173,19 +177,22 @@ async def test_the_in_process_double_returns_the_same_fields(transport: str) -> 
 def test_a_trace_reads_vllm_layouts_and_refuses_what_is_not_ids() -> None:
     # vLLM 0.17.1 chat_completion/protocol.py: ChatCompletionResponseChoice.token_ids,
     # ChatCompletionLogProbsContent.logprob; completion/protocol.py: CompletionLogProbs.
-    chat = {"token_ids": [5, 6], "logprobs": {"content": [{"logprob": -0.5}, {"logprob": -1}]}}
+    chat: dict[str, JsonValue] = {
+        "token_ids": [5, 6],
+        "logprobs": {"content": [{"logprob": -0.5}, {"logprob": -1}]},
+    }
     assert token_trace(chat, [1, 2], chat=True).model_dump() == {
         "prompt_token_ids": [1, 2],
         "completion_token_ids": [5, 6],
         "completion_logprobs": [-0.5, -1.0],
     }
-    text = {
+    text: dict[str, JsonValue] = {
         "token_ids": [5],
         "prompt_token_ids": [1],
         "logprobs": {"token_logprobs": [None], "tokens": ["x"]},
     }
     assert token_trace(text, None, chat=False).completion_logprobs == [None]
-    broken = {"token_ids": ["5"], "logprobs": "nope"}
+    broken: dict[str, JsonValue] = {"token_ids": ["5"], "logprobs": "nope"}
     trace = token_trace(broken, [True], chat=True)
     assert (trace.prompt_token_ids, trace.completion_token_ids, trace.completion_logprobs) == (
         None,

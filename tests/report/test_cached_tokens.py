@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from policy_agent.cli import main
+from policy_agent.records import AgentMessage, AgentToolCall
 from policy_agent.report import build_report, load_run
 from policy_agent.scripted import Script, ScriptedServer
 from tests.agent._hotel_script import AGENT_TURNS, scripted
@@ -34,11 +35,12 @@ def test_the_cached_share_of_the_agents_prompts_is_reported(tmp_path: Path) -> N
     per_call = [
         r.generation.usage.cached_prompt_tokens
         for r in episode.messages
-        if r.role == "assistant" and getattr(r, "generation", None) is not None
+        if isinstance(r, AgentMessage | AgentToolCall) and r.generation is not None
     ]
     # The first call's prompt was new; each later one shares the conversation so far.
     assert per_call[0] == 0 and all(c is not None and c > 0 for c in per_call[1:])
     assert agent.cached_prompt_tokens == sum(c or 0 for c in per_call)
+    assert agent.cached_prompt_tokens is not None
     assert 0 < agent.cached_prompt_tokens < agent.prompt_tokens
     assert user.cached_prompt_tokens is None  # the scripted user calls no model
     shown = CliRunner().invoke(main, ["report", str(directory)]).output
