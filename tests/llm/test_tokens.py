@@ -9,12 +9,20 @@ in process through `ScriptedModelClient`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from pydantic import JsonValue
 
-from policy_agent.llm import LLMClient, ModelConfig, TokensNotReturned, token_trace
+from policy_agent.llm import (
+    LLMClient,
+    ModelConfig,
+    TokensNotReturned,
+    close_connections,
+    token_trace,
+)
 from policy_agent.scripted import Script, ScriptedModelClient
 
 from .conftest import Serve, config
@@ -199,3 +207,66 @@ def test_a_trace_reads_vllm_layouts_and_refuses_what_is_not_ids() -> None:
         None,
         None,
     )
+
+
+# vLLM 0.33.0 vllm/entrypoints/generate/base/protocol.py: PerRequestMetrics, on the chat and the
+# completions response when the server runs with --enable-per-request-metrics (0.25.0 on).
+METRICS = {
+    "time_to_first_token_ms": 12.5,
+    "generation_time_ms": 80.0,
+    "queue_time_ms": 0.5,
+    "mean_itl_ms": 4.0,
+    "tokens_per_second": 250.0,
+    "speculative_decoding": None,
+}
+
+
+@pytest.fixture
+async def metrics_server() -> AsyncIterator[str]:
+    """A bare server answering as vLLM 0.33.0 does with per-request metrics."""
+
+    def envelope(kind: str, choice: dict[str, Any]) -> dict[str, Any]:
+        usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+        return {
+            "id": "x",
+            "object": kind,
+            "created": 1,
+            "model": "agent",
+            "choices": [choice],
+            "usage": usage,
+            "metrics": METRICS,
+        }
+
+    async def chat(request: web.Request) -> web.Response:
+        message = {"role": "assistant", "content": "hi", "tool_calls": []}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return web.json_response(envelope("chat.completion", choice))
+
+    async def text(request: web.Request) -> web.Response:
+        choice = {"index": 0, "text": "hi", "finish_reason": "stop"}
+        return web.json_response(envelope("text_completion", choice))
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/completions", text)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site.port}/v1"
+    finally:
+        await close_connections()
+        await runner.cleanup()
+
+
+async def test_the_servers_timings_are_kept_on_both_transports(metrics_server: str) -> None:
+    client = LLMClient(config(metrics_server), role="agent")
+    chat = await client.chat([{"role": "user", "content": "x"}])
+    text = await client.complete(PROMPT)
+    await client.aclose()
+    numbers = {k: v for k, v in METRICS.items() if v is not None}
+    assert chat.server_timing == numbers
+    assert text.server_timing == numbers
+    generation = text.generation(transport="completions", seed=None, attempt=1)
+    assert generation.server_timing == numbers
