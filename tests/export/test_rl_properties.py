@@ -3,10 +3,11 @@ exactly one segment with its logprob, and the checks catch a record that lies.""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy_agent.export import rl_checks, rl_records, usage_checks
+from policy_agent.export import NoTokens, rl_checks, rl_records, usage_checks
 from policy_agent.records import (
     AgentMessage,
     Episode,
@@ -109,3 +110,22 @@ def _expected_segments(turns: list[tuple[list[int], list[int]]]) -> list[list[in
                 continue
         segments.append([number])
     return segments
+
+
+def test_a_generation_whose_server_sent_no_tokens_is_named() -> None:
+    empty = Generation(
+        model="hosted_vllm/agent",
+        transport="chat",
+        raw_completion="x",
+        tokens=TokenTrace(),  # record_tokens was on; the server sent none of the three
+    )
+    recorded = episode(
+        "task",
+        3,
+        1.0,
+        messages=[UserMessage(content="Hi."), AgentMessage(content="Hello.", generation=empty)],
+    )
+    with pytest.raises(
+        NoTokens, match=r"task 'task' trial 3, agent generation 0: the server did not"
+    ):
+        rl_records(recorded, "run")
