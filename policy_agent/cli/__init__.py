@@ -30,6 +30,7 @@ from policy_agent.cli import (
     _format,
     _grammar,
     _replay,
+    _rl,
     _run,
     _serve,
     _tau2,

@@ -189,11 +189,12 @@ async def _rescore(
 @click.option(
     "--format",
     "export_format",
-    type=click.Choice(["sft", "chatml", "tau2"]),
+    type=click.Choice(["sft", "chatml", "rl", "tau2"]),
     required=True,
     help="sft: one line per episode, OpenAI messages and tools. chatml: one line per agent "
-    "turn, the exact prompt and completion with the episode's reward. tau2: a tau2-bench "
-    "Results JSON.",
+    "turn, the exact prompt and completion with the episode's reward. rl: token ids, logprobs "
+    "and loss masks per agent generation and per episode (runs with record_tokens). tau2: a "
+    "tau2-bench Results JSON.",
 )
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout)."
@@ -225,7 +226,13 @@ def export(
 
     sft and chatml leave out infrastructure failures; the reward filters apply to every format.
     """
-    from policy_agent.export import PromptMismatch, RewardFilter, UnknownTasks, export_run
+    from policy_agent.export import (
+        NoTokens,
+        PromptMismatch,
+        RewardFilter,
+        UnknownTasks,
+        export_run,
+    )
     from policy_agent.report import EvaluationFileError
 
     run = _load(run_dir, evaluation)
@@ -248,7 +255,7 @@ def export(
             )
     except PromptMismatch as error:
         raise click.ClickException(f"{error} (--allow-inexact)") from None
-    except UnknownTasks as error:
+    except (UnknownTasks, NoTokens) as error:
         raise click.ClickException(str(error)) from None
     except EvaluationFileError as error:
         raise _ConfigProblem(str(error)) from None
@@ -258,7 +265,15 @@ def export(
         summary += f"; {result.inexact} turns are not exact (chat transport or --allow-inexact)"
     if export_format == "chatml" and not result.records:
         summary += " (model turns only: an oracle run has none)"
+    if result.untokenized:
+        summary += f"; {result.untokenized} episodes left out: no token ids recorded"
     click.echo(f"{summary}; rewards {run.describe_rewards()}.", err=True)
+    if result.inconsistent:
+        shown = "\n  ".join(result.inconsistent[:10])
+        raise click.ClickException(
+            f"{len(result.inconsistent)} consistency problems; those episodes were left out:"
+            f"\n  {shown}"
+        )
 
 
 def _load(run_dir: Path, evaluation: str) -> LoadedRun:

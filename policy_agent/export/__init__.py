@@ -8,11 +8,23 @@ with open("sft.jsonl", "w") as out:
 - `sft`: one line per episode, OpenAI-format messages and tools (`SFTRecord`);
 - `chatml`: one line per agent turn, the exact rendered prompt and the completion, with the
   episode's reward (`ChatMLTurn`): the input of RL and on-policy distillation;
+- `rl`: one line per agent generation (`RLTurn`: prompt and completion token ids, logprobs,
+  loss mask, reward) and one per episode (`RLEpisode`: the turns as token segments), from a run
+  made with `record_tokens` (docs/rl.md);
 - `tau2`: one tau2-bench `Results` file (`Tau2Results`).
 """
 
 from policy_agent.export._chatml import END_OF_TURN, ChatMLTurn, PromptMismatch, chatml_turns
 from policy_agent.export._prompts import ORACLE_FORMAT, prompt_agent
+from policy_agent.export._rl import (
+    NoTokens,
+    RLEpisode,
+    RLSegment,
+    RLTurn,
+    rl_checks,
+    rl_records,
+    usage_checks,
+)
 from policy_agent.export._select import RewardFilter, Selection, select_episodes
 from policy_agent.export._sft import SFTRecord, sft_record
 from policy_agent.export._tau2 import UnknownTasks, tau2_results, tau2_termination
@@ -26,7 +38,11 @@ __all__ = [
     "ChatMLTurn",
     "ExportFormat",
     "ExportResult",
+    "NoTokens",
     "PromptMismatch",
+    "RLEpisode",
+    "RLSegment",
+    "RLTurn",
     "RewardFilter",
     "SFTRecord",
     "Selection",
@@ -37,8 +53,11 @@ __all__ = [
     "chatml_turns",
     "export_run",
     "prompt_agent",
+    "rl_checks",
+    "rl_records",
     "select_episodes",
     "sft_record",
     "tau2_results",
     "tau2_termination",
+    "usage_checks",
 ]

@@ -1,7 +1,9 @@
 """`--format chatml`: the rendered prompt and the completion of every agent turn, with the
 episode's reward: what an RL or on-policy-distillation pipeline (Cascade RL, for one) consumes.
 
-`prompt + completion` is the text of the turn as the model's context held it:
+`prompt + completion` is the text of the turn as the model's context held it (and, in a run
+made with `record_tokens`, `prompt_token_ids` / `completion_token_ids` / `completion_logprobs`
+are its tokens as the server saw and sampled them; `--format rl` lays them out for training):
 - completions transport (`exact: true`): `prompt` is rebuilt with `Agent.prompt` and must hash
   to the turn's recorded `prompt_sha256`, so it is byte for byte what the server was sent;
   `completion` is the raw text the model wrote, plus `<|im_end|>` when it stopped on that token
@@ -59,6 +61,17 @@ class ChatMLTurn(BaseModel):
     )
     transport: Literal["chat", "completions"]
     finish_reason: str | None
+    prompt_token_ids: list[int] | None = Field(
+        default=None,
+        description="The prompt's token ids as the server tokenized them (runs with "
+        "record_tokens; absent otherwise).",
+    )
+    completion_token_ids: list[int] | None = Field(
+        default=None, description="The sampled token ids (record_tokens)."
+    )
+    completion_logprobs: list[float | None] | None = Field(
+        default=None, description="Each sampled token's logprob (record_tokens)."
+    )
 
 
 def chatml_turns(
@@ -75,6 +88,7 @@ def chatml_turns(
         if not isinstance(record, AgentMessage | AgentToolCall) or record.generation is None:
             continue
         generation = record.generation
+        trace = generation.tokens
         history = episode.messages[:index]
         prompt = agent.prompt(history, corrections=generation.correction_messages)
         if generation.transport == "completions":
@@ -102,6 +116,9 @@ def chatml_turns(
                 exact=exact,
                 transport=generation.transport,
                 finish_reason=generation.finish_reason,
+                prompt_token_ids=None if trace is None else trace.prompt_token_ids,
+                completion_token_ids=None if trace is None else trace.completion_token_ids,
+                completion_logprobs=None if trace is None else trace.completion_logprobs,
             )
         )
     return turns

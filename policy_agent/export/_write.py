@@ -8,13 +8,17 @@ from typing import Literal, TextIO
 from policy_agent.domain import DomainPack
 from policy_agent.export._chatml import chatml_turns
 from policy_agent.export._prompts import prompt_agent
+from policy_agent.export._rl import NoTokens, rl_checks, rl_records, usage_checks
 from policy_agent.export._select import RewardFilter, Selection, select_episodes
 from policy_agent.export._sft import sft_record
 from policy_agent.export._tau2 import tau2_results
 from policy_agent.report import LoadedRun
 
-ExportFormat = Literal["sft", "chatml", "tau2"]
-FORMATS: tuple[ExportFormat, ...] = ("sft", "chatml", "tau2")
+ExportFormat = Literal["sft", "chatml", "rl", "tau2"]
+FORMATS: tuple[ExportFormat, ...] = ("sft", "chatml", "rl", "tau2")
+
+_TOKEN_FIELDS = {"prompt_token_ids", "completion_token_ids", "completion_logprobs"}
+"""chatml fields left out of a line whose turn kept no tokens."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +30,10 @@ class ExportResult:
     """Lines written (sft: episodes, chatml: agent turns), or simulations in the tau2 file."""
     inexact: int = 0
     """chatml lines with `exact: false`."""
+    untokenized: int = 0
+    """rl: episodes left out because a generation of theirs has no token ids."""
+    inconsistent: tuple[str, ...] = ()
+    """rl: what failed the consistency checks (`rl_checks`); those episodes are left out."""
 
 
 def export_run(
@@ -41,7 +49,8 @@ def export_run(
 
     sft and chatml leave out infrastructure failures (conversations cut by a failure outside
     the agent); tau2 keeps them as skipped samples, as tau2 does. Raises `PromptMismatch`
-    (chatml) and `UnknownTasks` (tau2) as those formats say.
+    (chatml), `UnknownTasks` (tau2) and `NoTokens` (rl, when no episode has token ids) as those
+    formats say.
     """
     selection = select_episodes(
         run.episodes,
@@ -60,6 +69,8 @@ def export_run(
         # tau2's Results.save writes indent=4.
         out.write(results.model_dump_json(indent=4) + "\n")
         return ExportResult(selection=selection, records=len(results.simulations))
+    if export_format == "rl":
+        return _write_rl(run, selection, out)
     agent = prompt_agent(config, pack)
     records = inexact = 0
     for episode in selection.episodes:
@@ -68,7 +79,38 @@ def export_run(
             records += 1
             continue
         for turn in chatml_turns(episode, agent, allow_inexact=allow_inexact):
-            out.write(turn.model_dump_json() + "\n")
+            recorded = turn.prompt_token_ids is not None or turn.completion_token_ids is not None
+            unset = None if recorded else _TOKEN_FIELDS
+            out.write(turn.model_dump_json(exclude=unset) + "\n")
             records += 1
             inexact += not turn.exact
     return ExportResult(selection=selection, records=records, inexact=inexact)
+
+
+def _write_rl(run: LoadedRun, selection: Selection, out: TextIO) -> ExportResult:
+    records = untokenized = 0
+    problems: list[str] = []
+    first_missing: NoTokens | None = None
+    for episode in selection.episodes:
+        try:
+            turns, line = rl_records(episode, run.manifest.run_id)
+        except NoTokens as missing:
+            untokenized += 1
+            first_missing = first_missing or missing
+            continue
+        found = rl_checks(turns, line) + usage_checks(episode)
+        if found:
+            problems += found
+            continue
+        for turn in turns:
+            out.write(turn.model_dump_json() + "\n")
+        out.write(line.model_dump_json() + "\n")
+        records += len(turns) + 1
+    if first_missing is not None and records == 0 and not problems:
+        raise first_missing
+    return ExportResult(
+        selection=selection,
+        records=records,
+        untokenized=untokenized,
+        inconsistent=tuple(problems),
+    )

@@ -28,6 +28,13 @@ from policy_agent.llm._errors import (
 from policy_agent.llm._preflight import check_role, is_other_model, served_name
 from policy_agent.llm._protocol import ModelClient
 from policy_agent.llm._retries import Backoff, longest_call_s, with_retries
+from policy_agent.llm._tokens import (
+    TokensNotReturned,
+    cached_tokens,
+    server_timing,
+    token_trace,
+    warn_missing,
+)
 
 __all__ = [
     "AttemptRecord",
@@ -48,11 +55,16 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "StructuredToolCall",
+    "TokensNotReturned",
     "Usage",
+    "cached_tokens",
     "check_role",
     "close_connections",
     "is_other_model",
     "longest_call_s",
     "served_name",
+    "server_timing",
+    "token_trace",
+    "warn_missing",
     "with_retries",
 ]

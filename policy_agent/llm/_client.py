@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import JsonValue
 
+from policy_agent.llm import _tokens
 from policy_agent.llm._completion import AttemptRecord, Completion, StructuredToolCall, Usage
 from policy_agent.llm._config import ModelConfig
 from policy_agent.llm._errors import LLMError, LLMTimeout, MalformedResponse, MissingAPIKey
@@ -43,6 +45,7 @@ class LLMClient:
         self._chat_send, self._text_send = self._senders(key)
         self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
         self._backoff = Backoff(config)
+        self._warned_tokens = False
 
     def _senders(self, key: str | None) -> tuple[_Send, _Send]:
         """The chat and completions calls, each taking only what changes per call.
@@ -247,6 +250,7 @@ class LLMClient:
             choice,
             latency_ms,
             attempts,
+            chat=True,
             text=message.content,
             reasoning=getattr(message, "reasoning_content", None),
             tool_calls=calls,
@@ -262,7 +266,7 @@ class LLMClient:
             raise self._malformed("the response has no choices")
         choice = choices[0]
         return self._completion(
-            response, choice, latency_ms, attempts, text=choice.text, prompt=prompt
+            response, choice, latency_ms, attempts, chat=False, text=choice.text, prompt=prompt
         )
 
     def _completion(
@@ -271,6 +275,8 @@ class LLMClient:
         choice: Any,
         latency_ms: float,
         attempts: tuple[AttemptRecord, ...],
+        *,
+        chat: bool,
         **fields: Any,
     ) -> Completion:
         config = self.config
@@ -279,6 +285,7 @@ class LLMClient:
             prompt_tokens=getattr(reported, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(reported, "completion_tokens", 0) or 0,
             total_tokens=getattr(reported, "total_tokens", 0) or 0,
+            cached_prompt_tokens=_tokens.cached_tokens(reported),
         )
         cost = None
         if config.price_per_input_token is not None and config.price_per_output_token is not None:
@@ -289,6 +296,14 @@ class LLMClient:
         hidden = getattr(response, "_hidden_params", None) or {}
         raw: dict[str, JsonValue] = choice.model_dump()
         served = getattr(response, "model", None)
+        tokens = None
+        if config.record_tokens:
+            tokens = _tokens.token_trace(
+                raw, getattr(response, "prompt_token_ids", None), chat=chat
+            )
+            if not tokens.complete and not self._warned_tokens:
+                self._warned_tokens = True
+                _tokens.warn_missing(self.role, config.model, tokens)
         return Completion(
             finish_reason=choice.finish_reason,
             usage=usage,
@@ -299,6 +314,8 @@ class LLMClient:
             raw=raw,
             cost_usd=cost,
             attempts=attempts,
+            tokens=tokens,
+            server_timing=_tokens.server_timing(_metrics(response, hidden)),
             **fields,
         )
 
@@ -346,3 +363,20 @@ async def close_connections() -> None:
     from policy_agent.llm import _litellm
 
     await _litellm.close_connections()
+
+
+def _metrics(response: Any, hidden: dict[str, Any]) -> Any:
+    """vLLM's per-request `metrics`: an extra attribute of litellm's chat response; the
+    completions response drops it, so it is read from the body litellm keeps in its hidden
+    params (parsed only when it is there)."""
+    metrics = getattr(response, "metrics", None)
+    if metrics is not None:
+        return metrics
+    original = hidden.get("original_response")
+    if isinstance(original, str) and '"metrics"' in original:
+        try:
+            body = json.loads(original)
+        except ValueError:
+            return None
+        return body.get("metrics") if isinstance(body, dict) else None
+    return None

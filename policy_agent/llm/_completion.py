@@ -12,6 +12,7 @@ from policy_agent.records import (
     Generation,
     RetryEvent,
     StructuredCall,
+    TokenTrace,
     TokenUsage,
     Transport,
 )
@@ -34,6 +35,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_prompt_tokens: int | None = None
+    """Prompt tokens served from the prefix cache, when the server says."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,6 +93,11 @@ class Completion:
     """From the config's per-token prices; None when they are not set."""
     attempts: tuple[AttemptRecord, ...] = ()
     """The failed attempts that came before this answer (empty when the first try worked)."""
+    tokens: TokenTrace | None = None
+    """Token ids and logprobs, when the config has `record_tokens` (fields the server did not
+    send are None)."""
+    server_timing: dict[str, float] | None = None
+    """The server's per-request timings, when it sends them."""
 
     def generation(
         self,
@@ -115,10 +123,13 @@ class Completion:
             usage=TokenUsage(
                 prompt_tokens=self.usage.prompt_tokens,
                 completion_tokens=self.usage.completion_tokens,
+                cached_prompt_tokens=self.usage.cached_prompt_tokens,
             ),
             latency_ms=self.latency_ms,
             seed=seed,
             attempt=attempt,
             prompt_sha256=prompt_sha256,
             correction_messages=list(corrections),
+            tokens=self.tokens,
+            server_timing=self.server_timing,
         )

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, m
 _DEDICATED_FIELDS = ("top_k", "min_p", "repetition_penalty", "skip_special_tokens")
 """vLLM request fields that have their own ModelConfig field, so `extra_body` may not set them."""
 
+_TOKEN_FIELDS = ("return_token_ids", "logprobs", "top_logprobs")
+"""What `record_tokens` sends, so `extra_body` may not set them too."""
+
 
 class ModelConfig(BaseModel):
     """One role's model: where it is served, how to sample, how long to wait, how often to retry."""
@@ -68,6 +71,14 @@ class ModelConfig(BaseModel):
     extra_body: dict[str, JsonValue] = Field(
         default_factory=dict, description="Any other request fields the server accepts."
     )
+    record_tokens: bool = Field(
+        default=False,
+        description=(
+            "Ask the server for the prompt's token ids, the sampled token ids and their "
+            "logprobs (vLLM `return_token_ids` and `logprobs`) and keep them with every "
+            "generation, for RL and distillation (docs/rl.md)."
+        ),
+    )
     timeout: float = Field(
         default=300,
         gt=0,
@@ -111,14 +122,14 @@ class ModelConfig(BaseModel):
             )
         if "enable_thinking" in self.chat_template_kwargs:
             raise ValueError("set `thinking`, not chat_template_kwargs.enable_thinking")
-        clashes = [
-            key
-            for key in (*_DEDICATED_FIELDS, "chat_template_kwargs", "seed")
-            if key in self.extra_body
-        ]
+        dedicated: tuple[str, ...] = (*_DEDICATED_FIELDS, "chat_template_kwargs", "seed")
+        if self.record_tokens:
+            dedicated += _TOKEN_FIELDS
+        clashes = [key for key in dedicated if key in self.extra_body]
         if clashes:
             raise ValueError(
-                f"extra_body sets {', '.join(clashes)}: use the field of the same name instead"
+                f"extra_body sets {', '.join(clashes)}: use the field of the same name instead "
+                "(record_tokens for return_token_ids and logprobs)"
             )
         return self
 
@@ -141,6 +152,12 @@ class ModelConfig(BaseModel):
             value = getattr(self, name)
             if value is not None:
                 extras[name] = value
+        if self.record_tokens:
+            # Every supported vLLM (0.17.1 to 0.33.0) takes `return_token_ids` on both
+            # endpoints. `logprobs` is a flag on chat (top_logprobs left at 0) and a count of
+            # alternatives on completions: 0 returns the sampled token's logprob alone.
+            extras["return_token_ids"] = True
+            extras["logprobs"] = True if chat else 0
         if chat and self.sends_chat_template_kwargs:
             # The completions transport renders its own generation prompt (thinking or not),
             # so only chat calls tell the server's chat template.

@@ -26,11 +26,50 @@ class TokenUsage(Record):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int | None = None
+    """Of `prompt_tokens`, how many the server served from its prefix cache
+    (`usage.prompt_tokens_details.cached_tokens`; vLLM reports it only when started with
+    `--enable-prompt-tokens-details`). None when the server did not say."""
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
+        cached = [
+            c for c in (self.cached_prompt_tokens, other.cached_prompt_tokens) if c is not None
+        ]
         return TokenUsage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_prompt_tokens=sum(cached) if cached else None,
+        )
+
+
+class TokenTrace(Record):
+    """The tokens of one model call, as the server reported them (`record_tokens: true`).
+
+    What an RL or distillation step trains on: the ids the model was given and sampled, and the
+    sampling policy's log-probability of each sampled token. A field is None when the server did
+    not return it (an older vLLM, another provider): the call still counts, the trace is empty.
+    """
+
+    prompt_token_ids: list[int] | None = None
+    """The prompt as the server tokenized it (vLLM `prompt_token_ids`): for the completions
+    transport the tokens of the prompt text sent, for chat the server's rendering of the
+    messages."""
+    completion_token_ids: list[int] | None = None
+    """The sampled tokens, in order (vLLM `token_ids` of the choice)."""
+    completion_logprobs: list[float | None] | None = None
+    """The log-probability of each sampled token under the sampling policy, one per
+    `completion_token_ids` entry (chat `logprobs.content[i].logprob`, completions
+    `logprobs.token_logprobs[i]`)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether all three fields came back, and the logprobs match the sampled tokens."""
+        ids, logprobs = self.completion_token_ids, self.completion_logprobs
+        return (
+            self.prompt_token_ids is not None
+            and ids is not None
+            and logprobs is not None
+            and len(ids) == len(logprobs)
         )
 
 
@@ -78,6 +117,12 @@ class Generation(Record):
     correction_messages: list[ChatMessage] = Field(default_factory=list)
     """Messages the prompt had after the conversation: the rejected answers and corrections of
     the `feedback` strategy. They belong to this turn's prompt, never to the conversation."""
+    tokens: TokenTrace | None = None
+    """The token ids and logprobs of this call; None unless the role's model config has
+    `record_tokens: true`."""
+    server_timing: dict[str, float] | None = None
+    """The server's own timings of the request, when it sends them (vLLM 0.25+ started with
+    `--enable-per-request-metrics`: `time_to_first_token_ms`, `queue_time_ms`, ...)."""
 
 
 class UserMessage(Record):

@@ -17,7 +17,7 @@ from policy_agent.evaluation import (
     is_success,
     summarize,
 )
-from policy_agent.records import Episode, ToolResult
+from policy_agent.records import Episode, Generation, ToolResult, ViolationEvent
 from policy_agent.report._model import (
     EpisodeCounts,
     FlippedTask,
@@ -192,19 +192,19 @@ def _tools(episodes: Iterable[Episode]) -> ToolUsage:
 def _roles(episodes: list[Episode], config: Mapping[str, JsonValue]) -> list[RoleUsage]:
     """Agent and user from each episode's totals; the judge from each reward's judge usage."""
     roles = []
+    cached = _cached_prompt_tokens(episodes)
     for role in ("agent", "user"):
         totals = [e.totals[role] for e in episodes if role in e.totals]
-        roles.append(
-            _usage(
-                role,
-                _role_model(config, role),
-                calls=sum(t.calls for t in totals),
-                prompt_tokens=sum(t.prompt_tokens for t in totals),
-                completion_tokens=sum(t.completion_tokens for t in totals),
-                latency_ms=sum(t.latency_ms for t in totals),
-                costs=[t.cost_usd for t in totals],
-            )
+        usage = _usage(
+            role,
+            _role_model(config, role),
+            calls=sum(t.calls for t in totals),
+            prompt_tokens=sum(t.prompt_tokens for t in totals),
+            completion_tokens=sum(t.completion_tokens for t in totals),
+            latency_ms=sum(t.latency_ms for t in totals),
+            costs=[t.cost_usd for t in totals],
         )
+        roles.append(usage.model_copy(update={"cached_prompt_tokens": cached.get(role)}))
     judged = [e.reward.judge for e in episodes if e.reward is not None and e.reward.judge]
     models = sorted({j.model for j in judged})
     roles.append(
@@ -219,6 +219,26 @@ def _roles(episodes: list[Episode], config: Mapping[str, JsonValue]) -> list[Rol
         )
     )
     return roles
+
+
+def _cached_prompt_tokens(episodes: list[Episode]) -> dict[str, int]:
+    """Per role, the prompt tokens its server reported as cached (roles it reported for)."""
+    cached: dict[str, int] = {}
+    for episode in episodes:
+        generations = [
+            ("agent", event.generation)
+            for event in episode.events
+            if isinstance(event, ViolationEvent) and event.action_taken != "keep_first"
+        ]
+        for record in episode.messages:
+            generation = getattr(record, "generation", None)
+            if isinstance(generation, Generation):
+                generations.append(("agent" if record.role == "assistant" else "user", generation))
+        for role, generation in generations:
+            count = generation.usage.cached_prompt_tokens
+            if count is not None:
+                cached[role] = cached.get(role, 0) + count
+    return cached
 
 
 def _usage(

@@ -72,6 +72,12 @@ class RoleUsage(_Model):
     calls: int
     prompt_tokens: int
     completion_tokens: int
+    cached_prompt_tokens: int | None = Field(
+        default=None,
+        description="Of prompt_tokens, those the server served from its prefix cache, summed "
+        "over the calls it reported them for (vLLM --enable-prompt-tokens-details); null when "
+        "it never did.",
+    )
     latency_ms: float = Field(description="Summed over calls.")
     mean_latency_ms: float | None = Field(description="Per call; null without calls.")
     cost_usd: float | None = Field(

@@ -230,6 +230,17 @@ def _usage(report: RunReport) -> Group:
             "—" if role.cost_usd is None else f"{role.cost_usd:.4f}",
         )
     parts: list[RenderableType] = [table]
+    for role in roles:
+        cached = role.cached_prompt_tokens
+        if cached is not None and role.prompt_tokens:
+            parts.append(
+                Text(
+                    f"Prefix cache ({role.role}): {cached:,} of {role.prompt_tokens:,} prompt "
+                    f"tokens ({cached / role.prompt_tokens:.0%}) were served from the cache; "
+                    f"{role.prompt_tokens - cached:,} were computed.",
+                    style="dim",
+                )
+            )
     if any(role.calls and role.cost_usd is None for role in roles):
         parts.append(
             Text(

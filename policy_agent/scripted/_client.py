@@ -37,6 +37,10 @@ from policy_agent.llm import (
     ServerError,
     StructuredToolCall,
     Usage,
+    cached_tokens,
+    server_timing,
+    token_trace,
+    warn_missing,
     with_retries,
 )
 from policy_agent.scripted._responder import Endpoint, Reply, Responder
@@ -78,6 +82,7 @@ class ScriptedModelClient:
         self._backoff = Backoff(self.config)
         self.requests: list[RecordedRequest] = []
         """Every request asked of this client, oldest first."""
+        self._warned_tokens = False
 
     def __repr__(self) -> str:
         return f"ScriptedModelClient(role={self.role!r}, model={self.config.model!r})"
@@ -159,8 +164,15 @@ class ScriptedModelClient:
             prompt_tokens=reported.get("prompt_tokens", 0) or 0,
             completion_tokens=reported.get("completion_tokens", 0) or 0,
             total_tokens=reported.get("total_tokens", 0) or 0,
+            cached_prompt_tokens=cached_tokens(reported),
         )
         fields: dict[str, Any] = {}
+        if self.config.record_tokens:
+            tokens = token_trace(choice, body.get("prompt_token_ids"), chat=endpoint == "chat")
+            if not tokens.complete and not self._warned_tokens:
+                self._warned_tokens = True
+                warn_missing(self.role, self.config.model, tokens)
+            fields["tokens"] = tokens
         if endpoint == "chat":
             message = choice.get("message") or {}
             fields["text"] = message.get("content")
@@ -193,6 +205,7 @@ class ScriptedModelClient:
             raw=choice,
             cost_usd=cost,
             attempts=failed,
+            server_timing=server_timing(body.get("metrics")),
             **fields,
         )
 

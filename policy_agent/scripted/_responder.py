@@ -2,7 +2,9 @@
 
 No I/O here: the server hands in the parsed request body and gets back status, body and timing.
 Token counts in `usage` are approximate (one token per 4 characters, rounded up): there is no
-tokenizer, and tests only need counts that grow with the text.
+tokenizer, and tests only need counts that grow with the text. A request that asks for token ids
+(`return_token_ids`) gets the stand-in tokenizer's (`_tokenizer`: one token per UTF-8 byte), and
+then `usage` counts those tokens (so does a script with `prompt_tokens_details`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Literal, Protocol, assert_never
 
 from pydantic import JsonValue
 
+from policy_agent.scripted import _tokenizer
 from policy_agent.scripted._script import (
     Answer,
     Rule,
@@ -174,11 +177,13 @@ class Responder:
         self._script = script
         self._ids = itertools.count(1)
         self._pickers: dict[str, _Picker] = {}
+        self._cache = _tokenizer.PrefixCache()
         self.reset()
 
     def reset(self) -> None:
-        """Start every role's answers from the beginning again."""
+        """Start every role's answers from the beginning again (and empty the prefix cache)."""
         self._pickers = {role: _picker(role, spec) for role, spec in self._script.roles.items()}
+        self._cache = _tokenizer.PrefixCache()
 
     def reply(self, endpoint: Endpoint, body: dict[str, JsonValue]) -> Reply:
         """The reply to one parsed request body sent to `endpoint`."""
@@ -256,9 +261,12 @@ class Responder:
             "finish_reason": answer.finish_reason or default_reason,
         }
         name = self._name(role)
-        return _envelope(
+        envelope = _envelope(
             f"chatcmpl-{number}", "chat.completion", name, choice, prompt_text, generated
         )
+        sampled = "" if answer.reasoning is None else answer.reasoning + "</think>"
+        sampled += (answer.content or "") + (json.dumps(calls) if calls else "")
+        return self._with_tokens(envelope, choice, request, prompt_text, sampled, chat=True)
 
     def _completion_body(
         self, role: str, answer: Answer, index: int, request: dict[str, JsonValue]
@@ -279,11 +287,49 @@ class Responder:
         prompt_text = prompt if isinstance(prompt, str) else json.dumps(prompt)
         number = next(self._ids)
         name = self._name(role)
-        return _envelope(f"cmpl-{number}", "text_completion", name, choice, prompt_text, text)
+        envelope = _envelope(f"cmpl-{number}", "text_completion", name, choice, prompt_text, text)
+        return self._with_tokens(envelope, choice, request, prompt_text, text, chat=False)
 
     def _name(self, role: str) -> str:
         """The `model` an answer gives: the role asked for, or the single model's name."""
         return self._script.single_model or role
+
+    def _with_tokens(
+        self,
+        envelope: dict[str, JsonValue],
+        choice: dict[str, JsonValue],
+        request: dict[str, JsonValue],
+        prompt_text: str,
+        generated: str,
+        *,
+        chat: bool,
+    ) -> dict[str, JsonValue]:
+        """The envelope with what vLLM adds when asked: token ids, logprobs, cached tokens."""
+        script = self._script
+        prompt_ids = _tokenizer.token_ids(prompt_text)
+        sampled = _tokenizer.token_ids(generated)
+        usage = envelope["usage"]
+        assert isinstance(usage, dict)
+        asked_ids = script.return_token_ids and request.get("return_token_ids") is True
+        if script.prompt_tokens_details or asked_ids:
+            # Counted in the stand-in's tokens, so cached_tokens and the ids agree with usage.
+            usage["prompt_tokens"] = len(prompt_ids)
+            usage["completion_tokens"] = len(sampled)
+            usage["total_tokens"] = len(prompt_ids) + len(sampled)
+        if script.prompt_tokens_details:
+            usage["prompt_tokens_details"] = {"cached_tokens": self._cache.cached(prompt_ids)}
+        if not script.return_token_ids:
+            return envelope
+        if asked_ids:
+            choice["token_ids"] = list[JsonValue](sampled)
+            # Chat puts the prompt's ids on the response, completions on the choice.
+            (envelope if chat else choice)["prompt_token_ids"] = list[JsonValue](prompt_ids)
+        asked = request.get("logprobs")
+        if chat and asked is True:
+            choice["logprobs"] = _tokenizer.chat_logprobs(sampled)
+        elif not chat and isinstance(asked, int) and not isinstance(asked, bool):
+            choice["logprobs"] = _tokenizer.completion_logprobs(sampled)
+        return envelope
 
 
 def _envelope(

@@ -246,6 +246,21 @@ class Script(_Strict):
         "answered from the script's only role whatever `model` it names, and the answers and "
         "GET /v1/models give this name.",
     )
+    return_token_ids: bool = Field(
+        default=True,
+        description=(
+            "Honour vLLM's `return_token_ids` and `logprobs` request fields with the stand-in "
+            "tokenizer's ids and logprobs (policy_agent/scripted/_tokenizer.py); false stands "
+            "for a server that ignores them and sends neither."
+        ),
+    )
+    prompt_tokens_details: bool = Field(
+        default=False,
+        description=(
+            "Report `usage.prompt_tokens_details.cached_tokens`, as `vllm serve "
+            "--enable-prompt-tokens-details` with prefix caching does (stand-in blocks of 16)."
+        ),
+    )
     roles: dict[str, Role] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -244,8 +244,18 @@ class Simulation:
             # Only recording can fail (episodes never raise): report the first reason plainly.
             raise failed.exceptions[0] from None
 
-    async def play(self, planned: PlannedEpisode, tally: RunTally | None = None) -> Episode:
-        """Play and evaluate one episode; never raises (except on cancellation)."""
+    async def play(
+        self,
+        planned: PlannedEpisode,
+        tally: RunTally | None = None,
+        *,
+        agent: AgentPlayer | None = None,
+    ) -> Episode:
+        """Play and evaluate one episode; never raises (except on cancellation).
+
+        `agent` plays instead of the run's own (`policy_agent.rl`: an agent whose completions
+        come from a trainer); everything else is the run's.
+        """
         task = planned.task
 
         def count_tokens(tokens: int) -> None:
@@ -258,7 +268,7 @@ class Simulation:
                 task_id=task.id,
                 trial=planned.trial,
                 seed=planned.seed,
-                agent=self._agent_for(task),
+                agent=agent if agent is not None else self._agent_for(task),
                 user=self._user_for(task),
                 environment=environment,
                 limits=self.limits,

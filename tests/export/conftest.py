@@ -29,12 +29,25 @@ class ModelRun:
     """The bodies the server received, in order: one per agent turn."""
 
 
-def model_run_on(out: Path, transport: str, style: str, domain: Path | None = None) -> ModelRun:
-    """The model card's scenario played over HTTP with `transport` and `style` into `out`."""
-    answers = [scripted(turn, transport, style) for turn in AGENT_TURNS]
+def model_run_on(
+    out: Path,
+    transport: str,
+    style: str,
+    domain: Path | None = None,
+    answers: list[dict[str, Any]] | None = None,
+    **model_fields: Any,
+) -> ModelRun:
+    """The model card's scenario played over HTTP with `transport` and `style` into `out`
+    (`answers`: the agent's, default the scenario's; `model_fields`: its model config's)."""
+    if answers is None:
+        answers = [scripted(turn, transport, style) for turn in AGENT_TURNS]
     script = Script.model_validate({"roles": {"agent": {"answers": answers}}})
     with ScriptedServer(script) as server:
-        agent = {"model": model(server, "agent"), "transport": transport, "style": style}
+        agent = {
+            "model": model(server, "agent", **model_fields),
+            "transport": transport,
+            "style": style,
+        }
         fields: dict[str, Any] = {"agent": agent, "tasks": [STRICT_TASK], "out": str(out)}
         if domain is not None:
             fields["domain"] = str(domain)
