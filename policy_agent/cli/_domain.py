@@ -13,7 +13,8 @@ from policy_agent.cli import main
 if TYPE_CHECKING:
     from policy_agent.domain import DomainPack, Tables, ToolSpec
 
-_KINDS = ("domain", "tools", "database", "tasks")  # policy_agent.domain.SCHEMA_KINDS, kept light
+# policy_agent.domain.SCHEMA_KINDS, kept light
+_KINDS = ("domain", "tools", "database", "tasks", "rules")
 
 
 def load_pack_or_exit(path: Path) -> DomainPack:

@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_agent.domain._models import Tables, ToolSpec
+from policy_agent.domain._rules import (
+    AnyRule,
+    AppliedRule,
+    ConfirmationRule,
+    confirmations,
+    rules_for,
+)
 from policy_agent.domain._tasks import Task
 from policy_agent.domain._user_simulator import UserSimulatorSpec
 from policy_agent.errors import PolicyAgentError
@@ -96,6 +103,8 @@ class DomainPack:
     tasks: tuple[Task, ...] = ()
     user_simulator: UserSimulatorSpec = field(default_factory=UserSimulatorSpec)
     """The guidelines and prompt layout the pack gives the user simulator."""
+    rules: tuple[AnyRule, ...] = ()
+    """The policy rules checked over every episode (`rules.yaml`)."""
 
     def tool(self, name: str) -> ToolSpec:
         """The agent tool called `name`; KeyError names the tools there are."""
@@ -114,6 +123,15 @@ class DomainPack:
         ids = ", ".join(t.id for t in self.tasks)
         raise KeyError(f"no task {task_id!r} in domain {self.name!r}; it has: {ids}")
 
+    def rules_for(self, task: Task) -> tuple[AppliedRule, ...]:
+        """The rules checked over `task`'s episodes: the pack's, less those the task switches
+        off, then the task's own."""
+        return rules_for(self.rules, task.rules)
+
+    def confirmations_for(self, task: Task) -> dict[str, tuple[ConfirmationRule, ...]]:
+        """Tool name -> the `confirmation` rules of `task` that ask a yes before calling it."""
+        return confirmations(self.rules_for(task), self.tools)
+
     @property
     def content_hash(self) -> str:
         """sha256 of everything that affects a run: changes whenever the pack's meaning does."""
@@ -129,6 +147,9 @@ class DomainPack:
             "user_database": self.user_database,
             "tasks": [t.model_dump(mode="json") for t in self.tasks],
         }
+        if self.rules:
+            # Only when there are some, as for the user simulator below.
+            content["rules"] = [rule.model_dump(mode="json") for rule in self.rules]
         if not self.user_simulator.is_default:
             # Only when set, so the hash of every pack that leaves it out stays what it was.
             content["user_simulator"] = self.user_simulator.model_dump(mode="json")

@@ -251,7 +251,9 @@ class Simulation:
         return await self._evaluated(episode)
 
     def _agent_for(self, task: Task) -> AgentPlayer:
-        return self._agent if self._agent is not None else OracleAgent(task)
+        if self._agent is not None:
+            return self._agent
+        return OracleAgent(task, confirmations=self.pack.confirmations_for(task))
 
     def _user_for(self, task: Task) -> UserSimulator:
         if self.config.is_oracle and not task.user_scenario.script:
