@@ -10,19 +10,23 @@ The store writes each line whole, newline last, with one `os.write` (see
 torn by a crash) and are left for a later `poll`. A complete line that is not an episode cannot
 come from the store: it is reported in `problems` and skipped, so one bad line never hides the
 others.
+
+Rewards given to the log (a re-scoring's, `policy-agent evaluate`) replace the recorded ones of
+the episodes they cover, in the entries and in every episode loaded.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy_agent.records import Episode, TerminationReason
+from policy_agent.records import Episode, RewardInfo, TerminationReason
 from policy_agent.trajectory import CorruptLine, RecordInvalid, RunStoreError, parse_episode_id
-from policy_agent.tui._steps import is_success, search_text, violation_codes
+from policy_agent.tui._steps import broken_rules, is_success, search_text, violation_codes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +49,8 @@ class EpisodeEntry:
     violations: int
     codes: tuple[str, ...]
     """Violation codes, each once."""
+    rules: tuple[str, ...] = ()
+    """The policy rules the episode broke, each once."""
     text: str
     """`search_text` of the episode (lower case)."""
 
@@ -66,9 +72,13 @@ class EpisodeNotFound(RunStoreError):
 class EpisodeLog:
     """The episodes of one `episodes.jsonl`, indexed as far as `poll` has read."""
 
-    def __init__(self, path: Path) -> None:
-        """Index nothing yet; call `poll` to read the lines there are."""
+    def __init__(
+        self, path: Path, *, rewards: Mapping[tuple[str, int], RewardInfo | None] | None = None
+    ) -> None:
+        """Index nothing yet; call `poll` to read the lines there are. `rewards`, by episode key,
+        replace the recorded rewards (None: the episode could not be re-scored)."""
         self.path = path
+        self.rewards = dict(rewards or {})
         self.entries: list[EpisodeEntry] = []
         """Every episode read so far, in file order."""
         self.problems: list[RunStoreError] = []
@@ -116,12 +126,13 @@ class EpisodeLog:
             turns=len(episode.messages),
             violations=sum(event.kind == "violation" for event in episode.events),
             codes=codes,
+            rules=broken_rules(episode),
             text=search_text(episode),
         )
 
     def _parse(self, line: int, data: bytes) -> Episode | None:
         try:
-            return Episode.model_validate_json(data)
+            return self._rescored(Episode.model_validate_json(data))
         except ValidationError as error:
             try:
                 value = json.loads(data)
@@ -140,7 +151,12 @@ class EpisodeLog:
         with self.path.open("rb") as file:
             file.seek(entry.offset)
             data = file.read(entry.size)
-        return Episode.model_validate_json(data)
+        return self._rescored(Episode.model_validate_json(data))
+
+    def _rescored(self, episode: Episode) -> Episode:
+        if episode.key not in self.rewards:
+            return episode
+        return episode.model_copy(update={"reward": self.rewards[episode.key]})
 
     def find(self, text: str) -> EpisodeEntry:
         """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).
