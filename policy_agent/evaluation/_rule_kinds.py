@@ -233,7 +233,7 @@ def _confirmation(
         if missing:
             reasons.append(
                 f"the agent's message at step {asked_at + 1} does not describe it "
-                f"(no {', no '.join(missing)})"
+                f"(missing {'; '.join(missing)})"
             )
         if not rule.agrees(reply.content):
             reasons.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -144,44 +145,59 @@ _SEVERITY_STYLE = {
 
 
 def render_rules(rules: list[RuleSummary], confidence: float) -> RenderableType:
-    """The per-rule table of `policy-agent report`, and the episodes each broken rule broke in."""
+    """The per-rule table of `policy-agent report`, and the episodes each broken rule broke in
+    (one line each; `show` and `report --json` have the whole message)."""
     level = f"{confidence:.0%}"
     table = Table(
         title="Policy rules (breach rate, bootstrap over tasks)",
         title_justify="left",
         title_style="bold",
-        box=None,
-        padding=(0, 1),
+        box=box.SIMPLE_HEAD,
     )
-    for name in ("rule", "severity", "broken", "rate", f"{level} interval", "n/a", "undecided"):
-        table.add_column(name, justify="left" if name in ("rule", "severity") else "right")
+    undecided = any(rule.undecided for rule in rules)
+    names = ["rule", "severity", "broken", "rate", f"{level} interval", "n/a"]
+    for name in [*names, *(["undecided"] if undecided else [])]:
+        table.add_column(
+            name,
+            justify="left" if name in ("rule", "severity") else "right",
+            # Rule names are what the reader acts on: fold long ones, never cut them.
+            min_width=min(30, max(len(r.rule) + 1 for r in rules)) if name == "rule" else None,
+            overflow="fold" if name == "rule" else "ellipsis",
+        )
     for rule in rules:
-        rate = "—" if rule.breach_rate is None else f"{rule.breach_rate:.1%}"
-        interval = "—" if rule.low is None else f"[{rule.low:.1%}, {rule.high:.1%}]"
-        table.add_row(
-            Text(rule.rule + (" (task)" if rule.source == "task" else "")),
+        # Whole percents: a bootstrap over tasks is no finer than that.
+        rate = "—" if rule.breach_rate is None else f"{rule.breach_rate:.0%}"
+        interval = "—" if rule.low is None else f"[{rule.low:.0%}, {rule.high:.0%}]"
+        cells: list[RenderableType] = [
+            rule.rule + ("*" if rule.source != "pack" else ""),
             Text(rule.severity.value, style=_SEVERITY_STYLE[rule.severity]),
             Text(f"{rule.broken}/{rule.checked}", style="red" if rule.broken else ""),
             rate,
             interval,
             str(rule.not_applicable) if rule.not_applicable else "",
-            Text(str(rule.undecided), style="yellow") if rule.undecided else "",
-        )
+        ]
+        if undecided:
+            cells.append(Text(str(rule.undecided), style="yellow") if rule.undecided else "")
+        table.add_row(*cells)
     parts: list[RenderableType] = [table]
+    if any(rule.source != "pack" for rule in rules):
+        note = "* a task's own rule (tasks.yaml), checked on that task only"
+        parts.append(Text(note, style="dim"))
     for rule in rules:
         if not rule.broken_episodes:
             continue
-        shown = rule.broken_episodes[:BREACHES_SHOWN]
-        parts.append(Text.assemble((f"{rule.rule} broke in", "bold"), f" {rule.broken} episodes:"))
-        for breach in shown:
-            parts.append(
-                Text.assemble(
-                    f"  {breach.episode} step {breach.step}",
-                    (f" ({breach.breaches} times)" if breach.breaches > 1 else "", "dim"),
-                    (f": {breach.message}", "dim"),
-                )
+        count = f"{rule.broken} episode{'' if rule.broken == 1 else 's'}"
+        parts.append(Text.assemble((f"{rule.rule}", "bold"), f" broke in {count}:"))
+        for breach in rule.broken_episodes[:BREACHES_SHOWN]:
+            times = f" ({breach.breaches} times)" if breach.breaches > 1 else ""
+            line = Text.assemble(
+                f"  {breach.episode} step {breach.step}{times}",
+                (f": {breach.message}", "dim"),
+                no_wrap=True,
+                overflow="ellipsis",
             )
-        more = len(rule.broken_episodes) - len(shown)
-        if more:
+            parts.append(line)
+        more = len(rule.broken_episodes) - BREACHES_SHOWN
+        if more > 0:
             parts.append(Text(f"  ... and {more} more (report --json lists them all)", style="dim"))
     return Group(*parts)
