@@ -124,9 +124,10 @@ class _RuleChecker:
         for i, name in enumerate(names):
             if name in known:
                 continue
-            message = _no_such("tool", name, known, "the agent's tools")
             if name in self.parts.user_tool_names:
-                message += "; it is a user tool, and rules read the agent's calls only"
+                message = f"'{name}' is a user tool; rules read the agent's calls only"
+            else:
+                message = _no_such("tool", name, known, "the agent's tools")
             self.report((*loc, i), message)
 
     def subject(self, loc: Loc, rule: AfterRule) -> None:
@@ -145,7 +146,8 @@ class _RuleChecker:
                 self.report((*loc, "subject", name), message)
             elif name in self.tools:
                 self.expression((*loc, "subject", name), source, self.tools[name])
-        missing = [name for name in rule.named_tools if name not in subject]
+        # A tool that does not exist is reported once, by `tool_names`.
+        missing = [tool.name for tool in tools if tool.name not in subject]
         if missing:
             self.report(
                 (*loc, "subject"),
