@@ -1,4 +1,4 @@
-"""Domain packs: YAML files describing a policy, its tools, a database and tasks."""
+"""Domain packs: YAML files describing a policy, its tools, a database, tasks and policy rules."""
 
 from policy_agent.domain._checks import undescribed_tools
 from policy_agent.domain._explain import explain as explain_pack_error

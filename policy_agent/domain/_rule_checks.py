@@ -3,7 +3,7 @@
 Each rule is well-formed once validated; here it is checked against the rest of the pack: the
 tools it names are the agent's (with a "did you mean"), its expressions compile with the names
 each tool gives them, its tables exist, every write it asks a yes for has a cue to look for, and
-a task switches off only rules the pack has.
+a task disables only rules the pack has.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class _RuleChecker:
                 self.report(
                     loc,
                     f"the pack already has a rule '{name}'; rename this one, or list '{name}' "
-                    "in `off` to replace it",
+                    "in `disable` to replace it",
                 )
             elif name in first:
                 line = self.locator.line(first[name])
@@ -198,10 +198,11 @@ class _RuleChecker:
 
     def task(self, loc: Loc, task: Task, pack_names: set[str]) -> None:
         at = (*loc, "rules")
-        for i, name in enumerate(task.rules.off):
+        for i, name in enumerate(task.rules.disable):
             if name not in pack_names:
-                self.report((*at, "off", i), _no_such("rule", name, pack_names, "the pack's rules"))
-        taken = pack_names - set(task.rules.off)
+                message = _no_such("rule", name, pack_names, "the pack's rules")
+                self.report((*at, "disable", i), message)
+        taken = pack_names - set(task.rules.disable)
         added = [((*at, "add", i, "name"), rule.name) for i, rule in enumerate(task.rules.add)]
         self.unique(added, taken=taken)
         for i, rule in enumerate(task.rules.add):

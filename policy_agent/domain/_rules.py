@@ -308,12 +308,12 @@ AnyRule = AfterRule | ForbiddenCallRule | ConfirmationRule | ForbiddenTextRule |
 class TaskRules(_Strict):
     """A task's changes to the pack's rules."""
 
-    off: list[Identifier] = Field(
+    disable: list[Identifier] = Field(
         default_factory=list, description="Pack rules that do not apply to this task."
     )
     add: list[Rule] = Field(
         default_factory=list,
-        description="Rules of this task only (a name of the pack's replaces it when in `off`).",
+        description="Rules of this task only (a name of the pack's replaces it when in `disable`).",
     )
 
 
@@ -338,7 +338,7 @@ def confirmations(
 
 
 def rules_for(pack_rules: Sequence[AnyRule], task_rules: TaskRules) -> tuple[AppliedRule, ...]:
-    """The rules of a task: the pack's, less those it switches off, then its own."""
-    off = set(task_rules.off)
-    kept = [AppliedRule(rule=r, source="pack") for r in pack_rules if r.name not in off]
+    """The rules of a task: the pack's, less those it disables, then its own."""
+    disabled = set(task_rules.disable)
+    kept = [AppliedRule(rule=r, source="pack") for r in pack_rules if r.name not in disabled]
     return (*kept, *(AppliedRule(rule=r, source="task") for r in task_rules.add))

@@ -267,9 +267,9 @@ class Task(_Strict):
     evaluation_criteria: EvaluationCriteria = Field(default_factory=EvaluationCriteria)
     rules: TaskRules = Field(
         default_factory=TaskRules,
-        description="The task's own policy rules (`add`), and pack rules it switches `off`.",
+        description="The task's own policy rules (`add`), and pack rules it `disable`s.",
         # Left out of dumps when unset, so the content hash of a task without rules stays.
-        exclude_if=lambda rules: not (rules.off or rules.add),
+        exclude_if=lambda rules: not (rules.disable or rules.add),
     )
 
     @property

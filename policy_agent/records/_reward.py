@@ -134,7 +134,8 @@ class JudgeUsage(Record):
 
     model: str
     calls: int = 1
-    """Calls answered (a retried unreadable answer counts once)."""
+    """The verdicts this usage covers: 1 for the NL judge; for the rules, the writes the judge
+    answered for (a failed one is not counted; a retried unreadable answer counts once)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0

@@ -119,7 +119,7 @@ def test_one_subject_expression_is_checked_against_every_tool(tmp_path: Path) ->
 def test_rules_in_the_basis_need_a_rule(tmp_path: Path) -> None:
     task = BASE["tasks"][0] | {
         "evaluation_criteria": {"reward_basis": ["DB", "RULES"]},
-        "rules": {"off": ["one_loan"]},
+        "rules": {"disable": ["one_loan"]},
     }
     assert problems(_pack(tmp_path, [TRANSFERS_ONCE], tasks=[task])) == [
         (
@@ -129,10 +129,10 @@ def test_rules_in_the_basis_need_a_rule(tmp_path: Path) -> None:
     ]
 
 
-def test_a_task_switches_pack_rules_off_and_adds_its_own(tmp_path: Path) -> None:
+def test_a_task_disables_pack_rules_and_adds_its_own(tmp_path: Path) -> None:
     own = {"name": "one_loan", "kind": "limit", "tools": ["lend_book"], "max_calls": 2}
     text = {"name": "polite", "kind": "forbidden_text", "patterns": ["rude"]}
-    task = BASE["tasks"][0] | {"rules": {"off": ["one_loan"], "add": [own, text]}}
+    task = BASE["tasks"][0] | {"rules": {"disable": ["one_loan"], "add": [own, text]}}
     pack = load_pack(_pack(tmp_path, [TRANSFERS_ONCE], tasks=[task]))
     applied = pack.rules_for(pack.tasks[0])
     assert [(a.rule.name, a.source) for a in applied] == [("one_loan", "task"), ("polite", "task")]

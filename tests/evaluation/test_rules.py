@@ -480,7 +480,7 @@ def test_a_pack_without_rules_keeps_tau2_benchs_breakdown(converse: Converse) ->
 
 def test_task_rules_join_and_replace_the_packs(converse: Converse) -> None:
     own = NO_VOUCHERS | {"patterns": [r"\bcoupons?\b"]}
-    tasks = (task("t") | {"rules": {"off": ["no_vouchers"], "add": [own]}},)
+    tasks = (task("t") | {"rules": {"disable": ["no_vouchers"], "add": [own]}},)
     pack = with_rules(
         NO_VOUCHERS,
         {"name": "one", "kind": "limit", "tools": ["deposit"], "max_calls": 1},

@@ -40,7 +40,7 @@ TASK: dict[str, Any] = {
         "reward_basis": ["DB"],
     },
     # The script says no yes; the oracle would ask for one before cancelling.
-    "rules": {"off": ["explicit_yes_before_changes"]},
+    "rules": {"disable": ["explicit_yes_before_changes"]},
 }
 
 
