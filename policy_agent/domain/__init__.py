@@ -37,6 +37,7 @@ from policy_agent.domain._rules import (
     LimitRule,
     Rule,
     TaskRules,
+    last_exchange,
 )
 from policy_agent.domain._schema import SCHEMA_KINDS, pack_schema, pack_schema_text
 from policy_agent.domain._tasks import (
@@ -104,6 +105,7 @@ __all__ = [
     "explain_pack_error",
     "expression_names",
     "find_repository",
+    "last_exchange",
     "load_pack",
     "pack_schema",
     "pack_schema_text",

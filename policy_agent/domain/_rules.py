@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Discriminator, Field, JsonValue, Tag, model_validator
 
 from policy_agent.domain._models import Expression, Identifier, ToolKind, ToolSpec, _Strict
-from policy_agent.records import RuleSeverity
+from policy_agent.records import AgentMessage, ConversationRecord, RuleSeverity, UserMessage
 
 
 def _valid_pattern(pattern: str) -> str:
@@ -238,6 +238,22 @@ class ConfirmationRule(_Rule):
         """Whether the agent's message `described` and the user's `reply` make a yes for the call
         (by the cues and patterns; the judge is the evaluator's business)."""
         return not self.described_by.missing(described, tool, arguments) and self.agrees(reply)
+
+
+def last_exchange(
+    records: Sequence[ConversationRecord], before: int
+) -> tuple[int | None, int | None]:
+    """What a `confirmation` reads before the record at index `before`: the index of the agent's
+    last message before the user's last message, and the index of that user message (None for
+    either that is not there)."""
+    reply = _last(records, UserMessage, before)
+    return (None if reply is None else _last(records, AgentMessage, reply)), reply
+
+
+def _last(
+    records: Sequence[ConversationRecord], kind: type[UserMessage | AgentMessage], before: int
+) -> int | None:
+    return next((i for i in range(before - 1, -1, -1) if isinstance(records[i], kind)), None)
 
 
 class ForbiddenTextRule(_Rule):

@@ -19,6 +19,7 @@ from policy_agent.domain import (
     ForbiddenCallRule,
     ForbiddenTextRule,
     LimitRule,
+    last_exchange,
 )
 from policy_agent.evaluation._calls import LoggedCall, logged_calls
 from policy_agent.evaluation._judge import JudgeVerdict
@@ -68,10 +69,6 @@ class _Trajectory:
 
     def played(self, names: Sequence[str] | frozenset[str]) -> list[LoggedCall]:
         return [c for c in self.calls if c.index >= self.start and c.name in names]
-
-    def last_before(self, index: int, kind: type[UserMessage | AgentMessage]) -> int | None:
-        records = self.episode.messages
-        return next((i for i in range(index - 1, -1, -1) if isinstance(records[i], kind)), None)
 
 
 def check_rules(
@@ -216,11 +213,10 @@ def _confirmation(
         if rule.judge:
             _judged(rule, call, what, verdicts, found)
             continue
-        reply_at = trajectory.last_before(call.index, UserMessage)
+        asked_at, reply_at = last_exchange(records, call.index)
         if reply_at is None:
             found.breach(call.index, f"{what} came before the user said anything")
             continue
-        asked_at = trajectory.last_before(reply_at, AgentMessage)
         reply = records[reply_at]
         assert isinstance(reply, UserMessage)
         if asked_at is None:

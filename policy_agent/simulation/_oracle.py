@@ -13,7 +13,13 @@ import json
 from collections.abc import Mapping, Sequence
 
 from policy_agent.agent import AgentStep, MessageStep, ToolCallStep
-from policy_agent.domain import Action, ConfirmationRule, StructuredInstructions, Task
+from policy_agent.domain import (
+    Action,
+    ConfirmationRule,
+    StructuredInstructions,
+    Task,
+    last_exchange,
+)
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -112,8 +118,7 @@ class OracleAgent:
         rules = self.confirmations.get(action.name, ())
         if not rules:
             return True
-        reply = _last(history, UserMessage, len(history))
-        asked = None if reply is None else _last(history, AgentMessage, reply)
+        asked, reply = last_exchange(history, len(history))
         if reply is None or asked is None:
             return False
         said, answer = history[asked], history[reply]
@@ -148,13 +153,6 @@ class OracleAgent:
         if info:
             parts.append(f"Please note: {'; '.join(info)}.")
         return " ".join(parts)
-
-
-def _last(
-    history: Sequence[ConversationRecord], kind: type[UserMessage | AgentMessage], before: int
-) -> int | None:
-    """The index of the last record of `kind` before index `before`."""
-    return next((i for i in range(before - 1, -1, -1) if isinstance(history[i], kind)), None)
 
 
 def _value(value: object) -> str:

@@ -381,3 +381,26 @@ def test_evaluate_scores_an_old_run_against_a_new_rule(run: Path, tmp_path: Path
     assert " RULE BROKEN  no_cancellations_today · minor" in shown
     recorded = _show(copy, "cancel_free_window#0", "--evaluation", "recorded")
     assert "no_cancellations_today" not in recorded
+
+
+def test_check_fails_a_task_whose_oracle_breaks_a_rule(tmp_path: Path) -> None:
+    pack = copy_hotel(tmp_path)
+    rules = yaml.safe_load((pack / "rules.yaml").read_text(encoding="utf-8"))
+    freeze = {"name": "no_cancellations", "kind": "forbidden_call", "tools": ["cancel_booking"]}
+    (pack / "rules.yaml").write_text(yaml.safe_dump([*rules, freeze]), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(pack)], catch_exceptions=False)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    failed = [line.removeprefix("FAIL ") for line in lines if line.startswith("FAIL ")]
+    assert failed == [
+        "cancel_free_window",
+        "cancel_late_one_night_fee",
+        "cancel_platinum_window",
+        "cancel_one_of_two",
+        "cancel_confirmed_mid_call",
+    ]
+    first = lines.index("FAIL cancel_free_window")
+    assert lines[first + 1] == (
+        "       the oracle broke rule no_cancellations at step 9: "
+        'cancel_booking(booking_id="B11319"): cancel_booking must never be called'
+    )
