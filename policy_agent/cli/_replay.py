@@ -49,7 +49,11 @@ def _open(run: str, evaluation: str) -> ReplayRun:
         if name != RECORDED:
             _, lines = read_evaluation(directory, name)
             rewards = {line.key: line.reward for line in lines}
-            click.echo(f"Rewards and rules from evaluation {name} (evaluate).", err=True)
+            click.echo(
+                f"Rewards and rule results from evaluation {name} (`policy-agent evaluate`); "
+                "--evaluation recorded shows the run's own.",
+                err=True,
+            )
         opened = ReplayRun(directory, rewards=rewards)
     except (RunStoreError, EvaluationFileError) as error:
         raise RunUnreadable(str(error)) from None

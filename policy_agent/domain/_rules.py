@@ -16,12 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, Discriminator, Field, JsonValue, Tag, model_validator
 
 from policy_agent.domain._models import Expression, Identifier, ToolKind, ToolSpec, _Strict
-from policy_agent.records import AgentMessage, ConversationRecord, RuleSeverity, UserMessage
+from policy_agent.records import (
+    AgentMessage,
+    ConversationRecord,
+    RuleKind,
+    RuleSeverity,
+    UserMessage,
+)
 
 
 def _valid_pattern(pattern: str) -> str:
@@ -304,7 +310,7 @@ def _rule_kind(value: object) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-RULE_KINDS = ("after", "forbidden_call", "confirmation", "forbidden_text", "limit")
+RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 Rule = Annotated[
     Annotated[AfterRule, Tag("after")]
     | Annotated[ForbiddenCallRule, Tag("forbidden_call")]

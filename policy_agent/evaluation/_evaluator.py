@@ -6,8 +6,9 @@ expected state is a fresh episode at the task's initial state on which the task'
 made. The action and communicate checks read the whole conversation, history included, as
 tau2-bench's do. Beyond tau2-bench: every component is computed and stored even when it is
 outside the reward basis or the episode ended early, the DB component names the fields that
-differ, and a failure outside the agent (the run's infrastructure, the judge) is flagged so that
-totals can keep it apart.
+differ, a failure outside the agent (the run's infrastructure, the judge) is flagged so that
+totals can keep it apart, and the task's policy rules are checked over the trajectory during the
+same replay (`RewardInfo.rules`, the `RULES` component; docs/rules.md).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import assert_never
 
 from policy_agent.domain import (
@@ -270,6 +271,8 @@ def _forbidden_text(rule: ForbiddenTextRule, trajectory: _Trajectory, found: _Fo
 def _limit(rule: LimitRule, trajectory: _Trajectory, found: _Found) -> None:
     made = 0
     names = " or ".join(rule.tools)
+    # User messages before each record: turns_before[i] counts those at indexes below i.
+    turns_before = [0, *accumulate(isinstance(r, UserMessage) for r in trajectory.episode.messages)]
     for call in trajectory.calls:
         if call.name not in rule.tools:
             continue
@@ -280,9 +283,7 @@ def _limit(rule: LimitRule, trajectory: _Trajectory, found: _Found) -> None:
         what = call_text(call.name, call.arguments)
         if rule.max_calls is not None and made > rule.max_calls:
             found.breach(call.index, f"{what} is call {made} of {names}; at most {rule.max_calls}")
-        turns = sum(
-            isinstance(record, UserMessage) for record in trajectory.episode.messages[: call.index]
-        )
+        turns = turns_before[call.index]
         if rule.within_user_turns is not None and turns > rule.within_user_turns:
             found.breach(
                 call.index,
