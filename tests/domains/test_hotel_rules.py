@@ -10,6 +10,7 @@ has exactly the breaches listed here.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -404,3 +405,50 @@ def test_check_fails_a_task_whose_oracle_breaks_a_rule(tmp_path: Path) -> None:
         "       the oracle broke rule no_cancellations at step 9: "
         'cancel_booking(booking_id="B11319"): cancel_booking must never be called'
     )
+
+
+def test_a_judged_confirmation_costs_one_judge_call_per_write(tmp_path: Path) -> None:
+    pack = copy_hotel(tmp_path)
+    rules = yaml.safe_load((pack / "rules.yaml").read_text(encoding="utf-8"))
+    for rule in rules:
+        if rule["name"] == "explicit_yes_before_changes":
+            rule["judge"] = True
+    (pack / "rules.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    verdict = {"expectedOutcome": "x", "reasoning": "The guest said yes.", "metExpectation": True}
+    script = Script.model_validate(
+        {"roles": {"judge": {"answers": [{"content": json.dumps({"results": [verdict]})}]}}}
+    )
+    config = SimulationConfig.model_validate(
+        {
+            "domain": str(pack),
+            "agent": {"kind": "oracle"},
+            "user": {"kind": "scripted"},
+            "judge": {"model": "hosted_vllm/judge"},
+            "tasks": ["cancel_free_window"],
+            "out": str(tmp_path / "runs"),
+        }
+    )
+    judge = ScriptedModelClient(script, role="judge")
+    simulation = Simulation(config, load_pack(pack), clients={"judge": judge})
+    store = RunStore.create(config.out, simulation.manifest())
+
+    async def play() -> None:
+        try:
+            await simulation.run(store)
+        finally:
+            store.close()
+            await simulation.aclose()
+
+    asyncio.run(play())
+    [episode] = RunStore.open(store.directory).read(Episode)
+    assert episode.reward is not None and episode.reward.rules_judge is not None
+    [judged] = [r for r in episode.reward.rules if r.judged]
+    assert (judged.rule, judged.status, judged.applications) == (
+        "explicit_yes_before_changes",
+        RuleStatus.HELD,
+        1,
+    )
+    calls = episode.reward.rules_judge.calls
+    assert calls == episode.totals["judge"].calls == len(judge.requests) == 1
+    [role] = [r for r in build_report(load_run(store.directory)).roles if r.role == "judge"]
+    assert role.calls == 1 and role.model == "hosted_vllm/judge"
