@@ -173,16 +173,9 @@ def _config(pack: Path, out: Path) -> SimulationConfig:
     )
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One run of the eight breaking agents on a copy of the hotel pack."""
-    folder = tmp_path_factory.mktemp("hotel-rules")
-    pack = copy_hotel(folder)
-    config = _config(pack, folder / "runs")
-    answers = {episode_seed(config.seed, breach.task, 0): breach.agent for breach in BREACHES}
-    script = Script.model_validate({"roles": {"agent": {"mode": "by_seed", "answers": answers}}})
-    simulation = Simulation(config, load_pack(pack), clients={"agent": ScriptedModelClient(script)})
-    store = RunStore.create(config.out, simulation.manifest())
+def _played(simulation: Simulation) -> Path:
+    """Run `simulation` into a new run folder (its config's `out`); the folder."""
+    store = RunStore.create(simulation.config.out, simulation.manifest())
 
     async def play() -> None:
         try:
@@ -193,6 +186,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     asyncio.run(play())
     return store.directory
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of the eight breaking agents on a copy of the hotel pack."""
+    folder = tmp_path_factory.mktemp("hotel-rules")
+    pack = copy_hotel(folder)
+    config = _config(pack, folder / "runs")
+    answers = {episode_seed(config.seed, breach.task, 0): breach.agent for breach in BREACHES}
+    script = Script.model_validate({"roles": {"agent": {"mode": "by_seed", "answers": answers}}})
+    clients = {"agent": ScriptedModelClient(script)}
+    return _played(Simulation(config, load_pack(pack), clients=clients))
 
 
 def _episodes(run: Path) -> dict[str, Episode]:
@@ -429,18 +434,8 @@ def test_a_judged_confirmation_costs_one_judge_call_per_write(tmp_path: Path) ->
         }
     )
     judge = ScriptedModelClient(script, role="judge")
-    simulation = Simulation(config, load_pack(pack), clients={"judge": judge})
-    store = RunStore.create(config.out, simulation.manifest())
-
-    async def play() -> None:
-        try:
-            await simulation.run(store)
-        finally:
-            store.close()
-            await simulation.aclose()
-
-    asyncio.run(play())
-    [episode] = RunStore.open(store.directory).read(Episode)
+    directory = _played(Simulation(config, load_pack(pack), clients={"judge": judge}))
+    [episode] = RunStore.open(directory).read(Episode)
     assert episode.reward is not None and episode.reward.rules_judge is not None
     [judged] = [r for r in episode.reward.rules if r.judged]
     assert (judged.rule, judged.status, judged.applications) == (
@@ -450,5 +445,5 @@ def test_a_judged_confirmation_costs_one_judge_call_per_write(tmp_path: Path) ->
     )
     calls = episode.reward.rules_judge.calls
     assert calls == episode.totals["judge"].calls == len(judge.requests) == 1
-    [role] = [r for r in build_report(load_run(store.directory)).roles if r.role == "judge"]
+    [role] = [r for r in build_report(load_run(directory)).roles if r.role == "judge"]
     assert role.calls == 1 and role.model == "hosted_vllm/judge"
