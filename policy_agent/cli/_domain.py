@@ -13,7 +13,8 @@ from policy_agent.cli import main
 if TYPE_CHECKING:
     from policy_agent.domain import DomainPack, Tables, ToolSpec
 
-_KINDS = ("domain", "tools", "database", "tasks")  # policy_agent.domain.SCHEMA_KINDS, kept light
+# policy_agent.domain.SCHEMA_KINDS, kept light
+_KINDS = ("domain", "tools", "database", "tasks", "rules")
 
 
 def load_pack_or_exit(path: Path) -> DomainPack:
@@ -59,6 +60,13 @@ def summary(pack: DomainPack) -> str:
     starting = sum(task.initial_state is not None for task in pack.tasks)
     tasks = _count(len(pack.tasks), "task")
     parts.append(tasks + (f" ({starting} from an initial state)" if starting else ""))
+    if pack.rules:
+        from policy_agent.records import RuleSeverity
+
+        severities = Counter(rule.severity for rule in pack.rules)
+        # Worst first, as in RuleSeverity.
+        detail = ", ".join(f"{severities[s]} {s.value}" for s in RuleSeverity if severities[s])
+        parts.append(f"{_count(len(pack.rules), 'rule')} ({detail})")
     if pack.sync is not None:
         parts.append(f"sync hook {pack.sync}")
     return f"{pack.name} {pack.version}: {', '.join(parts)} — OK"

@@ -154,6 +154,12 @@ def evaluate(
         click.echo(f"  {change.task_id} trial {change.trial}: {before} -> {after}")
     changed_count = len(rescoring.changes)
     click.echo(f"{changed_count} reward{'' if changed_count == 1 else 's'} changed.")
+    for count in rescoring.rules:
+        before = "new rule" if count.broken_before is None else f"before: {count.broken_before}"
+        click.echo(
+            f"  rule {count.rule}: broken in {count.broken} of {count.checked} episodes "
+            f"where it applied ({before})"
+        )
     for line in rescoring.lines:
         if line.error is not None:
             click.echo(f"  not scored: {line.task_id} trial {line.trial}: {line.error}", err=True)

@@ -26,16 +26,47 @@ class RunUnreadable(click.ClickException):
     exit_code = 1
 
 
-def _open(run: str) -> ReplayRun:
-    """The run RUN names, with every episode indexed; problems exit 1 with the store's words."""
+def _open(run: str, evaluation: str) -> ReplayRun:
+    """The run RUN names, with the rewards of `evaluation` (`latest`: the newest re-scoring's,
+    else those recorded); problems exit 1 with the store's words."""
+    from policy_agent.report import (
+        LATEST,
+        RECORDED,
+        EvaluationFileError,
+        evaluation_names,
+        read_evaluation,
+    )
     from policy_agent.trajectory import RunStoreError
     from policy_agent.tui import ReplayRun, resolve_run
 
     try:
-        opened = ReplayRun(resolve_run(run))
-    except RunStoreError as error:
+        directory = resolve_run(run)
+        name = evaluation
+        if evaluation == LATEST:
+            names = evaluation_names(directory)
+            name = names[-1] if names else RECORDED
+        rewards = None
+        if name != RECORDED:
+            _, lines = read_evaluation(directory, name)
+            rewards = {line.key: line.reward for line in lines}
+            click.echo(
+                f"Rewards and rule results from evaluation {name} (`policy-agent evaluate`); "
+                "--evaluation recorded shows the run's own.",
+                err=True,
+            )
+        opened = ReplayRun(directory, rewards=rewards)
+    except (RunStoreError, EvaluationFileError) as error:
         raise RunUnreadable(str(error)) from None
     return opened
+
+
+_EVALUATION = click.option(
+    "--evaluation",
+    default="latest",
+    show_default=True,
+    help="Whose rewards and rule results: `latest` (the newest `evaluate`, else those recorded "
+    "in the run), `recorded`, or an evaluation's name (see RUN/evaluations/).",
+)
 
 
 def _check_episode_id(
@@ -64,23 +95,25 @@ _EPISODE = click.option(
 @main.command()
 @click.argument("run", metavar="RUN")
 @_EPISODE
+@_EVALUATION
 @click.option("--plain", is_flag=True, help="No colour or styles, even in a terminal.")
 @click.option(
     "--width",
     type=click.IntRange(min=40),
     help="Wrap at this many columns (default: the terminal's width, or 80).",
 )
-def show(run: str, episode: str | None, plain: bool, width: int | None) -> None:
+def show(run: str, episode: str | None, evaluation: str, plain: bool, width: int | None) -> None:
     """Print one conversation of RUN as text, for pipes, CI logs and bug reports.
 
     Every step is printed unfolded (reasoning, whole tool results, raw completions of
-    violations), then the reward breakdown and the expected actions beside the actual calls.
+    violations, the policy rules a step broke), then the reward breakdown, every rule's result
+    and the expected actions beside the actual calls.
     Without --episode, a run of one episode shows it; a larger run lists its episodes.
     Colour is used in a terminal, or when FORCE_COLOR is set (NO_COLOR turns it off).
     """
     from rich.console import Console
 
-    replay = _open(run)
+    replay = _open(run, evaluation)
     replay.log.poll()
     for problem in replay.log.problems:
         click.echo(f"warning: {problem}", err=True)
@@ -171,14 +204,17 @@ def _print(console: Console, renderable: RenderableType, *, plain: bool) -> None
     metavar="TERMS",
     help='Start with this filter, e.g. "is:failed code:multiple_tool_calls".',
 )
-def replay(run: str, episode: str | None, follow: bool, filter_text: str) -> None:
+@_EVALUATION
+def replay(run: str, episode: str | None, follow: bool, filter_text: str, evaluation: str) -> None:
     """Read the conversations of RUN in a full-screen terminal app.
 
     The list shows each episode's reward, how it ended, its turns and violations; filter it
-    with / (is:failed, task:, reason:, code: and free words). Enter opens a conversation:
-    step with → and ←, unfold reasoning (r), tool results (t) and raw completions (v). Press ?
-    for every key. Works over SSH in an 80×24 terminal; the mouse works too.
+    with / (is:failed, task:, reason:, code:, rule: and free words). Enter opens a
+    conversation: step with → and ←, go to the next broken policy rule (b), unfold reasoning (r),
+    tool results (t) and raw completions (v). Press ? for every key. Works over SSH in an 80×24
+    terminal; the mouse works too.
     """
     from policy_agent.tui import ReplayApp
 
-    ReplayApp(_open(run), follow=follow, filter_text=filter_text, episode=episode).run()
+    opened = _open(run, evaluation)
+    ReplayApp(opened, follow=follow, filter_text=filter_text, episode=episode).run()

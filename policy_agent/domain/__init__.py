@@ -1,4 +1,4 @@
-"""Domain packs: YAML files describing a policy, its tools, a database and tasks."""
+"""Domain packs: YAML files describing a policy, its tools, a database, tasks and policy rules."""
 
 from policy_agent.domain._checks import undescribed_tools
 from policy_agent.domain._explain import explain as explain_pack_error
@@ -22,6 +22,23 @@ from policy_agent.domain._models import (
     expression_names,
 )
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
+from policy_agent.domain._rule_checks import rule_expression_names
+from policy_agent.domain._rules import (
+    AGREED_BY,
+    REFUSED_BY,
+    RULE_KINDS,
+    AfterRule,
+    AnyRule,
+    AppliedRule,
+    ConfirmationRule,
+    Description,
+    ForbiddenCallRule,
+    ForbiddenTextRule,
+    LimitRule,
+    Rule,
+    TaskRules,
+    last_exchange,
+)
 from policy_agent.domain._schema import SCHEMA_KINDS, pack_schema, pack_schema_text
 from policy_agent.domain._tasks import (
     Action,
@@ -39,32 +56,45 @@ from policy_agent.domain._tasks import (
 from policy_agent.domain._user_simulator import UserPromptFormat, UserSimulatorSpec
 
 __all__ = [
+    "AGREED_BY",
+    "REFUSED_BY",
+    "RULE_KINDS",
     "SCHEMA_KINDS",
     "Action",
+    "AfterRule",
+    "AnyRule",
+    "AppliedRule",
+    "ConfirmationRule",
     "CreateOp",
     "DeclarativeOp",
     "DeleteOp",
+    "Description",
     "DomainFile",
     "DomainPack",
     "EnvAssertion",
     "EvaluationCriteria",
     "FindOp",
+    "ForbiddenCallRule",
+    "ForbiddenTextRule",
     "GetOp",
     "HistoryMessage",
     "HistoryToolCall",
     "InitialAction",
     "InitialState",
+    "LimitRule",
     "ListOp",
     "PackError",
     "Precondition",
     "Problem",
     "PythonImplementation",
     "RespondOp",
+    "Rule",
     "StructuredInstructions",
     "Table",
     "Tables",
     "Task",
     "TaskDescription",
+    "TaskRules",
     "ToolKind",
     "ToolSpec",
     "UpdateOp",
@@ -75,8 +105,10 @@ __all__ = [
     "explain_pack_error",
     "expression_names",
     "find_repository",
+    "last_exchange",
     "load_pack",
     "pack_schema",
     "pack_schema_text",
+    "rule_expression_names",
     "undescribed_tools",
 ]

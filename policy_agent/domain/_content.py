@@ -75,6 +75,8 @@ def hashed_content(pack: DomainPack) -> dict[str, object]:
         "tasks": [t.model_dump(mode="json") for t in pack.tasks],
     }
     # Only when set, so the hash of every pack that leaves them out stays what it was.
+    if pack.rules:
+        content["rules"] = [rule.model_dump(mode="json") for rule in pack.rules]
     if not pack.user_simulator.is_default:
         content["user_simulator"] = pack.user_simulator.model_dump(mode="json")
     if pack.python_digests:
@@ -95,6 +97,7 @@ _PART_NAMES = {
     "user_database": "the user database",
     "tasks": "the tasks",
     "user_simulator": "the user simulator",
+    "rules": "the rules",
 }
 
 

@@ -14,6 +14,7 @@ from policy_agent.domain._models import (
     _Strict,
     _text_or,
 )
+from policy_agent.domain._rules import Rule
 from policy_agent.domain._tasks import Task
 from policy_agent.domain._user_simulator import UserSimulatorSection
 
@@ -36,14 +37,16 @@ ToolsOrFile = Annotated[
 ]
 TablesOrFile = Annotated[Annotated[Tables, Tag("inline")] | Annotated[str, Tag("file")], _FILE]
 TasksOrFile = Annotated[Annotated[list[Task], Tag("inline")] | Annotated[str, Tag("file")], _FILE]
+RulesOrFile = Annotated[Annotated[list[Rule], Tag("inline")] | Annotated[str, Tag("file")], _FILE]
 
 
 class DomainFile(_Strict):
     """The contents of `domain.yaml`. Strings in place of tools, database or tasks are file paths.
 
     File paths are relative to the pack's folder and must stay inside it (no absolute paths, no
-    `..`). A tools or tasks file holds a list; a database file holds a mapping of tables. YAML
-    (`.yaml`, `.yml`) or JSON (`.json`).
+    `..`). A tools, tasks or rules file holds a list; a database file holds a mapping of tables.
+    YAML (`.yaml`, `.yml`) or JSON (`.json`). Without `rules`, a `rules.yaml` beside
+    `domain.yaml` is read when there is one.
     """
 
     name: Identifier = Field(description="The domain's name, e.g. `hotel`.")
@@ -84,6 +87,13 @@ class DomainFile(_Strict):
     tasks: TasksOrFile = Field(
         default_factory=list,
         description="The tasks, or the path of a YAML/JSON file holding a list of them.",
+    )
+    rules: RulesOrFile = Field(
+        default_factory=list,
+        description=(
+            "Policy rules checked over every episode (docs/rules.md), or the path of a YAML "
+            "file holding a list of them (default: `rules.yaml` when the pack has one)."
+        ),
     )
     user_simulator: UserSimulatorSection = Field(
         default_factory=UserSimulatorSection,

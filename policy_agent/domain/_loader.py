@@ -16,6 +16,8 @@ from policy_agent.domain._file import DomainFile, PolicyFile
 from policy_agent.domain._jsonschema import describe
 from policy_agent.domain._models import Identifier, Tables, ToolSpec
 from policy_agent.domain._pack import DomainPack, PackError, Problem, display_path
+from policy_agent.domain._rule_checks import RuleParts, check_rules
+from policy_agent.domain._rules import AnyRule, Rule
 from policy_agent.domain._source import Locator
 from policy_agent.domain._tasks import Task
 from policy_agent.domain._user_simulator import (
@@ -35,10 +37,12 @@ from policy_agent.yamlsource import (
 )
 
 DOMAIN_FILE = "domain.yaml"
-LIST_SECTIONS = {"tools": "tools", "user_tools": "tools", "tasks": "tasks"}
+RULES_FILE = "rules.yaml"
+"""Read as the `rules` section when `domain.yaml` has none."""
+LIST_SECTIONS = {"tools": "tools", "user_tools": "tools", "tasks": "tasks", "rules": "rules"}
 """The sections holding a list, and what their items are called."""
 TABLE_SECTIONS = ("database", "user_database")
-SECTIONS = ("tools", "user_tools", "database", "user_database", "tasks")
+SECTIONS = ("tools", "user_tools", "database", "user_database", "tasks", "rules")
 DATA_SUFFIXES = (".yaml", ".yml", ".json")
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,6 +102,8 @@ class _Loading:
             raise PackError(self.problems, root=self.root)
         repository = find_repository(self.root)
         sections = {name: self.section(name, data[name]) for name in SECTIONS if name in data}
+        if "rules" not in data and (self.root / RULES_FILE).is_file():
+            sections["rules"] = self.section("rules", RULES_FILE)
         header: DomainFile | None = self.validate(DomainFile, _with_placeholders(data), ())
         tables: dict[str, Tables | None] = {
             name: None if name in self.unreadable else self.tables(name, sections.get(name, {}))
@@ -118,6 +124,16 @@ class _Loading:
             user_database=_mapping(sections.get("user_database")),
         )
         self.problems.extend(check_pack(parts, self.locator))
+        rules: list[tuple[int, AnyRule]] = self.any_items("rules", sections.get("rules", []), Rule)
+        rule_parts = RuleParts(
+            rules=rules,
+            tasks=parts.tasks,
+            tools=[tool for _, tool in parts.tools],
+            user_tool_names=parts.user_tool_names or set(),
+            tool_names=parts.tool_names,
+            database=parts.database,
+        )
+        self.problems.extend(check_rules(rule_parts, self.locator))
         user_simulator = self.user_simulator(header.user_simulator, parts.tasks) if header else None
         if self.problems or header is None or policy is None or user_simulator is None:
             raise PackError(self.sorted_problems(), root=self.root)
@@ -136,6 +152,7 @@ class _Loading:
             user_database=tables["user_database"] or {},
             tasks=tuple(task for _, task in parts.tasks),
             user_simulator=user_simulator,
+            rules=tuple(rule for _, rule in rules),
         )
 
     def section(self, name: str, value: object) -> object:
@@ -178,15 +195,19 @@ class _Loading:
 
     def items(self, name: str, data: object, model: type[M]) -> list[tuple[int, M]]:
         """The valid items of a list section, with their indexes; problems for the others."""
+        return self.any_items(name, data, model)
+
+    def any_items(self, name: str, data: object, root: Any) -> list[tuple[int, Any]]:
+        """`items` for any type `root` (a union such as `Rule`)."""
         if name in self.unreadable:
             return []
         if not isinstance(data, list):
             message = f"expected a list of {LIST_SECTIONS[name]}, found {describe(data)}"
             self.problems.append(self.locator.problem((name,), message))
             return []
-        valid: list[tuple[int, M]] = []
+        valid: list[tuple[int, Any]] = []
         for index, item in enumerate(data):
-            result = self.validate(model, item, (name, index))
+            result = self.validate(root, item, (name, index))
             if result is not None:
                 valid.append((index, result))
         return valid

@@ -13,6 +13,13 @@ from policy_agent.domain._content import (
     python_references,
 )
 from policy_agent.domain._models import Tables, ToolSpec
+from policy_agent.domain._rules import (
+    AnyRule,
+    AppliedRule,
+    ConfirmationRule,
+    confirmations,
+    rules_for,
+)
 from policy_agent.domain._tasks import Task
 from policy_agent.domain._user_simulator import UserSimulatorSpec
 from policy_agent.errors import PolicyAgentError
@@ -101,6 +108,8 @@ class DomainPack:
     tasks: tuple[Task, ...] = ()
     user_simulator: UserSimulatorSpec = field(default_factory=UserSimulatorSpec)
     """The guidelines and prompt layout the pack gives the user simulator."""
+    rules: tuple[AnyRule, ...] = ()
+    """The policy rules checked over every episode (`rules.yaml`)."""
 
     def tool(self, name: str) -> ToolSpec:
         """The agent tool called `name`; KeyError names the tools there are."""
@@ -118,6 +127,15 @@ class DomainPack:
                 return task
         ids = ", ".join(t.id for t in self.tasks)
         raise KeyError(f"no task {task_id!r} in domain {self.name!r}; it has: {ids}")
+
+    def rules_for(self, task: Task) -> tuple[AppliedRule, ...]:
+        """The rules checked over `task`'s episodes: the pack's, less those the task switches
+        off, then the task's own."""
+        return rules_for(self.rules, task.rules)
+
+    def confirmations_for(self, task: Task) -> dict[str, tuple[ConfirmationRule, ...]]:
+        """Tool name -> the `confirmation` rules of `task` that ask a yes before calling it."""
+        return confirmations(self.rules_for(task), self.tools)
 
     @functools.cached_property
     def content_hash(self) -> str:

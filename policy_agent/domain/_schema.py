@@ -9,9 +9,10 @@ from pydantic import TypeAdapter
 
 from policy_agent.domain._file import DomainFile
 from policy_agent.domain._models import Tables, ToolSpec
+from policy_agent.domain._rules import Rule
 from policy_agent.domain._tasks import Task
 
-SCHEMA_KINDS = ("domain", "tools", "database", "tasks")
+SCHEMA_KINDS = ("domain", "tools", "database", "tasks", "rules")
 """The pack files there is a schema for; each is written as `<kind>.schema.json`."""
 
 _DESCRIPTIONS: dict[str, tuple[Any, str, str]] = {
@@ -23,6 +24,11 @@ _DESCRIPTIONS: dict[str, tuple[Any, str, str]] = {
         "A database file of a domain pack: tables of records keyed by id.",
     ),
     "tasks": (list[Task], "Tasks", "A tasks file of a domain pack: a list of tasks."),
+    "rules": (
+        list[Rule],
+        "Rules",
+        "A rules file of a domain pack (`rules.yaml`): policy rules checked over every episode.",
+    ),
 }
 
 

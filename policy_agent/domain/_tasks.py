@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, JsonValue, Tag, model_validator
 
 from policy_agent.domain._models import Expression, PythonReference, Tables, _Strict, _text_or
+from policy_agent.domain._rules import TaskRules
 from policy_agent.records import (
     RecordedAction,
     RecordedAssertion,
@@ -264,6 +265,12 @@ class Task(_Strict):
         default=None, description="Where episodes start, when not from the pack's initial state."
     )
     evaluation_criteria: EvaluationCriteria = Field(default_factory=EvaluationCriteria)
+    rules: TaskRules = Field(
+        default_factory=TaskRules,
+        description="The task's own policy rules (`add`), and pack rules it `disable`s.",
+        # Left out of dumps when unset, so the content hash of a task without rules stays.
+        exclude_if=lambda rules: not (rules.disable or rules.add),
+    )
 
     @property
     def history_length(self) -> int:

@@ -3,6 +3,7 @@
 ```python
 evaluator = Evaluator(pack, judge=LLMClient(judge_config, role="judge"))  # judge: optional
 reward = await evaluator.evaluate(episode)        # RewardInfo: reward, breakdown, every check
+reward.rules                                      # each policy rule: held, broken where, n/a
 summary = summarize(episodes)                     # agent scores, infrastructure failures apart
 comparison = compare_runs(summary, summarize(other_episodes))  # paired, over shared tasks
 ```
@@ -33,6 +34,13 @@ from policy_agent.evaluation._metrics import (
     pass_at_k,
     pass_hat_k,
 )
+from policy_agent.evaluation._rule_kinds import check_rules
+from policy_agent.evaluation._rules import (
+    RuleBook,
+    RuleProbe,
+    confirmation_statement,
+    judge_requests,
+)
 from policy_agent.evaluation._summary import (
     Estimate,
     MetricDifference,
@@ -59,16 +67,21 @@ __all__ = [
     "Metric",
     "MetricDifference",
     "RewardsByTask",
+    "RuleBook",
+    "RuleProbe",
     "RunComparison",
     "RunSummary",
     "UnknownTask",
     "action_matches",
     "average_reward",
     "bootstrap_interval",
+    "check_rules",
     "compare_runs",
+    "confirmation_statement",
     "is_infrastructure_failure",
     "is_success",
     "judge_messages",
+    "judge_requests",
     "paired_bootstrap",
     "parse_verdict",
     "pass_at_k",

@@ -3,6 +3,7 @@ and the agent's messages."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from policy_agent.records import (
 class LoggedCall:
     """One tool call of an episode, by the agent or the user, and the result logged for it."""
 
+    index: int
+    """The call's position in the records it was read from (`Episode.messages`: its step - 1)."""
     call_id: str
     name: str
     arguments: Mapping[str, JsonValue]
@@ -35,11 +38,12 @@ def logged_calls(records: Sequence[ConversationRecord]) -> list[LoggedCall]:
     calls: list[LoggedCall] = []
     awaiting: dict[str, int] = {}
     """call_id -> index in `calls` of the call still waiting for its result."""
-    for record in records:
+    for index, record in enumerate(records):
         if isinstance(record, AgentToolCall | UserToolCall):
             awaiting[record.call_id] = len(calls)
             calls.append(
                 LoggedCall(
+                    index=index,
                     call_id=record.call_id,
                     name=record.name,
                     arguments=record.arguments,
@@ -48,15 +52,8 @@ def logged_calls(records: Sequence[ConversationRecord]) -> list[LoggedCall]:
                 )
             )
         elif isinstance(record, ToolResult) and record.call_id in awaiting:
-            index = awaiting.pop(record.call_id)
-            call = calls[index]
-            calls[index] = LoggedCall(
-                call_id=call.call_id,
-                name=call.name,
-                arguments=call.arguments,
-                requestor=call.requestor,
-                result=record,
-            )
+            position = awaiting.pop(record.call_id)
+            calls[position] = dataclasses.replace(calls[position], result=record)
     return calls
 
 

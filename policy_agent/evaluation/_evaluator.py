@@ -6,8 +6,9 @@ expected state is a fresh episode at the task's initial state on which the task'
 made. The action and communicate checks read the whole conversation, history included, as
 tau2-bench's do. Beyond tau2-bench: every component is computed and stored even when it is
 outside the reward basis or the episode ended early, the DB component names the fields that
-differ, and a failure outside the agent (the run's infrastructure, the judge) is flagged so that
-totals can keep it apart.
+differ, a failure outside the agent (the run's infrastructure, the judge) is flagged so that
+totals can keep it apart, and the task's policy rules are checked over the trajectory during the
+same replay (`RewardInfo.rules`, the `RULES` component; docs/rules.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from policy_agent.evaluation._checks import (
 )
 from policy_agent.evaluation._errors import JudgeRequired, UnknownTask
 from policy_agent.evaluation._judge import Judge, JudgeVerdict
+from policy_agent.evaluation._rule_kinds import check_rules
+from policy_agent.evaluation._rules import RuleBook, RuleProbe, judge_requests, rules_judge_usage
 from policy_agent.llm import ModelClient
 from policy_agent.records import DBCheck, Episode, RewardInfo, RewardType
 
@@ -79,15 +82,17 @@ class Evaluator:
         self.environment = environment if environment is not None else Environment.from_pack(pack)
         self._judge = Judge(judge) if judge is not None else None
         self._expected: dict[str, _Expected] = {}
+        self._rule_books: dict[str, RuleBook] = {}
         if judge is None:
             tasks = pack.tasks if task_ids is None else [self._task(i) for i in task_ids]
-            needing = [task.id for task in tasks if _needs_judge(task)]
+            needing = [task for task in tasks if self._needs_judge(task)]
             if needing:
-                raise JudgeRequired(_judge_required(pack.name, needing))
+                raise JudgeRequired(self._judge_required(needing))
 
     async def evaluate(self, episode: Episode) -> RewardInfo:
         """The episode's reward with every component; the judge is asked when the task has NL
-        assertions and a judge is configured (its failures are recorded, never raised)."""
+        assertions, or rules that ask it, and a judge is configured (its failures are recorded,
+        never raised)."""
         if self._judge is None:
             return self.evaluate_without_judge(episode)
         task = self._task(episode.task_id)
@@ -95,27 +100,40 @@ class Evaluator:
         assertions = task.evaluation_criteria.nl_assertions
         if assertions:
             verdict = await self._judge.judge(episode.messages, assertions, seed=episode.seed)
-        return self._score(episode, task, verdict)
+        rule_verdicts = {}
+        for request in judge_requests(self._rule_book(task), episode):
+            rule_verdicts[(request.rule, request.record_index)] = await self._judge.judge(
+                request.records, [request.statement], seed=episode.seed
+            )
+        return self._score(episode, task, verdict, rule_verdicts)
 
     def evaluate_without_judge(self, episode: Episode) -> RewardInfo:
-        """The reward without asking the judge: NL_ASSERTION is left out of the breakdown.
+        """The reward without asking the judge: NL_ASSERTION is left out of the breakdown, and
+        rules that ask the judge are undecided.
 
-        JudgeRequired when the task's reward needs it (NL assertions in the basis).
+        JudgeRequired when the task's reward needs it (NL assertions, or such rules, in the basis).
         """
         task = self._task(episode.task_id)
-        if _needs_judge(task):
-            raise JudgeRequired(_judge_required(self.pack.name, [task.id]))
-        return self._score(episode, task, None)
+        if self._needs_judge(task):
+            raise JudgeRequired(self._judge_required([task]))
+        return self._score(episode, task, None, None)
 
     # ------------------------------------------------------------------------------ scoring
 
-    def _score(self, episode: Episode, task: Task, verdict: JudgeVerdict | None) -> RewardInfo:
+    def _score(
+        self,
+        episode: Episode,
+        task: Task,
+        verdict: JudgeVerdict | None,
+        rule_verdicts: dict[tuple[str, int], JudgeVerdict] | None,
+    ) -> RewardInfo:
         criteria = task.evaluation_criteria
         notes: list[str] = []
         calls = logged_calls(episode.messages)
-        played = logged_calls(episode.messages[episode.initial_messages :])
+        book = self._rule_book(task)
+        probe = book.probe()
         try:
-            replay = self._replay(episode, task, played)
+            replay = self._replay(episode, task, calls, probe)
             expected = self._expected_state(task)
         except InitialStateError as error:
             # Not the agent's doing: the pack's task cannot start (the run recorded why).
@@ -153,14 +171,22 @@ class Evaluator:
             breakdown[RewardType.NL_ASSERTION] = verdict.reward
         else:
             notes.append("NL assertions were not judged (no judge configured).")
+        rule_results = check_rules(book, episode, probe, rule_verdicts)
+        rules_judge = rules_judge_usage((rule_verdicts or {}).values())
+        if rule_results or RewardType.RULES in criteria.reward_basis:
+            # Only then, so that a pack without rules keeps tau2-bench's breakdown.
+            breakdown[RewardType.RULES] = 1.0 if all(r.kept for r in rule_results) else 0.0
 
         infrastructure_error = None
         termination = episode.termination_reason
         if termination.is_normal_end:
             reward = _product(breakdown[kind] for kind in criteria.reward_basis)
             judge_error = verdict.usage.error if verdict is not None else None
+            rules_error = rules_judge.error if rules_judge is not None else None
             if judge_error is not None and RewardType.NL_ASSERTION in criteria.reward_basis:
                 infrastructure_error = f"the judge failed: {judge_error}"
+            elif rules_error is not None and RewardType.RULES in criteria.reward_basis:
+                infrastructure_error = f"the judge failed on a rule: {rules_error}"
         else:
             reward = 0.0
             notes.insert(0, f"the episode ended early ({termination.value}), so it scores 0.")
@@ -177,12 +203,18 @@ class Evaluator:
             communicate_checks=communicate_checks,
             nl_assertions=verdict.checks if verdict is not None else [],
             judge=verdict.usage if verdict is not None else None,
+            rules=rule_results,
+            rules_judge=rules_judge,
             note=" ".join(_sentence(n) for n in notes) or None,
             infrastructure_error=infrastructure_error,
         )
 
-    def _replay(self, episode: Episode, task: Task, calls: list[LoggedCall]) -> _Replay:
-        """A fresh episode with the logged calls made again, checked against what they returned.
+    def _replay(
+        self, episode: Episode, task: Task, calls: list[LoggedCall], probe: RuleProbe
+    ) -> _Replay:
+        """A fresh episode with the logged calls after the task's history made again, checked
+        against what they returned; `probe` sees the database before each call (the history's
+        calls: the episode's starting state, their effects in it).
 
         tau2 raises when a replayed result differs (a non-deterministic tool); here the episode
         is still scored on the replayed state, with a note naming the calls.
@@ -190,8 +222,13 @@ class Evaluator:
         environment = self.environment.new_episode(task)
         mismatched: list[str] = []
         unanswered: list[str] = []
-        for position, call in enumerate(calls, 1):
+        for call in calls:
+            if call.index < episode.initial_messages:
+                probe.observe(call, environment.database)
+        played = [call for call in calls if call.index >= episode.initial_messages]
+        for position, call in enumerate(played, 1):
             label = f"#{position} {call.name} ({call.requestor})"
+            probe.observe(call, environment.database)
             if call.result is None:
                 unanswered.append(label)
                 continue
@@ -252,6 +289,36 @@ class Evaluator:
             actual_user_hash=actual.user,
         )
 
+    def _rule_book(self, task: Task) -> RuleBook:
+        if task.id not in self._rule_books:
+            self._rule_books[task.id] = RuleBook(self.pack, task)
+        return self._rule_books[task.id]
+
+    def _needs_judge(self, task: Task) -> bool:
+        """Whether the task's reward needs the judge: NL assertions, or rules that ask it, in
+        the reward basis."""
+        basis = task.evaluation_criteria.reward_basis
+        return _needs_judge(task) or (
+            RewardType.RULES in basis and bool(self._rule_book(task).judged)
+        )
+
+    def _judge_required(self, tasks: list[Task]) -> str:
+        nl = [task.id for task in tasks if _needs_judge(task)]
+        rules = [task.id for task in tasks if task.id not in nl]
+        needs = []
+        if nl:
+            needs.append(f"NL_ASSERTION is in the reward basis of {', '.join(nl)}")
+        if rules:
+            needs.append(
+                f"RULES is in the reward basis of {', '.join(rules)} and a rule of theirs asks "
+                "the judge (judge: true)"
+            )
+        return (
+            f"domain {self.pack.name!r}: {'; '.join(needs)}, but no judge model is configured; "
+            "add a `judge:` model to the run config, or take them out of those tasks' "
+            "reward_basis"
+        )
+
     def _task(self, task_id: str) -> Task:
         try:
             return self.pack.task(task_id)
@@ -274,14 +341,6 @@ def _expects_database(task: Task) -> bool:
 def _needs_judge(task: Task) -> bool:
     criteria = task.evaluation_criteria
     return bool(criteria.nl_assertions) and RewardType.NL_ASSERTION in criteria.reward_basis
-
-
-def _judge_required(domain: str, task_ids: list[str]) -> str:
-    return (
-        f"domain {domain!r}: NL_ASSERTION is in the reward basis of {', '.join(task_ids)}, "
-        "but no judge model is configured; add a `judge:` model to the run config, or take "
-        "NL_ASSERTION out of those tasks' reward_basis"
-    )
 
 
 def _product(values: Iterable[float]) -> float:

@@ -11,7 +11,8 @@ Episode          one line of episodes.jsonl
   messages       ConversationRecord: UserMessage | AgentMessage | AgentToolCall
                  | UserToolCall | ToolResult
   events         EpisodeEvent: ViolationEvent | RetryEvent | ErrorEvent | UserRetryEvent
-  reward         RewardInfo: the reward and every component (DBCheck, ActionCheck, ...)
+  reward         RewardInfo: the reward and every component (DBCheck, ActionCheck, ...),
+                 and each policy rule's RuleResult (held, broken where, not applicable)
 AgentTurn        the parser's verdict on one answer: Message | ToolCall | Violation
 ChatMessage      an OpenAI-format prompt message (ChatSystemMessage, ...)
 ```
@@ -67,6 +68,13 @@ from policy_agent.records._reward import (
     RewardType,
     assertion_source,
 )
+from policy_agent.records._rules import (
+    RuleBreach,
+    RuleKind,
+    RuleResult,
+    RuleSeverity,
+    RuleStatus,
+)
 from policy_agent.records._turns import AgentTurn, Message, ToolCall, Violation, ViolationCode
 
 __all__ = [
@@ -105,6 +113,11 @@ __all__ = [
     "RewardInfo",
     "RewardType",
     "RoleTotals",
+    "RuleBreach",
+    "RuleKind",
+    "RuleResult",
+    "RuleSeverity",
+    "RuleStatus",
     "StructuredCall",
     "TerminationReason",
     "TokenTrace",

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, JsonValue
 
 from policy_agent.records._base import Record, Requestor
+from policy_agent.records._rules import RuleResult
 
 
 class RewardType(StrEnum):
@@ -23,6 +24,8 @@ class RewardType(StrEnum):
     NL_ASSERTION = "NL_ASSERTION"
     ACTION = "ACTION"
     COMMUNICATE = "COMMUNICATE"
+    RULES = "RULES"
+    """Ours: 1 when every policy rule of the task was kept (`RewardInfo.rules`), else 0."""
 
 
 class RecordedAction(Record):
@@ -126,9 +129,13 @@ class NLAssertionCheck(Record):
 
 
 class JudgeUsage(Record):
-    """What the NL-assertion judge cost: one call per episode."""
+    """What the judge cost: for NL assertions one call per episode (`RewardInfo.judge`); for
+    `confirmation` rules judged by it, one call per write (`RewardInfo.rules_judge`)."""
 
     model: str
+    calls: int = 1
+    """The verdicts this usage covers: 1 for the NL judge; for the rules, the writes the judge
+    answered for (a failed one is not counted; a retried unreadable answer counts once)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0
@@ -151,10 +158,16 @@ class RewardInfo(Record):
     communicate_checks: list[CommunicateCheck] = Field(default_factory=list)
     nl_assertions: list[NLAssertionCheck] = Field(default_factory=list)
     judge: JudgeUsage | None = None
+    rules: list[RuleResult] = Field(default_factory=list)
+    """Every policy rule that applies to the task (the pack's and the task's own), in order:
+    held, broken where, or not applicable. Checked for every episode, in the basis or not."""
+    rules_judge: JudgeUsage | None = None
+    """What the judge cost for the rules that ask it (None when none did)."""
     note: str | None = None
     """Why the reward is what it is when no component decided it (e.g. the episode ended
     early: `max_steps`)."""
     infrastructure_error: str | None = None
     """Set when a failure outside the agent decided the reward (the episode ended with
-    `infrastructure_error`, or the judge could not answer for an NL_ASSERTION in the basis):
+    `infrastructure_error`, or the judge could not answer for an NL_ASSERTION or RULES in the
+    basis):
     such episodes are left out of the agent's scores and counted apart."""

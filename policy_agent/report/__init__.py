@@ -41,7 +41,19 @@ from policy_agent.report._model import (
     ToolUsage,
 )
 from policy_agent.report._plot import PlotUnavailable, pass_hat_chart, write_png
-from policy_agent.report._rescore import Rescoring, RewardChange, rescore_run
+from policy_agent.report._rescore import (
+    Rescoring,
+    RewardChange,
+    RuleCount,
+    rescore_run,
+    rule_counts,
+)
+from policy_agent.report._rules import (
+    RuleBreachedEpisode,
+    RuleSummary,
+    render_rules,
+    rule_summaries,
+)
 from policy_agent.report._runs import LATEST, RECORDED, LoadedRun, load_run, run_config
 from policy_agent.report._tables import render_comparison, render_report
 
@@ -62,6 +74,9 @@ __all__ = [
     "Rescoring",
     "RewardChange",
     "RoleUsage",
+    "RuleBreachedEpisode",
+    "RuleCount",
+    "RuleSummary",
     "RunComparisonReport",
     "RunReport",
     "RunsSummary",
@@ -77,8 +92,11 @@ __all__ = [
     "read_evaluation",
     "render_comparison",
     "render_report",
+    "render_rules",
     "render_runs_summary",
     "rescore_run",
+    "rule_counts",
+    "rule_summaries",
     "run_config",
     "write_evaluation",
     "write_png",

@@ -29,6 +29,7 @@ from policy_agent.report._model import (
     TaskResult,
     ToolUsage,
 )
+from policy_agent.report._rules import rule_summaries
 from policy_agent.report._runs import LoadedRun
 
 
@@ -81,6 +82,7 @@ def build_report(
         violation_actions=dict(sorted(actions.items())),
         tools=_tools(agent_episodes),
         roles=_roles(episodes, config),
+        rules=rule_summaries(agent_episodes, resamples=resamples, confidence=confidence, seed=seed),
     )
 
 
@@ -206,16 +208,19 @@ def _roles(episodes: list[Episode], config: Mapping[str, JsonValue]) -> list[Rol
         )
         roles.append(usage.model_copy(update={"cached_prompt_tokens": cached.get(role)}))
     judged = [e.reward.judge for e in episodes if e.reward is not None and e.reward.judge]
-    models = sorted({j.model for j in judged})
+    # The judge's calls for the rules that ask it (one per write), kept apart in the reward.
+    ruled = [e.reward.rules_judge for e in episodes if e.reward and e.reward.rules_judge]
+    usages = [*judged, *ruled]
+    models = sorted({j.model for j in usages})
     roles.append(
         _usage(
             "judge",
             ", ".join(models) if models else _role_model(config, "judge"),
-            calls=len(judged),
-            prompt_tokens=sum(j.prompt_tokens for j in judged),
-            completion_tokens=sum(j.completion_tokens for j in judged),
-            latency_ms=sum(j.latency_ms for j in judged),
-            costs=[j.cost_usd for j in judged],
+            calls=len(judged) + sum(r.calls for r in ruled),
+            prompt_tokens=sum(j.prompt_tokens for j in usages),
+            completion_tokens=sum(j.completion_tokens for j in usages),
+            latency_ms=sum(j.latency_ms for j in usages),
+            costs=[j.cost_usd for j in usages],
         )
     )
     return roles

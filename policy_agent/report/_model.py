@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policy_agent.report._rules import RuleSummary
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -108,6 +110,10 @@ class RunReport(_Model):
     violation_actions: dict[str, int] = Field(description="What the agent did about them.")
     tools: ToolUsage
     roles: list[RoleUsage]
+    rules: list[RuleSummary] = Field(
+        default_factory=list,
+        description="Each policy rule's breach rate over the scored episodes, and who broke it.",
+    )
 
 
 class MetricComparison(_Model):

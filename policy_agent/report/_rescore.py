@@ -1,17 +1,19 @@
 """Re-scoring a finished run with its domain pack as it is now, without asking the agent or the
 user models again: the evaluator replays each episode's logged tool calls (only the judge, for
-NL assertions, calls a model)."""
+NL assertions and rules that ask it, calls a model). The pack's policy rules are checked again
+too, so a rule added today scores last week's runs."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from policy_agent.domain import DomainPack
 from policy_agent.evaluation import Evaluator
 from policy_agent.llm import LLMClient
-from policy_agent.records import Episode
+from policy_agent.records import Episode, RewardInfo, RuleStatus
 from policy_agent.report._evaluations import (
     EvaluationManifest,
     RescoredEpisode,
@@ -31,6 +33,18 @@ class RewardChange:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RuleCount:
+    """One policy rule over the re-scored episodes, and what the rewards before said of it."""
+
+    rule: str
+    broken: int
+    checked: int
+    """Episodes where the rule applied (held or broken)."""
+    broken_before: int | None
+    """None when the rewards before had no result for the rule (a rule added since)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rescoring:
     """A run's new rewards, ready to be written with `write_evaluation`."""
 
@@ -38,6 +52,8 @@ class Rescoring:
     lines: list[RescoredEpisode]
     changes: list[RewardChange]
     """Rewards that differ from those in use before (the newest evaluation, or recorded)."""
+    rules: list[RuleCount]
+    """Each rule of the new rewards, in the pack's order, with how often it broke before."""
 
 
 async def rescore_run(
@@ -96,4 +112,42 @@ async def rescore_run(
         episodes=len(lines),
         failed=sum(line.reward is None for line in lines),
     )
-    return Rescoring(manifest=manifest, lines=lines, changes=changes)
+    return Rescoring(
+        manifest=manifest,
+        lines=lines,
+        changes=changes,
+        rules=rule_counts(
+            [line.reward for line in lines], [episode.reward for episode in run.episodes]
+        ),
+    )
+
+
+def rule_counts(
+    after: Iterable[RewardInfo | None], before: Iterable[RewardInfo | None]
+) -> list[RuleCount]:
+    """Each rule of the rewards `after`, in the order first met, with its breaches `before`."""
+    counted = _counts(after)
+    earlier = _counts(before)
+    return [
+        RuleCount(
+            rule=rule,
+            broken=broken,
+            checked=checked,
+            broken_before=earlier[rule][0] if rule in earlier else None,
+        )
+        for rule, (broken, checked) in counted.items()
+    ]
+
+
+def _counts(rewards: Iterable[RewardInfo | None]) -> dict[str, tuple[int, int]]:
+    """Rule name -> (episodes that broke it, episodes where it applied)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for reward in rewards:
+        for result in reward.rules if reward is not None else []:
+            broken, checked = counts.get(result.rule, (0, 0))
+            applied = result.status in (RuleStatus.HELD, RuleStatus.BROKEN)
+            counts[result.rule] = (
+                broken + (result.status is RuleStatus.BROKEN),
+                checked + applied,
+            )
+    return counts

@@ -16,6 +16,7 @@ from policy_agent.report._model import (
     TaskResult,
 )
 from policy_agent.report._plot import pass_hat_chart
+from policy_agent.report._rules import render_rules
 
 
 def render_report(report: RunReport) -> Group:
@@ -34,8 +35,10 @@ def render_report(report: RunReport) -> Group:
         _tasks(report.tasks),
         _endings(report),
         _behaviour(report),
-        _usage(report),
     ]
+    if report.rules:
+        parts.append(render_rules(report.rules, report.confidence))
+    parts.append(_usage(report))
     return Group(*parts)
 
 

@@ -2,7 +2,8 @@
 
 It is the pack author's test. A task the oracle fails is broken as written: an expected action
 that a precondition refuses, a script that ends before the task does, an assertion that the
-expected actions do not make true, a `communicate_info` string the actions cannot produce.
+expected actions do not make true, a `communicate_info` string the actions cannot produce, a
+policy rule the expected actions break.
 NL assertions need a judge model, so here they are left out of the reward basis (and said so).
 """
 
@@ -86,13 +87,28 @@ def _verdict(episode: Episode, unjudged: bool) -> TaskCheck:
         problems.append(f"not scored: {'; '.join(errors) or 'no reward'}")
     else:
         problems += _failed_components(reward)
+    broken = _broken_rules(reward)
     return TaskCheck(
         task_id=episode.task_id,
-        passed=is_pass(episode),
+        passed=is_pass(episode) and not broken,
         reward=reward.reward if reward is not None else None,
-        problems=tuple(problems),
+        problems=tuple([*problems, *broken]),
         unjudged=unjudged,
     )
+
+
+def _broken_rules(reward: RewardInfo | None) -> list[str]:
+    """The policy rules the oracle did not keep, in the reward basis or not: the task's expected
+    actions go against the pack's rules, or a rule is written too strictly."""
+    problems = []
+    for result in reward.rules if reward is not None else []:
+        if result.breaches:
+            first = result.breaches[0]
+            step = first.record_index + 1
+            problems.append(f"the oracle broke rule {result.rule} at step {step}: {first.message}")
+        elif result.error is not None:
+            problems.append(f"rule {result.rule} could not be decided: {result.error}")
+    return problems
 
 
 def _failed_components(reward: RewardInfo) -> list[str]:
@@ -121,6 +137,8 @@ def _failed_components(reward: RewardInfo) -> list[str]:
             case RewardType.COMMUNICATE:
                 unsaid = [c.info for c in reward.communicate_checks if not c.met]
                 problems.append(f"not communicated: {', '.join(map(repr, unsaid))}")
+            case RewardType.RULES:
+                pass  # said by _broken_rules, whether RULES is in the basis or not
             case RewardType.DB | RewardType.NL_ASSERTION:
                 problems.append(f"{kind.value} scored {reward.reward_breakdown.get(kind)}")
             case _:

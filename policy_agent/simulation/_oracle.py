@@ -1,16 +1,25 @@
 """The oracle: an agent that needs no model, and the brief user `check` pairs it with.
 
-The oracle performs a task's expected actions, one per turn, then tells the user the outcome.
+The oracle performs a task's expected actions, one per turn, then tells the user the outcome;
+before a write that a `confirmation` rule of the pack covers, it describes the write and waits
+for a reply that agrees, as the rule asks.
 It shows a newcomer a whole run without a GPU, and it is the pack author's test: a task the
 oracle cannot solve with reward 1 is a broken task (`policy-agent check`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 from policy_agent.agent import AgentStep, MessageStep, ToolCallStep
-from policy_agent.domain import Action, StructuredInstructions, Task
+from policy_agent.domain import (
+    Action,
+    ConfirmationRule,
+    StructuredInstructions,
+    Task,
+    last_exchange,
+)
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -32,6 +41,10 @@ HANDOVER = "Please do this on your side:"
 """How the oracle asks the user for the user's next expected action (the tool's name follows)."""
 DONE = "Done."
 """What the brief user says after its own calls, to hand the turn back."""
+CONFIRM = "Before I go ahead, please confirm. I will"
+"""How the oracle asks for a yes before writes (each write's tool words and arguments follow)."""
+AGREE = "Yes, please go ahead."
+"""What the brief user answers to the oracle's request for a yes."""
 _SHOWN_RESULT_LENGTH = 200
 """The last tool result is quoted up to this many characters in the outcome message."""
 
@@ -47,11 +60,21 @@ class OracleAgent:
     No model, so the usage is zero.
     """
 
-    def __init__(self, task: Task) -> None:
-        """The oracle of `task`: its `evaluation_criteria.actions`, both sides' in order."""
+    def __init__(
+        self,
+        task: Task,
+        *,
+        confirmations: Mapping[str, Sequence[ConfirmationRule]] | None = None,
+    ) -> None:
+        """The oracle of `task`: its `evaluation_criteria.actions`, both sides' in order.
+
+        `confirmations` (`DomainPack.confirmations_for(task)`) are the rules that ask a yes
+        before a tool's calls: the oracle asks first, and again until the user agrees.
+        """
         self.task = task
         self.given = task.history_length
         self.actions: tuple[Action, ...] = tuple(task.evaluation_criteria.actions)
+        self.confirmations = dict(confirmations or {})
 
     async def act(
         self, history: Sequence[ConversationRecord], *, seed: int | None = None
@@ -76,6 +99,8 @@ class OracleAgent:
             return _say(self.outcome(history))
         if action.requestor == "user":
             return _say(f"{HANDOVER} {action.name}.")
+        if not self.confirmed(action, history):
+            return _say(self.confirmation(after))
         number = 1 + sum(isinstance(record, AgentToolCall) for record in history)
         call = AgentToolCall(
             call_id=f"call_{number}", name=action.name, arguments=dict(action.arguments)
@@ -86,6 +111,33 @@ class OracleAgent:
             usage=TokenUsage(),
             latency_ms=0.0,
         )
+
+    def confirmed(self, action: Action, history: Sequence[ConversationRecord]) -> bool:
+        """Whether the rules covering `action` (if any) are met by the user's last message and
+        the agent's message before it."""
+        rules = self.confirmations.get(action.name, ())
+        if not rules:
+            return True
+        asked, reply = last_exchange(history, len(history))
+        if reply is None or asked is None:
+            return False
+        said, answer = history[asked], history[reply]
+        assert isinstance(said, AgentMessage) and isinstance(answer, UserMessage)
+        return all(
+            rule.confirms(said.content, answer.content, action.name, action.arguments)
+            for rule in rules
+        )
+
+    def confirmation(self, played: Sequence[ConversationRecord]) -> str:
+        """The request for a yes: the next write and those right after it that need one too."""
+        made = sum(isinstance(record, AgentToolCall | UserToolCall) for record in played)
+        writes = []
+        for action in self.actions[made:]:
+            if action.requestor == "user" or action.name not in self.confirmations:
+                break
+            listed = ", ".join(f"{k} {_value(v)}" for k, v in action.arguments.items())
+            writes.append(f"{action.name.replace('_', ' ')} ({listed})")
+        return f"{CONFIRM} {'; then '.join(writes)}. Shall I go ahead?"
 
     def outcome(self, history: Sequence[ConversationRecord]) -> str:
         """The message that tells the user how the task ended."""
@@ -103,6 +155,10 @@ class OracleAgent:
         return " ".join(parts)
 
 
+def _value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _say(text: str) -> MessageStep:
     return MessageStep(
         turn=Message(content=text),
@@ -118,9 +174,9 @@ class BriefUser:
 
     Its first turn is the scenario's reason for calling (or its free-text instructions). Then it
     follows the task's expected actions as the oracle does: when the next one is the user's, it
-    makes that call, and after its own calls it says `Done.`; to anything else (the oracle's
-    outcome message, once every action is made) it thanks the agent and ends the call with
-    `###STOP###`.
+    makes that call, and after its own calls it says `Done.`; to the oracle's request for a yes
+    it says `Yes, please go ahead.`; to anything else (the oracle's outcome message, once every
+    action is made) it thanks the agent and ends the call with `###STOP###`.
     """
 
     def __init__(self, task: Task) -> None:
@@ -150,6 +206,8 @@ class BriefUser:
         last = after[-1] if after else None
         if isinstance(last, ToolResult) and last.requestor == "user":
             return UserStep(record=UserMessage(content=DONE))
+        if isinstance(last, AgentMessage) and last.content.startswith(CONFIRM):
+            return UserStep(record=UserMessage(content=AGREE))
         return UserStep(record=UserMessage(content="Thank you. ###STOP###"), stop="stop")
 
 

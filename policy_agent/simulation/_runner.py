@@ -280,7 +280,9 @@ class Simulation:
         return await self._evaluated(episode)
 
     def _agent_for(self, task: Task) -> AgentPlayer:
-        return self._agent if self._agent is not None else OracleAgent(task)
+        if self._agent is not None:
+            return self._agent
+        return OracleAgent(task, confirmations=self.pack.confirmations_for(task))
 
     def _user_for(self, task: Task) -> UserSimulator:
         if self.config.is_oracle and not task.user_scenario.script:
@@ -314,15 +316,19 @@ class Simulation:
             event = error_event("evaluator", error, with_traceback=True)
             return episode.model_copy(update={"events": [*episode.events, event]})
         totals = episode.totals
-        judge = reward.judge
-        if judge is not None:
-            # The judge's one call goes into the per-role totals beside the agent and the user.
+        # The judge's calls (one for NL assertions, one per write for rules that ask it) go
+        # into the per-role totals beside the agent and the user.
+        judge, ruled = reward.judge, reward.rules_judge
+        usages = [usage for usage in (judge, ruled) if usage is not None]
+        if usages:
+            costs = [usage.cost_usd for usage in usages]
+            answered = judge is not None and judge.error is None
             used = RoleTotals(
-                calls=0 if judge.error is not None else 1,
-                prompt_tokens=judge.prompt_tokens,
-                completion_tokens=judge.completion_tokens,
-                latency_ms=judge.latency_ms,
-                cost_usd=judge.cost_usd,
+                calls=int(answered) + (ruled.calls if ruled is not None else 0),
+                prompt_tokens=sum(usage.prompt_tokens for usage in usages),
+                completion_tokens=sum(usage.completion_tokens for usage in usages),
+                latency_ms=sum(usage.latency_ms for usage in usages),
+                cost_usd=None if None in costs else sum(c for c in costs if c is not None),
             )
             totals = {**totals, "judge": used}
         return episode.model_copy(update={"reward": reward, "totals": totals})

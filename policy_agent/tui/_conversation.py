@@ -3,8 +3,9 @@
 Every step is on screen, folded; the current one is marked and kept in view, and the keys that
 unfold (reasoning, long results, raw completions) act on it. `m` and `M` go to the next and
 previous step where the list's search words are highlighted, unfolding what hides them and
-scrolling down to the first when it is below the screen. The side panel holds the reward
-breakdown and the expected actions beside the actual calls.
+scrolling down to the first when it is below the screen; `b` and `B` go to the next and
+previous step where a policy rule broke. The side panel holds the reward breakdown, the rules
+and the expected actions beside the actual calls.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from textual.widgets import Footer, Static
 
 from policy_agent.tui._log import EpisodeEntry
 from policy_agent.tui._render import FOLDED, RenderOptions, matching_steps, render_step, revealing
-from policy_agent.tui._steps import Step, next_match, search_pattern, steps_of
+from policy_agent.tui._steps import Step, next_match, rule_steps, search_pattern, steps_of
 from policy_agent.tui._summary import actions_view, render_reward, render_title
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class ConversationScreen(Screen[None]):
         # n and N, less's and vim's keys, were taken: n is the next step since the first replay.
         Binding("m", "match(1)", "Match", priority=True),
         Binding("M", "match(-1)", "Prev match", show=False, priority=True),
+        Binding("b", "breach(1)", "Rule", show=False, priority=True),  # an 80-column footer is full
+        Binding("B", "breach(-1)", "Prev rule", show=False, priority=True),
         Binding("home", "jump(0)", "First", show=False, priority=True),
         Binding("end", "jump(-1)", "Last", show=False, priority=True),
         Binding("r", "unfold('reasoning')", "Reason"),
@@ -117,7 +120,8 @@ class ConversationScreen(Screen[None]):
             with VerticalScroll(id="steps"):
                 for step in self.steps:
                     violation = any(event.kind == "violation" for event in step.events)
-                    yield StepView(step, classes="-violation" if violation else "")
+                    marked = violation or bool(step.rules)
+                    yield StepView(step, classes="-violation" if marked else "")
             with VerticalScroll(id="side"):
                 yield Static(render_reward(self.episode), id="reward")
                 yield Static(Text())
@@ -196,6 +200,16 @@ class ConversationScreen(Screen[None]):
         self.move_to(jump.step, scroll=False, notice=jump.notice)
         # After the refresh: a step just unfolded has no size yet.
         self.call_after_refresh(self._show_match, view)
+
+    def action_breach(self, delta: int) -> None:
+        """The next (1) or previous (-1) step where a policy rule broke, wrapping around."""
+        jump = next_match(rule_steps(self.steps), self.current, delta)
+        if jump is None:
+            self.notice = "no rule broken"
+            self._title()
+            return
+        wrapped = " (wrapped)" if jump.wrapped else ""
+        self.move_to(jump.step, notice=f"rule broken {jump.number} of {jump.total}{wrapped}")
 
     def _show_match(self, view: StepView) -> None:
         """Bring `view` to the top, as stepping does, unless that leaves its first highlighted

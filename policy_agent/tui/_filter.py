@@ -1,12 +1,13 @@
 """The episode list's filter: one line of `key:value` terms and free words, all of which must hold.
 
 ```
-is:failed task:crib reason:max_steps code:multiple_tool_calls "quiet room"
+is:failed task:crib reason:max_steps code:multiple_tool_calls rule:yes "quiet room"
 ```
 `is:failed` (or `is:passed`) keeps episodes by outcome; `task:` keeps task ids containing the
 value; `reason:` termination reasons starting with it; `code:` episodes with a violation whose
-code contains it. Terms of one key are alternatives (`task:a task:b` is either). Everything else
-is searched for, case-insensitively, in the conversation's text; quotes keep a phrase together.
+code contains it; `rule:` episodes that broke a policy rule whose name contains it. Terms of
+one key are alternatives (`task:a task:b` is either). Everything else is searched for,
+case-insensitively, in the conversation's text; quotes keep a phrase together.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from policy_agent.records import TerminationReason, ViolationCode
 from policy_agent.tui._log import EpisodeEntry
 
-KEYS = ("is:", "task:", "reason:", "code:")
+KEYS = ("is:", "task:", "reason:", "code:", "rule:")
 OUTCOMES = ("failed", "passed")
 
 
@@ -31,6 +32,7 @@ class EpisodeFilter:
     tasks: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     """Lower-cased words and phrases to find in the conversation."""
 
@@ -51,6 +53,7 @@ class EpisodeFilter:
             tasks=tuple(terms["task:"]),
             reasons=tuple(terms["reason:"]),
             codes=tuple(terms["code:"]),
+            rules=tuple(terms["rule:"]),
             words=tuple(words),
         )
 
@@ -62,13 +65,16 @@ class EpisodeFilter:
             and _any(self.tasks, lambda part: part in entry.task_id.lower())
             and _any(self.reasons, lambda start: entry.termination.value.startswith(start))
             and _any(self.codes, lambda part: any(part in code for code in entry.codes))
+            and _any(self.rules, lambda part: any(part in rule.lower() for rule in entry.rules))
             and all(word in entry.text for word in self.words)
         )
 
     @property
     def is_empty(self) -> bool:
         """Whether the filter keeps every episode."""
-        return not (self.outcomes or self.tasks or self.reasons or self.codes or self.words)
+        return not (
+            self.outcomes or self.tasks or self.reasons or self.codes or self.rules or self.words
+        )
 
 
 def _any(values: tuple[str, ...], test: Callable[[str], bool]) -> bool:
@@ -97,11 +103,14 @@ def toggle_failed(text: str) -> str:
 
 def completions(entries: Iterable[EpisodeEntry]) -> list[str]:
     """The terms the filter line can complete to, for these episodes."""
+    entries = list(entries)
     tasks = dict.fromkeys(entry.task_id for entry in entries)
+    rules = dict.fromkeys(rule for entry in entries for rule in entry.rules)
     found: list[str] = [f"is:{outcome}" for outcome in OUTCOMES]
     found += [f"task:{task}" for task in tasks]
     found += [f"reason:{reason.value}" for reason in TerminationReason]
     found += [f"code:{code.value}" for code in ViolationCode]
+    found += [f"rule:{rule}" for rule in rules]
     return found
 
 

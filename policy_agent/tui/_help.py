@@ -26,6 +26,7 @@ _CONVERSATION = [
     ("→ n  ← p", "next and previous step"),
     ("Home End", "first and last step"),
     ("m M", "next and previous step with a search word (wraps)"),
+    ("b B", "next and previous step where a policy rule broke (wraps)"),
     ("↑ ↓ PgUp PgDn", "scroll"),
     ("click", "make a step the current one"),
     ("r", "show or fold the current step's reasoning"),
@@ -41,6 +42,7 @@ _FILTER = [
     ("task:crib", "task ids containing crib"),
     ("reason:max", "termination reason starting with max"),
     ("code:multiple", "a violation whose code contains multiple"),
+    ("rule:yes", "broke a policy rule whose name contains yes"),
     ('"quiet room"', "other words and phrases: searched in the conversation"),
 ]
 

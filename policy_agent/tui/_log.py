@@ -14,18 +14,22 @@ others.
 The list holds each (task, trial)'s latest attempt, as every reader counts it: when a resume
 ran an episode again (after an infrastructure failure), the new line supersedes the old one,
 which leaves `entries` for `superseded` (still found by its line number).
+
+Rewards given to the log (a re-scoring's, `policy-agent evaluate`) replace the recorded ones of
+the episodes they cover, in the entries and in every episode loaded.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy_agent.records import Episode, TerminationReason
+from policy_agent.records import Episode, RewardInfo, TerminationReason
 from policy_agent.trajectory import (
     AttemptConflict,
     CorruptLine,
@@ -35,7 +39,7 @@ from policy_agent.trajectory import (
     TornTail,
     parse_episode_id,
 )
-from policy_agent.tui._steps import is_success, search_text, violation_codes
+from policy_agent.tui._steps import broken_rules, is_success, search_text, violation_codes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +64,8 @@ class EpisodeEntry:
     violations: int
     codes: tuple[str, ...]
     """Violation codes, each once."""
+    rules: tuple[str, ...] = ()
+    """The policy rules the episode broke, each once."""
     text: str
     """`search_text` of the episode (lower case)."""
 
@@ -81,9 +87,13 @@ class EpisodeNotFound(RunStoreError):
 class EpisodeLog:
     """The episodes of one `episodes.jsonl`, indexed as far as `poll` has read."""
 
-    def __init__(self, path: Path) -> None:
-        """Index nothing yet; call `poll` to read the lines there are."""
+    def __init__(
+        self, path: Path, *, rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None
+    ) -> None:
+        """Index nothing yet; call `poll` to read the lines there are. `rewards`, by episode key,
+        replace the recorded rewards (None: the episode could not be re-scored)."""
         self.path = path
+        self.rewards = dict(rewards or {})
         self.entries: list[EpisodeEntry] = []
         """The latest attempt of every episode read so far, in file order."""
         self.superseded: dict[int, EpisodeEntry] = {}
@@ -148,6 +158,7 @@ class EpisodeLog:
             turns=len(episode.messages),
             violations=sum(event.kind == "violation" for event in episode.events),
             codes=codes,
+            rules=broken_rules(episode),
             text=search_text(episode),
         )
 
@@ -159,7 +170,7 @@ class EpisodeLog:
 
     def _parse(self, line: int, data: bytes) -> Episode | None:
         try:
-            return Episode.model_validate_json(data)
+            return self._rescored(Episode.model_validate_json(data))
         except ValidationError as error:
             try:
                 value = json.loads(data)
@@ -190,7 +201,13 @@ class EpisodeLog:
         with self.path.open("rb") as file:
             file.seek(entry.offset)
             data = file.read(entry.size)
-        return Episode.model_validate_json(data)
+        return self._rescored(Episode.model_validate_json(data))
+
+    def _rescored(self, episode: Episode) -> Episode:
+        attempt = (*episode.key, episode.attempt)
+        if attempt not in self.rewards:
+            return episode
+        return episode.model_copy(update={"reward": self.rewards[attempt]})
 
     def find(self, text: str) -> EpisodeEntry:
         """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).

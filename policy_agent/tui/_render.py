@@ -1,9 +1,9 @@
 """One step of a conversation as rich renderables: the single renderer of `show` and the replay.
 
 A step is a header line (number, who acted, time since the episode started) and a body indented
-under it: first the events that delayed the record (violations, retries, errors), then the
-record itself. `RenderOptions` says what is unfolded: `show` prints everything, the replay
-starts folded and unfolds step by step.
+under it: first the events that delayed the record (violations, retries, errors), then the policy
+rules the record broke, then the record itself. `RenderOptions` says what is unfolded: `show`
+prints everything, the replay starts folded and unfolds step by step.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from policy_agent.records import (
     ViolationEvent,
 )
 from policy_agent.tui._actions import call_text
-from policy_agent.tui._steps import Step, search_pattern
+from policy_agent.tui._steps import RuleMark, Step, search_pattern
 
 _INDENT = 4
 _ACTIONS = {
@@ -144,10 +144,13 @@ class _StepRenderer:
         title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), self.text(label, style))
         if step.given:
             title.append("  (task history)", "dim italic")
+        if step.rules:
+            title.append(f"  ✗ {', '.join(mark.rule for mark in step.rules)}", "bold red")
         return title, moment
 
     def body(self, step: Step) -> RenderableType:
         parts: list[RenderableType] = [self.event(event) for event in step.events]
+        parts.extend(self.rule(mark) for mark in step.rules)
         parts.extend(self.record(step))
         return _indented(Group(*parts), _INDENT)
 
@@ -284,6 +287,15 @@ class _StepRenderer:
                 return Group(*parts)
             case _:
                 assert_never(event)
+
+    def rule(self, mark: RuleMark) -> RenderableType:
+        heading = Text.assemble(
+            (" RULE BROKEN ", "bold white on red"),
+            " ",
+            self.text(mark.rule, "bold red"),
+            f" · {mark.severity.value}",
+        )
+        return Group(heading, self.text(mark.message, "red"))
 
     def violation(self, event: ViolationEvent) -> RenderableType:
         violation = event.violation

@@ -8,14 +8,14 @@ loads, or changed since the run is said so, and the replay falls back on what th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import JsonValue
 
 from policy_agent.domain import DomainPack, PackError, load_pack
-from policy_agent.records import RecordedAction
+from policy_agent.records import RecordedAction, RewardInfo
 from policy_agent.trajectory import NotARun, RunManifest, RunStore
 from policy_agent.tui._log import EpisodeLog
 
@@ -49,12 +49,20 @@ def resolve_run(text: str) -> Path:
 class ReplayRun:
     """One run's manifest and episodes, for the replay and `show`."""
 
-    def __init__(self, directory: Path) -> None:
-        """Open the run (raises `NotARun` when `directory` is not one); reads no episode yet."""
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None,
+    ) -> None:
+        """Open the run (raises `NotARun` when `directory` is not one); reads no episode yet.
+
+        `rewards` (a re-scoring's, by episode key and attempt) replace the recorded ones they cover.
+        """
         store = RunStore.open(directory)
         self.directory = directory
         self.manifest: RunManifest = store.manifest
-        self.log = EpisodeLog(store.episodes_path)
+        self.log = EpisodeLog(store.episodes_path, rewards=rewards)
         self._pack: DomainPack | None = None
         self._pack_note: str | None = None
         self._pack_tried = False

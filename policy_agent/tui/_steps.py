@@ -1,7 +1,8 @@
 """An episode as the replay reads it: steps (one record and the events that led to it), ids.
 
 Events are stored apart from the conversation (`Episode.events`); a reader wants each violation
-or retry next to the turn it delayed. Every event happens before the record it led to (a
+or retry next to the turn it delayed, and each broken policy rule (`RewardInfo.rules`) at the
+record that broke it. Every event happens before the record it led to (a
 rejected attempt is stamped before the accepted one), so an event belongs to the first record
 stamped at or after it. Events after the last record (an error that ended the episode) form a
 last step of their own, with no record.
@@ -24,6 +25,7 @@ from policy_agent.records import (
     EpisodeEvent,
     ErrorEvent,
     RetryEvent,
+    RuleSeverity,
     ToolResult,
     UserMessage,
     UserRetryEvent,
@@ -31,6 +33,15 @@ from policy_agent.records import (
     ViolationEvent,
 )
 from policy_agent.trajectory import episode_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleMark:
+    """A policy rule that broke at a step."""
+
+    rule: str
+    severity: RuleSeverity
+    message: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,23 +55,42 @@ class Step:
     events: tuple[EpisodeEvent, ...] = ()
     given: bool = False
     """The record is part of the task's message history (given, not played)."""
+    rules: tuple[RuleMark, ...] = ()
+    """The policy rules this record broke (from the episode's reward)."""
 
 
 def steps_of(episode: Episode) -> tuple[Step, ...]:
     """The episode's steps in order: one per record, plus one for trailing events if any."""
     pending = sorted(episode.events, key=lambda event: event.timestamp)
+    marks: dict[int, list[RuleMark]] = {}
+    for result in episode.reward.rules if episode.reward is not None else []:
+        for breach in result.breaches:
+            mark = RuleMark(rule=result.rule, severity=result.severity, message=breach.message)
+            marks.setdefault(breach.record_index, []).append(mark)
     steps: list[Step] = []
     for record in episode.messages:
         taken = 0
         while taken < len(pending) and pending[taken].timestamp <= record.timestamp:
             taken += 1
-        given = len(steps) < episode.initial_messages
-        events = tuple(pending[:taken])
-        steps.append(Step(index=len(steps), record=record, events=events, given=given))
+        index = len(steps)
+        steps.append(
+            Step(
+                index=index,
+                record=record,
+                events=tuple(pending[:taken]),
+                given=index < episode.initial_messages,
+                rules=tuple(marks.get(index, ())),
+            )
+        )
         pending = pending[taken:]
     if pending:
         steps.append(Step(index=len(steps), record=None, events=tuple(pending)))
     return tuple(steps)
+
+
+def rule_steps(steps: Sequence[Step]) -> tuple[int, ...]:
+    """The indices of the steps where a policy rule broke (where `b` and `B` jump)."""
+    return tuple(step.index for step in steps if step.rules)
 
 
 def is_success(episode: Episode) -> bool | None:
@@ -74,6 +104,12 @@ def violation_codes(episode: Episode) -> tuple[str, ...]:
     """The violation codes of the episode's events, in order, each once."""
     codes = [e.violation.code.value for e in episode.events if isinstance(e, ViolationEvent)]
     return tuple(dict.fromkeys(codes))
+
+
+def broken_rules(episode: Episode) -> tuple[str, ...]:
+    """The names of the policy rules the episode broke, in the reward's order."""
+    results = episode.reward.rules if episode.reward is not None else []
+    return tuple(result.rule for result in results if result.breaches)
 
 
 def search_text(episode: Episode) -> str:

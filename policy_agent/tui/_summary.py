@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from policy_agent.evaluation import is_success as reward_is_success
-from policy_agent.records import Episode, RecordedAction, RewardInfo
+from policy_agent.records import Episode, RecordedAction, RewardInfo, RuleResult, RuleStatus
 from policy_agent.trajectory import episode_id
 from policy_agent.tui._actions import ActionRow, call_text, pair_actions
 from policy_agent.tui._render import RenderOptions, render_step
@@ -127,12 +127,29 @@ def _checks(info: RewardInfo) -> list[RenderableType]:
     )
     if info.judge is not None and info.judge.error:
         sections.append(("Judge failed", [Text(f"  {info.judge.error}", style="red")]))
+    sections.append(("Policy rules", [_rule(result) for result in info.rules]))
     parts: list[RenderableType] = []
     for title, lines in sections:
         if lines:
             parts.append(Text(title, style="bold"))
             parts.extend(lines)
     return parts
+
+
+def _rule(result: RuleResult) -> Text:
+    """`✗ name (critical) — broken at step 9: ...`, `✓ name`, `· name — not applicable`."""
+    passed = {RuleStatus.HELD: True, RuleStatus.BROKEN: False}.get(result.status)
+    line = Text.assemble("  ", mark(passed), f" {result.rule}", (f" ({result.severity})", "dim"))
+    first = result.breaches[0] if result.breaches else None
+    if first is not None:
+        times = f", {len(result.breaches)} times" if len(result.breaches) > 1 else ""
+        line.append(f" — broken at step {first.record_index + 1}{times}: ", style="red")
+        line.append(first.message, style="dim")
+    elif result.status is RuleStatus.UNDECIDED:
+        line.append(f" — undecided: {result.error}", style="yellow")
+    elif result.status is RuleStatus.NOT_APPLICABLE:
+        line.append(" — not applicable", style="dim")
+    return line
 
 
 def _check(met: bool, what: str, why: str | None) -> Text:

@@ -24,6 +24,7 @@ FILE_KINDS = {
     "database": "database",
     "user_database": "database",
     "tasks": "tasks",
+    "rules": "rules",
 }
 """The sections that may name a file, and the schema of that file."""
 
@@ -99,6 +100,8 @@ def test_pack_files_name_their_schema_and_satisfy_it(pack: Path) -> None:
     kinds |= {
         domain[key]: kind for key, kind in FILE_KINDS.items() if isinstance(domain.get(key), str)
     }
+    if "rules" not in domain and (pack / "rules.yaml").is_file():
+        kinds["rules.yaml"] = "rules"  # read without being named
     schemas = REPOSITORY / "schemas"
     for name, kind in kinds.items():
         file = pack / name

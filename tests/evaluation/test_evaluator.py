@@ -162,7 +162,7 @@ def test_action_fails_and_shows_which_action_was_missed(converse: Converse) -> N
 
 def call(name: str, **arguments: Any) -> LoggedCall:
     return LoggedCall(
-        call_id="c", name=name, arguments=arguments, requestor="assistant", result=None
+        index=0, call_id="c", name=name, arguments=arguments, requestor="assistant", result=None
     )
 
 

@@ -46,6 +46,7 @@ def test_the_oracle_conversation_scores_1(converse: Converse, hotel: DomainPack)
         RewardType.ENV_ASSERTION: 1.0,
         RewardType.ACTION: 1.0,
         RewardType.COMMUNICATE: 1.0,
+        RewardType.RULES: 1.0,
     }
     assert reward.note == "NL assertions were not judged (no judge configured)."
 

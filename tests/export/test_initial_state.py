@@ -39,6 +39,8 @@ TASK: dict[str, Any] = {
         ],
         "reward_basis": ["DB"],
     },
+    # The script says no yes; the oracle would ask for one before cancelling.
+    "rules": {"disable": ["explicit_yes_before_changes"]},
 }
 
 

@@ -95,6 +95,7 @@ def test_completions_tokens_are_the_exact_prompt_and_the_raw_completion(
         "ENV_ASSERTION": 1.0,
         "ACTION": 1.0,
         "COMMUNICATE": 1.0,
+        "RULES": 1.0,  # the hotel's policy rules, kept
     }
     assert rl_checks(turns, episode_line) == []
 

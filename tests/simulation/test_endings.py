@@ -38,10 +38,11 @@ async def test_user_stop_after_the_oracle_solves_the_task(hotel: DomainPack) -> 
     assert kinds == [
         "agent_message",  # the greeting
         "user_message",
-        *["agent_tool_call", "tool_result"] * 3,
+        *["agent_tool_call", "tool_result"] * 2,  # the guest, the booking
+        "agent_message",  # the request for a yes the pack's confirmation rule asks
+        "user_message",  # yes
+        *["agent_tool_call", "tool_result"],  # the cancellation
         "agent_message",  # the outcome
-        "user_message",
-        "agent_message",
         "user_message",  # ###STOP###
     ]
     assert episode.steps == len(episode.messages) == 12

@@ -25,7 +25,7 @@ from policy_agent.simulation import (
     SimulationConfig,
     episode_seed,
 )
-from policy_agent.simulation._oracle import DONE, HANDOVER, OPENING, POLITE_REPLY
+from policy_agent.simulation._oracle import AGREE, CONFIRM, DONE, HANDOVER, OPENING, POLITE_REPLY
 from tests.user._support import make_pack
 
 
@@ -75,6 +75,59 @@ async def test_the_brief_user_gives_the_reason_then_stops(hotel: DomainPack) -> 
     assert first.record.content == task.user_scenario.instructions.reason_for_call  # type: ignore[union-attr]
     last = await user.respond([first.record, AgentMessage(content="Done.")], seed=None)
     assert last.stop == "stop" and "###STOP###" in last.record.content  # type: ignore[union-attr]
+
+
+async def test_before_a_write_the_oracle_asks_until_the_user_agrees(hotel: DomainPack) -> None:
+    task = hotel.task("gold_late_checkout_and_early_checkin")
+    oracle = OracleAgent(task, confirmations=hotel.confirmations_for(task))
+    episode = Environment.from_pack(hotel).new_episode()
+    history: list = [AgentMessage(content="Hi!"), UserMessage(content="Early check-in, please.")]
+    reads, writes = task.evaluation_criteria.actions[:3], task.evaluation_criteria.actions[3:]
+    for action in reads:  # reads need no yes
+        step = await oracle.act(history)
+        assert isinstance(step.record, AgentToolCall) and step.record.name == action.name
+        result = episode.call(action.name, action.arguments)
+        history += [step.record, result.record(step.record.call_id, action.name)]
+    # The two writes in a row are asked for in one message.
+    asked = await oracle.act(history)
+    assert asked.turn == Message(
+        content=f"{CONFIRM} request amenity (booking_id B11366, amenity_id early_checkin, "
+        "quantity 1); then request amenity (booking_id B11366, amenity_id late_checkout, "
+        "quantity 1). Shall I go ahead?"
+    )
+    history += [asked.record, UserMessage(content="What would they cost?")]
+    again = await oracle.act(history)
+    assert again.turn == asked.turn  # a reply that does not agree: asked again
+    history += [again.record, UserMessage(content="That's fine, please add both.")]
+    for action in writes:
+        step = await oracle.act(history)
+        assert step.turn == ToolCall(name=action.name, arguments=action.arguments)
+        assert isinstance(step.record, AgentToolCall)
+        result = episode.call(action.name, action.arguments)
+        history += [step.record, result.record(step.record.call_id, action.name)]
+
+
+async def test_without_confirmation_rules_the_oracle_asks_nothing(hotel: DomainPack) -> None:
+    task = hotel.task("cancel_free_window")
+    history = [
+        AgentMessage(content="Hi!"),
+        UserMessage(content="Cancel B11319."),
+    ]
+    oracle = OracleAgent(task)  # no rules given
+    calls = [action.name for action in task.evaluation_criteria.actions]
+    for name in calls:
+        step = await oracle.act(history)
+        assert isinstance(step.record, AgentToolCall) and step.record.name == name
+        history += [step.record, ToolResult(call_id=step.record.call_id, name=name, content="ok")]
+
+
+async def test_the_brief_user_agrees_to_what_the_oracle_asks(hotel: DomainPack) -> None:
+    user = BriefUser(hotel.task("crib_too_late"))
+    opening = UserMessage(content="I need a crib.")
+    asked = AgentMessage(content=f"{CONFIRM} request cribs (booking_id B11302, count 1). Shall I?")
+    step = await user.respond([AgentMessage(content="Hi!"), opening, asked], seed=None)
+    assert step.record == UserMessage(content=AGREE, timestamp=step.record.timestamp)
+    assert step.stop is None
 
 
 def test_seeds_are_a_stable_hash() -> None:

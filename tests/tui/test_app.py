@@ -354,7 +354,8 @@ async def test_the_demo_run_replays(demo_run: Path) -> None:
         assert screen.entry.id == "card_triplet_cribs#0"
         assert screen.current == len(screen.steps) - 1
         assert "###STOP###" in screen_text(app)
-        await pilot.press("home", *["right"] * 7)
+        # The oracle asks twice for a yes before request_cribs (the pack's confirmation rule).
+        await pilot.press("home", *["right"] * 11)
         assert "database bookings[B11246] update" in screen_text(app)
         assert "cribs: 0 → 3" in screen_text(app)
 
