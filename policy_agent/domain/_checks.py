@@ -223,6 +223,12 @@ class _Checker:
             message = _no_such("function", function, functions, display_path(file))
             self.report(at, message.replace("no function", "no top-level function"))
             return
+        if isinstance(functions[function], ast.AsyncFunctionDef):
+            # The environment calls tools and hooks inside an episode's synchronous step: nothing
+            # would await the coroutine, and every call would fail with a value that is not JSON.
+            message = f"{function}() is async; tools and hooks are called synchronously: use def"
+            self.report(at, message)
+            return
         if parameters is None:
             positional = [*functions[function].args.posonlyargs, *functions[function].args.args]
             if len(positional) < 2 and functions[function].args.vararg is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import JsonValue
 
-from policy_agent.scripted import ScriptedServer
+from tests._models import request_bodies
+
+__all__ = ["CRIBS_CALL", "HOTEL", "POLICY", "TOOLS", "request_bodies"]
 
 HOTEL = Path(__file__).parents[2] / "domains" / "hotel"
 
@@ -36,12 +37,3 @@ CRIBS_CALL = (
     "<parameter=count>\n3\n</parameter>\n</function>\n</tool_call>"
 )
 """The model's markup for request_cribs(booking_id="B11246", count=3)."""
-
-
-def request_bodies(server: ScriptedServer) -> list[dict[str, Any]]:
-    """The JSON bodies the server received, oldest first."""
-    bodies = []
-    for request in server.requests:
-        assert isinstance(request.body, dict)
-        bodies.append(request.body)
-    return bodies

@@ -1,4 +1,5 @@
-"""A scripted server per test and agents pointed at it over real HTTP (litellm, no mocks)."""
+"""Agents on a script: answered in process (`models`), or by a scripted server over real HTTP
+(`serve`, litellm, no mocks) for the tests of what goes over the wire."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ from typing import Any
 import pytest
 
 from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
-from policy_agent.domain import DomainPack, load_pack
+from policy_agent.domain import DomainPack
 from policy_agent.llm import ModelConfig, close_connections
 from policy_agent.scripted import Script, ScriptedServer
-from tests.agent._support import HOTEL, POLICY, TOOLS
-
-
-@pytest.fixture(scope="session")
-def hotel() -> DomainPack:
-    """The shipped hotel pack."""
-    return load_pack(HOTEL)
-
+from tests._models import HTTP_TIMEOUT_S, ScriptedModels
+from tests.agent._support import POLICY, TOOLS
 
 Serve = Callable[..., Any]
 
@@ -40,17 +35,30 @@ async def serve() -> AsyncIterator[Serve]:
         await server.stop()
 
 
+AgentModels = Callable[..., ScriptedModels]
+
+
+@pytest.fixture
+def models() -> AgentModels:
+    """`models(answers, **script_fields)`: in-process models whose `agent` role gives them."""
+
+    def make(answers: list[Any], **fields: Any) -> ScriptedModels:
+        return ScriptedModels.of({"agent": {"answers": answers}}, **fields)
+
+    return make
+
+
 MakeAgent = Callable[..., Agent]
 
 
 @pytest.fixture
 async def make_agent() -> AsyncIterator[MakeAgent]:
-    """`make_agent(server_or_url, transport=..., style=..., ...)`: an agent on the tiny policy
-    (or on `pack=`), with fast retries; closes every client at the end."""
+    """`make_agent(models_server_or_url, transport=..., style=..., ...)`: an agent on the tiny
+    policy (or on `pack=`), no backoff; closes every client at the end."""
     agents: list[Agent] = []
 
     def make(
-        server: ScriptedServer | str,
+        source: ScriptedModels | ScriptedServer | str,
         *,
         transport: str = "chat",
         style: str = "card",
@@ -60,18 +68,27 @@ async def make_agent() -> AsyncIterator[MakeAgent]:
         model_name: str = "hosted_vllm/agent",
         **model: Any,
     ) -> Agent:
-        api_base = server if isinstance(server, str) else server.base_url
-        settings: dict[str, Any] = {"timeout": 5, "retries": 0, "retry_backoff": 0, **model}
+        match source:
+            case ScriptedModels():
+                api_base = None
+            case ScriptedServer():
+                api_base = source.base_url
+            case str():
+                api_base = source
+        settings = {"timeout": HTTP_TIMEOUT_S, "retries": 0, "retry_backoff": 0, **model}
         config = AgentConfig(
             model=ModelConfig(model=model_name, api_base=api_base, thinking=thinking, **settings),
             transport=transport,  # type: ignore[arg-type]  # tests pass the literal strings
             style=style,  # type: ignore[arg-type]
             violations=violations or ViolationPolicy(),
         )
+        client = (
+            source.client(config.model, "agent") if isinstance(source, ScriptedModels) else None
+        )
         agent = (
-            Agent.from_pack(pack, config)
+            Agent.from_pack(pack, config, client)
             if pack is not None
-            else Agent(policy=POLICY, tools=TOOLS, config=config)
+            else Agent(policy=POLICY, tools=TOOLS, config=config, client=client)
         )
         agents.append(agent)
         return agent

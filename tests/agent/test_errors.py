@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from policy_agent.agent import AgentModelError
@@ -16,6 +14,7 @@ from policy_agent.llm import (
     ServerUnreachable,
 )
 from policy_agent.records import Message, RetryEvent, UserMessage, ViolationEvent
+from tests._models import closed_port_url
 from tests.agent._support import CRIBS_CALL
 
 HELLO = UserMessage(content="Hi, I need three cribs for B11246.")
@@ -46,12 +45,10 @@ async def test_a_server_error_is_retried_and_the_retry_recorded(
     assert event.api_base == server.base_url
 
 
-async def test_failure_after_retries_keeps_every_event_of_the_turn(serve, make_agent) -> None:
+async def test_failure_after_retries_keeps_every_event_of_the_turn(models, make_agent) -> None:
     two_calls = CRIBS_CALL + CRIBS_CALL
-    server = await serve(
-        [{"content": two_calls}, {"fault": {"status": 503}}, {"fault": {"status": 502}}]
-    )
-    agent = make_agent(server, thinking=False, retries=1)
+    model = models([{"content": two_calls}, {"fault": {"status": 503}}, {"fault": {"status": 502}}])
+    agent = make_agent(model, thinking=False, retries=1)
 
     with pytest.raises(AgentModelError) as raised:
         await agent.act([HELLO])
@@ -73,11 +70,7 @@ async def test_failure_after_retries_keeps_every_event_of_the_turn(serve, make_a
 
 
 async def test_an_unreachable_server(make_agent) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Nothing listens on the port once the probe is closed.
-    agent = make_agent(f"http://127.0.0.1:{port}/v1", retries=1)
+    agent = make_agent(closed_port_url(), retries=1)
 
     with pytest.raises(AgentModelError) as raised:
         await agent.act([HELLO])
@@ -88,9 +81,9 @@ async def test_an_unreachable_server(make_agent) -> None:
     assert len(raised.value.error.attempts) == 2
 
 
-async def test_a_timeout(serve, make_agent) -> None:
-    server = await serve([{"hang": True}])
-    agent = make_agent(server, transport="completions", timeout=0.3)
+async def test_a_timeout(models, make_agent) -> None:
+    model = models([{"hang": True}])
+    agent = make_agent(model, transport="completions", timeout=0.3)
 
     with pytest.raises(AgentModelError) as raised:
         await agent.act([HELLO])
@@ -102,9 +95,9 @@ async def test_a_timeout(serve, make_agent) -> None:
     assert attempt.error_type == "LLMTimeout"
 
 
-async def test_rate_limiting_is_retried_then_reported(serve, make_agent) -> None:
-    server = await serve([{"fault": {"status": 429}}, {"fault": {"status": 429}}])
-    agent = make_agent(server, retries=1)
+async def test_rate_limiting_is_retried_then_reported(models, make_agent) -> None:
+    model = models([{"fault": {"status": 429}}, {"fault": {"status": 429}}])
+    agent = make_agent(model, retries=1)
 
     with pytest.raises(AgentModelError) as raised:
         await agent.act([HELLO])
@@ -113,25 +106,25 @@ async def test_rate_limiting_is_retried_then_reported(serve, make_agent) -> None
     assert [e.attempt for e in raised.value.events] == [1]
 
 
-async def test_a_context_length_error_is_not_retried(serve, make_agent) -> None:
+async def test_a_context_length_error_is_not_retried(models, make_agent) -> None:
     body = {"error": {"message": CONTEXT, "type": "BadRequestError", "param": None, "code": 400}}
-    server = await serve([{"fault": {"status": 400, "body": body}}, {"content": "unused"}])
-    agent = make_agent(server, retries=2)
+    model = models([{"fault": {"status": 400, "body": body}}, {"content": "unused"}])
+    agent = make_agent(model, retries=2)
 
     with pytest.raises(AgentModelError) as raised:
         await agent.act([HELLO])
 
     assert isinstance(raised.value.error, ContextLengthExceeded)
     assert CONTEXT in str(raised.value)
-    assert len(server.requests) == 1
+    assert len(model.requests) == 1
     # Its one attempt failed and was not tried again: no retry is logged.
     assert raised.value.events == []
 
 
-async def test_a_rejected_request_names_the_model(serve, make_agent) -> None:
-    server = await serve([{"content": "unused"}])
+async def test_a_rejected_request_names_the_model(models, make_agent) -> None:
+    model = models([{"content": "unused"}])
     # The server knows only the `agent` role: another model name is a 404.
-    agent = make_agent(server, retries=2, transport="completions", model_name="hosted_vllm/other")
+    agent = make_agent(model, retries=2, transport="completions", model_name="hosted_vllm/other")
 
     with pytest.raises(AgentModelError) as raised:
         await agent.act([HELLO])
@@ -139,4 +132,4 @@ async def test_a_rejected_request_names_the_model(serve, make_agent) -> None:
     assert isinstance(raised.value.error, RequestRejected)
     assert raised.value.error.status == 404
     assert "model hosted_vllm/other" in str(raised.value)
-    assert len(server.requests) == 1
+    assert len(model.requests) == 1

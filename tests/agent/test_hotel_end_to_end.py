@@ -1,8 +1,8 @@
 """The model card's scenario end to end: a scripted agent books the triplets' three cribs.
 
-The user's lines are the task's own script and the agent's answers come from the scripted server
-(`_hotel_script`); its tool calls run against a real episode of the hotel pack, whose database
-must end as the task's gold actions leave it.
+The user's lines are the task's own script and the agent's answers come from a script answered in
+process (`_hotel_script`); its tool calls run against a real episode of the hotel pack, whose
+database must end as the task's gold actions leave it.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from tests.agent._hotel_script import AGENT_TURNS, STOP, Call, scripted
     ("transport", "style"), [("completions", "card"), ("chat", "card"), ("chat", "template")]
 )
 async def test_the_three_cribs_are_booked_end_to_end(
-    serve, make_agent, hotel: DomainPack, transport: str, style: str
+    models, make_agent, hotel: DomainPack, transport: str, style: str
 ) -> None:
     task = hotel.task("card_triplet_cribs")
     assert task.user_scenario.script is not None
-    server = await serve([scripted(turn, transport, style) for turn in AGENT_TURNS])
-    agent: Agent = make_agent(server, transport=transport, style=style, pack=hotel)
+    model = models([scripted(turn, transport, style) for turn in AGENT_TURNS])
+    agent: Agent = make_agent(model, transport=transport, style=style, pack=hotel)
     environment = Environment.from_pack(hotel)
     episode = environment.new_episode()
     history: list[ConversationRecord] = []
@@ -65,4 +65,4 @@ async def test_the_three_cribs_are_booked_end_to_end(
         assert episode.evaluate_assertion(assertion), assertion.message
     gold = environment.replay(task.evaluation_criteria.actions)
     assert episode.content_hash() == gold.content_hash()
-    assert len(server.requests) == len(AGENT_TURNS)
+    assert len(model.requests) == len(AGENT_TURNS)

@@ -1,4 +1,4 @@
-"""One action per turn: every violation strategy, on every way of asking."""
+"""One action per turn: every violation strategy, on every way of asking (models in process)."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ def violations(step_events: tuple[object, ...]) -> list[ViolationEvent]:
 
 
 async def test_resample_asks_again_with_the_same_prompt_and_a_derived_seed(
-    serve, make_agent
+    models, make_agent
 ) -> None:
-    server = await serve([{"content": TWO_CALLS}, {"content": CRIBS_CALL}])
-    agent = make_agent(server, thinking=False)
+    model = models([{"content": TWO_CALLS}, {"content": CRIBS_CALL}])
+    agent = make_agent(model, thinking=False)
 
     step = await agent.act([HELLO], seed=7)
 
@@ -44,7 +44,7 @@ async def test_resample_asks_again_with_the_same_prompt_and_a_derived_seed(
     assert event.action_taken == "resample"
     assert event.generation.raw_completion == TWO_CALLS
     assert (event.generation.attempt, event.generation.seed) == (1, 7)
-    first, second = request_bodies(server)
+    first, second = request_bodies(model)
     assert (first["seed"], second["seed"]) == (7, 8)
     assert {**first, "seed": 0} == {**second, "seed": 0}
     assert isinstance(step.record, AgentToolCall) and step.record.generation is not None
@@ -53,10 +53,10 @@ async def test_resample_asks_again_with_the_same_prompt_and_a_derived_seed(
 
 
 async def test_resample_exhausted_ends_the_episode_with_the_last_violation(
-    serve, make_agent
+    models, make_agent
 ) -> None:
-    server = await serve([{"content": ""}, {"content": TWO_CALLS}])
-    agent = make_agent(server, thinking=False, violations=ViolationPolicy(max_attempts=2))
+    model = models([{"content": ""}, {"content": TWO_CALLS}])
+    agent = make_agent(model, thinking=False, violations=ViolationPolicy(max_attempts=2))
 
     step = await agent.act([HELLO])
 
@@ -66,18 +66,18 @@ async def test_resample_exhausted_ends_the_episode_with_the_last_violation(
         (ViolationCode.EMPTY, "resample"),
         (ViolationCode.MULTIPLE_TOOL_CALLS, "terminate"),
     ]
-    assert len(server.requests) == 2
+    assert len(model.requests) == 2
 
 
-async def test_feedback_adds_the_correction_to_the_retry_request_only(serve, make_agent) -> None:
-    server = await serve(
+async def test_feedback_adds_the_correction_to_the_retry_request_only(models, make_agent) -> None:
+    model = models(
         [
             {"content": TWO_CALLS, "reasoning": "Both counts?"},
             {"content": CRIBS_CALL},
             {"content": "Done: three cribs."},
         ]
     )
-    agent = make_agent(server, violations=ViolationPolicy(strategy="feedback"))
+    agent = make_agent(model, violations=ViolationPolicy(strategy="feedback"))
 
     step = await agent.act([HELLO])
     assert step.turn == CRIBS
@@ -85,7 +85,7 @@ async def test_feedback_adds_the_correction_to_the_retry_request_only(serve, mak
     result = ToolResult(call_id=step.record.call_id, name="request_cribs", content="ok")
     await agent.act([HELLO, step.record, result])
 
-    first, retry, next_turn = (body["messages"] for body in request_bodies(server))
+    first, retry, next_turn = (body["messages"] for body in request_bodies(model))
     detail = "2 tool calls in one turn; make one call per turn"
     correction = DEFAULT_FEEDBACK.format(detail=detail)
     # The rejected answer is shown back without its reasoning, then the correction.
@@ -105,15 +105,15 @@ async def test_feedback_adds_the_correction_to_the_retry_request_only(serve, mak
     assert event.action_taken == "feedback"
 
 
-async def test_feedback_text_is_configurable(serve, make_agent) -> None:
-    server = await serve([{"text": "</think>\n"}, {"text": "</think>\nHello!"}])
+async def test_feedback_text_is_configurable(models, make_agent) -> None:
+    model = models([{"text": "</think>\n"}, {"text": "</think>\nHello!"}])
     policy = ViolationPolicy(strategy="feedback", feedback="Format problem: {detail}.")
-    agent = make_agent(server, transport="completions", violations=policy)
+    agent = make_agent(model, transport="completions", violations=policy)
 
     step = await agent.act([HELLO])
 
     assert step.turn == Message(content="Hello!")
-    retry = request_bodies(server)[1]["prompt"]
+    retry = request_bodies(model)[1]["prompt"]
     assert retry.endswith(
         "<|im_start|>assistant\n<think></think><|im_end|>\n"
         "<|im_start|>user\nFormat problem: no message and no tool call after the reasoning."
@@ -125,10 +125,10 @@ async def test_feedback_text_is_configurable(serve, make_agent) -> None:
 
 
 async def test_keep_first_runs_the_first_call_and_records_the_dropped_ones(
-    serve, make_agent
+    models, make_agent
 ) -> None:
-    server = await serve([{"content": "Adding them.\n" + TWO_CALLS, "reasoning": "Fine."}])
-    agent = make_agent(server, violations=ViolationPolicy(strategy="keep_first"))
+    model = models([{"content": "Adding them.\n" + TWO_CALLS, "reasoning": "Fine."}])
+    agent = make_agent(model, violations=ViolationPolicy(strategy="keep_first"))
 
     step = await agent.act([HELLO])
 
@@ -139,13 +139,13 @@ async def test_keep_first_runs_the_first_call_and_records_the_dropped_ones(
     [event] = violations(step.events)
     assert event.action_taken == "keep_first"
     assert event.dropped_calls == [CRIBS_2]
-    assert len(server.requests) == 1
+    assert len(model.requests) == 1
 
 
-async def test_keep_first_drops_text_after_the_call(serve, make_agent) -> None:
-    server = await serve([{"text": "</think>\n" + CRIBS_CALL + "\nAll done!"}])
+async def test_keep_first_drops_text_after_the_call(models, make_agent) -> None:
+    model = models([{"text": "</think>\n" + CRIBS_CALL + "\nAll done!"}])
     agent = make_agent(
-        server, transport="completions", violations=ViolationPolicy(strategy="keep_first")
+        model, transport="completions", violations=ViolationPolicy(strategy="keep_first")
     )
 
     step = await agent.act([HELLO])
@@ -156,10 +156,10 @@ async def test_keep_first_drops_text_after_the_call(serve, make_agent) -> None:
     assert (event.dropped_calls, event.dropped_text) == ([], "All done!")
 
 
-async def test_keep_first_without_a_call_to_keep_resamples(serve, make_agent) -> None:
-    server = await serve([{"text": "Still thinking"}, {"text": "Done.</think>\n" + CRIBS_CALL}])
+async def test_keep_first_without_a_call_to_keep_resamples(models, make_agent) -> None:
+    model = models([{"text": "Still thinking"}, {"text": "Done.</think>\n" + CRIBS_CALL}])
     agent = make_agent(
-        server, transport="completions", violations=ViolationPolicy(strategy="keep_first")
+        model, transport="completions", violations=ViolationPolicy(strategy="keep_first")
     )
 
     step = await agent.act([HELLO], seed=1)
@@ -169,27 +169,25 @@ async def test_keep_first_without_a_call_to_keep_resamples(serve, make_agent) ->
     assert event.violation.code is ViolationCode.UNTERMINATED_REASONING
     assert event.violation.reasoning == "Still thinking"
     assert event.action_taken == "resample"
-    assert [body["seed"] for body in request_bodies(server)] == [1, 2]
+    assert [body["seed"] for body in request_bodies(model)] == [1, 2]
 
 
-async def test_terminate_ends_the_episode_at_the_first_violation(serve, make_agent) -> None:
-    server = await serve([{"content": TWO_CALLS}, {"content": CRIBS_CALL}])
-    agent = make_agent(server, thinking=False, violations=ViolationPolicy(strategy="terminate"))
+async def test_terminate_ends_the_episode_at_the_first_violation(models, make_agent) -> None:
+    model = models([{"content": TWO_CALLS}, {"content": CRIBS_CALL}])
+    agent = make_agent(model, thinking=False, violations=ViolationPolicy(strategy="terminate"))
 
     step = await agent.act([HELLO])
 
     assert isinstance(step, GaveUpStep)
     [event] = violations(step.events)
     assert event.action_taken == "terminate"
-    assert len(server.requests) == 1
+    assert len(model.requests) == 1
 
 
-async def test_structured_response_with_two_calls_is_a_violation(serve, make_agent) -> None:
+async def test_structured_response_with_two_calls_is_a_violation(models, make_agent) -> None:
     second = {**STRUCTURED_CRIBS, "arguments": {"booking_id": "B11246", "count": 2}}
-    server = await serve(
-        [{"tool_calls": [STRUCTURED_CRIBS, second]}, {"tool_calls": [STRUCTURED_CRIBS]}]
-    )
-    agent = make_agent(server, style="template", violations=ViolationPolicy(strategy="feedback"))
+    model = models([{"tool_calls": [STRUCTURED_CRIBS, second]}, {"tool_calls": [STRUCTURED_CRIBS]}])
+    agent = make_agent(model, style="template", violations=ViolationPolicy(strategy="feedback"))
 
     step = await agent.act([HELLO])
 
@@ -212,10 +210,10 @@ async def test_structured_response_with_two_calls_is_a_violation(serve, make_age
 
 
 async def test_structured_response_with_text_and_a_call_keeps_only_the_call(
-    serve, make_agent
+    models, make_agent
 ) -> None:
-    server = await serve([{"content": "Adding three cribs.", "tool_calls": [STRUCTURED_CRIBS]}])
-    agent = make_agent(server, style="template", violations=ViolationPolicy(strategy="keep_first"))
+    model = models([{"content": "Adding three cribs.", "tool_calls": [STRUCTURED_CRIBS]}])
+    agent = make_agent(model, style="template", violations=ViolationPolicy(strategy="keep_first"))
 
     step = await agent.act([HELLO])
 
@@ -227,11 +225,11 @@ async def test_structured_response_with_text_and_a_call_keeps_only_the_call(
     assert event.dropped_text == "Adding three cribs."
 
 
-async def test_structured_response_with_broken_arguments_is_malformed(serve, make_agent) -> None:
+async def test_structured_response_with_broken_arguments_is_malformed(models, make_agent) -> None:
     broken = {"name": "request_cribs", "arguments": '{"booking_id": "B1'}
-    server = await serve([{"tool_calls": [broken]}])
+    model = models([{"tool_calls": [broken]}])
     agent = make_agent(
-        server, style="template", violations=ViolationPolicy(strategy="keep_first", max_attempts=1)
+        model, style="template", violations=ViolationPolicy(strategy="keep_first", max_attempts=1)
     )
 
     step = await agent.act([HELLO])
@@ -242,9 +240,9 @@ async def test_structured_response_with_broken_arguments_is_malformed(serve, mak
     assert event.action_taken == "terminate"
 
 
-async def test_reasoning_cut_off_at_max_tokens_is_truncated_not_empty(serve, make_agent) -> None:
-    server = await serve([{"reasoning": "Let me think about the", "finish_reason": "length"}])
-    agent = make_agent(server, violations=ViolationPolicy(max_attempts=1))
+async def test_reasoning_cut_off_at_max_tokens_is_truncated_not_empty(models, make_agent) -> None:
+    model = models([{"reasoning": "Let me think about the", "finish_reason": "length"}])
+    agent = make_agent(model, violations=ViolationPolicy(max_attempts=1))
 
     step = await agent.act([HELLO])
 

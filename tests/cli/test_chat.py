@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any, get_args
 
@@ -14,6 +13,7 @@ from policy_agent.cli import main
 from policy_agent.cli._chat import _STRATEGIES
 from policy_agent.domain import load_pack
 from policy_agent.scripted import Script, ScriptedServer
+from tests._models import HTTP_TIMEOUT_S, closed_port_url
 from tests.agent._hotel_script import AGENT_TURNS, scripted
 from tests.agent._support import CRIBS_CALL, HOTEL
 from tests.simulation._support import call, say
@@ -37,7 +37,15 @@ def server_for() -> Iterator[Any]:
 
 def chat(base_url: str, lines: list[str], *options: str) -> Result:
     arguments = ["chat", "--domain", str(HOTEL), "--agent-model", "hosted_vllm/agent"]
-    arguments += ["--agent-api-base", base_url, "--timeout", "5", "--retries", "0", *options]
+    arguments += [
+        "--agent-api-base",
+        base_url,
+        "--timeout",
+        str(HTTP_TIMEOUT_S),
+        "--retries",
+        "0",
+        *options,
+    ]
     return CliRunner().invoke(main, arguments, input="".join(f"{line}\n" for line in lines))
 
 
@@ -123,11 +131,7 @@ def test_quit_and_end_of_input_end_the_chat(server_for) -> None:
 
 
 def test_an_unreachable_server_is_a_clear_error_without_traceback() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    result = chat(f"http://127.0.0.1:{port}/v1", ["Hi"])
+    result = chat(closed_port_url(), ["Hi"])
 
     assert result.exit_code == 1
     assert "error: agent model hosted_vllm/agent" in result.output
@@ -238,7 +242,14 @@ def test_the_customer_works_their_own_tools_with_call(server_for, tmp_path) -> N
         "/quit",
     ]
     arguments = ["chat", "--domain", str(folder), "--agent-model", "hosted_vllm/agent"]
-    arguments += ["--agent-api-base", server.base_url, "--timeout", "5", "--retries", "0"]
+    arguments += [
+        "--agent-api-base",
+        server.base_url,
+        "--timeout",
+        str(HTTP_TIMEOUT_S),
+        "--retries",
+        "0",
+    ]
     result = CliRunner().invoke(main, arguments, input="".join(f"{line}\n" for line in lines))
 
     assert result.exit_code == 0, result.output

@@ -26,6 +26,9 @@ from tests.report._support import (
     run_of,
     write_run,
 )
+from tests.report.conftest import copied, demo
+
+__all__ = ["copied", "demo"]  # the fixtures
 
 TASKS = [f"t{n}" for n in range(10)]
 
@@ -36,19 +39,6 @@ def invoke(*args: str | Path) -> Result:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The README's demo run (do not write to it)."""
-    return demo_run(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def copied(tmp_path: Path) -> tuple[Path, Path]:
-    """A demo run made on a copy of the hotel pack: (run folder, pack folder)."""
-    pack = copy_hotel(tmp_path / "repo")
-    return demo_run(tmp_path / "runs", domain=pack), pack
 
 
 # ------------------------------------------------------------------------------------ report

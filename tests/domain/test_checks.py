@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -9,14 +10,19 @@ from typing import Any
 import pytest
 
 from policy_agent.domain import load_pack, undescribed_tools
+from policy_agent.environment import Environment
 from tests.domain._support import pack_data, problems, tool, write_pack
 
 BOOKS_PY = """\
 def get_book(db, book_id):
-    return db["books"][book_id]
+    return db.get("books", book_id)
 
 
-async def lend(db, book_id, member="ada", *, days=14):
+def lend(db, book_id, member="ada", *, days=14):
+    return {"lent": book_id, "to": member, "days": days}
+
+
+async def reserve(db, book_id):
     return None
 
 
@@ -44,19 +50,38 @@ def _python_pack(folder: Path, reference: str, **parameters: Any) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("reference", "parameters"),
+    ("reference", "parameters", "arguments", "result"),
     [
-        ("tools/books.py:get_book", {"book_id": "string"}),
+        ("tools/books.py:get_book", {"book_id": "string"}, {"book_id": "BK1"}, {"title": "Dune"}),
         (
             "tools/books.py:lend",
             {"book_id": "string", "member": "string", "days": {"type": "integer"}},
+            {"book_id": "BK1", "member": "bo", "days": 7},
+            {"lent": "BK1", "to": "bo", "days": 7},
         ),
-        ("tools/books.py:everything", {"book_id": "string", "anything": "string"}),
+        (
+            "tools/books.py:everything",
+            {"book_id": "string", "anything": "string"},
+            {"book_id": "BK1", "anything": "at all"},
+            {"book_id": "BK1", "anything": "at all"},
+        ),
     ],
 )
-def test_python_tools_that_fit(tmp_path: Path, reference: str, parameters: dict[str, Any]) -> None:
+def test_python_tools_that_fit(
+    tmp_path: Path,
+    reference: str,
+    parameters: dict[str, Any],
+    arguments: dict[str, Any],
+    result: object,
+) -> None:
     pack = load_pack(_python_pack(tmp_path, reference, **parameters))
     assert pack.repository == tmp_path
+    [spec] = pack.tools
+    assert (spec.name, spec.implementation.python) == ("get_book", reference)
+    # What the check let through runs: called with the tool's arguments, it gives its value.
+    called = Environment.from_pack(pack).new_episode().call("get_book", arguments)
+    assert (called.error, called.crashed) == (False, False), called.content
+    assert json.loads(called.content) == result
 
 
 @pytest.mark.parametrize(
@@ -67,7 +92,7 @@ def test_python_tools_that_fit(tmp_path: Path, reference: str, parameters: dict[
             "tools/books.py:Shelf",
             {},
             "no top-level function 'Shelf' in {tmp}/tools/books.py; there are: everything, "
-            "get_book, lend, needs_shelf, no_database",
+            "get_book, lend, needs_shelf, no_database, reserve",
         ),
         (
             "tools/books.py:get_books",
@@ -88,6 +113,11 @@ def test_python_tools_that_fit(tmp_path: Path, reference: str, parameters: dict[
             "tools/books.py:no_database",
             {},
             "no_database() must take the database first: def no_database(db, ...)",
+        ),
+        (
+            "tools/books.py:reserve",
+            {"book_id": "string"},
+            "reserve() is async; tools and hooks are called synchronously: use def",
         ),
     ],
 )

@@ -11,6 +11,7 @@ import pytest
 from pydantic import JsonValue
 
 from policy_agent.domain import DomainPack, ToolSpec
+from policy_agent.environment import Environment, EpisodeEnvironment
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -312,3 +313,9 @@ def make_pack() -> MakePack:
 @pytest.fixture
 def pack() -> DomainPack:
     return _make_pack()
+
+
+@pytest.fixture
+def episode(pack: DomainPack) -> EpisodeEnvironment:
+    """A fresh episode of `pack`."""
+    return Environment.from_pack(pack).new_episode()

@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 from pydantic import JsonValue
 
-from policy_agent.domain import DomainPack, ToolSpec
+from policy_agent.domain import ToolSpec
 from policy_agent.environment import (
     ArgumentChecker,
-    Environment,
     EpisodeEnvironment,
     ToolDefinitionError,
     ToolError,
@@ -171,11 +170,6 @@ def test_an_invalid_parameter_schema_is_a_definition_error() -> None:
     )
     with pytest.raises(ToolDefinitionError, match=r"^tool t: parameters\.properties\.x\.minLength"):
         ArgumentChecker(tool)
-
-
-@pytest.fixture
-def episode(pack: DomainPack) -> EpisodeEnvironment:
-    return Environment.from_pack(pack).new_episode()
 
 
 def test_the_model_reads_an_error_result(episode: EpisodeEnvironment) -> None:

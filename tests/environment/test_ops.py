@@ -27,11 +27,6 @@ def _record(result: ToolOutcome) -> dict[str, JsonValue]:
     return result.value
 
 
-@pytest.fixture
-def episode(pack: DomainPack) -> EpisodeEnvironment:
-    return Environment.from_pack(pack).new_episode()
-
-
 def test_get_returns_the_record_with_its_id_first(episode: EpisodeEnvironment) -> None:
     result = episode.call("get_booking_details", {"booking_id": "B11246"})
     assert result.content == (

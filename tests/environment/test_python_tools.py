@@ -15,11 +15,6 @@ from policy_agent.environment import Environment, EpisodeEnvironment, ToolDefini
 MakePack = Callable[..., DomainPack]
 
 
-@pytest.fixture
-def episode(pack: DomainPack) -> EpisodeEnvironment:
-    return Environment.from_pack(pack).new_episode()
-
-
 def _python_tool(reference: str) -> dict[str, object]:
     return {"name": "tool", "implementation": {"python": reference}}
 

@@ -14,7 +14,7 @@ from pydantic import JsonValue
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from policy_agent.domain import DomainPack, Task, ToolSpec, load_pack
+from policy_agent.domain import DomainPack, Task, ToolSpec
 from policy_agent.environment import HASH_SCHEME, Environment
 from policy_agent.records import (
     AgentMessage,
@@ -194,9 +194,3 @@ Converse = Callable[[DomainPack], Conversation]
 def converse() -> Converse:
     """`converse(pack)`: a new conversation on a fresh episode of the pack."""
     return lambda pack: Conversation(Environment.from_pack(pack))
-
-
-@pytest.fixture(scope="session")
-def hotel() -> DomainPack:
-    """The shipped hotel pack."""
-    return load_pack(HOTEL)

@@ -1,5 +1,6 @@
-"""The NL-assertion judge over real HTTP (litellm against the scripted server): a pass, a fail,
-a malformed answer (retried once, then recorded), a timeout; and its parser and transcript."""
+"""The NL-assertion judge: a pass (over real HTTP, litellm against the scripted server), a fail,
+a malformed answer (retried once, then recorded), a timeout (in process); its parser and
+transcript."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from policy_agent.evaluation import (
     transcript,
 )
 from policy_agent.evaluation._judge import RESULT_CHARACTERS, RETRY_PROMPT, SYSTEM_PROMPT
-from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.llm import LLMClient, ModelClient, close_connections
 from policy_agent.records import Episode, RewardInfo, RewardType, ToolResult
 from policy_agent.scripted import Script, ScriptedServer
+from tests._models import Models, ScriptedModels, model_config
 from tests.evaluation.conftest import Converse, bank_pack, task
 
 POLITE = "The agent is polite."
@@ -56,9 +58,15 @@ def answer(*met: bool, fenced: bool = False) -> str:
     return f"Here is my verdict:\n```json\n{body}\n```\nDone." if fenced else body
 
 
-def judge_client(server: ScriptedServer, **fields: Any) -> LLMClient:
-    defaults: dict[str, Any] = {"retry_backoff": 0, "timeout": 5, "retries": 0}
-    config = ModelConfig(model="hosted_vllm/judge", api_base=server.base_url, **(defaults | fields))
+def judged_by(answers: list[Any]) -> ScriptedModels:
+    """In-process models whose `judge` role gives these answers."""
+    return ScriptedModels.of({"judge": {"answers": answers}})
+
+
+def judge_client(source: Models, **fields: Any) -> ModelClient:
+    config = model_config(source, "judge", **fields)
+    if isinstance(source, ScriptedModels):
+        return source.client(config, "judge")
     return LLMClient(config, role="judge")
 
 
@@ -89,23 +97,21 @@ def deposit_episode(converse: Converse, pack: DomainPack) -> Episode:
 
 
 async def judged(
-    serve: Serve,
+    source: Models,
     converse: Converse,
-    answers: list[Any],
     basis: list[str] | None = None,
     **config: Any,
-) -> tuple[RewardInfo, ScriptedServer]:
-    server = await serve(answers)
+) -> RewardInfo:
     pack = nl_pack(basis)
-    evaluator = Evaluator(pack, judge=judge_client(server, **config))
-    return await evaluator.evaluate(deposit_episode(converse, pack)), server
+    evaluator = Evaluator(pack, judge=judge_client(source, **config))
+    return await evaluator.evaluate(deposit_episode(converse, pack))
 
 
 async def test_the_judge_passes_an_episode_in_one_call(serve: Serve, converse: Converse) -> None:
-    reward, server = await judged(
-        serve,
+    server = await serve([answer(True, True)])
+    reward = await judged(
+        server,
         converse,
-        [answer(True, True)],
         price_per_input_token=1e-6,
         price_per_output_token=2e-6,
     )
@@ -132,10 +138,8 @@ async def test_the_judge_passes_an_episode_in_one_call(serve: Serve, converse: C
     )
 
 
-async def test_the_judge_fails_an_episode_with_its_reasons(
-    serve: Serve, converse: Converse
-) -> None:
-    reward, _ = await judged(serve, converse, [answer(True, False, fenced=True)])
+async def test_the_judge_fails_an_episode_with_its_reasons(converse: Converse) -> None:
+    reward = await judged(judged_by([answer(True, False, fenced=True)]), converse)
     assert reward.reward == 0.0
     assert reward.reward_breakdown == {
         RewardType.DB: 1.0,
@@ -149,26 +153,24 @@ async def test_the_judge_fails_an_episode_with_its_reasons(
     assert reward.infrastructure_error is None
 
 
-async def test_a_malformed_answer_is_asked_for_once_more(serve: Serve, converse: Converse) -> None:
-    reward, server = await judged(
-        serve, converse, ["Both outcomes look fine to me.", answer(True, True)]
-    )
+async def test_a_malformed_answer_is_asked_for_once_more(converse: Converse) -> None:
+    models = judged_by(["Both outcomes look fine to me.", answer(True, True)])
+    reward = await judged(models, converse)
     assert reward.reward == 1.0
     assert reward.judge is not None and reward.judge.error is None
-    assert len(server.requests) == 2
-    retry: Any = server.requests[1].body
+    assert len(models.requests) == 2
+    retry: Any = models.requests[1].body
     first, again = retry["messages"][2:]
     assert first == {"role": "assistant", "content": "Both outcomes look fine to me."}
     assert again["content"].startswith("That answer could not be read: no JSON object")
     assert again["content"].endswith("with one result for each of the 2 expected outcomes.")
 
 
-async def test_two_malformed_answers_fail_the_judge_not_the_agent(
-    serve: Serve, converse: Converse
-) -> None:
+async def test_two_malformed_answers_fail_the_judge_not_the_agent(converse: Converse) -> None:
     wrong_count = json.dumps({"results": [{"expectedOutcome": POLITE, "metExpectation": True}]})
-    reward, server = await judged(serve, converse, ["not json", wrong_count])
-    assert len(server.requests) == 2
+    models = judged_by(["not json", wrong_count])
+    reward = await judged(models, converse)
+    assert len(models.requests) == 2
     assert reward.reward == 0.0
     assert reward.reward_breakdown[RewardType.NL_ASSERTION] == 0.0
     assert reward.nl_assertions == []
@@ -180,8 +182,8 @@ async def test_two_malformed_answers_fail_the_judge_not_the_agent(
     assert reward.infrastructure_error == f"the judge failed: {error}"
 
 
-async def test_a_judge_timeout_is_recorded_not_raised(serve: Serve, converse: Converse) -> None:
-    reward, _ = await judged(serve, converse, [{"hang": True}], timeout=0.3)
+async def test_a_judge_timeout_is_recorded_not_raised(converse: Converse) -> None:
+    reward = await judged(judged_by([{"hang": True}]), converse, timeout=0.3)
     assert reward.reward == 0.0
     assert reward.judge is not None
     assert reward.judge.error is not None and reward.judge.error.startswith("LLMTimeout: ")
@@ -191,9 +193,9 @@ async def test_a_judge_timeout_is_recorded_not_raised(serve: Serve, converse: Co
 
 
 async def test_a_judge_failure_outside_the_basis_leaves_the_reward_to_the_agent(
-    serve: Serve, converse: Converse
+    converse: Converse,
 ) -> None:
-    reward, _ = await judged(serve, converse, [{"fault": {"status": 400}}], basis=["DB"])
+    reward = await judged(judged_by([{"fault": {"status": 400}}]), converse, basis=["DB"])
     assert reward.reward == 1.0
     assert reward.reward_breakdown[RewardType.NL_ASSERTION] == 0.0
     assert reward.judge is not None and reward.judge.error is not None
@@ -201,17 +203,15 @@ async def test_a_judge_failure_outside_the_basis_leaves_the_reward_to_the_agent(
     assert reward.infrastructure_error is None
 
 
-async def test_tasks_without_nl_assertions_never_call_the_judge(
-    serve: Serve, converse: Converse
-) -> None:
-    server = await serve(["unused"])
+async def test_tasks_without_nl_assertions_never_call_the_judge(converse: Converse) -> None:
+    models = judged_by(["unused"])
     pack = bank_pack(task(reward_basis=["DB", "NL_ASSERTION"]))
-    evaluator = Evaluator(pack, judge=judge_client(server))
+    evaluator = Evaluator(pack, judge=judge_client(models))
     reward = await evaluator.evaluate(converse(pack).agent("Hi.").episode())
     assert reward.reward == 1.0
     assert reward.reward_breakdown[RewardType.NL_ASSERTION] == 1.0
     assert reward.judge is None
-    assert server.requests == []
+    assert models.requests == []
 
 
 # ----------------------------------------------------------------------------- the parser

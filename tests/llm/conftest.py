@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,6 +10,9 @@ import pytest
 
 from policy_agent.llm import ModelConfig, close_connections
 from policy_agent.scripted import Script, ScriptedServer
+from tests._models import HTTP_TIMEOUT_S, closed_port_url
+
+__all__ = ["Serve", "closed_port_url", "config", "serve"]
 
 Serve = Callable[..., Awaitable[ScriptedServer]]
 
@@ -30,15 +32,7 @@ async def serve() -> AsyncIterator[Serve]:
 
 
 def config(server: ScriptedServer | str, role: str = "agent", **fields: Any) -> ModelConfig:
-    """A quick config for `role` on `server`: no backoff, short timeout."""
+    """A quick config for `role` on `server`: no backoff, the generous `HTTP_TIMEOUT_S`."""
     api_base = server if isinstance(server, str) else server.base_url
-    defaults: dict[str, Any] = {"retry_backoff": 0, "timeout": 5}
+    defaults: dict[str, Any] = {"retry_backoff": 0, "timeout": HTTP_TIMEOUT_S}
     return ModelConfig(model=f"hosted_vllm/{role}", api_base=api_base, **(defaults | fields))
-
-
-def closed_port_url() -> str:
-    """The base URL of a port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"

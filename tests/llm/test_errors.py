@@ -94,10 +94,8 @@ async def test_429_is_rate_limited(serve: Serve, transport: str) -> None:
 @TRANSPORTS
 async def test_a_hang_past_the_timeout_is_llm_timeout(serve: Serve, transport: str) -> None:
     server = await serve({"agent": {"answers": [{"hang": True}]}})
-    start = time.perf_counter()
     with pytest.raises(LLMTimeout) as caught:
         await call(LLMClient(config(server, timeout=0.3, retries=0), role="agent"), transport)
-    assert time.perf_counter() - start < 3
     assert "No answer within 0.3 s: raise `timeout`" in str(caught.value)
 
 
@@ -115,9 +113,7 @@ async def test_a_server_that_is_down_is_unreachable(serve: Serve, transport: str
 
 
 async def test_an_unknown_host_is_unreachable() -> None:
-    client = LLMClient(
-        config("http://no-such-host.invalid:8000/v1", retries=0, timeout=2), role="agent"
-    )
+    client = LLMClient(config("http://no-such-host.invalid:8000/v1", retries=0), role="agent")
     with pytest.raises(ServerUnreachable):
         await client.chat(MESSAGES)
 

@@ -8,6 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from tests._waiting import DEADLINE_S
+
 PROGRAM = textwrap.dedent(
     """
     import asyncio, json, socket
@@ -54,13 +58,14 @@ PROGRAM = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh interpreter imports litellm and makes six calls: about 4 s
 def test_only_the_configured_server_is_contacted() -> None:
     environment = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE_S,
         env=environment,
         check=False,
     )

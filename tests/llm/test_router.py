@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from policy_agent.llm import LLMClient, ModelConfig, RateLimited, ServerError
+from tests._models import HTTP_TIMEOUT_S
 
 from .conftest import Serve
 
@@ -22,7 +23,7 @@ def replicas(*base_urls: str, **fields: object) -> ModelConfig:
             "model": "hosted_vllm/agent",
             "api_bases": list(base_urls),
             "retry_backoff": 0,
-            "timeout": 5,
+            "timeout": HTTP_TIMEOUT_S,
         }
         | fields
     )

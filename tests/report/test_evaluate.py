@@ -31,8 +31,6 @@ from policy_agent.trajectory import EPISODES_NAME
 from tests.report._support import (
     HOTEL,
     STRICT_TASK,
-    copy_hotel,
-    demo_run,
     episode,
     make_stricter,
     reward,
@@ -46,13 +44,6 @@ def digest(path: Path) -> str:
 
 def rescore(run: Path, pack: Path, moment: datetime | None = None) -> Rescoring:
     return asyncio.run(rescore_run(load_run(run), load_pack(pack), now=moment))
-
-
-@pytest.fixture
-def copied(tmp_path: Path) -> tuple[Path, Path]:
-    """A demo run made on a copy of the hotel pack: (run folder, pack folder)."""
-    pack = copy_hotel(tmp_path / "repo")
-    return demo_run(tmp_path / "runs", domain=pack), pack
 
 
 def test_a_stricter_task_fails_on_rescoring_and_the_log_is_untouched(

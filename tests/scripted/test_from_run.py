@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from policy_agent.records import Episode, RewardType, ViolationEvent
 from policy_agent.scripted import Script, ScriptedServer, SeedRole, load_script
 from policy_agent.simulation import episode_seed
 from policy_agent.trajectory import RunStore
+from tests._models import HTTP_TIMEOUT_S
+from tests._waiting import read_line, stop_with_ctrl_c
 from tests.scripted._replaying import RUN_SEED, said, two_calls
 from tests.simulation._support import DEMO, HOTEL, REPOSITORY, call, say
 
@@ -114,7 +115,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
     shutil.copytree(REPOSITORY / "tools", folder / "tools")
     script = Script.model_validate({"roles": {"agent": RECORDING_AGENT, "user": RECORDING_USER}})
     with ScriptedServer(script) as server:
-        model = {"api_base": server.base_url, "retries": 0, "timeout": 10}
+        model = {"api_base": server.base_url, "retries": 0, "timeout": HTTP_TIMEOUT_S}
         config = {
             "domain": str(pack),
             "agent": {
@@ -157,12 +158,13 @@ def serve_script() -> Iterator[Any]:
         )
         processes.append(process)
         assert process.stdout is not None
-        return process.stdout.readline().rsplit(" ", 1)[1].strip()
+        first = read_line(process.stdout, f"serve-script {script}'s first line")
+        assert first.startswith("Serving "), first
+        return first.rsplit(" ", 1)[1].strip()
 
     yield start
     for process in processes:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=10)
+        stop_with_ctrl_c(process)
 
 
 def replay(recording: Recording, base_url: str, out: Path, *flags: str) -> Any:

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
-from policy_agent.domain import DomainPack, load_pack
+from policy_agent.domain import DomainPack
 from policy_agent.llm import LLMClient, ModelConfig
 from policy_agent.records import ViolationEvent
 from policy_agent.scripted import (
@@ -33,14 +33,8 @@ from policy_agent.scripted import (
 from policy_agent.simulation import SimulationConfig
 from tests.llm.conftest import Serve, serve  # noqa: F401  (the fixture)
 from tests.scripted._replaying import RUN_SEED, said, two_calls
-from tests.simulation._support import HOTEL, call, model, say, sim_config
+from tests.simulation._support import call, model, say, sim_config
 from tests.simulation.test_runner import simulate
-
-
-@pytest.fixture(scope="module")
-def hotel() -> DomainPack:
-    return load_pack(HOTEL)
-
 
 CANCEL_FREE = [
     call("get_booking_details", {"booking_id": "B11319"}),

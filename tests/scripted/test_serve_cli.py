@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -13,6 +12,7 @@ from click.testing import CliRunner
 
 from policy_agent.cli import main
 from policy_agent.scripted import Script, ScriptedServer
+from tests._waiting import DEADLINE_S, read_line, stop_with_ctrl_c
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,18 +34,17 @@ def test_serves_the_script_until_interrupted() -> None:
     )
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
+        first = read_line(process.stdout, "serve-script's first line")
         assert first.startswith(f"Serving {FIXTURES / 'example.yaml'} at http://127.0.0.1:")
         base_url = first.rsplit(" ", 1)[1].strip()
         assert (
-            process.stdout.readline()
+            read_line(process.stdout, "serve-script's second line")
             == "Models: hosted_vllm/agent, hosted_vllm/user. Press Ctrl-C to stop.\n"
         )
-        with urllib.request.urlopen(f"{base_url}/models", timeout=5) as response:
+        with urllib.request.urlopen(f"{base_url}/models", timeout=DEADLINE_S) as response:
             assert [m["id"] for m in json.load(response)["data"]] == ["agent", "user"]
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
+        out, err = stop_with_ctrl_c(process)
     assert process.returncode == 0, err
     assert out == "Stopped.\n"
 

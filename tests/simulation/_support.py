@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,27 @@ from pydantic import JsonValue
 
 from policy_agent.domain import DomainPack
 from policy_agent.format import render_tool_call
-from policy_agent.llm import ModelConfig
 from policy_agent.records import Episode
-from policy_agent.scripted import ScriptedServer
-from policy_agent.simulation import Simulation, SimulationConfig
+from policy_agent.simulation import RunObserver, Simulation, SimulationConfig
+from policy_agent.trajectory import RunStore
+from tests._models import Models, ScriptedModels, closed_port_url, model_config
+
+__all__ = [
+    "DEMO",
+    "HOTEL",
+    "REPOSITORY",
+    "VLLM",
+    "call",
+    "closed_port_url",
+    "episodes_written",
+    "lookup_then_thanks",
+    "model",
+    "play_one",
+    "say",
+    "sim_config",
+    "simulate",
+    "simulation_of",
+]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HOTEL = REPOSITORY / "domains" / "hotel"
@@ -21,12 +37,9 @@ DEMO = REPOSITORY / "simulations" / "hotel-demo.yaml"
 VLLM = REPOSITORY / "simulations" / "hotel-vllm.yaml"
 
 
-def model(server: ScriptedServer | str, role: str, **fields: Any) -> dict[str, Any]:
-    """A model config (as data) for `role` on `server`: no retries, short timeout."""
-    api_base = server if isinstance(server, str) else server.base_url
-    defaults: dict[str, Any] = {"retries": 0, "retry_backoff": 0, "timeout": 5}
-    config = ModelConfig(model=f"hosted_vllm/{role}", api_base=api_base, **(defaults | fields))
-    return config.model_dump(mode="json")
+def model(source: Models | str, role: str, **fields: Any) -> dict[str, Any]:
+    """A model config (as data) for `role` on `source` (see `tests._models.model_config`)."""
+    return model_config(source, role, **fields).model_dump(mode="json")
 
 
 def sim_config(**fields: Any) -> SimulationConfig:
@@ -39,16 +52,53 @@ def sim_config(**fields: Any) -> SimulationConfig:
     return SimulationConfig.model_validate(data | fields)
 
 
+def simulation_of(
+    config: SimulationConfig, pack: DomainPack, models: ScriptedModels | None = None
+) -> Simulation:
+    """The simulation of `config`, its models answered in process by `models` if given."""
+    return Simulation(config, pack, clients=models.clients(config) if models else None)
+
+
+async def simulate(
+    config: SimulationConfig,
+    pack: DomainPack,
+    simulation: Simulation | None = None,
+    *,
+    models: ScriptedModels | None = None,
+    observer: RunObserver | None = None,
+) -> tuple[Path, list[Episode]]:
+    """Run `config` (on `models` if given) into a new run folder; the folder and its episodes,
+    read back from disk."""
+    simulation = simulation or simulation_of(config, pack, models)
+    store = RunStore.create(config.out, simulation.manifest())
+    try:
+        await simulation.run(store, observer)
+    finally:
+        store.close()
+        await simulation.aclose()
+    return store.directory, RunStore.open(store.directory).read(Episode)
+
+
 async def play_one(
-    config: SimulationConfig, pack: DomainPack, task_id: str, trial: int = 0
+    config: SimulationConfig,
+    pack: DomainPack,
+    task_id: str,
+    trial: int = 0,
+    *,
+    models: ScriptedModels | None = None,
 ) -> Episode:
-    """Play and evaluate one episode of `task_id` as the runner would."""
-    simulation = Simulation(config, pack)
+    """Play and evaluate one episode of `task_id` as the runner would (on `models` if given)."""
+    simulation = simulation_of(config, pack, models)
     try:
         planned = next(p for p in simulation.episodes if p.key == (task_id, trial))
         return await simulation.play(planned)
     finally:
         await simulation.aclose()
+
+
+def episodes_written(runs: Path) -> bool:
+    """Whether a run under `runs` has written an episode."""
+    return any(path.stat().st_size for path in runs.glob("*/episodes.jsonl"))
 
 
 def call(name: str, arguments: dict[str, JsonValue]) -> dict[str, Any]:
@@ -76,11 +126,3 @@ def lookup_then_thanks() -> dict[str, Any]:
             "fallback": "Please look me up.",
         },
     }
-
-
-def closed_port_url() -> str:
-    """The base URL of a port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"

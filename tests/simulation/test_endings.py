@@ -1,4 +1,5 @@
-"""Every way an episode ends, each through the runner's own path (models over real HTTP)."""
+"""Every way an episode ends, each through the runner's own path (models in process; a server
+that is down over real HTTP)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from policy_agent.records import (
 )
 from policy_agent.simulation import EpisodeLimits, OracleAgent, run_episode
 from policy_agent.user import UserStep
+from tests._models import ScriptedModels
 from tests.simulation._support import (
     call,
     closed_port_url,
@@ -61,12 +63,12 @@ async def test_transfer(hotel: DomainPack) -> None:
     assert episode.reward is not None and episode.reward.reward == 1.0
 
 
-async def test_out_of_scope_from_an_llm_user(hotel: DomainPack, serve: Serve) -> None:
-    server = await serve(
+async def test_out_of_scope_from_an_llm_user(hotel: DomainPack) -> None:
+    models = ScriptedModels.of(
         {"user": {"answers": ["I want to book a spa.", "I don't know that. ###OUT-OF-SCOPE###"]}}
     )
-    config = sim_config(user={"kind": "llm", "model": model(server, "user")})
-    episode = await play_one(config, hotel, "lookup_by_email_refused")
+    config = sim_config(user={"kind": "llm", "model": model(models, "user")})
+    episode = await play_one(config, hotel, "lookup_by_email_refused", models=models)
     assert episode.termination_reason is STOP.OUT_OF_SCOPE
     assert episode.totals["user"].calls == 2
     first = episode.messages[1]
@@ -87,8 +89,8 @@ async def test_max_steps_counts_every_record(hotel: DomainPack) -> None:
     assert episode.reward is not None and episode.reward.reward == 0.0
 
 
-async def test_too_many_errors(hotel: DomainPack, serve: Serve) -> None:
-    server = await serve(
+async def test_too_many_errors(hotel: DomainPack) -> None:
+    models = ScriptedModels.of(
         {
             "agent": {
                 "answers": [call("get_guest_details", {"guest_id": "G00000"})],
@@ -96,8 +98,8 @@ async def test_too_many_errors(hotel: DomainPack, serve: Serve) -> None:
             }
         }
     )
-    config = sim_config(agent={"model": model(server, "agent")}, max_errors=3)
-    episode = await play_one(config, hotel, "cancel_free_window")
+    config = sim_config(agent={"model": model(models, "agent")}, max_errors=3)
+    episode = await play_one(config, hotel, "cancel_free_window", models=models)
     assert episode.termination_reason is STOP.TOO_MANY_ERRORS
     assert episode.tool_errors == 3
     results = [r for r in episode.messages if isinstance(r, ToolResult)]
@@ -105,13 +107,13 @@ async def test_too_many_errors(hotel: DomainPack, serve: Serve) -> None:
     assert episode.totals["agent"].calls == 3
 
 
-async def test_agent_error_when_the_violation_strategy_gives_up(
-    hotel: DomainPack, serve: Serve
-) -> None:
+async def test_agent_error_when_the_violation_strategy_gives_up(hotel: DomainPack) -> None:
     two_calls = call("get_guest_details", {"guest_id": "G90974"})["content"] * 2
-    server = await serve({"agent": {"answers": [{"reasoning": "Both.", "content": two_calls}]}})
-    agent = {"model": model(server, "agent"), "violations": {"strategy": "terminate"}}
-    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window")
+    models = ScriptedModels.of(
+        {"agent": {"answers": [{"reasoning": "Both.", "content": two_calls}]}}
+    )
+    agent = {"model": model(models, "agent"), "violations": {"strategy": "terminate"}}
+    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window", models=models)
     assert episode.termination_reason is STOP.AGENT_ERROR
     assert [event.kind for event in episode.events] == ["violation"]
     assert episode.error is not None and "violation strategy gave up" in episode.error

@@ -15,10 +15,8 @@ from policy_agent.records import (
     ToolResult,
     UserMessage,
 )
-from policy_agent.simulation import Simulation
-from policy_agent.trajectory import RunStore
-from tests.simulation._support import call, model, say, sim_config
-from tests.simulation.conftest import Serve
+from tests._models import ScriptedModels, request_bodies
+from tests.simulation._support import call, model, say, sim_config, simulate
 
 OPENING = "Hello, this is Daniel Okoro, guest ID G90974. I need to cancel booking B11319."
 CRITERIA: dict[str, Any] = {
@@ -45,19 +43,15 @@ def _with(hotel: DomainPack, *tasks: Task) -> DomainPack:
     return dataclasses.replace(hotel, tasks=tasks)
 
 
-async def _run(pack: DomainPack, tmp_path: Path, **config: Any) -> list[Episode]:
-    simulation = Simulation(sim_config(out=str(tmp_path), **config), pack)
-    store = RunStore.create(tmp_path, simulation.manifest())
-    try:
-        await simulation.run(store)
-    finally:
-        store.close()
-        await simulation.aclose()
-    return RunStore.open(store.directory).read(Episode)
+async def _run(
+    pack: DomainPack, tmp_path: Path, models: ScriptedModels | None = None, **config: Any
+) -> list[Episode]:
+    _, episodes = await simulate(sim_config(out=str(tmp_path), **config), pack, models=models)
+    return episodes
 
 
 async def test_the_agent_moves_on_from_a_history_ending_with_its_own_call(
-    hotel: DomainPack, serve: Serve, tmp_path: Path
+    hotel: DomainPack, tmp_path: Path
 ) -> None:
     history = [
         {"role": "user", "content": OPENING},
@@ -71,7 +65,7 @@ async def test_the_agent_moves_on_from_a_history_ending_with_its_own_call(
         },
     ]
     task = _task("resume", {"messages": history}, script=["Thanks. ###STOP###"])
-    server = await serve(
+    models = ScriptedModels.of(
         {
             "agent": {
                 "answers": [
@@ -81,7 +75,8 @@ async def test_the_agent_moves_on_from_a_history_ending_with_its_own_call(
             }
         }
     )
-    [episode] = await _run(_with(hotel, task), tmp_path, agent={"model": model(server, "agent")})
+    agent = {"model": model(models, "agent")}
+    [episode] = await _run(_with(hotel, task), tmp_path, models, agent=agent)
 
     assert episode.termination_reason is TerminationReason.USER_STOP
     assert episode.initial_messages == 5
@@ -102,8 +97,7 @@ async def test_the_agent_moves_on_from_a_history_ending_with_its_own_call(
     assert isinstance(first, AgentToolCall) and first.call_id == "call_3"
     assert first.generation is not None
     # Its model saw the history: the first request holds the opening and both results.
-    sent = server.requests[0].body
-    assert isinstance(sent, dict)
+    sent = request_bodies(models)[0]
     contents = [str(m.get("content")) for m in sent["messages"]]
     assert OPENING in contents and given[2].content in contents and given[4].content in contents
     # Only what was played counts as steps; the score is the usual one.

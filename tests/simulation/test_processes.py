@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ import pytest
 from policy_agent.domain import DomainPack
 from policy_agent.records import Episode
 from policy_agent.simulation import (
-    Simulation,
-    SimulationConfig,
     WorkerProcessFailed,
     load_config,
     plan,
@@ -25,12 +22,15 @@ from policy_agent.simulation import (
 from policy_agent.simulation._processes import play_in_processes, shares
 from policy_agent.simulation._progress import RunTally
 from policy_agent.trajectory import RunStore
+from tests._waiting import ctrl_c_when
 from tests.simulation._support import (
     DEMO,
     REPOSITORY,
+    episodes_written,
     lookup_then_thanks,
     model,
     sim_config,
+    simulate,
 )
 from tests.simulation.conftest import Serve
 
@@ -49,19 +49,6 @@ def content(episode: Episode) -> Any:
         return value
 
     return strip(episode.model_dump(mode="json"))
-
-
-async def simulate(
-    config: SimulationConfig, pack: DomainPack, observer: Any = None
-) -> tuple[Path, list[Episode]]:
-    simulation = Simulation(config, pack)
-    store = RunStore.create(config.out, simulation.manifest())
-    try:
-        await simulation.run(store, observer)
-    finally:
-        store.close()
-        await simulation.aclose()
-    return store.directory, RunStore.open(store.directory).read(Episode)
 
 
 def test_shares_are_round_robin_and_split_the_concurrency(hotel: DomainPack) -> None:
@@ -88,6 +75,7 @@ async def test_two_processes_play_the_demo_as_one_does(hotel: DomainPack, tmp_pa
     assert manifest.finished_at is not None and "processes" in manifest.config_hash_excludes
 
 
+@pytest.mark.slow  # each child process imports litellm: about 5 s on a quiet machine
 async def test_model_backed_episodes_on_two_processes(
     hotel: DomainPack, serve: Serve, tmp_path: Path
 ) -> None:
@@ -114,7 +102,7 @@ async def test_model_backed_episodes_on_two_processes(
         def stopped(self) -> None:
             """Nothing to do."""
 
-    _, episodes = await simulate(config, hotel, Count())
+    _, episodes = await simulate(config, hotel, observer=Count())
     assert sorted(e.trial for e in episodes) == list(range(6))
     assert all(e.error is None and e.totals["agent"].calls == 2 for e in episodes)
     assert tally.finished == 6 and tally.agent_tokens > 0
@@ -147,7 +135,7 @@ async def test_a_child_that_dies_leaves_its_episodes_for_resume(
             """Nothing to do."""
 
     with pytest.raises(WorkerProcessFailed, match=r"runner process \d of 2 stopped: exit code -9"):
-        await simulate(config, hotel, KillOne())
+        await simulate(config, hotel, observer=KillOne())
     [directory] = tmp_path.iterdir()
     reader = RunStore.open(directory)
     keys = [episode.key for episode in reader.read(Episode)]
@@ -186,12 +174,7 @@ def test_ctrl_c_stops_the_children_and_says_how_to_resume(tmp_path: Path) -> Non
         text=True,
         start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
     )
-    deadline = time.monotonic() + 60
-    while not any(p.stat().st_size for p in tmp_path.glob("*/episodes.jsonl")):
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    stderr = ctrl_c_when(process, lambda: episodes_written(tmp_path), "an episode", group=True)
     assert process.returncode == 130, stderr
     [directory] = tmp_path.iterdir()
     done = len(RunStore.open(directory).read(Episode))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,8 @@ from policy_agent.domain import DomainPack
 from policy_agent.records import Episode, TerminationReason
 from policy_agent.simulation import ProgressDisplay, RunTally, Simulation
 from policy_agent.trajectory import RunStore
-from tests.simulation._support import DEMO, REPOSITORY, play_one, sim_config
+from tests._waiting import ctrl_c_when, until
+from tests.simulation._support import DEMO, REPOSITORY, episodes_written, play_one, sim_config
 
 
 async def test_the_tally_keeps_infrastructure_failures_out_of_the_pass_rate(
@@ -63,8 +62,7 @@ async def test_a_cancelled_run_keeps_every_finished_episode(
     simulation = Simulation(config, hotel)
     store = RunStore.create(tmp_path, simulation.manifest())
     running = asyncio.create_task(simulation.run(store))
-    while store.episodes_path.stat().st_size == 0:
-        await asyncio.sleep(0.01)
+    await until(lambda: store.episodes_path.stat().st_size > 0, "an episode")
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
@@ -86,12 +84,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not any(p.stat().st_size for p in tmp_path.glob("*/episodes.jsonl")):
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    stderr = ctrl_c_when(process, lambda: episodes_written(tmp_path), "an episode")
     assert process.returncode == 130
     [directory] = tmp_path.iterdir()
     done = len(RunStore.open(directory).read(Episode))

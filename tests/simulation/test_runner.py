@@ -1,11 +1,11 @@
-"""The runner end to end: the demo, models over HTTP, 64 episodes at once, failures, resume."""
+"""The runner end to end: the demo, models over HTTP and in process, 64 episodes at once,
+failures, resume."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,29 +25,25 @@ from policy_agent.simulation import (
     ConfigError,
     ModelAgentConfig,
     Simulation,
-    SimulationConfig,
     episode_seed,
     load_config,
     plan,
 )
 from policy_agent.trajectory import RunStore, json_schema_of_line
 from policy_agent.user import UserSimulator, UserStep
-from tests.simulation._support import DEMO, call, lookup_then_thanks, model, say, sim_config
+from tests._models import ScriptedModels, request_bodies
+from tests.simulation._support import (
+    DEMO,
+    call,
+    lookup_then_thanks,
+    model,
+    say,
+    sim_config,
+    simulate,
+)
 from tests.simulation.conftest import Serve
 
-
-async def simulate(
-    config: SimulationConfig, pack: DomainPack, simulation: Simulation | None = None
-) -> tuple[Path, list[Episode]]:
-    """Run `config` into a new run folder; the folder and its episodes, read back from disk."""
-    simulation = simulation or Simulation(config, pack)
-    store = RunStore.create(config.out, simulation.manifest())
-    try:
-        await simulation.run(store)
-    finally:
-        store.close()
-        await simulation.aclose()
-    return store.directory, RunStore.open(store.directory).read(Episode)
+__all__ = ["simulate"]  # imported from here by other tests
 
 
 async def test_the_demo_solves_every_hotel_task(hotel: DomainPack, tmp_path: Path) -> None:
@@ -109,33 +105,26 @@ async def test_a_model_agent_and_a_model_user_solve_a_task(
 
 
 async def test_64_concurrent_episodes_overlap_their_model_calls(
-    hotel: DomainPack, serve: Serve, tmp_path: Path
+    hotel: DomainPack, tmp_path: Path
 ) -> None:
-    latency_ms, episodes, calls_per_episode = 100, 64, 4
-    server = await serve(
-        lookup_then_thanks(),
-        latency_ms=latency_ms,
-    )
+    episodes = 64
+    # Each call waits 100 ms for its answer, as a model would: long enough that episodes
+    # played one after the other could not overlap, however fast or slow the machine.
+    models = ScriptedModels.of(lookup_then_thanks(), latency_ms=100)
     config = sim_config(
-        agent={"model": model(server, "agent")},
-        user={"kind": "llm", "model": model(server, "user")},
+        agent={"model": model(models, "agent")},
+        user={"kind": "llm", "model": model(models, "user")},
         tasks=["cancel_free_window"],
         trials=episodes,
         concurrency=64,
         out=str(tmp_path),
     )
-    simulation = Simulation(config, hotel)  # litellm is loaded here, outside the timing
-    start = time.perf_counter()
-    _, done = await simulate(config, hotel, simulation)
-    elapsed = time.perf_counter() - start
+    _, done = await simulate(config, hotel, models=models)
     assert sorted(e.trial for e in done) == list(range(episodes))
     assert all(e.termination_reason is TerminationReason.USER_STOP for e in done)
     # All 64 were live at once: every episode started before the first one ended.
     assert max(e.started_at for e in done) < min(e.ended_at for e in done)
-    # One after the other they would take 25.6 s; litellm's CPU per call (~4 ms here) is
-    # what stands between the 0.4 s ideal and this generous bound.
-    serial = episodes * calls_per_episode * latency_ms / 1000
-    assert elapsed < serial / 8, f"{elapsed:.2f} s; serial calls would take {serial:.1f} s"
+    assert len(models.requests) == episodes * 4
 
 
 class _FailsOnOneTask(Simulation):
@@ -222,10 +211,10 @@ def test_plan_refuses_unknown_tasks_and_unscripted_ones(hotel: DomainPack) -> No
 
 
 async def test_completions_turns_can_be_rebuilt_byte_for_byte_from_the_line(
-    hotel: DomainPack, serve: Serve, tmp_path: Path
+    hotel: DomainPack, tmp_path: Path
 ) -> None:
     markup = call("get_guest_details", {"guest_id": "G90974"})["content"]
-    server = await serve(
+    models = ScriptedModels.of(
         {
             "agent": {
                 "answers": [
@@ -235,12 +224,12 @@ async def test_completions_turns_can_be_rebuilt_byte_for_byte_from_the_line(
             }
         }
     )
-    agent = {"model": model(server, "agent"), "transport": "completions"}
+    agent = {"model": model(models, "agent"), "transport": "completions"}
     config = sim_config(agent=agent, tasks=["cancel_free_window"], max_steps=6, out=str(tmp_path))
-    _, [episode] = await simulate(config, hotel)
+    _, [episode] = await simulate(config, hotel, models=models)
     assert episode.termination_reason is TerminationReason.MAX_STEPS
     rebuilt_by = Agent.from_pack(hotel, ModelAgentConfig.model_validate(agent))
-    sent = [r.body["prompt"] for r in server.requests if isinstance(r.body, dict)]
+    sent = [body["prompt"] for body in request_bodies(models)]
     rebuilt = []
     for index, record in enumerate(episode.messages):
         generation = getattr(record, "generation", None)
@@ -255,11 +244,10 @@ async def test_completions_turns_can_be_rebuilt_byte_for_byte_from_the_line(
     answer = episode.messages[4]
     assert isinstance(answer, AgentMessage) and answer.generation is not None
     assert answer.generation.raw_completion == "Found.</think>\nYou are Tom; what can I do?"
-    await rebuilt_by.client.aclose()
 
 
 async def test_a_judge_scores_nl_assertions_and_is_counted_in_the_totals(
-    hotel: DomainPack, serve: Serve, tmp_path: Path
+    hotel: DomainPack, tmp_path: Path
 ) -> None:
     task = hotel.task("crib_too_late")
     criteria = task.evaluation_criteria
@@ -279,9 +267,9 @@ async def test_a_judge_scores_nl_assertions_and_is_counted_in_the_totals(
             for text in criteria.nl_assertions
         ]
     }
-    server = await serve({"judge": {"answers": [json.dumps(verdict)]}})
-    config = sim_config(judge=model(server, "judge"), out=str(tmp_path))
-    _, [episode] = await simulate(config, pack)
+    models = ScriptedModels.of({"judge": {"answers": [json.dumps(verdict)]}})
+    config = sim_config(judge=model(models, "judge"), out=str(tmp_path))
+    _, [episode] = await simulate(config, pack, models=models)
     assert episode.reward is not None and episode.reward.reward == 1.0
     assert episode.reward.reward_breakdown[RewardType.NL_ASSERTION] == 1.0
     assert episode.totals["judge"].calls == 1

@@ -116,5 +116,9 @@ def test_an_airline_call_costs_what_it_touches() -> None:
         episode.call("get_reservation_details", {"reservation_id": "4WQ150"})
         durations.append(time.perf_counter() - start)
     durations.sort()
-    # tau2 loads airline's database in about 0.15 s; one lookup reads one record.
-    assert durations[len(durations) // 2] < 0.01
+    start = time.perf_counter()
+    tau2_environment("airline")
+    tau2_load = time.perf_counter() - start
+    # Against tau2 loading the same database, on the same machine under the same load (no
+    # bound in seconds): one lookup reads one record, ~0.1 ms against ~150 ms on a quiet one.
+    assert durations[len(durations) // 2] < tau2_load / 10

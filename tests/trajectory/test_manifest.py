@@ -23,6 +23,7 @@ from policy_agent.trajectory import (
     new_run_id,
 )
 from policy_agent.trajectory._manifest import read_manifest, write_manifest
+from tests._waiting import DEADLINE_S
 
 from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, NOW, make_manifest
 
@@ -97,7 +98,7 @@ def test_versions_name_litellm_without_importing_it() -> None:
         "print(v.litellm, 'litellm' in sys.modules)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=DEADLINE_S
     )
     version, imported = result.stdout.split()
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", version)

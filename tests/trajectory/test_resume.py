@@ -69,7 +69,20 @@ def test_fields_left_out_of_the_hash_may_change(tmp_path: Path) -> None:
         "output": {"dir": "/elsewhere", "format": "jsonl"},
         "progress": "plain",
     }
-    _resume(directory, config, DOMAIN_HASH).close()
+    before = RunStore.open(directory).manifest
+    assert config != CONFIG and config_hash(config, exclude=EXCLUDE) == before.config_hash
+    store = _resume(directory, config, DOMAIN_HASH)
+    try:
+        assert store.writable
+        assert [(e.task_id, e.trial) for e in store.read(Episode)] == [("t0", 0)]
+        # The run is still the one it was: its recorded config and hash do not follow the edit.
+        assert (store.manifest.config, store.manifest.config_hash) == (
+            before.config,
+            before.config_hash,
+        )
+        assert len(store.manifest.resumed_at) == 1 and store.manifest.finished_at is None
+    finally:
+        store.close()
 
 
 def test_a_changed_config_is_refused_naming_the_fields(tmp_path: Path) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from policy_agent.tui._app import BATCH_LINES, EpisodesScreen
 from policy_agent.tui._conversation import ConversationScreen, StepView
 from policy_agent.tui._help import HelpScreen
 from tests.tui._runs import all_episodes, failed, successful, write_run
-from tests.tui._screen import screen_text
+from tests.tui._screen import screen_text, shows, until
 
 SIZE = (80, 24)
 
@@ -43,19 +42,16 @@ def conversation(app: ReplayApp) -> ConversationScreen:
     return app.screen
 
 
-async def until(condition: Callable[[], bool], pilot: Pilot[None]) -> None:
-    """Wait (at most 5 s) for `condition`, letting the app run."""
-    for _ in range(100):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the condition never held")
+def showing(app: ReplayApp) -> str | None:
+    """The id of the episode the conversation screen shows (None on another screen)."""
+    return app.screen.entry.id if isinstance(app.screen, ConversationScreen) else None
 
 
 async def test_the_list_shows_each_episodes_outcome(fixture_run: Path) -> None:
-    async with replay(fixture_run) as (app, _):
-        text = screen_text(app)
-        assert "20250603-090000-hotel-abc123 · 4/4 episodes · 3 failed · 4 shown" in text
+    async with replay(fixture_run) as (_, pilot):
+        text = await shows(
+            pilot, "20250603-090000-hotel-abc123 · 4/4 episodes · 3 failed · 4 shown"
+        )
         assert "card_triplet_cribs#0       ✓ 1.00  user_stop   15" in text
         assert "card_triplet_cribs#1       ✗ 0.00  user_stop   11     1" in text
         assert "twins_upgrade_for_cribs#0  ✗ —     max_steps   7" in text
@@ -63,29 +59,26 @@ async def test_the_list_shows_each_episodes_outcome(fixture_run: Path) -> None:
 
 async def test_f_keeps_the_failed_episodes_and_slash_filters(fixture_run: Path) -> None:
     async with replay(fixture_run) as (app, pilot):
+        failed = ["card_triplet_cribs#1", "twins_upgrade_for_cribs#0", "crib_limit_partial#0"]
         await pilot.press("f")
-        assert rows(app) == [
-            "card_triplet_cribs#1",
-            "twins_upgrade_for_cribs#0",
-            "crib_limit_partial#0",
-        ]
+        await until(lambda: rows(app) == failed, pilot)
         assert app.screen.query_one(Input).value == "is:failed"
         await pilot.press("f")
-        assert len(rows(app)) == 4
+        await until(lambda: len(rows(app)) == 4, pilot)
         await pilot.press("slash", *"reason:m")
-        assert rows(app) == ["twins_upgrade_for_cribs#0"]
+        await until(lambda: rows(app) == ["twins_upgrade_for_cribs#0"], pilot)
         field = app.screen.query_one(Input)
         field.value = "reason:max task:x"
-        await pilot.pause()
-        assert rows(app) == []
-        assert "0 shown" in screen_text(app)
+        await until(lambda: rows(app) == [], pilot)
+        await shows(pilot, "0 shown")
         # The suggestion completes the term being typed; → takes it.
         await pilot.press("end", "ctrl+u", *"code:m", "right")
-        assert field.value == "code:multiple_tool_calls"
+        await until(lambda: field.value == "code:multiple_tool_calls", pilot)
         await pilot.press("enter")
-        assert rows(app) == ["card_triplet_cribs#1"]
+        await until(lambda: rows(app) == ["card_triplet_cribs#1"], pilot)
         assert isinstance(app.focused, DataTable)  # Enter went back to the list
         await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConversationScreen), pilot)
         assert conversation(app).entry.id == "card_triplet_cribs#1"
 
 
@@ -93,6 +86,7 @@ async def test_search_finds_words_in_the_conversations(fixture_run: Path) -> Non
     async with replay(fixture_run, filter_text='"never mind"') as (app, pilot):
         assert rows(app) == ["card_triplet_cribs#1"]
         await pilot.press("enter", "end")
+        text = await shows(pilot, "I asked for three. Never mind. ###STOP###")
         screen = conversation(app)
         assert screen.highlight == ("never mind",)
         last = screen.steps[-1]
@@ -103,34 +97,45 @@ async def test_search_finds_words_in_the_conversations(fixture_run: Path) -> Non
             )
         )
         assert "\x1b[7mNever mind\x1b[0m" in console.export_text(styles=True)  # reversed
-        assert "I asked for three. Never mind. ###STOP###" in screen_text(app)
+        assert "I asked for three. Never mind. ###STOP###" in text
+
+
+def line(app: ReplayApp, number: int) -> str:
+    """Line `number` of the screen (0 is the top, -1 the bottom)."""
+    return screen_text(app).splitlines()[number]
 
 
 def status(app: ReplayApp) -> str:
     """The conversation's first line: the episode, the step number, a search notice."""
-    return screen_text(app).splitlines()[0].strip()
+    return line(app, 0).strip()
 
 
 async def test_m_and_shift_m_go_to_the_steps_with_a_search_word(fixture_run: Path) -> None:
     async with replay(fixture_run, filter_text="b11246", episode="2") as (app, pilot):
         screen = conversation(app)
-        assert screen.matches == (0, 5, 6, 7, 8) and status(app).endswith("step 1/11")
+        assert screen.matches == (0, 5, 6, 7, 8)
+        await until(lambda: status(app).endswith("step 1/11"), pilot)
         await pilot.press("m")
-        assert screen.current == 5 and status(app).endswith("step 6/11  match 2 of 5")
+        await until(lambda: status(app).endswith("step 6/11  match 2 of 5"), pilot)
+        assert screen.current == 5
         # In view and current; the raw completion it is in is unfolded.
-        assert screen_text(app).splitlines()[1].startswith("█ 6  agent → get_booking_details")
-        assert "<function=search_available_rooms>" in screen_text(app)
+        await until(lambda: line(app, 1).startswith("█ 6  agent → get_booking_details"), pilot)
+        await shows(pilot, "<function=search_available_rooms>")
         await pilot.press("m", "m", "m")
-        assert screen.current == 8 and status(app).endswith("step 9/11  match 5 of 5")
+        await until(lambda: status(app).endswith("step 9/11  match 5 of 5"), pilot)
+        assert screen.current == 8
         await pilot.press("m")
-        assert screen.current == 0 and status(app).endswith("step 1/11  match 1 of 5 (wrapped)")
+        await until(lambda: status(app).endswith("step 1/11  match 1 of 5 (wrapped)"), pilot)
+        assert screen.current == 0
         await pilot.press("M")
-        assert screen.current == 8 and status(app).endswith("match 5 of 5 (wrapped)")
+        await until(lambda: status(app).endswith("step 9/11  match 5 of 5 (wrapped)"), pilot)
+        assert screen.current == 8
         await pilot.press("M", "M")
-        assert screen.current == 6 and status(app).endswith("step 7/11  match 3 of 5")
-        assert "m Match" in screen_text(app).splitlines()[-1]  # the key bar
+        await until(lambda: status(app).endswith("step 7/11  match 3 of 5"), pilot)
+        assert screen.current == 6
+        await until(lambda: "m Match" in line(app, -1), pilot)  # the key bar
         await pilot.press("left")  # another step: the notice is gone
-        assert status(app).endswith("step 6/11")
+        await until(lambda: status(app).endswith("step 6/11"), pilot)
 
 
 async def test_m_scrolls_on_to_a_match_below_the_screen(fixture_run: Path) -> None:
@@ -138,12 +143,11 @@ async def test_m_scrolls_on_to_a_match_below_the_screen(fixture_run: Path) -> No
     async with app.run_test(size=(80, 12)) as pilot:  # ten rows of steps
         await app.workers.wait_for_complete()
         await pilot.press("m")
-        lines = screen_text(app).splitlines()
-        assert lines[0].endswith("step 7/11  match 1 of 2 ")
+        await until(lambda: line(app, 0).endswith("step 7/11  match 1 of 2 "), pilot)
         # Line 14 of the result, past its fold (which m opened): a third of the way down.
-        assert lines[4].startswith('█      "amount_paid": 747')
+        await until(lambda: line(app, 4).startswith('█      "amount_paid": 747'), pilot)
         await pilot.press("left", "right")  # stepping still brings the step to the top
-        assert screen_text(app).splitlines()[1].startswith("█ 7  get_booking_details returned")
+        await until(lambda: line(app, 1).startswith("█ 7  get_booking_details returned"), pilot)
 
 
 async def test_m_says_when_nothing_matches(fixture_run: Path) -> None:
@@ -151,36 +155,43 @@ async def test_m_says_when_nothing_matches(fixture_run: Path) -> None:
     async with replay(fixture_run, filter_text="user_stop", episode="2") as (app, pilot):
         screen = conversation(app)
         await pilot.press("right", "m")
-        assert screen.current == 1 and status(app).endswith("step 2/11  no matches")
+        await until(lambda: status(app).endswith("step 2/11  no matches"), pilot)
+        assert screen.current == 1
         await pilot.press("M")
-        assert screen.current == 1 and status(app).endswith("no matches")
+        await until(lambda: status(app).endswith("step 2/11  no matches"), pilot)
+        assert screen.current == 1
     async with replay(fixture_run, episode="2") as (app, pilot):
         await pilot.press("m")
         # The episode's title gives way, the position and the notice stay whole.
-        assert status(app) == (
-            "card_triplet_cribs#1  ✗ 0.00  use…  step 1/11  no search words (/ in the list)"
-        )
+        expected = "card_triplet_cribs#1  ✗ 0.00  use…  step 1/11  no search words (/ in the list)"
+        await until(lambda: status(app) == expected, pilot)
 
 
 async def test_stepping_through_a_conversation(fixture_run: Path) -> None:
     async with replay(fixture_run) as (app, pilot):
         await pilot.press("down", "enter")
+        await shows(pilot, "card_triplet_cribs#1  ✗ 0.00  user_stop  11 turns  20.0 s  step 1/11")
         screen = conversation(app)
-        assert "card_triplet_cribs#1  ✗ 0.00  user_stop  11 turns  20.0 s  step 1/11" in (
-            screen_text(app)
-        )
         await pilot.press("right", "right", "n")
-        assert screen.current == 3
+        await until(lambda: screen.current == 3, pilot)
         await pilot.press("left", "p")
-        assert screen.current == 1
+        await until(lambda: screen.current == 1, pilot)
         await pilot.press("end")
-        assert screen.current == 10 and "step 11/11" in screen_text(app)
+        await shows(pilot, "step 11/11")
+        assert screen.current == 10
         await pilot.press("right")
+        await shows(pilot, "step 11/11")
         assert screen.current == 10  # stays on the last step
         await pilot.press("home", "left")
+        await shows(pilot, "step 1/11")
         assert screen.current == 0
-        current = [view.step.index for view in screen.query(StepView) if view.has_class("-current")]
-        assert current == [0]
+
+        def current() -> list[int]:
+            return [
+                view.step.index for view in screen.query(StepView) if view.has_class("-current")
+            ]
+
+        await until(lambda: current() == [0], pilot)
 
 
 async def test_a_violation_is_marked_and_its_raw_completion_shown_on_demand(
@@ -189,77 +200,83 @@ async def test_a_violation_is_marked_and_its_raw_completion_shown_on_demand(
     async with replay(fixture_run, episode="card_triplet_cribs#1") as (app, pilot):
         screen = conversation(app)
         await pilot.press(*["right"] * 5)
-        text = screen_text(app)
-        assert "6  agent → get_booking_details" in text
-        assert "VIOLATION  multiple_tool_calls · attempt 1 ·" in text
-        assert "▸ raw completion (v)" in text
-        assert "<function=search_available_rooms>" not in text
+        raw = "<function=search_available_rooms>"
+        await shows(
+            pilot,
+            "6  agent → get_booking_details",
+            "VIOLATION  multiple_tool_calls · attempt 1 ·",
+            "▸ raw completion (v)",
+            absent=(raw,),
+        )
         [marked] = [view for view in screen.query(StepView) if view.has_class("-violation")]
         assert marked.step.index == 5
         await pilot.press("v")
-        text = screen_text(app)
-        assert "▾ raw completion" in text and "<function=search_available_rooms>" in text
+        await shows(pilot, "▾ raw completion", raw)
         await pilot.press("v")
-        assert "<function=search_available_rooms>" not in screen_text(app)
+        await shows(pilot, "▸ raw completion (v)", absent=(raw,))
 
 
 async def test_reasoning_and_long_results_unfold_per_step(fixture_run: Path) -> None:
-    async with replay(fixture_run, episode="2") as (app, pilot):
+    async with replay(fixture_run, episode="2") as (_, pilot):
         await pilot.press(*["right"] * 6, "s")  # the booking, 15 lines of JSON; no side panel
-        text = screen_text(app)
-        assert "7  get_booking_details returned" in text
-        assert "… 2 more lines (t)" in text and '"amount_paid": 747' not in text
+        paid, thought = '"amount_paid": 747', "Now the booking, one call at a time."
+        await shows(pilot, "7  get_booking_details returned", "… 2 more lines (t)", absent=(paid,))
         await pilot.press("t")
-        assert '"amount_paid": 747' in screen_text(app)
+        await shows(pilot, paid)
         await pilot.press("left")
-        assert "Now the booking, one call at a time." not in screen_text(app)
+        await shows(pilot, "step 6/11", absent=(thought,))
         await pilot.press("r")
-        assert "Now the booking, one call at a time." in screen_text(app)
+        await shows(pilot, thought)
         # Another step stays folded.
         await pilot.press("home")
-        assert "▸ reasoning, 1 line (r)" in screen_text(app)
+        await shows(pilot, "▸ reasoning, 1 line (r)")
         await pilot.press("a")
-        assert "The guest must be identified first." in screen_text(app)
+        await shows(pilot, "The guest must be identified first.")
 
 
 async def test_the_side_panel_has_the_reward_and_the_actions(fixture_run: Path) -> None:
     app = ReplayApp(ReplayRun(fixture_run), episode="card_triplet_cribs#1")
     async with app.run_test(size=(160, 50)) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause()
-        text = screen_text(app)
-        assert "Reward ✗ 0.00 = DB × ENV_ASSERTION × COMMUNICATE" in text
-        assert "✗ 0.00 ACTION (not in the basis)" in text
-        assert "bookings[B11246].cribs" in text
-        assert "The three cribs are on the booking." in text
-        assert "The agent offers a quiet room free of charge." in text
-        assert '✗ request_cribs(booking_id="B11246", count=3)' in text
-        assert 'actual: request_cribs(booking_id="B11246",' in text
+        await shows(
+            pilot,
+            "Reward ✗ 0.00 = DB × ENV_ASSERTION × COMMUNICATE",
+            "✗ 0.00 ACTION (not in the basis)",
+            "bookings[B11246].cribs",
+            "The three cribs are on the booking.",
+            "The agent offers a quiet room free of charge.",
+            '✗ request_cribs(booking_id="B11246", count=3)',
+            'actual: request_cribs(booking_id="B11246",',
+        )
         await pilot.press("s")
-        assert "Reward ✗ 0.00" not in screen_text(app)
+        await shows(pilot, absent=("Reward ✗ 0.00",))
         await pilot.press("s")
-        assert "Reward ✗ 0.00" in screen_text(app)
+        await shows(pilot, "Reward ✗ 0.00")
 
 
 async def test_help_back_and_the_next_episode(fixture_run: Path) -> None:
     async with replay(fixture_run) as (app, pilot):
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        assert "open the episode" in screen_text(app)
-        assert "next and previous step" in screen_text(app)
-        assert "next and previous step with a search word" in screen_text(app)
+        await until(lambda: isinstance(app.screen, HelpScreen), pilot)
+        await shows(
+            pilot,
+            "open the episode",
+            "next and previous step",
+            "next and previous step with a search word",
+        )
         await pilot.press("escape")
-        assert isinstance(app.screen, EpisodesScreen)
+        await until(lambda: isinstance(app.screen, EpisodesScreen), pilot)
         await pilot.press("down", "enter", "right_square_bracket")
-        assert conversation(app).entry.id == "twins_upgrade_for_cribs#0"
+        await until(lambda: showing(app) == "twins_upgrade_for_cribs#0", pilot)
         await pilot.press("left_square_bracket", "left_square_bracket")
-        assert conversation(app).entry.id == "card_triplet_cribs#0"
+        await until(lambda: showing(app) == "card_triplet_cribs#0", pilot)
         await pilot.press("left_square_bracket")  # the first one: stays
-        assert conversation(app).entry.id == "card_triplet_cribs#0"
+        await shows(pilot, "card_triplet_cribs#0", "step 1/")
+        assert showing(app) == "card_triplet_cribs#0"
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await until(lambda: isinstance(app.screen, HelpScreen), pilot)
         await pilot.press("question_mark", "q")
-        assert isinstance(app.screen, EpisodesScreen)
+        await until(lambda: isinstance(app.screen, EpisodesScreen), pilot)
         assert app.screen.query_one(DataTable).cursor_row == 0  # where the last one was
 
 
@@ -269,14 +286,14 @@ async def test_the_mouse_opens_episodes_and_chooses_steps(fixture_run: Path) -> 
         table = app.screen.query_one(DataTable)
         await pilot.click(table, offset=(3, 2))
         await pilot.click(table, offset=(3, 2))
+        await until(lambda: showing(app) == "card_triplet_cribs#1", pilot)
         screen = conversation(app)
-        assert screen.entry.id == "card_triplet_cribs#1"
-        await pilot.pause()  # laid out
+        await shows(pilot, "step 1/11")  # laid out
         views = list(screen.query(StepView))
         await pilot.click(views[2], offset=(10, 0))
-        assert screen.current == 2
+        await until(lambda: screen.current == 2, pilot)
         await pilot.click(views[0], offset=(10, 0))
-        assert screen.current == 0
+        await until(lambda: screen.current == 0, pilot)
 
 
 async def test_follow_adds_episodes_as_they_are_appended(tmp_path: Path) -> None:
@@ -287,6 +304,7 @@ async def test_follow_adds_episodes_as_they_are_appended(tmp_path: Path) -> None
         with (run / "episodes.jsonl").open("ab") as file:
             file.write(line[:50])  # half a line: not shown yet
             file.flush()
+            # A few polls of the file (every 50 ms) see the half line and show nothing.
             await pilot.pause(0.2)
             assert rows(app) == ["card_triplet_cribs#0"]
             file.write(line[50:])
@@ -312,12 +330,12 @@ async def test_an_unknown_episode_or_a_bad_line_is_told_not_fatal(tmp_path: Path
     run = write_run(tmp_path, [successful()])
     with (run / "episodes.jsonl").open("ab") as file:
         file.write(b"{oops\n")
-    async with replay(run, episode="nothing#3") as (app, _):
+    async with replay(run, episode="nothing#3") as (app, pilot):
+        await shows(pilot, "1 bad lines")
         messages = [notification.message for notification in app._notifications]
         assert any(":2: corrupt line" in message for message in messages)
         assert any("no episode 'nothing#3'" in message for message in messages)
         assert isinstance(app.screen, EpisodesScreen)
-        assert "1 bad lines" in screen_text(app)
 
 
 async def test_a_large_run_is_read_in_batches(tmp_path: Path) -> None:
@@ -328,11 +346,11 @@ async def test_a_large_run_is_read_in_batches(tmp_path: Path) -> None:
     async with replay(run) as (app, pilot):
         assert len(rows(app)) == len(many) > BATCH_LINES
         await pilot.press("f")
-        assert len(rows(app)) == len(many) * 3 // 4
+        await until(lambda: len(rows(app)) == len(many) * 3 // 4, pilot)
         await pilot.press("end", "enter")
-        assert conversation(app).entry.id == f"crib_limit_partial#{len(many) - 1}"
+        await until(lambda: showing(app) == f"crib_limit_partial#{len(many) - 1}", pilot)
         await pilot.press("escape", "home", "enter")
-        assert conversation(app).entry.id == "card_triplet_cribs#1"
+        await until(lambda: showing(app) == "card_triplet_cribs#1", pilot)
 
 
 async def test_a_large_run_is_filtered_once_typing_pauses(
@@ -348,16 +366,15 @@ async def test_a_large_run_is_filtered_once_typing_pauses(
 async def test_the_demo_run_replays(demo_run: Path) -> None:
     async with replay(demo_run) as (app, pilot):
         assert len(rows(app)) == 24
-        assert "24/24 episodes · 0 failed · 24 shown" in screen_text(app)
+        await shows(pilot, "24/24 episodes · 0 failed · 24 shown")
         await pilot.press("enter", "end")
+        await until(lambda: showing(app) == "card_triplet_cribs#0", pilot)
         screen = conversation(app)
-        assert screen.entry.id == "card_triplet_cribs#0"
+        await shows(pilot, f"step {len(screen.steps)}/{len(screen.steps)}", "###STOP###")
         assert screen.current == len(screen.steps) - 1
-        assert "###STOP###" in screen_text(app)
         # The oracle asks twice for a yes before request_cribs (the pack's confirmation rule).
         await pilot.press("home", *["right"] * 11)
-        assert "database bookings[B11246] update" in screen_text(app)
-        assert "cribs: 0 → 3" in screen_text(app)
+        await shows(pilot, "database bookings[B11246] update", "cribs: 0 → 3")
 
 
 async def test_reading_does_not_block_the_screen(tmp_path: Path) -> None:
@@ -367,6 +384,4 @@ async def test_reading_does_not_block_the_screen(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        await asyncio.sleep(0)
+        await until(lambda: isinstance(app.screen, HelpScreen), pilot)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from policy_agent.tui import ReplayApp, ReplayRun
 from tests.tui._golden import assert_golden
-from tests.tui._screen import screen_text
+from tests.tui._screen import screen_text, shows
 
 
 async def test_the_episode_list(fixture_run: Path) -> None:
     app = ReplayApp(ReplayRun(fixture_run), filter_text="is:failed")
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await shows(pilot, "3 shown", "q Quit")  # the title and the key bar drawn: compare
         assert_golden("replay_list_80x24.txt", screen_text(app))
 
 
@@ -27,6 +27,7 @@ async def test_a_violation_with_its_raw_completion(fixture_run: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press(*["right"] * 5, "v")
+        await shows(pilot, "▾ raw completion", "? Help")  # the fold and the key bar: compare
         assert_golden("replay_violation_80x24.txt", screen_text(app))
         svg = app.export_screenshot()
         assert svg.startswith("<svg") and "VIOLATION" in svg

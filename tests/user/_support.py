@@ -6,7 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from policy_agent.domain import DomainPack, Task, ToolSpec
-from policy_agent.scripted import ScriptedServer
+from tests._models import request_bodies
+
+__all__ = [
+    "HERE",
+    "PHONE_TOOLS",
+    "PLAIN_TASK",
+    "SCRIPTED_TASK",
+    "TASK",
+    "make_pack",
+    "request_bodies",
+]
 
 HERE = Path(__file__).parent
 
@@ -88,12 +98,3 @@ def make_pack(*, user_tools: bool) -> DomainPack:
         ),
         tasks=(TASK, PLAIN_TASK, SCRIPTED_TASK),
     )
-
-
-def request_bodies(server: ScriptedServer) -> list[dict[str, Any]]:
-    """The JSON bodies the server received, oldest first."""
-    bodies = []
-    for request in server.requests:
-        assert isinstance(request.body, dict)
-        bodies.append(request.body)
-    return bodies

@@ -1,4 +1,5 @@
-"""A scripted server per test and LLM users pointed at it over real HTTP (litellm, no mocks)."""
+"""LLM users on a script: answered in process (`models`), or by a scripted server over real HTTP
+(`serve`, litellm, no mocks) for the tests of what goes over the wire."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.domain import DomainPack, Task
-from policy_agent.llm import LLMClient, ModelConfig, close_connections
+from policy_agent.llm import ModelClient, close_connections
 from policy_agent.scripted import Script, ScriptedServer
 from policy_agent.user import LLMUser, UserConfig, make_user
+from tests._models import Models, ScriptedModels, model_config
 from tests.user._support import TASK, make_pack
 
 Serve = Callable[..., Any]
@@ -34,16 +36,30 @@ async def serve() -> AsyncIterator[Serve]:
         await close_connections()
 
 
+UserModels = Callable[..., ScriptedModels]
+
+
+@pytest.fixture
+def models() -> UserModels:
+    """`models(answers, **script_fields)`: in-process models whose `user` role gives them."""
+
+    def make(answers: list[Any], **fields: Any) -> ScriptedModels:
+        return ScriptedModels.of({"user": {"answers": answers}}, **fields)
+
+    return make
+
+
 MakeUser = Callable[..., LLMUser]
 
 
 @pytest.fixture
 async def make_llm_user() -> AsyncIterator[MakeUser]:
-    """`make_llm_user(server_or_url, task=..., pack=..., max_retries=..., **model_fields)`."""
-    clients: list[LLMClient] = []
+    """`make_llm_user(models_server_or_url, task=..., pack=..., max_retries=...,
+    **model_fields)`."""
+    clients: list[ModelClient] = []
 
     def make(
-        server: ScriptedServer | str,
+        source: Models | str,
         *,
         task: Task = TASK,
         pack: DomainPack | None = None,
@@ -51,14 +67,13 @@ async def make_llm_user() -> AsyncIterator[MakeUser]:
         guidelines: str | None = None,
         **model: Any,
     ) -> LLMUser:
-        api_base = server if isinstance(server, str) else server.base_url
-        settings: dict[str, Any] = {"timeout": 5, "retries": 0, "retry_backoff": 0, **model}
         config = UserConfig(
-            model=ModelConfig(model="hosted_vllm/user", api_base=api_base, **settings),
+            model=model_config(source, "user", **model),
             max_retries=max_retries,
             guidelines=guidelines,
         )
-        user = make_user(config, task, pack or make_pack(user_tools=False), client=None)
+        client = source.client(config.model, "user") if isinstance(source, ScriptedModels) else None
+        user = make_user(config, task, pack or make_pack(user_tools=False), client=client)
         assert isinstance(user, LLMUser)
         clients.append(user.client)
         return user

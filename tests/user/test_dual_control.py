@@ -14,22 +14,22 @@ from policy_agent.records import (
 )
 from policy_agent.user import default_guidelines, system_prompt
 from tests.user._support import TASK, make_pack, request_bodies
-from tests.user.conftest import MakeUser, Serve
+from tests.user.conftest import MakeUser, UserModels
 
 
 async def test_a_user_tool_runs_on_the_user_side_and_only_the_user_sees_its_result(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
     pack = make_pack(user_tools=True)
     episode = Environment.from_pack(pack).new_episode()
     before = episode.content_hash()
-    server = await serve(
+    model = models(
         [
             {"tool_calls": [{"name": "set_airplane_mode", "arguments": {"on": False}}]},
             "Done, airplane mode is off now.",
         ]
     )
-    user = make_llm_user(server, pack=pack)
+    user = make_llm_user(model, pack=pack)
     history: list[ConversationRecord] = [AgentMessage(content="Please turn airplane mode off.")]
 
     first = await user.respond(history, seed=3)
@@ -40,7 +40,7 @@ async def test_a_user_tool_runs_on_the_user_side_and_only_the_user_sees_its_resu
     second = await user.respond(history, seed=4)
     history.append(second.record)
 
-    tools_request, reply_request = request_bodies(server)
+    tools_request, reply_request = request_bodies(model)
     assert tools_request["tools"] == [tool.openai_schema() for tool in pack.user_tools]
     assert tools_request["messages"][0]["content"] == system_prompt(
         default_guidelines(tools=True), TASK.user_scenario

@@ -1,4 +1,5 @@
-"""The LLM user over real HTTP (litellm to the scripted server): requests, turns, retries."""
+"""The LLM user: its requests, turns and retries (models in process; its request and an
+unreachable model over real HTTP)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from policy_agent.records import (
     UserToolCall,
 )
 from policy_agent.user import UserGaveUp, UserModelError, default_guidelines, system_prompt
-from tests.llm.conftest import closed_port_url
+from tests._models import closed_port_url
 from tests.user._support import TASK, make_pack, request_bodies
-from tests.user.conftest import MakeUser, Serve
+from tests.user.conftest import MakeUser, Serve, UserModels
 
 GREETING = AgentMessage(content="Hi! How can I help you today?")
 
@@ -72,11 +73,13 @@ async def test_the_user_model_gets_our_prompt_and_the_agents_words_as_user_turns
     assert step.totals.latency_ms > 0 and step.totals.cost_usd is None
 
 
-async def test_a_guidelines_override_replaces_ours(serve: Serve, make_llm_user: MakeUser) -> None:
-    server = await serve(["Hello."])
-    user = make_llm_user(server, guidelines="Be a pirate.")
+async def test_a_guidelines_override_replaces_ours(
+    models: UserModels, make_llm_user: MakeUser
+) -> None:
+    model = models(["Hello."])
+    user = make_llm_user(model, guidelines="Be a pirate.")
     await user.respond([GREETING], seed=None)
-    [body] = request_bodies(server)
+    [body] = request_bodies(model)
     assert body["messages"][0]["content"].startswith("Be a pirate.\n\n<scenario>\nPersona:")
     assert "seed" not in body
 
@@ -90,20 +93,20 @@ async def test_a_guidelines_override_replaces_ours(serve: Serve, make_llm_user: 
     ],
 )
 async def test_stop_tokens_end_the_call_and_stay_in_the_text(
-    serve: Serve, make_llm_user: MakeUser, said: str, signal: str
+    models: UserModels, make_llm_user: MakeUser, said: str, signal: str
 ) -> None:
-    server = await serve([said])
-    step = await make_llm_user(server).respond([GREETING], seed=0)
+    model = models([said])
+    step = await make_llm_user(model).respond([GREETING], seed=0)
     assert step.stop == signal
     assert isinstance(step.record, UserMessage) and step.record.content == said
 
 
 async def test_reasoning_left_in_the_content_is_not_said(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
     raw = "<think>Reveal the id only when asked.</think>\n\nHi, I need cribs."
-    server = await serve([{"content": raw, "reasoning": "parsed thoughts"}])
-    step = await make_llm_user(server).respond([GREETING], seed=0)
+    model = models([{"content": raw, "reasoning": "parsed thoughts"}])
+    step = await make_llm_user(model).respond([GREETING], seed=0)
     assert isinstance(step.record, UserMessage)
     assert step.record.content == "Hi, I need cribs."
     assert step.record.generation is not None
@@ -112,12 +115,12 @@ async def test_reasoning_left_in_the_content_is_not_said(
 
 
 async def test_an_empty_turn_is_asked_again_with_the_next_seed(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
-    server = await serve([{"content": "   "}, "Hello, I need cribs."])
-    step = await make_llm_user(server).respond([GREETING], seed=40)
+    model = models([{"content": "   "}, "Hello, I need cribs."])
+    step = await make_llm_user(model).respond([GREETING], seed=40)
 
-    first, second = request_bodies(server)
+    first, second = request_bodies(model)
     assert (first["seed"], second["seed"]) == (40, 41)
     assert first["messages"] == second["messages"]
     [event] = step.events
@@ -157,10 +160,10 @@ UNUSABLE = [
 
 @pytest.mark.parametrize(("answer", "reason"), UNUSABLE)
 async def test_unusable_turns_are_asked_again(
-    serve: Serve, make_llm_user: MakeUser, answer: dict[str, object], reason: str
+    models: UserModels, make_llm_user: MakeUser, answer: dict[str, object], reason: str
 ) -> None:
-    server = await serve([answer, "Hello."])
-    user = make_llm_user(server, pack=make_pack(user_tools=True))
+    model = models([answer, "Hello."])
+    user = make_llm_user(model, pack=make_pack(user_tools=True))
     step = await user.respond([GREETING], seed=1)
     [event] = step.events
     assert isinstance(event, UserRetryEvent)
@@ -169,18 +172,20 @@ async def test_unusable_turns_are_asked_again(
 
 
 async def test_a_tool_call_when_the_user_has_no_tools_is_asked_again(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
-    server = await serve([{"tool_calls": [{"name": "check_phone"}]}, "Hello."])
-    step = await make_llm_user(server).respond([GREETING], seed=1)
+    model = models([{"tool_calls": [{"name": "check_phone"}]}, "Hello."])
+    step = await make_llm_user(model).respond([GREETING], seed=1)
     [event] = step.events
     assert isinstance(event, UserRetryEvent)
     assert event.reason == "a tool call (check_phone), but domain telecom gives the user no tools"
 
 
-async def test_the_user_gives_up_after_max_retries(serve: Serve, make_llm_user: MakeUser) -> None:
-    server = await serve(["", "", "", "Too late."])
-    user = make_llm_user(server, max_retries=2)
+async def test_the_user_gives_up_after_max_retries(
+    models: UserModels, make_llm_user: MakeUser
+) -> None:
+    model = models(["", "", "", "Too late."])
+    user = make_llm_user(model, max_retries=2)
     with pytest.raises(UserGaveUp) as raised:
         await user.respond([GREETING], seed=5)
     message = str(raised.value)
@@ -189,7 +194,7 @@ async def test_the_user_gives_up_after_max_retries(serve: Serve, make_llm_user: 
         "(the last: empty: no message and no tool call)"
     )
     assert "user.max_retries" in message
-    assert [b["seed"] for b in request_bodies(server)] == [5, 6, 7]
+    assert [b["seed"] for b in request_bodies(model)] == [5, 6, 7]
     events = raised.value.events
     assert [e.attempt for e in events if isinstance(e, UserRetryEvent)] == [1, 2, 3]
     assert raised.value.totals.calls == 3
@@ -211,19 +216,19 @@ async def test_a_user_cut_off_every_time_is_told_to_raise_max_tokens(
 
 
 async def test_no_retries_means_the_first_unusable_turn_gives_up(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
-    server = await serve(["", "Never asked."])
+    model = models(["", "Never asked."])
     with pytest.raises(UserGaveUp, match="in 1 attempt "):
-        await make_llm_user(server, max_retries=0).respond([GREETING], seed=None)
-    assert len(server.requests) == 1
+        await make_llm_user(model, max_retries=0).respond([GREETING], seed=None)
+    assert len(model.requests) == 1
 
 
 async def test_a_model_error_carries_the_turns_events(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
-    server = await serve(["", {"fault": {"status": 500}}, {"fault": {"status": 503}}])
-    user = make_llm_user(server, retries=1)
+    model = models(["", {"fault": {"status": 500}}, {"fault": {"status": 503}}])
+    user = make_llm_user(model, retries=1)
     with pytest.raises(UserModelError) as raised:
         await user.respond([GREETING], seed=0)
     error = raised.value
@@ -249,20 +254,20 @@ async def test_an_unreachable_model_is_a_model_error(make_llm_user: MakeUser) ->
 
 
 async def test_retries_that_then_pass_are_recorded_before_the_turn(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
-    server = await serve([{"fault": {"status": 500}}, "Hello."])
-    step = await make_llm_user(server, retries=1).respond([GREETING], seed=0)
+    model = models([{"fault": {"status": 500}}, "Hello."])
+    step = await make_llm_user(model, retries=1).respond([GREETING], seed=0)
     [event] = step.events
     assert isinstance(event, RetryEvent) and event.error_type == "ServerError"
     assert isinstance(step.record, UserMessage)
 
 
-async def test_user_tool_calls_get_their_own_ids(serve: Serve, make_llm_user: MakeUser) -> None:
-    server = await serve(
-        [{"tool_calls": [{"name": "set_airplane_mode", "arguments": {"on": False}}]}]
-    )
-    user = make_llm_user(server, pack=make_pack(user_tools=True))
+async def test_user_tool_calls_get_their_own_ids(
+    models: UserModels, make_llm_user: MakeUser
+) -> None:
+    model = models([{"tool_calls": [{"name": "set_airplane_mode", "arguments": {"on": False}}]}])
+    user = make_llm_user(model, pack=make_pack(user_tools=True))
     earlier = UserToolCall(call_id="user_call_1", name="check_phone", arguments={})
     history: list[ConversationRecord] = [
         GREETING,
