@@ -113,6 +113,17 @@ class Database:
         database._hash = self._hash
         return database
 
+    def absorb(self, copy: Database) -> None:
+        """Take the state of `copy`, a `copy()` of this database, and the writes it logged.
+
+        For work done on a copy, out of this database's reach (a Python tool in a worker
+        thread, which may overrun and be abandoned): this database must not have been written
+        to since the copy was made.
+        """
+        self._overlay = copy._overlay
+        self._log.extend(copy._log)
+        self._hash = copy._hash
+
     # ----------------------------------------------------------------------------- reading
 
     def tables(self) -> list[str]:

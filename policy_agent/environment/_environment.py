@@ -9,13 +9,17 @@ task's initial state, set once per task and copied for each episode.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import queue
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import JsonValue
 
@@ -40,6 +44,8 @@ from policy_agent.expressions import (
     compile_expression,
 )
 from policy_agent.records import Requestor, ToolResult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,6 +259,60 @@ class EpisodeEnvironment:
         """The agent's database as the episode started (the task's initial state)."""
         self.initial_user_database = user_database.copy()
 
+    async def run(
+        self,
+        name: str,
+        arguments: Mapping[str, JsonValue],
+        *,
+        requestor: Requestor = "assistant",
+        timeout_s: float | None = None,
+    ) -> ToolOutcome:
+        """Run one tool call as `call` does, without blocking the event loop on Python code.
+
+        A declarative tool runs here (it is a few dict lookups). A Python tool runs in a worker
+        thread on copies of the databases, so that one which blocks (a `time.sleep`, a slow
+        database of its own) stalls neither the other episodes nor this episode's deadline:
+        past `timeout_s` it is abandoned, its copies with it, and the call is a crashed tool
+        error naming the tool and the limit; the episode's databases stay as they were. A tool
+        that returns in time has its writes taken over (`Database.absorb`).
+        """
+        try:
+            implementation = self.environment.tool(name, requestor).implementation
+        except ToolError:
+            implementation = None
+        if not isinstance(implementation, PythonTool):
+            return self.call(name, arguments, requestor=requestor)
+        detached = EpisodeEnvironment.__new__(EpisodeEnvironment)
+        detached.environment = self.environment
+        detached.database = self.database.copy()
+        detached.user_database = self.user_database.copy()
+        detached.history = self.history
+        start = time.perf_counter()
+        try:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (Ctrl-C)
+            # that arrives as the work finishes.
+            async with asyncio.timeout(timeout_s):
+                outcome = await _off_the_loop(
+                    lambda: detached.call(name, arguments, requestor=requestor)
+                )
+        except TimeoutError:
+            limit = f"{timeout_s:g} s"
+            return ToolOutcome(
+                content=f"Error: the tool {name} did not return within {limit}",
+                error=True,
+                crashed=True,
+                detail=(
+                    f"The Python tool {name} ({implementation.reference}) was still running "
+                    f"after {limit} (tool_timeout_s) and was abandoned; its writes were dropped. "
+                    "A tool must not block: give it its own timeouts, or raise tool_timeout_s "
+                    "in the run config."
+                ),
+                duration_ms=_since(start),
+            )
+        self.database.absorb(detached.database)
+        self.user_database.absorb(detached.user_database)
+        return outcome
+
     def call(
         self,
         name: str,
@@ -371,3 +431,63 @@ def _clock(clock: str | None) -> datetime | None:
         raise ToolDefinitionError(
             f"clock: {clock!r} is not an ISO 8601 time; write it like 2025-06-04T09:00:00"
         ) from None
+
+
+class _PackCodeWorkers:
+    """Daemon threads that run pack code (Python tools) off the event loop.
+
+    Not the loop's default executor: a tool that never returns would hold one of its few
+    workers for good (delaying the run's appends, which go there) and hold up the process's
+    exit, as `concurrent.futures` joins its threads at exit. Here a worker is started only when
+    none is idle, so a hung tool costs one thread and nothing else waits behind it.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1  # that worker is this job's
+        if start:
+            threading.Thread(target=self._work, name="policy-agent-tool", daemon=True).start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()
+            with self._lock:
+                self._idle += 1
+
+
+_WORKERS = _PackCodeWorkers()
+
+
+async def _off_the_loop(work: Callable[[], T]) -> T:
+    """`work()` on a pack-code worker thread, awaited. Abandoning the await (a deadline, a
+    cancellation) leaves the work to finish on its own; its result is dropped."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: tuple[T] | BaseException) -> None:
+        if future.done():  # abandoned
+            return
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result[0])
+
+    def job() -> None:
+        result: tuple[T] | BaseException
+        try:
+            result = (work(),)
+        except BaseException as raised:  # handed to the awaiting task, not lost in the thread
+            result = raised
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result)
+
+    _WORKERS.submit(job)
+    return await future

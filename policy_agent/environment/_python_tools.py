@@ -38,6 +38,8 @@ class PythonTool:
     def __init__(self, tool: ToolSpec, implementation: PythonImplementation, repository: Path):
         """Import the function; ToolDefinitionError if the file or function cannot be used."""
         self.name = tool.name
+        self.reference = implementation.python
+        """`file.py:function`, as the pack names it."""
         self._function = load_function(implementation.python, repository, owner=f"tool {tool.name}")
 
     def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:

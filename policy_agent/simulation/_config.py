@@ -121,6 +121,12 @@ class SimulationConfig(BaseModel):
     episode_timeout_s: float | None = Field(
         default=1800, gt=0, description="Wall-clock limit per episode (null: none)."
     )
+    tool_timeout_s: float | None = Field(
+        default=60,
+        gt=0,
+        description="Wall-clock limit of one Python tool call: one still running then is "
+        "abandoned and returns a tool error naming it (null: none).",
+    )
     stop_after_infrastructure_failures: int | None = Field(
         default=5,
         ge=1,

@@ -81,6 +81,8 @@ class EpisodeLimits:
     """Tool calls returning an error before the episode ends as too_many_errors."""
     timeout_s: float | None = None
     """Wall-clock limit of the whole episode (None: no limit)."""
+    tool_timeout_s: float | None = None
+    """Wall-clock limit of one Python tool call (None: no limit); see `EpisodeEnvironment.run`."""
     greeting: str | None = None
     """The agent's fixed first message; None lets the user speak first."""
 
@@ -299,7 +301,7 @@ class _Loop:
             record = step.record
             self.transcript.messages.append(record)
             if isinstance(record, UserToolCall):
-                self._run_tool(record.call_id, record.name, record.arguments, "user")
+                await self._run_tool(record.call_id, record.name, record.arguments, "user")
             elif step.stop is not None:
                 raise _End(_STOPS[step.stop])
             else:
@@ -321,7 +323,7 @@ class _Loop:
                 case ToolCallStep():
                     record = step.record
                     self.transcript.messages.append(record)
-                    self._run_tool(record.call_id, record.name, record.arguments, "assistant")
+                    await self._run_tool(record.call_id, record.name, record.arguments, "assistant")
                 case GaveUpStep():
                     raise _End(
                         TerminationReason.AGENT_ERROR,
@@ -331,10 +333,12 @@ class _Loop:
                 case _:
                     assert_never(step)
 
-    def _run_tool(
+    async def _run_tool(
         self, call_id: str, name: str, arguments: Mapping[str, JsonValue], requestor: Requestor
     ) -> None:
-        result = self.environment.call(name, arguments, requestor=requestor)
+        result = await self.environment.run(
+            name, arguments, requestor=requestor, timeout_s=self.limits.tool_timeout_s
+        )
         self.transcript.messages.append(result.record(call_id, name, requestor=requestor))
         if result.error:
             self.transcript.tool_errors += 1

@@ -148,6 +148,7 @@ class Simulation:
             max_steps=config.max_steps,
             max_errors=config.max_errors,
             timeout_s=config.episode_timeout_s,
+            tool_timeout_s=config.tool_timeout_s,
             greeting=config.greeting,
         )
 

@@ -258,6 +258,12 @@ TOOLS: list[dict[str, Any]] = [
         "parameters": {"booking_id": BOOKING_ID},
         "implementation": {"python": "tools/hotel.py:change_a_record_in_place"},
     },
+    {
+        "name": "cancel_when_released",
+        "kind": "write",
+        "parameters": {"booking_id": BOOKING_ID},
+        "implementation": {"python": "tools/hotel.py:cancel_when_released"},
+    },
 ]
 USER_TOOLS: list[dict[str, Any]] = [
     {

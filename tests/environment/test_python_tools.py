@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from policy_agent.domain import DomainPack
 from policy_agent.environment import Environment, EpisodeEnvironment, ToolDefinitionError
+from tests._waiting import DEADLINE_S
 
 MakePack = Callable[..., DomainPack]
 
@@ -181,3 +184,52 @@ def test_a_tool_sees_the_pack_clock_as_db_now(tmp_path: Path, make_pack: MakePac
     pack = make_pack([_python_tool("tools/clock.py:now")], repository=tmp_path)
     episode = Environment.from_pack(pack).new_episode()
     assert episode.call("tool", {}).content == "2025-06-04T09:00:00"
+
+
+def _events(episode: EpisodeEnvironment) -> tuple[threading.Event, threading.Event]:
+    function = episode.environment.function("tools/hotel.py:cancel_when_released")
+    release, finished = function.__globals__["RELEASE"], function.__globals__["FINISHED"]
+    release.clear()
+    finished.clear()
+    return release, finished
+
+
+async def test_a_python_tool_runs_off_the_event_loop_and_its_writes_are_kept(
+    episode: EpisodeEnvironment,
+) -> None:
+    release, _ = _events(episode)
+    call = asyncio.ensure_future(episode.run("cancel_when_released", {"booking_id": "B11246"}))
+    # The loop goes on while the tool blocks: this coroutine runs, and releases it.
+    await asyncio.sleep(0)
+    assert not call.done()
+    release.set()
+    result = await asyncio.wait_for(call, DEADLINE_S)
+    assert (result.content, result.error) == ("cancelled", False)
+    assert [(c.record_id, c.after and c.after["status"]) for c in result.changes] == [
+        ("B11246", "cancelled")
+    ]
+    assert episode.database.get("bookings", "B11246")["status"] == "cancelled"
+    assert [c.record_id for c in episode.database.changes] == ["B11246"]
+
+
+async def test_a_python_tool_past_its_deadline_is_a_tool_error_and_its_late_writes_are_lost(
+    episode: EpisodeEnvironment,
+) -> None:
+    release, finished = _events(episode)
+    # Before: the tool ran on the event loop, so no deadline could interrupt it.
+    result = await episode.run("cancel_when_released", {"booking_id": "B11246"}, timeout_s=0.05)
+    assert (result.error, result.crashed) == (True, True)
+    assert result.content == "Error: the tool cancel_when_released did not return within 0.05 s"
+    assert result.detail is not None
+    assert "tools/hotel.py:cancel_when_released" in result.detail
+    assert "tool_timeout_s" in result.detail
+    # The abandoned tool finishes later, on its own copy: the episode's database never sees it.
+    release.set()
+    assert await asyncio.to_thread(finished.wait, DEADLINE_S)
+    assert episode.database.get("bookings", "B11246")["status"] == "confirmed"
+    assert episode.database.changes == ()
+
+
+async def test_a_declarative_tool_runs_in_place(episode: EpisodeEnvironment) -> None:
+    result = await episode.run("get_booking_details", {"booking_id": "B11246"}, timeout_s=0.05)
+    assert not result.error and episode.database.changes == ()
