@@ -41,6 +41,9 @@ from policy_agent.expressions import (
 )
 from policy_agent.records import Requestor, ToolResult
 
+TOOL_ERROR_PREFIX = "Error: "
+"""What a failed call's result starts with, before the refusal's (or the crash's) message."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ToolOutcome:
@@ -291,7 +294,7 @@ class EpisodeEnvironment:
         database.rollback(savepoint)
         other.rollback(other_savepoint)
         return ToolOutcome(
-            content=f"Error: {message}",
+            content=f"{TOOL_ERROR_PREFIX}{message}",
             error=True,
             crashed=detail is not None,
             detail=detail,
