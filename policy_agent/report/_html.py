@@ -84,14 +84,18 @@ def render_html(report: RunReport, episodes: Sequence[Episode]) -> str:
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], *, caption: str = "") -> str:
-    """A table from escaped cells: a cell starting `<td` is kept as written (numbers, marks)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    """A table from escaped cells: a cell starting `<td` or `<th` is kept as written."""
+    names = list(headers)
+    head = "".join(f"<th>{escape(h)}</th>" for h in names)
     lines = []
     for row in rows:
-        cells = "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in row)
+        cells = "".join(
+            cell if cell.startswith(("<td", "<th")) else f"<td>{cell}</td>" for cell in row
+        )
         lines.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if names else ""
+    return f"<table>{cap}{thead}<tbody>{''.join(lines)}</tbody></table>"
 
 
 def _number(text: str, css: str = "n") -> str:
@@ -113,7 +117,7 @@ def _facts(report: RunReport) -> str:
             "unevaluated",
         ),
     ]
-    return _table(["", ""], ([escape(k), escape(v)] for k, v in rows))
+    return _table([], ([f"<th>{escape(k)}</th>", escape(v)] for k, v in rows))
 
 
 def _interval(estimate: MetricEstimate) -> str:
@@ -193,7 +197,7 @@ def _tasks(report: RunReport) -> str:
                 escape(ends),
             ]
         )
-    headers = ["task", "successes", "reward", "trials", "lost", "ended early"]
+    headers = ["task", "successes", "reward", "rewards by trial", "lost", "ended early"]
     return _table(headers, rows)
 
 
@@ -236,7 +240,8 @@ def _episode(episode: Episode) -> str:
     name = episode_id(episode)
     reward = "no reward" if episode.reward is None else f"reward {episode.reward.reward:g}"
     breaches = _breaches(episode)
-    marked = f", {len(breaches)} steps broke a rule" if breaches else ""
+    count = len(breaches)
+    marked = f", {count} step{'' if count == 1 else 's'} broke a rule" if breaches else ""
     steps = []
     for index, record in enumerate(episode.messages):
         notes = breaches.get(index, [])
