@@ -195,10 +195,11 @@ def comparison_gate_failures(
                 f"--fail-if-worse {name}: the comparison has no {name}; it has: {there}"
             )
         if found.high < -tolerance:
+            floor = f"-{tolerance:g}" if tolerance else "0"
             level = f"{comparison.confidence:.0%}"
             failures.append(
                 f"{name} fell from {found.a:.3f} to {found.b:.3f} ({found.difference:+.3f}, "
                 f"{level} interval [{found.low:+.3f}, {found.high:+.3f}] below "
-                f"-{tolerance:g}) (--fail-if-worse {name})"
+                f"{floor}) (--fail-if-worse {name})"
             )
     return failures

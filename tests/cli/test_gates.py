@@ -150,7 +150,7 @@ def test_fail_if_worse_fails_a_run_worse_beyond_noise(tmp_path: Path) -> None:
     assert result.exit_code == 1
     [line] = gate_lines(result)
     assert line.startswith("gate failed: average_reward fell from 1.000 to 0.100 (-0.900, 95% ")
-    assert line.endswith(" below -0) (--fail-if-worse average_reward)")
+    assert line.endswith(" below 0) (--fail-if-worse average_reward)")
 
 
 def test_fail_if_worse_passes_a_difference_within_noise(tmp_path: Path) -> None:
