@@ -25,6 +25,7 @@ def main() -> None:
 # (pyproject exempts this file from E402/F401 for that reason).
 from policy_agent.cli import (
     _chat,
+    _coverage,
     _domain,
     _evaluation,
     _format,

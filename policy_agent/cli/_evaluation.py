@@ -1,9 +1,12 @@
 """`policy-agent report`, `compare`, `evaluate` and `export`: what a run scored, how two runs
 differ, re-scoring a run, and its episodes for training or for tau2-bench.
 
-Exit codes: 0 on success, 1 when an export cannot be made as asked (a prompt that no longer
-matches its run) or the PNG cannot be drawn, 2 for a usage problem (a folder that is not a run,
-a missing pack, an unknown evaluation), said in one message, never a traceback.
+Exit codes: 0 on success, 1 when a CI gate failed (`report --fail-under`/`--fail-on-rule`,
+`compare --fail-if-worse`: one `gate failed: ...` line on stderr after the report), when an
+export cannot be made as asked (a prompt that no longer matches its run) or the PNG or HTML
+cannot be written; 2 for a usage problem (a folder that is not a run, a missing pack, an unknown
+evaluation, a gate that cannot be read or names what the run does not have), said in one
+message, never a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ if TYPE_CHECKING:
     from policy_agent.domain import DomainPack
     from policy_agent.export import ExportFormat
     from policy_agent.llm import LLMClient
-    from policy_agent.report import LoadedRun, Rescoring
+    from policy_agent.report import LoadedRun, MetricThreshold, Rescoring, RuleGate, RunReport
+
+_GATE_FAILED = 1
+"""The exit code when a CI gate fails (the report itself was printed)."""
 
 _RUN = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -39,6 +45,46 @@ _evaluation_option = click.option(
 )
 
 
+def _thresholds(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[MetricThreshold]:
+    from policy_agent.report import GateError, parse_threshold
+
+    try:
+        return [parse_threshold(value) for value in values]
+    except GateError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _rule_gates(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[RuleGate]:
+    from policy_agent.report import GateError, parse_rule_gate
+
+    try:
+        return [parse_rule_gate(value) for value in values]
+    except GateError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _metric_names(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[str]:
+    from policy_agent.report import GateError, parse_metric_name
+
+    try:
+        return [parse_metric_name(value) for value in values]
+    except GateError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _fail_gates(failures: list[str]) -> None:
+    """Exit 1 with one line naming every failed gate; nothing when all passed."""
+    if failures:
+        click.echo(f"gate failed: {'; '.join(failures)}", err=True)
+        raise SystemExit(_GATE_FAILED)
+
+
 @main.command()
 @click.argument("run_dirs", metavar="RUN [RUN ...]", type=_RUN, nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead.")
@@ -47,21 +93,71 @@ _evaluation_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write pass^k against k as a PNG (needs `pip install 'policy-agent[plot]'`).",
 )
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report, with every conversation, as one self-contained HTML file.",
+)
+@click.option(
+    "--fail-under",
+    "thresholds",
+    metavar="METRIC=VALUE",
+    multiple=True,
+    callback=_thresholds,
+    help="Exit 1 when METRIC (reward, pass^K, pass@K) is below VALUE. Repeatable.",
+)
+@click.option(
+    "--fail-on-rule",
+    "rule_gates",
+    metavar="NAME|severity=LEVEL",
+    multiple=True,
+    callback=_rule_gates,
+    help="Exit 1 when rule NAME, or any rule of LEVEL (critical, major, minor) or worse, was "
+    "broken in a scored episode. Repeatable.",
+)
 @_evaluation_option
-def report(run_dirs: tuple[Path, ...], as_json: bool, plot: Path | None, evaluation: str) -> None:
+def report(
+    run_dirs: tuple[Path, ...],
+    as_json: bool,
+    plot: Path | None,
+    html_file: Path | None,
+    thresholds: list[MetricThreshold],
+    rule_gates: list[RuleGate],
+    evaluation: str,
+) -> None:
     """What run RUN scored: reward, pass^k for k = 1..trials, per-task results, how episodes
     ended, violations, the tool-error rate, and tokens, latency and cost per role.
 
     Infrastructure failures are left out of the agent's scores and counted apart. With several
     runs (one per domain, say), one row per run and their pass^k combined: the mean of the
     runs, each weighing the same, and all their tasks pooled.
+
+    Gates (--fail-under, --fail-on-rule) are checked after the report is printed; a failed one
+    exits 1 with one `gate failed: ...` line on stderr (docs/ci.md).
     """
-    from policy_agent.report import PlotUnavailable, build_report, render_report, write_png
+    from policy_agent.report import (
+        GateError,
+        PlotUnavailable,
+        build_report,
+        render_report,
+        report_gate_failures,
+        write_png,
+    )
 
     if len(run_dirs) > 1:
+        if thresholds or rule_gates or html_file is not None:
+            raise click.UsageError(
+                "--fail-under, --fail-on-rule and --html are about one run; give a single RUN"
+            )
         _report_runs(run_dirs, as_json=as_json, plot=plot, evaluation=evaluation)
         return
-    built = build_report(_load(run_dirs[0], evaluation))
+    run = _load(run_dirs[0], evaluation)
+    built = build_report(run)
+    try:
+        failures = report_gate_failures(built, thresholds, rule_gates)
+    except GateError as error:
+        raise _ConfigProblem(str(error)) from None
     if as_json:
         click.echo(built.model_dump_json(indent=2))
     else:
@@ -72,6 +168,9 @@ def report(run_dirs: tuple[Path, ...], as_json: bool, plot: Path | None, evaluat
         except (PlotUnavailable, ValueError, OSError) as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"Wrote {plot}", err=True)
+    if html_file is not None:
+        _write_html(run, built, html_file)
+    _fail_gates(failures)
 
 
 def _report_runs(
@@ -92,17 +191,52 @@ def _report_runs(
 @click.argument("run_a", metavar="RUN_A", type=_RUN)
 @click.argument("run_b", metavar="RUN_B", type=_RUN)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead.")
+@click.option(
+    "--fail-if-worse",
+    "worse_metrics",
+    metavar="METRIC",
+    multiple=True,
+    callback=_metric_names,
+    help="Exit 1 when RUN_B is worse than RUN_A on METRIC (reward, pass^K, pass@K) beyond "
+    "noise: the whole paired bootstrap interval of B - A below -TOLERANCE. Repeatable.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="How much worse --fail-if-worse accepts: fail only when B - A is surely below -T.",
+)
 @_evaluation_option
-def compare(run_a: Path, run_b: Path, as_json: bool, evaluation: str) -> None:
+def compare(
+    run_a: Path,
+    run_b: Path,
+    as_json: bool,
+    worse_metrics: list[str],
+    tolerance: float,
+    evaluation: str,
+) -> None:
     """Compare RUN_B against RUN_A over the tasks both scored: per metric the difference, its
-    paired bootstrap interval and whether it is beyond noise; and the tasks that flipped."""
-    from policy_agent.report import build_comparison, render_comparison
+    paired bootstrap interval and whether it is beyond noise; and the tasks that flipped.
+
+    --fail-if-worse exits 1 with one `gate failed: ...` line when B is worse beyond noise."""
+    from policy_agent.report import (
+        GateError,
+        build_comparison,
+        comparison_gate_failures,
+        render_comparison,
+    )
 
     built = build_comparison(_load(run_a, evaluation), _load(run_b, evaluation))
+    try:
+        failures = comparison_gate_failures(built, worse_metrics, tolerance)
+    except GateError as error:
+        raise _ConfigProblem(str(error)) from None
     if as_json:
         click.echo(built.model_dump_json(indent=2))
     else:
         _console().print(render_comparison(built))
+    _fail_gates(failures)
 
 
 @main.command()
@@ -280,6 +414,17 @@ def export(
             f"{len(result.inconsistent)} consistency problems; those episodes were left out:"
             f"\n  {shown}"
         )
+
+
+def _write_html(run: LoadedRun, built: RunReport, path: Path) -> None:
+    from policy_agent.report import write_html
+    from policy_agent.trajectory import describe_os_error
+
+    try:
+        write_html(run, built, path)
+    except OSError as error:
+        raise click.ClickException(f"--html {path}: {describe_os_error(error, path)}") from None
+    click.echo(f"Wrote {path}", err=True)
 
 
 def _load(run_dir: Path, evaluation: str) -> LoadedRun:

@@ -15,6 +15,7 @@ from policy_agent.domain import expression_names
 from policy_agent.environment._arguments import ArgumentChecker
 from policy_agent.environment._database import Database, DatabaseReader
 from policy_agent.environment._environment import (
+    TOOL_ERROR_PREFIX,
     DatabaseHashes,
     Environment,
     EpisodeEnvironment,
@@ -49,6 +50,7 @@ from policy_agent.environment._tables import Tables
 __all__ = [
     "ABSENT",
     "HASH_SCHEME",
+    "TOOL_ERROR_PREFIX",
     "Absent",
     "ArgumentChecker",
     "AssertionCheckError",

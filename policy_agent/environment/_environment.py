@@ -47,6 +47,9 @@ from policy_agent.records import Requestor, ToolResult
 
 T = TypeVar("T")
 
+TOOL_ERROR_PREFIX = "Error: "
+"""What a failed call's result starts with, before the refusal's (or the crash's) message."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ToolOutcome:
@@ -298,7 +301,7 @@ class EpisodeEnvironment:
         except TimeoutError:
             limit = f"{timeout_s:g} s"
             return ToolOutcome(
-                content=f"Error: the tool {name} did not return within {limit}",
+                content=f"{TOOL_ERROR_PREFIX}the tool {name} did not return within {limit}",
                 error=True,
                 crashed=True,
                 detail=(
@@ -351,7 +354,7 @@ class EpisodeEnvironment:
         database.rollback(savepoint)
         other.rollback(other_savepoint)
         return ToolOutcome(
-            content=f"Error: {message}",
+            content=f"{TOOL_ERROR_PREFIX}{message}",
             error=True,
             crashed=detail is not None,
             detail=detail,

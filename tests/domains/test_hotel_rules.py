@@ -24,12 +24,13 @@ from click.testing import CliRunner
 from policy_agent.cli import main
 from policy_agent.domain import load_pack
 from policy_agent.records import Episode, RuleStatus
-from policy_agent.report import build_report, load_run
+from policy_agent.report import PackCoverage, build_report, load_run
 from policy_agent.scripted import Script, ScriptedModelClient
 from policy_agent.simulation import Simulation, SimulationConfig, episode_seed
 from policy_agent.trajectory import RunStore
 from policy_agent.tui import ReplayApp, ReplayRun
 from policy_agent.tui._conversation import ConversationScreen
+from tests.report._support import HOTEL as HOTEL_PACK
 from tests.report._support import copy_hotel
 from tests.simulation._support import call, say
 from tests.tui._screen import screen_text
@@ -447,3 +448,61 @@ def test_a_judged_confirmation_costs_one_judge_call_per_write(tmp_path: Path) ->
     assert calls == episode.totals["judge"].calls == len(judge.requests) == 1
     [role] = [r for r in build_report(load_run(directory)).roles if r.role == "judge"]
     assert role.calls == 1 and role.model == "hosted_vllm/judge"
+
+
+def test_the_html_report_marks_each_breach_at_its_step(run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(run), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    document = out.read_text(encoding="utf-8")
+    episodes = {part.split('"', 1)[0]: part for part in document.split('<details id="')[1:]}
+    for breach in BREACHES:
+        conversation = episodes[f"{breach.task}#0"]
+        marked = re.findall(r'<li value="(\d+)"><div class="step [a-z ]*breach">', conversation)
+        assert marked == [str(breach.step)], breach
+        assert f"rule broken: {breach.rule}: " in conversation
+        assert conversation.startswith(f'{breach.task}#0" open>')
+    rules_table = document.split("<h2>Policy rules</h2>", 1)[1].split("</table>", 1)[0]
+    for breach in BREACHES:
+        assert f"{breach.task}#0 step {breach.step}" in rules_table
+
+
+def test_gates_fail_on_the_rules_the_run_broke(run: Path) -> None:
+    def gate(*args: str) -> tuple[int, list[str]]:
+        result = CliRunner().invoke(main, ["report", str(run), *args])
+        return result.exit_code, [
+            line for line in result.stderr.splitlines() if line.startswith("gate failed")
+        ]
+
+    assert gate("--fail-on-rule", "at_most_one_transfer") == (
+        1,
+        [
+            "gate failed: at_most_one_transfer (major) broken in 1 of 2 episodes, first "
+            "group_booking_transfer#0 step 5 (--fail-on-rule at_most_one_transfer)"
+        ],
+    )
+    code, [line] = gate("--fail-on-rule", "severity=major")
+    broken = re.findall(r"(\w+) \((critical|major)\) broken", line)
+    assert code == 1 and [name for name, _ in broken] == RULES[:7]
+    code, [line] = gate("--fail-on-rule", "severity=critical")
+    assert code == 1 and "at_most_one_transfer" not in line
+    assert gate("--fail-on-rule", "nothing_like_it")[0] == 2
+
+
+def test_coverage_lists_what_the_breaking_run_hit(run: Path) -> None:
+    result = CliRunner().invoke(main, ["coverage", str(HOTEL_PACK), str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    coverage = PackCoverage.model_validate_json(result.stdout)
+    assert coverage.episodes == len(BREACHES)
+    rules = {rule.rule: rule for rule in coverage.rules}
+    # The task-only rule (no_refund_promised) is not the pack's: coverage lists the pack's rules.
+    assert {name: rule.broken for name, rule in rules.items()} == {
+        name: 1 for name in RULES if name != "no_refund_promised"
+    }
+    # The refused cancel is cancel_booking's second precondition; change_room is Python.
+    refused = {(p.tool, p.index): p.refused for p in coverage.preconditions if p.refused}
+    assert refused == {("cancel_booking", 1): 1}
+    assert {t.tool: t.refused for t in coverage.tools if t.refused} == {
+        "change_room": 1,
+        "cancel_booking": 1,
+    }
