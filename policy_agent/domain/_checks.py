@@ -9,6 +9,7 @@ files are parsed with `ast`, never imported).
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +71,10 @@ def check_pack(parts: PackParts, locator: Locator) -> list[Problem]:
     """Every cross-reference problem of the pack, located in its files."""
     checker = _Checker(parts, locator)
     checker.clock()
+    for tools, database in ((parts.tools, parts.database), (parts.user_tools, parts.user_database)):
+        for _, tool in tools:
+            for table, name in written_fields(tool):
+                checker.written.setdefault((id(database), table), set()).add(name)
     for section, tools, database in (
         ("tools", parts.tools, parts.database),
         ("user_tools", parts.user_tools, parts.user_database),
@@ -89,6 +94,11 @@ def check_pack(parts: PackParts, locator: Locator) -> list[Problem]:
     return checker.problems
 
 
+_TYPO = 0.8
+"""How alike a new field's name and an existing one's must be for the new one to be taken as a
+typo (`membre` and `member` are 0.83; `refill_order` and `refills_remaining` 0.62)."""
+
+
 @dataclass
 class _Checker:
     parts: PackParts
@@ -98,6 +108,9 @@ class _Checker:
     record_fields: dict[tuple[int, str], set[str]] = field(default_factory=dict)
     """The fields some record of a table has, by the tables' id and the table: read once, as a
     table may hold 100,000 records and many tools name its fields."""
+    written: dict[tuple[int, str], set[str]] = field(default_factory=dict)
+    """The fields some tool's `values` or `set` writes, by the tables' id and the table: a new
+    field is known once a tool writes it."""
 
     def report(self, loc: Loc, message: str) -> None:
         self.problems.append(self.locator.problem(loc, message))
@@ -131,19 +144,24 @@ class _Checker:
         table = None if isinstance(op, RespondOp) else op.table
         if table is not None and database is not None and table not in database:
             self.report((*at, "table"), _no_such("table", table, database, "the database"))
+        own = table if "record" in scope else None
         if isinstance(op, GetOp | UpdateOp | DeleteOp):
             self.expression((*at, "key"), op.key, names, database)
         if isinstance(op, ListOp) and op.after is not None:
-            self.expression((*at, "after"), op.after, scope, database)
+            self.expression((*at, "after"), op.after, scope, database, own)
         for i, precondition in enumerate(op.preconditions):
-            self.expression((*at, "preconditions", i, "check"), precondition.check, scope, database)
-            self.template((*at, "preconditions", i, "error"), precondition.error, scope, database)
+            check, error = precondition.check, precondition.error
+            self.expression((*at, "preconditions", i, "check"), check, scope, database, own)
+            self.template((*at, "preconditions", i, "error"), error, scope, database, own)
         if op.returns is not None:
-            self.expression((*at, "returns"), op.returns, scope, database)
+            self.expression((*at, "returns"), op.returns, scope, database, own)
         key, values = _field_expressions(op)
         for name, source in values.items():
-            self.expression((*at, key, name), source, scope, database)
-            self.field((*at, key, name), table, name, database)
+            self.expression((*at, key, name), source, scope, database, own)
+            if key == "match":
+                self.field((*at, key, name), table, name, database)
+            else:
+                self.written_field((*at, key, name), table, name, database)
         if isinstance(op, FindOp | ListOp):
             for i, name in enumerate(op.fields or []):
                 self.field((*at, "fields", i), op.table, name, database)
@@ -153,38 +171,92 @@ class _Checker:
     def field(
         self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
     ) -> None:
-        """A field no record of a (non-empty) table has is most likely a typo."""
-        if database is None or not table or name == "id":
+        """A field no record of a (non-empty) table has, and no tool writes, is most likely a
+        typo."""
+        message = self.unknown_field(table, name, database)
+        if message is not None:
+            self.report(loc, message)
+
+    def written_field(
+        self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
+    ) -> None:
+        """`values` and `set` may add a field no record has yet, unless its name is so close to
+        an existing field's that it is most likely that field mistyped."""
+        fields = self.fields_of(table, database)
+        if fields is None or name in fields or not table or name == "id":
             return
+        close = difflib.get_close_matches(name, sorted(fields), n=1, cutoff=_TYPO)
+        if close:
+            self.report(
+                loc,
+                f"no field '{name}' in the records of '{table}' (did you mean '{close[0]}'?); "
+                f"to add '{name}' as a new field, give it to one record of '{table}' first",
+            )
+
+    def fields_of(
+        self, table: str | None, database: Mapping[str, object] | None
+    ) -> set[str] | None:
+        """The fields some record of `table` has; None when unknown (no such table, or empty)."""
+        if database is None or not table:
+            return None
         records = database.get(table)
         if not isinstance(records, Mapping) or not records:
-            return
+            return None
         fields = self.record_fields.get((id(database), table))
         if fields is None:
             fields = {
                 key for record in records.values() if isinstance(record, Mapping) for key in record
             }
             self.record_fields[(id(database), table)] = fields
-        if name not in fields:
-            self.report(loc, _no_such("field", name, fields, f"the records of '{table}'"))
+        return fields
 
-    def expression(self, loc: Loc, source: str, names: Collection[str], db: object) -> None:
-        self.compile(loc, source, names, db, template=False)
+    def unknown_field(
+        self, table: str | None, name: str, database: Mapping[str, object] | None
+    ) -> str | None:
+        fields = self.fields_of(table, database)
+        if fields is None or name == "id" or name in fields:
+            return None
+        assert table is not None and database is not None
+        written = self.written.get((id(database), table), set())
+        if name in written:
+            return None
+        return _no_such("field", name, fields | written, f"the records of '{table}'")
 
-    def template(self, loc: Loc, source: str, names: Collection[str], db: object) -> None:
-        self.compile(loc, source, names, db, template=True)
+    def expression(
+        self, loc: Loc, source: str, names: Collection[str], db: object, own: str | None = None
+    ) -> None:
+        self.compile(loc, source, names, db, own, template=False)
+
+    def template(
+        self, loc: Loc, source: str, names: Collection[str], db: object, own: str | None = None
+    ) -> None:
+        self.compile(loc, source, names, db, own, template=True)
 
     def compile(
-        self, loc: Loc, source: str, names: Collection[str], db: object, *, template: bool
+        self,
+        loc: Loc,
+        source: str,
+        names: Collection[str],
+        db: object,
+        own: str | None,
+        *,
+        template: bool,
     ) -> None:
+        """Compile `source`; check the tables it names and the fields it reads (`own` is the
+        table `record` comes from)."""
         try:
             compiled = (compile_template if template else compile_expression)(source, names=names)
         except ExpressionSyntaxError as error:
             self.report(loc, _syntax(error))
             return
-        if isinstance(db, Mapping):
-            for table in sorted(compiled.tables_used - set(db)):
-                self.report(loc, _no_such("table", table, db, "the database"))
+        if not isinstance(db, Mapping):
+            return
+        for table in sorted(compiled.tables_used - set(db)):
+            self.report(loc, _no_such("table", table, db, "the database"))
+        for read_from, name, offset in sorted(compiled.fields_read, key=lambda read: read[2]):
+            message = self.unknown_field(read_from or own, name, db)
+            if message is not None:
+                self.report(loc, f"{message}, read at column {offset + 1} of: {source}")
 
     def python(
         self, loc: Loc, reference: str, parameters: Collection[str] | None, *, key: str = "python"
@@ -357,6 +429,16 @@ class _Checker:
                 given = ", ".join(arguments) or "none"
                 message = f"'{name}' is not one of the action's arguments ({given})"
                 self.report((*loc, "compare_args", i), message)
+
+
+def written_fields(tool: ToolSpec) -> list[tuple[str, str]]:
+    """The (table, field) pairs a declarative tool's `values` or `set` writes."""
+    op = tool.implementation
+    if isinstance(op, PythonImplementation):
+        return []
+    key, values = _field_expressions(op)
+    table = None if isinstance(op, RespondOp) else op.table
+    return [(table, name) for name in values] if key in ("values", "set") and table else []
 
 
 def _field_expressions(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:

@@ -423,3 +423,85 @@ def test_a_tool_without_a_description_is_warned_about(tmp_path: Path) -> None:
     assert undescribed_tools(pack.tools[1:]) == [
         w for w in undescribed_tools(pack.tools) if not w.startswith(f"tool {name} ")
     ]
+
+
+def test_a_write_may_add_a_field_no_record_has_yet_and_others_may_read_it(tmp_path: Path) -> None:
+    lend = tool(
+        "lend",
+        {
+            "op": "create",
+            "table": "loans",
+            "id_prefix": "L",
+            "values": {"book": "book_id", "due": "'2025-07-01'"},
+        },
+        book_id={"type": "string"},
+    )
+    renew = tool(
+        "renew",
+        {
+            "op": "update",
+            "table": "loans",
+            "key": "loan_id",
+            "preconditions": [{"check": "record.due != null", "error": "No due date."}],
+            "set": {"renewals": 1},
+        },
+        loan_id={"type": "string"},
+    )
+    database = {"books": {"BK1": {"title": "Dune"}}, "loans": {"L1": {"book": "BK1"}}}
+    task = {
+        "id": "t",
+        "user_scenario": {"instructions": "Renew L1."},
+        "evaluation_criteria": {
+            "env_assertions": [{"check": "lookup('loans', 'L1').renewals == 1"}],
+            "reward_basis": ["ENV_ASSERTION"],
+        },
+    }
+    data = pack_data(tools=[lend, renew], database=database, tasks=[task])
+    pack = load_pack(write_pack(tmp_path, data))
+    assert [t.name for t in pack.tools] == ["lend", "renew"]
+
+
+def test_a_field_read_that_no_record_has_is_an_error_with_a_did_you_mean(tmp_path: Path) -> None:
+    cancel = tool(
+        "cancel",
+        {
+            "op": "update",
+            "table": "loans",
+            "key": "loan_id",
+            "preconditions": [
+                {"check": "record.stauts == 'open'", "error": "{record.bok} is shut."}
+            ],
+            "set": {"status": "'cancelled'"},
+        },
+        loan_id={"type": "string"},
+    )
+    database = {
+        "books": {"BK1": {"title": "Dune"}},
+        "loans": {"L1": {"book": "BK1", "status": "open"}},
+    }
+    task = {
+        "id": "t",
+        "user_scenario": {"instructions": "Cancel L1."},
+        "evaluation_criteria": {
+            "env_assertions": [{"check": "lookup('books', 'BK1').titel == 'Dune'"}],
+            "reward_basis": ["ENV_ASSERTION"],
+        },
+    }
+    data = pack_data(tools=[cancel], database=database, tasks=[task])
+    assert problems(write_pack(tmp_path, data)) == [
+        (
+            "tools[0].implementation.preconditions[0].check",
+            "no field 'stauts' in the records of 'loans' (did you mean 'status'?), read at column "
+            "7 of: record.stauts == 'open'",
+        ),
+        (
+            "tools[0].implementation.preconditions[0].error",
+            "no field 'bok' in the records of 'loans' (did you mean 'book'?), read at column 8 "
+            "of: {record.bok} is shut.",
+        ),
+        (
+            "tasks[0].evaluation_criteria.env_assertions[0].check",
+            "no field 'titel' in the records of 'books' (did you mean 'title'?), read at column "
+            "23 of: lookup('books', 'BK1').titel == 'Dune'",
+        ),
+    ]
