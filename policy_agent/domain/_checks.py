@@ -26,6 +26,7 @@ from policy_agent.domain._models import (
     ListOp,
     PythonImplementation,
     RespondOp,
+    StepsImplementation,
     ToolSpec,
     UpdateOp,
     expression_names,
@@ -135,11 +136,24 @@ class _Checker:
     # ----------------------------------------------------------------------- tools
 
     def tool(self, loc: Loc, tool: ToolSpec, database: Mapping[str, object] | None) -> None:
-        op, at = tool.implementation, (*loc, "implementation")
-        if isinstance(op, PythonImplementation):
-            self.python(at, op.python, tool.parameters)
-            return
-        scope = set(expression_names(tool))
+        implementation, at = tool.implementation, (*loc, "implementation")
+        if isinstance(implementation, PythonImplementation):
+            self.python(at, implementation.python, tool.parameters)
+        elif isinstance(implementation, StepsImplementation):
+            for step, op in enumerate(implementation.steps):
+                self.op((*at, "steps", step), tool, op, database, step)
+        else:
+            self.op(at, tool, implementation, database, None)
+
+    def op(
+        self,
+        at: Loc,
+        tool: ToolSpec,
+        op: DeclarativeOp,
+        database: Mapping[str, object] | None,
+        step: int | None,
+    ) -> None:
+        scope = set(expression_names(tool, step))
         names = scope - {"record"}  # the key finds the record: it cannot use it
         table = None if isinstance(op, RespondOp) else op.table
         if table is not None and database is not None and table not in database:
@@ -433,12 +447,20 @@ class _Checker:
 
 def written_fields(tool: ToolSpec) -> list[tuple[str, str]]:
     """The (table, field) pairs a declarative tool's `values` or `set` writes."""
-    op = tool.implementation
-    if isinstance(op, PythonImplementation):
+    implementation = tool.implementation
+    if isinstance(implementation, PythonImplementation):
         return []
-    key, values = _field_expressions(op)
-    table = None if isinstance(op, RespondOp) else op.table
-    return [(table, name) for name in values] if key in ("values", "set") and table else []
+    ops = (
+        implementation.steps
+        if isinstance(implementation, StepsImplementation)
+        else [implementation]
+    )
+    written = []
+    for op in ops:
+        key, values = _field_expressions(op)
+        if key in ("values", "set") and not isinstance(op, RespondOp):
+            written += [(op.table, name) for name in values]
+    return written
 
 
 def _field_expressions(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:
