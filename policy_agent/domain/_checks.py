@@ -27,6 +27,7 @@ from policy_agent.domain._models import (
     PythonImplementation,
     RespondOp,
     StepsImplementation,
+    ToolKind,
     ToolSpec,
     UpdateOp,
     expression_names,
@@ -540,3 +541,42 @@ def undescribed_tools(tools: Iterable[ToolSpec]) -> list[str]:
         for tool in tools
         if not tool.description.strip()
     ]
+
+
+def passed_by_doing_nothing(tools: Iterable[ToolSpec], tasks: Iterable[Task]) -> list[str]:
+    """A warning for each task an agent that refuses everything (and calls nothing) passes.
+
+    A task whose expected actions change nothing (no write, nothing the user does) and whose
+    reward looks only at the end state (DB, ENV_ASSERTION) cannot tell a correct refusal from a
+    refusal of everything: both leave the database as it was. Something must look at the
+    conversation: COMMUNICATE with `communicate_info`, ACTION with the reads expected, or the
+    judge with `nl_assertions`.
+    """
+    kinds = {tool.name: tool.kind for tool in tools}
+    changing = {ToolKind.WRITE, ToolKind.GENERIC}
+    warnings = []
+    for task in tasks:
+        criteria = task.evaluation_criteria
+        basis = set(criteria.reward_basis)
+        if any(
+            action.requestor == "user" or kinds.get(action.name, ToolKind.GENERIC) in changing
+            for action in criteria.actions
+        ):
+            continue
+        looks = (
+            (RewardType.COMMUNICATE in basis and criteria.communicate_info)
+            or (RewardType.ACTION in basis and criteria.actions)
+            or (RewardType.NL_ASSERTION in basis and criteria.nl_assertions)
+        )
+        if not looks:
+            scored = ", ".join(kind.value for kind in criteria.reward_basis) or "nothing"
+            fix = (
+                "add NL_ASSERTION to its reward_basis (it has nl_assertions), or COMMUNICATE"
+                if criteria.nl_assertions
+                else "add COMMUNICATE with communicate_info, or NL_ASSERTION with nl_assertions"
+            )
+            warnings.append(
+                f"task {task.id} expects no change and is scored on {scored}: an agent that "
+                f"refuses everything passes it; {fix} (docs/packs.md, Scoring a refusal)"
+            )
+    return warnings

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from policy_agent.domain import load_pack, undescribed_tools
+from policy_agent.domain import load_pack, passed_by_doing_nothing, undescribed_tools
 from policy_agent.environment import Environment
-from tests.domain._support import pack_data, problems, tool, write_pack
+from tests.domain._support import BASE, pack_data, problems, tool, write_pack
+
+BASE_TOOL = BASE["tools"][0]
 
 BOOKS_PY = """\
 def get_book(db, book_id):
@@ -504,4 +506,35 @@ def test_a_field_read_that_no_record_has_is_an_error_with_a_did_you_mean(tmp_pat
             "no field 'titel' in the records of 'books' (did you mean 'title'?), read at column "
             "23 of: lookup('books', 'BK1').titel == 'Dune'",
         ),
+    ]
+
+
+def test_a_task_an_agent_that_refuses_everything_passes_is_warned_of(tmp_path: Path) -> None:
+    lend = tool("lend", {"op": "create", "table": "loans", "id_prefix": "L", "values": {}})
+    lend["kind"] = "write"
+    read = {"action_id": "r", "name": "get_book", "arguments": {"book_id": "BK1"}}
+    write = {"action_id": "w", "name": "lend", "arguments": {}}
+
+    def task(task_id: str, **criteria: Any) -> dict[str, Any]:
+        return {
+            "id": task_id,
+            "user_scenario": {"instructions": "Borrow BK1."},
+            "evaluation_criteria": criteria,
+        }
+
+    tasks = [
+        task("refused_on_db", actions=[read], reward_basis=["DB"]),
+        task("judged_but_not_scored", actions=[], nl_assertions=["Refuses."], reward_basis=["DB"]),
+        task("said", actions=[], communicate_info=["BK1"], reward_basis=["DB", "COMMUNICATE"]),
+        task("looked_up", actions=[read], reward_basis=["DB", "ACTION"]),
+        task("lent", actions=[write], reward_basis=["DB"]),
+    ]
+    pack = load_pack(write_pack(tmp_path, pack_data(tools=[BASE_TOOL, lend], tasks=tasks)))
+    assert passed_by_doing_nothing(pack.tools, pack.tasks) == [
+        "task refused_on_db expects no change and is scored on DB: an agent that refuses "
+        "everything passes it; add COMMUNICATE with communicate_info, or NL_ASSERTION with "
+        "nl_assertions (docs/packs.md, Scoring a refusal)",
+        "task judged_but_not_scored expects no change and is scored on DB: an agent that refuses "
+        "everything passes it; add NL_ASSERTION to its reward_basis (it has nl_assertions), or "
+        "COMMUNICATE (docs/packs.md, Scoring a refusal)",
     ]
