@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,9 +177,11 @@ def chat(
     except InitialStateError as error:
         console.print(f"[red]{_escape(str(error))}[/]")
         raise SystemExit(1) from None
-    session = _Session(agent, episode, console, max_tool_calls)
+    session = _Session(agent, episode, console, max_tool_calls, retries=retries)
     if task is not None:
         session.start_from(task)
+    else:
+        session.greet()
     with asyncio.Runner() as runner:
         try:
             code = session.run(runner)
@@ -197,13 +201,29 @@ class _Session:
     """One chat: the conversation so far and the episode its tool calls act on."""
 
     def __init__(
-        self, agent: Agent, episode: EpisodeEnvironment, console: Console, max_tool_calls: int
+        self,
+        agent: Agent,
+        episode: EpisodeEnvironment,
+        console: Console,
+        max_tool_calls: int,
+        *,
+        retries: int,
     ) -> None:
         self.agent = agent
         self.episode = episode
         self.console = console
         self.max_tool_calls = max_tool_calls
+        self.retries = retries
         self.history: list[ConversationRecord] = []
+
+    def greet(self) -> None:
+        """The agent's first message, as `run` opens a simulation: the model then sees the
+        conversation a simulated one would have (the run config's default greeting)."""
+        from policy_agent.records import AgentMessage
+        from policy_agent.simulation import TAU2_GREETING
+
+        self.history.append(AgentMessage(content=TAU2_GREETING))
+        self.console.print(f"[bold green]agent>[/] {_escape(TAU2_GREETING)}")
 
     def start_from(self, task: Task) -> None:
         """Show the task's customer and its history, which the conversation then goes on from."""
@@ -239,42 +259,83 @@ class _Session:
                 self.console.print(f"[cyan]you → {_escape(record.name)}[/]")
 
     def run(self, runner: asyncio.Runner) -> int:
-        """Read lines until /quit or end of input; the exit code (1 when the agent failed)."""
-        from policy_agent.agent import AgentModelError
+        """Read lines until /quit or end of input; the exit code (0: the person ended it).
+
+        A failed agent turn (the server unreachable, the model's error) ends nothing: it is
+        said, the conversation is kept, and /retry plays the turn again, /save FILE keeps the
+        transcript."""
         from policy_agent.records import UserMessage
         from policy_agent.simulation import agent_moves_first
 
         if agent_moves_first(self.history):
             # The task's history leaves the agent to move first.
-            try:
-                if runner.run(self._agent_turns()):
-                    return 1
-            except AgentModelError as error:
-                self._events(error.events)
-                self.console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
-                return 1
+            self.turn(runner)
         while True:
             try:
                 line = self.console.input("[bold]you>[/] ")
             except EOFError:
                 self.console.print()
                 return 0
-            if line.strip() == "/quit":
+            command = line.strip()
+            if command == "/quit":
                 return 0
-            if not line.strip():
+            if not command:
                 continue
-            if line.strip().startswith("/call"):
-                self._user_call(line.strip().removeprefix("/call").strip())
+            if command == "/retry":
+                self.turn(runner)
+                continue
+            if command.startswith("/save"):
+                self.save(command.removeprefix("/save").strip())
+                continue
+            if command.startswith("/call"):
+                self._user_call(command.removeprefix("/call").strip())
                 continue
             self.history.append(UserMessage(content=line))
-            try:
-                ended = runner.run(self._agent_turns())
-            except AgentModelError as error:
-                self._events(error.events)
-                self.console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
+            if self.turn(runner):
                 return 1
-            if ended:
-                return 1
+
+    def turn(self, runner: asyncio.Runner) -> bool:
+        """The agent's turns after the last message, with a line that shows it is working;
+        True when the episode ended. A failure is said and leaves the conversation as it was."""
+        from policy_agent.agent import AgentModelError
+        from policy_agent.llm import LLMError
+
+        try:
+            return runner.run(self._working(self._agent_turns()))
+        except (AgentModelError, LLMError) as error:
+            self._events(getattr(error, "events", ()))
+            self.console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
+            self.console.print(
+                "[yellow]The conversation is kept: /retry asks the agent again, /save FILE "
+                "writes the transcript, /quit ends.[/]"
+            )
+            return False
+
+    async def _working(self, turns: Coroutine[object, object, bool]) -> bool:
+        """Await `turns` under a status line with the time the model has taken so far (a turn
+        of a big model on a busy server can take minutes)."""
+        start = time.monotonic()
+        with self.console.status("[dim]the agent is working… 0 s[/]") as status:
+            task = asyncio.ensure_future(turns)
+            while not task.done():
+                await asyncio.wait({task}, timeout=1.0)
+                status.update(f"[dim]the agent is working… {time.monotonic() - start:.0f} s[/]")
+            return task.result()
+
+    def save(self, name: str) -> None:
+        """`/save FILE`: the conversation so far, one record per line (JSON)."""
+        if not name:
+            self.console.print("[red]Use /save FILE.[/]")
+            return
+        path = Path(name)
+        try:
+            with path.open("w", encoding="utf-8") as out:
+                for record in self.history:
+                    out.write(record.model_dump_json() + "\n")
+        except OSError as error:
+            self.console.print(f"[red]Not saved: {_escape(str(error))}[/]")
+            return
+        self.console.print(f"Saved {len(self.history)} records to {_escape(str(path))}.")
 
     def _user_call(self, text: str) -> None:
         """`/call NAME {json arguments}`: one of the user's own tools (dual control), on the
@@ -338,6 +399,8 @@ class _Session:
 
         for event in events:
             if isinstance(event, RetryEvent):
+                if event.attempt > self.retries:
+                    continue  # the last attempt failed: no retry follows, the error says why
                 self.console.print(
                     f"[yellow]retry: {event.error_type} on attempt {event.attempt}: "
                     f"{_escape(event.message)}[/]"

@@ -37,14 +37,23 @@ def validate(pack: Path) -> None:
     expressions) and the tools and arguments that tasks expect. Prints a summary and exits 0,
     or prints every problem as file:line and exits 1.
     """
-    from policy_agent.domain import PackError, load_pack, undescribed_tools
+    from policy_agent.domain import (
+        PackError,
+        load_pack,
+        passed_by_doing_nothing,
+        undescribed_tools,
+    )
 
     try:
         loaded = load_pack(pack)
     except PackError as error:
         click.echo(error.report())
         raise SystemExit(1) from None
-    for warning in undescribed_tools((*loaded.tools, *loaded.user_tools)):
+    warnings = [
+        *undescribed_tools((*loaded.tools, *loaded.user_tools)),
+        *passed_by_doing_nothing(loaded.tools, loaded.tasks),
+    ]
+    for warning in warnings:
         click.echo(f"warning: {warning}")
     click.echo(summary(loaded))
 

@@ -351,6 +351,12 @@ async def _rescore(
     is_flag=True,
     help="chatml: export prompts that no longer match their recorded hash, marked exact: false.",
 )
+@click.option(
+    "--include-oracle",
+    is_flag=True,
+    help="sft, chatml, rl: export a run played by the oracle too (left out by default: it is "
+    "no model, and its messages are a test fixture's).",
+)
 @_evaluation_option
 def export(
     run_dir: Path,
@@ -360,6 +366,7 @@ def export(
     only_success: bool,
     pack: Path | None,
     allow_inexact: bool,
+    include_oracle: bool,
     evaluation: str,
 ) -> None:
     """Write run RUN's episodes for training (sft, chatml) or for tau2-bench's tools (tau2).
@@ -392,6 +399,7 @@ def export(
                 stream,
                 reward_filter=RewardFilter(min_reward=min_reward, only_success=only_success),
                 allow_inexact=allow_inexact,
+                include_oracle=include_oracle,
             )
     except PromptMismatch as error:
         raise click.ClickException(f"{error} (--allow-inexact)") from None

@@ -1,6 +1,6 @@
 """Domain packs: YAML files describing a policy, its tools, a database, tasks and policy rules."""
 
-from policy_agent.domain._checks import undescribed_tools
+from policy_agent.domain._checks import passed_by_doing_nothing, undescribed_tools
 from policy_agent.domain._explain import explain as explain_pack_error
 from policy_agent.domain._file import DomainFile
 from policy_agent.domain._loader import find_repository, load_pack
@@ -14,6 +14,7 @@ from policy_agent.domain._models import (
     Precondition,
     PythonImplementation,
     RespondOp,
+    StepsImplementation,
     Table,
     Tables,
     ToolKind,
@@ -89,6 +90,7 @@ __all__ = [
     "PythonImplementation",
     "RespondOp",
     "Rule",
+    "StepsImplementation",
     "StructuredInstructions",
     "Table",
     "Tables",
@@ -109,6 +111,7 @@ __all__ = [
     "load_pack",
     "pack_schema",
     "pack_schema_text",
+    "passed_by_doing_nothing",
     "rule_expression_names",
     "undescribed_tools",
 ]

@@ -9,6 +9,7 @@ files are parsed with `ast`, never imported).
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,8 @@ from policy_agent.domain._models import (
     ListOp,
     PythonImplementation,
     RespondOp,
+    StepsImplementation,
+    ToolKind,
     ToolSpec,
     UpdateOp,
     expression_names,
@@ -70,6 +73,10 @@ def check_pack(parts: PackParts, locator: Locator) -> list[Problem]:
     """Every cross-reference problem of the pack, located in its files."""
     checker = _Checker(parts, locator)
     checker.clock()
+    for tools, database in ((parts.tools, parts.database), (parts.user_tools, parts.user_database)):
+        for _, tool in tools:
+            for table, name in written_fields(tool):
+                checker.written.setdefault((id(database), table), set()).add(name)
     for section, tools, database in (
         ("tools", parts.tools, parts.database),
         ("user_tools", parts.user_tools, parts.user_database),
@@ -89,6 +96,11 @@ def check_pack(parts: PackParts, locator: Locator) -> list[Problem]:
     return checker.problems
 
 
+_TYPO = 0.8
+"""How alike a new field's name and an existing one's must be for the new one to be taken as a
+typo (`membre` and `member` are 0.83; `refill_order` and `refills_remaining` 0.62)."""
+
+
 @dataclass
 class _Checker:
     parts: PackParts
@@ -98,6 +110,9 @@ class _Checker:
     record_fields: dict[tuple[int, str], set[str]] = field(default_factory=dict)
     """The fields some record of a table has, by the tables' id and the table: read once, as a
     table may hold 100,000 records and many tools name its fields."""
+    written: dict[tuple[int, str], set[str]] = field(default_factory=dict)
+    """The fields some tool's `values` or `set` writes, by the tables' id and the table: a new
+    field is known once a tool writes it."""
 
     def report(self, loc: Loc, message: str) -> None:
         self.problems.append(self.locator.problem(loc, message))
@@ -122,28 +137,46 @@ class _Checker:
     # ----------------------------------------------------------------------- tools
 
     def tool(self, loc: Loc, tool: ToolSpec, database: Mapping[str, object] | None) -> None:
-        op, at = tool.implementation, (*loc, "implementation")
-        if isinstance(op, PythonImplementation):
-            self.python(at, op.python, tool.parameters)
-            return
-        scope = set(expression_names(tool))
+        implementation, at = tool.implementation, (*loc, "implementation")
+        if isinstance(implementation, PythonImplementation):
+            self.python(at, implementation.python, tool.parameters)
+        elif isinstance(implementation, StepsImplementation):
+            for step, op in enumerate(implementation.steps):
+                self.op((*at, "steps", step), tool, op, database, step)
+        else:
+            self.op(at, tool, implementation, database, None)
+
+    def op(
+        self,
+        at: Loc,
+        tool: ToolSpec,
+        op: DeclarativeOp,
+        database: Mapping[str, object] | None,
+        step: int | None,
+    ) -> None:
+        scope = set(expression_names(tool, step))
         names = scope - {"record"}  # the key finds the record: it cannot use it
         table = None if isinstance(op, RespondOp) else op.table
         if table is not None and database is not None and table not in database:
             self.report((*at, "table"), _no_such("table", table, database, "the database"))
+        own = table if "record" in scope else None
         if isinstance(op, GetOp | UpdateOp | DeleteOp):
             self.expression((*at, "key"), op.key, names, database)
         if isinstance(op, ListOp) and op.after is not None:
-            self.expression((*at, "after"), op.after, scope, database)
+            self.expression((*at, "after"), op.after, scope, database, own)
         for i, precondition in enumerate(op.preconditions):
-            self.expression((*at, "preconditions", i, "check"), precondition.check, scope, database)
-            self.template((*at, "preconditions", i, "error"), precondition.error, scope, database)
+            check, error = precondition.check, precondition.error
+            self.expression((*at, "preconditions", i, "check"), check, scope, database, own)
+            self.template((*at, "preconditions", i, "error"), error, scope, database, own)
         if op.returns is not None:
-            self.expression((*at, "returns"), op.returns, scope, database)
+            self.expression((*at, "returns"), op.returns, scope, database, own)
         key, values = _field_expressions(op)
         for name, source in values.items():
-            self.expression((*at, key, name), source, scope, database)
-            self.field((*at, key, name), table, name, database)
+            self.expression((*at, key, name), source, scope, database, own)
+            if key == "match":
+                self.field((*at, key, name), table, name, database)
+            else:
+                self.written_field((*at, key, name), table, name, database)
         if isinstance(op, FindOp | ListOp):
             for i, name in enumerate(op.fields or []):
                 self.field((*at, "fields", i), op.table, name, database)
@@ -153,38 +186,92 @@ class _Checker:
     def field(
         self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
     ) -> None:
-        """A field no record of a (non-empty) table has is most likely a typo."""
-        if database is None or not table or name == "id":
+        """A field no record of a (non-empty) table has, and no tool writes, is most likely a
+        typo."""
+        message = self.unknown_field(table, name, database)
+        if message is not None:
+            self.report(loc, message)
+
+    def written_field(
+        self, loc: Loc, table: str | None, name: str, database: Mapping[str, object] | None
+    ) -> None:
+        """`values` and `set` may add a field no record has yet, unless its name is so close to
+        an existing field's that it is most likely that field mistyped."""
+        fields = self.fields_of(table, database)
+        if fields is None or name in fields or not table or name == "id":
             return
+        close = difflib.get_close_matches(name, sorted(fields), n=1, cutoff=_TYPO)
+        if close:
+            self.report(
+                loc,
+                f"no field '{name}' in the records of '{table}' (did you mean '{close[0]}'?); "
+                f"to add '{name}' as a new field, give it to one record of '{table}' first",
+            )
+
+    def fields_of(
+        self, table: str | None, database: Mapping[str, object] | None
+    ) -> set[str] | None:
+        """The fields some record of `table` has; None when unknown (no such table, or empty)."""
+        if database is None or not table:
+            return None
         records = database.get(table)
         if not isinstance(records, Mapping) or not records:
-            return
+            return None
         fields = self.record_fields.get((id(database), table))
         if fields is None:
             fields = {
                 key for record in records.values() if isinstance(record, Mapping) for key in record
             }
             self.record_fields[(id(database), table)] = fields
-        if name not in fields:
-            self.report(loc, _no_such("field", name, fields, f"the records of '{table}'"))
+        return fields
 
-    def expression(self, loc: Loc, source: str, names: Collection[str], db: object) -> None:
-        self.compile(loc, source, names, db, template=False)
+    def unknown_field(
+        self, table: str | None, name: str, database: Mapping[str, object] | None
+    ) -> str | None:
+        fields = self.fields_of(table, database)
+        if fields is None or name == "id" or name in fields:
+            return None
+        assert table is not None and database is not None
+        written = self.written.get((id(database), table), set())
+        if name in written:
+            return None
+        return _no_such("field", name, fields | written, f"the records of '{table}'")
 
-    def template(self, loc: Loc, source: str, names: Collection[str], db: object) -> None:
-        self.compile(loc, source, names, db, template=True)
+    def expression(
+        self, loc: Loc, source: str, names: Collection[str], db: object, own: str | None = None
+    ) -> None:
+        self.compile(loc, source, names, db, own, template=False)
+
+    def template(
+        self, loc: Loc, source: str, names: Collection[str], db: object, own: str | None = None
+    ) -> None:
+        self.compile(loc, source, names, db, own, template=True)
 
     def compile(
-        self, loc: Loc, source: str, names: Collection[str], db: object, *, template: bool
+        self,
+        loc: Loc,
+        source: str,
+        names: Collection[str],
+        db: object,
+        own: str | None,
+        *,
+        template: bool,
     ) -> None:
+        """Compile `source`; check the tables it names and the fields it reads (`own` is the
+        table `record` comes from)."""
         try:
             compiled = (compile_template if template else compile_expression)(source, names=names)
         except ExpressionSyntaxError as error:
             self.report(loc, _syntax(error))
             return
-        if isinstance(db, Mapping):
-            for table in sorted(compiled.tables_used - set(db)):
-                self.report(loc, _no_such("table", table, db, "the database"))
+        if not isinstance(db, Mapping):
+            return
+        for table in sorted(compiled.tables_used - set(db)):
+            self.report(loc, _no_such("table", table, db, "the database"))
+        for read_from, name, offset in sorted(compiled.fields_read, key=lambda read: read[2]):
+            message = self.unknown_field(read_from or own, name, db)
+            if message is not None:
+                self.report(loc, f"{message}, read at column {offset + 1} of: {source}")
 
     def python(
         self, loc: Loc, reference: str, parameters: Collection[str] | None, *, key: str = "python"
@@ -359,6 +446,24 @@ class _Checker:
                 self.report((*loc, "compare_args", i), message)
 
 
+def written_fields(tool: ToolSpec) -> list[tuple[str, str]]:
+    """The (table, field) pairs a declarative tool's `values` or `set` writes."""
+    implementation = tool.implementation
+    if isinstance(implementation, PythonImplementation):
+        return []
+    ops = (
+        implementation.steps
+        if isinstance(implementation, StepsImplementation)
+        else [implementation]
+    )
+    written = []
+    for op in ops:
+        key, values = _field_expressions(op)
+        if key in ("values", "set") and not isinstance(op, RespondOp):
+            written += [(op.table, name) for name in values]
+    return written
+
+
 def _field_expressions(op: DeclarativeOp) -> tuple[str, Mapping[str, str]]:
     """The op's expressions per record field, and the key they are written under."""
     match op:
@@ -436,3 +541,42 @@ def undescribed_tools(tools: Iterable[ToolSpec]) -> list[str]:
         for tool in tools
         if not tool.description.strip()
     ]
+
+
+def passed_by_doing_nothing(tools: Iterable[ToolSpec], tasks: Iterable[Task]) -> list[str]:
+    """A warning for each task an agent that refuses everything (and calls nothing) passes.
+
+    A task whose expected actions change nothing (no write, nothing the user does) and whose
+    reward looks only at the end state (DB, ENV_ASSERTION) cannot tell a correct refusal from a
+    refusal of everything: both leave the database as it was. Something must look at the
+    conversation: COMMUNICATE with `communicate_info`, ACTION with the reads expected, or the
+    judge with `nl_assertions`.
+    """
+    kinds = {tool.name: tool.kind for tool in tools}
+    changing = {ToolKind.WRITE, ToolKind.GENERIC}
+    warnings = []
+    for task in tasks:
+        criteria = task.evaluation_criteria
+        basis = set(criteria.reward_basis)
+        if any(
+            action.requestor == "user" or kinds.get(action.name, ToolKind.GENERIC) in changing
+            for action in criteria.actions
+        ):
+            continue
+        looks = (
+            (RewardType.COMMUNICATE in basis and criteria.communicate_info)
+            or (RewardType.ACTION in basis and criteria.actions)
+            or (RewardType.NL_ASSERTION in basis and criteria.nl_assertions)
+        )
+        if not looks:
+            scored = ", ".join(kind.value for kind in criteria.reward_basis) or "nothing"
+            fix = (
+                "add NL_ASSERTION to its reward_basis (it has nl_assertions), or COMMUNICATE"
+                if criteria.nl_assertions
+                else "add COMMUNICATE with communicate_info, or NL_ASSERTION with nl_assertions"
+            )
+            warnings.append(
+                f"task {task.id} expects no change and is scored on {scored}: an agent that "
+                f"refuses everything passes it; {fix} (docs/packs.md, Scoring a refusal)"
+            )
+    return warnings

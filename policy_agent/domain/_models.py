@@ -238,12 +238,39 @@ class PythonImplementation(_Strict):
 
 
 def _implementation_tag(value: object) -> str | None:
-    """`python` for a Python reference, else the op's name: keeps errors about one variant."""
+    """`python` for a Python reference, `steps` for a sequence, else the op's name: keeps
+    errors about one variant."""
     if isinstance(value, dict):
-        op = "python" if "python" in value else value.get("op")
+        op = "python" if "python" in value else "steps" if "steps" in value else value.get("op")
+    elif isinstance(value, PythonImplementation):
+        op = "python"
     else:
-        op = "python" if isinstance(value, PythonImplementation) else getattr(value, "op", None)
+        op = "steps" if isinstance(value, StepsImplementation) else getattr(value, "op", None)
     return op if isinstance(op, str) else None
+
+
+Step = Annotated[
+    Annotated[GetOp, Tag("get")]
+    | Annotated[FindOp, Tag("find")]
+    | Annotated[ListOp, Tag("list")]
+    | Annotated[CreateOp, Tag("create")]
+    | Annotated[UpdateOp, Tag("update")]
+    | Annotated[DeleteOp, Tag("delete")]
+    | Annotated[RespondOp, Tag("respond")],
+    Discriminator(
+        _implementation_tag,
+        custom_error_type="invalid_step",
+        custom_error_message="give `op:` (get, find, list, create, update, delete, respond)",
+    ),
+]
+
+
+class StepsImplementation(_Strict):
+    """Several ops in one call, run in order, all or nothing: the first refusal (or failure)
+    undoes the steps before it. Each step after the first sees `results`, the list of the
+    earlier steps' results; the tool returns the last step's result."""
+
+    steps: list[Step] = Field(min_length=1, description="The ops, run in order.")
 
 
 Implementation = Annotated[
@@ -254,13 +281,14 @@ Implementation = Annotated[
     | Annotated[UpdateOp, Tag("update")]
     | Annotated[DeleteOp, Tag("delete")]
     | Annotated[RespondOp, Tag("respond")]
+    | Annotated[StepsImplementation, Tag("steps")]
     | Annotated[PythonImplementation, Tag("python")],
     Discriminator(
         _implementation_tag,
         custom_error_type="invalid_implementation",
         custom_error_message=(
-            "give `op:` (get, find, list, create, update, delete, respond) "
-            "or `python: path/to/file.py:function`"
+            "give `op:` (get, find, list, create, update, delete, respond), "
+            "`steps:` (a list of ops) or `python: path/to/file.py:function`"
         ),
     ),
 ]
@@ -356,12 +384,18 @@ class ToolSpec(_Strict):
 # --------------------------------------------------------------------------- names and tables
 
 
-def expression_names(tool: ToolSpec) -> frozenset[str]:
+def expression_names(tool: ToolSpec, step: int | None = None) -> frozenset[str]:
     """The names a declarative tool's expressions may use: its parameters, `args`, `now`, and
-    `record` when the op finds one by key (not in the key itself). Where a parameter shares one
-    of these names, the built-in wins. The loader checks and the environment compiles by it."""
-    keyed = isinstance(tool.implementation, GetOp | UpdateOp | DeleteOp)
-    return frozenset([*tool.parameters, "args", "now", *(["record"] if keyed else [])])
+    `record` when the op finds one by key (not in the key itself); in a `steps` tool, the op of
+    step `step`, which after the first also sees `results`. Where a parameter shares one of these
+    names, the built-in wins. The loader checks and the environment compiles by it."""
+    op: object = tool.implementation
+    earlier = []
+    if isinstance(op, StepsImplementation):
+        assert step is not None, "a steps tool's names depend on the step"
+        op, earlier = op.steps[step], ["results"] if step else []
+    keyed = isinstance(op, GetOp | UpdateOp | DeleteOp)
+    return frozenset([*tool.parameters, "args", "now", *earlier, *(["record"] if keyed else [])])
 
 
 def _text_or(tag: str) -> Callable[[object], str]:

@@ -23,7 +23,14 @@ from typing import Protocol, TypeVar
 
 from pydantic import JsonValue
 
-from policy_agent.domain import DomainPack, EnvAssertion, PythonImplementation, Task, ToolSpec
+from policy_agent.domain import (
+    DomainPack,
+    EnvAssertion,
+    PythonImplementation,
+    StepsImplementation,
+    Task,
+    ToolSpec,
+)
 from policy_agent.environment._arguments import ArgumentChecker
 from policy_agent.environment._database import Database
 from policy_agent.environment._errors import (
@@ -33,7 +40,7 @@ from policy_agent.environment._errors import (
     ToolError,
 )
 from policy_agent.environment._initial import apply_initial_state
-from policy_agent.environment._ops import DeclarativeTool
+from policy_agent.environment._ops import DeclarativeTool, StepsTool
 from policy_agent.environment._python_tools import PythonTool, load_function
 from policy_agent.environment._records import Change
 from policy_agent.expressions import (
@@ -116,7 +123,7 @@ class PreparedTool:
     """One tool of a pack, compiled: its argument checker and its implementation."""
 
     checker: ArgumentChecker
-    implementation: DeclarativeTool | PythonTool
+    implementation: DeclarativeTool | StepsTool | PythonTool
 
     def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:
         """Check the arguments, fill in their defaults and run the tool on `database`.
@@ -231,11 +238,13 @@ class Environment:
 
     def _prepare(self, spec: ToolSpec) -> PreparedTool:
         implementation = spec.implementation
-        compiled = (
-            PythonTool(spec, implementation, self.pack.repository)
-            if isinstance(implementation, PythonImplementation)
-            else DeclarativeTool(spec, implementation, now=self._now)
-        )
+        compiled: DeclarativeTool | StepsTool | PythonTool
+        if isinstance(implementation, PythonImplementation):
+            compiled = PythonTool(spec, implementation, self.pack.repository)
+        elif isinstance(implementation, StepsImplementation):
+            compiled = StepsTool(spec, implementation, now=self._now)
+        else:
+            compiled = DeclarativeTool(spec, implementation, now=self._now)
         return PreparedTool(checker=ArgumentChecker(spec), implementation=compiled)
 
 

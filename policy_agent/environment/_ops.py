@@ -8,6 +8,10 @@ Each op runs in the same steps:
 3. the op reads or writes; every `set`/`values` expression is evaluated before anything is
    written, so all of them see the record as it was;
 4. `returns`, when given, is the result instead of the op's own (it sees the same names).
+
+A `steps` tool runs several such ops in order, each after the first seeing `results` (the
+earlier steps' results); the environment undoes every write of a call that fails, so a refusal
+in step 2 leaves step 1's write undone too.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from policy_agent.domain import (
     GetOp,
     ListOp,
     RespondOp,
+    StepsImplementation,
     ToolSpec,
     UpdateOp,
     expression_names,
@@ -48,19 +53,28 @@ _T = TypeVar("_T")
 class DeclarativeTool:
     """One `op:` tool with every expression compiled; `run` executes it on a database."""
 
-    def __init__(self, tool: ToolSpec, op: DeclarativeOp, *, now: datetime | None) -> None:
-        """Compile the op's expressions; ToolDefinitionError names the field of a bad one."""
+    def __init__(
+        self,
+        tool: ToolSpec,
+        op: DeclarativeOp,
+        *,
+        now: datetime | None,
+        step: int | None = None,
+    ) -> None:
+        """Compile the op's expressions (of step `step` in a `steps` tool); ToolDefinitionError
+        names the field of a bad one."""
         self.name = tool.name
         self._op = op
         self._parameters = list(tool.parameters)
         self._now = now
-        names = expression_names(tool)
+        names = expression_names(tool, step)
+        at = "" if step is None else f"steps[{step}]."
 
         def expression(source: str, field: str) -> Expression:
-            return _compiled(tool.name, field, lambda: compile_expression(source, names=names))
+            return _compiled(tool.name, at + field, lambda: compile_expression(source, names=names))
 
         def template(source: str, field: str) -> Template:
-            return _compiled(tool.name, field, lambda: compile_template(source, names=names))
+            return _compiled(tool.name, at + field, lambda: compile_template(source, names=names))
 
         self._preconditions = [
             (
@@ -73,7 +87,7 @@ class DeclarativeTool:
         # The key finds `record`, so it cannot use it.
         key_names = names - {"record"}
         self._key = (
-            _compiled(tool.name, "key", lambda: compile_expression(op.key, names=key_names))
+            _compiled(tool.name, at + "key", lambda: compile_expression(op.key, names=key_names))
             if isinstance(op, GetOp | UpdateOp | DeleteOp)
             else None
         )
@@ -84,14 +98,22 @@ class DeclarativeTool:
             name: expression(source, f"{field}.{name}") for name, source in sources.items()
         }
 
-    def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:
+    def run(
+        self,
+        database: Database,
+        arguments: Mapping[str, JsonValue],
+        results: list[JsonValue] | None = None,
+    ) -> JsonValue:
         """Execute the op with validated arguments (defaults filled in); ToolError for a refusal.
+        `results` are the earlier steps' results, in a `steps` tool.
 
         An expression that fails raises ExpressionEvaluationError, which the caller reports as
         a crash.
         """
         passed = {name: None for name in self._parameters} | dict(arguments)
         variables: dict[str, JsonValue] = {**passed, "args": passed}
+        if results:
+            variables["results"] = copy_json(results, where="results")
         scope = Scope(variables=variables, tables=database.reader, now=self._now)
         op = self._op
         record_id = self._record_id(scope) if self._key is not None else None
@@ -153,6 +175,27 @@ class DeclarativeTool:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         raise ToolError(f"{self.name} needs a record id, but its {field} gave {value!r}")
+
+
+class StepsTool:
+    """A `steps` tool: its ops compiled, run in order on one database."""
+
+    def __init__(
+        self, tool: ToolSpec, implementation: StepsImplementation, *, now: datetime | None
+    ) -> None:
+        self.name = tool.name
+        self._steps = [
+            DeclarativeTool(tool, op, now=now, step=index)
+            for index, op in enumerate(implementation.steps)
+        ]
+
+    def run(self, database: Database, arguments: Mapping[str, JsonValue]) -> JsonValue:
+        """Run every step; the first refusal is the call's result. The caller (the episode's
+        `call`) undoes the writes of a call that fails, so nothing is left half done."""
+        results: list[JsonValue] = []
+        for step in self._steps:
+            results.append(step.run(database, arguments, results))
+        return results[-1]
 
 
 def next_id(database: Database, table: str, prefix: str) -> str:

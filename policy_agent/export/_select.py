@@ -44,6 +44,8 @@ class Selection:
     """Left out: a failure outside the agent cut or decided them."""
     filtered_out: int = 0
     """Left out by the reward filter."""
+    oracle: int = 0
+    """Left out: played by the oracle, which is no model (`--include-oracle` keeps them)."""
 
     def describe(self) -> str:
         """One sentence: kept and left out."""
@@ -52,14 +54,24 @@ class Selection:
             text += f"; left out {self.infrastructure_failures} infrastructure failures"
         if self.filtered_out:
             text += f"; left out {self.filtered_out} by the reward filter"
+        if self.oracle:
+            text += f"; left out {self.oracle} played by the oracle (--include-oracle keeps them)"
         return text
 
 
 def select_episodes(
-    episodes: Iterable[Episode], reward_filter: RewardFilter, *, keep_infrastructure: bool
+    episodes: Iterable[Episode],
+    reward_filter: RewardFilter,
+    *,
+    keep_infrastructure: bool,
+    oracle: bool = False,
 ) -> Selection:
     """The episodes that pass `reward_filter`; infrastructure failures (conversations cut by a
-    failure outside the agent) are kept only when `keep_infrastructure` is set."""
+    failure outside the agent) are kept only when `keep_infrastructure` is set. `oracle`: the
+    episodes were played by the oracle, and are all left out (its scripted messages would teach
+    a model to talk like a test fixture)."""
+    if oracle:
+        return Selection(episodes=[], oracle=sum(1 for _ in episodes))
     kept = []
     infrastructure = filtered = 0
     for episode in episodes:

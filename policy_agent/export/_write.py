@@ -44,20 +44,23 @@ def export_run(
     *,
     reward_filter: RewardFilter | None = None,
     allow_inexact: bool = False,
+    include_oracle: bool = False,
 ) -> ExportResult:
     """Write `run`'s episodes that pass `reward_filter` to `out` in `export_format`.
 
     sft and chatml leave out infrastructure failures (conversations cut by a failure outside
     the agent); tau2 keeps them as skipped samples, as tau2 does. Raises `PromptMismatch`
     (chatml), `UnknownTasks` (tau2) and `NoTokens` (rl, when no episode has token ids) as those
-    formats say.
+    formats say. The training formats (sft, chatml, rl) leave out a run played by the oracle
+    unless `include_oracle`; tau2 keeps it (a results file, not training data).
     """
+    config = run.config()
     selection = select_episodes(
         run.episodes,
         reward_filter or RewardFilter(),
         keep_infrastructure=export_format == "tau2",
+        oracle=config.is_oracle and export_format != "tau2" and not include_oracle,
     )
-    config = run.config()
     if export_format == "tau2":
         kept = LoadedRun(
             directory=run.directory,

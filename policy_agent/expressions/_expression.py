@@ -7,13 +7,17 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from policy_agent.expressions._ast import Call, Literal, Name, Node, walk
+from policy_agent.expressions._ast import Call, Index, Literal, Member, Name, Node, walk
 from policy_agent.expressions._evaluate import evaluate
 from policy_agent.expressions._parser import parse
 from policy_agent.expressions._scope import Scope
 from policy_agent.expressions._values import thaw, truthy
 
 _TABLE_FUNCTIONS = frozenset({"lookup", "exists", "find", "count"})
+
+FieldRead = tuple[str | None, str, int]
+"""A record field an expression reads by name: the table (None: the op's own `record`), the
+field, and the offset of the `.` or `[` that reads it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +31,8 @@ class Expression:
     """The variables it reads."""
     tables_used: frozenset[str]
     """Tables named by a string literal in `lookup`, `exists`, `find` or `count`."""
+    fields_read: frozenset[FieldRead] = frozenset()
+    """`record.field` and `lookup('table', ...).field`: fields read from a known table."""
 
     def evaluate(self, scope: Scope) -> JsonValue:
         """The expression's value: fresh lists and dicts, never the scope's own objects.
@@ -49,7 +55,13 @@ def compile_expression(source: str, *, names: Collection[str]) -> Expression:
     """
     node, _ = parse(source, names=frozenset(names))
     names_used, tables_used = usage([node])
-    return Expression(source=source, node=node, names_used=names_used, tables_used=tables_used)
+    return Expression(
+        source=source,
+        node=node,
+        names_used=names_used,
+        tables_used=tables_used,
+        fields_read=fields_read([node]),
+    )
 
 
 def usage(nodes: Iterable[Node]) -> tuple[frozenset[str], frozenset[str]]:
@@ -65,3 +77,29 @@ def usage(nodes: Iterable[Node]) -> tuple[frozenset[str], frozenset[str]]:
                 if isinstance(first, Literal) and isinstance(first.value, str):
                     tables.add(first.value)
     return frozenset(names), frozenset(tables)
+
+
+def fields_read(nodes: Iterable[Node]) -> frozenset[FieldRead]:
+    """The fields `nodes` read from `record` or from a `lookup` of a table named literally."""
+    found: set[FieldRead] = set()
+    for root in nodes:
+        for node, _ in walk(root):
+            if isinstance(node, Member):
+                name: object = node.name
+            elif isinstance(node, Index) and isinstance(node.index, Literal):
+                name = node.index.value
+            else:
+                continue
+            if not isinstance(name, str):
+                continue
+            target = node.target
+            if isinstance(target, Name) and target.name == "record":
+                found.add((None, name, node.offset))
+            elif (
+                isinstance(target, Call)
+                and target.function == "lookup"
+                and isinstance(first := target.args[0], Literal)
+                and isinstance(first.value, str)
+            ):
+                found.add((first.value, name, node.offset))
+    return frozenset(found)

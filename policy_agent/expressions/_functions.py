@@ -11,6 +11,7 @@ from functools import partial
 
 from pydantic import JsonValue
 
+from policy_agent.expressions._regex import TEXT_MOST, RegexError, full_match
 from policy_agent.expressions._scope import Scope, TableReader
 from policy_agent.expressions._values import (
     Failure,
@@ -174,6 +175,16 @@ def _pluck(scope: Scope, args: list[JsonValue]) -> JsonValue:
     return found
 
 
+def _regex_matches(scope: Scope, args: list[JsonValue]) -> JsonValue:
+    text, pattern = _text("matches", args, 0), _text("matches", args, 1)
+    if len(text) > TEXT_MOST:
+        raise Failure(f"the text has {len(text):,} characters; matches() takes {TEXT_MOST:,}", 0)
+    try:
+        return full_match(pattern, text)
+    except RegexError as error:
+        raise Failure(str(error), 1) from None
+
+
 # --------------------------------------------------------------------------- time
 
 
@@ -232,5 +243,6 @@ FUNCTIONS: Mapping[str, Function] = {
     "hours_between": Function(least=2, most=2, apply=partial(_span, "hours_between", 3600)),
     "days_between": Function(least=2, most=2, apply=partial(_span, "days_between", 86400)),
     "pluck": Function(least=2, most=2, apply=_pluck),
+    "matches": Function(least=2, most=2, apply=_regex_matches),
 }
 """Every function an expression may call, by name."""

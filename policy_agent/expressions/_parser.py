@@ -25,6 +25,7 @@ from policy_agent.expressions._ast import (
 from policy_agent.expressions._errors import ExpressionSyntaxError
 from policy_agent.expressions._functions import FUNCTIONS
 from policy_agent.expressions._lexer import KEYWORDS, Token, tokenize
+from policy_agent.expressions._regex import pattern_problem
 
 MAX_NESTING = 50
 """Parentheses, brackets and prefix operators inside each other (keeps the parser's stack small)."""
@@ -169,6 +170,11 @@ class _Parser:
             plural = "" if wanted == "1" else "s"
             message = f"{name.text}() takes {wanted} argument{plural}, got {len(args)}"
             self.fail(message, name.offset)
+        if name.text == "matches" and isinstance(pattern := args[1], Literal):
+            # A pattern written in the pack is checked when it loads, not on the first call.
+            problem = pattern_problem(pattern.value) if isinstance(pattern.value, str) else None
+            if problem is not None:
+                self.fail(problem, pattern.offset)
         return Call(function=name.text, args=args, offset=name.offset)
 
     def items(self, closing: str, opening: Token) -> tuple[Node, ...]:

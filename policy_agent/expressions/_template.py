@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from policy_agent.expressions._ast import Node
 from policy_agent.expressions._errors import ExpressionSyntaxError
 from policy_agent.expressions._evaluate import evaluate
-from policy_agent.expressions._expression import usage
+from policy_agent.expressions._expression import FieldRead, fields_read, usage
 from policy_agent.expressions._parser import parse
 from policy_agent.expressions._scope import Scope
 from policy_agent.expressions._values import to_text
@@ -23,6 +23,8 @@ class Template:
     """Literal text and placeholder expressions, in order."""
     names_used: frozenset[str]
     tables_used: frozenset[str]
+    fields_read: frozenset[FieldRead] = frozenset()
+    """As `Expression.fields_read`, over every placeholder."""
 
     def render(self, scope: Scope) -> str:
         """The text with every placeholder replaced: strings as they are, other values as JSON.
@@ -59,7 +61,12 @@ def compile_template(source: str, *, names: Collection[str]) -> Template:
             text.append(char)
             at += 1
     parts.extend(["".join(text)] if text else [])
-    names_used, tables_used = usage(part for part in parts if not isinstance(part, str))
+    nodes = [part for part in parts if not isinstance(part, str)]
+    names_used, tables_used = usage(nodes)
     return Template(
-        source=source, parts=tuple(parts), names_used=names_used, tables_used=tables_used
+        source=source,
+        parts=tuple(parts),
+        names_used=names_used,
+        tables_used=tables_used,
+        fields_read=fields_read(nodes),
     )

@@ -78,8 +78,8 @@ class ServerUnreachable(LLMError):
         """Start the server or fix api_base."""
         return (
             f"Is the vLLM server running at {self.api_base or 'the configured api_base'}? Start it "
-            "with `vllm serve <model> --port 8000 ...` (see the README), or fix `api_base` in "
-            "the run config."
+            "with `vllm serve <model> --port 8000 ...` (see the README), or fix `api_base` (the "
+            "run config's; `--agent-api-base` for `policy-agent chat`)."
         )
 
 
@@ -135,8 +135,8 @@ class LLMTimeout(LLMError):
     def advice(self) -> str:
         """Raise the timeout or relieve the server."""
         return (
-            f"No answer within {self.timeout} s: raise `timeout` in the run config, or check "
-            "that the server is not overloaded."
+            f"No answer within {self.timeout} s: raise `timeout` (the run config's; `--timeout` "
+            "for `policy-agent chat`), or check that the server is not overloaded."
         )
 
 

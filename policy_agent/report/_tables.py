@@ -94,6 +94,15 @@ def _table(title: str) -> Table:
     return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
 
 
+def _wide_table(title: str) -> Table:
+    """A table of many columns: no padding at its edges, one space between columns, so that it
+    fits 80 columns (a pipe, a CI log) with its headers whole."""
+    table = _table(title)
+    table.pad_edge = False
+    table.collapse_padding = True
+    return table
+
+
 def _interval(estimate: MetricEstimate) -> str:
     return f"[{estimate.low:.3f}, {estimate.high:.3f}]"
 
@@ -137,17 +146,19 @@ def _pass_table(report: RunReport) -> Table:
 
 
 def _tasks(tasks: list[TaskResult]) -> Table:
-    table = _table("Results per task")
+    table = _wide_table("Results per task")
     for name in ("task", "trials", "passed", "rewards", "avg", "lost", "early ends"):
         table.add_column(
             name,
             justify="left" if name in ("task", "rewards") else "right",
             # Task ids are what the reader acts on: keep them whole (fold only very long ones)
             # and let the numeric columns' headers wrap instead.
-            min_width=min(26, max((len(t.task_id) for t in tasks), default=4))
+            # 22 leaves the six other columns room at 80 columns; more makes rich cut them.
+            min_width=min(22, max((len(t.task_id) for t in tasks), default=4))
             if name == "task"
             else None,
-            overflow="fold" if name == "task" else "ellipsis",
+            # Headers wrap (`early` over `ends`) rather than being cut at 80 columns.
+            overflow="fold",
         )
     for task in tasks:
         table.add_row(
@@ -216,11 +227,12 @@ def _usage(report: RunReport) -> Group:
     # Who played a role without a model: the oracle agent, the scripted user, no judge.
     stand_ins = {"agent": report.agent, "user": report.user, "judge": "none"}
     roles = report.roles
-    table = _table("Tokens and latency per role")
+    table = _wide_table("Tokens and latency per role")
     for name in ("role", "model", "calls", "prompt tokens", "completion tokens", "latency"):
-        table.add_column(name, justify="left" if name in ("role", "model") else "right")
-    table.add_column("per call", justify="right")
-    table.add_column("cost (USD)", justify="right")
+        left = name in ("role", "model")
+        table.add_column(name, justify="left" if left else "right", overflow="fold")
+    table.add_column("per call", justify="right", overflow="fold")
+    table.add_column("cost (USD)", justify="right", overflow="fold")
     for role in roles:
         table.add_row(
             role.role,

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from policy_agent.domain import DomainPack, Task
-from policy_agent.records import Episode, RewardInfo, RewardType
+from policy_agent.records import (
+    AgentToolCall,
+    EnvAssertionCheck,
+    Episode,
+    RewardInfo,
+    RewardType,
+    ToolResult,
+)
 from policy_agent.simulation._config import OracleAgentConfig, SimulationConfig
 from policy_agent.simulation._progress import RunTally, is_pass
 from policy_agent.simulation._runner import Simulation
@@ -87,7 +94,7 @@ def _verdict(episode: Episode, unjudged: bool) -> TaskCheck:
         problems.append(f"not scored: {'; '.join(errors) or 'no reward'}")
     else:
         problems += _failed_components(reward)
-    broken = _broken_rules(reward)
+    broken = [*_refused_calls(episode), *_broken_rules(reward)]
     return TaskCheck(
         task_id=episode.task_id,
         passed=is_pass(episode) and not broken,
@@ -95,6 +102,25 @@ def _verdict(episode: Episode, unjudged: bool) -> TaskCheck:
         problems=tuple([*problems, *broken]),
         unjudged=unjudged,
     )
+
+
+def _refused_calls(episode: Episode) -> list[str]:
+    """The expected actions a tool refused: the task's action goes against the pack's own
+    preconditions. The expected database is built by the same refused call, so DB alone would
+    still score 1 and hide it."""
+    calls = {
+        record.call_id: record
+        for record in episode.messages[episode.initial_messages :]
+        if isinstance(record, AgentToolCall)
+    }
+    problems = []
+    for record in episode.messages[episode.initial_messages :]:
+        if isinstance(record, ToolResult) and record.error and record.call_id in calls:
+            call = calls[record.call_id]
+            listed = ", ".join(f"{k}={v!r}" for k, v in call.arguments.items())
+            what = "crashed" if record.crashed else "was refused"
+            problems.append(f"the expected action {call.name}({listed}) {what}: {record.content}")
+    return problems
 
 
 def _broken_rules(reward: RewardInfo | None) -> list[str]:
@@ -111,6 +137,18 @@ def _broken_rules(reward: RewardInfo | None) -> list[str]:
     return problems
 
 
+def _unmet(check: EnvAssertionCheck) -> str:
+    """An unmet assertion named by its message and its source, with why it failed."""
+    assertion = check.env_assertion
+    named = f"{assertion.message} ({assertion.source})" if assertion.message else assertion.source
+    env = " on the user's database" if assertion.env_type == "user" else ""
+    if check.error is not None:
+        # The error names the assertion; its first line is the reason (then a caret line).
+        reason = f"could not be decided{env}: {check.error.splitlines()[0]}"
+        return f"{assertion.message} ({reason})" if assertion.message else reason
+    return f"{named} does not hold{env} at the end"
+
+
 def _failed_components(reward: RewardInfo) -> list[str]:
     """One sentence per component of the basis below 1, then the evaluator's note."""
     problems: list[str] = []
@@ -125,12 +163,8 @@ def _failed_components(reward: RewardInfo) -> list[str]:
                 ]
                 problems.append(f"DB differs from the expected state: {'; '.join(shown)}")
             case RewardType.ENV_ASSERTION:
-                unmet = [
-                    c.env_assertion.message or c.env_assertion.source
-                    for c in reward.env_assertions
-                    if not c.met
-                ]
-                problems.append(f"env assertions not met: {'; '.join(map(str, unmet[:_SHOWN]))}")
+                unmet = [_unmet(c) for c in reward.env_assertions if not c.met]
+                problems.append(f"env assertions not met: {'; '.join(unmet[:_SHOWN])}")
             case RewardType.ACTION:
                 missing = [c.action.action_id for c in reward.action_checks if not c.action_match]
                 problems.append(f"expected actions not matched: {', '.join(missing)}")

@@ -18,6 +18,7 @@ from policy_agent.domain import (
     ConfirmationRule,
     StructuredInstructions,
     Task,
+    ToolKind,
     last_exchange,
 )
 from policy_agent.records import (
@@ -35,8 +36,9 @@ from policy_agent.user import UserStep
 
 OPENING = "How can I help you today?"
 """What the oracle says if it is asked before the user has said anything."""
-POLITE_REPLY = "You're welcome. Is there anything else I can help you with?"
-"""What the oracle says once the task is done, to whatever the user says."""
+POLITE_REPLY = "Is there anything else I can help you with?"
+"""What the oracle says once the task is done, to whatever the user says (after a recap of the
+changes it made, if any: a user may say yes to a change already made)."""
 HANDOVER = "Please do this on your side:"
 """How the oracle asks the user for the user's next expected action (the tool's name follows)."""
 DONE = "Done."
@@ -45,8 +47,6 @@ CONFIRM = "Before I go ahead, please confirm. I will"
 """How the oracle asks for a yes before writes (each write's tool words and arguments follow)."""
 AGREE = "Yes, please go ahead."
 """What the brief user answers to the oracle's request for a yes."""
-_SHOWN_RESULT_LENGTH = 200
-"""The last tool result is quoted up to this many characters in the outcome message."""
 
 
 class OracleAgent:
@@ -65,13 +65,17 @@ class OracleAgent:
         task: Task,
         *,
         confirmations: Mapping[str, Sequence[ConfirmationRule]] | None = None,
+        kinds: Mapping[str, ToolKind] | None = None,
     ) -> None:
         """The oracle of `task`: its `evaluation_criteria.actions`, both sides' in order.
 
         `confirmations` (`DomainPack.confirmations_for(task)`) are the rules that ask a yes
         before a tool's calls: the oracle asks first, and again until the user agrees.
+        `kinds` are the tools' kinds: the oracle tells the user what it changed (writes, and
+        Python tools, which may write), that it transferred the call, and what it looked up.
         """
         self.task = task
+        self.kinds = dict(kinds or {})
         self.given = task.history_length
         self.actions: tuple[Action, ...] = tuple(task.evaluation_criteria.actions)
         self.confirmations = dict(confirmations or {})
@@ -95,8 +99,8 @@ class OracleAgent:
             calls = [i for i, r in enumerate(after) if isinstance(r, AgentToolCall | UserToolCall)]
             told = [i for i, r in enumerate(after) if isinstance(r, AgentMessage)]
             if told and (not calls or told[-1] > calls[-1]):
-                return _say(POLITE_REPLY)
-            return _say(self.outcome(history))
+                return _say(self.polite_reply(after))
+            return _say(self.outcome(after))
         if action.requestor == "user":
             return _say(f"{HANDOVER} {action.name}.")
         if not self.confirmed(action, history):
@@ -135,24 +139,62 @@ class OracleAgent:
         for action in self.actions[made:]:
             if action.requestor == "user" or action.name not in self.confirmations:
                 break
-            listed = ", ".join(f"{k} {_value(v)}" for k, v in action.arguments.items())
-            writes.append(f"{action.name.replace('_', ' ')} ({listed})")
+            writes.append(_in_words(action.name, action.arguments))
         return f"{CONFIRM} {'; then '.join(writes)}. Shall I go ahead?"
 
-    def outcome(self, history: Sequence[ConversationRecord]) -> str:
-        """The message that tells the user how the task ended."""
-        parts = ["That is taken care of."]
-        results = [r for r in history if isinstance(r, ToolResult) and r.requestor == "assistant"]
-        if results:
-            last = results[-1]
-            shown = last.content
-            if len(shown) > _SHOWN_RESULT_LENGTH:
-                shown = shown[:_SHOWN_RESULT_LENGTH] + "..."
-            parts.append(f"The last step, {last.name}, gave: {shown}")
+    def outcome(self, played: Sequence[ConversationRecord]) -> str:
+        """The message that tells the user how the task ended, in words: what was changed,
+        what was refused, what was only looked up; then every `communicate_info` string."""
+        done, refused, looked = self.calls(played)
+        parts = []
+        if any(self.kinds.get(r.name) is ToolKind.TRANSFER for r in _calls(played)):
+            parts.append("I have passed your call to a colleague, who will take it from here.")
+        if done:
+            parts.append(f"All done: I made these changes: {'; '.join(done)}.")
+        if refused:
+            parts.append(f"I could not {'; nor '.join(refused)}.")
+        if not parts:
+            checked = f" I checked {'; '.join(looked)}." if looked else ""
+            parts.append(f"I have looked into your request.{checked} I have made no change.")
         info = self.task.evaluation_criteria.communicate_info
         if info:
             parts.append(f"Please note: {'; '.join(info)}.")
         return " ".join(parts)
+
+    def polite_reply(self, played: Sequence[ConversationRecord]) -> str:
+        """After the outcome: a recap of the changes made, then the offer of more help."""
+        done, _, _ = self.calls(played)
+        recap = f"That is all in place: {'; '.join(done)}. " if done else ""
+        return recap + POLITE_REPLY
+
+    def calls(self, played: Sequence[ConversationRecord]) -> tuple[list[str], list[str], list[str]]:
+        """The agent's calls in words: the changes made, the calls refused (with why), the
+        look-ups."""
+        results = {r.call_id: r for r in played if isinstance(r, ToolResult)}
+        done, refused, looked = [], [], []
+        for record in _calls(played):
+            kind = self.kinds.get(record.name, ToolKind.GENERIC)
+            if record.call_id not in results or kind in (ToolKind.THINK, ToolKind.TRANSFER):
+                continue
+            result = results[record.call_id]
+            said = _in_words(record.name, record.arguments)
+            if result.error:
+                refused.append(f"{said} ({result.content.removeprefix('Error: ')})")
+            elif kind in (ToolKind.WRITE, ToolKind.GENERIC):
+                done.append(said)
+            else:
+                looked.append(said)
+        return done, refused, looked
+
+
+def _calls(played: Sequence[ConversationRecord]) -> list[AgentToolCall]:
+    return [record for record in played if isinstance(record, AgentToolCall)]
+
+
+def _in_words(name: str, arguments: Mapping[str, object]) -> str:
+    """`request cribs (booking_id B11246, count 3)`."""
+    listed = ", ".join(f"{k} {_value(v)}" for k, v in arguments.items())
+    return f"{name.replace('_', ' ')} ({listed})" if listed else name.replace("_", " ")
 
 
 def _value(value: object) -> str:

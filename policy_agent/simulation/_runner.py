@@ -283,7 +283,11 @@ class Simulation:
     def _agent_for(self, task: Task) -> AgentPlayer:
         if self._agent is not None:
             return self._agent
-        return OracleAgent(task, confirmations=self.pack.confirmations_for(task))
+        return OracleAgent(
+            task,
+            confirmations=self.pack.confirmations_for(task),
+            kinds={tool.name: tool.kind for tool in self.pack.tools},
+        )
 
     def _user_for(self, task: Task) -> UserSimulator:
         if self.config.is_oracle and not task.user_scenario.script:

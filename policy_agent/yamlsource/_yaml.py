@@ -9,11 +9,14 @@ turned into JSON values by hand, so that:
 - duplicate keys are reported with both lines;
 - scalars follow YAML 1.2's core schema, the one JSON values fit: only `true`/`false` are
   booleans (`no` and `on` stay text), dates stay ISO text, `1e5` is a number;
-- only the standard tags are accepted, so nothing in a file can name a Python object.
+- only the standard tags are accepted, so nothing in a file can name a Python object;
+- a `###STOP###`-like marker that YAML took for a comment after unquoted text is reported,
+  since the author meant it as part of the text.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import stat
@@ -38,6 +41,8 @@ MAX_DEPTH = 100
 _TAG = "tag:yaml.org,2002:"
 _NULL, _BOOL, _INT, _FLOAT, _STR = (_TAG + t for t in ("null", "bool", "int", "float", "str"))
 _SEQ, _MAP, _MERGE = _TAG + "seq", _TAG + "map", _TAG + "merge"
+_MARKER_IN_COMMENT = re.compile(r"^\s+(?:#.*?)?(###[A-Z][A-Z-]*###)")
+"""The rest of a line after an unquoted value: a comment holding a `###WORD###` marker."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +139,7 @@ def load_yaml(file: Path) -> Document:
     if root is None:
         # Problems with an empty file (it lacks everything) are reported at its first line.
         return Document(file=file, data=None, lines={(): 1})
-    builder = _Builder(file)
+    builder = _Builder(file, text.splitlines())
     data = builder.value(root, (), frozenset())
     builder.lines.setdefault((), root.start_mark.line + 1)
     return Document(file=file, data=data, lines=builder.lines, issues=tuple(builder.issues))
@@ -194,8 +199,9 @@ def read_text(file: Path) -> str:
 class _Builder:
     """Turns a composed node graph into JSON values, recording lines and duplicate keys."""
 
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, source: list[str]) -> None:
         self.file = file
+        self.source = source
         self.lines: dict[Loc, int] = {}
         self.issues: list[DocumentIssue] = []
         self.count = 0
@@ -271,6 +277,7 @@ class _Builder:
         text: str = node.value
         try:
             if node.tag == _STR:
+                self.check_marker_comment(node, loc)
                 return text
             if node.tag == _NULL:
                 return None
@@ -290,6 +297,22 @@ class _Builder:
             return text
         self.unsupported_tag(loc, node)
         return text
+
+    def check_marker_comment(self, node: ScalarNode, loc: Loc) -> None:
+        """`- Thanks. ###STOP###` unquoted: YAML reads ` ###STOP###` as a comment and drops it."""
+        end = node.end_mark
+        if node.style not in (None, "") or end.line >= len(self.source):
+            return
+        rest = self.source[end.line][end.column :]
+        found = _MARKER_IN_COMMENT.match(rest)
+        if found:
+            meant = json.dumps(node.value + rest.rstrip(), ensure_ascii=False)
+            self.issue(
+                loc,
+                node,
+                f"YAML reads {found.group(1)} here as a comment (a # after a space starts one), "
+                f"so the text ends without it; put the text in quotes: {meant}",
+            )
 
     def unsupported_tag(self, loc: Loc, node: Node) -> None:
         tag = str(node.tag).replace(_TAG, "!!")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, get_args
 
@@ -156,7 +157,7 @@ def test_a_model_the_server_does_not_serve_is_found_before_the_chat_starts(serve
     unchecked = chat(
         server.base_url, ["Hi"], "--agent-model", "hosted_vllm/nvidia/Nemotron", "--no-preflight"
     )
-    assert unchecked.exit_code == 1
+    assert unchecked.exit_code == 0  # the failed turn ended nothing; end of input did
     assert "agent model hosted_vllm/nvidia/Nemotron" in unchecked.output
     assert len(server.requests) == 1
 
@@ -264,3 +265,31 @@ def test_the_customer_works_their_own_tools_with_call(server_for, tmp_path) -> N
     assert isinstance(second, dict)
     said = [str(m.get("content")) for m in second["messages"]]
     assert "Done." in said and not any("airplane_mode" in text for text in said[1:])
+
+
+def test_a_failed_turn_keeps_the_conversation_to_retry_or_save(server_for, tmp_path) -> None:
+    server = server_for([{"fault": {"status": 500}}, {"content": "Hello!"}])
+    saved = tmp_path / "chat.jsonl"
+
+    result = chat(server.base_url, ["Hi", "/retry", f"/save {saved}"])
+
+    assert result.exit_code == 0, result.output
+    output = result.output
+    # --retries 0: the failure is said once, as the error, with no retry that never came.
+    assert "retry:" not in output
+    assert "error: agent model hosted_vllm/agent" in output
+    assert "The conversation is kept: /retry asks the agent again, /save FILE" in output
+    assert "agent> Hello!" in output
+    assert f"Saved 3 records to {saved}." in output
+    records = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
+    assert [(r["role"], r["content"]) for r in records] == [
+        ("assistant", "Hi! How can I help you today?"),
+        ("user", "Hi"),
+        ("assistant", "Hello!"),
+    ]
+    # The model sees the greeting `run` opens a simulation with.
+    messages = server.requests[1].body["messages"]
+    assert [(m["role"], m["content"]) for m in messages[1:]] == [
+        ("assistant", "Hi! How can I help you today?"),
+        ("user", "Hi"),
+    ]

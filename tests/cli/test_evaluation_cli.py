@@ -205,7 +205,7 @@ def test_export_writes_each_format_of_the_demo(
     demo: Path, tmp_path: Path, export_format: str, records: int
 ) -> None:
     out = tmp_path / f"demo.{export_format}"
-    result = invoke("export", demo, "--format", export_format, "--out", out)
+    result = invoke("export", demo, "--format", export_format, "--out", out, "--include-oracle")
     assert result.exit_code == 0, result.stderr
     what = "turns" if export_format == "chatml" else "records"
     assert result.stderr.startswith(f"Exported {records} {what} from 24 episodes")
@@ -218,14 +218,28 @@ def test_export_writes_each_format_of_the_demo(
         assert "an oracle run has none" in result.stderr
 
 
+@pytest.mark.parametrize("export_format", ["sft", "chatml", "rl"])
+def test_export_leaves_an_oracle_run_out_of_training_data_unless_asked(
+    demo: Path, export_format: str
+) -> None:
+    result = invoke("export", demo, "--format", export_format)
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr.startswith(
+        f"Exported 0 {'turns' if export_format == 'chatml' else 'records'} from 0 episodes; "
+        "left out 24 played by the oracle (--include-oracle keeps them)"
+    )
+
+
 def test_export_to_stdout_with_a_reward_filter(tmp_path: Path) -> None:
     run = run_of(tmp_path, {"card_triplet_cribs": [1.0, 0.0], "crib_too_late": [0.5, 1.0]})
-    result = invoke("export", run, "--format", "sft", "--min-reward", "0.5")
+    result = invoke("export", run, "--format", "sft", "--min-reward", "0.5", "--include-oracle")
     assert result.exit_code == 0, result.stderr
     kept = [(x["task_id"], x["trial"]) for x in map(json.loads, result.stdout.splitlines())]
     assert kept == [("card_triplet_cribs", 0), ("crib_too_late", 0), ("crib_too_late", 1)]
     assert "left out 1 by the reward filter" in result.stderr
-    only = invoke("export", run, "--format", "sft", "--only-success").stdout.splitlines()
+    only = invoke(
+        "export", run, "--format", "sft", "--only-success", "--include-oracle"
+    ).stdout.splitlines()
     assert len(only) == 2
 
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from policy_agent.domain import load_pack, undescribed_tools
+from policy_agent.domain import load_pack, passed_by_doing_nothing, undescribed_tools
 from policy_agent.environment import Environment
-from tests.domain._support import pack_data, problems, tool, write_pack
+from tests.domain._support import BASE, pack_data, problems, tool, write_pack
+
+BASE_TOOL = BASE["tools"][0]
 
 BOOKS_PY = """\
 def get_book(db, book_id):
@@ -422,4 +424,117 @@ def test_a_tool_without_a_description_is_warned_about(tmp_path: Path) -> None:
     ]
     assert undescribed_tools(pack.tools[1:]) == [
         w for w in undescribed_tools(pack.tools) if not w.startswith(f"tool {name} ")
+    ]
+
+
+def test_a_write_may_add_a_field_no_record_has_yet_and_others_may_read_it(tmp_path: Path) -> None:
+    lend = tool(
+        "lend",
+        {
+            "op": "create",
+            "table": "loans",
+            "id_prefix": "L",
+            "values": {"book": "book_id", "due": "'2025-07-01'"},
+        },
+        book_id={"type": "string"},
+    )
+    renew = tool(
+        "renew",
+        {
+            "op": "update",
+            "table": "loans",
+            "key": "loan_id",
+            "preconditions": [{"check": "record.due != null", "error": "No due date."}],
+            "set": {"renewals": 1},
+        },
+        loan_id={"type": "string"},
+    )
+    database = {"books": {"BK1": {"title": "Dune"}}, "loans": {"L1": {"book": "BK1"}}}
+    task = {
+        "id": "t",
+        "user_scenario": {"instructions": "Renew L1."},
+        "evaluation_criteria": {
+            "env_assertions": [{"check": "lookup('loans', 'L1').renewals == 1"}],
+            "reward_basis": ["ENV_ASSERTION"],
+        },
+    }
+    data = pack_data(tools=[lend, renew], database=database, tasks=[task])
+    pack = load_pack(write_pack(tmp_path, data))
+    assert [t.name for t in pack.tools] == ["lend", "renew"]
+
+
+def test_a_field_read_that_no_record_has_is_an_error_with_a_did_you_mean(tmp_path: Path) -> None:
+    cancel = tool(
+        "cancel",
+        {
+            "op": "update",
+            "table": "loans",
+            "key": "loan_id",
+            "preconditions": [
+                {"check": "record.stauts == 'open'", "error": "{record.bok} is shut."}
+            ],
+            "set": {"status": "'cancelled'"},
+        },
+        loan_id={"type": "string"},
+    )
+    database = {
+        "books": {"BK1": {"title": "Dune"}},
+        "loans": {"L1": {"book": "BK1", "status": "open"}},
+    }
+    task = {
+        "id": "t",
+        "user_scenario": {"instructions": "Cancel L1."},
+        "evaluation_criteria": {
+            "env_assertions": [{"check": "lookup('books', 'BK1').titel == 'Dune'"}],
+            "reward_basis": ["ENV_ASSERTION"],
+        },
+    }
+    data = pack_data(tools=[cancel], database=database, tasks=[task])
+    assert problems(write_pack(tmp_path, data)) == [
+        (
+            "tools[0].implementation.preconditions[0].check",
+            "no field 'stauts' in the records of 'loans' (did you mean 'status'?), read at column "
+            "7 of: record.stauts == 'open'",
+        ),
+        (
+            "tools[0].implementation.preconditions[0].error",
+            "no field 'bok' in the records of 'loans' (did you mean 'book'?), read at column 8 "
+            "of: {record.bok} is shut.",
+        ),
+        (
+            "tasks[0].evaluation_criteria.env_assertions[0].check",
+            "no field 'titel' in the records of 'books' (did you mean 'title'?), read at column "
+            "23 of: lookup('books', 'BK1').titel == 'Dune'",
+        ),
+    ]
+
+
+def test_a_task_an_agent_that_refuses_everything_passes_is_warned_of(tmp_path: Path) -> None:
+    lend = tool("lend", {"op": "create", "table": "loans", "id_prefix": "L", "values": {}})
+    lend["kind"] = "write"
+    read = {"action_id": "r", "name": "get_book", "arguments": {"book_id": "BK1"}}
+    write = {"action_id": "w", "name": "lend", "arguments": {}}
+
+    def task(task_id: str, **criteria: Any) -> dict[str, Any]:
+        return {
+            "id": task_id,
+            "user_scenario": {"instructions": "Borrow BK1."},
+            "evaluation_criteria": criteria,
+        }
+
+    tasks = [
+        task("refused_on_db", actions=[read], reward_basis=["DB"]),
+        task("judged_but_not_scored", actions=[], nl_assertions=["Refuses."], reward_basis=["DB"]),
+        task("said", actions=[], communicate_info=["BK1"], reward_basis=["DB", "COMMUNICATE"]),
+        task("looked_up", actions=[read], reward_basis=["DB", "ACTION"]),
+        task("lent", actions=[write], reward_basis=["DB"]),
+    ]
+    pack = load_pack(write_pack(tmp_path, pack_data(tools=[BASE_TOOL, lend], tasks=tasks)))
+    assert passed_by_doing_nothing(pack.tools, pack.tasks) == [
+        "task refused_on_db expects no change and is scored on DB: an agent that refuses "
+        "everything passes it; add COMMUNICATE with communicate_info, or NL_ASSERTION with "
+        "nl_assertions (docs/packs.md, Scoring a refusal)",
+        "task judged_but_not_scored expects no change and is scored on DB: an agent that refuses "
+        "everything passes it; add NL_ASSERTION to its reward_basis (it has nl_assertions), or "
+        "COMMUNICATE (docs/packs.md, Scoring a refusal)",
     ]

@@ -172,8 +172,8 @@ def test_top_level_mistakes(
             {"table": "books", "key": "book_id"},
             (
                 "tools[0].implementation",
-                "give `op:` (get, find, list, create, update, delete, respond) or `python: "
-                "path/to/file.py:function`",
+                "give `op:` (get, find, list, create, update, delete, respond), `steps:` (a "
+                "list of ops) or `python: path/to/file.py:function`",
             ),
         ),
         (

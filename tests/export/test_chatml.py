@@ -22,7 +22,7 @@ from tests.report._support import HOTEL, copy_hotel
 
 def chatml(run: Path, pack: Path = HOTEL, **options: bool) -> list[ChatMLTurn]:
     out = io.StringIO()
-    export_run(load_run(run), load_pack(pack), "chatml", out, **options)  # type: ignore[arg-type]
+    export_run(load_run(run), load_pack(pack), "chatml", out, include_oracle=True, **options)  # type: ignore[arg-type]
     return [ChatMLTurn.model_validate_json(line) for line in out.getvalue().splitlines()]
 
 

@@ -74,7 +74,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _export(run: tuple[Path, Path], format: str) -> str:
     out = io.StringIO()
-    export_run(load_run(run[0]), load_pack(run[1]), format, out)
+    export_run(load_run(run[0]), load_pack(run[1]), format, out, include_oracle=True)
     return out.getvalue()
 
 

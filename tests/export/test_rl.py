@@ -43,7 +43,7 @@ def token_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelRun]:
 
 def exported(run: Path, export_format: str = "rl") -> list[dict[str, object]]:
     out = io.StringIO()
-    export_run(load_run(run), load_pack(HOTEL), export_format, out)  # type: ignore[arg-type]
+    export_run(load_run(run), load_pack(HOTEL), export_format, out, include_oracle=True)  # type: ignore[arg-type]
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

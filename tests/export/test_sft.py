@@ -28,7 +28,14 @@ from tests.report._support import HOTEL
 
 def sft(run: Path, reward_filter: RewardFilter | None = None) -> list[dict[str, Any]]:
     out = io.StringIO()
-    export_run(load_run(run), load_pack(HOTEL), "sft", out, reward_filter=reward_filter)
+    export_run(
+        load_run(run),
+        load_pack(HOTEL),
+        "sft",
+        out,
+        reward_filter=reward_filter,
+        include_oracle=True,
+    )
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -119,6 +126,7 @@ def test_the_selection_says_what_it_left_out(mixed: Path) -> None:
         "sft",
         io.StringIO(),
         reward_filter=RewardFilter(only_success=True),
+        include_oracle=True,
     )
     assert (result.records, result.selection.infrastructure_failures) == (4, 2)
     assert result.selection.filtered_out == 4

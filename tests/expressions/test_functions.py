@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import JsonValue
 
-from policy_agent.expressions import FUNCTIONS, ExpressionEvaluationError, Scope, compile_expression
+from policy_agent.expressions import (
+    FUNCTIONS,
+    ExpressionEvaluationError,
+    ExpressionSyntaxError,
+    Scope,
+    compile_expression,
+)
 
 from ._support import evaluate as ev
 from ._support import hotel
@@ -187,6 +193,7 @@ def fails(source: str, tables: bool = True, **variables: JsonValue) -> Expressio
         ("float('1e400')", 0, "the result is too large"),
         ("float([])", 6, "float() cannot convert list []"),
         ("pluck([1], 'a')", 6, "pluck() needs a list of mappings, found integer 1"),
+        ("matches(1, 'a')", 8, "matches() needs a string, got integer 1"),
         ("pluck([], 1)", 10, "pluck() needs a string, got integer 1"),
         ("lookup('nope', 'x')", 7, "there is no table 'nope'"),
         ("lookup(1, 'x')", 7, "lookup() needs a string, got integer 1"),
@@ -205,6 +212,51 @@ def test_errors(source: str, offset: int, message: str) -> None:
     caught = fails(source)
     assert message in caught.message
     assert caught.offset == offset
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "value"),
+    [
+        ("B12345", "B[0-9]{5}", True),
+        ("B1234", "B[0-9]{5}", False),
+        ("xB12345", "B[0-9]{5}", False),
+        ("Call B12345 now", ".*B[0-9]{5}.*", True),
+        ("ADA@Example.com", "(?i)[a-z]+@example\\.com", True),
+        ("", "", True),
+    ],
+)
+def test_matches_tests_the_whole_text(text: str, pattern: str, value: bool) -> None:
+    assert ev("matches(text, pattern)", text=text, pattern=pattern) is value
+
+
+def test_matches_takes_linear_time_where_a_backtracking_engine_would_hang() -> None:
+    # `(a+)+$` on a's then a b backtracks exponentially in Python's `re`: 2^40 steps here.
+    assert ev("matches(text, '(a+)+')", text="a" * 40 + "b") is False
+
+
+def test_matches_refuses_a_computed_bad_pattern_and_a_text_too_long() -> None:
+    caught = fails("matches('a', p)", p="(?=a)")
+    assert (caught.message, caught.offset) == (
+        "not a pattern matches() can use: invalid perl operator: (?=",
+        13,
+    )
+    caught = fails("matches(text, 'a*')", text="a" * 100_001)
+    assert (caught.message, caught.offset) == (
+        "the text has 100,001 characters; matches() takes 100,000",
+        8,
+    )
+
+
+def test_a_bad_literal_pattern_is_refused_when_the_expression_compiles() -> None:
+    with pytest.raises(ExpressionSyntaxError) as caught:
+        compile_expression("matches(x, '(a)\\\\1')", names=["x"])
+    assert caught.value.message == ("not a pattern matches() can use: invalid escape sequence: \\1")
+    assert caught.value.offset == 11
+    too_long = "a" * 1001
+    with pytest.raises(ExpressionSyntaxError, match="the pattern has 1,001 characters"):
+        compile_expression(f"matches(x, '{too_long}')", names=["x"])
+    with pytest.raises(ExpressionSyntaxError, match="pattern too large"):
+        compile_expression("matches(x, '(\\\\pL{1000})')", names=["x"])
 
 
 def test_argument_errors_point_at_the_start_of_the_argument() -> None:

@@ -184,3 +184,15 @@ def test_the_png_is_a_picture_of_pass_hat_k(tmp_path: Path, mixed: Path) -> None
     assert int.from_bytes(data[16:20], "big") == 640
     assert int.from_bytes(data[20:24], "big") == 420
     assert len(data) > 10_000
+
+
+def test_at_80_columns_no_header_or_cell_is_cut(demo: Path) -> None:
+    text = text_of(render_report(build_report(load_run(demo))), width=80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in text
+    header = next(line for line in lines if line.lstrip().startswith("task "))
+    assert header.split() == ["task", "trials", "passed", "rewards", "avg", "lost", "early", "ends"]
+    role_headers = [line for line in lines if "prompt" in line or "completion" in line]
+    assert any("completion" in line.split() for line in role_headers)
+    assert "cost (USD)" in text

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_agent.domain import DomainPack, Task
+from policy_agent.domain import DomainPack, Task, ToolKind
 from policy_agent.environment import Environment
 from policy_agent.records import (
     AgentMessage,
@@ -33,7 +33,7 @@ async def test_the_oracle_makes_the_expected_calls_then_tells_the_outcome(
     hotel: DomainPack,
 ) -> None:
     task = hotel.task("cancel_late_one_night_fee")
-    oracle = OracleAgent(task)
+    oracle = OracleAgent(task, kinds={tool.name: tool.kind for tool in hotel.tools})
     episode = Environment.from_pack(hotel).new_episode()
     assert (await oracle.act([])).turn == Message(content=OPENING)
     history: list = [AgentMessage(content="Hi!"), UserMessage(content="Cancel, please.")]
@@ -47,23 +47,35 @@ async def test_the_oracle_makes_the_expected_calls_then_tells_the_outcome(
         history += [step.record, result.record(step.record.call_id, action.name)]
     outcome = await oracle.act(history)
     assert isinstance(outcome.record, AgentMessage)
-    text = outcome.record.content
-    assert text.startswith("That is taken care of. The last step, cancel_booking, gave: ")
-    assert text.endswith("Please note: 249; 498.")
-    history += [outcome.record, UserMessage(content="Thanks.")]
-    assert (await oracle.act(history)).turn == Message(content=POLITE_REPLY)
+    # What it did in words, never a tool's raw JSON.
+    assert outcome.record.content == (
+        "All done: I made these changes: cancel booking (booking_id B11288). Please note: 249; 498."
+    )
+    history += [outcome.record, UserMessage(content="Yes, please cancel it.")]
+    assert (await oracle.act(history)).turn == Message(
+        content=f"That is all in place: cancel booking (booking_id B11288). {POLITE_REPLY}"
+    )
 
 
-async def test_a_long_last_result_is_shortened(hotel: DomainPack) -> None:
-    oracle = OracleAgent(hotel.task("employer_booking_refused"))
+async def test_after_look_ups_only_the_oracle_says_it_changed_nothing(hotel: DomainPack) -> None:
+    oracle = OracleAgent(
+        hotel.task("employer_booking_refused"), kinds={"get_booking_details": ToolKind.READ}
+    )
     history = [
         UserMessage(content="Hello"),
-        ToolResult(call_id="c", name="find", content="x" * 500),
+        AgentToolCall(call_id="c", name="get_booking_details", arguments={"booking_id": "B1"}),
+        ToolResult(call_id="c", name="get_booking_details", content="x" * 500),
+        AgentToolCall(call_id="d", name="cancel_booking", arguments={"booking_id": "B1"}),
+        ToolResult(call_id="d", name="cancel_booking", content="Error: Not yours.", error=True),
     ]
     step = await oracle.act(history)
     assert isinstance(step.record, AgentMessage)
-    assert (
-        step.record.content == f"That is taken care of. The last step, find, gave: {'x' * 200}..."
+    assert step.record.content == "I could not cancel booking (booking_id B1) (Not yours.)."
+    step = await oracle.act(history[:3])
+    assert isinstance(step.record, AgentMessage)
+    assert step.record.content == (
+        "I have looked into your request. I checked get booking details (booking_id B1). "
+        "I have made no change."
     )
 
 
@@ -193,7 +205,10 @@ async def test_the_oracle_and_the_brief_user_take_turns_through_both_sides_actio
         ("AgentMessage", turns[7][1]),
         ("UserMessage", "Thank you. ###STOP###"),
     ]
-    assert turns[7][1].startswith("That is taken care of.")
+    assert turns[7][1] == (
+        "I have looked into your request. I checked check line (line_id L1); check line "
+        "(line_id L1). I have made no change."
+    )
     assert [r.call_id for r in episode.messages if isinstance(r, AgentToolCall)] == [
         "call_1",
         "call_2",

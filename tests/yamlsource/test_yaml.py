@@ -168,3 +168,34 @@ def test_nesting_is_bounded(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="nested more than 100 levels"):
         load_yaml(_write(tmp_path, "a.yaml", "[" * 102 + "]" * 102))
     assert load_yaml(_write(tmp_path, "a.yaml", "[" * 101 + "]" * 101)).data is not None
+
+
+def test_a_marker_read_as_a_comment_after_unquoted_text_is_reported(tmp_path: Path) -> None:
+    text = (
+        "- Thank you, that's all. ###STOP###\n"
+        "- 'Quoted, so kept. ###STOP###'\n"
+        "- A plain comment  # nothing to see\n"
+        "# a whole-line comment may name ###STOP###\n"
+        "- key: value ###TRANSFER###\n"
+    )
+    document = load_yaml(_write(tmp_path, "a.yaml", text))
+    assert document.data == [
+        "Thank you, that's all.",
+        "Quoted, so kept. ###STOP###",
+        "A plain comment",
+        {"key": "value"},
+    ]
+    assert [(issue.loc, issue.line, issue.message) for issue in document.issues] == [
+        (
+            (0,),
+            1,
+            "YAML reads ###STOP### here as a comment (a # after a space starts one), so the "
+            'text ends without it; put the text in quotes: "Thank you, that\'s all. ###STOP###"',
+        ),
+        (
+            (3, "key"),
+            5,
+            "YAML reads ###TRANSFER### here as a comment (a # after a space starts one), so the "
+            'text ends without it; put the text in quotes: "value ###TRANSFER###"',
+        ),
+    ]
