@@ -166,17 +166,17 @@ def chat(
         )
         raise click.UsageError(problems) from None
     console = Console(highlight=False, soft_wrap=True)
-    agent_server, warning = asyncio.run(detect_agent_server(config))
-    if warning is not None:
-        console.print(f"[yellow]warning:[/] {_escape(warning)}")
-    assert agent_server is not None  # a model agent always has a profile
     try:
-        agent = Agent.from_pack(pack, config, profile=profile_named(agent_server.profile))
         if not no_preflight:
             asyncio.run(check_role(config.model, role="agent", chat=transport == "chat"))
     except LLMError as error:
         console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
         raise SystemExit(1) from None
+    agent_server, warning = asyncio.run(detect_agent_server(config))
+    if warning is not None:
+        console.print(f"[yellow]warning:[/] {_escape(warning)}")
+    assert agent_server is not None  # a model agent always has a profile
+    agent = Agent.from_pack(pack, config, profile=profile_named(agent_server.profile))
     mode = "instruct" if instruct else "thinking"
     console.print(
         f"[bold]{_escape(pack.name)} {_escape(pack.version)}[/] with agent "

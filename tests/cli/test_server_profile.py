@@ -36,7 +36,8 @@ def test_a_run_on_vllm_0_17_1_records_its_profile_and_sends_reasoning_as_reasoni
 ) -> None:
     script = Script.model_validate({"roles": lookup_then_thanks(), "vllm_version": "0.17.1"})
     with ScriptedServer(script) as server:
-        config = write_config(tmp_path, server.base_url, tasks=["crib_too_late"])
+        tasks = ["crib_too_late", "cancel_free_window"]
+        config = write_config(tmp_path, server.base_url, tasks=tasks, concurrency=1)
         result = invoke("run", config, "--quiet")
         requests = server.requests
     assert result.exit_code == 0, result.stderr
@@ -46,6 +47,10 @@ def test_a_run_on_vllm_0_17_1_records_its_profile_and_sends_reasoning_as_reasoni
         "version": "0.17.1",
         "detected_from": f"{root(server)}/version",
     }
+    [directory] = (tmp_path / "runs").iterdir()
+    shown = invoke("show", directory, "--plain", "--width", "200")
+    assert shown.exit_code == 0, shown.stderr
+    assert "; agent server vllm-0.17 0.17.1\n" in shown.stdout
     agent_chats = [
         r.body for r in requests if r.path == "/v1/chat/completions" and r.body["model"] == "agent"
     ]
