@@ -29,8 +29,10 @@ from policy_agent.agent._history import to_chat_messages, to_openai_messages
 from policy_agent.agent._step import AgentStep, GaveUpStep, MessageStep, ToolCallStep
 from policy_agent.domain import DomainPack
 from policy_agent.format import (
+    CARD_MINIMUM,
     FunctionSpec,
     PromptStyle,
+    ServerProfile,
     card_system_prompt,
     functions_from_openai,
     policy_only_system_prompt,
@@ -98,10 +100,16 @@ class Agent:
         tools: Sequence[Mapping[str, JsonValue]],
         config: AgentConfig,
         client: ModelClient | None = None,
+        profile: ServerProfile | None = None,
     ) -> None:
         """`tools` are OpenAI function schemas; `client` defaults to one for `config.model`,
-        made when the first model call needs it."""
+        made when the first model call needs it. `profile` is the vLLM release line serving
+        the agent (detected when a run starts); by default the one `config.server_profile`
+        names, else the card minimum."""
         self.config = config
+        self.profile: ServerProfile = profile or config.named_profile() or CARD_MINIMUM
+        """What the agent's server does with the format: how calls are typed when we parse,
+        how tools reach the template when we render (docs/servers.md)."""
         self.functions: tuple[FunctionSpec, ...] = functions_from_openai([dict(t) for t in tools])
         self.openai_tools = [dict(tool) for tool in tools]
         # Template style: the template appends the tools block itself (from tools= in chat,
@@ -131,7 +139,11 @@ class Agent:
 
     @classmethod
     def from_pack(
-        cls, pack: DomainPack, config: AgentConfig, client: ModelClient | None = None
+        cls,
+        pack: DomainPack,
+        config: AgentConfig,
+        client: ModelClient | None = None,
+        profile: ServerProfile | None = None,
     ) -> Agent:
         """The agent of a domain pack: its policy and its agent tools."""
         return cls(
@@ -139,6 +151,7 @@ class Agent:
             tools=[tool.openai_schema() for tool in pack.tools],
             config=config,
             client=client,
+            profile=profile,
         )
 
     def messages(
@@ -200,6 +213,7 @@ class Agent:
                     action_taken=action,
                     dropped_calls=turn.calls[1:] if kept else [],
                     dropped_text=turn.content if kept else None,
+                    vllm_would=answer.vllm_would,
                     generation=generation,
                 )
             )
@@ -268,6 +282,7 @@ class Agent:
                 self.functions,
                 thinking=config.model.thinking,
                 finish_reason=completion.finish_reason,
+                profile=self.profile,
             )
         else:
             template = config.style is PromptStyle.TEMPLATE
@@ -289,6 +304,7 @@ class Agent:
                     completion.reasoning,
                     self.functions,
                     finish_reason=completion.finish_reason,
+                    profile=self.profile,
                 )
         generation = completion.generation(
             transport=self.config.transport,
@@ -306,4 +322,5 @@ class Agent:
             self.functions if template else None,
             thinking=self.config.model.thinking,
             truncate_history_thinking=self._truncate_history_thinking,
+            served_by=self.profile,
         )

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from policy_agent.format import (
+    CARD_MINIMUM,
     FunctionSpec,
+    ServerProfile,
     parse_answer,
     parse_completion,
     parse_structured,
     split_reasoning,
+    vllm_reading,
 )
 from policy_agent.llm import StructuredToolCall
 from policy_agent.records import (
@@ -28,6 +31,7 @@ from policy_agent.records import (
     ToolCall,
     Violation,
     ViolationCode,
+    VllmReading,
 )
 
 
@@ -40,6 +44,9 @@ class ModelAnswer:
     echo: ChatAssistantMessage
     """The answer as it is shown back to the model with a correction (no reasoning: a
     correction is a user turn, so the template would drop it anyway)."""
+    vllm_would: VllmReading | None = None
+    """For a violation in an answer we parsed: the calls the server profile's vLLM would have
+    executed of it (`vllm_reading`), when there are any."""
 
 
 def read_text(
@@ -48,12 +55,16 @@ def read_text(
     *,
     thinking: bool,
     finish_reason: str | None = None,
+    profile: ServerProfile = CARD_MINIMUM,
 ) -> ModelAnswer:
-    """A raw completion (the completions transport): `parse_completion`'s turn."""
+    """A raw completion (the completions transport): `parse_completion`'s turn, its calls
+    typed as `profile`'s release types them."""
     split = split_reasoning(text, opened=thinking)
+    turn = parse_completion(text, functions, thinking=thinking, profile=profile)
     answer = ModelAnswer(
-        turn=parse_completion(text, functions, thinking=thinking),
+        turn=turn,
         echo=ChatAssistantMessage(content=split.answer.strip()),
+        vllm_would=_lenient(turn, split.answer, functions, profile) if split.finished else None,
     )
     return _cut_off(answer, finish_reason)
 
@@ -64,6 +75,7 @@ def read_chat_content(
     functions: Sequence[FunctionSpec],
     *,
     finish_reason: str | None,
+    profile: ServerProfile = CARD_MINIMUM,
 ) -> ModelAnswer:
     """A chat completion whose content the client parses (card style: no `tools=` sent).
 
@@ -73,11 +85,15 @@ def read_chat_content(
     split = split_reasoning(content or "", opened=False)
     reasoning = _join(_stripped(server_reasoning), split.reasoning)
     turn = (
-        parse_answer(split.answer, functions, reasoning=reasoning)
+        parse_answer(split.answer, functions, reasoning=reasoning, profile=profile)
         if split.finished
         else _unterminated(reasoning)
     )
-    answer = ModelAnswer(turn=turn, echo=ChatAssistantMessage(content=split.answer.strip()))
+    answer = ModelAnswer(
+        turn=turn,
+        echo=ChatAssistantMessage(content=split.answer.strip()),
+        vllm_would=_lenient(turn, split.answer, functions, profile) if split.finished else None,
+    )
     return _cut_off(answer, finish_reason)
 
 
@@ -109,6 +125,16 @@ def read_structured(
         or None,
     )
     return _cut_off(ModelAnswer(turn=turn, echo=echo), finish_reason)
+
+
+def _lenient(
+    turn: AgentTurn, answer: str, functions: Sequence[FunctionSpec], profile: ServerProfile
+) -> VllmReading | None:
+    """What vLLM would have run of a rejected answer, if it would have run anything."""
+    if not isinstance(turn, Violation):
+        return None
+    reading = vllm_reading(answer, functions, profile)
+    return reading if reading.calls else None
 
 
 def _calls(turn: AgentTurn) -> list[ToolCall]:
@@ -157,7 +183,7 @@ def _cut_off(answer: ModelAnswer, finish_reason: str | None) -> ModelAnswer:
             )
         case _:
             assert_never(turn)
-    return ModelAnswer(turn=found, echo=answer.echo)
+    return ModelAnswer(turn=found, echo=answer.echo, vllm_would=answer.vllm_would)
 
 
 def _where(violation: Violation) -> str:

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
-from policy_agent.format import PromptStyle
+from policy_agent.format import (
+    CARD_MINIMUM,
+    PROFILE_NAMES,
+    PromptStyle,
+    ServerProfile,
+    profile_named,
+)
 from policy_agent.llm import ModelConfig
 
 DEFAULT_FEEDBACK = (
@@ -81,3 +95,31 @@ class AgentConfig(BaseModel):
         "calls).",
     )
     violations: ViolationPolicy = Field(default_factory=ViolationPolicy)
+    server_profile: str = Field(
+        default="auto",
+        description="Which vLLM release line serves the agent (docs/servers.md): `auto` asks "
+        "the server (GET /version) when the run starts, falling back to the card minimum "
+        f"`{CARD_MINIMUM.name}`; or one of {', '.join(PROFILE_NAMES)}.",
+    )
+
+    @field_validator("server_profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value != "auto" and value not in PROFILE_NAMES:
+            raise ValueError(f"give auto or one of {', '.join(PROFILE_NAMES)}, not {value!r}")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_auto(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        # `auto` is left out, so runs made before the field existed keep their resume hash;
+        # the profile a run used is in run.json's `agent_server`.
+        data: dict[str, object] = handler(self)
+        if data.get("server_profile") == "auto":
+            del data["server_profile"]
+        return data
+
+    def named_profile(self) -> ServerProfile | None:
+        """The profile the config names, or None for `auto` (detected when a run starts)."""
+        return None if self.server_profile == "auto" else profile_named(self.server_profile)

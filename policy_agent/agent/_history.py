@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 
-from policy_agent.format import neutralise
+from policy_agent.format import HISTORY_REASONING_FIELD, neutralise
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -73,12 +73,20 @@ def to_chat_messages(records: Iterable[ConversationRecord]) -> list[ChatMessage]
     return messages
 
 
-def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+def to_openai_messages(
+    messages: Sequence[ChatMessage],
+    *,
+    reasoning_field: Literal["reasoning", "reasoning_content"] = HISTORY_REASONING_FIELD,
+) -> list[dict[str, Any]]:
     """Chat messages as a chat-completions request body carries them.
 
     Tool-call arguments become JSON strings (as OpenAI sends them; vLLM decodes them before
-    templating), reasoning goes in `reasoning_content` (what the chat template reads), and an
-    assistant message without text sends `""`, never null, which a template would print.
+    templating), and an assistant message without text sends `""`, never null, which a
+    template would print. Past reasoning goes in `reasoning` and only there: vLLM 0.17-0.21
+    read no other field (a `reasoning_content` would be dropped and the template would render
+    `<think></think>` where our log has the reasoning), and 0.22+ read it first
+    (docs/servers.md, "History"). `reasoning_field="reasoning_content"` is for files read by
+    other tools (the SFT export), never for a request.
     """
     body: list[dict[str, Any]] = []
     for message in messages:
@@ -96,7 +104,7 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             case ChatAssistantMessage():
                 entry: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
                 if message.reasoning_content is not None:
-                    entry["reasoning_content"] = message.reasoning_content
+                    entry[reasoning_field] = message.reasoning_content
                 if message.tool_calls:
                     entry["tool_calls"] = [
                         {

@@ -62,6 +62,14 @@ _RESULT_LINES = 20
     show_default=True,
     help="card: functions in the system prompt; template: sent as tools=.",
 )
+@click.option(
+    "--server-profile",
+    default="auto",
+    show_default=True,
+    metavar="auto|vllm-0.NN",
+    help="The vLLM release line serving the agent (docs/servers.md); auto: ask the server "
+    "(GET /version).",
+)
 @click.option("--instruct", is_flag=True, help="Instruct mode: no reasoning before answers.")
 @click.option("--api-key-env", metavar="NAME", help="Environment variable holding the API key.")
 @click.option(
@@ -109,6 +117,7 @@ def chat(
     agent_api_base: str | None,
     transport: str,
     style: str,
+    server_profile: str,
     instruct: bool,
     api_key_env: str | None,
     violations: str,
@@ -129,7 +138,9 @@ def chat(
 
     from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
     from policy_agent.environment import Environment, InitialStateError
+    from policy_agent.format import profile_named
     from policy_agent.llm import LLMError, ModelConfig, check_role
+    from policy_agent.simulation import detect_agent_server
 
     pack = load_pack_or_exit(domain)
     try:
@@ -149,6 +160,7 @@ def chat(
             transport=transport,  # type: ignore[arg-type]  # click.Choice checked the value
             style=style,  # type: ignore[arg-type]
             violations=ViolationPolicy(strategy=violations),  # type: ignore[arg-type]
+            server_profile=server_profile,
         )
     except ValidationError as error:
         problems = "; ".join(
@@ -157,16 +169,21 @@ def chat(
         raise click.UsageError(problems) from None
     console = Console(highlight=False, soft_wrap=True)
     try:
-        agent = Agent.from_pack(pack, config)
         if not no_preflight:
             asyncio.run(check_role(config.model, role="agent", chat=transport == "chat"))
     except LLMError as error:
         console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
         raise SystemExit(1) from None
+    agent_server, warning = asyncio.run(detect_agent_server(config))
+    if warning is not None:
+        console.print(f"[yellow]warning:[/] {_escape(warning)}")
+    assert agent_server is not None  # a model agent always has a profile
+    agent = Agent.from_pack(pack, config, profile=profile_named(agent_server.profile))
     mode = "instruct" if instruct else "thinking"
     console.print(
         f"[bold]{_escape(pack.name)} {_escape(pack.version)}[/] with agent "
-        f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode)."
+        f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode, "
+        f"server profile {agent_server.profile})."
     )
     console.print("You are the customer. Type a message; /quit or Ctrl-D ends the chat.")
     if pack.user_tools:

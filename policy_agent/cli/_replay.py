@@ -17,6 +17,7 @@ from policy_agent.cli import main
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+    from policy_agent.trajectory import AgentServer
     from policy_agent.tui import ReplayRun
 
 
@@ -172,11 +173,20 @@ def _index(replay: ReplayRun) -> RenderableType:
     heading = Text(
         f"{manifest.run_id}: {len(entries)} of {manifest.episodes_planned} episodes, "
         f"{failed} failed"
-        + (f" ({superseded} earlier attempts superseded, not listed)" if superseded else ""),
+        + (f" ({superseded} earlier attempts superseded, not listed)" if superseded else "")
+        + _agent_server(manifest.agent_server),
         style="bold",
     )
     hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")
     return Group(heading, table, hint) if entries else Group(heading)
+
+
+def _agent_server(server: AgentServer | None) -> str:
+    """The run's server profile, for the heading (nothing for runs that did not record it)."""
+    if server is None:
+        return ""
+    version = f" {server.version}" if server.version is not None else ""
+    return f"; agent server {server.profile}{version}"
 
 
 def _print(console: Console, renderable: RenderableType, *, plain: bool) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         Simulation,
         SimulationConfig,
     )
-    from policy_agent.trajectory import Resumption, RunStore
+    from policy_agent.trajectory import AgentServer, Resumption, RunStore
 
 
 _INFRASTRUCTURE_FAILED = 3
@@ -74,6 +74,12 @@ class _ConfigProblem(click.ClickException):
     type=click.Choice(["card", "template"]),
     help="card: functions in the system prompt; template: tools= through the chat template.",
 )
+@click.option(
+    "--server-profile",
+    metavar="auto|vllm-0.NN",
+    help="The vLLM release line serving the agent (docs/servers.md: vllm-0.17 ... vllm-0.33); "
+    "auto: ask its server (GET /version) when the run starts.",
+)
 @click.option("--instruct", is_flag=True, help="The agent model without thinking (instruct mode).")
 @click.option("--tasks", help="Comma-separated task ids (default: the config's, or all).")
 @click.option("--trials", type=click.IntRange(min=1), help="Episodes per task.")
@@ -115,6 +121,7 @@ def run(
     user_api_base: str | None,
     transport: str | None,
     style: str | None,
+    server_profile: str | None,
     instruct: bool,
     tasks: str | None,
     trials: int | None,
@@ -148,6 +155,7 @@ def run(
         user_api_base=user_api_base,
         transport=transport,
         style=style,
+        server_profile=server_profile,
         instruct=instruct,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None,
         trials=trials,
@@ -163,7 +171,7 @@ def run(
     if not no_preflight:
         # Before the clients are made: a dead server is said before litellm has even loaded.
         _preflight(config)
-    simulation = _simulation(config, pack)
+    simulation = _simulation(config, pack, _agent_server(config, resume))
     store = _store(simulation, resume)
     resumption = _resumption(store, keep_failed=keep_failed) if resume else None
     planned = len(simulation.episodes)
@@ -266,14 +274,45 @@ def _pack(path: Path) -> DomainPack:
         raise _ConfigProblem(error.report()) from None
 
 
-def _simulation(config: SimulationConfig, pack: DomainPack) -> Simulation:
+def _simulation(
+    config: SimulationConfig, pack: DomainPack, agent_server: AgentServer | None
+) -> Simulation:
     from policy_agent.llm import LLMError
     from policy_agent.simulation import ConfigError, Simulation
 
     try:
-        return Simulation(config, pack)
+        return Simulation(config, pack, agent_server=agent_server)
     except (ConfigError, LLMError) as error:
         raise _ConfigProblem(str(error)) from None
+
+
+def _agent_server(config: SimulationConfig, resume: Path | None) -> AgentServer | None:
+    """The agent's server profile (asked of its server for `auto`), said on stderr; a resumed
+    run whose server now reports another profile than run.json's is warned about."""
+    from policy_agent.simulation import detect_agent_server
+    from policy_agent.trajectory import RunStore, RunStoreError
+
+    agent_server, warning = asyncio.run(detect_agent_server(config.agent))
+    if warning is not None:
+        click.echo(f"warning: {warning}", err=True)
+    if agent_server is None:
+        return None
+    said = f" {agent_server.version}" if agent_server.version is not None else ""
+    click.echo(
+        f"Agent server: {agent_server.profile}{said} ({agent_server.detected_from})", err=True
+    )
+    if resume is not None:
+        try:
+            before = RunStore.open(resume).manifest.agent_server
+        except RunStoreError:
+            before = None
+        if before is not None and before.profile != agent_server.profile:
+            click.echo(
+                f"warning: the run began with server profile {before.profile}, and its "
+                f"episodes from now on use {agent_server.profile}",
+                err=True,
+            )
+    return agent_server
 
 
 def _warn_about_limits(config: SimulationConfig) -> None:
@@ -355,6 +394,7 @@ def _store(simulation: Simulation, resume: Path | None) -> RunStore:
             domain_hash=simulation.pack.content_hash,
             config=config,
             domain_parts=simulation.pack.content_parts,
+            agent_server=simulation.agent_server,
         )
     except RunStoreError as error:
         raise _ConfigProblem(str(error)) from None

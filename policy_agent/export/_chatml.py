@@ -11,11 +11,17 @@ are its tokens as the server saw and sampled them; `--format rl` lays them out f
   no longer matches its hash (the pack's policy or tools, or the agent's format, changed since
   the run) is refused, or exported with `exact: false` when the caller allows it.
 - chat transport (`exact: false`): the server rendered the prompt, and its reasoning parser split
-  the model's text. `prompt` is rendered here from the same messages with the same template
-  rules (FORMAT.md, so the same bytes vLLM builds from that request), and `completion` is the
-  turn as the chat template renders it (`{reasoning}\\n</think>\\n{answer}<|im_end|>`): the
-  model's words, but its exact whitespace around `</think>` and its tool-call markup (template
-  style) are not recorded, so they are the template's.
+  the model's text. `prompt` is rendered here from the same messages with the template's rules
+  and the run's server profile (FORMAT.md, docs/servers.md). It is the prompt vLLM built only
+  when the server ran the card's chat template (the Nemotron-3 template policy-agent follows,
+  not a `--chat-template` of its own) and read every field the request sent: past reasoning
+  is sent as `reasoning`, which every supported release reads, so runs made since then match;
+  earlier chat runs on vLLM 0.17-0.21 sent `reasoning_content`, which those releases ignored.
+  Nothing in the run proves the server's template, so the line says `exact: false`.
+  `completion` is the turn as the chat template renders it
+  (`{reasoning}\\n</think>\\n{answer}<|im_end|>`): the model's
+  words, but its exact whitespace around `</think>` and its tool-call markup (template style)
+  are not recorded, so they are the template's.
 Rejected attempts (violation events) are not exported: only the turns the conversation kept.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from policy_agent.agent import Agent, AgentConfig
 from policy_agent.domain import DomainPack
+from policy_agent.format import profile_named
 from policy_agent.llm import ModelConfig
 from policy_agent.simulation import ModelAgentConfig, SimulationConfig
 
@@ -16,10 +17,14 @@ ORACLE_FORMAT = AgentConfig(model=ModelConfig(model="oracle"))
 as the default agent format would show them (chat transport, card style, thinking on)."""
 
 
-def prompt_agent(config: SimulationConfig, pack: DomainPack) -> Agent:
+def prompt_agent(
+    config: SimulationConfig, pack: DomainPack, *, profile: str | None = None
+) -> Agent:
     """An agent with the run's format (transport, style, thinking) on `pack`'s policy and tools.
 
-    The API key variable is dropped from the model config: no call is made, so none is needed.
+    `profile` is the server profile the run used (run.json's `agent_server`): template-style
+    prompts depend on it. The API key variable is dropped from the model config: no call is
+    made, so none is needed.
     """
     agent = config.agent
     if isinstance(agent, ModelAgentConfig):
@@ -29,4 +34,6 @@ def prompt_agent(config: SimulationConfig, pack: DomainPack) -> Agent:
         )
     else:
         settings = ORACLE_FORMAT
-    return Agent.from_pack(pack, settings)
+    return Agent.from_pack(
+        pack, settings, profile=profile_named(profile) if profile is not None else None
+    )

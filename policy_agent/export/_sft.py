@@ -47,7 +47,9 @@ def sft_record(episode: Episode, agent: Agent) -> SFTRecord:
     """The SFT line of one episode, in the format of `agent` (see `prompt_agent`)."""
     given = to_chat_messages(episode.messages[: episode.initial_messages])
     return SFTRecord(
-        messages=to_openai_messages(agent.messages(episode.messages)),
+        messages=to_openai_messages(
+            agent.messages(episode.messages), reasoning_field="reasoning_content"
+        ),
         given_messages=len(given),
         tools=agent.openai_tools,
         tools_in_system_prompt=agent.config.style is PromptStyle.CARD,

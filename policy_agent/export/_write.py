@@ -74,7 +74,8 @@ def export_run(
         return ExportResult(selection=selection, records=len(results.simulations))
     if export_format == "rl":
         return _write_rl(run, selection, out)
-    agent = prompt_agent(config, pack)
+    server = run.manifest.agent_server
+    agent = prompt_agent(config, pack, profile=server.profile if server is not None else None)
     records = inexact = 0
     for episode in selection.episodes:
         if export_format == "sft":

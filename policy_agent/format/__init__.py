@@ -48,6 +48,7 @@ from policy_agent.format._prompt import (
 )
 from policy_agent.format._reasoning import SplitReasoning, split_reasoning
 from policy_agent.format._values import ServerTypingError, coerce_value, cut_value
+from policy_agent.format._vllm_reading import vllm_reading
 
 __all__ = [
     "CARD_MINIMUM",
@@ -89,5 +90,6 @@ __all__ = [
     "system_prompt",
     "template_system_prompt",
     "template_tools_block",
+    "vllm_reading",
     "with_template_tools",
 ]

@@ -25,7 +25,13 @@ from policy_agent.llm._errors import (
     ServerError,
     ServerUnreachable,
 )
-from policy_agent.llm._preflight import check_role, is_other_model, served_name
+from policy_agent.llm._preflight import (
+    ServerVersion,
+    check_role,
+    is_other_model,
+    served_name,
+    server_version,
+)
 from policy_agent.llm._protocol import ModelClient
 from policy_agent.llm._retries import Backoff, longest_call_s, with_retries
 from policy_agent.llm._tokens import (
@@ -54,6 +60,7 @@ __all__ = [
     "RequestRejected",
     "ServerError",
     "ServerUnreachable",
+    "ServerVersion",
     "StructuredToolCall",
     "TokensNotReturned",
     "Usage",
@@ -64,6 +71,7 @@ __all__ = [
     "longest_call_s",
     "served_name",
     "server_timing",
+    "server_version",
     "token_trace",
     "warn_missing",
     "with_retries",

@@ -160,3 +160,48 @@ class _Answer:
             if isinstance(message, str):
                 return message
         return self.text[:300]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerVersion:
+    """What a server said when asked which vLLM release it runs."""
+
+    url: str
+    """The URL asked (`GET <server root>/version`)."""
+    version: str | None
+    """vLLM's `{"version": ...}`, or None when the server gave none."""
+    problem: str | None = None
+    """Why there is no version (unreachable, HTTP 404, not vLLM's answer); None with one."""
+
+
+async def server_version(api_base: str) -> ServerVersion:
+    """Ask a server its vLLM release: `GET /version` at the root its `api_base` (`.../v1`) lies
+    under, where vLLM serves it (no key needed). Never raises: a failure is `problem`."""
+    import aiohttp  # imported here: the package is imported by readers that never call out
+
+    base = api_base.rstrip("/")
+    root = base[: -len("/v1")] if base.endswith("/v1") else base
+    url = f"{root}/version"
+    limit = aiohttp.ClientTimeout(total=PREFLIGHT_TIMEOUT_S)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=limit) as session,
+            session.get(url) as response,
+        ):
+            answer = _Answer(response.status, await response.text())
+    except TimeoutError:
+        return ServerVersion(
+            url=url, version=None, problem=f"no answer within {PREFLIGHT_TIMEOUT_S:g} s"
+        )
+    except (aiohttp.ClientError, OSError) as error:
+        return ServerVersion(url=url, version=None, problem=str(error) or type(error).__name__)
+    if answer.status != 200:
+        return ServerVersion(url=url, version=None, problem=f"HTTP {answer.status}")
+    try:
+        body = json.loads(answer.text)
+    except ValueError:
+        body = None
+    version = body.get("version") if isinstance(body, dict) else None
+    if not isinstance(version, str):
+        return ServerVersion(url=url, version=None, problem=f"not vLLM's answer: {answer.said()}")
+    return ServerVersion(url=url, version=version)

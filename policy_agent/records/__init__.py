@@ -53,6 +53,7 @@ from policy_agent.records._events import (
     UserRetryEvent,
     ViolationAction,
     ViolationEvent,
+    VllmReading,
 )
 from policy_agent.records._reward import (
     ActionCheck,
@@ -133,6 +134,7 @@ __all__ = [
     "ViolationAction",
     "ViolationCode",
     "ViolationEvent",
+    "VllmReading",
     "assertion_source",
     "now",
 ]

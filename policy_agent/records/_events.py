@@ -23,6 +23,20 @@ EventRole = Literal["agent", "user", "judge", "runner", "evaluator"]
 """Who failed: a model role, the runner (a bug: ours or a plug-in's), or the evaluator."""
 
 
+class VllmReading(Record):
+    """What the profile's vLLM release would have made of an answer our parser rejected."""
+
+    profile: str
+    """The server profile whose reading this is (`vllm-0.17`, ...)."""
+    calls: list[ToolCall] = Field(default_factory=list)
+    """The calls it would have executed, arguments typed as that release types them."""
+    content: str | None = None
+    """The message text it would have passed on (text before the first call)."""
+    detail: str | None = None
+    """What else happened: its parser failed (the whole answer as text), or it would have sent
+    arguments that are not JSON."""
+
+
 class ViolationEvent(Record):
     """A model answer that was not one action, and what the agent did about it."""
 
@@ -34,6 +48,10 @@ class ViolationEvent(Record):
     """For `keep_first`: the calls that were not run (the first of `violation.calls` was)."""
     dropped_text: str | None = None
     """For `keep_first`: text of the answer that was not kept."""
+    vllm_would: VllmReading | None = None
+    """When we parsed the answer and the agent's vLLM release would have executed calls of it
+    (a missing closing tag, a repeated parameter, text after the call): what it would have
+    run. None otherwise, and in events written before it was recorded."""
     generation: Generation
     """The rejected attempt: raw completion, usage, latency, seed, attempt number."""
     timestamp: datetime = Field(default_factory=now)

@@ -261,6 +261,13 @@ class Script(_Strict):
             "--enable-prompt-tokens-details` with prefix caching does (stand-in blocks of 16)."
         ),
     )
+    vllm_version: str | None = Field(
+        default=None,
+        min_length=1,
+        description='Answer GET /version with `{"version": <this>}`, as vLLM does (e.g. '
+        "`0.17.1`), so a run detects that release's server profile; none: 404, as a server "
+        "that is not vLLM answers.",
+    )
     roles: dict[str, Role] = Field(min_length=1)
 
     @model_validator(mode="after")

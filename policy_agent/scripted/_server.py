@@ -1,8 +1,9 @@
 """The scripted OpenAI-compatible HTTP server: a stand-in for vLLM in tests, benchmarks and replays.
 
 Serves POST /v1/chat/completions and POST /v1/completions (non-streaming only), GET /v1/models,
-GET /health, and GET /v1/_requests (every request received, for assertions). Runs inside an
-existing event loop (`async with`) or in a background thread of its own (`with`).
+GET /health, GET /version (the script's `vllm_version`, else 404) and GET /v1/_requests (every
+request received, for assertions). Runs inside an existing event loop (`async with`) or in a
+background thread of its own (`with`).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class ScriptedServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/_requests", self._recorded)
         app.router.add_get("/health", self._health)
+        app.router.add_get("/version", self._version)
         # No access log: it costs more than answering. Handlers are cancelled when the client
         # disconnects, so a `hang` answer ends with the client's timeout.
         runner = web.AppRunner(
@@ -233,6 +235,13 @@ class ScriptedServer:
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)
+
+    async def _version(self, request: web.Request) -> web.StreamResponse:
+        # vLLM serves /version outside /v1 and without the API key check.
+        version = self.script.vllm_version
+        if version is None:
+            return web.Response(status=404, text="Not Found")
+        return _json(200, json.dumps({"version": version}))
 
 
 def _json(status: int, body: str) -> web.Response:

@@ -53,9 +53,11 @@ from policy_agent.simulation._progress import (
 )
 from policy_agent.simulation._runner import PlannedEpisode, Simulation, plan
 from policy_agent.simulation._seeds import episode_seed
+from policy_agent.simulation._server import CONFIG_SOURCE, detect_agent_server
 from policy_agent.simulation._simulate import simulate
 
 __all__ = [
+    "CONFIG_SOURCE",
     "HASH_EXCLUDES",
     "TAU2_GREETING",
     "AgentPlayer",
@@ -85,6 +87,7 @@ __all__ = [
     "check_pack",
     "config_for_domain",
     "database_state",
+    "detect_agent_server",
     "episode_seed",
     "history_records",
     "infrastructure_cause",

@@ -200,6 +200,7 @@ class Overrides:
     user_api_base: str | None = None
     transport: str | None = None
     style: str | None = None
+    server_profile: str | None = None
     instruct: bool = False
     tasks: list[str] | None = None
     trials: int | None = None
@@ -223,6 +224,7 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         "--agent-api-base": flags.agent_api_base is not None,
         "--transport": flags.transport is not None,
         "--style": flags.style is not None,
+        "--server-profile": flags.server_profile is not None,
         "--instruct": flags.instruct,
     }
     if agent.get("kind") == "oracle" and any(needs_model.values()):
@@ -237,6 +239,8 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         agent["transport"] = flags.transport
     if flags.style is not None:
         agent["style"] = flags.style
+    if flags.server_profile is not None:
+        agent["server_profile"] = flags.server_profile
     if flags.instruct:
         agent["model"]["thinking"] = False
     data["agent"] = agent

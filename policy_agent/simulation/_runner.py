@@ -18,10 +18,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic import JsonValue
+
 from policy_agent.agent import Agent
 from policy_agent.domain import DomainPack, Task
 from policy_agent.environment import Environment
 from policy_agent.evaluation import Evaluator, JudgeRequired
+from policy_agent.format import profile_named
 from policy_agent.llm import LLMClient, ModelClient, ModelConfig, close_connections
 from policy_agent.records import Episode, RoleTotals, TerminationReason
 from policy_agent.simulation._config import (
@@ -43,7 +46,13 @@ from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._processes import play_in_processes
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
-from policy_agent.trajectory import Resumption, RunManifest, RunStore, plan_resumption
+from policy_agent.trajectory import (
+    AgentServer,
+    Resumption,
+    RunManifest,
+    RunStore,
+    plan_resumption,
+)
 from policy_agent.user import UserSimulator, make_user
 
 RecordEpisode = Callable[[Episode], Awaitable[None]]
@@ -109,11 +118,14 @@ class Simulation:
         pack: DomainPack,
         *,
         clients: Mapping[str, ModelClient] | None = None,
+        agent_server: AgentServer | None = None,
     ) -> None:
         """Compile the pack and make the clients (litellm is loaded only if a role has a model).
 
         `clients` replaces the client of a role (`agent`, `user`, `judge`) by the caller's own,
         e.g. a `ScriptedModelClient` in a test; the others are `LLMClient`s of the config.
+        `agent_server` is the agent's server profile (`detect_agent_server`), recorded in the
+        manifest; without it the config's named profile, else the card minimum, is used.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
         """
         if clients and config.processes > 1:
@@ -129,9 +141,11 @@ class Simulation:
         self._given = dict(clients or {})
         self._clients: list[ModelClient] = []
         self._agent: Agent | None = None
+        self.agent_server = agent_server
         if isinstance(config.agent, ModelAgentConfig):
             client = self._client(config.agent.model, "agent")
-            self._agent = Agent.from_pack(pack, config.agent, client)
+            profile = profile_named(agent_server.profile) if agent_server is not None else None
+            self._agent = Agent.from_pack(pack, config.agent, client, profile)
         user_model = config.user.model
         self._user_client = self._client(user_model, "user") if user_model is not None else None
         judge = self._client(config.judge, "judge") if config.judge is not None else None
@@ -167,7 +181,17 @@ class Simulation:
             domain_hash=self.pack.content_hash,
             domain_parts=self.pack.content_parts,
             episodes_planned=len(self.episodes),
+            agent_server=self.agent_server,
         )
+
+    def _child_config(self) -> dict[str, JsonValue]:
+        """The config runner processes play: with the profile this process detected named,
+        so that no child asks the server again or decides otherwise."""
+        config = self.config.as_json()
+        agent = config.get("agent")
+        if self.agent_server is not None and isinstance(agent, dict):
+            config["agent"] = {**agent, "server_profile": self.agent_server.profile}
+        return config
 
     async def run(
         self,
@@ -207,7 +231,7 @@ class Simulation:
         try:
             if self.config.processes > 1 and len(todo) > 1:
                 await play_in_processes(
-                    self.config.as_json(),
+                    self._child_config(),
                     self.pack.content_hash,
                     todo,
                     tally,

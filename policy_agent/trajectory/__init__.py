@@ -45,6 +45,7 @@ from policy_agent.trajectory._lines import EPISODES_NAME, Line, TornTail, iter_r
 from policy_agent.trajectory._manifest import (
     MANIFEST_NAME,
     RUN_ID_PATTERN,
+    AgentServer,
     RunManifest,
     Versions,
     collect_versions,
@@ -61,6 +62,7 @@ __all__ = [
     "EPISODES_NAME",
     "MANIFEST_NAME",
     "RUN_ID_PATTERN",
+    "AgentServer",
     "Attempt",
     "AttemptConflict",
     "CorruptLine",

@@ -116,6 +116,21 @@ def config_hash(config: Mapping[str, JsonValue], *, exclude: Collection[str]) ->
     return hashlib.sha256(canonical_json(hashed_config(config, exclude=exclude))).hexdigest()
 
 
+class AgentServer(BaseModel):
+    """Which vLLM release line the run's agent was served by, and how that was found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: str = Field(description="The server profile used (`vllm-0.17`, ...).")
+    version: str | None = Field(
+        default=None, description="The version the server reported (GET /version), if any."
+    )
+    detected_from: str = Field(
+        description="`config` (named by `agent.server_profile`), the URL that answered the "
+        "version, or why the card minimum was taken."
+    )
+
+
 class RunManifest(BaseModel):
     """The content of `run.json`: the resolved config, the hashes resume checks, versions, times."""
 
@@ -143,6 +158,11 @@ class RunManifest(BaseModel):
         default_factory=list, description="When each resumption started, oldest first."
     )
     episodes_planned: int = Field(ge=0, description="Tasks × trials this run is to produce.")
+    agent_server: AgentServer | None = Field(
+        default=None,
+        description="The agent's server profile; null for an oracle run, or one made before "
+        "policy-agent recorded it.",
+    )
 
     @classmethod
     def start(
@@ -154,6 +174,7 @@ class RunManifest(BaseModel):
         domain_hash: str,
         episodes_planned: int,
         domain_parts: Mapping[str, str] | None = None,
+        agent_server: AgentServer | None = None,
         now: datetime | None = None,
     ) -> Self:
         """The manifest of a run starting now: a fresh run id, the config hashed, versions read.
@@ -172,6 +193,7 @@ class RunManifest(BaseModel):
             domain_parts=dict(domain_parts or {}),
             versions=collect_versions(),
             episodes_planned=episodes_planned,
+            agent_server=agent_server,
         )
 
 

@@ -45,6 +45,7 @@ from policy_agent.trajectory._lines import (
 )
 from policy_agent.trajectory._manifest import (
     MANIFEST_NAME,
+    AgentServer,
     RunManifest,
     fsync_directory,
     read_manifest,
@@ -145,6 +146,7 @@ class RunStore:
         domain_hash: str,
         config: Mapping[str, JsonValue] | None = None,
         domain_parts: Mapping[str, str] | None = None,
+        agent_server: AgentServer | None = None,
         fsync: bool = True,
         now: datetime | None = None,
     ) -> Self:
@@ -170,9 +172,13 @@ class RunStore:
                 os.fsync(handle)
             remove_stale_temporaries(path)
             moment = (now or datetime.now(UTC)).astimezone(UTC)
-            manifest = reader.manifest.model_copy(
-                update={"finished_at": None, "resumed_at": [*reader.manifest.resumed_at, moment]}
-            )
+            update: dict[str, object] = {
+                "finished_at": None,
+                "resumed_at": [*reader.manifest.resumed_at, moment],
+            }
+            if reader.manifest.agent_server is None and agent_server is not None:
+                update["agent_server"] = agent_server  # a run made before it was recorded
+            manifest = reader.manifest.model_copy(update=update)
             write_manifest(path, manifest)
         except BaseException:
             os.close(handle)

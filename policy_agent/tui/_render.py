@@ -309,6 +309,12 @@ class _StepRenderer:
             parts.append(self.text(f"dropped {call_text(call.name, call.arguments)}", "red"))
         if event.dropped_text:
             parts.append(self.text(f"dropped text: {event.dropped_text}", "red"))
+        if event.vllm_would is not None:
+            would = event.vllm_would
+            calls = ", ".join(call_text(call.name, call.arguments) for call in would.calls)
+            said = f" after the text {json.dumps(would.content)}" if would.content else ""
+            line = f"{would.profile} would have run {calls}{said}"
+            parts.append(self.text(line, "yellow"))
         parts.extend(self.raw("raw completion", event.generation.raw_completion, "v"))
         return Group(*parts)
 

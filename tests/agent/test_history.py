@@ -99,3 +99,14 @@ def test_openai_messages_carry_arguments_as_json_strings_and_never_null_content(
             ],
         },
     ]
+
+
+def test_openai_messages_carry_past_reasoning_as_reasoning_only() -> None:
+    messages = [ChatAssistantMessage(content="Done.", reasoning_content="Booked.")]
+
+    assert to_openai_messages(messages) == [
+        {"role": "assistant", "content": "Done.", "reasoning": "Booked."}
+    ]
+    assert to_openai_messages(messages, reasoning_field="reasoning_content") == [
+        {"role": "assistant", "content": "Done.", "reasoning_content": "Booked."}
+    ]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from policy_agent.format import (
     FunctionSpec,
     card_system_prompt,
     policy_only_system_prompt,
     template_system_prompt,
 )
+from policy_agent.llm._litellm import DIRECT_SWITCH
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
@@ -187,9 +190,14 @@ async def test_completions_instruct_mode_opens_an_empty_think_and_parses_without
     assert step.turn == Message(content="Hello!")
 
 
+@pytest.mark.parametrize("path", ["direct", "acompletion"])
 async def test_chat_history_carries_reasoning_calls_and_results_as_openai_messages(
-    serve, make_agent
+    serve, make_agent, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
+    # Past reasoning arrives as `reasoning`, the one field vLLM 0.17-0.21 read, on both of
+    # LLMClient's paths (litellm 1.106.2 passes the field through unchanged).
+    if path == "acompletion":
+        monkeypatch.setenv(DIRECT_SWITCH, "off")
     server = await serve([{"content": "Done."}])
     agent = make_agent(server)
     call = AgentToolCall(
@@ -202,12 +210,13 @@ async def test_chat_history_carries_reasoning_calls_and_results_as_openai_messag
 
     await agent.act([HELLO, call, result])
 
+    assert agent.client.path == path  # type: ignore[attr-defined]
     assert request_bodies(server)[0]["messages"][1:] == [
         {"role": "user", "content": HELLO.content},
         {
             "role": "assistant",
             "content": "",
-            "reasoning_content": "Allowed.",
+            "reasoning": "Allowed.",
             "tool_calls": [
                 {
                     "id": "call_1",

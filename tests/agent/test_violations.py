@@ -16,6 +16,7 @@ from policy_agent.records import (
     Violation,
     ViolationCode,
     ViolationEvent,
+    VllmReading,
 )
 from tests.agent._support import CRIBS_CALL, request_bodies
 
@@ -279,3 +280,30 @@ async def test_a_completion_cut_off_at_max_tokens_is_truncated(serve, make_agent
     assert isinstance(step, GaveUpStep)
     assert step.turn.code is ViolationCode.TRUNCATED
     assert step.turn.content == "Violations none"
+
+
+async def test_a_violation_records_what_the_servers_vllm_would_have_run(models, make_agent) -> None:
+    unclosed = CRIBS_CALL.replace("</tool_call>", "")
+    model = models([{"text": unclosed}, {"text": "Hello."}])
+    agent = make_agent(model, thinking=False, transport="completions")
+
+    step = await agent.act([HELLO])
+
+    [event] = violations(step.events)
+    assert event.violation.code == ViolationCode.MALFORMED_TOOL_CALL
+    assert event.vllm_would == VllmReading(profile="vllm-0.17", calls=[CRIBS])
+
+
+async def test_two_calls_are_what_vllm_would_run_and_a_call_it_cannot_read_is_no_reading(
+    models, make_agent
+) -> None:
+    nameless = "<tool_call>\n<function=request_cribs\n</tool_call>"
+    model = models([{"content": TWO_CALLS}, {"content": nameless}, {"content": "Hello."}])
+    agent = make_agent(model, thinking=False)
+
+    step = await agent.act([HELLO])
+
+    two, unread = violations(step.events)
+    assert two.vllm_would == VllmReading(profile="vllm-0.17", calls=[CRIBS, CRIBS_2])
+    assert unread.violation.code == ViolationCode.MALFORMED_TOOL_CALL
+    assert unread.vllm_would is None
