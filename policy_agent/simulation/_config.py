@@ -272,6 +272,8 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         value = getattr(flags, name)
         if value is not None:
             data[name] = str(value) if isinstance(value, Path) else value
+    if flags.executor == "local" and flags.ray_address is None:
+        data["ray_address"] = None  # a Ray run resumed on this machine leaves its cluster
     try:
         return SimulationConfig.model_validate(data)
     except ValidationError as error:

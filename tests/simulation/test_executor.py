@@ -74,3 +74,9 @@ def test_the_config_chooses_the_executor(hotel: DomainPack) -> None:
 def test_a_ray_address_without_the_ray_executor_is_refused() -> None:
     with pytest.raises(ConfigError, match="ray_address is for `executor: ray`"):
         apply_overrides(load_config(DEMO), Overrides(ray_address="127.0.0.1:6379"))
+
+
+def test_a_ray_run_can_resume_locally() -> None:
+    ray = apply_overrides(load_config(DEMO), Overrides(executor="ray", ray_address="h:6379"))
+    local = apply_overrides(ray, Overrides(executor="local"))
+    assert (local.executor, local.ray_address) == ("local", None)

@@ -20,7 +20,7 @@ from policy_agent.records import Episode
 from policy_agent.simulation import RayUnavailable, RunTally, load_config
 from policy_agent.trajectory import RunStore
 from tests._models import closed_port_url
-from tests._waiting import wait_until
+from tests._waiting import ctrl_c_when, wait_until
 from tests.simulation._support import DEMO, REPOSITORY, episodes_written, simulate
 from tests.simulation.test_processes import content
 
@@ -159,3 +159,24 @@ async def test_an_unreachable_cluster_fails_at_once_with_its_address(
     )
     with pytest.raises(RayUnavailable, match=f"cannot reach the Ray cluster at {address}: "):
         await simulate(config, hotel)
+
+
+@needs_cluster
+def test_ctrl_c_stops_the_ray_workers_and_says_how_to_resume(tmp_path: Path) -> None:
+    command = run_command(str(DEMO), "--trials", "400", "--executor", "ray")
+    process = subprocess.Popen(
+        [*command, "--ray-address", ADDRESS, "--processes", "2", "--out", str(tmp_path)],
+        cwd=REPOSITORY,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
+    )
+    stderr = ctrl_c_when(process, lambda: episodes_written(tmp_path), "an episode", group=True)
+    assert process.returncode == 130, stderr
+    [directory] = tmp_path.iterdir()
+    assert stderr.splitlines()[-1].endswith(
+        f"Finish the run with: policy-agent run --resume {directory}"
+    )
+    wait_until(lambda: not actor_processes(), "the Ray workers' end")
