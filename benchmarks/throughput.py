@@ -12,12 +12,17 @@ timed from when every process has loaded and is ready. "call wall ms" is the mea
 a model call as the agent saw it: the latency plus the time its answer waited for the client.
 
     python benchmarks/throughput.py [--latency-ms 100] [--concurrency 1 8 64] [--workers 2]
+        [--ray [--ray-address HOST:PORT]]
 
 At the largest concurrency three more rows: the run with `gc.freeze()` once everything is
 loaded (litellm's module state is large, and every full garbage collection walks it), the run
 split into `--workers` separate runs against the same server, and one run with the runner's
 own `processes: --workers` (children play, the parent writes; the children's start-up, loading
-litellm, is inside its wall time as it is in a real run).
+litellm, is inside its wall time as it is in a real run). With `--ray` (the `ray` extra), one
+more: the run with `executor: ray` on `--workers` Ray actors, on the cluster at `--ray-address`
+or on a local Ray the run starts (its start-up inside the wall time). Its CPU and memory are
+those of every Ray process (actors, raylet, GCS, agents), sampled from /proc during the row:
+against the one-process row, Ray's own cost per episode.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -75,7 +81,14 @@ def episodes_for(concurrency: int) -> int:
 
 
 async def run_once(
-    base_url: str, concurrency: int, episodes: int, out: Path, *, freeze: bool, processes: int
+    base_url: str,
+    concurrency: int,
+    episodes: int,
+    out: Path,
+    *,
+    freeze: bool,
+    processes: int,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Run `episodes` hotel episodes at `concurrency`; what was measured, as JSON values.
 
@@ -95,6 +108,8 @@ async def run_once(
         trials=episodes,
         concurrency=concurrency,
         processes=processes,
+        executor="local" if ray_address is None else "ray",
+        ray_address=None if ray_address in (None, "local") else ray_address,
         out=out,
     )
     simulation = Simulation(config, pack)
@@ -158,12 +173,15 @@ def run_processes(
     *,
     freeze: bool = False,
     runner_processes: int = 1,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """The run split over `processes` separate runs, started together; their totals.
 
     `runner_processes`: each run's own `processes` setting (one run over several processes).
+    `ray_address`: the runs on Ray (see `run_once`), the Ray processes' CPU and memory sampled.
     """
     command = [sys.executable, __file__, "--worker", base_url, "freeze" if freeze else "-"]
+    ray = RaySampler() if ray_address is not None else None
     running = [
         subprocess.Popen(
             [
@@ -171,6 +189,7 @@ def run_processes(
                 str(concurrency // processes),
                 str(episodes // processes),
                 str(runner_processes),
+                ray_address or "-",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -187,8 +206,11 @@ def run_processes(
         assert process.stdin is not None
         process.stdin.write("go\n")
         process.stdin.flush()
+    if ray is not None:
+        ray.start()
     results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in running]
-    return {
+    extra = ray.stop() if ray is not None else {}
+    return extra | {
         "episodes": sum(r["episodes"] for r in results),
         "failed": sum(r["failed"] for r in results),
         "calls": sum(r["calls"] for r in results),
@@ -201,6 +223,52 @@ def run_processes(
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "server_cpu_s": process_cpu_s(server_pid) - server_cpu,
     }
+
+
+class RaySampler(threading.Thread):
+    """CPU seconds and summed RSS of every Ray process of this machine, sampled every 0.2 s:
+    actors' CPU is no child's of the runner, and they are gone once the run ends."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.base = {pid: cpu for pid, (cpu, _) in ray_processes().items()}
+        self.cpu: dict[int, float] = {}
+        self.peak_rss_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            seen = ray_processes()
+            for pid, (cpu, _) in seen.items():
+                self.cpu[pid] = cpu - self.base.get(pid, 0.0)
+            self.peak_rss_mb = max(self.peak_rss_mb, sum(rss for _, rss in seen.values()))
+
+    def stop(self) -> dict[str, Any]:
+        self.done.set()
+        self.join()
+        return {"ray_cpu_s": sum(self.cpu.values()), "ray_rss_mb": self.peak_rss_mb}
+
+
+def ray_processes() -> dict[int, tuple[float, float]]:
+    """Each Ray process's (CPU seconds, RSS MB): actors (`ray::…`), raylet, GCS, Ray's agents."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes()
+            if not (
+                argv.startswith(b"ray::")
+                or b"/ray/" in argv.split(b"\0", 2)[0]
+                or b"ray/_private" in argv
+                or b"ray/dashboard" in argv
+            ):
+                continue
+            rss = int((entry / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            found[int(entry.name)] = (process_cpu_s(int(entry.name)), rss / 2**20)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any]) -> list[object]:
@@ -222,7 +290,7 @@ def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any])
     ]
 
 
-def main(latency_ms: float, levels: list[int], workers: int) -> None:
+def main(latency_ms: float, levels: list[int], workers: int, ray_address: str | None) -> None:
     load_before = machine_load()
     roles = {"agent": agent_that_looks_up_then_answers()}
     rows = []
@@ -251,6 +319,32 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
                 f"(the children start and load litellm); after the first wave of {top} episodes "
                 f"{steady:.0f} calls/s, "
                 f"{100 * steady / (top * 1000 / latency_ms):.0f}% of ideal."
+            )
+        if ray_address is not None:
+            result = run_processes(
+                server.base_url,
+                top,
+                episodes_for(top),
+                1,
+                server.pid,
+                runner_processes=workers,
+                ray_address=ray_address,
+            )
+            rows.append(row(f"1 run, Ray {workers} workers", top, latency_ms, result))
+            alone = results[top]
+            ray_cpu = 1000 * result["ray_cpu_s"] / result["episodes"]
+            driver_cpu = 1000 * result["cpu_s"] / result["episodes"]
+            one_cpu = 1000 * alone["cpu_s"] / alone["episodes"]
+            notes.append(
+                f"Ray {workers} workers: {ray_cpu:.1f} ms CPU per episode in Ray's processes "
+                f"(actors, raylet, GCS, agents) + {driver_cpu:.1f} ms in the driver, against "
+                f"{one_cpu:.1f} ms in one process: Ray's own cost "
+                f"{ray_cpu + driver_cpu - one_cpu:.1f} ms CPU per episode; Ray's processes "
+                f"peak at {result['ray_rss_mb']:.0f} MB summed RSS (one process: "
+                f"{alone['peak_rss_mb']:.0f} MB); its first episode after "
+                f"{result['first_s']:.1f} s, then after the first wave "
+                f"{result['steady_calls_per_s']:.0f} calls/s, "
+                f"{100 * result['steady_calls_per_s'] / (top * 1000 / latency_ms):.0f}% of ideal."
             )
     print(
         f"Runner throughput, model latency {latency_ms:g} ms (scripted server, own process), "
@@ -291,11 +385,24 @@ def main(latency_ms: float, levels: list[int], workers: int) -> None:
         )
 
 
-def worker(base_url: str, freeze: bool, concurrency: int, episodes: int, processes: int) -> None:
+def worker(
+    base_url: str,
+    freeze: bool,
+    concurrency: int,
+    episodes: int,
+    processes: int,
+    ray_address: str | None,
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         result = asyncio.run(
             run_once(
-                base_url, concurrency, episodes, Path(folder), freeze=freeze, processes=processes
+                base_url,
+                concurrency,
+                episodes,
+                Path(folder),
+                freeze=freeze,
+                processes=processes,
+                ray_address=ray_address,
             )
         )
     print(json.dumps(result))
@@ -309,6 +416,7 @@ if __name__ == "__main__":
             int(sys.argv[4]),
             int(sys.argv[5]),
             int(sys.argv[6]),
+            None if sys.argv[7] == "-" else sys.argv[7],
         )
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -317,5 +425,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workers", type=int, default=2, help="runner processes for the sharding row (1: none)"
     )
+    parser.add_argument(
+        "--ray", action="store_true", help="a row with executor: ray on --workers actors"
+    )
+    parser.add_argument(
+        "--ray-address", help="with --ray: the cluster (default: a local Ray for the run)"
+    )
     arguments = parser.parse_args()
-    main(arguments.latency_ms, arguments.concurrency, arguments.workers)
+    ray_address = (arguments.ray_address or "local") if arguments.ray else None
+    main(arguments.latency_ms, arguments.concurrency, arguments.workers, ray_address)

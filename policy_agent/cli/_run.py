@@ -87,7 +87,17 @@ class _ConfigProblem(click.ClickException):
 @click.option(
     "--processes",
     type=click.IntRange(min=1),
-    help="Runner processes sharing the episodes (more model calls per second than one CPU).",
+    help="Runner processes sharing the episodes (more model calls per second than one CPU); "
+    "with --executor ray, the number of Ray workers.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="local: this machine (default); ray: Ray actors over a cluster (the ray extra).",
+)
+@click.option(
+    "--ray-address",
+    help="With --executor ray: the cluster's HOST:PORT (default: a local Ray for the run).",
 )
 @click.option("--max-steps", type=click.IntRange(min=1), help="Records per episode at most.")
 @click.option("--seed", type=int, help="The run seed (episode seeds derive from it).")
@@ -127,6 +137,8 @@ def run(
     trials: int | None,
     concurrency: int | None,
     processes: int | None,
+    executor: str | None,
+    ray_address: str | None,
     max_steps: int | None,
     seed: int | None,
     out: Path | None,
@@ -161,6 +173,8 @@ def run(
         trials=trials,
         concurrency=concurrency,
         processes=processes,
+        executor=executor,
+        ray_address=ray_address,
         max_steps=max_steps,
         seed=seed,
         out=out,
@@ -180,8 +194,7 @@ def run(
     click.echo(
         f"{'Resuming' if resume else 'Run'} {store.directory}: {pack.name}, {planned} episodes "
         f"({config.trials} trial{'s' if config.trials != 1 else ''} per task); agent {agent}; "
-        f"user {user}; concurrency {config.concurrency}"
-        + (f" on {config.processes} processes" if config.processes > 1 else ""),
+        f"user {user}; concurrency {config.concurrency}" + _where(config),
         err=True,
     )
     if resumption is not None:
@@ -193,10 +206,15 @@ def run(
         store.close()
         _interrupted(store.directory, planned)
     except Exception as error:
-        from policy_agent.simulation import WorkerProcessFailed
+        from policy_agent.simulation import RayUnavailable, WorkerProcessFailed
         from policy_agent.trajectory import RunStoreError
 
         store.close()
+        if isinstance(error, RayUnavailable):
+            raise click.ClickException(
+                f"the run could not start: {error}. Its folder is {store.directory}; once Ray "
+                f"is there, run it with: policy-agent run --resume {store.directory}"
+            ) from None
         if isinstance(error, WorkerProcessFailed):
             # Like a store failure: the run is incomplete, every finished episode is kept.
             raise click.ClickException(
@@ -313,6 +331,14 @@ def _agent_server(config: SimulationConfig, resume: Path | None) -> AgentServer 
                 err=True,
             )
     return agent_server
+
+
+def _where(config: SimulationConfig) -> str:
+    """Where the episodes play, for the run's first line (nothing for this process alone)."""
+    if config.executor == "ray":
+        cluster = config.ray_address or "a local Ray"
+        return f" on {config.processes} Ray worker{'s' if config.processes > 1 else ''} ({cluster})"
+    return f" on {config.processes} processes" if config.processes > 1 else ""
 
 
 def _warn_about_limits(config: SimulationConfig) -> None:

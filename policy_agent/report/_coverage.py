@@ -37,6 +37,7 @@ from policy_agent.domain import (
     ForbiddenTextRule,
     LimitRule,
     PythonImplementation,
+    StepsImplementation,
 )
 from policy_agent.environment import TOOL_ERROR_PREFIX
 from policy_agent.records import RuleStatus, ToolResult
@@ -185,8 +186,15 @@ def _preconditions(pack: DomainPack, results: list[ToolResult]) -> list[Precondi
             for r in results
             if r.name == tool.name and r.error and not r.crashed
         ]
+        implementation = tool.implementation
+        # A tool of several steps checks each step's preconditions as that step runs.
+        preconditions = (
+            [p for step in implementation.steps for p in step.preconditions]
+            if isinstance(implementation, StepsImplementation)
+            else implementation.preconditions
+        )
         claimed: set[int] = set()
-        for index, precondition in enumerate(tool.implementation.preconditions):
+        for index, precondition in enumerate(preconditions):
             pattern = _refusal_pattern(precondition.error)
             # The first precondition whose message fits takes the refusal, as the op checks
             # them in order.

@@ -6,10 +6,12 @@ simulation = Simulation(config, load_pack(config.domain))
 store = RunStore.create(config.out, simulation.manifest())
 tally = asyncio.run(simulation.run(store, observer))           # runs/<run-id>/episodes.jsonl
 ```
-`run_episode` plays one conversation (user, agent, tools) to one of the `TerminationReason`s;
-`OracleAgent` performs a task's expected actions without a model (the demo, `policy-agent
-check`); seeds come from `episode_seed(run seed, task, trial)`. Infrastructure failures are
-counted by cause (`FailureTally`), and a run stops (`RunStopped`) when one role fails
+`run_episode` plays one conversation (user, agent, tools) to one of the `TerminationReason`s.
+An `Executor` plays the episodes (`executor_for`: in this process, in `processes` children,
+or on Ray actors with `executor: ray`) while this process alone records them. `OracleAgent`
+performs a task's expected actions without a model (the demo, `policy-agent check`); seeds
+come from `episode_seed(run seed, task, trial)`. Infrastructure failures are counted by cause
+(`FailureTally`), and a run stops (`RunStopped`) when one role fails
 `stop_after_infrastructure_failures` episodes in a row.
 """
 
@@ -26,6 +28,7 @@ from policy_agent.simulation._config import (
     config_for_domain,
     load_config,
 )
+from policy_agent.simulation._executor import Executor, PackMismatch, executor_for
 from policy_agent.simulation._failures import (
     FailureTally,
     InfrastructureCause,
@@ -51,6 +54,7 @@ from policy_agent.simulation._progress import (
     is_infrastructure_failure,
     is_pass,
 )
+from policy_agent.simulation._ray import RayUnavailable
 from policy_agent.simulation._runner import PlannedEpisode, Simulation, plan
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.simulation._server import CONFIG_SOURCE, detect_agent_server
@@ -65,14 +69,17 @@ __all__ = [
     "ConfigError",
     "EpisodeLimits",
     "EpisodeTimeout",
+    "Executor",
     "FailureTally",
     "InfrastructureCause",
     "ModelAgentConfig",
     "OracleAgent",
     "OracleAgentConfig",
     "Overrides",
+    "PackMismatch",
     "PlannedEpisode",
     "ProgressDisplay",
+    "RayUnavailable",
     "RunObserver",
     "RunStopped",
     "RunTally",
@@ -89,6 +96,7 @@ __all__ = [
     "database_state",
     "detect_agent_server",
     "episode_seed",
+    "executor_for",
     "history_records",
     "infrastructure_cause",
     "is_infrastructure_failure",

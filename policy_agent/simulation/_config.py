@@ -25,6 +25,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
@@ -49,11 +50,13 @@ TAU2_GREETING = "Hi! How can I help you today?"
 HASH_EXCLUDES = (
     "concurrency",
     "domain",
+    "executor",
     "out",
     "processes",
+    "ray_address",
     "stop_after_infrastructure_failures",
 )
-"""Config fields left out of the resume hash: how fast and on how many processes, where the
+"""Config fields left out of the resume hash: how fast, on how many processes and where, where the
 pack lies (its content is hashed separately), where runs go, when a failing run stops.
 Everything else changes what an episode is."""
 
@@ -107,7 +110,19 @@ class SimulationConfig(BaseModel):
         default=1,
         ge=1,
         description="Runner processes sharing the episodes (one process's CPU serves ~500 model "
-        "calls/s); the first process alone writes the run.",
+        "calls/s); the first process alone writes the run. With `executor: ray`, the number of "
+        "Ray workers (actors).",
+    )
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where episodes play: `local` (this process, or `processes` children) or "
+        "`ray` (Ray actors spread over a cluster's nodes; the `ray` extra). This process alone "
+        "writes the run either way.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="With `executor: ray`, the cluster to join (`HOST:PORT` of `ray start "
+        "--head`); none: a local Ray started for the run.",
     )
     max_steps: int = Field(
         default=100,
@@ -150,6 +165,12 @@ class SimulationConfig(BaseModel):
             repeated = sorted({t for t in value if value.count(t) > 1})
             raise ValueError(f"lists {', '.join(repeated)} more than once; use `trials` instead")
         return value
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> SimulationConfig:
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("ray_address is for `executor: ray`; set it, or drop ray_address")
+        return self
 
     @property
     def is_oracle(self) -> bool:
@@ -206,6 +227,8 @@ class Overrides:
     trials: int | None = None
     concurrency: int | None = None
     processes: int | None = None
+    executor: str | None = None
+    ray_address: str | None = None
     max_steps: int | None = None
     seed: int | None = None
     out: Path | None = None
@@ -245,10 +268,22 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         agent["model"]["thinking"] = False
     data["agent"] = agent
     data["user"] = _user_overrides(data["user"], flags)
-    for name in ("tasks", "trials", "concurrency", "processes", "max_steps", "seed", "out"):
+    for name in (
+        "tasks",
+        "trials",
+        "concurrency",
+        "processes",
+        "executor",
+        "ray_address",
+        "max_steps",
+        "seed",
+        "out",
+    ):
         value = getattr(flags, name)
         if value is not None:
             data[name] = str(value) if isinstance(value, Path) else value
+    if flags.executor == "local" and flags.ray_address is None:
+        data["ray_address"] = None  # a Ray run resumed on this machine leaves its cluster
     try:
         return SimulationConfig.model_validate(data)
     except ValidationError as error:

@@ -22,16 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
 
 from policy_agent.errors import PolicyAgentError
 from policy_agent.records import Episode
+from policy_agent.simulation._progress import RunTally
 
 if TYPE_CHECKING:
-    from policy_agent.simulation._progress import RunTally
     from policy_agent.simulation._runner import PlannedEpisode, RecordEpisode
 
 __all__ = ["WorkerProcessFailed", "play_in_processes"]
@@ -123,16 +122,14 @@ async def _collect(
     record: RecordEpisode,
 ) -> list[str]:
     """Record episodes as they arrive until every child has closed its pipe; the failures."""
+    from policy_agent.simulation._executor import received
+
     open_pipes, done = len(children), set[int]()
     reasons: dict[int, str] = {}
     while open_pipes:
         index, kind, payload = await inbox.get()
         if kind == _EPISODE and payload is not None:
-            episode = Episode.model_validate_json(payload)
-            agent = episode.totals.get("agent")
-            if agent is not None:
-                tally.agent_tokens += agent.completion_tokens
-            await record(episode)
+            await received(payload, tally, record)
         elif kind == _DONE:
             done.add(index)
         elif kind == _FAILED and payload is not None:
@@ -193,18 +190,9 @@ def _child(share: _Share, connection: Connection) -> None:
 
 
 async def _play_share(share: _Share, connection: Connection) -> None:
-    from policy_agent.domain import load_pack
-    from policy_agent.simulation._config import SimulationConfig
-    from policy_agent.simulation._progress import RunTally
-    from policy_agent.simulation._runner import Simulation
+    from policy_agent.simulation._executor import worker_simulation
 
-    config = SimulationConfig.model_validate(share.config).model_copy(
-        update={"concurrency": share.concurrency, "processes": 1}
-    )
-    pack = load_pack(Path(config.domain))
-    if pack.content_hash != share.domain_hash:
-        raise RuntimeError(f"the pack in {config.domain} changed while the run started")
-    simulation = Simulation(config, pack)
+    simulation = worker_simulation(share.config, share.domain_hash, concurrency=share.concurrency)
     wanted = set(share.keys)
     todo = [planned for planned in simulation.episodes if planned.key in wanted]
     # As the run command does for one process: the loaded heap stays out of the collector's way.

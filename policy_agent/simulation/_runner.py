@@ -43,7 +43,6 @@ from policy_agent.simulation._loop import (
     run_episode,
 )
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
-from policy_agent.simulation._processes import play_in_processes
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import (
@@ -128,7 +127,7 @@ class Simulation:
         manifest; without it the config's named profile, else the card minimum, is used.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
         """
-        if clients and config.processes > 1:
+        if clients and (config.processes > 1 or config.executor == "ray"):
             raise ConfigError(
                 f"clients given to Simulation ({', '.join(sorted(clients))}) live in this "
                 f"process and cannot serve {config.processes} worker processes; set "
@@ -184,9 +183,9 @@ class Simulation:
             agent_server=self.agent_server,
         )
 
-    def _child_config(self) -> dict[str, JsonValue]:
-        """The config runner processes play: with the profile this process detected named,
-        so that no child asks the server again or decides otherwise."""
+    def worker_config(self) -> dict[str, JsonValue]:
+        """The config runner processes and Ray actors play: with the profile this process
+        detected named, so that no worker asks the server again or decides otherwise."""
         config = self.config.as_json()
         agent = config.get("agent")
         if self.agent_server is not None and isinstance(agent, dict):
@@ -206,9 +205,10 @@ class Simulation:
         next attempt of its (task, trial) (`resumption`, by default `plan_resumption`'s; give
         one made with `retry=False` to keep them). Returns the tally. Cancellation (Ctrl-C)
         stops the workers; every episode appended so far is on disk and `--resume` runs the
-        rest. With `processes` > 1 the episodes are played in child processes and appended here
-        (`play_in_processes`); `WorkerProcessFailed` when a child stopped early (the manifest is
-        then not finished). When one role fails `stop_after_infrastructure_failures` episodes in
+        rest. The config's executor plays the episodes (`executor_for`: here, in `processes`
+        children, or on Ray actors) and they are appended here alone; `WorkerProcessFailed`
+        when a child or an actor stopped for good (the manifest is then not finished). When
+        one role fails `stop_after_infrastructure_failures` episodes in
         a row, no more are started and those still playing are dropped (they run again on
         resume): the tally's `stopped` says why, and the manifest is not finished.
         """
@@ -226,21 +226,12 @@ class Simulation:
                 observer.finished(episode)
             tally.failures.check_streak(streak_limit)
 
+        from policy_agent.simulation._executor import executor_for
+
         if observer is not None:
             observer.started(tally)
         try:
-            if self.config.processes > 1 and len(todo) > 1:
-                await play_in_processes(
-                    self._child_config(),
-                    self.pack.content_hash,
-                    todo,
-                    tally,
-                    record,
-                    processes=self.config.processes,
-                    concurrency=self.config.concurrency,
-                )
-            else:
-                await self.play_all(todo, tally, record)
+            await executor_for(self, todo).play(todo, tally, record)
         except RunStopped as stopped:
             tally.stopped = stopped
         finally:

@@ -150,7 +150,9 @@ async def test_a_child_that_cannot_start_says_why(hotel: DomainPack) -> None:
     async def record(episode: Episode) -> None:
         raise AssertionError("no episode is played")
 
-    with pytest.raises(WorkerProcessFailed, match=r"RuntimeError: the pack in .* changed"):
+    with pytest.raises(
+        WorkerProcessFailed, match=r"PackMismatch: the pack in .* is not the driver.s"
+    ):
         await play_in_processes(
             config.as_json(),
             "not the hash",

@@ -1,0 +1,277 @@
+"""One run on a Ray cluster: actors play the episodes, this process alone records them.
+
+With `executor: ray` the driver joins the cluster at `ray_address` (none: it starts a local Ray
+for the run) with a runtime environment that carries the pack's folder, the Python tools it
+names and the run's config (`run-config.json`) to every node: Ray uploads it, nothing is copied
+by hand. It starts `processes` actors (`EpisodeWorker`, spread over the nodes), each an asyncio
+loop holding its share of `concurrency` episodes at once. Each actor loads its copy of the pack
+and refuses to start when its hash is not the driver's (`PackMismatch`).
+
+The driver keeps the queue: it hands each actor one (task, trial) per free slot and records the
+episode the actor sends back (its JSON line). An actor that dies (its process killed, its node
+lost) fails its calls in flight; those episodes go back on the queue and a new actor takes its
+place, so each is played again elsewhere and recorded once. A run that keeps losing actors stops
+with `WorkerProcessFailed` after `processes` replacements; its finished episodes are kept.
+Cancellation (Ctrl-C) kills the actors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import JsonValue
+
+from policy_agent.errors import PolicyAgentError
+from policy_agent.simulation._processes import WorkerProcessFailed
+
+if TYPE_CHECKING:
+    from policy_agent.domain import DomainPack
+    from policy_agent.simulation._config import SimulationConfig
+    from policy_agent.simulation._progress import RunTally
+    from policy_agent.simulation._runner import PlannedEpisode, RecordEpisode, Simulation
+
+__all__ = ["EpisodeWorker", "RayUnavailable", "play_on_ray", "runtime_folder"]
+
+CONFIG_FILE = "run-config.json"
+"""The run's config in the runtime environment's folder, its `domain` relative to that folder."""
+_PASSED_ENV = ("LITELLM_LOCAL_MODEL_COST_MAP",)
+"""Environment variables of the driver that the workers get too."""
+_PROBE_TIMEOUT_S = 10.0
+"""How long the driver waits for the cluster's address to answer before it gives up."""
+
+
+class RayUnavailable(PolicyAgentError):
+    """Ray is not installed, or the cluster cannot be reached; the message says which and how."""
+
+
+class EpisodeWorker:
+    """A Ray actor: the run's simulation on this node, playing the episodes it is handed."""
+
+    def __init__(self, domain_hash: str, concurrency: int) -> None:
+        """Load the config and the pack from the runtime environment; `PackMismatch` when the
+        pack is not the driver's."""
+        from policy_agent.simulation._executor import worker_simulation
+
+        config: dict[str, JsonValue] = json.loads(Path(CONFIG_FILE).read_text())
+        self._simulation: Simulation = worker_simulation(
+            config, domain_hash, concurrency=concurrency
+        )
+        self._planned = {planned.key: planned for planned in self._simulation.episodes}
+
+    async def ready(self) -> int:
+        """This actor's process id, once it is ready to play."""
+        return os.getpid()
+
+    async def play(self, task_id: str, trial: int) -> str:
+        """Play one episode of the plan; its JSON line."""
+        episode = await self._simulation.play(self._planned[(task_id, trial)])
+        return episode.model_dump_json()
+
+
+def runtime_folder(worker_config: dict[str, JsonValue], pack: DomainPack, folder: Path) -> None:
+    """Lay out in `folder` what the workers need: the pack and its Python tools where they lie
+    relative to the pack's repository, a `pyproject.toml` marking that repository, and the
+    config (`run-config.json`) pointing at the pack there."""
+    pack_path = pack.root.resolve().relative_to(pack.repository.resolve())
+    shutil.copytree(
+        pack.root,
+        folder / pack_path,
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
+    for name in pack.python_files:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pack.repository / name, target)
+    marker = folder / "pyproject.toml"
+    if not marker.exists():
+        marker.write_text("# The repository of the pack's Python tools (policy-agent on Ray).\n")
+    data = {**worker_config}
+    data["domain"] = pack_path.as_posix()
+    (folder / CONFIG_FILE).write_text(json.dumps(data))
+
+
+def _ray() -> Any:
+    try:
+        import ray  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise RayUnavailable(
+            "executor: ray needs Ray; install the extra: pip install 'policy-agent[ray]'"
+        ) from None
+    return ray
+
+
+def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> None:
+    """Join the cluster at `address` (none: start a local one); `RayUnavailable` with the
+    address and the reason when it cannot be reached."""
+    if address is not None:
+        _probe(address)
+    try:
+        ray.init(
+            address=address,
+            runtime_env=runtime_env,
+            include_dashboard=False if address is None else None,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, RuntimeError, TimeoutError, ValueError) as error:
+        raise RayUnavailable(
+            f"cannot join the Ray cluster at {address}: {error}. If it uses token "
+            "authentication (Ray's default), set RAY_AUTH_MODE=token here with its token "
+            "(~/.ray/auth_token or RAY_AUTH_TOKEN)"
+        ) from None
+
+
+def _probe(address: str) -> None:
+    """Fail fast when nothing answers at `HOST:PORT` (Ray itself retries for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # `auto` or a `ray://` client address: Ray resolves it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT_S).close()
+    except OSError as error:
+        raise RayUnavailable(
+            f"cannot reach the Ray cluster at {address}: {error.strerror or error}. Start it "
+            "with `ray start --head` on the head node, or give its address (HOST:PORT of the "
+            "head's GCS) with --ray-address"
+        ) from None
+
+
+async def play_on_ray(
+    config: SimulationConfig,
+    worker_config: dict[str, JsonValue],
+    pack: DomainPack,
+    todo: Sequence[PlannedEpisode],
+    tally: RunTally,
+    record: RecordEpisode,
+) -> None:
+    """Play `todo` on `config.processes` Ray actors, handing each finished episode to `record`."""
+    ray = _ray()
+    with tempfile.TemporaryDirectory(prefix="policy-agent-ray-") as staging:
+        runtime_folder(worker_config, pack, Path(staging))
+        env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+        _connect(ray, config.ray_address, {"working_dir": staging, "env_vars": env})
+    try:
+        await _Dispatch(ray, config, pack.content_hash, todo, tally, record).run()
+    finally:
+        ray.shutdown()
+
+
+class _Dispatch:
+    """The driver's side: the queue of episodes, the actors and the calls in flight.
+
+    An actor slot keeps its index for the whole run; each actor started in it gets the next
+    generation, so the calls of a dead actor that fail late do not retire its successor.
+    """
+
+    def __init__(
+        self,
+        ray: Any,
+        config: SimulationConfig,
+        domain_hash: str,
+        todo: Sequence[PlannedEpisode],
+        tally: RunTally,
+        record: RecordEpisode,
+    ) -> None:
+        self.ray = ray
+        self.domain_hash = domain_hash
+        self.tally = tally
+        self.record = record
+        self.queue: deque[tuple[str, int]] = deque(planned.key for planned in todo)
+        count = max(1, min(config.processes, config.concurrency, len(todo)))
+        self.slots = [
+            config.concurrency // count + (index < config.concurrency % count)
+            for index in range(count)
+        ]
+        self.replacements_left = count
+        self.actors: list[Any] = [None] * count
+        self.generation = [0] * count
+        self.busy = [0] * count
+        self.flying: dict[asyncio.Future[str], tuple[int, int, tuple[str, int]]] = {}
+
+    async def run(self) -> None:
+        """Play the queue to its end on the actors; kill them however it ends."""
+        from policy_agent.simulation._executor import received
+
+        try:
+            await asyncio.gather(*(self._start(index) for index in range(len(self.actors))))
+            while self.queue or self.flying:
+                self._fill()
+                done, _ = await asyncio.wait(self.flying, return_when=asyncio.FIRST_COMPLETED)
+                for call in done:
+                    index, generation, key = self.flying.pop(call)
+                    current = generation == self.generation[index]
+                    if current:
+                        self.busy[index] -= 1
+                    try:
+                        line = call.result()
+                    except self.ray.exceptions.RayActorError as error:
+                        self.queue.appendleft(key)  # played again, by another actor
+                        if current:
+                            await self._replace(index, error)
+                        continue
+                    await received(line, self.tally, self.record)
+        finally:
+            for future in self.flying:
+                future.cancel()
+            for actor in self.actors:
+                if actor is not None:
+                    self.ray.kill(actor)
+
+    def _fill(self) -> None:
+        """Hand each actor the next episodes, one per free slot."""
+        for index, actor in enumerate(self.actors):
+            while self.queue and self.busy[index] < self.slots[index]:
+                key = self.queue.popleft()
+                call = asyncio.ensure_future(self._play(actor, key))
+                self.flying[call] = (index, self.generation[index], key)
+                self.busy[index] += 1
+
+    @staticmethod
+    async def _play(actor: Any, key: tuple[str, int]) -> str:
+        line: str = await actor.play.remote(*key)
+        return line
+
+    async def _start(self, index: int) -> None:
+        """A new actor in slot `index`, once it has loaded the run; `WorkerProcessFailed` with
+        the reason when it cannot (a pack that is not the driver's, say)."""
+        actor = (
+            self.ray.remote(EpisodeWorker)
+            .options(
+                max_concurrency=self.slots[index],
+                max_restarts=0,
+                max_task_retries=0,
+                scheduling_strategy="SPREAD",
+            )
+            .remote(self.domain_hash, self.slots[index])
+        )
+        try:
+            await actor.ready.remote()
+        except self.ray.exceptions.RayActorError as error:
+            raise WorkerProcessFailed(
+                f"Ray worker {index + 1} of {len(self.actors)} could not start: {error}"
+            ) from None
+        self.actors[index] = actor
+
+    async def _replace(self, index: int, error: BaseException) -> None:
+        """Retire the dead actor of slot `index` and start another in its place."""
+        if self.replacements_left == 0:
+            raise WorkerProcessFailed(
+                f"Ray workers keep stopping ({len(self.actors)} replaced already); the last: "
+                f"{error}"
+            )
+        self.replacements_left -= 1
+        self.generation[index] += 1
+        self.busy[index] = 0
+        dead, self.actors[index] = self.actors[index], None
+        self.ray.kill(dead)
+        await self._start(index)

@@ -1,0 +1,182 @@
+"""A run on a Ray cluster: actors play, the driver alone writes, episodes as in one process.
+
+These need Ray (the `ray` extra) and a cluster at RAY_ADDRESS (`ray start --head`); they carry
+the `ray` marker, left out of the fast suite and run as their own CI stage (.ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from policy_agent.domain import DomainPack
+from policy_agent.records import Episode
+from policy_agent.simulation import RayUnavailable, RunTally, load_config
+from policy_agent.trajectory import RunStore
+from tests._models import closed_port_url
+from tests._waiting import ctrl_c_when, wait_until
+from tests.simulation._support import DEMO, REPOSITORY, episodes_written, simulate
+from tests.simulation.test_processes import content
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
+
+ADDRESS = os.environ.get("RAY_ADDRESS", "")
+needs_cluster = pytest.mark.skipif(not ADDRESS, reason="no Ray cluster at RAY_ADDRESS")
+
+
+def actor_processes() -> list[int]:
+    """The process ids of this machine's episode workers (Ray titles them by their class)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if entry.name.isdigit() and title.startswith(b"ray::EpisodeWorker"):
+            found.append(int(entry.name))
+    return found
+
+
+def on_ray(**fields: object) -> dict[str, object]:
+    """The config fields of a run on two workers of the cluster at RAY_ADDRESS."""
+    return {"executor": "ray", "ray_address": ADDRESS, "processes": 2, **fields}
+
+
+@needs_cluster
+async def test_two_ray_workers_play_the_demo_as_one_process_does(
+    hotel: DomainPack, tmp_path: Path
+) -> None:
+    config = load_config(DEMO).model_copy(update={"trials": 2})
+    one = config.model_copy(update={"out": tmp_path / "one"})
+    ray = config.model_copy(update={"out": tmp_path / "ray", **on_ray()})
+    _, alone = await simulate(one, hotel)
+    directory, spread = await simulate(ray, hotel)
+    keys = [episode.key for episode in spread]
+    assert len(keys) == len(set(keys)) == 2 * len(hotel.tasks)
+    assert {e.key: content(e) for e in spread} == {e.key: content(e) for e in alone}
+    manifest = RunStore.open(directory).manifest
+    assert manifest.finished_at is not None and "executor" in manifest.config_hash_excludes
+
+
+@needs_cluster
+async def test_a_killed_ray_worker_loses_no_episode(hotel: DomainPack, tmp_path: Path) -> None:
+    config = load_config(DEMO).model_copy(update={"trials": 6})
+    _, alone = await simulate(config.model_copy(update={"out": tmp_path / "one"}), hotel)
+
+    class KillOne:
+        def __init__(self) -> None:
+            self.killed: list[int] = []
+
+        def started(self, tally: RunTally) -> None:
+            """Nothing to do."""
+
+        def finished(self, episode: Episode) -> None:
+            if not self.killed:
+                victim = actor_processes()[0]
+                os.kill(victim, signal.SIGKILL)
+                self.killed.append(victim)
+
+        def stopped(self) -> None:
+            """Nothing to do."""
+
+    observer = KillOne()
+    ray = config.model_copy(update={"out": tmp_path / "ray", **on_ray(concurrency=8)})
+    directory, spread = await simulate(ray, hotel, observer=observer)
+    assert len(observer.killed) == 1
+    assert Counter(e.key for e in spread) == Counter(e.key for e in alone)
+    assert set(Counter(e.key for e in spread).values()) == {1}
+    assert {e.key: content(e) for e in spread} == {e.key: content(e) for e in alone}
+    assert RunStore.open(directory).manifest.finished_at is not None
+
+
+def run_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "policy_agent", "run", *arguments, "--quiet"]
+
+
+@needs_cluster
+def test_a_killed_driver_resumes_with_every_episode_once(tmp_path: Path) -> None:
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    trials = 40
+    driver = subprocess.Popen(
+        run_command(
+            str(DEMO),
+            "--trials",
+            str(trials),
+            "--executor",
+            "ray",
+            "--ray-address",
+            ADDRESS,
+            "--processes",
+            "2",
+            "--out",
+            str(tmp_path),
+        ),
+        cwd=REPOSITORY,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: episodes_written(tmp_path), "the driver's first episode")
+        driver.send_signal(signal.SIGKILL)
+    finally:
+        driver.wait()
+        assert driver.stderr is not None
+        driver.stderr.close()
+    [directory] = tmp_path.iterdir()
+    before = len(RunStore.open(directory).read(Episode))
+    resumed = subprocess.run(
+        run_command("--resume", str(directory)),
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    reader = RunStore.open(directory)
+    keys = Counter(episode.key for episode in reader.read(Episode))
+    tasks = len(keys) // trials
+    assert 0 < before < len(keys) == 24 * trials == tasks * trials
+    assert set(keys.values()) == {1}
+    assert reader.manifest.finished_at is not None
+
+
+async def test_an_unreachable_cluster_fails_at_once_with_its_address(
+    hotel: DomainPack, tmp_path: Path
+) -> None:
+    address = closed_port_url().removeprefix("http://").removesuffix("/v1")
+    config = load_config(DEMO).model_copy(
+        update={"out": tmp_path, "executor": "ray", "ray_address": address}
+    )
+    with pytest.raises(RayUnavailable, match=f"cannot reach the Ray cluster at {address}: "):
+        await simulate(config, hotel)
+
+
+@needs_cluster
+def test_ctrl_c_stops_the_ray_workers_and_says_how_to_resume(tmp_path: Path) -> None:
+    command = run_command(str(DEMO), "--trials", "400", "--executor", "ray")
+    process = subprocess.Popen(
+        [*command, "--ray-address", ADDRESS, "--processes", "2", "--out", str(tmp_path)],
+        cwd=REPOSITORY,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
+    )
+    stderr = ctrl_c_when(process, lambda: episodes_written(tmp_path), "an episode", group=True)
+    assert process.returncode == 130, stderr
+    [directory] = tmp_path.iterdir()
+    assert stderr.splitlines()[-1].endswith(
+        f"Finish the run with: policy-agent run --resume {directory}"
+    )
+    wait_until(lambda: not actor_processes(), "the Ray workers' end")
