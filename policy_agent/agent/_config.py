@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from policy_agent.format import PromptStyle
+from policy_agent.format import GrammarSyntax, PromptStyle
 from policy_agent.llm import ModelConfig
 
 DEFAULT_FEEDBACK = (
@@ -15,6 +15,8 @@ DEFAULT_FEEDBACK = (
 )
 
 ViolationStrategy = Literal["resample", "feedback", "keep_first", "terminate"]
+Constraint = Literal["none", "grammar"]
+"""How the agent's decoding is constrained: not at all, or by the one-answer grammar."""
 """What to do about a turn that is not exactly one message or one tool call."""
 
 
@@ -81,3 +83,18 @@ class AgentConfig(BaseModel):
         "calls).",
     )
     violations: ViolationPolicy = Field(default_factory=ViolationPolicy)
+    constrain: Constraint = Field(
+        default="none",
+        description="`grammar`: every agent call carries the pack's one-answer grammar "
+        "(`format.answer_grammar` for this style and thinking mode) as vLLM structured "
+        "outputs, so the server decodes only one message or one tool call; the thinking stays "
+        "free (docs/grammar.md). `none`: no constraint. The violation strategy stays the "
+        "backstop either way.",
+    )
+    grammar_syntax: GrammarSyntax = Field(
+        default=GrammarSyntax.EBNF,
+        description="The grammar's dialect with `constrain: grammar`: `ebnf` (vLLM's default "
+        "`xgrammar` backend, and `guidance` too) or `lark` (needs `vllm serve "
+        "--structured-outputs-config.backend guidance`; exact JSON Schema for object and array "
+        "parameters).",
+    )

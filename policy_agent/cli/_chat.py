@@ -61,6 +61,13 @@ _RESULT_LINES = 20
     help="card: functions in the system prompt; template: sent as tools=.",
 )
 @click.option("--instruct", is_flag=True, help="Instruct mode: no reasoning before answers.")
+@click.option(
+    "--constrain",
+    type=click.Choice(["none", "grammar"]),
+    default="none",
+    show_default=True,
+    help="grammar: every agent call carries the one-answer grammar (vLLM structured outputs).",
+)
 @click.option("--api-key-env", metavar="NAME", help="Environment variable holding the API key.")
 @click.option(
     "--violations",
@@ -108,6 +115,7 @@ def chat(
     transport: str,
     style: str,
     instruct: bool,
+    constrain: str,
     api_key_env: str | None,
     violations: str,
     timeout: float,
@@ -127,6 +135,7 @@ def chat(
 
     from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
     from policy_agent.environment import Environment, InitialStateError
+    from policy_agent.format import GrammarError
     from policy_agent.llm import LLMError, ModelConfig, check_role
 
     pack = load_pack_or_exit(domain)
@@ -146,6 +155,7 @@ def chat(
             ),
             transport=transport,  # type: ignore[arg-type]  # click.Choice checked the value
             style=style,  # type: ignore[arg-type]
+            constrain=constrain,  # type: ignore[arg-type]
             violations=ViolationPolicy(strategy=violations),  # type: ignore[arg-type]
         )
     except ValidationError as error:
@@ -158,13 +168,14 @@ def chat(
         agent = Agent.from_pack(pack, config)
         if not no_preflight:
             asyncio.run(check_role(config.model, role="agent", chat=transport == "chat"))
-    except LLMError as error:
+    except (LLMError, GrammarError) as error:
         console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
         raise SystemExit(1) from None
     mode = "instruct" if instruct else "thinking"
     console.print(
         f"[bold]{_escape(pack.name)} {_escape(pack.version)}[/] with agent "
-        f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode)."
+        f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode"
+        + (", grammar-constrained)." if constrain == "grammar" else ").")
     )
     console.print("You are the customer. Type a message; /quit or Ctrl-D ends the chat.")
     if pack.user_tools:

@@ -75,6 +75,11 @@ class _ConfigProblem(click.ClickException):
     help="card: functions in the system prompt; template: tools= through the chat template.",
 )
 @click.option("--instruct", is_flag=True, help="The agent model without thinking (instruct mode).")
+@click.option(
+    "--constrain",
+    type=click.Choice(["none", "grammar"]),
+    help="grammar: every agent call carries the one-answer grammar (vLLM structured outputs).",
+)
 @click.option("--tasks", help="Comma-separated task ids (default: the config's, or all).")
 @click.option("--trials", type=click.IntRange(min=1), help="Episodes per task.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Episodes running at once.")
@@ -116,6 +121,7 @@ def run(
     transport: str | None,
     style: str | None,
     instruct: bool,
+    constrain: str | None,
     tasks: str | None,
     trials: int | None,
     concurrency: int | None,
@@ -149,6 +155,7 @@ def run(
         transport=transport,
         style=style,
         instruct=instruct,
+        constrain=constrain,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None,
         trials=trials,
         concurrency=concurrency,
@@ -267,12 +274,13 @@ def _pack(path: Path) -> DomainPack:
 
 
 def _simulation(config: SimulationConfig, pack: DomainPack) -> Simulation:
+    from policy_agent.format import GrammarError
     from policy_agent.llm import LLMError
     from policy_agent.simulation import ConfigError, Simulation
 
     try:
         return Simulation(config, pack)
-    except (ConfigError, LLMError) as error:
+    except (ConfigError, LLMError, GrammarError) as error:
         raise _ConfigProblem(str(error)) from None
 
 

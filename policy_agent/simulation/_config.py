@@ -195,6 +195,7 @@ class Overrides:
     transport: str | None = None
     style: str | None = None
     instruct: bool = False
+    constrain: str | None = None
     tasks: list[str] | None = None
     trials: int | None = None
     concurrency: int | None = None
@@ -218,6 +219,7 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         "--transport": flags.transport is not None,
         "--style": flags.style is not None,
         "--instruct": flags.instruct,
+        "--constrain": flags.constrain is not None,
     }
     if agent.get("kind") == "oracle" and any(needs_model.values()):
         named = ", ".join(flag for flag, given in needs_model.items() if given)
@@ -233,6 +235,8 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         agent["style"] = flags.style
     if flags.instruct:
         agent["model"]["thinking"] = False
+    if flags.constrain is not None:
+        agent["constrain"] = flags.constrain
     data["agent"] = agent
     data["user"] = _user_overrides(data["user"], flags)
     for name in ("tasks", "trials", "concurrency", "processes", "max_steps", "seed", "out"):

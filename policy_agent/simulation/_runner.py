@@ -166,6 +166,8 @@ class Simulation:
             domain_hash=self.pack.content_hash,
             domain_parts=self.pack.content_parts,
             episodes_planned=len(self.episodes),
+            constrain="none" if self._agent is None else self._agent.config.constrain,
+            grammar_sha256=None if self._agent is None else self._agent.grammar_sha256,
         )
 
     async def run(

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
@@ -143,6 +143,16 @@ class RunManifest(BaseModel):
         default_factory=list, description="When each resumption started, oldest first."
     )
     episodes_planned: int = Field(ge=0, description="Tasks × trials this run is to produce.")
+    constrain: Literal["none", "grammar"] = Field(
+        default="none",
+        description="How the agent's decoding was constrained (`agent.constrain`): `none` or "
+        "`grammar`; `none` in runs made before policy-agent recorded it.",
+    )
+    grammar_sha256: str | None = Field(
+        default=None,
+        description="sha256 (hex) of the one-answer grammar every agent call carried, with "
+        "`constrain: grammar`.",
+    )
 
     @classmethod
     def start(
@@ -155,10 +165,13 @@ class RunManifest(BaseModel):
         episodes_planned: int,
         domain_parts: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        constrain: Literal["none", "grammar"] = "none",
+        grammar_sha256: str | None = None,
     ) -> Self:
         """The manifest of a run starting now: a fresh run id, the config hashed, versions read.
 
-        `domain_parts` (the pack's `content_parts`) lets a refused resume name what changed.
+        `domain_parts` (the pack's `content_parts`) lets a refused resume name what changed;
+        `constrain` and `grammar_sha256` say how the agent's decoding was constrained.
         """
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         return cls(
@@ -172,6 +185,8 @@ class RunManifest(BaseModel):
             domain_parts=dict(domain_parts or {}),
             versions=collect_versions(),
             episodes_planned=episodes_planned,
+            constrain=constrain,
+            grammar_sha256=grammar_sha256,
         )
 
 
