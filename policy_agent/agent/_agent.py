@@ -30,11 +30,14 @@ from policy_agent.agent._step import AgentStep, GaveUpStep, MessageStep, ToolCal
 from policy_agent.domain import DomainPack
 from policy_agent.format import (
     CARD_MINIMUM,
+    SUPPORTED_VLLM,
     FunctionSpec,
     PromptStyle,
     ServerProfile,
+    answer_grammar,
     card_system_prompt,
     functions_from_openai,
+    grammar_request_fields,
     policy_only_system_prompt,
     render_conversation,
 )
@@ -129,6 +132,33 @@ class Agent:
         self._client = client
         thinking_kwarg = config.model.chat_template_kwargs.get("truncate_history_thinking", True)
         self._truncate_history_thinking = bool(thinking_kwarg)
+        self.grammar: str | None = None
+        """The one-answer grammar every model call carries (`constrain: grammar`), else None."""
+        self.grammar_sha256: str | None = None
+        """sha256 (hex) of `grammar`'s UTF-8 text, recorded on each generation and the run."""
+        self._grammar_fields: dict[str, dict[str, JsonValue]] = {}
+        match config.constrain:
+            case "none":
+                pass
+            case "grammar":
+                grammar = answer_grammar(
+                    self.functions,
+                    style=config.style,
+                    thinking=config.model.thinking,
+                    syntax=config.grammar_syntax,
+                )
+                self.grammar = grammar
+                self.grammar_sha256 = hashlib.sha256(grammar.encode()).hexdigest()
+                # Every supported vLLM release reads the same field for both endpoints
+                # (`grammar_request_fields`, docs/grammar.md), so the oldest one stands for all.
+                self._grammar_fields = {
+                    endpoint: grammar_request_fields(
+                        grammar, config.grammar_syntax, SUPPORTED_VLLM[0], endpoint
+                    )
+                    for endpoint in ("chat", "completions")
+                }
+            case _:
+                assert_never(config.constrain)
 
     @property
     def client(self) -> ModelClient:
@@ -276,7 +306,9 @@ class Agent:
         if config.transport == "completions":
             prompt = self._render(messages)
             prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
-            completion = await self.client.complete(prompt, seed=seed)
+            completion = await self.client.complete(
+                prompt, seed=seed, extra_body=self._grammar_fields.get("completions")
+            )
             answer = read_text(
                 completion.text or "",
                 self.functions,
@@ -290,6 +322,7 @@ class Agent:
                 to_openai_messages(messages),
                 tools=self.openai_tools if template else None,
                 seed=seed,
+                extra_body=self._grammar_fields.get("chat"),
             )
             if template:
                 answer = read_structured(
@@ -312,6 +345,7 @@ class Agent:
             attempt=attempt,
             prompt_sha256=prompt_sha256,
             corrections=corrections,
+            grammar_sha256=self.grammar_sha256,
         )
         return completion, answer, generation
 

@@ -82,7 +82,7 @@ def read_chat_content(
     With vLLM's reasoning parser the content is only the answer and the reasoning arrives
     apart; without one, the content still holds `...</think>` and is cut there.
     """
-    split = split_reasoning(content or "", opened=False)
+    split = split_reasoning(content or "", opened=_server_closed(server_reasoning))
     reasoning = _join(_stripped(server_reasoning), split.reasoning)
     turn = (
         parse_answer(split.answer, functions, reasoning=reasoning, profile=profile)
@@ -105,7 +105,7 @@ def read_structured(
     finish_reason: str | None,
 ) -> ModelAnswer:
     """A chat completion the server parsed (template style: `tools=` sent)."""
-    split = split_reasoning(content or "", opened=False)
+    split = split_reasoning(content or "", opened=_server_closed(server_reasoning))
     entries = [
         {"id": call.id, "function": {"name": call.name, "arguments": call.arguments_json}}
         for call in tool_calls
@@ -211,6 +211,13 @@ def _unterminated(reasoning: str | None) -> Violation:
         reasoning=reasoning,
         detail="the content opens its reasoning with <think> and never closes it",
     )
+
+
+def _server_closed(server_reasoning: str | None) -> bool | None:
+    """What the content's start is known to be: after the reasoning when the server's reasoning
+    parser sent some apart (a later `</think>` is answer text, as in the grammar), unknown
+    otherwise (a server without a reasoning parser leaves `...</think>` in the content)."""
+    return False if server_reasoning is not None else None
 
 
 def _join(first: str | None, second: str | None) -> str | None:

@@ -17,6 +17,7 @@ from pydantic import (
 from policy_agent.format import (
     CARD_MINIMUM,
     PROFILE_NAMES,
+    GrammarSyntax,
     PromptStyle,
     ServerProfile,
     profile_named,
@@ -29,6 +30,8 @@ DEFAULT_FEEDBACK = (
 )
 
 ViolationStrategy = Literal["resample", "feedback", "keep_first", "terminate"]
+Constraint = Literal["none", "grammar"]
+"""How the agent's decoding is constrained: not at all, or by the one-answer grammar."""
 """What to do about a turn that is not exactly one message or one tool call."""
 
 
@@ -95,6 +98,21 @@ class AgentConfig(BaseModel):
         "calls).",
     )
     violations: ViolationPolicy = Field(default_factory=ViolationPolicy)
+    constrain: Constraint = Field(
+        default="none",
+        description="`grammar`: every agent call carries the pack's one-answer grammar "
+        "(`format.answer_grammar` for this style and thinking mode) as vLLM structured "
+        "outputs, so the server decodes only one message or one tool call; the thinking stays "
+        "free (docs/grammar.md). `none`: no constraint. The violation strategy stays the "
+        "backstop either way.",
+    )
+    grammar_syntax: GrammarSyntax = Field(
+        default=GrammarSyntax.EBNF,
+        description="The grammar's dialect with `constrain: grammar`: `ebnf` (vLLM's default "
+        "`xgrammar` backend, and `guidance` too) or `lark` (needs `vllm serve "
+        "--structured-outputs-config.backend guidance`; exact JSON Schema for object and array "
+        "parameters).",
+    )
     server_profile: str = Field(
         default="auto",
         description="Which vLLM release line serves the agent (docs/servers.md): `auto` asks "

@@ -71,6 +71,13 @@ _RESULT_LINES = 20
     "(GET /version).",
 )
 @click.option("--instruct", is_flag=True, help="Instruct mode: no reasoning before answers.")
+@click.option(
+    "--constrain",
+    type=click.Choice(["none", "grammar"]),
+    default="none",
+    show_default=True,
+    help="grammar: every agent call carries the one-answer grammar (vLLM structured outputs).",
+)
 @click.option("--api-key-env", metavar="NAME", help="Environment variable holding the API key.")
 @click.option(
     "--violations",
@@ -119,6 +126,7 @@ def chat(
     style: str,
     server_profile: str,
     instruct: bool,
+    constrain: str,
     api_key_env: str | None,
     violations: str,
     timeout: float,
@@ -138,7 +146,7 @@ def chat(
 
     from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
     from policy_agent.environment import Environment, InitialStateError
-    from policy_agent.format import profile_named
+    from policy_agent.format import GrammarError, profile_named
     from policy_agent.llm import LLMError, ModelConfig, check_role
     from policy_agent.simulation import detect_agent_server
 
@@ -159,6 +167,7 @@ def chat(
             ),
             transport=transport,  # type: ignore[arg-type]  # click.Choice checked the value
             style=style,  # type: ignore[arg-type]
+            constrain=constrain,  # type: ignore[arg-type]
             violations=ViolationPolicy(strategy=violations),  # type: ignore[arg-type]
             server_profile=server_profile,
         )
@@ -171,7 +180,7 @@ def chat(
     try:
         if not no_preflight:
             asyncio.run(check_role(config.model, role="agent", chat=transport == "chat"))
-    except LLMError as error:
+    except (LLMError, GrammarError) as error:
         console.print(f"[bold red]error:[/] [red]{_escape(str(error))}[/]")
         raise SystemExit(1) from None
     agent_server, warning = asyncio.run(detect_agent_server(config))
@@ -183,7 +192,8 @@ def chat(
     console.print(
         f"[bold]{_escape(pack.name)} {_escape(pack.version)}[/] with agent "
         f"[bold]{_escape(agent_model)}[/] ({transport} transport, {style} style, {mode} mode, "
-        f"server profile {agent_server.profile})."
+        f"server profile {agent_server.profile}"
+        + (", grammar-constrained)." if constrain == "grammar" else ").")
     )
     console.print("You are the customer. Type a message; /quit or Ctrl-D ends the chat.")
     if pack.user_tools:

@@ -81,6 +81,11 @@ class _ConfigProblem(click.ClickException):
     "auto: ask its server (GET /version) when the run starts.",
 )
 @click.option("--instruct", is_flag=True, help="The agent model without thinking (instruct mode).")
+@click.option(
+    "--constrain",
+    type=click.Choice(["none", "grammar"]),
+    help="grammar: every agent call carries the one-answer grammar (vLLM structured outputs).",
+)
 @click.option("--tasks", help="Comma-separated task ids (default: the config's, or all).")
 @click.option("--trials", type=click.IntRange(min=1), help="Episodes per task.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Episodes running at once.")
@@ -133,6 +138,7 @@ def run(
     style: str | None,
     server_profile: str | None,
     instruct: bool,
+    constrain: str | None,
     tasks: str | None,
     trials: int | None,
     concurrency: int | None,
@@ -169,6 +175,7 @@ def run(
         style=style,
         server_profile=server_profile,
         instruct=instruct,
+        constrain=constrain,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None,
         trials=trials,
         concurrency=concurrency,
@@ -295,12 +302,13 @@ def _pack(path: Path) -> DomainPack:
 def _simulation(
     config: SimulationConfig, pack: DomainPack, agent_server: AgentServer | None
 ) -> Simulation:
+    from policy_agent.format import GrammarError
     from policy_agent.llm import LLMError
     from policy_agent.simulation import ConfigError, Simulation
 
     try:
         return Simulation(config, pack, agent_server=agent_server)
-    except (ConfigError, LLMError) as error:
+    except (ConfigError, LLMError, GrammarError) as error:
         raise _ConfigProblem(str(error)) from None
 
 

@@ -179,7 +179,7 @@ def parse_verdict(text: str, assertions: Sequence[str]) -> list[NLAssertionCheck
     the assertions by their `expectedOutcome` text when every assertion is found there, else in
     order. JudgeAnswerError when there is no such object or it has the wrong shape or count.
     """
-    data = _find_object(split_reasoning(text, opened=False).answer)
+    data = _find_object(split_reasoning(text, opened=None).answer)
     try:
         answer = _Answer.model_validate(data)
     except ValidationError as error:

@@ -23,8 +23,8 @@ server: text before a call becomes `content`, which `parse_structured` reports a
 Everything the grammar accepts, `parse_completion` reads as that one message or that one call.
 The converse fails only where the grammar is stricter on purpose (docs/grammar.md lists
 these): parameters out of schema order, a prelude (template style), `<tool_call>` right after
-`</think>`, values the parser would type but that are not well formed (`007`, `yes`), and JSON
-outside the grammar's JSON.
+`</think>`, an instruct completion that opens `<think>`, values the parser would type but that
+are not well formed (`007`, `yes`), and JSON outside the grammar's JSON.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def answer_grammar(
     `GrammarError` for a tool no answer could call (a name the parser cannot read, a required
     parameter that cannot be written).
     """
-    text = text_definitions()
+    text = text_definitions(thinking=thinking)
     definitions: list[Definition] = []
     values: dict[str, Definition] = {}
     tools: list[Expr] = []
@@ -94,7 +94,7 @@ def answer_grammar(
         answer = alt(Ref("message"), Ref("call"))
     head = [
         Definition("answer", answer, terminal=False),
-        Definition("message", message(), terminal=True),
+        Definition("message", message(thinking=thinking), terminal=True),
     ]
     if tools:
         call = seq(

@@ -42,9 +42,12 @@ class _Node:
     complete: bool = False
 
 
-def _trie() -> _Node:
+THINK_OPEN = "<think>"
+
+
+def _trie(tags: tuple[str, ...]) -> _Node:
     root = _Node()
-    for tag in _MARKUP:
+    for tag in tags:
         # The construction relies on this; a new tag that breaks it must change the trie.
         assert tag.startswith("<") and "<" not in tag[1:], tag
         node = root
@@ -59,8 +62,11 @@ def _node_name(prefix: str, path: str) -> str:
     return f"{prefix}_lt_" + path.replace("/", "slash_") if path else f"{prefix}_lt"
 
 
-def markup_free_definitions(prefix: str, *, json_string: bool) -> list[Definition]:
-    """Terminals `{prefix}` (text without markup) and `{prefix}_lt...` (what follows a `<`).
+def markup_free_definitions(
+    prefix: str, *, json_string: bool, tags: tuple[str, ...] = _MARKUP
+) -> list[Definition]:
+    """Terminals `{prefix}` (text without markup), `{prefix}_chunk` (a `<` and what may follow
+    it up to the next `<`) and `{prefix}_lt...` (what follows a `<`); `tags` are the markup.
 
     With `json_string`, the text is the inside of a JSON string literal: no `"`, `\\` or
     control character except as a JSON escape.
@@ -86,24 +92,40 @@ def markup_free_definitions(prefix: str, *, json_string: bool) -> list[Definitio
         definitions.append(Definition(name, alt(*options), terminal=True))
         return name
 
-    after = after_lt(_trie(), "")
+    after = after_lt(_trie(tags), "")
     chunk = Definition(f"{prefix}_chunk", seq(Lit("<"), Ref(after)), terminal=True)
     text = Definition(prefix, seq(star(unit), star(Ref(chunk.name))), terminal=True)
     return [text, chunk, *reversed(definitions)]
 
 
-def text_definitions() -> list[Definition]:
-    """`text` (no markup), `ws` (one or more whitespace), and what builds them."""
+def text_definitions(*, thinking: bool) -> list[Definition]:
+    """`text` (no markup), `ws` (one or more whitespace), and what builds them; in instruct
+    mode also `lead_chunk`, a first `<` chunk that does not open `<think>` (see `message`)."""
+    lead = [] if thinking else markup_free_definitions("lead", json_string=False, tags=_LEAD)
     return [
         *markup_free_definitions("text", json_string=False),
+        *[d for d in lead if d.name != "lead"],
         Definition("ws", plus(chars(WHITESPACE)), terminal=True),
     ]
 
 
-def message() -> Expr:
-    """A message: text without markup holding a character that is not whitespace."""
+_LEAD = (*_MARKUP, THINK_OPEN)
+
+
+def message(*, thinking: bool) -> Expr:
+    """A message: text without markup holding a character that is not whitespace.
+
+    Instruct mode: the text does not open a `<think>` block after its leading whitespace. The
+    prompt closed the reasoning, and `split_reasoning(opened=False)` reads such a block as
+    reasoning, which would turn the message into something else (an empty answer, an
+    unfinished reasoning).
+    """
+    return seq(star(chars(WHITESPACE)), _first_piece(thinking), star(Ref("text_chunk")))
+
+
+def _first_piece(thinking: bool) -> Expr:
     first = seq(chars("<" + WHITESPACE, negated=True), star(chars("<", negated=True)))
-    return seq(star(chars(WHITESPACE)), alt(first, Ref("text_chunk")), star(Ref("text_chunk")))
+    return alt(first, Ref("text_chunk" if thinking else "lead_chunk"))
 
 
 def call_head(*, prelude: bool, thinking: bool) -> Expr:
@@ -112,13 +134,15 @@ def call_head(*, prelude: bool, thinking: bool) -> Expr:
     `prelude`: any text without markup may come first (the parser reads it as reasoning);
     otherwise only whitespace. `thinking`: the answer does not start with `<tool_call>`, so
     that vLLM >= 0.33, which ends the reasoning at a `<tool_call>` token written inside it,
-    masks that token while the model reasons (docs/grammar.md).
+    masks that token while the model reasons (docs/grammar.md). Instruct mode: the prelude
+    does not open a `<think>` block (as `message`).
     """
     if not prelude:
         space = plus(chars(WHITESPACE)) if thinking else star(chars(WHITESPACE))
         return seq(space, Lit(TOOL_CALL_OPEN))
     if not thinking:
-        return seq(Ref("text"), Lit(TOOL_CALL_OPEN))
+        text = opt(seq(_first_piece(thinking), star(Ref("text_chunk"))))
+        return seq(star(chars(WHITESPACE)), text, Lit(TOOL_CALL_OPEN))
     non_empty = alt(
         seq(plus(chars("<", negated=True)), star(Ref("text_chunk"))), plus(Ref("text_chunk"))
     )

@@ -69,8 +69,9 @@ def parse_completion(
     In thinking mode the completion starts inside the reasoning (the prompt ends with
     `<think>\\n`): everything before the first `</think>` is reasoning, and a completion without
     `</think>` is `unterminated_reasoning`. In instruct mode (the prompt ends with
-    `<think></think>`) the completion is the answer, unless it opens a `<think>` block of its
-    own (it is then read as in thinking mode). Reasoning and message text are stripped.
+    `<think></think>`) the completion is the answer, a bare `</think>` in it is text, unless it
+    opens a `<think>` block of its own after leading whitespace (that block is then the
+    reasoning). Reasoning and message text are stripped.
     """
     split = split_reasoning(text, opened=thinking)
     if not split.finished:

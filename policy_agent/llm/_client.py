@@ -13,7 +13,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -42,6 +42,8 @@ class LLMClient:
         self._router: Any = None
         self._api_base = servers[0] if len(servers) == 1 else None
         self._key = key
+        self._chat_extras = config.request_extras(chat=True)
+        self._text_extras = config.request_extras(chat=False)
         self._chat_send, self._text_send = self._senders(key)
         self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
         self._backoff = Backoff(config)
@@ -60,10 +62,7 @@ class LLMClient:
         sampling: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p}
         if config.max_tokens is not None:
             sampling["max_tokens"] = config.max_tokens
-        chat_extras, text_extras = (
-            config.request_extras(chat=True),
-            config.request_extras(chat=False),
-        )
+        chat_extras, text_extras = self._chat_extras, self._text_extras
         servers = config.servers
         if len(servers) == 1:
             target = _direct.direct_target(
@@ -145,22 +144,34 @@ class LLMClient:
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """POST /v1/chat/completions; given `tools`, the server parses the tool calls."""
+        """POST /v1/chat/completions; given `tools`, the server parses the tool calls.
+        `extra_body`: this call's request fields, over the config's."""
         kwargs: dict[str, Any] = {"messages": messages}
         if tools is not None:
             kwargs["tools"] = tools
         if seed is not None:
             kwargs["seed"] = seed
+        if extra_body:
+            kwargs["extra_body"] = {**self._chat_extras, **extra_body}
         return await self._call(self._chat_send, kwargs, self._chat_completion)
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """POST /v1/completions with a rendered prompt; the raw completion text comes back."""
+        """POST /v1/completions with a rendered prompt; the raw completion text comes back.
+        `extra_body`: this call's request fields, over the config's."""
         kwargs: dict[str, Any] = {"prompt": prompt, "stop": list(stop)}
         if seed is not None:
             kwargs["seed"] = seed
+        if extra_body:
+            kwargs["extra_body"] = {**self._text_extras, **extra_body}
         client = self._pooled_text_client()
         if client is not None:
             kwargs["client"] = client

@@ -107,8 +107,10 @@ class Completion:
         attempt: int,
         prompt_sha256: str | None = None,
         corrections: Sequence[ChatMessage] = (),
+        grammar_sha256: str | None = None,
     ) -> Generation:
-        """The episode's record of this call (what came back, what it cost)."""
+        """The episode's record of this call (what came back, what it cost); `grammar_sha256`
+        when the call carried a grammar (recorded as `constraint: grammar`)."""
         return Generation(
             model=self.model,
             served_model=self.served_model,
@@ -130,6 +132,8 @@ class Completion:
             attempt=attempt,
             prompt_sha256=prompt_sha256,
             correction_messages=list(corrections),
+            constraint="grammar" if grammar_sha256 is not None else None,
+            grammar_sha256=grammar_sha256,
             tokens=self.tokens,
             server_timing=self.server_timing,
         )

@@ -123,8 +123,10 @@ class DirectChat:
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> Any:
-        """The parsed `ModelResponse`, or litellm's exception for what went wrong."""
+        """The parsed `ModelResponse`, or litellm's exception for what went wrong
+        (`extra_body`: this call's, replacing the client's)."""
         target = self._target
         try:
             # What `completion()` does to messages and tools before it picks the handler.
@@ -138,7 +140,7 @@ class DirectChat:
             optional = self._config.map_openai_params(
                 requested, {}, target.served, drop_params=False
             )
-            optional["extra_body"] = self._extra_body
+            optional["extra_body"] = self._extra_body if extra_body is None else extra_body
             return await self._handler.completion(
                 model=target.served,
                 messages=checked,
@@ -171,16 +173,23 @@ class DirectText:
         self._params = _litellm_params(target, text_completion=True)
 
     async def send(
-        self, *, prompt: str, stop: list[str], client: Any, seed: int | None = None
+        self,
+        *,
+        prompt: str,
+        stop: list[str],
+        client: Any,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> Any:
-        """The parsed `TextCompletionResponse` (`client`: the pooled AsyncOpenAI)."""
+        """The parsed `TextCompletionResponse` (`client`: the pooled AsyncOpenAI;
+        `extra_body`: this call's, replacing the client's)."""
         target = self._target
         messages: list[Any] = [{"role": "user", "content": prompt}]
         optional: dict[str, Any] = {**target.sampling, "stop": stop}
         if seed is not None:
             optional["seed"] = seed
         optional["max_retries"] = 0  # as litellm hands it over: the SDK does not retry
-        optional["extra_body"] = self._extra_body
+        optional["extra_body"] = self._extra_body if extra_body is None else extra_body
         try:
             return await self._handler.completion(
                 model_response=litellm.ModelResponse(),

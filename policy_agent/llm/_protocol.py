@@ -6,7 +6,7 @@ scripts as the scripted server, in process) is another, for tests that are not a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from policy_agent.llm._completion import Completion
@@ -29,14 +29,24 @@ class ModelClient(Protocol):
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """A chat completion of OpenAI-format `messages` (the server renders the prompt)."""
+        """A chat completion of OpenAI-format `messages` (the server renders the prompt).
+
+        `extra_body`: request fields for this call only, merged over the config's (a key given
+        here replaces the config's), e.g. the agent's grammar (`structured_outputs`)."""
         ...
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """A completion of `prompt` as given (the caller rendered it), its raw text back."""
+        """A completion of `prompt` as given (the caller rendered it), its raw text back;
+        `extra_body` as for `chat`."""
         ...
 
     async def aclose(self) -> None:

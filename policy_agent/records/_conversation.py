@@ -123,6 +123,11 @@ class Generation(Record):
     server_timing: dict[str, float] | None = None
     """The server's own timings of the request, when it sends them (vLLM 0.25+ started with
     `--enable-per-request-metrics`: `time_to_first_token_ms`, `queue_time_ms`, ...)."""
+    constraint: Literal["grammar"] | None = None
+    """How the call's decoding was constrained: `grammar` when it carried the agent's
+    one-answer grammar (`agent.constrain: grammar`), None when it was free."""
+    grammar_sha256: str | None = None
+    """sha256 (hex) of the UTF-8 grammar text the call carried (with `constraint`)."""
 
 
 class UserMessage(Record):

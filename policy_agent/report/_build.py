@@ -50,6 +50,8 @@ def build_report(
             if event.kind == "violation":
                 violations[event.violation.code.value] += 1
                 actions[event.action_taken] += 1
+    turns = sum(e.totals["agent"].calls for e in agent_episodes if "agent" in e.totals)
+    per_100 = 100 * sum(violations.values()) / turns if turns else None
     return RunReport(
         run_id=run.manifest.run_id,
         domain=run.manifest.domain_name,
@@ -80,6 +82,9 @@ def build_report(
         ),
         violations=dict(sorted(violations.items())),
         violation_actions=dict(sorted(actions.items())),
+        agent_turns=turns,
+        violations_per_100_agent_turns=per_100,
+        constrain=run.manifest.constrain,
         tools=_tools(agent_episodes),
         roles=_roles(episodes, config),
         rules=rule_summaries(agent_episodes, resamples=resamples, confidence=confidence, seed=seed),

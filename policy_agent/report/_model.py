@@ -108,6 +108,19 @@ class RunReport(_Model):
     termination_reasons: dict[str, int] = Field(description="Every episode, by how it ended.")
     violations: dict[str, int] = Field(description="One-action-per-turn violations by code.")
     violation_actions: dict[str, int] = Field(description="What the agent did about them.")
+    agent_turns: int = Field(
+        default=0,
+        description="The agent's model calls in the episodes not lost to infrastructure: each "
+        "a turn the model answered, asked-again attempts included.",
+    )
+    violations_per_100_agent_turns: float | None = Field(
+        default=None,
+        description="Violations per 100 agent turns (`agent_turns`); null without any turn.",
+    )
+    constrain: str = Field(
+        default="none",
+        description="How the agent's decoding was constrained (`agent.constrain`).",
+    )
     tools: ToolUsage
     roles: list[RoleUsage]
     rules: list[RuleSummary] = Field(

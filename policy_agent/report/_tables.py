@@ -207,6 +207,7 @@ def _behaviour(report: RunReport) -> Group:
             f"; user {tools.user_calls}, errors {tools.user_errors}" if tools.user_calls else "",
         )
     ]
+    lines.append(_violation_rate(report))
     if not report.violations:
         lines.append(Text.assemble(("Violations ", "bold"), "none (every turn was one action)"))
         return Group(*lines)
@@ -221,6 +222,18 @@ def _behaviour(report: RunReport) -> Group:
         Text(f"Turns that were not one action; what the agent did: {actions}", style="dim"),
     ]
     return Group(*lines)
+
+
+def _violation_rate(report: RunReport) -> Text:
+    """Always shown, so runs with and without the grammar compare."""
+    rate = report.violations_per_100_agent_turns
+    shown = "—" if rate is None else f"{rate:.1f}"
+    count = sum(report.violations.values())
+    return Text.assemble(
+        ("Violations per 100 agent turns ", "bold"),
+        f"{shown} ({count} in {report.agent_turns} agent model calls; "
+        f"decoding constrained: {report.constrain})",
+    )
 
 
 def _usage(report: RunReport) -> Group:

@@ -132,9 +132,16 @@ class TrainerClient:
         self.role = "agent"
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """The trainer's completion of `prompt`, as the completions transport returns one."""
+        """The trainer's completion of `prompt`, as the completions transport returns one.
+
+        The trainer samples, so request fields (`extra_body`, a grammar) do not reach it."""
         return await _CURRENT.get().ask(prompt, stop)
 
     async def chat(
@@ -143,6 +150,7 @@ class TrainerClient:
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
         """Never called: a `TrainerSimulation` sets the agent's transport to completions."""
         raise EnvError("the environment's agent asks with the completions transport only")

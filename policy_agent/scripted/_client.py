@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import JsonValue
@@ -93,22 +93,32 @@ class ScriptedModelClient:
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
         """The script's next chat answer, as `LLMClient.chat` would return it."""
-        body = self._body(messages=list(messages), tools=list(tools) if tools else None, seed=seed)
+        body = self._body(
+            extra_body, messages=list(messages), tools=list(tools) if tools else None, seed=seed
+        )
         return await self._ask("chat", body, prompt=None)
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Completion:
         """The script's next completion, as `LLMClient.complete` would return it."""
-        body = self._body(prompt=prompt, stop=list(stop), seed=seed)
+        body = self._body(extra_body, prompt=prompt, stop=list(stop), seed=seed)
         return await self._ask("completions", body, prompt=prompt)
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
-    def _body(self, **fields: JsonValue) -> dict[str, JsonValue]:
+    def _body(
+        self, extra_body: Mapping[str, Any] | None, **fields: JsonValue
+    ) -> dict[str, JsonValue]:
         config = self.config
         chat = "messages" in fields
         body: dict[str, JsonValue] = {"model": self._served}
@@ -117,6 +127,7 @@ class ScriptedModelClient:
         if config.max_tokens is not None:
             body["max_tokens"] = config.max_tokens
         body.update(config.request_extras(chat=chat))
+        body.update(extra_body or {})
         return body
 
     async def _ask(

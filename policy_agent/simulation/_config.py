@@ -223,6 +223,7 @@ class Overrides:
     style: str | None = None
     server_profile: str | None = None
     instruct: bool = False
+    constrain: str | None = None
     tasks: list[str] | None = None
     trials: int | None = None
     concurrency: int | None = None
@@ -249,6 +250,7 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         "--style": flags.style is not None,
         "--server-profile": flags.server_profile is not None,
         "--instruct": flags.instruct,
+        "--constrain": flags.constrain is not None,
     }
     if agent.get("kind") == "oracle" and any(needs_model.values()):
         named = ", ".join(flag for flag, given in needs_model.items() if given)
@@ -266,6 +268,8 @@ def apply_overrides(config: SimulationConfig, flags: Overrides) -> SimulationCon
         agent["server_profile"] = flags.server_profile
     if flags.instruct:
         agent["model"]["thinking"] = False
+    if flags.constrain is not None:
+        agent["constrain"] = flags.constrain
     data["agent"] = agent
     data["user"] = _user_overrides(data["user"], flags)
     for name in (

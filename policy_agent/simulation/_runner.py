@@ -181,6 +181,8 @@ class Simulation:
             domain_parts=self.pack.content_parts,
             episodes_planned=len(self.episodes),
             agent_server=self.agent_server,
+            constrain="none" if self._agent is None else self._agent.config.constrain,
+            grammar_sha256=None if self._agent is None else self._agent.grammar_sha256,
         )
 
     def worker_config(self) -> dict[str, JsonValue]:

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
@@ -163,6 +163,16 @@ class RunManifest(BaseModel):
         description="The agent's server profile; null for an oracle run, or one made before "
         "policy-agent recorded it.",
     )
+    constrain: Literal["none", "grammar"] = Field(
+        default="none",
+        description="How the agent's decoding was constrained (`agent.constrain`): `none` or "
+        "`grammar`; `none` in runs made before policy-agent recorded it.",
+    )
+    grammar_sha256: str | None = Field(
+        default=None,
+        description="sha256 (hex) of the one-answer grammar every agent call carried, with "
+        "`constrain: grammar`.",
+    )
 
     @classmethod
     def start(
@@ -176,10 +186,13 @@ class RunManifest(BaseModel):
         domain_parts: Mapping[str, str] | None = None,
         agent_server: AgentServer | None = None,
         now: datetime | None = None,
+        constrain: Literal["none", "grammar"] = "none",
+        grammar_sha256: str | None = None,
     ) -> Self:
         """The manifest of a run starting now: a fresh run id, the config hashed, versions read.
 
-        `domain_parts` (the pack's `content_parts`) lets a refused resume name what changed.
+        `domain_parts` (the pack's `content_parts`) lets a refused resume name what changed;
+        `constrain` and `grammar_sha256` say how the agent's decoding was constrained.
         """
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         return cls(
@@ -194,6 +207,8 @@ class RunManifest(BaseModel):
             versions=collect_versions(),
             episodes_planned=episodes_planned,
             agent_server=agent_server,
+            constrain=constrain,
+            grammar_sha256=grammar_sha256,
         )
 
 

@@ -44,7 +44,7 @@ def visible_text(content: str) -> str | None:
     template that opens the block in the prompt leaves only its `</think>`; the cut is
     `split_reasoning`'s, as for the agent.
     """
-    split = split_reasoning(content, opened=False)
+    split = split_reasoning(content, opened=None)
     return split.answer.strip() if split.finished else None
 
 

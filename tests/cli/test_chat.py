@@ -13,6 +13,7 @@ from policy_agent.agent import ViolationStrategy
 from policy_agent.cli import main
 from policy_agent.cli._chat import _STRATEGIES
 from policy_agent.domain import load_pack
+from policy_agent.format import FunctionSpec, GrammarSyntax, PromptStyle, answer_grammar
 from policy_agent.scripted import Script, ScriptedServer
 from tests._models import HTTP_TIMEOUT_S, closed_port_url
 from tests.agent._hotel_script import AGENT_TURNS, scripted
@@ -293,3 +294,31 @@ def test_a_failed_turn_keeps_the_conversation_to_retry_or_save(server_for, tmp_p
         ("assistant", "Hi! How can I help you today?"),
         ("user", "Hi"),
     ]
+
+
+def test_constrain_grammar_sends_the_packs_grammar_with_every_agent_call(server_for) -> None:
+    server = server_for([{"text": "Hello!"}])
+
+    result = chat(
+        server.base_url,
+        ["Hi"],
+        "--transport",
+        "completions",
+        "--style",
+        "template",
+        "--instruct",
+        "--constrain",
+        "grammar",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "grammar-constrained" in result.output
+    pack = load_pack(HOTEL)
+    grammar = answer_grammar(
+        [FunctionSpec.from_openai(tool.openai_schema()) for tool in pack.tools],
+        style=PromptStyle.TEMPLATE,
+        thinking=False,
+        syntax=GrammarSyntax.EBNF,
+    )
+    [request] = server.requests
+    assert request.body["structured_outputs"] == {"grammar": grammar}

@@ -113,7 +113,20 @@ class _ByteTokenizer:
 
 # ---- answers built from the schemas ----------------------------------------------------
 
-FRAGMENTS = ("<", ">", "=", "<tool_call", "</parameter", "<function", "<para", "</", "\n", "{")
+FRAGMENTS = (
+    "<",
+    ">",
+    "=",
+    "<tool_call",
+    "</parameter",
+    "<function",
+    "<para",
+    "</",
+    "\n",
+    "{",
+    "<think>",
+    "</think>",
+)
 markup_free_text = (
     st.lists(st.one_of(st.text(max_size=8), st.sampled_from(FRAGMENTS)), max_size=6)
     .map("".join)
@@ -231,8 +244,17 @@ def one_valid_action(
 ) -> bool:
     """The grammar's specification, from the parser: `answer` (the text after `</think>`, or
     an instruct completion) is one message, or one call of a known tool with its parameters in
-    schema order, each once, the required ones present, and every typed value well formed."""
-    turn = parse_completion(answer, specs, thinking=False)
+    schema order, each once, the required ones present, and every typed value well formed.
+
+    The parser reads what the model wrote whole: in thinking mode the reasoning and its
+    `</think>` come first (vLLM applies the grammar after them), in instruct mode the answer
+    is the completion, which may not open a `<think>` block of its own."""
+    if thinking:
+        turn = parse_completion("reasoning</think>" + answer, specs, thinking=True)
+    elif answer.lstrip().startswith("<think>"):
+        return False
+    else:
+        turn = parse_completion(answer, specs, thinking=False)
     if isinstance(turn, Message):
         return True
     if not isinstance(turn, ToolCall):

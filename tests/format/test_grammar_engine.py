@@ -146,6 +146,35 @@ def test_thinking_grammar_does_not_start_with_tool_call_but_instruct_may() -> No
             assert accepts(answer), name  # type: ignore[operator]
 
 
+def test_a_think_tag_in_a_value_is_text_for_the_grammar_and_the_parser() -> None:
+    # Found by the agreement test: the parser once cut a bare </think> after the reasoning as
+    # if it ended the reasoning (split_reasoning), while the grammar takes it as a value.
+    answer = (
+        "\n<tool_call><function=get_guest_details><parameter=guest_id>\n</think>\n"
+        "</parameter></function></tool_call>"
+    )
+    for style, thinking in VARIANTS:
+        assert one_valid_action(answer, functions("hotel"), style=style, thinking=thinking)
+        for name, accepts in engines("hotel", style, thinking).items():
+            assert accepts(answer), (name, style, thinking)  # type: ignore[operator]
+
+
+def test_an_instruct_answer_may_not_open_a_think_block() -> None:
+    # The instruct prompt closed the reasoning; a block the completion opens would be read as
+    # reasoning (split_reasoning(opened=False)), so the grammar refuses it. After </think> in
+    # thinking mode it is answer text, allowed.
+    for answer in ("<think>x</think>", "\n <think>x", "<think>x</think>" + HOTEL_CALL):
+        for style in PromptStyle:
+            assert not one_valid_action(answer, functions("hotel"), style=style, thinking=False)
+            for name, accepts in engines("hotel", style, False).items():
+                assert not accepts(answer), (name, style, answer)  # type: ignore[operator]
+    for answer in ("Hi <think>", "<thin", "<think"):
+        for name, accepts in engines("hotel", PromptStyle.CARD, False).items():
+            assert accepts(answer), (name, answer)  # type: ignore[operator]
+        for name, accepts in engines("hotel", PromptStyle.CARD, True).items():
+            assert accepts("<think>x</think> " + answer), (name, answer)  # type: ignore[operator]
+
+
 def test_markup_in_a_json_value_is_rejected() -> None:
     answer = (
         "\n<tool_call>\n<function=return_delivered_order_items>\n<parameter=order_id>\n#W1\n"

@@ -196,3 +196,22 @@ def test_at_80_columns_no_header_or_cell_is_cut(demo: Path) -> None:
     role_headers = [line for line in lines if "prompt" in line or "completion" in line]
     assert any("completion" in line.split() for line in role_headers)
     assert "cost (USD)" in text
+
+
+def test_violations_per_100_agent_turns_are_shown_for_every_run(mixed: Path, demo: Path) -> None:
+    # Eight agent episodes (the infrastructure and judge failures are left out) of two model
+    # calls each, two violations among them.
+    report = build_report(load_run(mixed))
+    assert (report.agent_turns, report.constrain) == (16, "none")
+    assert report.violations_per_100_agent_turns == 12.5
+    text = text_of(render_report(report))
+    assert (
+        "Violations per 100 agent turns 12.5 (2 in 16 agent model calls; decoding "
+        "constrained: none)"
+    ) in text
+    # The oracle makes no model calls: no rate, but the line is still there to compare.
+    oracle = build_report(load_run(demo))
+    assert (oracle.agent_turns, oracle.violations_per_100_agent_turns) == (0, None)
+    assert "Violations per 100 agent turns — (0 in 0 agent model calls" in text_of(
+        render_report(oracle)
+    )

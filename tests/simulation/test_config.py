@@ -204,3 +204,24 @@ def test_the_resume_hash_ignores_speed_and_place_but_not_meaning() -> None:
     assert hashed(seed=1) != same
     assert hashed(trials=2) != same
     assert hashed(max_steps=5) != same
+
+
+def test_the_agent_constraint_is_read_from_the_config_and_the_flag(tmp_path: Path) -> None:
+    default = load_config(VLLM).agent
+    assert isinstance(default, ModelAgentConfig) and default.constrain == "none"
+    text = f"domain: {HOTEL}\nagent:\n  model: {{model: hosted_vllm/m}}\n  constrain: grammar\n"
+    text += "  grammar_syntax: lark\nuser: {kind: scripted}\n"
+    agent = load_config(write(tmp_path, text)).agent
+    assert isinstance(agent, ModelAgentConfig)
+    assert (agent.constrain, agent.grammar_syntax.value) == ("grammar", "lark")
+    flagged = apply_overrides(load_config(VLLM), Overrides(constrain="grammar")).agent
+    assert isinstance(flagged, ModelAgentConfig) and flagged.constrain == "grammar"
+    with pytest.raises(ConfigError, match="--constrain: the agent is the oracle"):
+        apply_overrides(load_config(DEMO), Overrides(constrain="grammar"))
+    assert problems(tmp_path, text.replace("constrain: grammar", "constrain: always")) == [
+        "4: agent.constrain: 'always' is not a valid constrain; expected one of none, grammar"
+    ]
+    base = load_config(VLLM)
+    assert config_hash(
+        apply_overrides(base, Overrides(constrain="grammar")).as_json(), exclude=HASH_EXCLUDES
+    ) != config_hash(base.as_json(), exclude=HASH_EXCLUDES)

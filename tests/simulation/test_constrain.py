@@ -1,0 +1,129 @@
+"""`agent.constrain: grammar` over real HTTP: the grammar goes with every agent request, on
+both transports, and with no user or judge request; generations and the manifest record it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy_agent.domain import DomainPack
+from policy_agent.format import FunctionSpec, GrammarSyntax, PromptStyle, answer_grammar
+from policy_agent.records import AgentMessage, AgentToolCall, RewardType, TerminationReason
+from policy_agent.trajectory import RunStore
+from tests._models import request_bodies
+from tests.simulation._support import call, model, say, sim_config, simulate
+from tests.simulation.conftest import Serve
+
+ASSERTION = "The agent cancels booking B11319."
+
+
+def _judged(hotel: DomainPack) -> DomainPack:
+    task = hotel.task("cancel_free_window")
+    criteria = task.evaluation_criteria
+    judged = task.model_copy(
+        update={
+            "evaluation_criteria": criteria.model_copy(
+                update={
+                    "nl_assertions": [ASSERTION],
+                    "reward_basis": [*criteria.reward_basis, RewardType.NL_ASSERTION],
+                }
+            )
+        }
+    )
+    return dataclasses.replace(hotel, tasks=(judged,))
+
+
+def _as_text(answer: dict[str, Any]) -> dict[str, Any]:
+    """A chat answer as the completions transport's raw text."""
+    return {"text": f"{answer['reasoning']}</think>\n{answer['content']}"}
+
+
+@pytest.mark.parametrize("transport", ["chat", "completions"])
+async def test_the_grammar_goes_with_every_agent_request_and_no_other(
+    hotel: DomainPack, serve: Serve, tmp_path: Path, transport: str
+) -> None:
+    answers = [
+        call("get_guest_details", {"guest_id": "G90974"}),
+        call("get_booking_details", {"booking_id": "B11319"}),
+        call("cancel_booking", {"booking_id": "B11319"}),
+        say("Booking B11319 is cancelled; 567 will be refunded."),
+    ]
+    verdict = {
+        "results": [{"expectedOutcome": ASSERTION, "reasoning": "Done.", "metExpectation": True}]
+    }
+    server = await serve(
+        {
+            "agent": {
+                "answers": answers if transport == "chat" else [_as_text(a) for a in answers]
+            },
+            "user": {
+                "answers": [
+                    "Hi, I'm guest G90974; please cancel booking B11319.",
+                    "Thanks! ###STOP###",
+                ]
+            },
+            "judge": {"answers": [json.dumps(verdict)]},
+        }
+    )
+    pack = _judged(hotel)
+    config = sim_config(
+        agent={"model": model(server, "agent"), "transport": transport, "constrain": "grammar"},
+        user={"kind": "llm", "model": model(server, "user")},
+        judge=model(server, "judge"),
+        tasks=["cancel_free_window"],
+        out=str(tmp_path),
+    )
+    directory, [episode] = await simulate(config, pack)
+
+    assert episode.termination_reason is TerminationReason.USER_STOP
+    assert episode.reward is not None and episode.reward.reward == 1.0
+    functions = [FunctionSpec.from_openai(tool.openai_schema()) for tool in pack.tools]
+    grammar = answer_grammar(
+        functions, style=PromptStyle.CARD, thinking=True, syntax=GrammarSyntax.EBNF
+    )
+    sha = hashlib.sha256(grammar.encode()).hexdigest()
+    bodies: dict[str, list[dict[str, Any]]] = {}
+    for body in request_bodies(server):
+        bodies.setdefault(body["model"], []).append(body)
+    assert [len(bodies[role]) for role in ("agent", "user", "judge")] == [4, 2, 1]
+    assert all(b["structured_outputs"] == {"grammar": grammar} for b in bodies["agent"])
+    assert all("prompt" in b for b in bodies["agent"]) is (transport == "completions")
+    assert not any("structured_outputs" in b for b in bodies["user"] + bodies["judge"])
+    # The greeting the episode opens with is no model call: it has no generation.
+    generations = [
+        r.generation
+        for r in episode.messages
+        if isinstance(r, AgentMessage | AgentToolCall) and r.generation is not None
+    ]
+    assert len(generations) == 4
+    assert all((g.constraint, g.grammar_sha256) == ("grammar", sha) for g in generations)
+    manifest = RunStore.open(directory).manifest
+    assert (manifest.constrain, manifest.grammar_sha256) == ("grammar", sha)
+
+
+async def test_without_the_constraint_no_request_carries_a_grammar(
+    hotel: DomainPack, serve: Serve, tmp_path: Path
+) -> None:
+    server = await serve({"agent": {"answers": [say("Hello, how can I help?")]}})
+    config = sim_config(
+        agent={"model": model(server, "agent")},
+        tasks=["cancel_free_window"],
+        max_steps=3,
+        out=str(tmp_path),
+    )
+    directory, [episode] = await simulate(config, hotel)
+
+    [body] = request_bodies(server)
+    assert "structured_outputs" not in body
+    said = next(
+        r for r in episode.messages if isinstance(r, AgentMessage) and r.generation is not None
+    )
+    assert said.generation is not None
+    assert (said.generation.constraint, said.generation.grammar_sha256) == (None, None)
+    manifest = RunStore.open(directory).manifest
+    assert (manifest.constrain, manifest.grammar_sha256) == ("none", None)
