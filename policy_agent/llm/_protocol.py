@@ -29,14 +29,22 @@ class ModelClient(Protocol):
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        session: str | None = None,
     ) -> Completion:
-        """A chat completion of OpenAI-format `messages` (the server renders the prompt)."""
+        """A chat completion of OpenAI-format `messages` (the server renders the prompt).
+        `session` names the episode: every call of one session goes to the same replica."""
         ...
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        session: str | None = None,
     ) -> Completion:
-        """A completion of `prompt` as given (the caller rendered it), its raw text back."""
+        """A completion of `prompt` as given (the caller rendered it), its raw text back
+        (`session` as for `chat`)."""
         ...
 
     async def aclose(self) -> None:

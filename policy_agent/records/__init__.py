@@ -42,7 +42,13 @@ from policy_agent.records._conversation import (
     UserMessage,
     UserToolCall,
 )
-from policy_agent.records._episode import DatabaseState, Episode, RoleTotals, TerminationReason
+from policy_agent.records._episode import (
+    DatabaseState,
+    Episode,
+    RoleTotals,
+    TerminationReason,
+    episode_session,
+)
 from policy_agent.records._events import (
     AgentEvent,
     EpisodeEvent,
@@ -134,5 +140,6 @@ __all__ = [
     "ViolationCode",
     "ViolationEvent",
     "assertion_source",
+    "episode_session",
     "now",
 ]

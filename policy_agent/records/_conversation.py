@@ -123,6 +123,9 @@ class Generation(Record):
     server_timing: dict[str, float] | None = None
     """The server's own timings of the request, when it sends them (vLLM 0.25+ started with
     `--enable-per-request-metrics`: `time_to_first_token_ms`, `queue_time_ms`, ...)."""
+    api_base: str | None = None
+    """The server (replica) that answered, when known; None in runs recorded before it was
+    kept, and for in-process models."""
 
 
 class UserMessage(Record):

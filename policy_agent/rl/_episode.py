@@ -132,7 +132,12 @@ class TrainerClient:
         self.role = "agent"
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        session: str | None = None,
     ) -> Completion:
         """The trainer's completion of `prompt`, as the completions transport returns one."""
         return await _CURRENT.get().ask(prompt, stop)
@@ -143,6 +148,7 @@ class TrainerClient:
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        session: str | None = None,
     ) -> Completion:
         """Never called: a `TrainerSimulation` sets the agent's transport to completions."""
         raise EnvError("the environment's agent asks with the completions transport only")
@@ -213,10 +219,14 @@ class _TrainedAgent:
         self._live = live
 
     async def act(
-        self, history: Sequence[ConversationRecord], *, seed: int | None = None
+        self,
+        history: Sequence[ConversationRecord],
+        *,
+        seed: int | None = None,
+        session: str | None = None,
     ) -> AgentStep:
         self._live.turn_starts(history)
-        return await self._agent.act(history, seed=seed)
+        return await self._agent.act(history, seed=seed, session=session)
 
 
 class LiveEpisode:

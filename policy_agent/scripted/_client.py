@@ -93,13 +93,19 @@ class ScriptedModelClient:
         *,
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
+        session: str | None = None,
     ) -> Completion:
         """The script's next chat answer, as `LLMClient.chat` would return it."""
         body = self._body(messages=list(messages), tools=list(tools) if tools else None, seed=seed)
         return await self._ask("chat", body, prompt=None)
 
     async def complete(
-        self, prompt: str, *, stop: Sequence[str] = ("<|im_end|>",), seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = ("<|im_end|>",),
+        seed: int | None = None,
+        session: str | None = None,
     ) -> Completion:
         """The script's next completion, as `LLMClient.complete` would return it."""
         body = self._body(prompt=prompt, stop=list(stop), seed=seed)
