@@ -38,11 +38,13 @@ ANSWERS = {"agent": {"answers": [say("Anything else I can do?")], "when_exhauste
 
 
 def conversation(episode: int, turns: int) -> list[list[ConversationRecord]]:
-    """The history before each agent call of one episode: a guest of its own, growing."""
+    """The history before each agent call of one episode: a guest of its own, each turn adding
+    ~2 kB of its own (as a tool result does), so the history grows as a real one."""
     history: list[ConversationRecord] = []
     before: list[list[ConversationRecord]] = []
     for turn in range(turns):
-        history.append(UserMessage(content=f"Guest G{episode:05d} here, question {turn}."))
+        details = " ".join(f"G{episode:05d} booking {turn}-{line}: 2 nights." for line in range(64))
+        history.append(UserMessage(content=f"Question {turn}. My bookings: {details}"))
         before.append(list(history))
         history.append(AgentMessage(content=f"Answer {turn} for guest G{episode:05d}."))
     return before
