@@ -62,11 +62,14 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def scripted_server(roles: dict[str, Any], *, latency_ms: float = 0) -> Iterator[RunningServer]:
-    """`policy-agent serve-script` in a subprocess, stopped on leaving the block."""
+def scripted_server(
+    roles: dict[str, Any], *, latency_ms: float = 0, **fields: Any
+) -> Iterator[RunningServer]:
+    """`policy-agent serve-script` in a subprocess, stopped on leaving the block (`fields`:
+    more of the script's fields, e.g. `prompt_tokens_details=True`)."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "script.yaml"
-        script.write_text(json.dumps({"latency_ms": latency_ms, "roles": roles}))
+        script.write_text(json.dumps({"latency_ms": latency_ms, "roles": roles, **fields}))
         server = subprocess.Popen(
             [sys.executable, "-m", "policy_agent", "serve-script", str(script), "--port", "0"],
             stdout=subprocess.PIPE,

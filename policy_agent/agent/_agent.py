@@ -201,7 +201,11 @@ class Agent:
         return self._render(self.messages(history, corrections=corrections))
 
     async def act(
-        self, history: Sequence[ConversationRecord], *, seed: int | None = None
+        self,
+        history: Sequence[ConversationRecord],
+        *,
+        seed: int | None = None,
+        session: str | None = None,
     ) -> AgentStep:
         """The agent's next turn after `history`.
 
@@ -216,7 +220,7 @@ class Agent:
             attempt_seed = None if seed is None else seed + attempt - 1
             try:
                 completion, answer, generation = await self._ask(
-                    [*base, *corrections], corrections, attempt_seed, attempt
+                    [*base, *corrections], corrections, attempt_seed, attempt, session
                 )
             except LLMError as error:
                 tally.events += [r.retry_event(error.model) for r in error.retried]
@@ -300,6 +304,7 @@ class Agent:
         corrections: list[ChatMessage],
         seed: int | None,
         attempt: int,
+        session: str | None,
     ) -> tuple[Completion, ModelAnswer, Generation]:
         config = self.config
         prompt_sha256 = None
@@ -307,7 +312,10 @@ class Agent:
             prompt = self._render(messages)
             prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
             completion = await self.client.complete(
-                prompt, seed=seed, extra_body=self._grammar_fields.get("completions")
+                prompt,
+                seed=seed,
+                extra_body=self._grammar_fields.get("completions"),
+                session=session,
             )
             answer = read_text(
                 completion.text or "",
@@ -323,6 +331,7 @@ class Agent:
                 tools=self.openai_tools if template else None,
                 seed=seed,
                 extra_body=self._grammar_fields.get("chat"),
+                session=session,
             )
             if template:
                 answer = read_structured(

@@ -99,11 +99,13 @@ class Evaluator:
         verdict = None
         assertions = task.evaluation_criteria.nl_assertions
         if assertions:
-            verdict = await self._judge.judge(episode.messages, assertions, seed=episode.seed)
+            verdict = await self._judge.judge(
+                episode.messages, assertions, seed=episode.seed, session=episode.session
+            )
         rule_verdicts = {}
         for request in judge_requests(self._rule_book(task), episode):
             rule_verdicts[(request.rule, request.record_index)] = await self._judge.judge(
-                request.records, [request.statement], seed=episode.seed
+                request.records, [request.statement], seed=episode.seed, session=episode.session
             )
         return self._score(episode, task, verdict, rule_verdicts)
 

@@ -89,6 +89,7 @@ class Judge:
         assertions: Sequence[str],
         *,
         seed: int | None = None,
+        session: str | None = None,
     ) -> JudgeVerdict:
         """Ask the judge once (twice if the first answer is unreadable); never raises LLMError."""
         messages = judge_messages(records, assertions)
@@ -98,7 +99,7 @@ class Judge:
         checks: list[NLAssertionCheck] = []
         for attempt in (1, 2):
             try:
-                completion = await self.client.chat(messages, seed=seed)
+                completion = await self.client.chat(messages, seed=seed, session=session)
             except LLMError as raised:
                 failed_ms += sum(a.latency_ms for a in raised.attempts)
                 error = f"{type(raised).__name__}: {str(raised).splitlines()[0]}"

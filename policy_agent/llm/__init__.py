@@ -5,7 +5,8 @@ The rest of the framework sees `ModelConfig` (data, in run configs), the `ModelC
 (what went wrong, named by role and model). `LLMClient` is the client over litellm; litellm
 itself is imported when the first one is made. `with_retries` is the retry rule every client
 follows (the in-process `policy_agent.scripted.ScriptedModelClient` too); `longest_call_s` is
-the most time one call may take under that rule. `check_role` asks a role's servers, before a
+the most time one call may take under that rule; `home_replica` the replica an episode's
+calls go to when a role has several `api_bases`. `check_role` asks a role's servers, before a
 run, whether they answer, serve the configured model and accept the key.
 """
 
@@ -33,6 +34,7 @@ from policy_agent.llm._preflight import (
     server_version,
 )
 from policy_agent.llm._protocol import ModelClient
+from policy_agent.llm._replicas import home_replica
 from policy_agent.llm._retries import Backoff, longest_call_s, with_retries
 from policy_agent.llm._tokens import (
     TokensNotReturned,
@@ -67,6 +69,7 @@ __all__ = [
     "cached_tokens",
     "check_role",
     "close_connections",
+    "home_replica",
     "is_other_model",
     "longest_call_s",
     "served_name",

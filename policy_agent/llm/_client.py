@@ -3,7 +3,8 @@
 Two transports: `chat` (POST /v1/chat/completions; with `tools=` the server parses tool calls,
 without them the caller parses the content) and `complete` (POST /v1/completions with a prompt
 the caller rendered; the raw text comes back unparsed). Everything that does not change between
-calls is built once in `__init__`, so a call costs one dict merge on our side.
+calls is built once in `__init__`, per replica, so a call costs one dict merge on our side and
+choosing an episode's replica a hash (`_replicas`): litellm's Router is not used.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -22,39 +24,58 @@ from policy_agent.llm import _tokens
 from policy_agent.llm._completion import AttemptRecord, Completion, StructuredToolCall, Usage
 from policy_agent.llm._config import ModelConfig
 from policy_agent.llm._errors import LLMError, LLMTimeout, MalformedResponse, MissingAPIKey
+from policy_agent.llm._replicas import ReplicaChoice
 from policy_agent.llm._retries import Backoff, with_retries
 
 _Send = Callable[..., Awaitable[Any]]
 """One transport's call: takes the per-call fields (messages or prompt, tools, seed, ...)."""
 
 
+@dataclass(kw_only=True)
+class _Replica:
+    """One server of a role and its two calls, each taking only what changes per call."""
+
+    api_base: str | None
+    """None: litellm resolves the server from the environment (a hosted provider)."""
+    chat: _Send
+    text: _Send
+    direct: bool
+    """Whether the calls go through litellm's provider handlers (`_direct`)."""
+    text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
+    """The pooled OpenAI SDK client of /v1/completions, for the event loop it was made on."""
+
+
 class LLMClient:
-    """Calls one role's model; one client per role, shared by every episode of a run."""
+    """Calls one role's model; one client per role, shared by every episode of a run.
+
+    With several `api_bases`, each replica gets its own calls, built as for a single server,
+    and every call of an episode (its `session`) goes to one of them (`_replicas`).
+    """
 
     def __init__(self, config: ModelConfig, *, role: str) -> None:
         self.config = config
         self.role = role
         key = self._api_key()
-        self.path: Literal["direct", "acompletion", "router"] = "acompletion"
-        """How calls reach litellm: its provider handlers for one vLLM server (`direct`, the
-        pinned release only), `acompletion`, or its Router over several replicas."""
-        servers = config.servers
-        self._router: Any = None
-        self._api_base = servers[0] if len(servers) == 1 else None
         self._key = key
         self._chat_extras = config.request_extras(chat=True)
         self._text_extras = config.request_extras(chat=False)
-        self._chat_send, self._text_send = self._senders(key)
-        self._text_client: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        servers: tuple[str | None, ...] = config.servers or (None,)
+        self._replicas = tuple(self._replica(key, server) for server in servers)
+        self._choice = ReplicaChoice(len(self._replicas))
+        self.path: Literal["direct", "acompletion"] = (
+            "direct" if all(replica.direct for replica in self._replicas) else "acompletion"
+        )
+        """How calls reach litellm: its provider handlers for vLLM servers (`direct`, the
+        pinned release only) or `acompletion`."""
         self._backoff = Backoff(config)
         self._warned_tokens = False
 
-    def _senders(self, key: str | None) -> tuple[_Send, _Send]:
-        """The chat and completions calls, each taking only what changes per call.
+    def _replica(self, key: str | None, server: str | None) -> _Replica:
+        """The chat and completions calls to one server.
 
-        One vLLM server: litellm's provider handlers (`_direct`: the same requests as
-        `acompletion`, a third of its CPU). Several replicas: litellm's Router. Any other
-        provider: `litellm.acompletion` / `atext_completion`.
+        A vLLM server: litellm's provider handlers (`_direct`: the same requests as
+        `acompletion`, a third of its CPU). Any other provider: `litellm.acompletion` /
+        `atext_completion`.
         """
         from policy_agent.llm import _direct, _litellm
 
@@ -63,16 +84,14 @@ class LLMClient:
         if config.max_tokens is not None:
             sampling["max_tokens"] = config.max_tokens
         chat_extras, text_extras = self._chat_extras, self._text_extras
-        servers = config.servers
-        if len(servers) == 1:
+        if server is not None:
             target = _direct.direct_target(
-                config.model, servers[0], key, timeout=config.timeout, sampling=sampling
+                config.model, server, key, timeout=config.timeout, sampling=sampling
             )
             if target is not None:
                 chat = _direct.DirectChat(target, extra_body=chat_extras)
                 text = _direct.DirectText(target, extra_body=text_extras)
-                self.path = "direct"
-                return chat.send, text.send
+                return _Replica(api_base=server, chat=chat.send, text=text.send, direct=True)
         _litellm.describe_model(
             config.model,
             input_price=config.price_per_input_token,
@@ -81,57 +100,26 @@ class LLMClient:
         # Retries are ours (see _call); litellm's and the OpenAI SDK's stay off.
         common: dict[str, Any] = {
             **sampling,
+            "model": config.model,
             "timeout": config.timeout,
             "num_retries": 0,
             "max_retries": 0,
         }
-        if len(servers) > 1:
-            self.path = "router"
-            self._router = self._replicas(key)
-            chat_send, text_send = self._router.acompletion, self._router.atext_completion
-            common["model"] = self.role
-        else:
-            chat_send, text_send = _litellm.acompletion, _litellm.atext_completion
-            common["model"] = config.model
-            if servers:
-                common["api_base"] = servers[0]
-            if key is not None:
-                common["api_key"] = key
+        if server is not None:
+            common["api_base"] = server
+        if key is not None:
+            common["api_key"] = key
         # `_skip_mcp_handler`: litellm 1.106.2 imports its MCP gateway (and the optional `mcp`
         # package) for any call with tools=, unless told to skip it; we never use MCP tools.
         # A private flag: passed to the pinned release only (another might send it on).
         private = {"_skip_mcp_handler": True} if _litellm.pinned_release_installed() else {}
-        return (
-            functools.partial(chat_send, **common, extra_body=chat_extras, **private),
-            functools.partial(text_send, **common, extra_body=text_extras),
-        )
-
-    def _replicas(self, key: str | None) -> Any:
-        """litellm's Router over the role's replicas."""
-        from policy_agent.llm import _litellm
-
-        config = self.config
-        # simple-shuffle: stateless and cheapest per call; vLLM batches internally, so a
-        # uniform spread of many concurrent episodes keeps replicas evenly busy. least-busy
-        # would register global callbacks and count in-flight calls on every request.
-        return _litellm.Router(
-            model_list=[
-                {
-                    "model_name": self.role,
-                    "litellm_params": {
-                        "model": config.model,
-                        "api_base": server,
-                        "timeout": config.timeout,
-                        "max_retries": 0,
-                        **({"api_key": key} if key is not None else {}),
-                    },
-                }
-                for server in config.servers
-            ],
-            routing_strategy="simple-shuffle",
-            num_retries=0,
-            retry_after=0,
-            timeout=config.timeout,
+        return _Replica(
+            api_base=server,
+            chat=functools.partial(
+                _litellm.acompletion, **common, extra_body=chat_extras, **private
+            ),
+            text=functools.partial(_litellm.atext_completion, **common, extra_body=text_extras),
+            direct=False,
         )
 
     def __repr__(self) -> str:
@@ -145,9 +133,11 @@ class LLMClient:
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """POST /v1/chat/completions; given `tools`, the server parses the tool calls.
-        `extra_body`: this call's request fields, over the config's."""
+        `extra_body`: this call's request fields, over the config's. Every call of one
+        `session` (an episode) goes to the same replica."""
         kwargs: dict[str, Any] = {"messages": messages}
         if tools is not None:
             kwargs["tools"] = tools
@@ -155,7 +145,7 @@ class LLMClient:
             kwargs["seed"] = seed
         if extra_body:
             kwargs["extra_body"] = {**self._chat_extras, **extra_body}
-        return await self._call(self._chat_send, kwargs, self._chat_completion)
+        return await self._call(False, kwargs, self._chat_completion, session)
 
     async def complete(
         self,
@@ -164,40 +154,54 @@ class LLMClient:
         stop: Sequence[str] = ("<|im_end|>",),
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """POST /v1/completions with a rendered prompt; the raw completion text comes back.
-        `extra_body`: this call's request fields, over the config's."""
+        `extra_body`: this call's request fields, over the config's. Every call of one
+        `session` (an episode) goes to the same replica."""
         kwargs: dict[str, Any] = {"prompt": prompt, "stop": list(stop)}
         if seed is not None:
             kwargs["seed"] = seed
         if extra_body:
             kwargs["extra_body"] = {**self._text_extras, **extra_body}
-        client = self._pooled_text_client()
-        if client is not None:
-            kwargs["client"] = client
 
         def convert(
-            response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...]
+            response: Any,
+            latency_ms: float,
+            attempts: tuple[AttemptRecord, ...],
+            api_base: str | None,
         ) -> Completion:
-            return self._text_completion(response, latency_ms, attempts, prompt)
+            return self._text_completion(response, latency_ms, attempts, api_base, prompt)
 
-        return await self._call(self._text_send, kwargs, convert)
+        return await self._call(True, kwargs, convert, session)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client owns (litellm's own: `close_connections`)."""
-        if self._text_client is not None:
-            await self._text_client[1].close()
-            self._text_client = None
+        for replica in self._replicas:
+            if replica.text_client is not None:
+                await replica.text_client[1].close()
+                replica.text_client = None
 
     async def _call(
         self,
-        send: Callable[..., Awaitable[Any]],
+        text: bool,
         kwargs: dict[str, Any],
-        convert: Callable[[Any, float, tuple[AttemptRecord, ...]], Completion],
+        convert: Callable[[Any, float, tuple[AttemptRecord, ...], str | None], Completion],
+        session: str | None,
     ) -> Completion:
         timeout = self.config.timeout
+        choice = self._choice
 
         async def attempt_once(failed: tuple[AttemptRecord, ...]) -> Completion:
+            # Chosen per attempt: a retry after a replica failed goes where the session moved.
+            index = choice.index(session)
+            replica = self._replicas[index]
+            send = replica.chat
+            if text:
+                send = replica.text
+                client = self._pooled_text_client(replica)
+                if client is not None:
+                    kwargs["client"] = client
             start = time.perf_counter()
             # litellm's and httpx's timeouts are per read: a server that sends a byte now and
             # then would never trip them. `timeout` is the deadline of the whole attempt.
@@ -205,49 +209,60 @@ class LLMClient:
             try:
                 async with deadline:
                     response = await send(**kwargs)
-            except LLMError:
-                raise
             except Exception as raised:  # every failure below litellm is classified here
                 if isinstance(raised, TimeoutError) and deadline.expired():
-                    raise self._timed_out() from raised
-                raise self._error(raised) from raised
-            return convert(response, (time.perf_counter() - start) * 1000, failed)
+                    error: LLMError = self._timed_out(replica.api_base)
+                elif isinstance(raised, LLMError):
+                    error = raised
+                else:
+                    error = self._error(raised, replica.api_base)
+                moved = choice.failed(session, index, error)
+                if moved is not None:
+                    error.moved_to = self._replicas[moved].api_base
+                if error is raised:
+                    raise
+                raise error from raised
+            return convert(response, (time.perf_counter() - start) * 1000, failed, replica.api_base)
 
         return await with_retries(self.config, self._backoff, attempt_once)
 
-    def _error(self, raised: Exception) -> LLMError:
+    def _error(self, raised: Exception, api_base: str | None) -> LLMError:
         from policy_agent.llm import _litellm
 
         return _litellm.to_llm_error(
             raised,
             role=self.role,
             model=self.config.model,
-            api_base=self._api_base,
+            api_base=api_base,
             timeout=self.config.timeout,
             api_key_env=self.config.api_key_env,
         )
 
-    def _timed_out(self) -> LLMTimeout:
+    def _timed_out(self, api_base: str | None) -> LLMTimeout:
         timeout = self.config.timeout
         return LLMTimeout(
             role=self.role,
             model=self.config.model,
-            api_base=self._api_base,
+            api_base=api_base,
             timeout=timeout,
             detail=f"timed out after {timeout} s",
         )
 
-    def _malformed(self, detail: str) -> MalformedResponse:
+    def _malformed(self, detail: str, api_base: str | None) -> MalformedResponse:
         return MalformedResponse(
-            role=self.role, model=self.config.model, api_base=self._api_base, detail=detail
+            role=self.role, model=self.config.model, api_base=api_base, detail=detail
         )
 
     def _chat_completion(
-        self, response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...]
+        self,
+        response: Any,
+        latency_ms: float,
+        attempts: tuple[AttemptRecord, ...],
+        api_base: str | None,
     ) -> Completion:
         choices = getattr(response, "choices", None)
         if not choices:
-            raise self._malformed("the response has no choices")
+            raise self._malformed("the response has no choices", api_base)
         choice = choices[0]
         message = choice.message
         calls = tuple(
@@ -261,6 +276,7 @@ class LLMClient:
             choice,
             latency_ms,
             attempts,
+            api_base,
             chat=True,
             text=message.content,
             reasoning=getattr(message, "reasoning_content", None),
@@ -268,16 +284,28 @@ class LLMClient:
         )
 
     def _text_completion(
-        self, response: Any, latency_ms: float, attempts: tuple[AttemptRecord, ...], prompt: str
+        self,
+        response: Any,
+        latency_ms: float,
+        attempts: tuple[AttemptRecord, ...],
+        api_base: str | None,
+        prompt: str,
     ) -> Completion:
         choices = getattr(response, "choices", None)
         # litellm fills in an empty choice (text None) when a text completion has none; vLLM
         # always sends a text, so a missing one is a missing choice.
         if not choices or choices[0].text is None:
-            raise self._malformed("the response has no choices")
+            raise self._malformed("the response has no choices", api_base)
         choice = choices[0]
         return self._completion(
-            response, choice, latency_ms, attempts, chat=False, text=choice.text, prompt=prompt
+            response,
+            choice,
+            latency_ms,
+            attempts,
+            api_base,
+            chat=False,
+            text=choice.text,
+            prompt=prompt,
         )
 
     def _completion(
@@ -286,6 +314,7 @@ class LLMClient:
         choice: Any,
         latency_ms: float,
         attempts: tuple[AttemptRecord, ...],
+        api_base: str | None,
         *,
         chat: bool,
         **fields: Any,
@@ -321,7 +350,7 @@ class LLMClient:
             latency_ms=latency_ms,
             model=config.model,
             served_model=served if isinstance(served, str) and served else None,
-            api_base=hidden.get("api_base") or self._api_base,
+            api_base=api_base or hidden.get("api_base"),
             raw=raw,
             cost_usd=cost,
             attempts=attempts,
@@ -330,29 +359,28 @@ class LLMClient:
             **fields,
         )
 
-    def _pooled_text_client(self) -> Any:
-        """An OpenAI SDK client for /v1/completions, reused per event loop (single server only).
+    def _pooled_text_client(self, replica: _Replica) -> Any:
+        """An OpenAI SDK client for /v1/completions to `replica`, reused per event loop.
 
         litellm 1.106.2 builds a new HTTP session for every text completion and never closes
-        it; passing a client keeps one connection pool. It is the client litellm would build
-        (its own HTTP transport and settings underneath). The Router picks the replica itself
-        and replaces `client`, so with several api_bases litellm's behaviour stays.
+        it; passing a client keeps one connection pool per replica. It is the client litellm
+        would build (its own HTTP transport and settings underneath).
         """
-        if self._router is not None or self._api_base is None:
+        if replica.api_base is None:
             return None
         loop = asyncio.get_running_loop()
-        if self._text_client is None or self._text_client[0] is not loop:
+        if replica.text_client is None or replica.text_client[0] is not loop:
             from policy_agent.llm import _litellm
 
             client = _litellm.AsyncOpenAI(
-                base_url=self._api_base,
+                base_url=replica.api_base,
                 api_key=self._key or "EMPTY",
                 timeout=self.config.timeout,
                 max_retries=0,
                 http_client=_litellm.openai_http_client(),
             )
-            self._text_client = (loop, client)
-        return self._text_client[1]
+            replica.text_client = (loop, client)
+        return replica.text_client[1]
 
     def _api_key(self) -> str | None:
         name = self.config.api_key_env

@@ -51,6 +51,8 @@ class AttemptRecord:
     latency_ms: float
     api_base: str | None = None
     """The replica that was tried, when known."""
+    moved_to: str | None = None
+    """The replica the episode moved to after this failure (several api_bases only)."""
 
     def retry_event(self, model: str) -> RetryEvent:
         """The episode's record of this failed attempt of a call to `model`."""
@@ -61,6 +63,7 @@ class AttemptRecord:
             message=self.message,
             latency_ms=self.latency_ms,
             api_base=self.api_base,
+            moved_to=self.moved_to,
         )
 
 
@@ -136,4 +139,5 @@ class Completion:
             grammar_sha256=grammar_sha256,
             tokens=self.tokens,
             server_timing=self.server_timing,
+            api_base=self.api_base,
         )

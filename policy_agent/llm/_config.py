@@ -31,8 +31,9 @@ class ModelConfig(BaseModel):
     api_bases: tuple[str, ...] = Field(
         default=(),
         description=(
-            "Several replicas of the same model, load-balanced by litellm's Router "
-            "(give this or `api_base`, not both)."
+            "Several replicas of the same model: every call of an episode goes to one of them, "
+            "chosen by a stable hash of the episode and moved to the next only when it fails "
+            "(docs/runs.md; give this or `api_base`, not both)."
         ),
     )
     api_key_env: str | None = Field(

@@ -13,7 +13,7 @@ are checked by the same litellm functions, the same provider config builds the r
 HTTP client (or the pooled OpenAI client litellm would be given) sends it, litellm parses the
 answer, and a failure goes through `litellm.exception_type` as in `acompletion`. So the server
 sees byte-for-byte the request `acompletion` would send, and our errors are classified the same.
-Only a role with one server is served this way; several replicas need litellm's Router.
+Every vLLM server of a role is served this way, each replica with senders of its own.
 """
 
 from __future__ import annotations

@@ -36,11 +36,13 @@ class LLMError(PolicyAgentError):
         self.status = status
         self.timeout = timeout
         self.attempts = attempts
+        self.moved_to: str | None = None
+        """The replica the episode moved to after this failure (several api_bases only)."""
         super().__init__(self._message())
 
     def with_attempts(self, attempts: tuple[AttemptRecord, ...]) -> LLMError:
         """The same error, carrying the record of every attempt (its message says how many)."""
-        return type(self)(
+        copy = type(self)(
             role=self.role,
             model=self.model,
             detail=self.detail,
@@ -49,6 +51,8 @@ class LLMError(PolicyAgentError):
             timeout=self.timeout,
             attempts=attempts,
         )
+        copy.moved_to = self.moved_to
+        return copy
 
     @property
     def retried(self) -> tuple[AttemptRecord, ...]:

@@ -30,11 +30,13 @@ class ModelClient(Protocol):
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """A chat completion of OpenAI-format `messages` (the server renders the prompt).
 
         `extra_body`: request fields for this call only, merged over the config's (a key given
-        here replaces the config's), e.g. the agent's grammar (`structured_outputs`)."""
+        here replaces the config's), e.g. the agent's grammar (`structured_outputs`).
+        `session` names the episode: every call of one session goes to the same replica."""
         ...
 
     async def complete(
@@ -44,9 +46,10 @@ class ModelClient(Protocol):
         stop: Sequence[str] = ("<|im_end|>",),
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
-        """A completion of `prompt` as given (the caller rendered it), its raw text back;
-        `extra_body` as for `chat`."""
+        """A completion of `prompt` as given (the caller rendered it), its raw text back
+        (`extra_body` and `session` as for `chat`)."""
         ...
 
     async def aclose(self) -> None:

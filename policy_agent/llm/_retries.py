@@ -63,6 +63,7 @@ async def with_retries(config: ModelConfig, backoff: Backoff, attempt_once: Atte
                     message=error.detail,
                     latency_ms=(time.perf_counter() - start) * 1000,
                     api_base=error.api_base,
+                    moved_to=error.moved_to,
                 )
             )
             if not error.retryable or attempt > config.retries:

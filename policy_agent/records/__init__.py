@@ -42,7 +42,13 @@ from policy_agent.records._conversation import (
     UserMessage,
     UserToolCall,
 )
-from policy_agent.records._episode import DatabaseState, Episode, RoleTotals, TerminationReason
+from policy_agent.records._episode import (
+    DatabaseState,
+    Episode,
+    RoleTotals,
+    TerminationReason,
+    episode_session,
+)
 from policy_agent.records._events import (
     AgentEvent,
     EpisodeEvent,
@@ -136,5 +142,6 @@ __all__ = [
     "ViolationEvent",
     "VllmReading",
     "assertion_source",
+    "episode_session",
     "now",
 ]

@@ -128,6 +128,9 @@ class Generation(Record):
     one-answer grammar (`agent.constrain: grammar`), None when it was free."""
     grammar_sha256: str | None = None
     """sha256 (hex) of the UTF-8 grammar text the call carried (with `constraint`)."""
+    api_base: str | None = None
+    """The server (replica) that answered, when known; None in runs recorded before it was
+    kept, and for in-process models."""
 
 
 class UserMessage(Record):

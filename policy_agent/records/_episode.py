@@ -125,3 +125,14 @@ class Episode(Record):
     def key(self) -> tuple[str, int]:
         """What identifies the episode within a run (for resume)."""
         return (self.task_id, self.trial)
+
+    @property
+    def session(self) -> str:
+        """The session id its model calls carried (`episode_session`)."""
+        return episode_session(self.task_id, self.trial, self.seed)
+
+
+def episode_session(task_id: str, trial: int, seed: int) -> str:
+    """The session id of every model call of an episode, its agent's, user's and judge's: the
+    replica that serves them is chosen from it. The seed already hashes the run's seed."""
+    return f"{task_id}/{trial}/{seed}"

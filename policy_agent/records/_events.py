@@ -69,6 +69,10 @@ class RetryEvent(Record):
     message: str
     latency_ms: float
     api_base: str | None = None
+    """The replica that failed, when known."""
+    moved_to: str | None = None
+    """The replica the episode moved to after this failure, for the retry and the rest of the
+    episode (a role with several api_bases whose replica failed; None: it stayed)."""
     timestamp: datetime = Field(default_factory=now)
 
 

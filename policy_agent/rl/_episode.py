@@ -138,6 +138,7 @@ class TrainerClient:
         stop: Sequence[str] = ("<|im_end|>",),
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """The trainer's completion of `prompt`, as the completions transport returns one.
 
@@ -151,6 +152,7 @@ class TrainerClient:
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """Never called: a `TrainerSimulation` sets the agent's transport to completions."""
         raise EnvError("the environment's agent asks with the completions transport only")
@@ -221,10 +223,14 @@ class _TrainedAgent:
         self._live = live
 
     async def act(
-        self, history: Sequence[ConversationRecord], *, seed: int | None = None
+        self,
+        history: Sequence[ConversationRecord],
+        *,
+        seed: int | None = None,
+        session: str | None = None,
     ) -> AgentStep:
         self._live.turn_starts(history)
-        return await self._agent.act(history, seed=seed)
+        return await self._agent.act(history, seed=seed, session=session)
 
 
 class LiveEpisode:

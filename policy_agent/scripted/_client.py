@@ -94,6 +94,7 @@ class ScriptedModelClient:
         tools: Sequence[dict[str, Any]] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """The script's next chat answer, as `LLMClient.chat` would return it."""
         body = self._body(
@@ -108,6 +109,7 @@ class ScriptedModelClient:
         stop: Sequence[str] = ("<|im_end|>",),
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        session: str | None = None,
     ) -> Completion:
         """The script's next completion, as `LLMClient.complete` would return it."""
         body = self._body(extra_body, prompt=prompt, stop=list(stop), seed=seed)

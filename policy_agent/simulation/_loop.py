@@ -43,6 +43,7 @@ from policy_agent.records import (
     UserMessage,
     UserToolCall,
     ViolationEvent,
+    episode_session,
     now,
 )
 from policy_agent.simulation._history import agent_moves_first
@@ -65,7 +66,11 @@ class AgentPlayer(Protocol):
     """What the loop needs of an agent: `Agent` and `OracleAgent` both are one."""
 
     async def act(
-        self, history: Sequence[ConversationRecord], *, seed: int | None = None
+        self,
+        history: Sequence[ConversationRecord],
+        *,
+        seed: int | None = None,
+        session: str | None = None,
     ) -> AgentStep:
         """The agent's next turn after `history`."""
         ...
@@ -141,8 +146,9 @@ async def run_episode(
 ) -> Episode:
     """Play one episode to its end and return it (never raises, except on cancellation).
 
-    `seed` goes with every model call of the episode. `history` is the task's message history
-    (see `history_records`), with `environment` already at the task's initial state.
+    `seed` goes with every model call of the episode, and its session id (`episode_session`).
+    `history` is the task's message history (see `history_records`), with `environment`
+    already at the task's initial state.
     `on_agent_tokens` is told the completion tokens of each agent turn as it happens (for a
     live tokens-per-second display).
     """
@@ -153,6 +159,7 @@ async def run_episode(
     loop = _Loop(
         transcript=transcript,
         seed=seed,
+        session=episode_session(task_id, trial, seed),
         agent=agent,
         user=user,
         environment=environment,
@@ -242,6 +249,8 @@ class _Loop:
 
     transcript: _Transcript
     seed: int
+    session: str
+    """Every model call of the episode carries it, so that one replica serves them all."""
     agent: AgentPlayer
     user: UserSimulator
     environment: EpisodeEnvironment
@@ -294,7 +303,9 @@ class _Loop:
         while True:
             self._check_limits()
             self._ask("user")
-            step = await self.user.respond(self.transcript.messages, seed=self.seed)
+            step = await self.user.respond(
+                self.transcript.messages, seed=self.seed, session=self.session
+            )
             self.waiting = None
             self.transcript.events += step.events
             self.transcript.count("user", step.totals)
@@ -312,7 +323,9 @@ class _Loop:
         while True:
             self._check_limits()
             self._ask("agent")
-            step = await self.agent.act(self.transcript.messages, seed=self.seed)
+            step = await self.agent.act(
+                self.transcript.messages, seed=self.seed, session=self.session
+            )
             self.waiting = None
             self.transcript.events += step.events
             self._count_agent(step)

@@ -81,7 +81,11 @@ class OracleAgent:
         self.confirmations = dict(confirmations or {})
 
     async def act(
-        self, history: Sequence[ConversationRecord], *, seed: int | None = None
+        self,
+        history: Sequence[ConversationRecord],
+        *,
+        seed: int | None = None,
+        session: str | None = None,
     ) -> AgentStep:
         """The next turn after `history` (`seed` is accepted for the agent's shape; unused)."""
         if self.given:
@@ -232,7 +236,9 @@ class BriefUser:
             else instructions
         )
 
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         """The opening line first (after the task's history, if any), then the user's actions,
         then thanks and `###STOP###`."""
         after = history[self.given :]

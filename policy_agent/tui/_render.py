@@ -144,6 +144,9 @@ class _StepRenderer:
         title = Text.assemble((f"{step.index + 1:>2}  ", "dim"), self.text(label, style))
         if step.given:
             title.append("  (task history)", "dim italic")
+        generation = getattr(step.record, "generation", None)
+        if generation is not None and generation.api_base is not None:
+            title.append(f"  @ {generation.api_base}", "dim")
         if step.rules:
             title.append(f"  ✗ {', '.join(mark.rule for mark in step.rules)}", "bold red")
         return title, moment
@@ -268,6 +271,8 @@ class _StepRenderer:
                     (" RETRY ", "bold black on yellow"),
                     f" {event.error_type} · attempt {event.attempt} · {event.latency_ms:.0f} ms",
                 )
+                if event.moved_to is not None:
+                    heading.append(f" · {event.api_base} failed: moved to {event.moved_to}")
                 return Group(heading, self.text(event.message, "yellow"))
             case UserRetryEvent():
                 heading = Text.assemble(

@@ -112,7 +112,9 @@ class LLMUser:
         """The messages of the next request: system prompt, then the conversation, flipped."""
         return self.prompt.messages(history)
 
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         """The user's next turn. Raises `UserModelError` (model unreachable after the client's
         retries) or `UserGaveUp` (no usable answer in 1 + max_retries attempts)."""
         messages = self.messages(history)
@@ -121,7 +123,9 @@ class LLMUser:
         for attempt in range(1, self.max_retries + 2):
             attempt_seed = None if seed is None else seed + attempt - 1
             try:
-                completion = await self.client.chat(messages, tools=self.tools, seed=attempt_seed)
+                completion = await self.client.chat(
+                    messages, tools=self.tools, seed=attempt_seed, session=session
+                )
             except LLMError as error:
                 tally.events += [r.retry_event(error.model) for r in error.retried]
                 raise UserModelError(error, tally.events, tally.totals()) from error

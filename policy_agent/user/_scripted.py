@@ -21,7 +21,9 @@ class ScriptedUser:
         self.task = task
         self.lines = tuple(lines)
 
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         """The next line (the seed is unused). Raises `UserGaveUp` once the lines run out."""
         # Counting what was already said, rather than keeping a cursor, keeps the user
         # stateless: one history always gets the same line, resumed or not.

@@ -58,7 +58,9 @@ class UserStep:
 class UserSimulator(Protocol):
     """Plays the customer of one task; holds no conversation state (the history is passed in)."""
 
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         """The user's next turn after `history`; attempt n of the turn sends seed + n - 1."""
         ...
 

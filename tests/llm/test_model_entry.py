@@ -8,12 +8,11 @@ from policy_agent.llm._litellm import litellm
 
 
 def test_an_unknown_model_gets_an_entry_with_the_configured_prices() -> None:
-    replicas = ["http://127.0.0.1:9/v1", "http://127.0.0.2:9/v1"]
+    # No api_base: litellm's acompletion serves it (a vLLM server is called directly).
     model = "hosted_vllm/policy-agent-test-entry"
     LLMClient(
         ModelConfig(
             model=model,
-            api_bases=replicas,
             price_per_input_token=1e-6,
             price_per_output_token=2e-6,
         ),

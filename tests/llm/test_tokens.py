@@ -2,7 +2,7 @@
 
 Over real HTTP against the scripted server (its byte-level stand-in tokenizer, documented in
 policy_agent/scripted/_tokenizer.py), on each path litellm 1.106.2 takes: one hosted_vllm server
-(`_direct`), litellm's `acompletion` (another provider prefix), and the Router (replicas); and
+(`_direct`), litellm's `acompletion` (another provider prefix), and one of several replicas; and
 in process through `ScriptedModelClient`.
 """
 
@@ -62,7 +62,7 @@ def _client(server: Any, how: str, **fields: Any) -> LLMClient:
     return LLMClient(model, role="agent")
 
 
-PATHS = ["direct", "acompletion", "router"]
+PATHS = ["direct", "acompletion", "replicas"]
 
 
 @pytest.fixture(autouse=True)

@@ -221,7 +221,9 @@ async def test_user_speaks_first_without_a_greeting(hotel: DomainPack) -> None:
 
 
 class _BrokenUser:
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         if history:
             raise RuntimeError("a bug in a user simulator")
         return UserStep(record=UserMessage(content="Cancel B11319, please."))
@@ -252,7 +254,9 @@ async def test_an_exception_becomes_an_infrastructure_error_with_its_traceback(
 
 
 class _TimingOutUser:
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         raise TimeoutError("a socket gave up")
 
 

@@ -137,7 +137,9 @@ class _FailsOnOneTask(Simulation):
 
 
 class _CrashingUser:
-    async def respond(self, history: Sequence[ConversationRecord], *, seed: int | None) -> UserStep:
+    async def respond(
+        self, history: Sequence[ConversationRecord], *, seed: int | None, session: str | None = None
+    ) -> UserStep:
         raise RuntimeError("boom")
 
 

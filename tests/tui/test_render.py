@@ -155,3 +155,31 @@ def test_a_step_of_the_tasks_history_says_so() -> None:
     header = text_of(Step(index=0, record=opening, given=True)).splitlines()[0]
     assert header.startswith(" 1  user  (task history) ") and header.endswith(" +0.0s")
     assert "task history" not in text_of(Step(index=1, record=opening))
+
+
+def test_a_generation_names_its_replica_and_a_retry_its_move() -> None:
+    generation = Generation(
+        model="hosted_vllm/user",
+        transport="chat",
+        raw_completion="Hi.",
+        api_base="http://127.0.0.1:8001/v1",
+    )
+    said = UserMessage(content="Hi.", generation=generation, timestamp=at(1))
+    moved = RetryEvent(
+        model="hosted_vllm/user",
+        attempt=1,
+        error_type="ServerError",
+        message="500",
+        latency_ms=3,
+        api_base="http://127.0.0.1:8000/v1",
+        moved_to="http://127.0.0.1:8001/v1",
+        timestamp=at(1),
+    )
+    lines = text_of(Step(index=0, record=said, events=(moved,)), width=120).splitlines()
+    assert lines[0].startswith(" 1  user  @ http://127.0.0.1:8001/v1 ")
+    assert lines[1] == (
+        "     RETRY  ServerError · attempt 1 · 3 ms · http://127.0.0.1:8000/v1 failed: "
+        "moved to http://127.0.0.1:8001/v1"
+    )
+    old = said.model_copy(update={"generation": generation.model_copy(update={"api_base": None})})
+    assert "@" not in text_of(Step(index=0, record=old)).splitlines()[0]
