@@ -382,7 +382,7 @@ def export(
     )
     from policy_agent.report import EvaluationFileError
 
-    run = _load(run_dir, evaluation)
+    run = _load(run_dir, evaluation, tokens=export_format in ("rl", "chatml"))
     loaded = _pack(run, pack)
     if export_format != "tau2" and loaded.content_hash != run.manifest.domain_hash:
         click.echo(
@@ -435,9 +435,9 @@ def _write_html(run: LoadedRun, built: RunReport, path: Path) -> None:
     click.echo(f"Wrote {path}", err=True)
 
 
-def _load(run_dir: Path, evaluation: str) -> LoadedRun:
-    """The run, each (task, trial)'s latest attempt; what reading it found (a torn last line)
-    is said as `warning: ...`, as `show` says it."""
+def _load(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
+    """The run, each (task, trial)'s latest attempt (token traces only if `tokens`); what
+    reading it found (a torn last line) is said as `warning: ...`, as `show` says it."""
     import warnings
 
     from policy_agent.report import EvaluationFileError, load_run
@@ -446,7 +446,7 @@ def _load(run_dir: Path, evaluation: str) -> LoadedRun:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunStoreWarning)
         try:
-            loaded = load_run(run_dir, evaluation=evaluation)
+            loaded = load_run(run_dir, evaluation=evaluation, tokens=tokens)
         except (RunStoreError, EvaluationFileError) as error:
             raise _ConfigProblem(str(error)) from None
         finally:

@@ -57,14 +57,17 @@ class LoadedRun:
         return text
 
 
-def load_run(path: Path, *, evaluation: str = LATEST) -> LoadedRun:
+def load_run(path: Path, *, evaluation: str = LATEST, tokens: bool = True) -> LoadedRun:
     """Open the run at `path` with the rewards of `evaluation`: `LATEST`, `RECORDED` or a name.
+
+    `tokens=False` leaves the generations' token traces out (None), unparsed: the report,
+    a comparison and a re-scoring never look at them, and they are most of a line.
 
     Raises the store's `RunStoreError` for a folder that is not a run, `EvaluationFileError` for an
     evaluation that does not exist or cannot be read.
     """
     store = RunStore.open(path)
-    episodes = [episode for _, episode in store.latest_episodes()]
+    episodes = [episode for _, episode in store.latest_episodes(tokens=tokens)]
     recorded = LoadedRun(
         directory=path, manifest=store.manifest, episodes=episodes, evaluation=None
     )

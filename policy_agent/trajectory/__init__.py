@@ -41,7 +41,13 @@ from policy_agent.trajectory._errors import (
     describe_validation_error,
 )
 from policy_agent.trajectory._ids import EpisodeRef, episode_id, parse_episode_id
-from policy_agent.trajectory._lines import EPISODES_NAME, Line, TornTail, iter_records
+from policy_agent.trajectory._lines import (
+    EPISODES_NAME,
+    Line,
+    TornTail,
+    iter_records,
+    without_tokens,
+)
 from policy_agent.trajectory._manifest import (
     MANIFEST_NAME,
     RUN_ID_PATTERN,
@@ -100,5 +106,6 @@ __all__ = [
     "new_run_id",
     "parse_episode_id",
     "plan_resumption",
+    "without_tokens",
     "write_atomically",
 ]

@@ -243,13 +243,14 @@ class RunStore:
         """
         return [record for _, record in iter_records(self.episodes_path, model_type)]
 
-    def latest_episodes(self) -> Iterator[tuple[int, Episode]]:
+    def latest_episodes(self, *, tokens: bool = True) -> Iterator[tuple[int, Episode]]:
         """Each (task, trial)'s latest attempt with its line number: what a run's readers count.
 
         Streamed (see `iter_latest`): memory grows with the run's keys, not its episodes.
+        `tokens=False` leaves every generation's token trace out (None), unparsed.
         Raises what `read` raises, and `AttemptConflict` for a line the store did not write.
         """
-        return iter_latest(self.episodes_path)
+        return iter_latest(self.episodes_path, tokens=tokens)
 
     def finish(self, *, now: datetime | None = None) -> None:
         """Record in the manifest that the run ended now (rewrites `run.json` atomically)."""

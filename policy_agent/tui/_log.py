@@ -38,6 +38,7 @@ from policy_agent.trajectory import (
     RunStoreError,
     TornTail,
     parse_episode_id,
+    without_tokens,
 )
 from policy_agent.tui._steps import broken_rules, is_success, search_text, violation_codes
 
@@ -170,7 +171,8 @@ class EpisodeLog:
 
     def _parse(self, line: int, data: bytes) -> Episode | None:
         try:
-            return self._rescored(Episode.model_validate_json(data))
+            # The index never shows tokens; `load` reads them with the whole episode.
+            return self._rescored(Episode.model_validate_json(without_tokens(data)))
         except ValidationError as error:
             try:
                 value = json.loads(data)
