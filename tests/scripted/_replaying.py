@@ -18,11 +18,12 @@ def two_calls(*calls: tuple[str, dict[str, JsonValue]]) -> dict[str, Any]:
 
 
 def said(episode: Episode) -> list[dict[str, Any]]:
-    """What an episode's records and violations say, without times and token counts."""
+    """What an episode's records and violations say, without times, token counts and the
+    address of the server that answered (each replay serves on a port of its own)."""
     volatile: dict[str, Any] = {
         "timestamp": True,
         "duration_ms": True,
-        "generation": {"usage", "latency_ms"},
+        "generation": {"usage", "latency_ms", "api_base"},
     }
     return [
         *(r.model_dump(mode="json", exclude=volatile) for r in episode.messages),

@@ -367,7 +367,9 @@ async def test_the_demo_run_replays(demo_run: Path) -> None:
     async with replay(demo_run) as (app, pilot):
         assert len(rows(app)) == 24
         await shows(pilot, "24/24 episodes · 0 failed · 24 shown")
-        await pilot.press("enter", "end")
+        # The list is in the order the episodes ended, which the machine's scheduling decides.
+        down = [row.split()[0] for row in rows(app)].index("card_triplet_cribs#0")
+        await pilot.press(*["down"] * down, "enter", "end")
         await until(lambda: showing(app) == "card_triplet_cribs#0", pilot)
         screen = conversation(app)
         await shows(pilot, f"step {len(screen.steps)}/{len(screen.steps)}", "###STOP###")
