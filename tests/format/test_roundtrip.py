@@ -121,7 +121,14 @@ def calls(
 
 @pytest.mark.parametrize("profile", [CARD_MINIMUM, NEWEST], ids=lambda p: p.name)
 @settings(max_examples=300)
-@given(data=st.data(), reasoning=st.text(max_size=30).filter(lambda s: "</think>" not in s))
+@given(
+    data=st.data(),
+    # A reasoning that itself starts with `<think>` has that tag dropped as an opening one
+    # (split_reasoning's rule, vLLM's too): not a round trip, so not drawn here.
+    reasoning=st.text(max_size=30).filter(
+        lambda s: "</think>" not in s and not s.lstrip().startswith("<think>")
+    ),
+)
 def test_a_rendered_tool_call_parses_back(
     profile: ServerProfile, data: st.DataObject, reasoning: str
 ) -> None:
