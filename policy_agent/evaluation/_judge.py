@@ -22,7 +22,11 @@ from policy_agent.llm import Completion, LLMError, ModelClient
 from policy_agent.records import (
     AgentMessage,
     AgentToolCall,
+    ChatAssistantMessage,
+    ChatMessage,
+    ChatUserMessage,
     ConversationRecord,
+    Generation,
     JudgeUsage,
     NLAssertionCheck,
     ToolResult,
@@ -94,36 +98,45 @@ class Judge:
         """Ask the judge once (twice if the first answer is unreadable); never raises LLMError."""
         messages = judge_messages(records, assertions)
         completions: list[Completion] = []
+        generations: list[Generation] = []
+        corrections: list[ChatMessage] = []
         failed_ms = 0.0
         error: str | None = None
         checks: list[NLAssertionCheck] = []
         for attempt in (1, 2):
             try:
-                completion = await self.client.chat(messages, seed=seed, session=session)
+                completion = await self.client.chat(
+                    [*messages, *(m.model_dump(exclude_none=True) for m in corrections)],
+                    seed=seed,
+                    session=session,
+                )
             except LLMError as raised:
                 failed_ms += sum(a.latency_ms for a in raised.attempts)
                 error = f"{type(raised).__name__}: {str(raised).splitlines()[0]}"
                 break
             completions.append(completion)
+            generations.append(
+                completion.generation(
+                    transport="chat", seed=seed, attempt=attempt, corrections=corrections
+                )
+            )
             failed_ms += sum(a.latency_ms for a in completion.attempts)
             try:
                 checks = parse_verdict(completion.text or "", assertions)
             except JudgeAnswerError as problem:
                 error = f"malformed answer (attempt {attempt} of 2): {problem}"
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": completion.text or ""},
-                    {
-                        "role": "user",
-                        "content": RETRY_PROMPT.format(problem=problem, count=len(assertions)),
-                    },
+                corrections = [
+                    ChatAssistantMessage(content=completion.text or ""),
+                    ChatUserMessage(
+                        content=RETRY_PROMPT.format(problem=problem, count=len(assertions))
+                    ),
                 ]
                 continue
             error = None
             break
         return JudgeVerdict(
             checks=[] if error is not None else checks,
-            usage=_usage(self.client.config.model, completions, failed_ms, error),
+            usage=_usage(self.client.config.model, completions, generations, failed_ms, error),
         )
 
 
@@ -224,7 +237,11 @@ def _normal(text: str) -> str:
 
 
 def _usage(
-    model: str, completions: Sequence[Completion], failed_ms: float, error: str | None
+    model: str,
+    completions: Sequence[Completion],
+    generations: list[Generation],
+    failed_ms: float,
+    error: str | None,
 ) -> JudgeUsage:
     costs = [c.cost_usd for c in completions]
     return JudgeUsage(
@@ -234,4 +251,5 @@ def _usage(
         latency_ms=sum(c.latency_ms for c in completions) + failed_ms,
         cost_usd=None if not costs or None in costs else sum(c for c in costs if c is not None),
         error=error,
+        generations=generations,
     )

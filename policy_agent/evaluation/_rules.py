@@ -227,8 +227,8 @@ def confirmation_statement(name: str, arguments: Mapping[str, JsonValue]) -> str
 
 
 def rules_judge_usage(verdicts: Iterable[JudgeVerdict]) -> JudgeUsage | None:
-    """What the judge cost for the rules: every verdict's usage summed (None without any); the
-    first error, if one failed."""
+    """What the judge cost for the rules: every verdict's usage summed (None without any), its
+    generations one after another; the first error, if one failed."""
     usages = [verdict.usage for verdict in verdicts]
     if not usages:
         return None
@@ -241,4 +241,5 @@ def rules_judge_usage(verdicts: Iterable[JudgeVerdict]) -> JudgeUsage | None:
         latency_ms=sum(usage.latency_ms for usage in usages),
         cost_usd=None if None in costs else sum(c for c in costs if c is not None),
         error=next((usage.error for usage in usages if usage.error is not None), None),
+        generations=[generation for usage in usages for generation in usage.generations],
     )

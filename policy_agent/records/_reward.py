@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, JsonValue
 
 from policy_agent.records._base import Record, Requestor
+from policy_agent.records._conversation import Generation
 from policy_agent.records._rules import RuleResult
 
 
@@ -143,6 +144,12 @@ class JudgeUsage(Record):
     error: str | None = None
     """Set when the judge failed (unreachable, malformed answer): the component is then 0 and
     the episode is counted as an infrastructure failure of the judge, not of the agent."""
+    generations: list[Generation] = Field(default_factory=list)
+    """Every answer the judge gave, in the order asked (an unreadable answer and the one asked
+    for after it both; for the rules, rule by rule, each rule's writes in order), with its
+    token trace when the judge's model has `record_tokens: true`. A second attempt's prompt is
+    the first one's messages followed by its `correction_messages`. Empty in runs recorded
+    before it was kept."""
 
 
 class RewardInfo(Record):

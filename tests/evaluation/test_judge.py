@@ -164,6 +164,19 @@ async def test_a_malformed_answer_is_asked_for_once_more(converse: Converse) -> 
     assert first == {"role": "assistant", "content": "Both outcomes look fine to me."}
     assert again["content"].startswith("That answer could not be read: no JSON object")
     assert again["content"].endswith("with one result for each of the 2 expected outcomes.")
+    # Both answers are kept; each prompt is the first one's messages and its corrections.
+    generations = reward.judge.generations
+    assert [g.raw_completion for g in generations] == [
+        "Both outcomes look fine to me.",
+        answer(True, True),
+    ]
+    assert [g.attempt for g in generations] == [1, 2]
+    assert all(g.tokens is None for g in generations)  # no record_tokens on the judge's model
+    asked = judge_messages(deposit_episode(converse, nl_pack()).messages, ASSERTIONS)
+    for generation, request in zip(generations, models.requests, strict=True):
+        sent: Any = request.body
+        rebuilt = [m.model_dump(exclude_none=True) for m in generation.correction_messages]
+        assert sent["messages"] == [*asked, *rebuilt]
 
 
 async def test_two_malformed_answers_fail_the_judge_not_the_agent(converse: Converse) -> None:

@@ -300,11 +300,12 @@ def test_a_write_before_anything_was_asked(converse: Converse) -> None:
     ]
 
 
-def _judge(*answers: dict[str, Any]) -> ScriptedModelClient:
+def _judge(*answers: dict[str, Any], record_tokens: bool = False) -> ScriptedModelClient:
     script = Script.model_validate({"roles": {"judge": {"answers": list(answers)}}})
-    return ScriptedModelClient(
-        script, ModelConfig(model="hosted_vllm/judge", retries=0, retry_backoff=0), role="judge"
+    config = ModelConfig(
+        model="hosted_vllm/judge", retries=0, retry_backoff=0, record_tokens=record_tokens
     )
+    return ScriptedModelClient(script, config, role="judge")
 
 
 def _verdict(met: bool, reasoning: str) -> dict[str, Any]:
@@ -344,6 +345,25 @@ async def test_the_judge_decides_each_write_with_one_call(converse: Converse) ->
     assert "tool call): close_account" not in first
     assert 'tool call): deposit({"account_id": "A1", "amount": 5})' in second
     assert second.endswith(confirmation_statement("close_account", {"account_id": "A1"}))
+
+
+async def test_the_rules_judge_keeps_each_verdicts_generation_and_tokens_in_order(
+    converse: Converse,
+) -> None:
+    pack = with_rules(YES | {"judge": True})
+    answers = (_verdict(True, "The user said sure."), _verdict(False, "Closing was never asked."))
+    judge = _judge(*answers, record_tokens=True)
+    reward = await Evaluator(pack, judge=judge).evaluate(_judged_episode(converse, pack))
+    assert reward.rules_judge is not None
+    generations = reward.rules_judge.generations
+    assert [g.raw_completion for g in generations] == [a["content"] for a in answers]
+    for generation, request in zip(generations, judge.requests, strict=True):
+        assert generation.tokens is not None and generation.tokens.complete
+        assert request.body["return_token_ids"] is True
+        # The stand-in tokenizer's ids are the UTF-8 bytes of what was sampled.
+        assert bytes(generation.tokens.completion_token_ids or []).decode() == (
+            generation.raw_completion
+        )
 
 
 def _asked(body: dict[str, Any]) -> str:
