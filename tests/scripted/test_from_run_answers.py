@@ -1,7 +1,9 @@
 """script-from-run, answer by answer: every kind of model output replays exactly.
 
-Each case records one episode against a scripted server, converts it with `script_from_run`,
-serves the YAML it writes and plays the episode again: the records must come out the same.
+Each case records one episode on a script's models (in process: what the models said is the
+subject), converts it with `script_from_run`, reads back the YAML it writes and plays the episode
+again on it: the records must come out the same. That a script's role is the model field litellm
+sends is checked over real HTTP.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from policy_agent.scripted import (
     Answer,
     RecordedScript,
     Script,
-    ScriptedServer,
     SeedRole,
     load_script,
     script_from_run,
     served_model,
 )
 from policy_agent.simulation import SimulationConfig
+from tests._models import ScriptedModels
 from tests.llm.conftest import Serve, serve  # noqa: F401  (the fixture)
 from tests.scripted._replaying import RUN_SEED, said, two_calls
 from tests.simulation._support import call, model, say, sim_config
@@ -140,30 +142,27 @@ SHAPES = {
 
 @pytest.mark.parametrize("name", SHAPES)
 async def test_each_kind_of_answer_replays_exactly(
-    hotel: DomainPack,
-    serve: Serve,  # noqa: F811  (the fixture imported above)
-    tmp_path: Path,
-    name: str,
+    hotel: DomainPack, tmp_path: Path, name: str
 ) -> None:
     shape = SHAPES[name]
     agent, user = ("shared", "shared") if shape.one_model else ("agent", "user")
-    recorder = await serve(
+    recorder = ScriptedModels.of(
         {agent: {"answers": shape.agent_answers}}
         if shape.one_model
         else {agent: {"answers": shape.agent_answers}, user: {"answers": shape.user_answers}}
     )
 
-    def config(server: ScriptedServer, out: str) -> SimulationConfig:
+    def config(models: ScriptedModels, out: str) -> SimulationConfig:
         return sim_config(
-            agent={"model": model(server, agent), **shape.agent},
-            user={"kind": "llm", "model": model(server, user)},
+            agent={"model": model(models, agent), **shape.agent},
+            user={"kind": "llm", "model": model(models, user)},
             tasks=["cancel_free_window"],
             seed=RUN_SEED,
             greeting=None,
             out=str(tmp_path / out),
         )
 
-    directory, [original] = await simulate(config(recorder, "recorded"), hotel)
+    directory, [original] = await simulate(config(recorder, "recorded"), hotel, models=recorder)
     kinds = [
         f"violation:{e.action_taken}" if isinstance(e, ViolationEvent) else e.kind
         for e in original.events
@@ -171,9 +170,9 @@ async def test_each_kind_of_answer_replays_exactly(
     assert kinds == shape.events
     recorded = script_from_run(directory)
     assert list(recorded.roles) == list(dict.fromkeys([agent, user]))
-    # Served from the YAML file's text, read as serve-script reads it.
-    replayer = await serve(_read_back(recorded.to_yaml()).roles)
-    _, [replayed] = await simulate(config(replayer, "replayed"), hotel)
+    # Answered from the YAML file's text, read as serve-script reads it.
+    replayer = ScriptedModels(_read_back(recorded.to_yaml()))
+    _, [replayed] = await simulate(config(replayer, "replayed"), hotel, models=replayer)
     assert said(replayed) == said(original)
     assert replayed.reward == original.reward
     assert replayed.termination_reason is original.termination_reason
