@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
@@ -32,6 +32,7 @@ from policy_agent.scripted import (
     served_model,
 )
 from policy_agent.simulation import SimulationConfig
+from tests._examples import fast_and_thorough
 from tests._models import ScriptedModels
 from tests.llm.conftest import Serve, serve  # noqa: F401  (the fixture)
 from tests.scripted._replaying import RUN_SEED, said, two_calls
@@ -190,19 +191,7 @@ TEXTS = (
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    role=st.text(min_size=1, max_size=20),
-    label=st.text(max_size=20),
-    answers=st.lists(
-        st.builds(Answer, content=st.none() | TEXTS, reasoning=TEXTS, text=st.none() | TEXTS),
-        min_size=1,
-        max_size=3,
-    ),
-)
-def test_any_text_comes_back_from_the_yaml_unchanged(
-    role: str, label: str, answers: list[Answer]
-) -> None:
+def _text_comes_back_unchanged(role: str, label: str, answers: list[Answer]) -> None:
     recorded = RecordedScript(
         roles={role: SeedRole(mode="by_seed", answers={12: answers, -3: answers[:1]})},
         run_id="20250601-143045-hotel-3fa9c2",
@@ -214,6 +203,25 @@ def test_any_text_comes_back_from_the_yaml_unchanged(
     text = recorded.to_yaml()
     assert _read_back(text) == recorded.script
     assert Script.model_validate(yaml.safe_load(text)) == recorded.script
+
+
+test_any_text_comes_back_from_the_yaml_unchanged, test_any_text_comes_back_thoroughly = (
+    fast_and_thorough(
+        given(
+            role=st.text(min_size=1, max_size=20),
+            label=st.text(max_size=20),
+            answers=st.lists(
+                st.builds(
+                    Answer, content=st.none() | TEXTS, reasoning=TEXTS, text=st.none() | TEXTS
+                ),
+                min_size=1,
+                max_size=3,
+            ),
+        ),
+        _text_comes_back_unchanged,
+        deadline=None,
+    )
+)
 
 
 def _read_back(text: str) -> Script:
