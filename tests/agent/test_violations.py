@@ -251,28 +251,26 @@ async def test_reasoning_cut_off_at_max_tokens_is_truncated_not_empty(models, ma
     assert step.turn.code is ViolationCode.TRUNCATED
 
 
-async def test_feedback_on_a_cut_off_call_says_it_was_cut_off(serve, make_agent) -> None:
+async def test_feedback_on_a_cut_off_call_says_it_was_cut_off(models, make_agent) -> None:
     unclosed = CRIBS_CALL[: CRIBS_CALL.index("</parameter>")]
-    server = await serve(
-        [{"content": unclosed, "finish_reason": "length"}, {"content": CRIBS_CALL}]
-    )
-    agent = make_agent(server, thinking=False, violations=ViolationPolicy(strategy="feedback"))
+    model = models([{"content": unclosed, "finish_reason": "length"}, {"content": CRIBS_CALL}])
+    agent = make_agent(model, thinking=False, violations=ViolationPolicy(strategy="feedback"))
 
     step = await agent.act([HELLO])
 
     assert step.turn == CRIBS
     [event] = violations(step.events)
     assert event.violation.code is ViolationCode.TRUNCATED
-    correction = request_bodies(server)[1]["messages"][-1]
+    correction = request_bodies(model)[1]["messages"][-1]
     assert correction["role"] == "user"
     assert "was cut off at the token limit" in correction["content"]
     assert "never closed" not in correction["content"]  # the parser's reason misleads
 
 
-async def test_a_completion_cut_off_at_max_tokens_is_truncated(serve, make_agent) -> None:
-    server = await serve([{"text": "Fine.</think>\nViolations none", "finish_reason": "length"}])
+async def test_a_completion_cut_off_at_max_tokens_is_truncated(models, make_agent) -> None:
+    model = models([{"text": "Fine.</think>\nViolations none", "finish_reason": "length"}])
     agent = make_agent(
-        server, transport="completions", violations=ViolationPolicy(strategy="terminate")
+        model, transport="completions", violations=ViolationPolicy(strategy="terminate")
     )
 
     step = await agent.act([HELLO])

@@ -6,10 +6,11 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from policy_agent.domain import PackError, load_pack
+from tests._examples import fast_and_thorough
 from tests.domain._support import BASE
 
 # Keys and values a pack uses, so that generated packs get deep into validation and checks.
@@ -44,9 +45,7 @@ def _replace(data: object, path: list[int], value: object) -> object:
     return [*data[:index], _replace(data[index], path[1:], value), *data[index + 1 :]]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(EDITS)
-def test_any_pack_loads_or_reports_problems(edits: list[tuple[list[int], object]]) -> None:
+def _loads_or_reports_problems(edits: list[tuple[list[int], object]]) -> None:
     data: object = BASE
     for path, value in edits:
         data = _replace(data, path, value)
@@ -59,3 +58,13 @@ def test_any_pack_loads_or_reports_problems(edits: list[tuple[list[int], object]
             assert error.problems
             assert all(problem.message for problem in error.problems)
             assert error.report().endswith("run policy-agent validate again.")
+
+
+test_any_pack_loads_or_reports_problems, test_any_pack_loads_or_reports_problems_thoroughly = (
+    fast_and_thorough(
+        given(EDITS),
+        _loads_or_reports_problems,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+)

@@ -1,13 +1,11 @@
-"""The NL-assertion judge: a pass (over real HTTP, litellm against the scripted server), a fail,
-a malformed answer (retried once, then recorded), a timeout (in process); its parser and
-transcript."""
+"""The NL-assertion judge: a pass, a fail, a malformed answer (retried once, then recorded), a
+timeout (models in process; the judge over HTTP is `policy-agent evaluate --judge-model`'s test in
+tests/cli); its parser and transcript."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -23,30 +21,14 @@ from policy_agent.evaluation import (
     transcript,
 )
 from policy_agent.evaluation._judge import RESULT_CHARACTERS, RETRY_PROMPT, SYSTEM_PROMPT
-from policy_agent.llm import LLMClient, ModelClient, close_connections
+from policy_agent.llm import ModelClient
 from policy_agent.records import Episode, RewardInfo, RewardType, ToolResult
-from policy_agent.scripted import Script, ScriptedServer
-from tests._models import Models, ScriptedModels, model_config
+from tests._models import ScriptedModels, model_config, request_bodies
 from tests.evaluation.conftest import Converse, bank_pack, task
 
 POLITE = "The agent is polite."
 DEPOSITED = "The agent deposits 50 into account A1."
 ASSERTIONS = [POLITE, DEPOSITED]
-
-Serve = Callable[..., Awaitable[ScriptedServer]]
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    """`await serve(answers)`: a scripted server whose `judge` role gives these answers."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def start(answers: list[Any]) -> ScriptedServer:
-            script = Script.model_validate({"roles": {"judge": {"answers": answers}}})
-            return await stack.enter_async_context(ScriptedServer(script))
-
-        yield start
-        await close_connections()
 
 
 def answer(*met: bool, fenced: bool = False) -> str:
@@ -63,11 +45,8 @@ def judged_by(answers: list[Any]) -> ScriptedModels:
     return ScriptedModels.of({"judge": {"answers": answers}})
 
 
-def judge_client(source: Models, **fields: Any) -> ModelClient:
-    config = model_config(source, "judge", **fields)
-    if isinstance(source, ScriptedModels):
-        return source.client(config, "judge")
-    return LLMClient(config, role="judge")
+def judge_client(source: ScriptedModels, **fields: Any) -> ModelClient:
+    return source.client(model_config(source, "judge", **fields), "judge")
 
 
 def nl_pack(basis: list[str] | None = None) -> DomainPack:
@@ -97,7 +76,7 @@ def deposit_episode(converse: Converse, pack: DomainPack) -> Episode:
 
 
 async def judged(
-    source: Models,
+    source: ScriptedModels,
     converse: Converse,
     basis: list[str] | None = None,
     **config: Any,
@@ -107,10 +86,10 @@ async def judged(
     return await evaluator.evaluate(deposit_episode(converse, pack))
 
 
-async def test_the_judge_passes_an_episode_in_one_call(serve: Serve, converse: Converse) -> None:
-    server = await serve([answer(True, True)])
+async def test_the_judge_passes_an_episode_in_one_call(converse: Converse) -> None:
+    models = judged_by([answer(True, True)])
     reward = await judged(
-        server,
+        models,
         converse,
         price_per_input_token=1e-6,
         price_per_output_token=2e-6,
@@ -130,9 +109,7 @@ async def test_the_judge_passes_an_episode_in_one_call(serve: Serve, converse: C
         usage.prompt_tokens * 1e-6 + usage.completion_tokens * 2e-6
     )
     assert reward.infrastructure_error is None
-    assert len(server.requests) == 1
-    body = server.requests[0].body
-    assert isinstance(body, dict)
+    [body] = request_bodies(models)
     assert body["messages"] == judge_messages(
         deposit_episode(converse, nl_pack()).messages, ASSERTIONS
     )

@@ -187,14 +187,15 @@ async def test_a_2xx_that_is_not_a_completion_is_malformed_and_retried(
 async def test_a_body_trickled_past_the_timeout_is_llm_timeout(
     serve: Serve, transport: str
 ) -> None:
-    # Headers at once, then a byte every 50 ms: each read is quick, the answer takes ~15 s.
+    # Headers at once, then a byte every 50 ms: each read is quick, the answer takes ~15 s,
+    # some 60 times the (short, so that the two attempts are brief) timeout.
     slow = {"content": "fine", "text": "fine", "trickle_ms": 50}
     server = await serve({"agent": {"answers": [slow, slow]}})
     with pytest.raises(LLMTimeout) as caught:
-        await call(LLMClient(config(server, timeout=1, retries=1), role="agent"), transport)
+        await call(LLMClient(config(server, timeout=0.25, retries=1), role="agent"), transport)
     assert str(caught.value).startswith(
         f"agent model hosted_vllm/agent at {server.base_url}: no answer in time (after 2 "
-        "attempts): timed out after 1.0 s\nNo answer within 1.0 s: raise `timeout`"
+        "attempts): timed out after 0.25 s\nNo answer within 0.25 s: raise `timeout`"
     )
     assert [a.error_type for a in caught.value.attempts] == ["LLMTimeout", "LLMTimeout"]
 

@@ -31,6 +31,7 @@ from policy_agent.records import (
 )
 from policy_agent.simulation import HASH_EXCLUDES, SimulationConfig, load_config
 from policy_agent.trajectory import RunManifest, RunStore
+from tests._models import ScriptedModels
 from tests.simulation.test_runner import simulate
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -41,9 +42,10 @@ START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 Reason = TerminationReason
 
 
-def run_simulation(config: SimulationConfig) -> Path:
-    """Run `config` with the real runner into `config.out`; the new run's folder."""
-    directory, _ = asyncio.run(simulate(config, load_pack(config.domain)))
+def run_simulation(config: SimulationConfig, models: ScriptedModels | None = None) -> Path:
+    """Run `config` with the real runner (on `models` if given) into `config.out`; the new
+    run's folder."""
+    directory, _ = asyncio.run(simulate(config, load_pack(config.domain), models=models))
     return directory
 
 

@@ -1,4 +1,5 @@
-"""`report` says how much of each role's prompt the server's prefix cache served."""
+"""`report` says how much of each role's prompt the server's prefix cache served (models in
+process; litellm's reading of the usage details is tests/llm/test_tokens.py's)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 from policy_agent.cli import main
 from policy_agent.records import AgentMessage, AgentToolCall
 from policy_agent.report import build_report, load_run
-from policy_agent.scripted import Script, ScriptedServer
+from tests._models import ScriptedModels
 from tests.agent._hotel_script import AGENT_TURNS, scripted
 from tests.report._support import STRICT_TASK, run_simulation
 from tests.simulation._support import model, sim_config
@@ -19,12 +20,11 @@ def cached_run(out: Path, prompt_tokens_details: bool) -> Path:
     """The model card's scenario (completions transport) on a server that reports cache hits
     as `vllm serve --enable-prompt-tokens-details` does, or does not."""
     answers = [scripted(turn, "completions", "card") for turn in AGENT_TURNS]
-    script = Script.model_validate(
-        {"roles": {"agent": {"answers": answers}}, "prompt_tokens_details": prompt_tokens_details}
+    models = ScriptedModels.of(
+        {"agent": {"answers": answers}}, prompt_tokens_details=prompt_tokens_details
     )
-    with ScriptedServer(script) as server:
-        agent = {"model": model(server, "agent"), "transport": "completions"}
-        return run_simulation(sim_config(agent=agent, tasks=[STRICT_TASK], out=str(out)))
+    agent = {"model": model(models, "agent"), "transport": "completions"}
+    return run_simulation(sim_config(agent=agent, tasks=[STRICT_TASK], out=str(out)), models)
 
 
 def test_the_cached_share_of_the_agents_prompts_is_reported(tmp_path: Path) -> None:

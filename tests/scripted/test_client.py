@@ -21,6 +21,7 @@ from policy_agent.llm import (
     close_connections,
 )
 from policy_agent.scripted import Script, ScriptedModelClient, ScriptedServer
+from tests._models import HTTP_TIMEOUT_S
 
 CALL = {"name": "request_cribs", "arguments": {"booking_id": "B11246", "count": 3}}
 MESSAGES = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}]
@@ -88,18 +89,23 @@ async def _ask(client: ModelClient, *, chat: bool) -> Completion | LLMError:
         return error
 
 
+TRICKLED_TIMEOUT_S = 0.2
+"""The timeout of a case whose answers trickle (100 ms a byte: 24 s of body or more, 120 times
+this), short so that its three attempts over HTTP and three in process take about a second."""
+
+
 async def _both(
     answers: list[Any], *, chat: bool, **fields: Any
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     script = Script.model_validate({"roles": {"agent": {"answers": answers}}, **fields})
+    trickles = any(isinstance(answer, dict) and "trickle_ms" in answer for answer in answers)
     async with ScriptedServer(script) as server:
-        # Timeout 1 s: long enough for every answer but a trickled one (~10 s of body).
         config = ModelConfig(
             model="hosted_vllm/agent",
             api_base=server.base_url,
             retry_backoff=0,
             retries=2,
-            timeout=1,
+            timeout=TRICKLED_TIMEOUT_S if trickles else HTTP_TIMEOUT_S,
         )
         over_http = await _ask(LLMClient(config, role="agent"), chat=chat)
         await close_connections()

@@ -1,7 +1,9 @@
 """script-from-run, answer by answer: every kind of model output replays exactly.
 
-Each case records one episode against a scripted server, converts it with `script_from_run`,
-serves the YAML it writes and plays the episode again: the records must come out the same.
+Each case records one episode on a script's models (in process: what the models said is the
+subject), converts it with `script_from_run`, reads back the YAML it writes and plays the episode
+again on it: the records must come out the same. That a script's role is the model field litellm
+sends is checked over real HTTP.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
@@ -24,13 +26,14 @@ from policy_agent.scripted import (
     Answer,
     RecordedScript,
     Script,
-    ScriptedServer,
     SeedRole,
     load_script,
     script_from_run,
     served_model,
 )
 from policy_agent.simulation import SimulationConfig
+from tests._examples import fast_and_thorough
+from tests._models import ScriptedModels
 from tests.llm.conftest import Serve, serve  # noqa: F401  (the fixture)
 from tests.scripted._replaying import RUN_SEED, said, two_calls
 from tests.simulation._support import call, model, say, sim_config
@@ -140,30 +143,27 @@ SHAPES = {
 
 @pytest.mark.parametrize("name", SHAPES)
 async def test_each_kind_of_answer_replays_exactly(
-    hotel: DomainPack,
-    serve: Serve,  # noqa: F811  (the fixture imported above)
-    tmp_path: Path,
-    name: str,
+    hotel: DomainPack, tmp_path: Path, name: str
 ) -> None:
     shape = SHAPES[name]
     agent, user = ("shared", "shared") if shape.one_model else ("agent", "user")
-    recorder = await serve(
+    recorder = ScriptedModels.of(
         {agent: {"answers": shape.agent_answers}}
         if shape.one_model
         else {agent: {"answers": shape.agent_answers}, user: {"answers": shape.user_answers}}
     )
 
-    def config(server: ScriptedServer, out: str) -> SimulationConfig:
+    def config(models: ScriptedModels, out: str) -> SimulationConfig:
         return sim_config(
-            agent={"model": model(server, agent), **shape.agent},
-            user={"kind": "llm", "model": model(server, user)},
+            agent={"model": model(models, agent), **shape.agent},
+            user={"kind": "llm", "model": model(models, user)},
             tasks=["cancel_free_window"],
             seed=RUN_SEED,
             greeting=None,
             out=str(tmp_path / out),
         )
 
-    directory, [original] = await simulate(config(recorder, "recorded"), hotel)
+    directory, [original] = await simulate(config(recorder, "recorded"), hotel, models=recorder)
     kinds = [
         f"violation:{e.action_taken}" if isinstance(e, ViolationEvent) else e.kind
         for e in original.events
@@ -171,9 +171,9 @@ async def test_each_kind_of_answer_replays_exactly(
     assert kinds == shape.events
     recorded = script_from_run(directory)
     assert list(recorded.roles) == list(dict.fromkeys([agent, user]))
-    # Served from the YAML file's text, read as serve-script reads it.
-    replayer = await serve(_read_back(recorded.to_yaml()).roles)
-    _, [replayed] = await simulate(config(replayer, "replayed"), hotel)
+    # Answered from the YAML file's text, read as serve-script reads it.
+    replayer = ScriptedModels(_read_back(recorded.to_yaml()))
+    _, [replayed] = await simulate(config(replayer, "replayed"), hotel, models=replayer)
     assert said(replayed) == said(original)
     assert replayed.reward == original.reward
     assert replayed.termination_reason is original.termination_reason
@@ -191,19 +191,7 @@ TEXTS = (
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    role=st.text(min_size=1, max_size=20),
-    label=st.text(max_size=20),
-    answers=st.lists(
-        st.builds(Answer, content=st.none() | TEXTS, reasoning=TEXTS, text=st.none() | TEXTS),
-        min_size=1,
-        max_size=3,
-    ),
-)
-def test_any_text_comes_back_from_the_yaml_unchanged(
-    role: str, label: str, answers: list[Answer]
-) -> None:
+def _text_comes_back_unchanged(role: str, label: str, answers: list[Answer]) -> None:
     recorded = RecordedScript(
         roles={role: SeedRole(mode="by_seed", answers={12: answers, -3: answers[:1]})},
         run_id="20250601-143045-hotel-3fa9c2",
@@ -215,6 +203,25 @@ def test_any_text_comes_back_from_the_yaml_unchanged(
     text = recorded.to_yaml()
     assert _read_back(text) == recorded.script
     assert Script.model_validate(yaml.safe_load(text)) == recorded.script
+
+
+test_any_text_comes_back_from_the_yaml_unchanged, test_any_text_comes_back_thoroughly = (
+    fast_and_thorough(
+        given(
+            role=st.text(min_size=1, max_size=20),
+            label=st.text(max_size=20),
+            answers=st.lists(
+                st.builds(
+                    Answer, content=st.none() | TEXTS, reasoning=TEXTS, text=st.none() | TEXTS
+                ),
+                min_size=1,
+                max_size=3,
+            ),
+        ),
+        _text_comes_back_unchanged,
+        deadline=None,
+    )
+)
 
 
 def _read_back(text: str) -> Script:

@@ -1,5 +1,6 @@
-"""`agent.constrain: grammar` over real HTTP: the grammar goes with every agent request, on
-both transports, and with no user or judge request; generations and the manifest record it."""
+"""`agent.constrain: grammar`: the grammar goes with every agent request, on both transports,
+and with no user or judge request; generations and the manifest record it (models in process:
+tests/llm/test_extra_body.py and `chat --constrain` in tests/cli send it over real HTTP)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from policy_agent.domain import DomainPack
 from policy_agent.format import FunctionSpec, GrammarSyntax, PromptStyle, answer_grammar
 from policy_agent.records import AgentMessage, AgentToolCall, RewardType, TerminationReason
 from policy_agent.trajectory import RunStore
-from tests._models import request_bodies
+from tests._models import ScriptedModels, request_bodies
 from tests.simulation._support import call, model, say, sim_config, simulate
-from tests.simulation.conftest import Serve
 
 ASSERTION = "The agent cancels booking B11319."
 
@@ -45,7 +45,7 @@ def _as_text(answer: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("transport", ["chat", "completions"])
 async def test_the_grammar_goes_with_every_agent_request_and_no_other(
-    hotel: DomainPack, serve: Serve, tmp_path: Path, transport: str
+    hotel: DomainPack, tmp_path: Path, transport: str
 ) -> None:
     answers = [
         call("get_guest_details", {"guest_id": "G90974"}),
@@ -56,7 +56,7 @@ async def test_the_grammar_goes_with_every_agent_request_and_no_other(
     verdict = {
         "results": [{"expectedOutcome": ASSERTION, "reasoning": "Done.", "metExpectation": True}]
     }
-    server = await serve(
+    models = ScriptedModels.of(
         {
             "agent": {
                 "answers": answers if transport == "chat" else [_as_text(a) for a in answers]
@@ -72,13 +72,13 @@ async def test_the_grammar_goes_with_every_agent_request_and_no_other(
     )
     pack = _judged(hotel)
     config = sim_config(
-        agent={"model": model(server, "agent"), "transport": transport, "constrain": "grammar"},
-        user={"kind": "llm", "model": model(server, "user")},
-        judge=model(server, "judge"),
+        agent={"model": model(models, "agent"), "transport": transport, "constrain": "grammar"},
+        user={"kind": "llm", "model": model(models, "user")},
+        judge=model(models, "judge"),
         tasks=["cancel_free_window"],
         out=str(tmp_path),
     )
-    directory, [episode] = await simulate(config, pack)
+    directory, [episode] = await simulate(config, pack, models=models)
 
     assert episode.termination_reason is TerminationReason.USER_STOP
     assert episode.reward is not None and episode.reward.reward == 1.0
@@ -88,7 +88,7 @@ async def test_the_grammar_goes_with_every_agent_request_and_no_other(
     )
     sha = hashlib.sha256(grammar.encode()).hexdigest()
     bodies: dict[str, list[dict[str, Any]]] = {}
-    for body in request_bodies(server):
+    for body in request_bodies(models):
         bodies.setdefault(body["model"], []).append(body)
     assert [len(bodies[role]) for role in ("agent", "user", "judge")] == [4, 2, 1]
     assert all(b["structured_outputs"] == {"grammar": grammar} for b in bodies["agent"])
@@ -107,18 +107,18 @@ async def test_the_grammar_goes_with_every_agent_request_and_no_other(
 
 
 async def test_without_the_constraint_no_request_carries_a_grammar(
-    hotel: DomainPack, serve: Serve, tmp_path: Path
+    hotel: DomainPack, tmp_path: Path
 ) -> None:
-    server = await serve({"agent": {"answers": [say("Hello, how can I help?")]}})
+    models = ScriptedModels.of({"agent": {"answers": [say("Hello, how can I help?")]}})
     config = sim_config(
-        agent={"model": model(server, "agent")},
+        agent={"model": model(models, "agent")},
         tasks=["cancel_free_window"],
         max_steps=3,
         out=str(tmp_path),
     )
-    directory, [episode] = await simulate(config, hotel)
+    directory, [episode] = await simulate(config, hotel, models=models)
 
-    [body] = request_bodies(server)
+    [body] = request_bodies(models)
     assert "structured_outputs" not in body
     said = next(
         r for r in episode.messages if isinstance(r, AgentMessage) and r.generation is not None

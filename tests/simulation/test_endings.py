@@ -1,5 +1,6 @@
-"""Every way an episode ends, each through the runner's own path (models in process; a server
-that is down over real HTTP)."""
+"""Every way an episode ends, each through the runner's own path (models in process; over real
+HTTP, what litellm meets: a server that is down, a body trickled past the timeout, a body without
+choices)."""
 
 from __future__ import annotations
 
@@ -147,13 +148,13 @@ async def test_infrastructure_error_when_the_agent_server_is_down(hotel: DomainP
 
 
 async def test_a_hung_server_past_the_episode_limit_is_not_the_agents_timeout(
-    hotel: DomainPack, serve: Serve
+    hotel: DomainPack,
 ) -> None:
-    # The call's own timeout (5 s) is longer than the episode's limit: the limit passes while
-    # the agent waits for its model, which is the server's failure.
-    server = await serve({"agent": {"answers": [{"hang": True}]}})
-    config = sim_config(agent={"model": model(server, "agent")}, episode_timeout_s=0.3)
-    episode = await play_one(config, hotel, "cancel_free_window")
+    # The call's own timeout is longer than the episode's limit: the limit passes while the
+    # agent waits for its model, which is the server's failure.
+    models = ScriptedModels.of({"agent": {"answers": [{"hang": True}]}})
+    config = sim_config(agent={"model": model(models, "agent")}, episode_timeout_s=0.3)
+    episode = await play_one(config, hotel, "cancel_free_window", models=models)
     assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
     assert episode.error is not None
     assert re.fullmatch(
@@ -172,10 +173,11 @@ async def test_a_server_that_trickles_its_body_times_out_per_attempt(
     hotel: DomainPack, serve: Serve
 ) -> None:
     # Headers at once, then a byte every 50 ms (~15 s of body): no read ever waits long, but
-    # `timeout` bounds the whole attempt, well before the episode's limit.
+    # `timeout` bounds the whole attempt, well before the episode's limit. A short timeout keeps
+    # the two attempts brief; the body still takes some 60 times as long.
     slow = {"content": "Hello.", "trickle_ms": 50}
     server = await serve({"agent": {"answers": [slow, slow]}})
-    agent = {"model": model(server, "agent", timeout=1, retries=1)}
+    agent = {"model": model(server, "agent", timeout=0.25, retries=1)}
     episode = await play_one(
         sim_config(agent=agent, episode_timeout_s=600), hotel, "cancel_free_window"
     )
@@ -184,13 +186,14 @@ async def test_a_server_that_trickles_its_body_times_out_per_attempt(
     retry, error = episode.events
     assert retry.kind == "retry" and retry.error_type == "LLMTimeout"
     assert error.kind == "error" and error.error_type == "LLMTimeout"
-    assert "no answer in time (after 2 attempts): timed out after 1.0 s" in error.message
+    assert "no answer in time (after 2 attempts): timed out after 0.25 s" in error.message
 
 
 async def test_a_completion_without_choices_is_the_servers_fault(
     hotel: DomainPack, serve: Serve
 ) -> None:
-    # Before: litellm's empty stand-in choice read as "never closes its reasoning" (agent_error).
+    # Over HTTP: litellm's own reading of a body without choices is the subject (before, its
+    # empty stand-in choice read as "never closes its reasoning": agent_error).
     empty = {"fault": {"status": 200, "body": {"id": "cmpl-1", "object": "text_completion"}}}
     server = await serve({"agent": {"answers": [empty]}})
     agent = {"model": model(server, "agent"), "transport": "completions"}
@@ -202,16 +205,16 @@ async def test_a_completion_without_choices_is_the_servers_fault(
 
 
 async def test_a_context_overflow_is_one_failure_and_no_retry(
-    hotel: DomainPack, serve: Serve
+    hotel: DomainPack,
 ) -> None:
     body = {"error": {"message": "This model's maximum context length is 8 tokens", "code": 400}}
-    server = await serve({"agent": {"answers": [{"fault": {"status": 400, "body": body}}]}})
-    agent = {"model": model(server, "agent", retries=2)}
-    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window")
+    models = ScriptedModels.of({"agent": {"answers": [{"fault": {"status": 400, "body": body}}]}})
+    agent = {"model": model(models, "agent", retries=2)}
+    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window", models=models)
     assert episode.termination_reason is STOP.INFRASTRUCTURE_ERROR
     [error] = episode.events
     assert error.kind == "error" and error.error_type == "ContextLengthExceeded"
-    assert len(server.requests) == 1
+    assert len(models.requests) == 1
 
 
 async def test_user_speaks_first_without_a_greeting(hotel: DomainPack) -> None:

@@ -18,6 +18,7 @@ from policy_agent.simulation import (
     load_config,
 )
 from policy_agent.trajectory import RunStore, config_hash
+from tests._models import ScriptedModels
 from tests.simulation._support import (
     REPOSITORY,
     closed_port_url,
@@ -26,7 +27,6 @@ from tests.simulation._support import (
     play_one,
     sim_config,
 )
-from tests.simulation.conftest import Serve
 
 TASKS = ["cancel_free_window", "crib_too_late", "complaint_transfer", "card_triplet_cribs"]
 
@@ -130,14 +130,12 @@ async def test_a_failed_judge_is_its_own_cause(hotel: DomainPack) -> None:
     assert tally.report() == ["1 × judge ServerUnreachable: judge model x: down"]
 
 
-async def test_a_server_that_serves_another_model_is_warned_about(
-    hotel: DomainPack, serve: Serve
-) -> None:
+async def test_a_server_that_serves_another_model_is_warned_about(hotel: DomainPack) -> None:
     # A llama.cpp-like server: one model, answering any name with its own.
     roles = lookup_then_thanks()
-    server = await serve({"any": roles["agent"]}, single_model="qwen")
-    agent = {"model": model(server, "nvidia/Nemotron-Cascade-2-30B-A3B")}
-    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window")
+    models = ScriptedModels.of({"any": roles["agent"]}, single_model="qwen")
+    agent = {"model": model(models, "nvidia/Nemotron-Cascade-2-30B-A3B")}
+    episode = await play_one(sim_config(agent=agent), hotel, "cancel_free_window", models=models)
     served = ServedModels()
     served.add(episode)
     calls = episode.totals["agent"].calls
@@ -149,7 +147,10 @@ async def test_a_server_that_serves_another_model_is_warned_about(
         "name"
     ]
     honest = await play_one(
-        sim_config(agent={"model": model(server, "qwen")}), hotel, "cancel_free_window"
+        sim_config(agent={"model": model(models, "qwen")}),
+        hotel,
+        "cancel_free_window",
+        models=models,
     )
     served = ServedModels()
     served.add(honest)

@@ -1,4 +1,4 @@
-"""The runner end to end: the demo, models over HTTP and in process, 64 episodes at once,
+"""The runner end to end: the demo, models in process, 64 episodes at once,
 failures, resume."""
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from tests.simulation._support import (
     sim_config,
     simulate,
 )
-from tests.simulation.conftest import Serve
 
 __all__ = ["simulate"]  # imported from here by other tests
 
@@ -65,9 +64,9 @@ async def test_the_demo_solves_every_hotel_task(hotel: DomainPack, tmp_path: Pat
 
 
 async def test_a_model_agent_and_a_model_user_solve_a_task(
-    hotel: DomainPack, serve: Serve, tmp_path: Path
+    hotel: DomainPack, tmp_path: Path
 ) -> None:
-    server = await serve(
+    models = ScriptedModels.of(
         {
             "agent": {
                 "answers": [
@@ -86,20 +85,19 @@ async def test_a_model_agent_and_a_model_user_solve_a_task(
         }
     )
     config = sim_config(
-        agent={"model": model(server, "agent")},
-        user={"kind": "llm", "model": model(server, "user")},
+        agent={"model": model(models, "agent")},
+        user={"kind": "llm", "model": model(models, "user")},
         tasks=["cancel_free_window"],
         seed=7,
         out=str(tmp_path),
     )
-    _, [episode] = await simulate(config, hotel)
+    _, [episode] = await simulate(config, hotel, models=models)
     assert episode.termination_reason is TerminationReason.USER_STOP
     assert episode.reward is not None and episode.reward.reward == 1.0
     assert episode.seed == episode_seed(7, "cancel_free_window", 0)
     assert episode.totals["agent"].calls == 4 and episode.totals["user"].calls == 2
     assert episode.totals["agent"].completion_tokens > 0
-    sent = {body["seed"] for body in (r.body for r in server.requests) if isinstance(body, dict)}
-    assert sent == {episode.seed}
+    assert {body["seed"] for body in request_bodies(models)} == {episode.seed}
     said = [r for r in episode.messages if isinstance(r, AgentMessage)]
     assert said[-1].generation is not None and said[-1].reasoning == "Reply."
 

@@ -201,12 +201,12 @@ async def test_the_user_gives_up_after_max_retries(
 
 
 async def test_a_user_cut_off_every_time_is_told_to_raise_max_tokens(
-    serve: Serve, make_llm_user: MakeUser
+    models: UserModels, make_llm_user: MakeUser
 ) -> None:
     cut = {"content": "Hello, I need", "finish_reason": "length"}
-    server = await serve([cut, cut])
+    model = models([cut, cut])
     with pytest.raises(UserGaveUp) as raised:
-        await make_llm_user(server, max_retries=1).respond([GREETING], seed=5)
+        await make_llm_user(model, max_retries=1).respond([GREETING], seed=5)
     assert str(raised.value) == (
         "task cribs_1: the user model hosted_vllm/user gave no usable turn in 2 attempts (the "
         "last: cut off at max_tokens (finish_reason `length`)); raise the user model's "
