@@ -64,9 +64,14 @@ Models = ScriptedServer | ScriptedModels
 """Where a test's answers come from: over HTTP or in process."""
 
 
-def model_config(source: Models | str, role: str, **fields: Any) -> ModelConfig:
+def model_config(
+    source: Models | str, role: str, *, model_name: str | None = None, **fields: Any
+) -> ModelConfig:
     """A config for `role` on `source` (a server, its URL, or in-process models): no retries,
-    no backoff, the generous `HTTP_TIMEOUT_S`; `fields` override."""
+    no backoff, the generous `HTTP_TIMEOUT_S`; `fields` override.
+
+    The model is `hosted_vllm/ROLE`, which the scripted server answers as `role`, unless
+    `model_name` names another (a test of how a model's name is sent)."""
     match source:
         case ScriptedModels():
             api_base = None
@@ -75,7 +80,8 @@ def model_config(source: Models | str, role: str, **fields: Any) -> ModelConfig:
         case str():
             api_base = source
     defaults: dict[str, Any] = {"retries": 0, "retry_backoff": 0, "timeout": HTTP_TIMEOUT_S}
-    return ModelConfig(model=f"hosted_vllm/{role}", api_base=api_base, **(defaults | fields))
+    name = model_name or f"hosted_vllm/{role}"
+    return ModelConfig(model=name, api_base=api_base, **(defaults | fields))
 
 
 def closed_port_url() -> str:

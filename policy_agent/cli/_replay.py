@@ -108,7 +108,8 @@ def show(run: str, episode: str | None, evaluation: str, plain: bool, width: int
 
     Every step is printed unfolded (reasoning, whole tool results, raw completions of
     violations, the policy rules a step broke), then the reward breakdown, every rule's result
-    and the expected actions beside the actual calls.
+    and the expected actions beside the actual calls. Long tool arguments and results wrap
+    under their values to fit the width; nothing is cut.
     Without --episode, a run of one episode shows it; a larger run lists its episodes.
     Colour is used in a terminal, or when FORCE_COLOR is set (NO_COLOR turns it off).
     """

@@ -9,13 +9,16 @@ prints everything, the replay starts folded and unfolds step by step.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import assert_never
 
+from rich.cells import cell_len, get_character_cell_size
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.highlighter import JSONHighlighter
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.text import Text
 
@@ -208,27 +211,28 @@ class _StepRenderer:
     def arguments(self, call: AgentToolCall | UserToolCall) -> RenderableType:
         if not call.arguments:
             return Text("(no arguments)", style="dim")
-        lines = Text()
+        lines: list[RenderableType] = []
         for key, value in call.arguments.items():
             compact = json.dumps(value, ensure_ascii=False)
             shown = (
                 compact if len(compact) <= 60 else json.dumps(value, indent=2, ensure_ascii=False)
             )
-            lines.append(self.text(key, "bold"))
-            lines.append(": ")
-            lines.append(self.json_text(shown))
-            lines.append("\n")
-        lines.rstrip()
-        return lines
+            line = Text.assemble(self.text(key, "bold"), ": ", self.json_text(shown))
+            lines.append(WrappedJSON(line, value_at=cell_len(key) + 2))
+        return Group(*lines)
 
     def result(self, result: ToolResult) -> list[RenderableType]:
         content = pretty_json_text(result.content)
         lines = content.split("\n")
         parts: list[RenderableType] = []
+        # JSON is wrapped under its values; other text (an error's sentence) wraps as prose.
+        shown: Callable[[Text], RenderableType] = (
+            WrappedJSON if _is_json(result.content) else _as_it_is
+        )
         if self.options.full_results or len(lines) <= self.options.fold_lines:
-            parts.append(self.json_text(content))
+            parts.append(shown(self.json_text(content)))
         else:
-            parts.append(self.json_text("\n".join(lines[: self.options.fold_lines])))
+            parts.append(shown(self.json_text("\n".join(lines[: self.options.fold_lines]))))
             more = len(lines) - self.options.fold_lines
             parts.append(Text(f"… {more} more lines{self.hint('t')}", style="dim"))
         if result.crashed and result.detail:
@@ -326,6 +330,85 @@ class _StepRenderer:
 
 def _value(value: object | Absent) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _as_it_is(text: Text) -> Text:
+    return text
+
+
+_KEY = re.compile(r' *"(?:[^"\\]|\\.)*": ')
+"""A JSON line's indent and key (`  "note": `): where its value starts."""
+
+
+class WrappedJSON:
+    """Lines of JSON wrapped to the width with a hanging indent, so that nothing is cut and the
+    nesting stays readable (`show` in a pipe or a CI log is 80 columns wide).
+
+    A line too wide breaks at the last space that fits (inside its value, never in its key), or
+    anywhere when there is none (a long URL or token); what follows goes on under where the
+    value starts, or two columns in from the line's indent when that is past half the width.
+    Only the space at a break is lost.
+    """
+
+    def __init__(self, text: Text, *, value_at: int | None = None) -> None:
+        """`value_at`: the column where the first line's value starts (after `key: `), when it
+        is not a JSON key's (`"key": `)."""
+        self.text = text
+        self.value_at = value_at
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        # As wide as the text, not the whole width: the step's body is not padded out.
+        return Measurement.get(console, options, self.text)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        for number, line in enumerate(self.text.split("\n", allow_blank=True)):
+            value_at = self.value_at if number == 0 else None
+            yield from _hanging(line, width, value_at)
+
+
+def _hanging(line: Text, width: int, value_at: int | None) -> list[Text]:
+    """`line` in pieces of at most `width` cells (see `WrappedJSON`)."""
+    plain = line.plain
+    if cell_len(plain) <= width:
+        return [line]
+    indent = len(plain) - len(plain.lstrip(" "))
+    if value_at is None:
+        key = _KEY.match(plain)
+        value_at = indent if key is None else key.end()
+    hang = value_at if indent < value_at <= width // 2 else min(indent + 2, width // 2)
+    pieces: list[Text] = []
+    start, room, floor = 0, width, value_at
+    while cell_len(plain[start:]) > room:
+        end = _fitting(plain, start, room)
+        space = plain.rfind(" ", max(floor, start + 1), end + 1)
+        stop, resume = (space, space + 1) if space > 0 else (end, end)
+        pieces.append(line[start:stop])
+        start, room, floor = resume, width - hang, resume
+    pieces.append(line[start:])
+    lines = [pieces[0], *(Text.assemble(" " * hang, piece) for piece in pieces[1:])]
+    for piece in lines:
+        piece.rstrip()  # no trailing spaces: `show --plain` output diffs cleanly
+    return lines
+
+
+def _fitting(plain: str, start: int, room: int) -> int:
+    """The end of the longest run of `plain` from `start` that fits in `room` cells (at least
+    one character, so that a line always gets shorter)."""
+    used = 0
+    for index in range(start, len(plain)):
+        used += get_character_cell_size(plain[index])
+        if used > room:
+            return max(index, start + 1)
+    return len(plain)
 
 
 def _indented(renderable: RenderableType, columns: int) -> Padding:

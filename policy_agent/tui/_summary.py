@@ -4,9 +4,12 @@ whole episode as `show` prints it (the replay's side panel reuses the same rende
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from pydantic import JsonValue
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
@@ -16,7 +19,7 @@ from policy_agent.evaluation import is_success as reward_is_success
 from policy_agent.records import Episode, RecordedAction, RewardInfo, RuleResult, RuleStatus
 from policy_agent.trajectory import episode_id
 from policy_agent.tui._actions import ActionRow, call_text, pair_actions
-from policy_agent.tui._render import RenderOptions, render_step
+from policy_agent.tui._render import RenderOptions, WrappedJSON, render_step
 from policy_agent.tui._steps import is_success, steps_of
 
 _WIDE = 80
@@ -185,12 +188,15 @@ class ActionsView:
     def _table(self) -> Table:
         table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("")
-        table.add_column("expected", ratio=1)
-        table.add_column("actual", ratio=1)
+        # A call longer than its column folds onto the next line rather than being cut.
+        table.add_column("expected", ratio=1, overflow="fold")
+        table.add_column("actual", ratio=1, overflow="fold")
         for row in self.rows:
-            expected = _action(row.expected) if row.expected else Text("—", style="dim")
-            actual = _call(row)
-            table.add_row(mark(row.matched), expected, actual)
+            expected: RenderableType = Text("—", style="dim")
+            if row.expected is not None:
+                who = "user: " if row.expected.requestor == "user" else ""
+                expected = CallCell(who, row.expected.name, row.expected.arguments)
+            table.add_row(mark(row.matched), expected, _call_cell(row))
         return table
 
     def _stacked(self) -> Iterable[RenderableType]:
@@ -213,6 +219,43 @@ def _call(row: ActionRow) -> Text:
         return Text("not called", style="dim")
     who = "user: " if row.actual.kind == "user_tool_call" else ""
     return Text(who + call_text(row.actual.name, row.actual.arguments))
+
+
+def _call_cell(row: ActionRow) -> RenderableType:
+    if row.actual is None:
+        return Text("not called", style="dim")
+    who = "user: " if row.actual.kind == "user_tool_call" else ""
+    return CallCell(who, row.actual.name, row.actual.arguments)
+
+
+class CallCell:
+    """A call in a table's column: on one line when it fits; else its name, then one argument
+    a line, each wrapped under its value (`WrappedJSON`), then the closing parenthesis. Nothing
+    is cut, and a value is never split at a column's edge while a space could take the break."""
+
+    def __init__(self, who: str, name: str, arguments: Mapping[str, JsonValue]) -> None:
+        """`who` goes before the name (`user: ` for the user's calls)."""
+        self.who = who
+        self.name = name
+        self.arguments = arguments
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self._one_line())
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        line = self._one_line()
+        if line.cell_len <= options.max_width or not self.arguments:
+            yield line
+            return
+        yield Text(f"{self.who}{self.name}(")
+        last = len(self.arguments) - 1
+        for index, (key, value) in enumerate(self.arguments.items()):
+            shown = f"  {key}={json.dumps(value, ensure_ascii=False)}{',' if index < last else ''}"
+            yield WrappedJSON(Text(shown), value_at=cell_len(key) + 3)
+        yield Text(")")
+
+    def _one_line(self) -> Text:
+        return Text(self.who + call_text(self.name, dict(self.arguments)))
 
 
 def actions_view(

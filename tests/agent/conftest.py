@@ -10,9 +10,9 @@ import pytest
 
 from policy_agent.agent import Agent, AgentConfig, ViolationPolicy
 from policy_agent.domain import DomainPack
-from policy_agent.llm import ModelConfig, close_connections
+from policy_agent.llm import close_connections
 from policy_agent.scripted import Script, ScriptedServer
-from tests._models import HTTP_TIMEOUT_S, ScriptedModels
+from tests._models import ScriptedModels, model_config
 from tests.agent._support import POLICY, TOOLS
 
 Serve = Callable[..., Any]
@@ -68,16 +68,8 @@ async def make_agent() -> AsyncIterator[MakeAgent]:
         model_name: str = "hosted_vllm/agent",
         **model: Any,
     ) -> Agent:
-        match source:
-            case ScriptedModels():
-                api_base = None
-            case ScriptedServer():
-                api_base = source.base_url
-            case str():
-                api_base = source
-        settings = {"timeout": HTTP_TIMEOUT_S, "retries": 0, "retry_backoff": 0, **model}
         config = AgentConfig(
-            model=ModelConfig(model=model_name, api_base=api_base, thinking=thinking, **settings),
+            model=model_config(source, "agent", model_name=model_name, thinking=thinking, **model),
             transport=transport,  # type: ignore[arg-type]  # tests pass the literal strings
             style=style,  # type: ignore[arg-type]
             violations=violations or ViolationPolicy(),

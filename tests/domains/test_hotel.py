@@ -8,12 +8,23 @@ not the state a perfect agent reaches.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import JsonValue
 
-from policy_agent.domain import DomainPack, PythonImplementation, Task, ToolKind, load_pack
+from policy_agent.domain import (
+    DomainPack,
+    PythonImplementation,
+    Task,
+    ToolKind,
+    load_pack,
+    passed_by_doing_nothing,
+)
 from policy_agent.environment import Environment, EpisodeEnvironment
+from policy_agent.records import RewardInfo, RewardType, TerminationReason
+from tests._models import ScriptedModels
+from tests.simulation._support import call, model, play_one, say, sim_config
 
 PACK = Path(__file__).resolve().parents[2] / "domains" / "hotel"
 
@@ -170,7 +181,7 @@ def test_expected_actions_replay_and_satisfy_the_assertions(
 
 
 @pytest.mark.parametrize("task_id", _task_ids())
-def test_what_the_agent_must_say_comes_from_a_tool(
+def test_what_the_agent_must_say_comes_from_a_tool_or_the_policy(
     pack: DomainPack, environment: Environment, task_id: str
 ) -> None:
     task = pack.task(task_id)
@@ -178,10 +189,14 @@ def test_what_the_agent_must_say_comes_from_a_tool(
     if task_id in FORBIDDEN:
         name, arguments, _ = FORBIDDEN[task_id]
         contents.append(environment.new_episode().call(name, arguments).content)
+    # A fact (a price, a room) comes from a tool; a refusal made before any call (who may act,
+    # how to identify) has only the policy's words to give.
+    source = "tool result" if contents else "line of the policy"
     # As tau2-bench compares: case-insensitive substrings, commas removed.
-    seen = " ".join(contents).replace(",", "").lower()
+    seen = " ".join(contents or [pack.policy]).replace(",", "").lower()
     for info in task.evaluation_criteria.communicate_info:
-        assert info.replace(",", "").lower() in seen, f"{task_id}: {info!r} is in no tool result"
+        wanted = info.replace(",", "").lower()
+        assert wanted in seen, f"{task_id}: {info!r} is in no {source}"
 
 
 @pytest.mark.parametrize("task_id", sorted(FORBIDDEN))
@@ -258,3 +273,65 @@ def test_same_day_turnover_leaves_the_room_free(environment: Environment) -> Non
     free = {room["room_id"] for room in result.value if isinstance(room, dict)}
     assert "R0412" in free
     assert free.isdisjoint({"R0403", "R0404", "R0510", "R0512"})
+
+
+# ----------------------------------------------------------------------------- refusals
+
+REFUSE_EVERYTHING = say("I'm sorry, but I can't help with that.")
+
+RIGHT_REFUSALS: dict[str, list[dict[str, Any]]] = {
+    "nonrefundable_cancel_refused": [
+        call("get_guest_details", {"guest_id": "G91015"}),
+        call("get_booking_details", {"booking_id": "B11310"}),
+        say("Booking B11310 is non-refundable, so I cannot cancel it."),
+        say("I'm sorry, a partial refund is not possible either."),
+        say("I'm sorry, that is not possible either."),
+    ],
+    "employer_booking_refused": [
+        say("I'm sorry: only the booking's holder may cancel it. He has to contact us himself."),
+        say("I understand, but the holder has to contact us himself."),
+    ],
+    "lookup_by_email_refused": [
+        say("To find your stay I need your guest ID or your booking ID, with your name."),
+        say("Then please call again with your booking ID or guest ID at hand."),
+    ],
+}
+"""Per refusal task, an agent that refuses for the right reason (the breaches' agents say the
+same words in tests/domains/test_hotel_rules.py)."""
+
+
+async def _reward(pack: DomainPack, task_id: str, answers: list[dict[str, Any]]) -> RewardInfo:
+    models = ScriptedModels.of({"agent": {"answers": answers, "when_exhausted": "repeat_last"}})
+    config = sim_config(domain=str(PACK), agent={"model": model(models, "agent")})
+    episode = await play_one(config, pack, task_id, models=models)
+    assert episode.termination_reason is TerminationReason.USER_STOP, episode.error
+    assert episode.reward is not None
+    return episode.reward
+
+
+def test_validate_warns_of_no_refusal_task(pack: DomainPack) -> None:
+    assert passed_by_doing_nothing(pack.tools, pack.tasks) == []
+
+
+@pytest.mark.parametrize("task_id", sorted(RIGHT_REFUSALS))
+async def test_a_refusal_task_fails_an_agent_that_refuses_everything(
+    pack: DomainPack, task_id: str
+) -> None:
+    # Nothing changes in these tasks: the database alone cannot tell the two agents apart.
+    wrong = await _reward(pack, task_id, [REFUSE_EVERYTHING])
+    assert (wrong.reward, wrong.reward_breakdown[RewardType.DB]) == (0.0, 1.0)
+    assert [check.met for check in wrong.communicate_checks] == [False] * len(
+        pack.task(task_id).evaluation_criteria.communicate_info
+    )
+    right = await _reward(pack, task_id, RIGHT_REFUSALS[task_id])
+    assert right.reward == 1.0, right.reward_breakdown
+
+
+async def test_a_refusal_without_the_look_up_fails_the_non_refundable_task(
+    pack: DomainPack,
+) -> None:
+    # It names the reason, but without reading the booking it cannot know it.
+    answers = RIGHT_REFUSALS["nonrefundable_cancel_refused"][2:]
+    reward = await _reward(pack, "nonrefundable_cancel_refused", answers)
+    assert reward.reward_breakdown[RewardType.COMMUNICATE] == 1.0
+    assert (reward.reward_breakdown[RewardType.ACTION], reward.reward) == (0.0, 0.0)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +15,20 @@ from pydantic import JsonValue
 from policy_agent.domain import DomainPack
 from policy_agent.format import render_tool_call
 from policy_agent.records import Episode
-from policy_agent.simulation import RunObserver, Simulation, SimulationConfig
+from policy_agent.simulation import RunObserver, RunTally, Simulation, SimulationConfig
 from policy_agent.trajectory import RunStore
 from tests._models import Models, ScriptedModels, closed_port_url, model_config
+from tests._waiting import ctrl_c_when
 
 __all__ = [
     "DEMO",
     "HOTEL",
     "REPOSITORY",
     "VLLM",
+    "KillAfterFirstEpisode",
     "call",
     "closed_port_url",
+    "ctrl_c_run",
     "episodes_written",
     "lookup_then_thanks",
     "model",
@@ -99,6 +107,46 @@ async def play_one(
 def episodes_written(runs: Path) -> bool:
     """Whether a run under `runs` has written an episode."""
     return any(path.stat().st_size for path in runs.glob("*/episodes.jsonl"))
+
+
+class KillAfterFirstEpisode:
+    """A run observer that SIGKILLs one worker process, the one `victim()` names, once the first
+    episode is written: a worker dying in the middle of a run."""
+
+    def __init__(self, victim: Callable[[], int]) -> None:
+        self.victim = victim
+        self.killed: list[int] = []
+        """The process ids killed (one, once an episode has been written)."""
+
+    def started(self, tally: RunTally) -> None:
+        """Nothing to do."""
+
+    def finished(self, episode: Episode) -> None:
+        """Kill the victim after the first episode."""
+        if not self.killed:
+            process = self.victim()
+            os.kill(process, signal.SIGKILL)
+            self.killed.append(process)
+
+    def stopped(self) -> None:
+        """Nothing to do."""
+
+
+def ctrl_c_run(arguments: Sequence[str], runs: Path) -> tuple[int, str]:
+    """`policy-agent run ARGUMENTS --out RUNS` started as from a terminal, in a process group of
+    its own, and Ctrl-C'd (the whole group, as a terminal does) once it has written an episode;
+    its exit code and stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "policy_agent", "run", *arguments, "--out", str(runs)],
+        cwd=REPOSITORY,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
+    )
+    stderr = ctrl_c_when(process, lambda: episodes_written(runs), "an episode", group=True)
+    return process.returncode, stderr
 
 
 def call(name: str, arguments: dict[str, JsonValue]) -> dict[str, Any]:

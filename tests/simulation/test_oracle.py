@@ -70,12 +70,15 @@ async def test_after_look_ups_only_the_oracle_says_it_changed_nothing(hotel: Dom
     ]
     step = await oracle.act(history)
     assert isinstance(step.record, AgentMessage)
-    assert step.record.content == "I could not cancel booking (booking_id B1) (Not yours.)."
+    # Then the task's communicate_info, as after every outcome.
+    assert step.record.content == (
+        "I could not cancel booking (booking_id B1) (Not yours.). Please note: holder."
+    )
     step = await oracle.act(history[:3])
     assert isinstance(step.record, AgentMessage)
     assert step.record.content == (
         "I have looked into your request. I checked get booking details (booking_id B1). "
-        "I have made no change."
+        "I have made no change. Please note: holder."
     )
 
 

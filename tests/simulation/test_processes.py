@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +18,10 @@ from policy_agent.simulation import (
 from policy_agent.simulation._processes import play_in_processes, shares
 from policy_agent.simulation._progress import RunTally
 from policy_agent.trajectory import RunStore
-from tests._waiting import ctrl_c_when
 from tests.simulation._support import (
     DEMO,
-    REPOSITORY,
-    episodes_written,
+    KillAfterFirstEpisode,
+    ctrl_c_run,
     lookup_then_thanks,
     model,
     sim_config,
@@ -118,24 +113,13 @@ async def test_a_child_that_dies_leaves_its_episodes_for_resume(
         update={"out": tmp_path, "processes": 2, "concurrency": 2}
     )
 
-    class KillOne:
-        killed = False
-
-        def started(self, tally: RunTally) -> None:
-            """Nothing to do."""
-
-        def finished(self, episode: Episode) -> None:
-            if not self.killed:
-                self.killed = True
-                child = multiprocessing.active_children()[0]
-                assert child.pid is not None
-                os.kill(child.pid, signal.SIGKILL)
-
-        def stopped(self) -> None:
-            """Nothing to do."""
+    def first_child() -> int:
+        child = multiprocessing.active_children()[0]
+        assert child.pid is not None
+        return child.pid
 
     with pytest.raises(WorkerProcessFailed, match=r"runner process \d of 2 stopped: exit code -9"):
-        await simulate(config, hotel, observer=KillOne())
+        await simulate(config, hotel, observer=KillAfterFirstEpisode(first_child))
     [directory] = tmp_path.iterdir()
     reader = RunStore.open(directory)
     keys = [episode.key for episode in reader.read(Episode)]
@@ -166,18 +150,8 @@ async def test_a_child_that_cannot_start_says_why(hotel: DomainPack) -> None:
 
 def test_ctrl_c_stops_the_children_and_says_how_to_resume(tmp_path: Path) -> None:
     # The oracle's episodes take milliseconds; 2,000 trials keep the run busy long enough.
-    command = [sys.executable, "-m", "policy_agent", "run", str(DEMO), "--trials", "2000"]
-    process = subprocess.Popen(
-        [*command, "--processes", "2", "--out", str(tmp_path)],
-        cwd=REPOSITORY,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
-    )
-    stderr = ctrl_c_when(process, lambda: episodes_written(tmp_path), "an episode", group=True)
-    assert process.returncode == 130, stderr
+    code, stderr = ctrl_c_run([str(DEMO), "--trials", "2000", "--processes", "2"], tmp_path)
+    assert code == 130, stderr
     [directory] = tmp_path.iterdir()
     done = len(RunStore.open(directory).read(Episode))
     assert stderr.splitlines()[-1] == (

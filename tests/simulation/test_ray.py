@@ -17,11 +17,18 @@ import pytest
 
 from policy_agent.domain import DomainPack
 from policy_agent.records import Episode
-from policy_agent.simulation import RayUnavailable, RunTally, load_config
+from policy_agent.simulation import RayUnavailable, load_config
 from policy_agent.trajectory import RunStore
 from tests._models import closed_port_url
-from tests._waiting import ctrl_c_when, wait_until
-from tests.simulation._support import DEMO, REPOSITORY, episodes_written, simulate
+from tests._waiting import wait_until
+from tests.simulation._support import (
+    DEMO,
+    REPOSITORY,
+    KillAfterFirstEpisode,
+    ctrl_c_run,
+    episodes_written,
+    simulate,
+)
 from tests.simulation.test_processes import content
 
 pytest.importorskip("ray")
@@ -70,23 +77,7 @@ async def test_a_killed_ray_worker_loses_no_episode(hotel: DomainPack, tmp_path:
     config = load_config(DEMO).model_copy(update={"trials": 6})
     _, alone = await simulate(config.model_copy(update={"out": tmp_path / "one"}), hotel)
 
-    class KillOne:
-        def __init__(self) -> None:
-            self.killed: list[int] = []
-
-        def started(self, tally: RunTally) -> None:
-            """Nothing to do."""
-
-        def finished(self, episode: Episode) -> None:
-            if not self.killed:
-                victim = actor_processes()[0]
-                os.kill(victim, signal.SIGKILL)
-                self.killed.append(victim)
-
-        def stopped(self) -> None:
-            """Nothing to do."""
-
-    observer = KillOne()
+    observer = KillAfterFirstEpisode(lambda: actor_processes()[0])
     ray = config.model_copy(update={"out": tmp_path / "ray", **on_ray(concurrency=8)})
     directory, spread = await simulate(ray, hotel, observer=observer)
     assert len(observer.killed) == 1
@@ -163,18 +154,9 @@ async def test_an_unreachable_cluster_fails_at_once_with_its_address(
 
 @needs_cluster
 def test_ctrl_c_stops_the_ray_workers_and_says_how_to_resume(tmp_path: Path) -> None:
-    command = run_command(str(DEMO), "--trials", "400", "--executor", "ray")
-    process = subprocess.Popen(
-        [*command, "--ray-address", ADDRESS, "--processes", "2", "--out", str(tmp_path)],
-        cwd=REPOSITORY,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals
-    )
-    stderr = ctrl_c_when(process, lambda: episodes_written(tmp_path), "an episode", group=True)
-    assert process.returncode == 130, stderr
+    arguments = [str(DEMO), "--trials", "400", "--executor", "ray", "--quiet"]
+    code, stderr = ctrl_c_run([*arguments, "--ray-address", ADDRESS, "--processes", "2"], tmp_path)
+    assert code == 130, stderr
     [directory] = tmp_path.iterdir()
     assert stderr.splitlines()[-1].endswith(
         f"Finish the run with: policy-agent run --resume {directory}"

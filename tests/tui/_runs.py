@@ -429,6 +429,40 @@ def user_died() -> Episode:
     )
 
 
+THOUGHT = (
+    "The guest wants the cribs, a quiet room and a late check-out, and is upset about last "
+    "year's stay; the policy lets me do the first two but a complaint about a past stay goes "
+    "to a human agent, so I look the booking up and then transfer with a summary."
+)
+SUMMARY = (
+    "Elena Marsh (G90920), booking B11246, Deluxe, June 5-8: three cribs and a quiet room are "
+    "in place; she asks for compensation for noise during her stay in 2024, which I may not "
+    "offer, and for a late check-out at 14:00 on June 8."
+)
+CONFIRMATION = "https://hotel.example.com/bookings/B11246/confirm?token=" + "9f3a0c7e" * 8
+
+
+def long_values() -> Episode:
+    """Arguments and results wider than 80 columns: a long thought and summary (words), a long
+    link (one word), nested lists; the episode ends in a transfer."""
+    talk = _Conversation(_Clock(offset=400))
+    talk.user(FIRST_LINE)
+    talk.call("Think first.", "think", {"thought": THOUGHT}, '{"ok": true}')
+    booking = _booking(3, "R0412") | {
+        "special_requests": ["quiet_location", "late_checkout", "extra_pillows"],
+        "confirmation_url": CONFIRMATION,
+        "history": [{"year": 2024, "complaint": "Noise from the bar below until 2 am, twice."}],
+    }
+    talk.call("Now the booking.", "get_booking_details", {"booking_id": "B11246"}, _json(booking))
+    talk.call(
+        "A complaint: transfer.",
+        "transfer_to_human_agents",
+        {"summary": SUMMARY, "topics": ["cribs", "quiet room", "compensation", "late checkout"]},
+        '"Transfer successful"',
+    )
+    return _episode(talk, task_id="card_triplet_cribs", trial=2, reason=TerminationReason.TRANSFER)
+
+
 def all_episodes() -> list[Episode]:
     """The four fixture episodes, in the order they are written."""
     return [successful(), failed(), out_of_steps(), user_died()]

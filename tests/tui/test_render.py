@@ -4,8 +4,13 @@ tool calls, inserts and deletes, kept-first violations; and what folding hides."
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import JsonValue
+from rich.cells import cell_len
 from rich.console import Console
 
 from policy_agent.records import (
@@ -143,6 +148,33 @@ def test_long_arguments_are_indented_json_and_text_is_never_markup() -> None:
     text = text_of(Step(index=0, record=call))
     assert 'text: "[bold]not markup[/bold]"' in text
     assert "items: [\n      0,\n      1," in text
+
+
+WORDS = st.text(alphabet=st.sampled_from('abcé界-/:?="\\ '), min_size=0, max_size=30)
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.lists(WORDS, max_size=12).map(" ".join),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(WORDS, inner, max_size=4),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arguments=st.dictionaries(st.from_regex(r"[a-z_]{1,30}", fullmatch=True), VALUES, max_size=4),
+    width=st.integers(min_value=40, max_value=120),
+)
+def test_arguments_and_results_fit_the_width_and_lose_nothing(
+    arguments: dict[str, JsonValue], width: int
+) -> None:
+    call = AgentToolCall(call_id="c", name="note", arguments=arguments, timestamp=at(1))
+    content = json.dumps(arguments, ensure_ascii=False)
+    result = ToolResult(call_id="c", name="note", content=content, timestamp=at(2))
+    for step, parts in ((call, arguments.values()), (result, [arguments])):
+        text = text_of(Step(index=0, record=step), width=width)
+        assert max(cell_len(line) for line in text.splitlines()) <= width
+        squashed = "".join(text.split())
+        for value in parts:
+            assert "".join(json.dumps(value, ensure_ascii=False).split()) in squashed
 
 
 def test_json_is_indented_and_other_text_kept() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 import sys
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from rich.cells import cell_len
 from rich.console import Console
+from rich.text import Text
 
 from policy_agent.cli import main
+from policy_agent.records import AgentToolCall, ToolResult
 from policy_agent.tui import ReplayRun, render_episode
 from tests.tui._golden import assert_golden
-from tests.tui._runs import failed, successful, write_run
+from tests.tui._runs import failed, long_values, successful, write_run
 
 
 def show(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -151,3 +155,40 @@ def test_show_does_not_load_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _squashed(text: str) -> str:
+    return "".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("colour", "golden"), [(False, "show_long_80.txt"), (True, "show_long_80.ansi")]
+)
+def test_at_80_columns_long_arguments_and_results_wrap_and_lose_nothing(
+    tmp_path: Path, colour: bool, golden: str
+) -> None:
+    episode = long_values()
+    run = write_run(tmp_path, [episode])
+    # As in a pipe or a CI log: no --width, 80 columns.
+    env = {"COLUMNS": "80", **({"FORCE_COLOR": "1"} if colour else {"NO_COLOR": "1"})}
+    result = show(str(run), *([] if colour else ["--plain"]), env=env)
+    assert result.exit_code == 0, result.output
+    assert_golden(golden, result.stdout)
+    plain = Text.from_ansi(result.stdout).plain
+    lines = [line.rstrip() for line in plain.splitlines()]  # a terminal keeps wrap spaces
+    assert max(cell_len(line) for line in lines) == 80  # the header lines fill it, none exceeds
+    assert "…" not in plain
+    steps, actions = plain.split("Expected and actual actions")
+    calls = [r for r in episode.messages if isinstance(r, AgentToolCall)]
+    for call in calls:
+        for value in call.arguments.values():
+            whole = _squashed(json.dumps(value, ensure_ascii=False))
+            assert whole in _squashed(steps) and whole in _squashed(actions), whole
+    for record in episode.messages:
+        if isinstance(record, ToolResult):
+            assert _squashed(record.content) in _squashed(steps)
+    # Wrapped under the value, words whole: the summary's second line starts under its first.
+    assert '    summary: "Elena Marsh (G90920), booking B11246, Deluxe, June 5-8: three' in lines
+    assert (
+        "             cribs and a quiet room are in place; she asks for compensation for" in lines
+    )
