@@ -192,7 +192,7 @@ def run(
     if not no_preflight:
         # Before the clients are made: a dead server is said before litellm has even loaded.
         _preflight(config)
-    simulation = _simulation(config, pack, _agent_server(config, resume))
+    simulation = _simulation(config, pack, _agent_server(config, resume, check=not no_preflight))
     store = _store(simulation, resume)
     resumption = _resumption(store, keep_failed=keep_failed) if resume else None
     planned = len(simulation.episodes)
@@ -312,10 +312,14 @@ def _simulation(
         raise _ConfigProblem(str(error)) from None
 
 
-def _agent_server(config: SimulationConfig, resume: Path | None) -> AgentServer | None:
+def _agent_server(
+    config: SimulationConfig, resume: Path | None, *, check: bool
+) -> AgentServer | None:
     """The agent's server profile (asked of its server for `auto`), said on stderr; a resumed
-    run whose server now reports another profile than run.json's is warned about."""
-    from policy_agent.simulation import detect_agent_server
+    run whose server now reports another profile than run.json's is warned about. With `check`
+    (no --no-preflight) the server's model and chat template are checked too: each doubt is
+    said once and kept in the profile's `warnings`."""
+    from policy_agent.simulation import agent_model_warnings, detect_agent_server
     from policy_agent.trajectory import RunStore, RunStoreError
 
     agent_server, warning = asyncio.run(detect_agent_server(config.agent))
@@ -323,6 +327,11 @@ def _agent_server(config: SimulationConfig, resume: Path | None) -> AgentServer 
         click.echo(f"warning: {warning}", err=True)
     if agent_server is None:
         return None
+    doubts = asyncio.run(agent_model_warnings(config.agent)) if check else ()
+    for doubt in doubts:
+        click.echo(f"warning: {doubt}", err=True)
+    if doubts:
+        agent_server = agent_server.model_copy(update={"warnings": doubts})
     said = f" {agent_server.version}" if agent_server.version is not None else ""
     click.echo(
         f"Agent server: {agent_server.profile}{said} ({agent_server.detected_from})", err=True

@@ -23,6 +23,7 @@ from policy_agent.format._grammar_request import (
     serve_backend,
 )
 from policy_agent.format._grammar_syntax import GrammarError, GrammarSyntax
+from policy_agent.format._models import CARD_MODEL_FAMILIES, is_card_model
 from policy_agent.format._parse import parse_answer, parse_completion, parse_structured
 from policy_agent.format._profiles import (
     CARD_MINIMUM,
@@ -52,6 +53,7 @@ from policy_agent.format._vllm_reading import vllm_reading
 
 __all__ = [
     "CARD_MINIMUM",
+    "CARD_MODEL_FAMILIES",
     "HISTORY_REASONING_FIELD",
     "NEWEST",
     "PROFILES",
@@ -74,6 +76,7 @@ __all__ = [
     "cut_value",
     "functions_from_openai",
     "grammar_request_fields",
+    "is_card_model",
     "neutralise",
     "parse_answer",
     "parse_completion",

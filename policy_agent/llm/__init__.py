@@ -7,7 +7,9 @@ itself is imported when the first one is made. `with_retries` is the retry rule 
 follows (the in-process `policy_agent.scripted.ScriptedModelClient` too); `longest_call_s` is
 the most time one call may take under that rule; `home_replica` the replica an episode's
 calls go to when a role has several `api_bases`. `check_role` asks a role's servers, before a
-run, whether they answer, serve the configured model and accept the key.
+run, whether they answer, serve the configured model and accept the key; `served_model` and
+`thinking_switch` which model a server loaded and whether its chat template reads
+`enable_thinking`.
 """
 
 from policy_agent.llm._client import LLMClient, close_connections
@@ -36,6 +38,7 @@ from policy_agent.llm._preflight import (
 from policy_agent.llm._protocol import ModelClient
 from policy_agent.llm._replicas import home_replica
 from policy_agent.llm._retries import Backoff, longest_call_s, with_retries
+from policy_agent.llm._template import ServedModel, ThinkingSwitch, served_model, thinking_switch
 from policy_agent.llm._tokens import (
     TokensNotReturned,
     cached_tokens,
@@ -60,10 +63,12 @@ __all__ = [
     "NoModelList",
     "RateLimited",
     "RequestRejected",
+    "ServedModel",
     "ServerError",
     "ServerUnreachable",
     "ServerVersion",
     "StructuredToolCall",
+    "ThinkingSwitch",
     "TokensNotReturned",
     "Usage",
     "cached_tokens",
@@ -72,9 +77,11 @@ __all__ = [
     "home_replica",
     "is_other_model",
     "longest_call_s",
+    "served_model",
     "served_name",
     "server_timing",
     "server_version",
+    "thinking_switch",
     "token_trace",
     "warn_missing",
     "with_retries",

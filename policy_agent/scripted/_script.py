@@ -268,6 +268,15 @@ class Script(_Strict):
         "`0.17.1`), so a run detects that release's server profile; none: 404, as a server "
         "that is not vLLM answers.",
     )
+    chat_template: Literal["card", "ignores_thinking", "none"] = Field(
+        default="card",
+        description="What POST /tokenize renders `messages` with, as vLLM's does with the "
+        "model's template: `card` the card's Nemotron template (`format.render_conversation`, "
+        "reading `enable_thinking`); `ignores_thinking` the same template deaf to "
+        "`enable_thinking` (always its default, thinking on), like a model's template without "
+        "the switch; `none` answers 404, as a server without /tokenize. Token ids are one per "
+        "UTF-8 byte of the rendering.",
+    )
     roles: dict[str, Role] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """The scripted OpenAI-compatible HTTP server: a stand-in for vLLM in tests, benchmarks and replays.
 
 Serves POST /v1/chat/completions and POST /v1/completions (non-streaming only), GET /v1/models,
-GET /health, GET /version (the script's `vllm_version`, else 404) and GET /v1/_requests (every
+GET /health, GET /version (the script's `vllm_version`, else 404), POST /tokenize (the
+script's `chat_template` rendering a chat request, `_tokenize`) and GET /v1/_requests (every
 request received, for assertions). Runs inside an existing event loop (`async with`) or in a
 background thread of its own (`with`).
 """
@@ -23,6 +24,7 @@ from pydantic import JsonValue
 from policy_agent.errors import PolicyAgentError
 from policy_agent.scripted._responder import Endpoint, Reply, Responder, error_body
 from policy_agent.scripted._script import Script, load_script
+from policy_agent.scripted._tokenize import tokenize_reply
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +112,7 @@ class ScriptedServer:
         app.router.add_get("/v1/_requests", self._recorded)
         app.router.add_get("/health", self._health)
         app.router.add_get("/version", self._version)
+        app.router.add_post("/tokenize", self._tokenize)
         # No access log: it costs more than answering. Handlers are cancelled when the client
         # disconnects, so a `hang` answer ends with the client's timeout.
         runner = web.AppRunner(
@@ -242,6 +245,18 @@ class ScriptedServer:
         if version is None:
             return web.Response(status=404, text="Not Found")
         return _json(200, json.dumps({"version": version}))
+
+    async def _tokenize(self, request: web.Request) -> web.StreamResponse:
+        # Like /version, outside /v1: vLLM's key check does not guard it.
+        try:
+            body: JsonValue = json.loads(await request.read())
+        except ValueError:
+            body = None
+        self._requests.append(RecordedRequest(path=request.path, body=body))
+        if self.script.chat_template == "none":
+            return web.Response(status=404, text="Not Found")
+        status, text = tokenize_reply(self.script, body)
+        return _json(status, text)
 
 
 def _json(status: int, body: str) -> web.Response:

@@ -57,7 +57,11 @@ from policy_agent.simulation._progress import (
 from policy_agent.simulation._ray import RayUnavailable
 from policy_agent.simulation._runner import PlannedEpisode, Simulation, plan
 from policy_agent.simulation._seeds import episode_seed
-from policy_agent.simulation._server import CONFIG_SOURCE, detect_agent_server
+from policy_agent.simulation._server import (
+    CONFIG_SOURCE,
+    agent_model_warnings,
+    detect_agent_server,
+)
 from policy_agent.simulation._simulate import simulate
 
 __all__ = [
@@ -88,6 +92,7 @@ __all__ = [
     "SimulationConfig",
     "TaskCheck",
     "WorkerProcessFailed",
+    "agent_model_warnings",
     "agent_moves_first",
     "apply_overrides",
     "budget_warnings",

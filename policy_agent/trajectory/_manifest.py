@@ -129,6 +129,12 @@ class AgentServer(BaseModel):
         description="`config` (named by `agent.server_profile`), the URL that answered the "
         "version, or why the card minimum was taken."
     )
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="What the check before the run found doubtful about the agent's server: a "
+        "model the card's format is not known for, a chat template that ignores "
+        "`enable_thinking` (docs/servers.md); empty in runs made before it was recorded.",
+    )
 
 
 class RunManifest(BaseModel):

@@ -13,6 +13,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.cli import main
 from policy_agent.scripted import Script, ScriptedServer
+from tests.cli.test_model_warnings import model_warning
 from tests.cli.test_run_failures import write_config
 from tests.simulation._support import lookup_then_thanks
 
@@ -46,6 +47,7 @@ def test_a_run_on_vllm_0_17_1_records_its_profile_and_sends_reasoning_as_reasoni
         "profile": "vllm-0.17",
         "version": "0.17.1",
         "detected_from": f"{root(server)}/version",
+        "warnings": [model_warning("agent").removeprefix("warning: ")],
     }
     [directory] = (tmp_path / "runs").iterdir()
     shown = invoke("show", directory, "--plain", "--width", "200")
@@ -74,6 +76,7 @@ def test_a_server_without_a_version_gets_the_card_minimum_and_a_warning(tmp_path
         "profile": "vllm-0.17",
         "version": None,
         "detected_from": f"card minimum (GET {url}: HTTP 404)",
+        "warnings": [model_warning("agent").removeprefix("warning: ")],
     }
 
 
@@ -88,6 +91,7 @@ def test_the_server_profile_option_names_the_profile_without_asking(tmp_path: Pa
         "profile": "vllm-0.27",
         "version": None,
         "detected_from": "config",
+        "warnings": [model_warning("agent").removeprefix("warning: ")],
     }
     assert manifest["config"]["agent"]["server_profile"] == "vllm-0.27"  # type: ignore[index]
 

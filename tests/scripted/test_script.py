@@ -67,7 +67,7 @@ def test_every_problem_is_reported_with_its_line_and_field() -> None:
             "roles: {agent: {answers: [hi]}}\ntypo: 1\n",
             ":2: unknown key 'typo'; expected one of latency_ms, reasoning_field, "
             "require_api_key, single_model, return_token_ids, prompt_tokens_details, "
-            "vllm_version, roles",
+            "vllm_version, chat_template, roles",
         ),
         ("roles: {}\n", ":1: roles: Dictionary should have at least 1 item"),
         (

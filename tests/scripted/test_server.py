@@ -243,3 +243,49 @@ def test_refuses_to_listen_beyond_this_machine_unless_allowed() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+async def test_tokenize_renders_the_cards_template_one_token_per_byte() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": True}
+    prompt = (
+        "<|im_start|>system\n<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    async with ScriptedServer(script()) as server, aiohttp.ClientSession() as session:
+        url = server.base_url.removesuffix("/v1") + "/tokenize"
+        thinking = await post(
+            session, url, body | {"chat_template_kwargs": {"enable_thinking": True}}
+        )
+        instruct = await post(
+            session, url, body | {"chat_template_kwargs": {"enable_thinking": False}}
+        )
+        missing = await post(session, url, {"prompt": "hi"})
+    on = list((prompt + "<think>\n").encode())
+    off = list((prompt + "<think></think>").encode())
+    assert thinking == (200, {"count": len(on), "tokens": on})
+    assert instruct == (200, {"count": len(off), "tokens": off})
+    assert missing[0] == 400
+    assert "send `messages`" in missing[1]["error"]["message"]
+
+
+async def test_tokenize_with_a_template_that_ignores_thinking_renders_it_on_either_way() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        ScriptedServer(script(chat_template="ignores_thinking")) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        url = server.base_url.removesuffix("/v1") + "/tokenize"
+        on = await post(session, url, body | {"chat_template_kwargs": {"enable_thinking": True}})
+        off = await post(session, url, body | {"chat_template_kwargs": {"enable_thinking": False}})
+    assert on[0] == 200
+    assert on == off
+    assert bytes(on[1]["tokens"]).decode().endswith("<|im_start|>assistant\n<think>\n")
+
+
+async def test_tokenize_is_not_served_without_a_chat_template() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        ScriptedServer(script(chat_template="none")) as server,
+        aiohttp.ClientSession() as session,
+        session.post(server.base_url.removesuffix("/v1") + "/tokenize", json=body) as response,
+    ):
+        assert response.status == 404

@@ -16,6 +16,7 @@ from pydantic import JsonValue, ValidationError
 from policy_agent.trajectory import (
     MANIFEST_NAME,
     RUN_ID_PATTERN,
+    AgentServer,
     NotARun,
     RunManifest,
     collect_versions,
@@ -185,3 +186,8 @@ def test_reading_a_missing_or_broken_manifest_says_what_is_wrong(tmp_path: Path)
         NotARun, match=r"run.json is not a valid manifest: run_id: String should match pattern"
     ):
         read_manifest(tmp_path)
+
+
+def test_an_agent_server_recorded_before_warnings_existed_reads_with_none() -> None:
+    old = {"profile": "vllm-0.17", "version": "0.17.1", "detected_from": "http://h/version"}
+    assert AgentServer.model_validate(old).warnings == ()
