@@ -48,7 +48,7 @@ def summary(store: RunStore, tally: RunTally) -> str:
     lines = [f"{store.directory}: this resumption: {this.summary()}"]
     whole = RunTally(planned=tally.planned)
     try:
-        for _, episode in RunStore.open(store.directory).latest_episodes():
+        for _, episode in RunStore.open(store.directory).latest_episodes(tokens=False):
             whole.add(episode)
     except RunStoreError as error:
         lines.append(f"{store.directory}: whole run: cannot be counted: {error}")

@@ -99,6 +99,14 @@ class Episode(Record):
         "(null for a first attempt). Readers count only the latest attempt of each (task, "
         "trial): a line that a later line supersedes counts nowhere.",
     )
+    tokens_offset: int | None = Field(
+        default=None,
+        ge=0,
+        description="The byte offset in the run's tokens.jsonl of the line holding this "
+        "episode's token traces (record_tokens), which the store keeps out of episodes.jsonl; "
+        "every generation's tokens is then null here. Null when the traces are inline (runs "
+        "written before tokens.jsonl) or there are none.",
+    )
     seed: int
     termination_reason: TerminationReason
     started_at: datetime

@@ -120,7 +120,7 @@ def script_from_run(
     run = f"run {manifest.run_id}"
     models = _configured_models(manifest.config)
     picked_roles = _pick_roles(models, roles, run)
-    chosen = _pick_episodes(list(store.latest_episodes()), episodes, run)
+    chosen = _pick_episodes(list(store.latest_episodes(tokens=False)), episodes, run)
     answers: dict[str, dict[int, list[Answer]]] = {}
     labels: dict[str, dict[int, str]] = {}
     owners: dict[tuple[str, int], str] = {}

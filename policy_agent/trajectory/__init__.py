@@ -1,4 +1,5 @@
-"""Runs on disk: a run directory holds `run.json` (the manifest) and `episodes.jsonl`.
+"""Runs on disk: a run directory holds `run.json` (the manifest), `episodes.jsonl` and, for runs
+with `record_tokens`, `tokens.jsonl` (each episode's token traces, `_tokens`).
 
 ```
 store = RunStore.create(Path("runs"), RunManifest.start(config=..., exclude=..., ...))
@@ -37,6 +38,7 @@ from policy_agent.trajectory._errors import (
     RunNotCreated,
     RunStoreError,
     RunStoreWarning,
+    TokensMissing,
     describe_os_error,
     describe_validation_error,
 )
@@ -63,11 +65,23 @@ from policy_agent.trajectory._manifest import (
 from policy_agent.trajectory._resume import changed_fields, changed_parts, check_resumable
 from policy_agent.trajectory._schema import json_schema_of_line
 from policy_agent.trajectory._store import RunStore
+from policy_agent.trajectory._tokens import (
+    TOKENS_NAME,
+    TokenLine,
+    TokenReader,
+    UnreferencedTokens,
+    find_unreferenced_tokens,
+    generations,
+    join_tokens,
+    split_tokens,
+    with_tokens,
+)
 
 __all__ = [
     "EPISODES_NAME",
     "MANIFEST_NAME",
     "RUN_ID_PATTERN",
+    "TOKENS_NAME",
     "AgentServer",
     "Attempt",
     "AttemptConflict",
@@ -87,7 +101,11 @@ __all__ = [
     "RunStore",
     "RunStoreError",
     "RunStoreWarning",
+    "TokenLine",
+    "TokenReader",
+    "TokensMissing",
     "TornTail",
+    "UnreferencedTokens",
     "Versions",
     "changed_fields",
     "changed_parts",
@@ -97,15 +115,20 @@ __all__ = [
     "describe_os_error",
     "describe_validation_error",
     "episode_id",
+    "find_unreferenced_tokens",
     "fsync_directory",
+    "generations",
     "index_attempts",
     "is_retried_on_resume",
     "iter_latest",
     "iter_records",
+    "join_tokens",
     "json_schema_of_line",
     "new_run_id",
     "parse_episode_id",
     "plan_resumption",
+    "split_tokens",
+    "with_tokens",
     "without_tokens",
     "write_atomically",
 ]

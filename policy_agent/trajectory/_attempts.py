@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from policy_agent.records import Episode
 from policy_agent.trajectory._errors import AttemptConflict
 from policy_agent.trajectory._lines import _raw_lines, _torn, iter_records, without_tokens
+from policy_agent.trajectory._tokens import attach_tokens
 
 EpisodeKey = tuple[str, int]
 """`(task_id, trial)`: what identifies an episode within a run (`Episode.key`)."""
@@ -155,13 +156,21 @@ def index_attempts(path: Path) -> LatestAttempts:
 def iter_latest(path: Path, *, tokens: bool = True) -> Iterator[tuple[int, Episode]]:
     """The latest attempt of each (task, trial) in `path`, with its line number, in file order.
 
-    `tokens=False` reads every generation's token trace as None, without parsing it: what a
+    `tokens=True` joins back the traces the store put in `tokens.jsonl` (one seek per
+    episode, see `_tokens`) and reads those of older runs inline. `tokens=False` reads every
+    generation's token trace as None, without parsing it nor opening `tokens.jsonl`: what a
     reader that does not train on tokens wants (several times faster with `record_tokens`).
 
     What every reader of a run counts. Lines appended while it reads (a run still going) are
     left for the next read, so the attempts seen stay consistent. Raises what `iter_records`
-    raises, and `AttemptConflict` (see `LatestAttempts.add`).
+    raises, `AttemptConflict` (see `LatestAttempts.add`), and `TokensMissing` for traces that
+    are not where an episode line says.
     """
+    latest = _iter_latest(path, tokens=tokens)
+    return attach_tokens(path.parent, latest) if tokens else latest
+
+
+def _iter_latest(path: Path, *, tokens: bool) -> Iterator[tuple[int, Episode]]:
     attempts = index_attempts(path)
     for number, episode in iter_records(path, Episode, tokens=tokens):
         if number > attempts.last_line:

@@ -107,6 +107,22 @@ class AttemptConflict(RunStoreError):
         )
 
 
+class TokensMissing(RunStoreError):
+    """An episode line says its token traces are in `tokens.jsonl`, and they are not there."""
+
+    def __init__(self, path: Path, line: int, offset: int, detail: str) -> None:
+        self.path = path
+        self.line = line
+        self.offset = offset
+        self.detail = detail
+        super().__init__(
+            f"{path}: the token traces of line {line} of episodes.jsonl (at byte {offset}) "
+            f"cannot be read: {detail}. The store writes them before the episode line, so this "
+            "file was cut, replaced or copied without its run. Restore tokens.jsonl with its "
+            "episodes.jsonl, or read the run without tokens (`tokens=False`)."
+        )
+
+
 class ResumeRefused(RunStoreError):
     """The run cannot be resumed: its config or its domain pack changed since it started."""
 

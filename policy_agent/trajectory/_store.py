@@ -5,6 +5,9 @@ single `os.write` on an `O_APPEND` descriptor and fsynced before `append` return
 lines whole when tasks or threads append at once, and an exclusive `flock` keeps a second process
 from appending to the same run. Because of this, a crash (even SIGKILL) can tear only the last
 line, and only a line whose `append` never returned: its episode was never counted as done.
+
+An episode's token traces (`record_tokens`) go to `tokens.jsonl` instead, appended and fsynced
+the same way just before its line (`_tokens` says why, and what a crash between the two leaves).
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ from policy_agent.trajectory._manifest import (
     write_manifest,
 )
 from policy_agent.trajectory._resume import check_resumable
+from policy_agent.trajectory._tokens import (
+    TOKENS_NAME,
+    TokenLine,
+    UnreferencedTokens,
+    cut_unreferenced_tokens,
+    split_tokens,
+)
 
 
 class RunStore:
@@ -79,7 +89,10 @@ class RunStore:
         """The run's manifest as last read or written."""
         self.repaired = repaired
         """The torn last line that `resume` truncated, if there was one."""
+        self.repaired_tokens: UnreferencedTokens | None = None
+        """The token traces no episode line referred to that `resume` cut off, if any."""
         self._handle = handle
+        self._tokens_handle: int | None = None
         self._fsync = fsync
         self._lock = threading.Lock()
 
@@ -87,6 +100,11 @@ class RunStore:
     def episodes_path(self) -> Path:
         """The path of `episodes.jsonl`."""
         return self.directory / EPISODES_NAME
+
+    @property
+    def tokens_path(self) -> Path:
+        """The path of `tokens.jsonl` (made by the first episode appended with token traces)."""
+        return self.directory / TOKENS_NAME
 
     @property
     def writable(self) -> bool:
@@ -170,6 +188,12 @@ class RunStore:
                 warnings.warn(RunStoreWarning(torn.describe(reader.episodes_path)), stacklevel=2)
                 os.ftruncate(handle, torn.offset)
                 os.fsync(handle)
+            # After the episode log's tail: the traces of a torn episode line go with it.
+            unreferenced = cut_unreferenced_tokens(path)
+            if unreferenced is not None:
+                warnings.warn(
+                    RunStoreWarning(unreferenced.describe(path / TOKENS_NAME)), stacklevel=2
+                )
             remove_stale_temporaries(path)
             moment = (now or datetime.now(UTC)).astimezone(UTC)
             update: dict[str, object] = {
@@ -183,17 +207,38 @@ class RunStore:
         except BaseException:
             os.close(handle)
             raise
-        return cls(directory=path, manifest=manifest, repaired=torn, handle=handle, fsync=fsync)
+        store = cls(directory=path, manifest=manifest, repaired=torn, handle=handle, fsync=fsync)
+        store.repaired_tokens = unreferenced
+        return store
 
     def append(self, record: BaseModel) -> None:
         """Append `record` as one JSON line; when this returns the line is whole on disk.
 
-        Safe to call from many asyncio tasks or threads at once (a lock serialises the writes;
-        from a coroutine, `await asyncio.to_thread(store.append, record)` keeps the event loop
-        free during the fsync). If the write fails part-way, the partial line is cut off again,
-        so the log stays a sequence of whole lines.
+        An `Episode` with token traces has them appended to `tokens.jsonl` first, and its line
+        says where (`Episode.tokens_offset`; every `tokens` in it null). Safe to call from many
+        asyncio tasks or threads at once (a lock serialises the writes; from a coroutine,
+        `await asyncio.to_thread(store.append, record)` keeps the event loop free during the
+        fsync). If a write fails part-way, the partial line is cut off again, so both files
+        stay sequences of whole lines.
         """
-        data = record.model_dump_json().encode() + b"\n"
+        traces = None
+        if isinstance(record, Episode):
+            if record.tokens_offset is not None:
+                raise RunStoreError(
+                    f"{self.episodes_path}: episode {record.task_id}#{record.trial} refers to "
+                    f"token traces in another run's {TOKENS_NAME} (tokens_offset "
+                    f"{record.tokens_offset}). Read it with its tokens (latest_episodes() with "
+                    "tokens=True) before appending it to a run."
+                )
+            record, found = split_tokens(record)
+            if found:
+                line = TokenLine(
+                    task_id=record.task_id,
+                    trial=record.trial,
+                    attempt=record.attempt,
+                    traces=found,
+                )
+                traces = line.model_dump_json().encode() + b"\n"
         with self._lock:
             handle = self._handle
             if handle is None:
@@ -202,24 +247,57 @@ class RunStore:
                     "or closed, or a failed write could not be undone. Append through the store "
                     "returned by RunStore.create or RunStore.resume."
                 )
-            start = os.fstat(handle).st_size
+            tokens_at = None
+            if traces is not None:
+                assert isinstance(record, Episode)
+                tokens = self._open_tokens()
+                tokens_at = os.fstat(tokens).st_size
+                self._write(tokens, traces, tokens_at)
+                record = record.model_copy(update={"tokens_offset": tokens_at})
+            data = record.model_dump_json().encode() + b"\n"
             try:
-                view = memoryview(data)
-                while view:
-                    # One write almost always; a short write only after an interruption.
-                    view = view[os.write(handle, view) :]
-                if self._fsync:
-                    os.fsync(handle)
+                self._write(handle, data, os.fstat(handle).st_size)
             except BaseException:
-                self._cut_back(handle, start)
+                if tokens_at is not None and self._tokens_handle is not None:
+                    # Unreferenced traces are harmless (resume cuts them); only tidier gone.
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._tokens_handle, tokens_at)
                 raise
+
+    def _write(self, handle: int, data: bytes, start: int) -> None:
+        """Write `data` whole at the end of `handle` (which is `start` bytes long), fsynced if
+        the store fsyncs; cut back to `start` if that fails part-way."""
+        try:
+            view = memoryview(data)
+            while view:
+                # One write almost always; a short write only after an interruption.
+                view = view[os.write(handle, view) :]
+            if self._fsync:
+                os.fsync(handle)
+        except BaseException:
+            self._cut_back(handle, start)
+            raise
+
+    def _open_tokens(self) -> int:
+        """The `O_APPEND` descriptor on `tokens.jsonl`, made on first use (the episode log's
+        lock, held by this store, covers it)."""
+        if self._tokens_handle is None:
+            existed = self.tokens_path.exists()
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT
+            self._tokens_handle = os.open(self.tokens_path, flags, 0o644)
+            if not existed:
+                fsync_directory(self.directory)
+        return self._tokens_handle
 
     def _cut_back(self, handle: int, start: int) -> None:
         """Remove a partly written line; if even that fails, stop appending to this run."""
         try:
             os.ftruncate(handle, start)
         except OSError:
-            self._handle = None
+            if handle == self._handle:
+                self._handle = None
+            else:
+                self._tokens_handle = None
             os.close(handle)
 
     def find_torn_tail(self) -> TornTail | None:
@@ -236,8 +314,9 @@ class RunStore:
     def read(self, model_type: type[RecordT]) -> list[RecordT]:
         """Every complete line validated as `model_type` (see `iter_lines` for bad lines).
 
-        Every line, superseded attempts included: the log as written. What a run's readers
-        count is `latest_episodes`.
+        Every line, superseded attempts included: the log as written (an episode's traces in
+        `tokens.jsonl` stay there: its `tokens_offset` says where). What a run's readers count,
+        tokens included, is `latest_episodes`.
 
         Raises `RecordInvalid`, naming the line number, for a line that is not a `model_type`.
         """
@@ -247,7 +326,9 @@ class RunStore:
         """Each (task, trial)'s latest attempt with its line number: what a run's readers count.
 
         Streamed (see `iter_latest`): memory grows with the run's keys, not its episodes.
-        `tokens=False` leaves every generation's token trace out (None), unparsed.
+        `tokens=True` joins each episode's traces back from `tokens.jsonl` (one seek each);
+        `tokens=False` leaves every generation's token trace out (None), unparsed, and never
+        opens `tokens.jsonl`.
         Raises what `read` raises, and `AttemptConflict` for a line the store did not write.
         """
         return iter_latest(self.episodes_path, tokens=tokens)
@@ -265,11 +346,14 @@ class RunStore:
         write_manifest(self.directory, self.manifest)
 
     def close(self) -> None:
-        """Release the episode log and its lock (reading keeps working)."""
+        """Release the episode log, its lock and `tokens.jsonl` (reading keeps working)."""
         with self._lock:
             if self._handle is not None:
                 os.close(self._handle)
                 self._handle = None
+            if self._tokens_handle is not None:
+                os.close(self._tokens_handle)
+                self._tokens_handle = None
 
     def __enter__(self) -> Self:
         return self

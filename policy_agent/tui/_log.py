@@ -38,6 +38,7 @@ from policy_agent.trajectory import (
     RunStoreError,
     TornTail,
     parse_episode_id,
+    with_tokens,
     without_tokens,
 )
 from policy_agent.tui._steps import broken_rules, is_success, search_text, violation_codes
@@ -199,11 +200,13 @@ class EpisodeLog:
         return TornTail(line=self._line + 1, offset=self._offset, size=len(rest), reason=reason)
 
     def load(self, entry: EpisodeEntry) -> Episode:
-        """The whole episode of `entry`, read again from its line."""
+        """The whole episode of `entry`, read again from its line, with its token traces (from
+        `tokens.jsonl` when the store put them there: one seek)."""
         with self.path.open("rb") as file:
             file.seek(entry.offset)
             data = file.read(entry.size)
-        return self._rescored(Episode.model_validate_json(data))
+        episode = with_tokens(self.path.parent, Episode.model_validate_json(data), entry.line)
+        return self._rescored(episode)
 
     def _rescored(self, episode: Episode) -> Episode:
         attempt = (*episode.key, episode.attempt)

@@ -79,3 +79,61 @@ def episode_record(
         database=records.DatabaseState(initial_hash="0" * 64, final_hash="0" * 64),
         error=error,
     )
+
+
+def generation(tokens: records.TokenTrace | None) -> records.Generation:
+    """A model call of a completions transport, with `tokens` as its trace."""
+    return records.Generation(
+        model="hosted_vllm/nemotron", transport="completions", raw_completion="Hi.", tokens=tokens
+    )
+
+
+def trace(seed: int, size: int) -> records.TokenTrace:
+    """A deterministic token trace with `size` sampled tokens (and as many prompt tokens)."""
+    ids = [(seed * 7919 + index) % 151_000 for index in range(size)]
+    return records.TokenTrace(
+        prompt_token_ids=ids,
+        completion_token_ids=ids[::-1],
+        completion_logprobs=[-(index % 97) / 8 for index in range(size)],
+    )
+
+
+def episode_with_tokens(
+    task_id: str,
+    trial: int,
+    size: int = 50,
+    reason: TerminationReason = TerminationReason.USER_STOP,
+    *,
+    attempt: int = 1,
+) -> records.Episode:
+    """A real episode whose generations (in messages and events) have traces and one not."""
+    seed = trial * 31 + attempt
+    return records.Episode(
+        task_id=task_id,
+        trial=trial,
+        attempt=attempt,
+        seed=trial,
+        termination_reason=reason,
+        started_at=NOW,
+        ended_at=NOW,
+        duration_s=0.0,
+        messages=[
+            records.UserMessage(content="Hello.", timestamp=NOW),
+            records.AgentMessage(
+                content="Hi.", timestamp=NOW, generation=generation(trace(seed, size))
+            ),
+            records.AgentMessage(
+                content="Anything else?", timestamp=NOW, generation=generation(None)
+            ),
+        ],
+        events=[
+            records.UserRetryEvent(
+                reason="empty",
+                raw_completion="",
+                attempt=1,
+                timestamp=NOW,
+                generation=generation(trace(seed + 1, 3)),
+            )
+        ],
+        database=records.DatabaseState(initial_hash="0" * 64, final_hash="0" * 64),
+    )

@@ -1,4 +1,5 @@
-"""Crash safety against real SIGKILLs: a forked child appends, or rewrites run.json, until killed.
+"""Crash safety against real SIGKILLs: a forked child appends (to episodes.jsonl, and with token
+traces to tokens.jsonl first), or rewrites run.json, until killed.
 
 Each round kills the child at a seeded random moment, then checks what the issue promises: every
 line before the tail intact, at most the last line dropped, no episode duplicated or lost (every
@@ -25,9 +26,11 @@ from policy_agent import records
 from policy_agent.records import TerminationReason
 from policy_agent.trajectory import (
     MANIFEST_NAME,
+    TOKENS_NAME,
     RunStore,
     RunStoreWarning,
     config_hash,
+    find_unreferenced_tokens,
     plan_resumption,
 )
 
@@ -38,6 +41,7 @@ from ._support import (
     NOW,
     Episode,
     episode_record,
+    episode_with_tokens,
     new_run,
     payload_for,
 )
@@ -278,3 +282,67 @@ def test_sigkill_while_a_resume_runs_lost_episodes_again_keeps_one_latest_attemp
         data = (directory / "episodes.jsonl").read_bytes()
         assert data.endswith(b"\n"), "resume leaves whole lines only"
     assert lost < len(KEYS), "no round re-ran anything: the test proved nothing"
+
+
+def _with_tokens(trial: int) -> records.Episode:
+    """Traces from none to 200,000 ids (a few MB of JSON): SIGKILL can tear either file."""
+    size = random.Random(trial).choice([None, 10, 5_000, 200_000])
+    if size is None:
+        return episode_record("t", trial)
+    return episode_with_tokens("t", trial, size)
+
+
+def _append_with_tokens_forever(directory: Path) -> Callable[[int], None]:
+    def work(ack_fd: int) -> None:
+        store = RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH)
+        trial = len(store.read(records.Episode))
+        while True:
+            store.append(_with_tokens(trial))
+            os.write(ack_fd, f"{trial}\n".encode())
+            trial += 1
+
+    return work
+
+
+def test_sigkill_mid_two_file_append_loses_no_acknowledged_traces_and_keeps_no_orphans(
+    tmp_path: Path,
+) -> None:
+    with new_run(tmp_path) as store:
+        directory = store.directory
+    rng = random.Random(20261202)
+    total = 0
+    for round_ in range(8):
+        child = _Child(_append_with_tokens_forever(directory))
+        child.wait_for_acks(rng.randint(0, 3))
+        child.kill_after(rng.uniform(0, 0.05))
+        acknowledged = child.acks
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunStoreWarning)  # a torn tail is allowed here
+            found = [e for _, e in RunStore.open(directory).latest_episodes()]
+        trials = [episode.trial for episode in found]
+        assert trials == list(range(len(trials))), f"round {round_}: gap or duplicate"
+        assert found == [_with_tokens(t) for t in trials], f"round {round_}: damaged traces"
+        assert len(trials) >= total, f"round {round_}: an earlier episode disappeared"
+        if acknowledged:
+            assert acknowledged[-1] < len(trials), f"round {round_}: an acknowledged line is lost"
+            assert len(trials) <= acknowledged[-1] + 2, "more than one unacknowledged line"
+        total = len(trials)
+
+        # Resuming leaves both files clean: every token line is an episode line's.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunStoreWarning)
+            RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH).close()
+        assert find_unreferenced_tokens(directory) is None
+        tokens = directory / TOKENS_NAME
+        if tokens.exists():
+            data = tokens.read_bytes()
+            offsets = [e.tokens_offset for e in RunStore.open(directory).read(records.Episode)]
+            assert data.count(b"\n") == sum(offset is not None for offset in offsets)
+    assert (directory / TOKENS_NAME).stat().st_size > 0, "no traces written: proved nothing"
+    with RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH) as store:
+        store.append(_with_tokens(total))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = [e for _, e in RunStore.open(directory).latest_episodes()]
+    assert found == [_with_tokens(t) for t in range(total + 1)]
