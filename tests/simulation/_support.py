@@ -16,7 +16,7 @@ from policy_agent.domain import DomainPack
 from policy_agent.format import render_tool_call
 from policy_agent.records import Episode
 from policy_agent.simulation import RunObserver, RunTally, Simulation, SimulationConfig
-from policy_agent.trajectory import RunStore
+from policy_agent.trajectory import EPISODES_NAME, RunStore, iter_records, with_tokens
 from tests._models import Models, ScriptedModels, closed_port_url, model_config
 from tests._waiting import ctrl_c_when
 
@@ -76,7 +76,7 @@ async def simulate(
     observer: RunObserver | None = None,
 ) -> tuple[Path, list[Episode]]:
     """Run `config` (on `models` if given) into a new run folder; the folder and its episodes,
-    read back from disk."""
+    read back from disk with their token traces (from `tokens.jsonl`)."""
     simulation = simulation or simulation_of(config, pack, models)
     store = RunStore.create(config.out, simulation.manifest())
     try:
@@ -84,7 +84,9 @@ async def simulate(
     finally:
         store.close()
         await simulation.aclose()
-    return store.directory, RunStore.open(store.directory).read(Episode)
+    directory = store.directory
+    lines = iter_records(directory / EPISODES_NAME, Episode)
+    return directory, [with_tokens(directory, episode, line) for line, episode in lines]
 
 
 async def play_one(
