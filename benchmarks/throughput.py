@@ -10,9 +10,16 @@ evaluated and appended to a run folder as in a real run. Ideal throughput is con
 latency model calls per second. Each row runs in fresh processes (so its peak RSS is its own),
 timed from when every process has loaded and is ready. "call wall ms" is the mean wall time of
 a model call as the agent saw it: the latency plus the time its answer waited for the client.
+"first request s" is the time from the go to the first episode's start (its first model call
+follows at once): the start-up of whatever the runner starts after the go.
+
+Each row plays `WAVES` waves of `concurrency` episodes (fewer at long latencies, down to
+`MIN_WAVES`: the first wave is the ramp, the later ones the steady state), and has a deadline
+(`--deadline-s`, by default generous for a busy machine): a row past it is killed and reported
+as "did not finish" instead of holding up the others.
 
     python benchmarks/throughput.py [--latency-ms 100] [--concurrency 1 8 64] [--workers 2]
-        [--ray [--ray-address HOST:PORT]]
+        [--ray [--ray-address HOST:PORT]] [--deadline-s SECONDS]
 
 At the largest concurrency three more rows: the run with `gc.freeze()` once everything is
 loaded (litellm's module state is large, and every full garbage collection walks it), the run
@@ -29,10 +36,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
+import math
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +64,13 @@ TASK = "card_triplet_cribs"
 """Five guest lines, the last one ends the episode: four agent turns of two calls each."""
 TARGET, TARGET_CONCURRENCY = 0.8, 64
 """The issue's target: at least 80% of the ideal calls per second at 64 concurrent episodes."""
+CALLS_PER_EPISODE = 8
+"""Model calls in every episode of TASK (its four agent turns, two calls each)."""
+WAVES, MIN_WAVES = 8, 4
+"""Waves of `concurrency` episodes per row: `WAVES`, or fewer when the row's ideal time would
+pass `STEADY_S`, never fewer than `MIN_WAVES` (one wave of ramp, three of steady state)."""
+STEADY_S = 30.0
+"""The ideal time of a row (waves x one episode's calls x latency) that is enough to measure."""
 
 
 class _Collect:
@@ -75,9 +92,18 @@ class _Collect:
         """Nothing to do at the end."""
 
 
-def episodes_for(concurrency: int) -> int:
-    """Enough episodes for several waves at this concurrency, and a few seconds at least."""
-    return max(6, 8 * concurrency)
+def episodes_for(concurrency: int, latency_ms: float) -> int:
+    """Enough episodes for several waves at this concurrency, and a few seconds at least; at a
+    long latency (1 s: 8 s an episode) fewer waves, so that a row ends in bounded time."""
+    episode_s = CALLS_PER_EPISODE * latency_ms / 1000
+    waves = max(MIN_WAVES, min(WAVES, math.ceil(STEADY_S / episode_s)))
+    return max(6, waves * concurrency)
+
+
+def ideal_s(concurrency: int, latency_ms: float) -> float:
+    """A row's wall time with no overhead at all: its waves, one after the other."""
+    waves = math.ceil(episodes_for(concurrency, latency_ms) / concurrency)
+    return waves * CALLS_PER_EPISODE * latency_ms / 1000
 
 
 async def run_once(
@@ -135,6 +161,7 @@ async def run_once(
     later = done[wave:]
     return {
         "first": collect.times[0],
+        "first_request": min(episode.started_at.timestamp() for episode in done),
         "wave_end": collect.times[wave - 1],
         "calls_after_wave": sum(e.totals["agent"].calls for e in later if "agent" in e.totals),
         "episodes": len(done),
@@ -174,8 +201,10 @@ def run_processes(
     freeze: bool = False,
     runner_processes: int = 1,
     ray_address: str | None = None,
-) -> dict[str, Any]:
-    """The run split over `processes` separate runs, started together; their totals.
+    deadline_s: float,
+) -> dict[str, Any] | None:
+    """The run split over `processes` separate runs, started together; their totals, or None
+    when they have not all ended `deadline_s` after the go (they are killed then).
 
     `runner_processes`: each run's own `processes` setting (one run over several processes).
     `ray_address`: the runs on Ray (see `run_once`), the Ray processes' CPU and memory sampled.
@@ -194,6 +223,8 @@ def run_processes(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            # Its own process group: a run past the deadline is killed with its children.
+            start_new_session=True,
         )
         for _ in range(processes)
     ]
@@ -208,8 +239,19 @@ def run_processes(
         process.stdin.flush()
     if ray is not None:
         ray.start()
-    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in running]
+    deadline = time.monotonic() + deadline_s
+    try:
+        outputs = [p.communicate(timeout=max(0.0, deadline - time.monotonic()))[0] for p in running]
+    except subprocess.TimeoutExpired:
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+        if ray is not None:
+            ray.stop()
+        return None
     extra = ray.stop() if ray is not None else {}
+    results = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
     return extra | {
         "episodes": sum(r["episodes"] for r in results),
         "failed": sum(r["failed"] for r in results),
@@ -217,6 +259,8 @@ def run_processes(
         "latency_ms": sum(r["latency_ms"] for r in results),
         "wall_s": max(r["end"] for r in results) - min(r["start"] for r in results),
         "first_s": min(r["first"] for r in results) - min(r["start"] for r in results),
+        "first_request_s": min(r["first_request"] for r in results)
+        - min(r["start"] for r in results),
         "steady_calls_per_s": sum(r["calls_after_wave"] for r in results)
         / (max(r["end"] for r in results) - min(r["wave_end"] for r in results)),
         "cpu_s": sum(r["cpu_s"] for r in results),
@@ -271,7 +315,35 @@ def ray_processes() -> dict[int, tuple[float, float]]:
     return found
 
 
-def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any]) -> list[object]:
+HEADERS = [
+    "runner",
+    "concurrency",
+    "episodes",
+    "failed",
+    "sims/s",
+    "calls/s",
+    "ideal",
+    "of ideal",
+    "of ideal after wave 1",
+    "first request s",
+    "call wall ms",
+    "client CPU ms/call",
+    "server CPU ms/call",
+    "peak RSS MB",
+]
+
+
+def row(
+    label: str,
+    concurrency: int,
+    latency_ms: float,
+    result: dict[str, Any] | None,
+    deadline_s: float,
+) -> list[object]:
+    """One row of the table; a run past its deadline says so."""
+    if result is None:
+        unfinished: list[object] = [label, concurrency, f"did not finish in {deadline_s:.0f} s"]
+        return unfinished + ["-"] * (len(HEADERS) - len(unfinished))
     ideal = concurrency * 1000 / latency_ms
     calls_per_s = result["calls"] / result["wall_s"]
     return [
@@ -283,6 +355,8 @@ def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any])
         f"{calls_per_s:.0f}",
         f"{ideal:.0f}",
         f"{100 * calls_per_s / ideal:.0f}%",
+        f"{100 * result['steady_calls_per_s'] / ideal:.0f}%",
+        f"{result['first_request_s']:.1f}",
         f"{result['latency_ms'] / result['calls']:.0f}",
         f"{1000 * result['cpu_s'] / result['calls']:.2f}",
         f"{1000 * result['server_cpu_s'] / result['calls']:.2f}",
@@ -290,87 +364,97 @@ def row(label: str, concurrency: int, latency_ms: float, result: dict[str, Any])
     ]
 
 
-def main(latency_ms: float, levels: list[int], workers: int, ray_address: str | None) -> None:
+def ray_note(
+    workers: int, concurrency: int, ray: dict[str, Any], alone: dict[str, Any] | None
+) -> str:
+    """Ray's own CPU per episode and memory per live episode, against the one-process row."""
+    ray_cpu = 1000 * ray["ray_cpu_s"] / ray["episodes"]
+    driver_cpu = 1000 * ray["cpu_s"] / ray["episodes"]
+    note = (
+        f"Ray {workers} workers: {ray_cpu:.1f} ms CPU per episode in Ray's processes "
+        f"(actors, raylet, GCS, agents) + {driver_cpu:.1f} ms in the driver; Ray's processes "
+        f"peak at {ray['ray_rss_mb']:.0f} MB summed RSS"
+    )
+    if alone is None:
+        return note + "; the one-process row did not finish: nothing to compare with."
+    one_cpu = 1000 * alone["cpu_s"] / alone["episodes"]
+    extra_mb = ray["ray_rss_mb"] - alone["peak_rss_mb"]
+    return note + (
+        f", against {one_cpu:.1f} ms CPU per episode and {alone['peak_rss_mb']:.0f} MB in one "
+        f"process: Ray's own cost {ray_cpu + driver_cpu - one_cpu:.1f} ms CPU per episode and "
+        f"{extra_mb:.0f} MB, {1024 * extra_mb / concurrency:.0f} KiB per live episode "
+        f"(of {concurrency})."
+    )
+
+
+def main(
+    latency_ms: float,
+    levels: list[int],
+    workers: int,
+    ray_address: str | None,
+    deadline_s: float | None,
+) -> None:
     load_before = machine_load()
     roles = {"agent": agent_that_looks_up_then_answers()}
     rows = []
-    results: dict[int, dict[str, Any]] = {}
+    results: dict[int, dict[str, Any] | None] = {}
     notes: list[str] = []
+    top = max(levels)
+
+    def measure(label: str, concurrency: int, **options: Any) -> dict[str, Any] | None:
+        # Ten times the ideal time, plus a minute to start: generous on a busy machine.
+        deadline = deadline_s or 10 * ideal_s(concurrency, latency_ms) + 60
+        began = time.monotonic()
+        result = run_processes(
+            server.base_url,
+            concurrency,
+            episodes_for(concurrency, latency_ms),
+            options.pop("processes", 1),
+            server.pid,
+            deadline_s=deadline,
+            **options,
+        )
+        rows.append(row(label, concurrency, latency_ms, result, deadline))
+        # Progress on stderr, with the load: a long benchmark on a shared machine.
+        outcome = "did not finish" if result is None else "done"
+        print(
+            f"{label} at {concurrency}: {outcome} after {time.monotonic() - began:.0f} s; "
+            f"{machine_load()}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return result
+
     with scripted_server(roles, latency_ms=latency_ms) as server:
         for concurrency in levels:
-            result = run_processes(
-                server.base_url, concurrency, episodes_for(concurrency), 1, server.pid
-            )
-            results[concurrency] = result
-            rows.append(row("1 process", concurrency, latency_ms, result))
-        top = max(levels)
-        frozen = run_processes(server.base_url, top, episodes_for(top), 1, server.pid, freeze=True)
-        rows.append(row("1 process, gc.freeze()", top, latency_ms, frozen))
+            results[concurrency] = measure("1 process", concurrency)
+        frozen = measure("1 process, gc.freeze()", top, freeze=True)
         if workers > 1:
-            result = run_processes(server.base_url, top, episodes_for(top), workers, server.pid)
-            rows.append(row(f"{workers} separate runs", top, latency_ms, result))
-            result = run_processes(
-                server.base_url, top, episodes_for(top), 1, server.pid, runner_processes=workers
-            )
-            rows.append(row(f"1 run, processes={workers}", top, latency_ms, result))
-            steady = result["steady_calls_per_s"]
-            notes.append(
-                f"1 run, processes={workers}: its first episode after {result['first_s']:.1f} s "
-                f"(the children start and load litellm); after the first wave of {top} episodes "
-                f"{steady:.0f} calls/s, "
-                f"{100 * steady / (top * 1000 / latency_ms):.0f}% of ideal."
-            )
+            measure(f"{workers} separate runs", top, processes=workers)
+            measure(f"1 run, processes={workers}", top, runner_processes=workers)
         if ray_address is not None:
-            result = run_processes(
-                server.base_url,
+            ray = measure(
+                f"1 run, Ray {workers} workers",
                 top,
-                episodes_for(top),
-                1,
-                server.pid,
                 runner_processes=workers,
                 ray_address=ray_address,
             )
-            rows.append(row(f"1 run, Ray {workers} workers", top, latency_ms, result))
-            alone = results[top]
-            ray_cpu = 1000 * result["ray_cpu_s"] / result["episodes"]
-            driver_cpu = 1000 * result["cpu_s"] / result["episodes"]
-            one_cpu = 1000 * alone["cpu_s"] / alone["episodes"]
-            notes.append(
-                f"Ray {workers} workers: {ray_cpu:.1f} ms CPU per episode in Ray's processes "
-                f"(actors, raylet, GCS, agents) + {driver_cpu:.1f} ms in the driver, against "
-                f"{one_cpu:.1f} ms in one process: Ray's own cost "
-                f"{ray_cpu + driver_cpu - one_cpu:.1f} ms CPU per episode; Ray's processes "
-                f"peak at {result['ray_rss_mb']:.0f} MB summed RSS (one process: "
-                f"{alone['peak_rss_mb']:.0f} MB); its first episode after "
-                f"{result['first_s']:.1f} s, then after the first wave "
-                f"{result['steady_calls_per_s']:.0f} calls/s, "
-                f"{100 * result['steady_calls_per_s'] / (top * 1000 / latency_ms):.0f}% of ideal."
-            )
+            if ray is not None:
+                notes.append(ray_note(workers, top, ray, results[top]))
     print(
         f"Runner throughput, model latency {latency_ms:g} ms (scripted server, own process), "
         "LLM agent + scripted user, hotel pack"
     )
     print(f"Machine: {load_before}, before the run; {machine_load()}, after.\n")
-    headers = [
-        "runner",
-        "concurrency",
-        "episodes",
-        "failed",
-        "sims/s",
-        "calls/s",
-        "ideal",
-        "of ideal",
-        "call wall ms",
-        "client CPU ms/call",
-        "server CPU ms/call",
-        "peak RSS MB",
-    ]
-    print(table(headers, rows))
+    print(table(HEADERS, rows))
     for note in notes:
         print(f"\n{note}")
     if TARGET_CONCURRENCY in results:
         # `policy-agent run` freezes the collector once loaded (cli/_run.py): judge that row.
         measured = frozen if top == TARGET_CONCURRENCY else results[TARGET_CONCURRENCY]
+        if measured is None:
+            print(f"\nTarget at concurrency {TARGET_CONCURRENCY}: not measured (did not finish).")
+            return
         ideal = TARGET_CONCURRENCY * 1000 / latency_ms
         share = measured["calls"] / measured["wall_s"] / ideal
         verdict = "met" if share >= TARGET else "NOT met"
@@ -431,6 +515,17 @@ if __name__ == "__main__":
     parser.add_argument(
         "--ray-address", help="with --ray: the cluster (default: a local Ray for the run)"
     )
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        help="each row's deadline (default: ten times its ideal time plus a minute)",
+    )
     arguments = parser.parse_args()
     ray_address = (arguments.ray_address or "local") if arguments.ray else None
-    main(arguments.latency_ms, arguments.concurrency, arguments.workers, ray_address)
+    main(
+        arguments.latency_ms,
+        arguments.concurrency,
+        arguments.workers,
+        ray_address,
+        arguments.deadline_s,
+    )

@@ -117,7 +117,9 @@ def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> N
         _probe(address)
     try:
         ray.init(
-            address=address,
+            # Not None: Ray would then join the cluster RAY_ADDRESS or the machine's last
+            # `ray start` names; "local" starts a Ray of the run's own, as documented.
+            address="local" if address is None else address,
             runtime_env=runtime_env,
             include_dashboard=False if address is None else None,
             log_to_driver=False,

@@ -51,6 +51,24 @@ def actor_processes() -> list[int]:
     return found
 
 
+def raylets() -> set[int]:
+    """The process ids of this machine's raylets (each node's, the parent of its workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            program = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if entry.name.isdigit() and program.endswith(b"/raylet"):
+            found.add(int(entry.name))
+    return found
+
+
+def parent(pid: int) -> int:
+    """A process's parent's id (Linux /proc)."""
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def on_ray(**fields: object) -> dict[str, object]:
     """The config fields of a run on two workers of the cluster at RAY_ADDRESS."""
     return {"executor": "ray", "ray_address": ADDRESS, "processes": 2, **fields}
@@ -85,6 +103,38 @@ async def test_a_killed_ray_worker_loses_no_episode(hotel: DomainPack, tmp_path:
     assert set(Counter(e.key for e in spread).values()) == {1}
     assert {e.key: content(e) for e in spread} == {e.key: content(e) for e in alone}
     assert RunStore.open(directory).manifest.finished_at is not None
+
+
+@needs_cluster
+@pytest.mark.slow
+async def test_a_run_without_an_address_starts_its_own_ray_instead_of_joining_one(
+    hotel: DomainPack, tmp_path: Path
+) -> None:
+    # RAY_ADDRESS names a running cluster: Ray's own default would join it.
+    cluster = raylets()
+    assert cluster
+
+    class ActorParents:
+        def __init__(self) -> None:
+            self.parents: set[int] = set()
+
+        def started(self, tally: RunTally) -> None:
+            """Nothing to do."""
+
+        def finished(self, episode: Episode) -> None:
+            self.parents |= {parent(pid) for pid in actor_processes()}
+
+        def stopped(self) -> None:
+            """Nothing to do."""
+
+    observer = ActorParents()
+    config = load_config(DEMO).model_copy(
+        update={"trials": 1, "out": tmp_path, **on_ray(ray_address=None)}
+    )
+    _, episodes = await simulate(config, hotel, observer=observer)
+    assert len(episodes) == len(hotel.tasks)
+    assert observer.parents
+    assert not observer.parents & cluster
 
 
 def run_command(*arguments: str) -> list[str]:
