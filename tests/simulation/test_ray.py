@@ -17,7 +17,7 @@ import pytest
 
 from policy_agent.domain import DomainPack
 from policy_agent.records import Episode
-from policy_agent.simulation import RayUnavailable, load_config
+from policy_agent.simulation import RayUnavailable, RunTally, load_config
 from policy_agent.trajectory import RunStore
 from tests._models import closed_port_url
 from tests._waiting import wait_until
