@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pydantic import JsonValue
 
 from policy_agent.domain import DomainPack
 from policy_agent.format import render_tool_call
-from policy_agent.records import Episode
+from policy_agent.records import Episode, RewardType
 from policy_agent.simulation import RunObserver, RunTally, Simulation, SimulationConfig
 from policy_agent.trajectory import EPISODES_NAME, RunStore, iter_records, with_tokens
 from tests._models import Models, ScriptedModels, closed_port_url, model_config
@@ -176,3 +177,20 @@ def lookup_then_thanks() -> dict[str, Any]:
             "fallback": "Please look me up.",
         },
     }
+
+
+def judged(pack: DomainPack, task_id: str, assertion: str) -> DomainPack:
+    """`pack` with only task `task_id`, which the NL judge also scores on `assertion`."""
+    task = pack.task(task_id)
+    criteria = task.evaluation_criteria
+    judged_task = task.model_copy(
+        update={
+            "evaluation_criteria": criteria.model_copy(
+                update={
+                    "nl_assertions": [assertion],
+                    "reward_basis": [*criteria.reward_basis, RewardType.NL_ASSERTION],
+                }
+            )
+        }
+    )
+    return dataclasses.replace(pack, tasks=(judged_task,))

@@ -4,7 +4,6 @@ tests/llm/test_extra_body.py and `chat --constrain` in tests/cli send it over re
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -14,28 +13,12 @@ import pytest
 
 from policy_agent.domain import DomainPack
 from policy_agent.format import FunctionSpec, GrammarSyntax, PromptStyle, answer_grammar
-from policy_agent.records import AgentMessage, AgentToolCall, RewardType, TerminationReason
+from policy_agent.records import AgentMessage, AgentToolCall, TerminationReason
 from policy_agent.trajectory import RunStore
 from tests._models import ScriptedModels, request_bodies
-from tests.simulation._support import call, model, say, sim_config, simulate
+from tests.simulation._support import call, judged, model, say, sim_config, simulate
 
 ASSERTION = "The agent cancels booking B11319."
-
-
-def _judged(hotel: DomainPack) -> DomainPack:
-    task = hotel.task("cancel_free_window")
-    criteria = task.evaluation_criteria
-    judged = task.model_copy(
-        update={
-            "evaluation_criteria": criteria.model_copy(
-                update={
-                    "nl_assertions": [ASSERTION],
-                    "reward_basis": [*criteria.reward_basis, RewardType.NL_ASSERTION],
-                }
-            )
-        }
-    )
-    return dataclasses.replace(hotel, tasks=(judged,))
 
 
 def _as_text(answer: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +53,7 @@ async def test_the_grammar_goes_with_every_agent_request_and_no_other(
             "judge": {"answers": [json.dumps(verdict)]},
         }
     )
-    pack = _judged(hotel)
+    pack = judged(hotel, "cancel_free_window", ASSERTION)
     config = sim_config(
         agent={"model": model(models, "agent"), "transport": transport, "constrain": "grammar"},
         user={"kind": "llm", "model": model(models, "user")},

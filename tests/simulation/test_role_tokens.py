@@ -4,7 +4,6 @@ that returns none warns once per role, naming it, without failing the episode.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -15,7 +14,6 @@ from policy_agent.llm import TokensNotReturned
 from policy_agent.records import (
     Episode,
     Generation,
-    RewardType,
     TerminationReason,
     UserMessage,
     UserRetryEvent,
@@ -23,7 +21,7 @@ from policy_agent.records import (
 )
 from policy_agent.trajectory import RunStore
 from tests._models import request_bodies
-from tests.simulation._support import call, model, say, sim_config, simulate
+from tests.simulation._support import call, judged, model, say, sim_config, simulate
 from tests.simulation.conftest import Serve
 
 ASSERTION = "The agent cancels booking B11319."
@@ -37,22 +35,6 @@ AGENT = [
     say("Booking B11319 is cancelled; 567 will be refunded."),
 ]
 USER = ["Hi, I'm guest G90974; please cancel booking B11319.", "Thanks! ###STOP###"]
-
-
-def _judged(hotel: DomainPack) -> DomainPack:
-    task = hotel.task("cancel_free_window")
-    criteria = task.evaluation_criteria
-    judged = task.model_copy(
-        update={
-            "evaluation_criteria": criteria.model_copy(
-                update={
-                    "nl_assertions": [ASSERTION],
-                    "reward_basis": [*criteria.reward_basis, RewardType.NL_ASSERTION],
-                }
-            )
-        }
-    )
-    return dataclasses.replace(hotel, tasks=(judged,))
 
 
 async def _run(
@@ -75,7 +57,7 @@ async def _run(
         tasks=["cancel_free_window"],
         out=str(out),
     )
-    directory, [episode] = await simulate(config, _judged(hotel))
+    directory, [episode] = await simulate(config, judged(hotel, "cancel_free_window", ASSERTION))
     bodies: dict[str, list[dict[str, Any]]] = {}
     for body in request_bodies(scripted):
         bodies.setdefault(body["model"], []).append(body)
