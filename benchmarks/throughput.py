@@ -147,9 +147,12 @@ async def run_once(
     # Ready: everything is loaded. Wait for the go, so that sharded workers start together.
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
-    cpu, start = time.process_time() + _children_cpu_s(), time.time()
+    children = DescendantSampler()
+    children.start()
+    cpu, start = time.process_time(), time.time()
     await simulation.run(store, collect)
-    end, cpu = time.time(), time.process_time() + _children_cpu_s() - cpu
+    end, cpu = time.time(), time.process_time() - cpu
+    cpu += children.stop()
     await simulation.aclose()
     done = collect.episodes
     calls = sum(episode.totals["agent"].calls for episode in done if "agent" in episode.totals)
@@ -173,16 +176,56 @@ async def run_once(
         "cpu_s": cpu,
         # The largest process's: this one, or one of the runner's children.
         "peak_rss_mb": max(
-            resource.getrusage(who).ru_maxrss / 1024
-            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, children.peak_rss_mb
         ),
     }
 
 
-def _children_cpu_s() -> float:
-    """User + system CPU seconds of this process's ended children (the runner's processes)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class DescendantSampler(threading.Thread):
+    """CPU seconds (since the start) and the largest RSS of this process's descendants, sampled
+    every 0.2 s: the runner's children are the fork server's, not ours, so their CPU never
+    reaches this process's RUSAGE_CHILDREN. A child's last 0.2 s before it exits is missed."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.base = {pid: cpu for pid, (cpu, _) in descendants().items()}
+        self.cpu: dict[int, float] = {}
+        self.peak_rss_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid, (cpu, rss) in descendants().items():
+            self.cpu[pid] = cpu - self.base.get(pid, 0.0)
+            self.peak_rss_mb = max(self.peak_rss_mb, rss)
+
+    def stop(self) -> float:
+        """The descendants' CPU seconds since the start."""
+        self.done.set()
+        self.join()
+        self.sample()
+        return sum(self.cpu.values())
+
+
+def descendants() -> dict[int, tuple[float, float]]:
+    """Each descendant of this process: (CPU seconds, RSS MB) (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(stat[1])
+    mine, found = {os.getpid()}, {}
+    while grown := {pid for pid, parent in parents.items() if parent in mine} - mine:
+        mine |= grown
+    for pid in mine - {os.getpid()}:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+            found[pid] = (process_cpu_s(pid), rss * os.sysconf("SC_PAGE_SIZE") / 2**20)
+    return found
 
 
 def process_cpu_s(pid: int) -> float:
