@@ -24,12 +24,14 @@ as "did not finish" instead of holding up the others.
 At the largest concurrency three more rows: the run with `gc.freeze()` once everything is
 loaded (litellm's module state is large, and every full garbage collection walks it), the run
 split into `--workers` separate runs against the same server, and one run with the runner's
-own `processes: --workers` (children play, the parent writes; the children's start-up, loading
-litellm, is inside its wall time as it is in a real run). With `--ray` (the `ray` extra), one
-more: the run with `executor: ray` on `--workers` Ray actors, on the cluster at `--ray-address`
-or on a local Ray the run starts (its start-up inside the wall time). Its CPU and memory are
-those of every Ray process (actors, raylet, GCS, agents), sampled from /proc during the row:
-against the one-process row, Ray's own cost per episode.
+own `processes: --workers` (children play, the parent writes; the children's start-up, forks
+of the fork server the run starts as its `Simulation` is made, is inside its wall time as it is
+in a real run; their CPU and memory are sampled from /proc, as they are the fork server's).
+With `--ray` (the `ray` extra), one more: the run with `executor: ray` on `--workers` Ray
+actors, on the cluster at `--ray-address` or on a local Ray the run starts (its start-up inside
+the wall time). Its CPU and memory are those of every Ray process (actors, raylet, GCS,
+agents), sampled from /proc during the row: against the one-process row, Ray's own cost per
+episode.
 """
 
 from __future__ import annotations
