@@ -24,12 +24,14 @@ as "did not finish" instead of holding up the others.
 At the largest concurrency three more rows: the run with `gc.freeze()` once everything is
 loaded (litellm's module state is large, and every full garbage collection walks it), the run
 split into `--workers` separate runs against the same server, and one run with the runner's
-own `processes: --workers` (children play, the parent writes; the children's start-up, loading
-litellm, is inside its wall time as it is in a real run). With `--ray` (the `ray` extra), one
-more: the run with `executor: ray` on `--workers` Ray actors, on the cluster at `--ray-address`
-or on a local Ray the run starts (its start-up inside the wall time). Its CPU and memory are
-those of every Ray process (actors, raylet, GCS, agents), sampled from /proc during the row:
-against the one-process row, Ray's own cost per episode.
+own `processes: --workers` (children play, the parent writes; the children's start-up, forks
+of the fork server the run starts as its `Simulation` is made, is inside its wall time as it is
+in a real run; their CPU and memory are sampled from /proc, as they are the fork server's).
+With `--ray` (the `ray` extra), one more: the run with `executor: ray` on `--workers` Ray
+actors, on the cluster at `--ray-address` or on a local Ray the run starts (its start-up inside
+the wall time). Its CPU and memory are those of every Ray process (actors, raylet, GCS,
+agents), sampled from /proc during the row: against the one-process row, Ray's own cost per
+episode.
 """
 
 from __future__ import annotations
@@ -147,9 +149,12 @@ async def run_once(
     # Ready: everything is loaded. Wait for the go, so that sharded workers start together.
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
-    cpu, start = time.process_time() + _children_cpu_s(), time.time()
+    children = DescendantSampler()
+    children.start()
+    cpu, start = time.process_time(), time.time()
     await simulation.run(store, collect)
-    end, cpu = time.time(), time.process_time() + _children_cpu_s() - cpu
+    end, cpu = time.time(), time.process_time() - cpu
+    cpu += children.stop()
     await simulation.aclose()
     done = collect.episodes
     calls = sum(episode.totals["agent"].calls for episode in done if "agent" in episode.totals)
@@ -173,16 +178,56 @@ async def run_once(
         "cpu_s": cpu,
         # The largest process's: this one, or one of the runner's children.
         "peak_rss_mb": max(
-            resource.getrusage(who).ru_maxrss / 1024
-            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, children.peak_rss_mb
         ),
     }
 
 
-def _children_cpu_s() -> float:
-    """User + system CPU seconds of this process's ended children (the runner's processes)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class DescendantSampler(threading.Thread):
+    """CPU seconds (since the start) and the largest RSS of this process's descendants, sampled
+    every 0.2 s: the runner's children are the fork server's, not ours, so their CPU never
+    reaches this process's RUSAGE_CHILDREN. A child's last 0.2 s before it exits is missed."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.base = {pid: cpu for pid, (cpu, _) in descendants().items()}
+        self.cpu: dict[int, float] = {}
+        self.peak_rss_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid, (cpu, rss) in descendants().items():
+            self.cpu[pid] = cpu - self.base.get(pid, 0.0)
+            self.peak_rss_mb = max(self.peak_rss_mb, rss)
+
+    def stop(self) -> float:
+        """The descendants' CPU seconds since the start."""
+        self.done.set()
+        self.join()
+        self.sample()
+        return sum(self.cpu.values())
+
+
+def descendants() -> dict[int, tuple[float, float]]:
+    """Each descendant of this process: (CPU seconds, RSS MB) (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(stat[1])
+    mine, found = {os.getpid()}, {}
+    while grown := {pid for pid, parent in parents.items() if parent in mine} - mine:
+        mine |= grown
+    for pid in mine - {os.getpid()}:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+            found[pid] = (process_cpu_s(pid), rss * os.sysconf("SC_PAGE_SIZE") / 2**20)
+    return found
 
 
 def process_cpu_s(pid: int) -> float:

@@ -4,7 +4,8 @@
 finished one (append, tally, display); an `Executor` only plays them and hands each back:
 
 - `InProcess`: `concurrency` asyncio workers in this process;
-- `ProcessPool` (`processes: N`): N spawned children on this machine (`play_in_processes`);
+- `ProcessPool` (`processes: N`): N children on this machine, forked from a fork server
+  (`play_in_processes`);
 - `RayCluster` (`executor: ray`): N Ray actors on a cluster's nodes (`play_on_ray`).
 
 A worker elsewhere (child or actor) builds its `Simulation` with `worker_simulation` from the

@@ -112,7 +112,7 @@ def _ray() -> Any:
 
 def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> None:
     """Join the cluster at `address` (none: start a local one); `RayUnavailable` with the
-    address and the reason when it cannot be reached."""
+    address and the reason when it cannot be reached or refuses a driver without its token."""
     if address is not None:
         _probe(address)
     try:
@@ -125,6 +125,14 @@ def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> N
             log_to_driver=False,
             configure_logging=False,
         )
+    except ray.exceptions.AuthenticationError:
+        raise RayUnavailable(
+            f"the Ray cluster at {address} uses token authentication and this driver has no "
+            "token: copy the head's ~/.ray/auth_token here, or set RAY_AUTH_TOKEN to it "
+            "(`ray get-auth-token` on the head prints it; for a cluster of your own, "
+            "`ray get-auth-token --generate` before `ray start`). See docs/scale.md, "
+            '"Past one machine"'
+        ) from None
     except (ConnectionError, RuntimeError, TimeoutError, ValueError) as error:
         raise RayUnavailable(
             f"cannot join the Ray cluster at {address}: {error}. If it uses token "

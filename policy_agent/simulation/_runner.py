@@ -43,6 +43,7 @@ from policy_agent.simulation._loop import (
     run_episode,
 )
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
+from policy_agent.simulation._processes import start_process_server
 from policy_agent.simulation._progress import RunObserver, RunTally
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import (
@@ -133,6 +134,8 @@ class Simulation:
                 f"process and cannot serve {config.processes} worker processes; set "
                 "`processes: 1` to use them"
             )
+        if config.processes > 1 and config.executor == "local":
+            start_process_server()  # its litellm import overlaps ours, below
         self.config = config
         self.pack = pack
         self.episodes = plan(config, pack)

@@ -15,7 +15,7 @@ from policy_agent.simulation import (
     load_config,
     plan,
 )
-from policy_agent.simulation._processes import play_in_processes, shares
+from policy_agent.simulation._processes import play_in_processes, shares, start_process_server
 from policy_agent.simulation._progress import RunTally
 from policy_agent.trajectory import RunStore
 from tests.simulation._support import (
@@ -70,7 +70,7 @@ async def test_two_processes_play_the_demo_as_one_does(hotel: DomainPack, tmp_pa
     assert manifest.finished_at is not None and "processes" in manifest.config_hash_excludes
 
 
-@pytest.mark.slow  # each child process imports litellm: about 5 s on a quiet machine
+@pytest.mark.slow  # a scripted server and two runner processes playing model calls
 async def test_model_backed_episodes_on_two_processes(
     hotel: DomainPack, serve: Serve, tmp_path: Path
 ) -> None:
@@ -104,6 +104,29 @@ async def test_model_backed_episodes_on_two_processes(
     # Each episode's calls carry its own seed, whichever process played it.
     sent = {body["seed"] for body in (r.body for r in server.requests) if isinstance(body, dict)}
     assert sent == {episode.seed for episode in episodes}
+
+
+@pytest.mark.slow  # a scripted server and two runner processes playing model calls
+async def test_children_see_the_environment_the_parent_has_when_they_start(
+    hotel: DomainPack, serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fork server is already running when the key is set: a fork of it alone would not
+    # see the key, and the children would stop with MissingAPIKey.
+    start_process_server()
+    monkeypatch.setenv("POLICY_AGENT_TEST_CHILD_KEY", "sk-child")
+    server = await serve(lookup_then_thanks())
+    agent_model = {**model(server, "agent"), "api_key_env": "POLICY_AGENT_TEST_CHILD_KEY"}
+    config = sim_config(
+        agent={"model": agent_model},
+        tasks=["cancel_free_window"],
+        trials=2,
+        concurrency=2,
+        processes=2,
+        out=str(tmp_path),
+    )
+    _, episodes = await simulate(config, hotel)
+    assert sorted(e.trial for e in episodes) == [0, 1]
+    assert [(e.error, e.totals["agent"].calls) for e in episodes] == [(None, 4), (None, 4)]
 
 
 async def test_a_child_that_dies_leaves_its_episodes_for_resume(

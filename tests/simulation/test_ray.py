@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -200,6 +201,36 @@ async def test_an_unreachable_cluster_fails_at_once_with_its_address(
     )
     with pytest.raises(RayUnavailable, match=f"cannot reach the Ray cluster at {address}: "):
         await simulate(config, hotel)
+
+
+def test_a_driver_without_the_clusters_token_is_told_how_to_get_it(tmp_path: Path) -> None:
+    # Ray reads RAY_AUTH_MODE once per process, so the driver is a process of its own; its
+    # home has no ~/.ray/auth_token. Ray refuses before it speaks to the cluster: a listening
+    # socket stands in for the head, so that the driver gets past its reachability probe.
+    with socket.create_server(("127.0.0.1", 0)) as head:
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS")
+        }
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "policy_agent", "run", str(DEMO), "--executor", "ray"),
+                *("--ray-address", address, "--out", str(tmp_path / "runs"), "--quiet"),
+            ],
+            cwd=REPOSITORY,
+            env={**env, "HOME": str(tmp_path), "RAY_AUTH_MODE": "token"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert (
+        f"the Ray cluster at {address} uses token authentication and this driver has no token: "
+        "copy the head's ~/.ray/auth_token here, or set RAY_AUTH_TOKEN to it"
+    ) in result.stderr
 
 
 @needs_cluster
