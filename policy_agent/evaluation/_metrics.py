@@ -240,7 +240,12 @@ def _resampled_ratios(
     """`_ratio` of each resample of the `n` tasks."""
     numerators = [numerator for numerator, _ in terms]
     denominators = [denominator for _, denominator in terms]
-    return [total(numerators) / total(denominators) for total in _draws(n, resamples, seed)]
+    draws = _draws(n, resamples, seed)
+    if all(denominator == 1.0 for denominator in denominators):
+        # pass^k and pass@k: every resample's denominator is n 1.0s, whose sum is exactly n.
+        whole = float(n)
+        return [total(numerators) / whole for total in draws]
+    return [total(numerators) / total(denominators) for total in draws]
 
 
 def _ratio(terms: Sequence[tuple[float, float]], indices: Sequence[int]) -> float:
