@@ -25,9 +25,11 @@ from policy_agent.evaluation._metrics import (
     RESAMPLES,
     Metric,
     RewardsByTask,
-    bootstrap_interval,
+    TaskTrials,
+    bootstrap_terms,
     is_success,
     paired_bootstrap,
+    terms_value,
 )
 from policy_agent.records import Episode
 
@@ -146,11 +148,10 @@ def _estimates(
     if not by_task:
         return {}
     estimates = {}
-    for metric in run_metrics(max(len(r) for r in by_task.values())):
-        counted = {task: r for task, r in by_task.items() if len(r) >= metric.k}
-        interval = bootstrap_interval(
-            counted, metric, resamples=resamples, confidence=confidence, seed=seed
-        )
+    trials = [TaskTrials.of(rewards) for rewards in by_task.values()]
+    for metric in run_metrics(max(t.trials for t in trials)):
+        counted = [metric.trial_terms(t) for t in trials if t.trials >= metric.k]
+        interval = bootstrap_terms(counted, resamples=resamples, confidence=confidence, seed=seed)
         estimates[metric.name] = Estimate(
             metric=metric.name,
             value=interval.value,
@@ -214,20 +215,18 @@ def compare_runs(
     differences = {}
     if shared:
         fewest = min(min(len(a.rewards_by_task[t]), len(b.rewards_by_task[t])) for t in shared)
-        in_a = {t: a.rewards_by_task[t] for t in shared}
-        in_b = {t: b.rewards_by_task[t] for t in shared}
+        in_a = [TaskTrials.of(a.rewards_by_task[t]) for t in shared]
+        in_b = [TaskTrials.of(b.rewards_by_task[t]) for t in shared]
         for metric in run_metrics(fewest):
+            terms_a = [metric.trial_terms(t) for t in in_a]
+            terms_b = [metric.trial_terms(t) for t in in_b]
             interval = paired_bootstrap(
-                metric.terms(in_a),
-                metric.terms(in_b),
-                resamples=resamples,
-                confidence=confidence,
-                seed=seed,
+                terms_a, terms_b, resamples=resamples, confidence=confidence, seed=seed
             )
             differences[metric.name] = MetricDifference(
                 metric=metric.name,
-                a=metric.value(in_a),
-                b=metric.value(in_b),
+                a=terms_value(terms_a),
+                b=terms_value(terms_b),
                 difference=interval.value,
                 low=interval.low,
                 high=interval.high,
