@@ -108,32 +108,20 @@ def episode_with_tokens(
 ) -> records.Episode:
     """A real episode whose generations (in messages and events) have traces and one not."""
     seed = trial * 31 + attempt
-    return records.Episode(
-        task_id=task_id,
-        trial=trial,
-        attempt=attempt,
-        seed=trial,
-        termination_reason=reason,
-        started_at=NOW,
-        ended_at=NOW,
-        duration_s=0.0,
-        messages=[
-            records.UserMessage(content="Hello.", timestamp=NOW),
-            records.AgentMessage(
-                content="Hi.", timestamp=NOW, generation=generation(trace(seed, size))
-            ),
-            records.AgentMessage(
-                content="Anything else?", timestamp=NOW, generation=generation(None)
-            ),
-        ],
-        events=[
-            records.UserRetryEvent(
-                reason="empty",
-                raw_completion="",
-                attempt=1,
-                timestamp=NOW,
-                generation=generation(trace(seed + 1, 3)),
-            )
-        ],
-        database=records.DatabaseState(initial_hash="0" * 64, final_hash="0" * 64),
+    messages = [
+        records.UserMessage(content="Hello.", timestamp=NOW),
+        records.AgentMessage(
+            content="Hi.", timestamp=NOW, generation=generation(trace(seed, size))
+        ),
+        records.AgentMessage(content="Anything else?", timestamp=NOW, generation=generation(None)),
+    ]
+    retry = records.UserRetryEvent(
+        reason="empty",
+        raw_completion="",
+        attempt=1,
+        timestamp=NOW,
+        generation=generation(trace(seed + 1, 3)),
+    )
+    return episode_record(task_id, trial, reason).model_copy(
+        update={"attempt": attempt, "messages": messages, "events": [retry]}
     )
