@@ -447,6 +447,7 @@ def _load(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
         warnings.simplefilter("always", RunStoreWarning)
         try:
             loaded = load_run(run_dir, evaluation=evaluation, tokens=tokens)
+            loaded.episodes  # noqa: B018 - read here, so a problem is said as the run's
         except (RunStoreError, EvaluationFileError) as error:
             raise _ConfigProblem(str(error)) from None
         finally:

@@ -62,12 +62,7 @@ def export_run(
         oracle=config.is_oracle and export_format != "tau2" and not include_oracle,
     )
     if export_format == "tau2":
-        kept = LoadedRun(
-            directory=run.directory,
-            manifest=run.manifest,
-            episodes=selection.episodes,
-            evaluation=run.evaluation,
-        )
+        kept = run.with_episodes(selection.episodes)
         results = tau2_results(kept, config, pack)
         # tau2's Results.save writes indent=4.
         out.write(results.model_dump_json(indent=4) + "\n")

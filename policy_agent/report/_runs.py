@@ -3,12 +3,14 @@ re-scoring (`policy-agent evaluate`) in place of the recorded ones when there is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy_agent.records import Episode
+from policy_agent.records import Episode, RewardInfo
 from policy_agent.report._evaluations import (
     EvaluationFileError,
     EvaluationManifest,
@@ -16,7 +18,12 @@ from policy_agent.report._evaluations import (
     read_evaluation,
 )
 from policy_agent.simulation import SimulationConfig
-from policy_agent.trajectory import RunManifest, RunStore, describe_validation_error
+from policy_agent.trajectory import (
+    RunManifest,
+    RunStore,
+    describe_validation_error,
+    index_attempts,
+)
 
 LATEST = "latest"
 """Use the run's newest evaluation, or the recorded rewards when it has none."""
@@ -26,20 +33,56 @@ RECORDED = "recorded"
 
 @dataclass(frozen=True, kw_only=True)
 class LoadedRun:
-    """A run's manifest and episodes, each episode carrying the reward the report uses.
+    """A run's manifest and a way to its episodes, each carrying the reward the report uses.
 
     The episodes are each (task, trial)'s latest attempt: an attempt a resume ran again (after
-    an infrastructure failure) is superseded and counts nowhere.
+    an infrastructure failure) is superseded and counts nowhere. `iter_episodes` streams them
+    from `episodes.jsonl` (memory does not grow with the run); `episodes` reads them all into a
+    list once, for callers that need them together.
     """
 
     directory: Path
     manifest: RunManifest
-    episodes: list[Episode]
     evaluation: EvaluationManifest | None
     """The re-scoring whose rewards replaced the recorded ones (None: recorded rewards)."""
     not_in_evaluation: int = 0
     """Episodes the evaluation does not cover (appended after it, by a resume, as new
     episodes or new attempts): they keep their recorded reward."""
+    tokens: bool = True
+    """Whether episodes are read with their token traces (see `load_run`)."""
+    rescored: Mapping[tuple[str, int, int], RewardInfo | None] = field(default_factory=dict)
+    """The evaluation's reward of each (task, trial, attempt) it scored."""
+    given: Sequence[Episode] | None = None
+    """Episodes held in memory (`with_episodes`) instead of read from the run's file."""
+
+    def iter_episodes(self, *, tokens: bool | None = None) -> Iterator[Episode]:
+        """The run's episodes in file order, one at a time, with the evaluation's rewards.
+
+        `tokens` (default: as loaded) says whether token traces are read (see `load_run`).
+        Raises what `RunStore.latest_episodes` raises.
+        """
+        if self.given is not None:
+            yield from self.given
+            return
+        store = RunStore.open(self.directory)
+        read_tokens = self.tokens if tokens is None else tokens
+        for _, episode in store.latest_episodes(tokens=read_tokens):
+            yield self._rewarded(episode)
+
+    @cached_property
+    def episodes(self) -> list[Episode]:
+        """All the run's episodes (`iter_episodes`), read once and kept."""
+        return list(self.iter_episodes())
+
+    def with_episodes(self, episodes: Sequence[Episode]) -> LoadedRun:
+        """This run holding `episodes` (a selection of its own) in place of its file's."""
+        return replace(self, given=list(episodes))
+
+    def _rewarded(self, episode: Episode) -> Episode:
+        key = (*episode.key, episode.attempt)
+        if key not in self.rescored:
+            return episode
+        return episode.model_copy(update={"reward": self.rescored[key]})
 
     def config(self) -> SimulationConfig:
         """The run's resolved config from run.json; `EvaluationFileError` when it is not one."""
@@ -60,6 +103,8 @@ class LoadedRun:
 def load_run(path: Path, *, evaluation: str = LATEST, tokens: bool = True) -> LoadedRun:
     """Open the run at `path` with the rewards of `evaluation`: `LATEST`, `RECORDED` or a name.
 
+    Reads the manifest, the evaluation's rewards and which line is each (task, trial)'s latest
+    attempt; episodes are read as they are iterated (`LoadedRun.iter_episodes`).
     `tokens=False` leaves the generations' token traces out (None), unparsed: the report,
     a comparison and a re-scoring never look at them, and they are most of a line.
 
@@ -67,10 +112,7 @@ def load_run(path: Path, *, evaluation: str = LATEST, tokens: bool = True) -> Lo
     evaluation that does not exist or cannot be read.
     """
     store = RunStore.open(path)
-    episodes = [episode for _, episode in store.latest_episodes(tokens=tokens)]
-    recorded = LoadedRun(
-        directory=path, manifest=store.manifest, episodes=episodes, evaluation=None
-    )
+    recorded = LoadedRun(directory=path, manifest=store.manifest, evaluation=None, tokens=tokens)
     if evaluation == RECORDED:
         return recorded
     if evaluation == LATEST:
@@ -79,23 +121,10 @@ def load_run(path: Path, *, evaluation: str = LATEST, tokens: bool = True) -> Lo
             return recorded
         evaluation = names[-1]
     used, lines = read_evaluation(path, evaluation)
-    rescored = {line.key: line for line in lines}
-    merged = []
-    kept = 0
-    for episode in episodes:
-        line = rescored.get((*episode.key, episode.attempt))
-        if line is None:
-            kept += 1
-            merged.append(episode)
-        else:
-            merged.append(episode.model_copy(update={"reward": line.reward}))
-    return LoadedRun(
-        directory=path,
-        manifest=store.manifest,
-        episodes=merged,
-        evaluation=used,
-        not_in_evaluation=kept,
-    )
+    rescored = {line.key: line.reward for line in lines}
+    latest = index_attempts(store.episodes_path).latest
+    kept = sum((*key, attempt.attempt) not in rescored for key, attempt in latest.items())
+    return replace(recorded, evaluation=used, not_in_evaluation=kept, rescored=rescored)
 
 
 def run_config(directory: Path, manifest: RunManifest) -> SimulationConfig:

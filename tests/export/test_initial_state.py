@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -121,7 +120,7 @@ def test_a_task_none_of_whose_episodes_started_still_has_its_history(
     [episode] = loaded.episodes
     crashed = episode.model_copy(update={"messages": [], "initial_messages": 0})
     out = io.StringIO()
-    export_run(dataclasses.replace(loaded, episodes=[crashed]), load_pack(run[1]), "tau2", out)
+    export_run(loaded.with_episodes([crashed]), load_pack(run[1]), "tau2", out)
     [task] = json.loads(out.getvalue())["tasks"]
     history = task["initial_state"]["message_history"]
     assert [m["role"] for m in history] == ["user", "assistant", "tool"]

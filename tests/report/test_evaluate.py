@@ -169,3 +169,29 @@ def test_episodes_newer_than_the_evaluation_keep_their_recorded_reward(tmp_path:
         "from evaluation 20250101-000000-000000; episodes newer than it keep their recorded "
         "reward: 1"
     )
+
+
+def test_a_loaded_run_streams_its_episodes_with_the_evaluation_s_rewards(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [episode("a", 0, 1.0), episode("b", 0, 1.0)])
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    manifest = EvaluationManifest(
+        name=new_evaluation_name(moment),
+        created_at=moment,
+        domain=str(HOTEL),
+        domain_hash="1" * 64,
+        run_domain_hash="1" * 64,
+        judge_model=None,
+        episodes=1,
+        failed=0,
+    )
+    write_evaluation(run, manifest, [RescoredEpisode(task_id="a", trial=0, reward=reward(0.0))])
+    loaded = load_run(run)
+    streamed = loaded.iter_episodes()
+    first = next(streamed)
+    assert (first.task_id, first.reward and first.reward.reward) == ("a", 0.0)
+    # Each pass reads the file anew, independently of one under way.
+    assert [e.task_id for e in loaded.iter_episodes()] == ["a", "b"]
+    assert [e.task_id for e in streamed] == ["b"]
+    kept = loaded.with_episodes([first])
+    assert [e.task_id for e in kept.iter_episodes()] == ["a"] and kept.episodes == [first]
+    assert kept.evaluation == loaded.evaluation
