@@ -63,7 +63,13 @@ class ServerProfile(BaseModel):
     removed (every release but 0.24-0.25), or all surrounding whitespace (0.24-0.25)."""
     unclosed_function_name: Literal["fails_completion", "drops_call", "name_to_end"]
     """`<function=NAME` with no `>`: the whole completion comes back as text (0.17), that call
-    is dropped (0.18-0.23), or the name runs to the next tag (0.24+, the parser engine)."""
+    is dropped (0.18-0.23), or (0.24+, the parser engine) the name runs on to the next `>`
+    that ends no other tag, `</function>` or the end, taking in the tags on the way."""
+    call_tags_end_a_call: bool = False
+    """Parser engine (0.33+): a `<tool_call>`, `</tool_call>` or `<function=` inside an
+    unclosed function name, or a `<function=` among a call's parameters, ends that call (the
+    tag then opens the next call or goes back to text); before, they were part of the name or
+    of the parameters' text."""
     history_reasoning_fields: tuple[Literal["reasoning", "reasoning_content"], ...]
     """The assistant-message request fields whose past reasoning the release hands to the
     template. Every release reads `reasoning`; 0.22+ also moves `reasoning_content` there."""
@@ -140,6 +146,7 @@ PROFILES: tuple[ServerProfile, ...] = (
         finite_numbers_only=True,
         number_tries_int_first=True,
         unclosed_function_name="name_to_end",
+        call_tags_end_a_call=True,
         history_reasoning_fields=_READS_BOTH,
         drops_unknown_tool_keys=True,
         typing=TypingRules.COERCE_TO_SCHEMA_TYPE,
