@@ -52,6 +52,7 @@ def test_reading_equals_the_release_on_every_vector(release: str) -> None:
             if ours != expected:
                 wrong.append((vector["id"], expected, ours))
         assert wrong == [], f"{len(wrong)} of {len(data['vectors'])} differ from vLLM {same}"
+    assert len(data["vectors"]) == 366
 
 
 def test_every_parser_engine_profile_has_vectors() -> None:
