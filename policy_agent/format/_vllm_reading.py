@@ -41,7 +41,7 @@ later parameter of the same name replaces an earlier one. Pure, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal, assert_never
 
 from pydantic import JsonValue
@@ -152,16 +152,18 @@ def _function(
         raise _CompletionFails(
             "its parser fails on <function= without >: the whole answer comes back as text"
         )
-    name, rest = text[:end], text[end + 1 :]
-    parameters: list[tuple[str, str]] = []
-    for found in _PARAMETER.findall(rest):
+    return _call(text[:end], _coder_parameters(text[end + 1 :]), functions, profile)
+
+
+def _coder_parameters(text: str) -> Iterator[tuple[str, str]]:
+    """Each parameter's name and text, in order; lazy, so a failure comes where vLLM's does."""
+    for found in _PARAMETER.findall(text):
         close = found.find(">")
         if close < 0:
             raise _CompletionFails(
                 "its parser fails on <parameter= without >: the whole answer comes back as text"
             )
-        parameters.append((found[:close], found[close + 1 :]))
-    return _call(name, parameters, functions, profile)
+        yield found[:close], found[close + 1 :]
 
 
 def _engine_reading(
@@ -221,7 +223,7 @@ def _engine_call(
 
 def _call(
     name: str,
-    parameters: Sequence[tuple[str, str]],
+    parameters: Iterable[tuple[str, str]],
     functions: Sequence[FunctionSpec],
     profile: ServerProfile,
 ) -> ToolCall:
