@@ -8,7 +8,8 @@ chat template. Each difference below was found by running that release's own cod
 `vllm/parser/engine/parser_engine.py` from 0.24, `vllm/tool_parsers/utils.py`,
 `vllm/entrypoints/openai/chat_completion/protocol.py`, `.../engine/protocol.py`) over the same
 cases; releases whose results are identical share a profile. tests/format/vectors/ holds the
-results, named by release, and the tests hold every profile to them.
+results (typing-vllm-*.json, and reading-vllm-*.json for malformed markup from 0.24), named by
+release, and the tests hold every profile to them.
 
 A profile serialises (it is recorded in run.json) and is chosen by name, or from the version
 string `GET /version` answers (`profile_for_version`).
