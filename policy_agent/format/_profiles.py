@@ -8,7 +8,8 @@ chat template. Each difference below was found by running that release's own cod
 `vllm/parser/engine/parser_engine.py` from 0.24, `vllm/tool_parsers/utils.py`,
 `vllm/entrypoints/openai/chat_completion/protocol.py`, `.../engine/protocol.py`) over the same
 cases; releases whose results are identical share a profile. tests/format/vectors/ holds the
-results, named by release, and the tests hold every profile to them.
+results (typing-vllm-*.json, and reading-vllm-*.json for malformed markup from 0.24), named by
+release, and the tests hold every profile to them.
 
 A profile serialises (it is recorded in run.json) and is chosen by name, or from the version
 string `GET /version` answers (`profile_for_version`).
@@ -63,7 +64,13 @@ class ServerProfile(BaseModel):
     removed (every release but 0.24-0.25), or all surrounding whitespace (0.24-0.25)."""
     unclosed_function_name: Literal["fails_completion", "drops_call", "name_to_end"]
     """`<function=NAME` with no `>`: the whole completion comes back as text (0.17), that call
-    is dropped (0.18-0.23), or the name runs to the next tag (0.24+, the parser engine)."""
+    is dropped (0.18-0.23), or (0.24+, the parser engine) the name runs on to the next `>`
+    that ends no other tag, `</function>` or the end, taking in the tags on the way."""
+    call_tags_end_a_call: bool = False
+    """Parser engine (0.33+): a `<tool_call>`, `</tool_call>` or `<function=` inside an
+    unclosed function name, or a `<function=` among a call's parameters, ends that call (the
+    tag then opens the next call or goes back to text); before, they were part of the name or
+    of the parameters' text."""
     history_reasoning_fields: tuple[Literal["reasoning", "reasoning_content"], ...]
     """The assistant-message request fields whose past reasoning the release hands to the
     template. Every release reads `reasoning`; 0.22+ also moves `reasoning_content` there."""
@@ -140,6 +147,7 @@ PROFILES: tuple[ServerProfile, ...] = (
         finite_numbers_only=True,
         number_tries_int_first=True,
         unclosed_function_name="name_to_end",
+        call_tags_end_a_call=True,
         history_reasoning_fields=_READS_BOTH,
         drops_unknown_tool_keys=True,
         typing=TypingRules.COERCE_TO_SCHEMA_TYPE,

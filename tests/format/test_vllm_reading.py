@@ -22,6 +22,7 @@ BOOK = FunctionSpec(
 V017 = profile_named("vllm-0.17")
 V018 = profile_named("vllm-0.18")
 V024 = profile_named("vllm-0.24")
+V033 = profile_named("vllm-0.33")
 BOOKED = ToolCall(name="book", arguments={"room": "Deluxe", "nights": 2})
 OPEN = "<tool_call>\n<function=book>\n<parameter=room>\nDeluxe\n</parameter>\n"
 NIGHTS = "<parameter=nights>\n2\n</parameter>\n"
@@ -65,16 +66,18 @@ def test_a_function_name_without_its_closing_bracket_follows_the_profile() -> No
         detail="its parser fails on <function= without >: the whole answer comes back as text",
     )
     assert vllm_reading(answer, [BOOK], V018) == VllmReading(profile="vllm-0.18", content=answer)
-    assert vllm_reading(answer, [BOOK], V024).calls == [ToolCall(name="book", arguments={})]
-
-
-def test_before_the_parser_engine_a_name_runs_to_the_first_bracket_whatever_it_closes() -> None:
-    answer = "<tool_call>\n<function=book\n" + NIGHTS + "</function>\n</tool_call>"
-    [call] = vllm_reading(answer, [BOOK], V018).calls
-    assert call == ToolCall(name="book\n<parameter=nights", arguments={})
+    # The parser engine takes the tag into the name until 0.33, which ends the call at it.
     assert vllm_reading(answer, [BOOK], V024).calls == [
-        ToolCall(name="book", arguments={"nights": 2})
+        ToolCall(name="book\n</tool_call>", arguments={})
     ]
+    assert vllm_reading(answer, [BOOK], V033).calls == [ToolCall(name="book", arguments={})]
+
+
+def test_a_name_runs_to_the_first_bracket_whatever_it_closes_in_every_release() -> None:
+    answer = "<tool_call>\n<function=book\n" + NIGHTS + "</function>\n</tool_call>"
+    for profile in (V018, V024, V033):
+        [call] = vllm_reading(answer, [BOOK], profile).calls
+        assert call == ToolCall(name="book\n<parameter=nights", arguments={})
 
 
 def test_values_are_cut_and_typed_as_the_release_does() -> None:
