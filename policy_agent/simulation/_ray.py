@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import socket
@@ -116,11 +117,24 @@ def _ray() -> Any:
     return ray
 
 
+class _NoSigtermNote(logging.Filter):
+    """Drops Ray's note that a driver joined from a thread other than the main one sets no
+    SIGTERM handler (`RayStart` joins from its own): Ray's would turn SIGTERM into `sys.exit`,
+    and the driver's main thread keeps Python's own, which ends it at once (its actors end with
+    its job)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("SIGTERM handler is not set")
+
+
 def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> None:
     """Join the cluster at `address` (none: start a local one); `RayUnavailable` with the
     address and the reason when it cannot be reached or refuses a driver without its token."""
     if address is not None:
         _probe(address)
+    note = _NoSigtermNote()
+    worker_log = logging.getLogger("ray._private.worker")
+    worker_log.addFilter(note)
     try:
         ray.init(
             # Not None: Ray would then join the cluster RAY_ADDRESS or the machine's last
@@ -145,6 +159,8 @@ def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> N
             "authentication (Ray's default), set RAY_AUTH_MODE=token here with its token "
             "(~/.ray/auth_token or RAY_AUTH_TOKEN)"
         ) from None
+    finally:
+        worker_log.removeFilter(note)
 
 
 def _probe(address: str) -> None:
@@ -163,11 +179,14 @@ def _probe(address: str) -> None:
 
 
 class RayStart:
-    """A run's Ray: the cluster joined and the actors created in a thread of this process, from
-    when the run's `Simulation` is made until `close`.
+    """A run's Ray session, in a thread of this process from when the run's `Simulation` is
+    made until `close`: the cluster joined, the actors created, and at the end the actors
+    killed and Ray left.
 
-    The actors are as many as the plan needs (`processes`, no more than `concurrency` or the
-    plan's episodes); a resumed run with fewer episodes left leaves the extra ones idle.
+    The thread lives as long as the session: a local Ray's own processes (GCS, raylet) are
+    started to die with the thread that started them (Linux's parent-death signal is per
+    thread). The actors are as many as the plan needs (`processes`, no more than `concurrency`
+    or the plan's episodes); a resumed run with fewer episodes left leaves the extra ones idle.
     """
 
     def __init__(
@@ -193,16 +212,16 @@ class RayStart:
         """The `ray` module, once this process has joined the cluster."""
         self._joined: Future[None] = Future()
         self._joined.set_running_or_notify_cancel()  # so that a cancelled wait cannot cancel it
-        self._closed = False
+        self._ending = threading.Event()
         self._thread = threading.Thread(
-            target=self._start,
+            target=self._session,
             args=(config.ray_address, worker_config, pack),
-            name="ray-start",
+            name="ray-session",
             daemon=True,
         )
         self._thread.start()
 
-    def _start(
+    def _session(
         self, address: str | None, worker_config: dict[str, JsonValue], pack: DomainPack
     ) -> None:
         try:
@@ -217,6 +236,11 @@ class RayStart:
             self._joined.set_exception(error)
         else:
             self._joined.set_result(None)
+        self._ending.wait()
+        if self.ray is not None:
+            for actor in self.actors:
+                self.ray.kill(actor)
+            self.ray.shutdown()
 
     def new_actor(self, slots: int) -> Any:
         """A new actor playing `slots` episodes at once (created: Ray starts it meanwhile)."""
@@ -241,15 +265,10 @@ class RayStart:
         await asyncio.to_thread(self.end)
 
     def end(self) -> None:
-        """Kill the actors and leave Ray, once the start has ended; a second call does
+        """Kill the actors and leave Ray (after the start, if it is still under way); again,
         nothing."""
+        self._ending.set()
         self._thread.join()
-        if self._closed or self.ray is None:
-            return
-        self._closed = True
-        for actor in self.actors:
-            self.ray.kill(actor)
-        self.ray.shutdown()
 
 
 async def play_on_ray(
