@@ -6,10 +6,10 @@ names and the run's config (`run-config.json`) to every node: Ray uploads it, no
 by hand. It starts `processes` actors (`EpisodeWorker`, spread over the nodes), each an asyncio
 loop holding its share of `concurrency` episodes at once. Each actor loads its copy of the pack
 and refuses to start when its hash is not the driver's (`PackMismatch`). Joining and creating
-the actors begin as the run's `Simulation` is made (`RayStart`, in a thread of the driver), as
-the fork server of `processes: N` does: Ray's start-up (a local Ray's own processes, each actor
-a fresh Python importing our package and litellm) overlaps the driver's loading, and a join
-that failed is raised when play begins.
+the actors begin as the run's `Simulation` is made (`RayStart`, in a thread of the driver), when
+the fork server of `processes: N` is started too: Ray's start-up (a local Ray's own processes,
+each actor a fresh Python importing our package and litellm) overlaps the driver's loading. A
+join that failed is raised when play begins; a `Simulation` closed unplayed ends its actors.
 
 The driver keeps the queue: it hands each actor one (task, trial) per free slot and records the
 episode the actor sends back (its JSON line). An actor that dies (its process killed, its node
