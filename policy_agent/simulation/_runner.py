@@ -128,6 +128,8 @@ class Simulation:
         `agent_server` is the agent's server profile (`detect_agent_server`), recorded in the
         manifest; without it the config's named profile, else the card minimum, is used.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
+        The executor's workers begin to start here, beside this loading: the fork server of
+        `processes: N`, or Ray's join and actors (`RayStart`, ended by `aclose` if unplayed).
         """
         if clients and (config.processes > 1 or config.executor == "ray"):
             raise ConfigError(
