@@ -10,8 +10,10 @@ evaluated and appended to a run folder as in a real run. Ideal throughput is con
 latency model calls per second. Each row runs in fresh processes (so its peak RSS is its own),
 timed from when every process has loaded and is ready. "call wall ms" is the mean wall time of
 a model call as the agent saw it: the latency plus the time its answer waited for the client.
-"first request s" is the time from the go to the first episode's start (its first model call
-follows at once): the start-up of whatever the runner starts after the go.
+"first request s" is the time from the start of `Simulation(...)` (the pack already loaded) to
+the first episode's start (its first model call follows at once): the run's whole start-up,
+the driver's own loading (litellm, the agent) and whatever its executor starts meanwhile or
+after the go, as a real run (`policy-agent run`) has it.
 
 Each row plays `WAVES` waves of `concurrency` episodes (fewer at long latencies, down to
 `MIN_WAVES`: the first wave is the ramp, the later ones the steady state), and has a deadline
@@ -24,14 +26,15 @@ as "did not finish" instead of holding up the others.
 At the largest concurrency three more rows: the run with `gc.freeze()` once everything is
 loaded (litellm's module state is large, and every full garbage collection walks it), the run
 split into `--workers` separate runs against the same server, and one run with the runner's
-own `processes: --workers` (children play, the parent writes; the children's start-up, forks
-of the fork server the run starts as its `Simulation` is made, is inside its wall time as it is
+own `processes: --workers` (children play, the parent writes; the children, forks of the fork
+server the run starts as its `Simulation` is made, start after the go, inside its wall time as
 in a real run; their CPU and memory are sampled from /proc, as they are the fork server's).
 With `--ray` (the `ray` extra), one more: the run with `executor: ray` on `--workers` Ray
-actors, on the cluster at `--ray-address` or on a local Ray the run starts (its start-up inside
-the wall time). Its CPU and memory are those of every Ray process (actors, raylet, GCS,
-agents), sampled from /proc during the row: against the one-process row, Ray's own cost per
-episode.
+actors, on the cluster at `--ray-address` or on a local Ray the run starts. Joining it and
+starting the actors begin as the `Simulation` is made, before the go: the wall time holds what
+is left of it then, "first request s" all of it. Its CPU and memory are those of every Ray
+process (actors, raylet, GCS, agents), sampled from /proc during the row: against the
+one-process row, Ray's own cost per episode.
 """
 
 from __future__ import annotations
@@ -122,8 +125,8 @@ async def run_once(
 
     `freeze`: move everything loaded so far (litellm's large module state above all) out of
     the garbage collector's reach before the run, as a runner could do after starting up.
-    `processes`: the runner's own `processes` setting (its children start, and load, after the
-    go: their start-up is in the wall time, as in a real run; their CPU is counted).
+    `processes`: the runner's own `processes` setting (its children start after the go: their
+    start-up is in the wall time, as in a real run; their CPU is counted).
     """
     pack = load_pack(HOTEL)
     config = SimulationConfig(
@@ -140,6 +143,7 @@ async def run_once(
         ray_address=None if ray_address in (None, "local") else ray_address,
         out=out,
     )
+    made = time.time()  # start-up counts from here: the fork server and Ray start meanwhile
     simulation = Simulation(config, pack)
     store = RunStore.create(out, simulation.manifest())
     collect = _Collect()
@@ -166,6 +170,7 @@ async def run_once(
     later = done[wave:]
     return {
         "first": collect.times[0],
+        "made": made,
         "first_request": min(episode.started_at.timestamp() for episode in done),
         "wave_end": collect.times[wave - 1],
         "calls_after_wave": sum(e.totals["agent"].calls for e in later if "agent" in e.totals),
@@ -305,7 +310,7 @@ def run_processes(
         "wall_s": max(r["end"] for r in results) - min(r["start"] for r in results),
         "first_s": min(r["first"] for r in results) - min(r["start"] for r in results),
         "first_request_s": min(r["first_request"] for r in results)
-        - min(r["start"] for r in results),
+        - min(r["made"] for r in results),
         "steady_calls_per_s": sum(r["calls_after_wave"] for r in results)
         / (max(r["end"] for r in results) - min(r["wave_end"] for r in results)),
         "cpu_s": sum(r["cpu_s"] for r in results),

@@ -101,11 +101,9 @@ class RayCluster:
     async def play(
         self, todo: Sequence[PlannedEpisode], tally: RunTally, record: RecordEpisode
     ) -> None:
-        """Play `todo` on the actors (`play_on_ray`)."""
-        simulation = self.simulation
-        await play_on_ray(
-            simulation.config, simulation.worker_config(), simulation.pack, todo, tally, record
-        )
+        """Play `todo` on the actors (`play_on_ray`), those the `Simulation` started if it
+        has not played yet."""
+        await play_on_ray(self.simulation.take_ray_start(), todo, tally, record)
 
 
 def executor_for(simulation: Simulation, todo: Sequence[PlannedEpisode]) -> Executor:

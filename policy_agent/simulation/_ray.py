@@ -5,7 +5,11 @@ for the run) with a runtime environment that carries the pack's folder, the Pyth
 names and the run's config (`run-config.json`) to every node: Ray uploads it, nothing is copied
 by hand. It starts `processes` actors (`EpisodeWorker`, spread over the nodes), each an asyncio
 loop holding its share of `concurrency` episodes at once. Each actor loads its copy of the pack
-and refuses to start when its hash is not the driver's (`PackMismatch`).
+and refuses to start when its hash is not the driver's (`PackMismatch`). Joining and creating
+the actors begin as the run's `Simulation` is made (`RayStart`, in a thread of the driver), when
+the fork server of `processes: N` is started too: Ray's start-up (a local Ray's own processes,
+each actor a fresh Python importing our package and litellm) overlaps the driver's loading. A
+join that failed is raised when play begins; a `Simulation` closed unplayed ends its actors.
 
 The driver keeps the queue: it hands each actor one (task, trial) per free slot and records the
 episode the actor sends back (its JSON line). An actor that dies (its process killed, its node
@@ -19,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import socket
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +46,7 @@ if TYPE_CHECKING:
     from policy_agent.simulation._progress import RunTally
     from policy_agent.simulation._runner import PlannedEpisode, RecordEpisode, Simulation
 
-__all__ = ["EpisodeWorker", "RayUnavailable", "play_on_ray", "runtime_folder"]
+__all__ = ["EpisodeWorker", "RayStart", "RayUnavailable", "play_on_ray", "runtime_folder"]
 
 CONFIG_FILE = "run-config.json"
 """The run's config in the runtime environment's folder, its `domain` relative to that folder."""
@@ -110,11 +117,24 @@ def _ray() -> Any:
     return ray
 
 
+class _NoSigtermNote(logging.Filter):
+    """Drops Ray's note that a driver joined from a thread other than the main one sets no
+    SIGTERM handler (`RayStart` joins from its own): Ray's would turn SIGTERM into `sys.exit`,
+    and the driver's main thread keeps Python's own, which ends it at once (its actors end with
+    its job)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("SIGTERM handler is not set")
+
+
 def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> None:
     """Join the cluster at `address` (none: start a local one); `RayUnavailable` with the
     address and the reason when it cannot be reached or refuses a driver without its token."""
     if address is not None:
         _probe(address)
+    note = _NoSigtermNote()
+    worker_log = logging.getLogger("ray._private.worker")
+    worker_log.addFilter(note)
     try:
         ray.init(
             # Not None: Ray would then join the cluster RAY_ADDRESS or the machine's last
@@ -139,6 +159,8 @@ def _connect(ray: Any, address: str | None, runtime_env: dict[str, object]) -> N
             "authentication (Ray's default), set RAY_AUTH_MODE=token here with its token "
             "(~/.ray/auth_token or RAY_AUTH_TOKEN)"
         ) from None
+    finally:
+        worker_log.removeFilter(note)
 
 
 def _probe(address: str) -> None:
@@ -156,24 +178,109 @@ def _probe(address: str) -> None:
         ) from None
 
 
+class RayStart:
+    """A run's Ray session, in a thread of this process from when the run's `Simulation` is
+    made until `close`: the cluster joined, the actors created, and at the end the actors
+    killed and Ray left.
+
+    The thread lives as long as the session: a local Ray's own processes (GCS, raylet) are
+    started to die with the thread that started them (Linux's parent-death signal is per
+    thread). The actors are as many as the plan needs (`processes`, no more than `concurrency`
+    or the plan's episodes); a resumed run with fewer episodes left leaves the extra ones idle.
+    """
+
+    def __init__(
+        self,
+        config: SimulationConfig,
+        worker_config: dict[str, JsonValue],
+        pack: DomainPack,
+        *,
+        episodes: int,
+    ) -> None:
+        """Begin joining the cluster of `config.ray_address` (none: a local Ray) and creating
+        the actors; this returns at once."""
+        self.domain_hash = pack.content_hash
+        count = max(1, min(config.processes, config.concurrency, episodes))
+        self.slots = [
+            config.concurrency // count + (index < config.concurrency % count)
+            for index in range(count)
+        ]
+        """How many episodes each actor plays at once."""
+        self.actors: list[Any] = []
+        """The actor of each slot, the latest one when it was replaced."""
+        self.ray: Any = None
+        """The `ray` module, once this process has joined the cluster."""
+        self._joined: Future[None] = Future()
+        self._joined.set_running_or_notify_cancel()  # so that a cancelled wait cannot cancel it
+        self._ending = threading.Event()
+        self._thread = threading.Thread(
+            target=self._session,
+            args=(config.ray_address, worker_config, pack),
+            name="ray-session",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _session(
+        self, address: str | None, worker_config: dict[str, JsonValue], pack: DomainPack
+    ) -> None:
+        try:
+            ray = _ray()
+            with tempfile.TemporaryDirectory(prefix="policy-agent-ray-") as staging:
+                runtime_folder(worker_config, pack, Path(staging))
+                env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+                _connect(ray, address, {"working_dir": staging, "env_vars": env})
+            self.ray = ray
+            self.actors.extend(self.new_actor(slots) for slots in self.slots)
+        except BaseException as error:
+            self._joined.set_exception(error)
+        else:
+            self._joined.set_result(None)
+        self._ending.wait()
+        if self.ray is not None:
+            for actor in self.actors:
+                self.ray.kill(actor)
+            self.ray.shutdown()
+
+    def new_actor(self, slots: int) -> Any:
+        """A new actor playing `slots` episodes at once (created: Ray starts it meanwhile)."""
+        return (
+            self.ray.remote(EpisodeWorker)
+            .options(
+                max_concurrency=slots,
+                max_restarts=0,
+                max_task_retries=0,
+                scheduling_strategy="SPREAD",
+            )
+            .remote(self.domain_hash, slots)
+        )
+
+    async def joined(self) -> None:
+        """Wait until the cluster is joined and the actors created; `RayUnavailable` with the
+        address and Ray's reason when it could not be joined."""
+        await asyncio.wrap_future(self._joined)
+
+    async def close(self) -> None:
+        """`end`, in a thread: the start may still be under way."""
+        await asyncio.to_thread(self.end)
+
+    def end(self) -> None:
+        """Kill the actors and leave Ray (after the start, if it is still under way); again,
+        nothing."""
+        self._ending.set()
+        self._thread.join()
+
+
 async def play_on_ray(
-    config: SimulationConfig,
-    worker_config: dict[str, JsonValue],
-    pack: DomainPack,
-    todo: Sequence[PlannedEpisode],
-    tally: RunTally,
-    record: RecordEpisode,
+    start: RayStart, todo: Sequence[PlannedEpisode], tally: RunTally, record: RecordEpisode
 ) -> None:
-    """Play `todo` on `config.processes` Ray actors, handing each finished episode to `record`."""
-    ray = _ray()
-    with tempfile.TemporaryDirectory(prefix="policy-agent-ray-") as staging:
-        runtime_folder(worker_config, pack, Path(staging))
-        env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
-        _connect(ray, config.ray_address, {"working_dir": staging, "env_vars": env})
+    """Play `todo` on the actors of `start`, handing each finished episode to `record`; end
+    them and leave Ray however it ends."""
     try:
-        await _Dispatch(ray, config, pack.content_hash, todo, tally, record).run()
+        await start.joined()
+        await _Dispatch(start, todo, tally, record).run()
     finally:
-        ray.shutdown()
+        await start.close()
 
 
 class _Dispatch:
@@ -185,35 +292,29 @@ class _Dispatch:
 
     def __init__(
         self,
-        ray: Any,
-        config: SimulationConfig,
-        domain_hash: str,
+        start: RayStart,
         todo: Sequence[PlannedEpisode],
         tally: RunTally,
         record: RecordEpisode,
     ) -> None:
-        self.ray = ray
-        self.domain_hash = domain_hash
+        self.start = start
+        self.ray = start.ray
         self.tally = tally
         self.record = record
         self.queue: deque[tuple[str, int]] = deque(planned.key for planned in todo)
-        count = max(1, min(config.processes, config.concurrency, len(todo)))
-        self.slots = [
-            config.concurrency // count + (index < config.concurrency % count)
-            for index in range(count)
-        ]
-        self.replacements_left = count
-        self.actors: list[Any] = [None] * count
-        self.generation = [0] * count
-        self.busy = [0] * count
+        self.actors = start.actors
+        self.slots = start.slots
+        self.replacements_left = len(self.actors)
+        self.generation = [0] * len(self.actors)
+        self.busy = [0] * len(self.actors)
         self.flying: dict[asyncio.Future[str], tuple[int, int, tuple[str, int]]] = {}
 
     async def run(self) -> None:
-        """Play the queue to its end on the actors; kill them however it ends."""
+        """Play the queue to its end on the actors, once each is ready."""
         from policy_agent.simulation._executor import received
 
         try:
-            await asyncio.gather(*(self._start(index) for index in range(len(self.actors))))
+            await asyncio.gather(*(self._ready(index) for index in range(len(self.actors))))
             while self.queue or self.flying:
                 self._fill()
                 done, _ = await asyncio.wait(self.flying, return_when=asyncio.FIRST_COMPLETED)
@@ -233,9 +334,6 @@ class _Dispatch:
         finally:
             for future in self.flying:
                 future.cancel()
-            for actor in self.actors:
-                if actor is not None:
-                    self.ray.kill(actor)
 
     def _fill(self) -> None:
         """Hand each actor the next episodes, one per free slot."""
@@ -251,26 +349,15 @@ class _Dispatch:
         line: str = await actor.play.remote(*key)
         return line
 
-    async def _start(self, index: int) -> None:
-        """A new actor in slot `index`, once it has loaded the run; `WorkerProcessFailed` with
+    async def _ready(self, index: int) -> None:
+        """Wait until the actor of slot `index` has loaded the run; `WorkerProcessFailed` with
         the reason when it cannot (a pack that is not the driver's, say)."""
-        actor = (
-            self.ray.remote(EpisodeWorker)
-            .options(
-                max_concurrency=self.slots[index],
-                max_restarts=0,
-                max_task_retries=0,
-                scheduling_strategy="SPREAD",
-            )
-            .remote(self.domain_hash, self.slots[index])
-        )
         try:
-            await actor.ready.remote()
+            await self.actors[index].ready.remote()
         except self.ray.exceptions.RayActorError as error:
             raise WorkerProcessFailed(
                 f"Ray worker {index + 1} of {len(self.actors)} could not start: {error}"
             ) from None
-        self.actors[index] = actor
 
     async def _replace(self, index: int, error: BaseException) -> None:
         """Retire the dead actor of slot `index` and start another in its place."""
@@ -282,6 +369,6 @@ class _Dispatch:
         self.replacements_left -= 1
         self.generation[index] += 1
         self.busy[index] = 0
-        dead, self.actors[index] = self.actors[index], None
-        self.ray.kill(dead)
-        await self._start(index)
+        self.ray.kill(self.actors[index])
+        self.actors[index] = self.start.new_actor(self.slots[index])
+        await self._ready(index)

@@ -45,6 +45,7 @@ from policy_agent.simulation._loop import (
 from policy_agent.simulation._oracle import BriefUser, OracleAgent
 from policy_agent.simulation._processes import start_process_server
 from policy_agent.simulation._progress import RunObserver, RunTally
+from policy_agent.simulation._ray import RayStart
 from policy_agent.simulation._seeds import episode_seed
 from policy_agent.trajectory import (
     AgentServer,
@@ -127,6 +128,8 @@ class Simulation:
         `agent_server` is the agent's server profile (`detect_agent_server`), recorded in the
         manifest; without it the config's named profile, else the card minimum, is used.
         `ConfigError` when a task needs the judge and none is configured, or the plan is invalid.
+        The executor's workers begin to start here, beside this loading: the fork server of
+        `processes: N`, or Ray's join and actors (`RayStart`, ended by `aclose` if unplayed).
         """
         if clients and (config.processes > 1 or config.executor == "ray"):
             raise ConfigError(
@@ -138,12 +141,25 @@ class Simulation:
             start_process_server()  # its litellm import overlaps ours, below
         self.config = config
         self.pack = pack
+        self.agent_server = agent_server
         self.episodes = plan(config, pack)
+        self._ray_start: RayStart | None = None
+        if config.executor == "ray":
+            # Joining and the actors' loading overlap ours, below; `aclose` ends them unplayed.
+            self._ray_start = self._new_ray_start()
+        try:
+            self._load(clients)
+        except BaseException:
+            if self._ray_start is not None:
+                self._ray_start.end()
+            raise
+
+    def _load(self, clients: Mapping[str, ModelClient] | None) -> None:
+        config, pack, agent_server = self.config, self.pack, self.agent_server
         self.environment = Environment.from_pack(pack)
         self._given = dict(clients or {})
         self._clients: list[ModelClient] = []
         self._agent: Agent | None = None
-        self.agent_server = agent_server
         if isinstance(config.agent, ModelAgentConfig):
             client = self._client(config.agent.model, "agent")
             profile = profile_named(agent_server.profile) if agent_server is not None else None
@@ -187,6 +203,15 @@ class Simulation:
             constrain="none" if self._agent is None else self._agent.config.constrain,
             grammar_sha256=None if self._agent is None else self._agent.grammar_sha256,
         )
+
+    def _new_ray_start(self) -> RayStart:
+        return RayStart(self.config, self.worker_config(), self.pack, episodes=len(self.episodes))
+
+    def take_ray_start(self) -> RayStart:
+        """The Ray start made with this simulation, for its first play on Ray (a later play
+        gets a new one); its actors end when that play does."""
+        start, self._ray_start = self._ray_start, None
+        return start if start is not None else self._new_ray_start()
 
     def worker_config(self) -> dict[str, JsonValue]:
         """The config runner processes and Ray actors play: with the profile this process
@@ -359,7 +384,11 @@ class Simulation:
         return episode.model_copy(update={"reward": reward, "totals": totals})
 
     async def aclose(self) -> None:
-        """Close the clients' connections (call once, at the end of the run)."""
+        """Close the clients' connections and end Ray's actors if they never played (call
+        once, at the end of the run)."""
+        if self._ray_start is not None:
+            start, self._ray_start = self._ray_start, None
+            await start.close()
         for client in self._clients:
             await client.aclose()
         if any(isinstance(client, LLMClient) for client in self._clients):

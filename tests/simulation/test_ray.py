@@ -18,10 +18,10 @@ import pytest
 
 from policy_agent.domain import DomainPack
 from policy_agent.records import Episode
-from policy_agent.simulation import RayUnavailable, RunTally, load_config
+from policy_agent.simulation import RayUnavailable, RunTally, Simulation, load_config
 from policy_agent.trajectory import RunStore
 from tests._models import closed_port_url
-from tests._waiting import wait_until
+from tests._waiting import until, wait_until
 from tests.simulation._support import (
     DEMO,
     REPOSITORY,
@@ -89,6 +89,50 @@ async def test_two_ray_workers_play_the_demo_as_one_process_does(
     assert {e.key: content(e) for e in spread} == {e.key: content(e) for e in alone}
     manifest = RunStore.open(directory).manifest
     assert manifest.finished_at is not None and "executor" in manifest.config_hash_excludes
+
+
+class ActorsPlaying:
+    """A run observer keeping the process ids of this machine's episode workers as each
+    episode is recorded."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def started(self, tally: RunTally) -> None:
+        """Nothing to do."""
+
+    def finished(self, episode: Episode) -> None:
+        self.seen |= set(actor_processes())
+
+    def stopped(self) -> None:
+        """Nothing to do."""
+
+
+@needs_cluster
+async def test_the_ray_workers_start_as_the_run_is_made_and_end_when_it_closes_unplayed(
+    hotel: DomainPack,
+) -> None:
+    simulation = Simulation(load_config(DEMO).model_copy(update=on_ray()), hotel)
+    try:
+        await until(lambda: len(actor_processes()) == 2, "the two Ray workers, before play")
+    finally:
+        await simulation.aclose()
+    await until(lambda: not actor_processes(), "the unplayed Ray workers' end")
+
+
+@needs_cluster
+async def test_the_run_plays_on_the_ray_workers_started_as_it_was_made(
+    hotel: DomainPack, tmp_path: Path
+) -> None:
+    config = load_config(DEMO).model_copy(update={"out": tmp_path, **on_ray()})
+    simulation = Simulation(config, hotel)
+    await until(lambda: len(actor_processes()) == 2, "the two Ray workers, before play")
+    before = set(actor_processes())
+    observer = ActorsPlaying()
+    _, episodes = await simulate(config, hotel, simulation, observer=observer)
+    assert len(episodes) == len(hotel.tasks)
+    assert observer.seen == before
+    await until(lambda: not actor_processes(), "the Ray workers' end with the run")
 
 
 @needs_cluster
