@@ -38,6 +38,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from policy_agent.errors import PolicyAgentError
+from policy_agent.yamlsource._cache import YamlCache
 
 Loc = tuple[str | int, ...]
 """A path into a document: mapping keys and sequence indexes, outermost first."""
@@ -119,9 +120,29 @@ for _tag, _pattern, _first in (
     CoreSchemaLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def load_yaml(file: Path) -> Document:
-    """Parse a YAML file safely; raises `SourceError` for a syntax error, with line and column."""
-    text = read_text(file)
+def load_yaml(file: Path, *, cache: YamlCache | None = None) -> Document:
+    """Parse a YAML file safely; raises `SourceError` for a syntax error, with line and column.
+
+    With a `cache`, a big file that loaded without problems before is read from its JSON copy;
+    the lines are then found in the YAML file when first asked for, as after any clean load.
+    """
+    raw = _read_bytes(file)
+    key = cache.key(raw) if cache is not None else None
+    if cache is not None and key is not None and (cached := cache.read(key)) is not None:
+        return Document(
+            file=file,
+            data=cached[0],
+            lines=LazyLines(lambda: _placed(file, _decode(file, raw)).lines),
+        )
+    text = _decode(file, raw)
+    document = _load(file, text)
+    if cache is not None and key is not None and not document.issues:
+        cache.write(key, document.data)
+    return document
+
+
+def _load(file: Path, text: str) -> Document:
+    """The document of `text`, its lines found when first asked for if it has no problems."""
     with _collector_paused():
         root = _compose(file, text)
         if root is None:
@@ -244,14 +265,21 @@ def special_file_kind(path: Path) -> str | None:
 
 def read_text(file: Path) -> str:
     """A file's text as UTF-8 (a leading BOM is dropped); `SourceError` if unreadable."""
+    return _decode(file, _read_bytes(file))
+
+
+def _read_bytes(file: Path) -> bytes:
     try:
-        raw = file.read_bytes()
+        return file.read_bytes()
     except FileNotFoundError:
         raise SourceError(file, "file not found") from None
     except IsADirectoryError:
         raise SourceError(file, "is a folder, not a file") from None
     except OSError as error:
         raise SourceError(file, f"cannot be read: {error.strerror}") from None
+
+
+def _decode(file: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
