@@ -339,7 +339,7 @@ class _Builder:
 
     def mapping(self, node: MappingNode, loc: Loc, active: frozenset[int]) -> dict[str, object]:
         result: dict[str, object] = {}
-        explicit: dict[str, int] = {}
+        explicit: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 for key, line, merged in self.merge_sources(value_node, loc):
@@ -351,14 +351,14 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 self.issue(loc, key_node, "a key must be plain text, not a list or a mapping")
                 continue
-            key, line = key_node.value, _line(key_node)
+            key = key_node.value
             if key in explicit:
-                message = f"duplicate key {key!r} (first at line {explicit[key]})"
-                self.issue_at((*loc, key), line, message)
+                message = f"duplicate key {key!r} (first at line {_line(explicit[key])})"
+                self.issue_at((*loc, key), _line(key_node), message)
                 continue
-            explicit[key] = line
+            explicit[key] = key_node  # its line is worked out only when it is needed
             if self.placing:
-                self.lines[(*loc, key)] = line
+                self.lines[(*loc, key)] = _line(key_node)
             result[key] = self.value(value_node, (*loc, key), active)
         return result
 
