@@ -106,6 +106,8 @@ class CoreSchemaLoader(_BaseLoader):  # type: ignore[valid-type, misc]
     yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
 
 
+# Reading any value differently? Raise the number in `_cache.LOADER_VERSION`, or cached values
+# of big files would still be read the old way.
 for _tag, _pattern, _first in (
     (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
