@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given
 
 from policy_agent.yamlsource import CACHE_SETTING, YamlCache, load_yaml
+from tests.yamlsource._support import JSON_VALUES
 
 TEXT = "rooms:\n  R1: {beds: 1, view: yes}\n  R2:\n    beds: 2\n    since: 2025-06-04\n"
 VALUE = {"rooms": {"R1": {"beds": 1, "view": "yes"}, "R2": {"beds": 2, "since": "2025-06-04"}}}
@@ -136,3 +140,16 @@ def test_the_users_cache_folder_and_the_setting_that_turns_it_off(
     for off in ("off", "0", "false", "No"):
         monkeypatch.setenv(CACHE_SETTING, off)
         assert YamlCache.from_environment() is None
+
+
+@given(JSON_VALUES)
+def test_a_hit_reads_back_exactly_what_the_yaml_held(value: object) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        cache = YamlCache(folder=Path(folder) / "cache", min_bytes=0)
+        file = Path(folder) / "a.yaml"
+        file.write_text(yaml.safe_dump(value, default_style='"'), encoding="utf-8")
+        parsed = load_yaml(file, cache=cache).data
+        assert len(list(cache.folder.iterdir())) == 1
+        cached = load_yaml(file, cache=cache).data
+        assert cached == parsed == value
+        assert json.dumps(cached) == json.dumps(parsed)  # the same kinds: 1.0 stays a float
