@@ -7,6 +7,9 @@ as JSON to `<folder>/<key>.json`, the key being the sha256 of the loader's versi
 file's bytes: a changed file, or a new loader, is a new key, never a stale value. Files are
 written to a temporary name and renamed, so that a reader sees a whole entry or none.
 
+The folder keeps the `max_entries` entries used last (a hit marks its entry used), so that
+editing a big file again and again does not fill the disk.
+
 The cache is never the reason a load fails: an entry that cannot be read or is not what was
 written is a miss, and a folder that cannot be written to means no cache. The folder is
 `$XDG_CACHE_HOME/policy-agent/yaml` (default `~/.cache/policy-agent/yaml`); it may be deleted
@@ -29,6 +32,8 @@ CACHE_SETTING = "POLICY_AGENT_YAML_CACHE"
 """The environment variable that turns the cache off: `off` (or `0`, `false`, `no`)."""
 MIN_BYTES = 1_000_000
 """Smaller files parse in well under a second: not worth an entry."""
+MAX_ENTRIES = 8
+"""Entries kept: some 40 MB each at 100,000 records."""
 LOADER_VERSION = f"1; PyYAML {yaml.__version__}; libyaml {getattr(yaml, '__with_libyaml__', 0)}"
 """Part of every key: raise the first number whenever the loader reads any value differently."""
 _OFF = ("0", "off", "false", "no")
@@ -40,6 +45,7 @@ class YamlCache:
 
     folder: Path
     min_bytes: int = MIN_BYTES
+    max_entries: int = MAX_ENTRIES
 
     @classmethod
     def from_environment(cls) -> YamlCache | None:
@@ -65,12 +71,15 @@ class YamlCache:
 
     def read(self, key: str) -> tuple[object] | None:
         """`(value,)` as written under `key`, or None on a miss (absent, unreadable, corrupt)."""
+        path = self.folder / f"{key}.json"
         try:
-            entry = json.loads((self.folder / f"{key}.json").read_bytes())
+            entry = json.loads(path.read_bytes())
         except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: kept over entries used longer ago
         return (entry["value"],)
 
     def write(self, key: str, value: object) -> None:
@@ -88,3 +97,17 @@ class YamlCache:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
+            return
+        self._forget_all_but_the_last_used()
+
+    def _forget_all_but_the_last_used(self) -> None:
+        def last_used(path: Path) -> float:
+            try:
+                return path.stat().st_mtime
+            except OSError:  # removed meanwhile by another process
+                return 0.0
+
+        entries = sorted(self.folder.glob("*.json"), key=last_used, reverse=True)
+        for old in entries[self.max_entries :]:
+            with contextlib.suppress(OSError):
+                old.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -153,3 +154,19 @@ def test_a_hit_reads_back_exactly_what_the_yaml_held(value: object) -> None:
         cached = load_yaml(file, cache=cache).data
         assert cached == parsed == value
         assert json.dumps(cached) == json.dumps(parsed)  # the same kinds: 1.0 stays a float
+
+
+def test_the_entries_used_last_are_kept(tmp_path: Path) -> None:
+    cache = YamlCache(folder=tmp_path / "cache", min_bytes=0, max_entries=2)
+    files = []
+    for number in range(3):
+        files.append(tmp_path / f"{number}.yaml")
+        files[-1].write_text(f"value: {number}\n", encoding="utf-8")
+    load_yaml(files[0], cache=cache)
+    load_yaml(files[1], cache=cache)
+    os.utime(_entry(cache, files[1]), (1, 1))  # as if used long ago
+    os.utime(_entry(cache, files[0]), (2, 2))
+    load_yaml(files[0], cache=cache)  # a hit: used now
+    load_yaml(files[2], cache=cache)
+    kept = {path.name for path in cache.folder.iterdir()}
+    assert kept == {_entry(cache, files[0]).name, _entry(cache, files[2]).name}
