@@ -30,6 +30,7 @@ from policy_agent.yamlsource import (
     Document,
     Loc,
     SourceError,
+    YamlCache,
     load_json,
     load_yaml,
     read_text,
@@ -156,7 +157,8 @@ class _Loading:
         )
 
     def section(self, name: str, value: object) -> object:
-        """A section's data: inline, or read from the file its string names."""
+        """A section's data: inline, or read from the file its string names (a big YAML one
+        through the user's YAML cache: `YamlCache.from_environment`)."""
         if not isinstance(value, str):
             return value
         file = self.pack_file(value, (name,), suffixes=DATA_SUFFIXES)
@@ -164,7 +166,10 @@ class _Loading:
             self.unreadable.add(name)
             return None
         try:
-            document = load_json(file) if file.suffix == ".json" else load_yaml(file)
+            if file.suffix == ".json":
+                document = load_json(file)
+            else:
+                document = load_yaml(file, cache=YamlCache.from_environment())
         except SourceError as error:
             self.problems.append(_source_problem(error))
             self.unreadable.add(name)

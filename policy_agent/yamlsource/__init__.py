@@ -1,12 +1,13 @@
 """YAML and JSON files read safely with the line of every value, and models validated against them.
 
 What the domain packs, run configs and scripted-server scripts share: YAML 1.2 safe loading that
-refuses tags and reports duplicate keys (`load_yaml`), the same for JSON (`load_json`), and
-pydantic's errors turned into `file:line: field: message` with "did you mean" hints
-(`validate_document`, `explain`).
+refuses tags and reports duplicate keys (`load_yaml`; a big file's value kept as JSON in a
+`YamlCache`), the same for JSON (`load_json`), and pydantic's errors turned into
+`file:line: field: message` with "did you mean" hints (`validate_document`, `explain`).
 It imports nothing else of policy_agent, so anything may use it.
 """
 
+from policy_agent.yamlsource._cache import CACHE_SETTING, YamlCache
 from policy_agent.yamlsource._explain import Explanation, explain, field_path
 from policy_agent.yamlsource._json import load_json
 from policy_agent.yamlsource._validate import DocumentError, SourceProblem, validate_document
@@ -25,6 +26,7 @@ from policy_agent.yamlsource._yaml import (
 )
 
 __all__ = [
+    "CACHE_SETTING",
     "MAX_DEPTH",
     "MAX_VALUES",
     "CoreSchemaLoader",
@@ -35,6 +37,7 @@ __all__ = [
     "Loc",
     "SourceError",
     "SourceProblem",
+    "YamlCache",
     "closest",
     "describe",
     "explain",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
 from json.scanner import NUMBER_RE
 from pathlib import Path
 from typing import NoReturn
@@ -26,6 +25,7 @@ from policy_agent.yamlsource._yaml import (
     MAX_DEPTH,
     Document,
     DocumentIssue,
+    LazyLines,
     Loc,
     SourceError,
     read_text,
@@ -46,7 +46,9 @@ def load_json(file: Path) -> Document:
         return _Parser(file, text).document()
     if _deeper_than(MAX_DEPTH, data):
         return _Parser(file, text).document()
-    return Document(file=file, data=data, lines=_Lines(lambda: _Parser(file, text).document()))
+    return Document(
+        file=file, data=data, lines=LazyLines(lambda: _Parser(file, text).document().lines)
+    )
 
 
 class _Refused(Exception):
@@ -73,28 +75,6 @@ def _deeper_than(limit: int, data: object) -> bool:
             inside.extend(container.values() if isinstance(container, dict) else container)
         level = [value for value in inside if isinstance(value, _CONTAINERS)]
     return any(level)
-
-
-class _Lines(Mapping[Loc, int]):
-    """The lines of a document that parsed, found by the parser when first asked for."""
-
-    def __init__(self, parse: Callable[[], Document]) -> None:
-        self._parse: Callable[[], Document] | None = parse
-        self._lines: Mapping[Loc, int] = {}
-
-    def _found(self) -> Mapping[Loc, int]:
-        if self._parse is not None:
-            self._lines, self._parse = self._parse().lines, None
-        return self._lines
-
-    def __getitem__(self, loc: Loc) -> int:
-        return self._found()[loc]
-
-    def __iter__(self) -> Iterator[Loc]:
-        return iter(self._found())
-
-    def __len__(self) -> int:
-        return len(self._found())
 
 
 class _Parser:

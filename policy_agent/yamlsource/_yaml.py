@@ -12,15 +12,24 @@ turned into JSON values by hand, so that:
 - only the standard tags are accepted, so nothing in a file can name a Python object;
 - a `###STOP###`-like marker that YAML took for a comment after unquoted text is reported,
   since the author meant it as part of the text.
+
+Recording a line for every key and item takes time and memory (some 2 million at 100,000
+records), and a file without problems never needs them. So the values are built first without
+lines, by the same code, stopping at the first problem; only then, or when a line is first asked
+for, is the file built again with its lines. The collector is paused while the graph is built:
+millions of new objects would otherwise have it traverse them again and again, three times the
+whole load.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -29,6 +38,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from policy_agent.errors import PolicyAgentError
+from policy_agent.yamlsource._cache import YamlCache
 
 Loc = tuple[str | int, ...]
 """A path into a document: mapping keys and sequence indexes, outermost first."""
@@ -96,6 +106,8 @@ class CoreSchemaLoader(_BaseLoader):  # type: ignore[valid-type, misc]
     yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
 
 
+# Reading any value differently? Raise the number in `_cache.LOADER_VERSION`, or cached values
+# of big files would still be read the old way.
 for _tag, _pattern, _first in (
     (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
@@ -110,13 +122,60 @@ for _tag, _pattern, _first in (
     CoreSchemaLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def load_yaml(file: Path) -> Document:
-    """Parse a YAML file safely; raises `SourceError` for a syntax error, with line and column."""
-    text = read_text(file)
+def load_yaml(file: Path, *, cache: YamlCache | None = None) -> Document:
+    """Parse a YAML file safely; raises `SourceError` for a syntax error, with line and column.
+
+    With a `cache`, a big file that loaded without problems before is read from its JSON copy;
+    the lines are then found in the YAML file when first asked for, as after any clean load.
+    """
+    raw = _read_bytes(file)
+    key = cache.key(raw) if cache is not None else None
+    if cache is not None and key is not None and (cached := cache.read(key)) is not None:
+        return Document(
+            file=file,
+            data=cached[0],
+            lines=LazyLines(lambda: _placed(file, _decode(file, raw)).lines),
+        )
+    text = _decode(file, raw)
+    document = _load(file, text)
+    if cache is not None and key is not None and not document.issues:
+        cache.write(key, document.data)
+    return document
+
+
+def _load(file: Path, text: str) -> Document:
+    """The document of `text`, its lines found when first asked for if it has no problems."""
+    with _collector_paused():
+        root = _compose(file, text)
+        if root is None:
+            # Problems with an empty file (it lacks everything) are reported at its first line.
+            return Document(file=file, data=None, lines={(): 1})
+        try:
+            data = _Builder(file, text, placing=False).value(root, (), frozenset())
+        except _ToPlace:
+            return _placed(file, text, root)
+    return Document(file=file, data=data, lines=LazyLines(lambda: _placed(file, text).lines))
+
+
+def _placed(file: Path, text: str, root: Node | None = None) -> Document:
+    """The document of `text` with the line of every key and item, and its issues."""
+    with _collector_paused():
+        root = root if root is not None else _compose(file, text)
+        if root is None:
+            return Document(file=file, data=None, lines={(): 1})
+        builder = _Builder(file, text, placing=True)
+        data = builder.value(root, (), frozenset())
+    builder.lines.setdefault((), root.start_mark.line + 1)
+    return Document(file=file, data=data, lines=builder.lines, issues=tuple(builder.issues))
+
+
+def _compose(file: Path, text: str) -> Node | None:
+    """The node graph of `text`, None for an empty document; `SourceError` if not YAML."""
     try:
         loader = CoreSchemaLoader(text)
         try:
-            root = loader.get_single_node()
+            node: Node | None = loader.get_single_node()
+            return node
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as error:
@@ -136,13 +195,40 @@ def load_yaml(file: Path) -> Document:
         raise _unacceptable_character(file, text, error) from None
     except yaml.YAMLError as error:
         raise SourceError(file, f"YAML syntax error: {error}") from None
-    if root is None:
-        # Problems with an empty file (it lacks everything) are reported at its first line.
-        return Document(file=file, data=None, lines={(): 1})
-    builder = _Builder(file, text.splitlines())
-    data = builder.value(root, (), frozenset())
-    builder.lines.setdefault((), root.start_mark.line + 1)
-    return Document(file=file, data=data, lines=builder.lines, issues=tuple(builder.issues))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection inside (the graph being built has no garbage to find)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class LazyLines(Mapping[Loc, int]):
+    """The lines of a document that loaded without problems, found when first asked for."""
+
+    def __init__(self, find: Callable[[], Mapping[Loc, int]]) -> None:
+        self._find: Callable[[], Mapping[Loc, int]] | None = find
+        self._lines: Mapping[Loc, int] = {}
+
+    def _found(self) -> Mapping[Loc, int]:
+        if self._find is not None:
+            self._lines, self._find = self._find(), None
+        return self._lines
+
+    def __getitem__(self, loc: Loc) -> int:
+        return self._found()[loc]
+
+    def __iter__(self) -> Iterator[Loc]:
+        return iter(self._found())
+
+    def __len__(self) -> int:
+        return len(self._found())
 
 
 def _unacceptable_character(file: Path, text: str, error: yaml.reader.ReaderError) -> SourceError:
@@ -181,14 +267,21 @@ def special_file_kind(path: Path) -> str | None:
 
 def read_text(file: Path) -> str:
     """A file's text as UTF-8 (a leading BOM is dropped); `SourceError` if unreadable."""
+    return _decode(file, _read_bytes(file))
+
+
+def _read_bytes(file: Path) -> bytes:
     try:
-        raw = file.read_bytes()
+        return file.read_bytes()
     except FileNotFoundError:
         raise SourceError(file, "file not found") from None
     except IsADirectoryError:
         raise SourceError(file, "is a folder, not a file") from None
     except OSError as error:
         raise SourceError(file, f"cannot be read: {error.strerror}") from None
+
+
+def _decode(file: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -196,12 +289,23 @@ def read_text(file: Path) -> str:
         raise SourceError(file, "is not UTF-8 text", line=line) from None
 
 
-class _Builder:
-    """Turns a composed node graph into JSON values, recording lines and duplicate keys."""
+class _ToPlace(Exception):
+    """A problem found while building without lines: build again, placing it."""
 
-    def __init__(self, file: Path, source: list[str]) -> None:
+
+class _Builder:
+    """Turns a composed node graph into JSON values, recording lines and duplicate keys.
+
+    Unless `placing`, no lines are recorded and the first problem raises `_ToPlace`.
+    """
+
+    def __init__(self, file: Path, text: str, *, placing: bool) -> None:
         self.file = file
-        self.source = source
+        self.text = text
+        self.source: list[str] | None = None
+        """The text's lines, split when first needed."""
+        self.markers_possible = "###" in text
+        self.placing = placing
         self.lines: dict[Loc, int] = {}
         self.issues: list[DocumentIssue] = []
         self.count = 0
@@ -226,7 +330,8 @@ class _Builder:
         if isinstance(node, SequenceNode) and node.tag == _SEQ:
             items: list[object] = []
             for index, item in enumerate(node.value):
-                self.lines[(*loc, index)] = _line(item)
+                if self.placing:
+                    self.lines[(*loc, index)] = _line(item)
                 items.append(self.value(item, (*loc, index), inner))
             return items
         if isinstance(node, MappingNode) and node.tag == _MAP:
@@ -236,29 +341,26 @@ class _Builder:
 
     def mapping(self, node: MappingNode, loc: Loc, active: frozenset[int]) -> dict[str, object]:
         result: dict[str, object] = {}
-        explicit: dict[str, int] = {}
+        explicit: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 for key, line, merged in self.merge_sources(value_node, loc):
                     if key not in result:
-                        self.lines[(*loc, key)] = line
+                        if self.placing:
+                            self.lines[(*loc, key)] = line
                         result[key] = self.value(merged, (*loc, key), active)
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.issue(loc, key_node, "a key must be plain text, not a list or a mapping")
                 continue
-            key, line = key_node.value, _line(key_node)
+            key = key_node.value
             if key in explicit:
-                self.issues.append(
-                    DocumentIssue(
-                        loc=(*loc, key),
-                        line=line,
-                        message=f"duplicate key {key!r} (first at line {explicit[key]})",
-                    )
-                )
+                message = f"duplicate key {key!r} (first at line {_line(explicit[key])})"
+                self.issue_at((*loc, key), _line(key_node), message)
                 continue
-            explicit[key] = line
-            self.lines[(*loc, key)] = line
+            explicit[key] = key_node  # its line is worked out only when it is needed
+            if self.placing:
+                self.lines[(*loc, key)] = _line(key_node)
             result[key] = self.value(value_node, (*loc, key), active)
         return result
 
@@ -300,8 +402,12 @@ class _Builder:
 
     def check_marker_comment(self, node: ScalarNode, loc: Loc) -> None:
         """`- Thanks. ###STOP###` unquoted: YAML reads ` ###STOP###` as a comment and drops it."""
+        if node.style not in (None, "") or not self.markers_possible:
+            return
+        if self.source is None:
+            self.source = self.text.splitlines()
         end = node.end_mark
-        if node.style not in (None, "") or end.line >= len(self.source):
+        if end.line >= len(self.source):
             return
         rest = self.source[end.line][end.column :]
         found = _MARKER_IN_COMMENT.match(rest)
@@ -319,7 +425,12 @@ class _Builder:
         self.issue(loc, node, f"the tag {tag} is not supported; write a plain YAML value")
 
     def issue(self, loc: Loc, node: Node, message: str) -> None:
-        self.issues.append(DocumentIssue(loc=loc, line=_line(node), message=message))
+        self.issue_at(loc, _line(node), message)
+
+    def issue_at(self, loc: Loc, line: int, message: str) -> None:
+        if not self.placing:
+            raise _ToPlace
+        self.issues.append(DocumentIssue(loc=loc, line=line, message=message))
 
 
 def _line(node: Node) -> int:

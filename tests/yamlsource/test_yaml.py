@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from policy_agent.yamlsource import SourceError, load_yaml
+from policy_agent.yamlsource import Document, SourceError, load_yaml
+from policy_agent.yamlsource._yaml import _placed
 from tests.yamlsource._support import JSON_VALUES
 
 
@@ -199,3 +202,71 @@ def test_a_marker_read_as_a_comment_after_unquoted_text_is_reported(tmp_path: Pa
             'text ends without it; put the text in quotes: "value ###TRANSFER###"',
         ),
     ]
+
+
+_TRICKY_SCALARS = [
+    "yes", "no", "on", "off", "y", "n", "true", "True", "FALSE", "tRue", "~", "null", "Null", "",
+    "2025-06-04", "2025-06-04T09:00:00", "12:30", "0x1F", "0X1F", "0o17", "017", "07", "0b101",
+    "1e5", "1E-3", "1.", ".5", "+1", "-0", "1_000", ".inf", "-.Inf", ".nan", ".NaN", "'1'",
+    '"a\\tb"', "!!int abc", "!!int 12", "!!str 12", "!!float 1", "!!bool yes", "!!null ''",
+    "!!binary aGk=", "!custom x", "Thanks. ###STOP###", "a # note", "*a", "*b", "[]", "{}",
+]  # fmt: skip
+_KEYS = st.sampled_from(["k", "k", "id", "1", "true", "~", "<<", "'<<'", "x y"])
+_ANCHORS = st.sampled_from(["", "", "&a ", "&b "])
+_FLOW = st.recursive(
+    st.sampled_from(_TRICKY_SCALARS),
+    lambda inner: (
+        st.builds(
+            lambda a, items: f"{a}[{', '.join(items)}]", _ANCHORS, st.lists(inner, max_size=3)
+        )
+        | st.builds(
+            lambda a, pairs: f"{a}{{{', '.join(f'{k}: {v}' for k, v in pairs)}}}",
+            _ANCHORS,
+            st.lists(st.tuples(_KEYS, inner), max_size=3),
+        )
+    ),
+    max_leaves=8,
+)
+_BLOCK = st.lists(
+    st.builds(
+        lambda key, value, comment: f"{key}: {value}{comment}",
+        _KEYS,
+        _FLOW,
+        st.sampled_from(["", " # a note", " ###STOP###", "  # ###TRANSFER###"]),
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda lines: "\n".join(lines) + "\n")
+
+
+def _both_ways(text: str) -> tuple[object, object]:
+    """`load_yaml`'s document of `text` (lines found when asked) and the one built with lines
+    from the start, each as (data, issues, lines), or the error raised."""
+
+    def seen(load: Callable[[Path], Document], file: Path) -> object:
+        try:
+            document = load(file)
+        except SourceError as error:
+            return str(error)
+        return document.data, document.issues, dict(document.lines)
+
+    with tempfile.TemporaryDirectory() as folder:
+        file = _write(Path(folder), "a.yaml", text)
+        return seen(load_yaml, file), seen(lambda f: _placed(f, text), file)
+
+
+@settings(max_examples=300)
+@given(_FLOW | _BLOCK)
+def test_loading_without_lines_reads_what_loading_with_them_reads(text: str) -> None:
+    """The fast path (values built without lines, lines found when asked for) is the slow one:
+    the same values, issues, lines and errors, on YAML full of scalars that YAML 1.1 and 1.2
+    read apart, tags, duplicate keys, anchors, aliases and merge keys."""
+    fast, placed = _both_ways(text)
+    assert fast == placed
+
+
+def test_a_problem_found_without_lines_is_placed(tmp_path: Path) -> None:
+    text = "rows:\n  - {id: 1}\n  - {id: 2, id: 3}\n"
+    document = load_yaml(_write(tmp_path, "a.yaml", text))
+    assert [(issue.loc, issue.line) for issue in document.issues] == [(("rows", 1, "id"), 3)]
+    assert document.lines[("rows", 1)] == 3
