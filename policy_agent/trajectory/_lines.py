@@ -206,6 +206,8 @@ def iter_records(
             if problem is not None:
                 raise CorruptLine(path, number, problem) from None
             detail = describe_validation_error(error)
-            raise RecordInvalid(path, number, model_type.__name__, detail) from None
+            # A reader's slim model of a record is titled as the record it reads.
+            name = model_type.model_config.get("title") or model_type.__name__
+            raise RecordInvalid(path, number, name, detail) from None
 
     return _parsed(path, parse)
