@@ -30,7 +30,15 @@ def render_report(report: RunReport) -> Group:
         _overall(report),
     ]
     if report.pass_hat_k:
-        parts += [_pass_table(report), pass_hat_chart(report.pass_hat_k)]
+        shown = shown_k(len(report.pass_hat_k))
+        parts.append(_pass_table(report, shown))
+        if len(shown) < len(report.pass_hat_k):
+            note = (
+                f"k = 1..{ALL_K_UP_TO}, then powers of two and the last; "
+                f"`report --json` has every k up to {len(report.pass_hat_k)}"
+            )
+            parts.append(Text(note, style="dim"))
+        parts.append(pass_hat_chart([report.pass_hat_k[k - 1] for k in shown]))
     parts += [
         _tasks(report.tasks),
         _endings(report),
@@ -128,12 +136,31 @@ def _overall(report: RunReport) -> Table:
     return table
 
 
-def _pass_table(report: RunReport) -> Table:
+ALL_K_UP_TO = 8
+"""With more than `MOST_K_SHOWN` k, the terminal shows k = 1..8, then powers of two..."""
+MOST_K_SHOWN = 12
+"""...and the last k; up to 12 k, every one (`report --json` always has every k)."""
+
+
+def shown_k(most: int) -> list[int]:
+    """The k of 1..`most` the terminal's pass^k table and chart show (see `MOST_K_SHOWN`)."""
+    if most <= MOST_K_SHOWN:
+        return list(range(1, most + 1))
+    shown = list(range(1, ALL_K_UP_TO + 1))
+    power = 2 * ALL_K_UP_TO
+    while power < most:
+        shown.append(power)
+        power *= 2
+    return [*shown, most]
+
+
+def _pass_table(report: RunReport, shown: list[int]) -> Table:
     level = f"{report.confidence:.0%}"
     table = _table("pass^k and pass@k (bootstrap over tasks)")
     for name in ("k", "pass^k", f"{level} interval", "pass@k", f"{level} interval", "tasks"):
         table.add_column(name, justify="right")
-    for hat, at in zip(report.pass_hat_k, report.pass_at_k, strict=True):
+    for k in shown:
+        hat, at = report.pass_hat_k[k - 1], report.pass_at_k[k - 1]
         table.add_row(
             str(hat.k),
             f"{hat.value:.3f}",

@@ -9,8 +9,10 @@ import random
 from fractions import Fraction
 from pathlib import Path
 
-from policy_agent.report import build_report, load_run
+from policy_agent.report import build_report, load_run, render_report
+from policy_agent.report._tables import shown_k
 from tests.report._support import episode, write_run
+from tests.report.test_report import text_of
 
 TRIALS = 30
 RESAMPLES = 300
@@ -56,3 +58,24 @@ def test_every_pass_k_of_a_long_run_is_the_textbook_value_and_interval(tmp_path:
             got = (estimate.low, estimate.value, estimate.high)
             assert got == reference_interval(terms, SEED), estimate.metric
             assert estimate.tasks == len(SUCCESSES)
+
+
+def test_the_terminal_shows_k_1_to_8_then_powers_of_two_and_the_last(tmp_path: Path) -> None:
+    episodes = [episode("a", trial, 1.0) for trial in range(TRIALS)]
+    report = build_report(load_run(write_run(tmp_path, episodes, trials=TRIALS)), resamples=10)
+    text = text_of(render_report(report))
+    table = text[text.index("pass^k and pass@k") : text.index("pass^k against k")]
+    shown = [int(line.split()[0]) for line in table.splitlines() if line.strip()[:1].isdigit()]
+    assert shown == [1, 2, 3, 4, 5, 6, 7, 8, 16, 30]
+    assert "k = 1..8, then powers of two and the last; `report --json` has every k up to 30" in text
+    chart = text[text.index("pass^k against k") : text.index("Results per task")]
+    assert [line.split()[0] for line in chart.splitlines()[1:] if line.strip()] == [
+        f"k={k}" for k in shown
+    ]
+    assert [e.k for e in report.pass_hat_k] == list(range(1, TRIALS + 1))
+
+
+def test_up_to_12_k_the_terminal_shows_every_k() -> None:
+    assert shown_k(12) == list(range(1, 13))
+    assert shown_k(13) == [1, 2, 3, 4, 5, 6, 7, 8, 13]
+    assert shown_k(417) == [1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 128, 256, 417]
