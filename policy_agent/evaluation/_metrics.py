@@ -10,6 +10,7 @@ between benchmarks, and recomputes that ratio.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import random
@@ -214,24 +215,51 @@ def paired_bootstrap(
 
 
 @functools.lru_cache(maxsize=4)
-def _draws(n: int, resamples: int, seed: int) -> tuple[Callable[[Sequence[float]], float], ...]:
-    """Each resample as a function summing the values of its tasks, in the order drawn: the same
-    for every metric of a summary (so they are drawn once), and the same for the same seed."""
+def _draws(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """Each resample's tasks, in the order drawn: the same for every metric of a summary (so
+    they are drawn once), and the same for the same seed."""
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1 (e.g. {RESAMPLES}); got {resamples}")
     rng = random.Random(seed)
     tasks = range(n)
-    return tuple(_summing(rng.choices(tasks, k=n)) for _ in range(resamples))
+    return tuple(tuple(rng.choices(tasks, k=n)) for _ in range(resamples))
 
 
-def _summing(indices: list[int]) -> Callable[[Sequence[float]], float]:
-    """`values` summed at `indices`, left to right (as `sum` over a generator adds them), with
-    one `itemgetter` call instead of a Python loop: the bootstrap's inner loop."""
-    if len(indices) == 1:
+@functools.lru_cache(maxsize=32)
+def _pickers(
+    n: int, resamples: int, seed: int, left_out: frozenset[int]
+) -> tuple[Callable[[Sequence[float]], tuple[float, ...]], ...]:
+    """Each resample (`_draws`) as one `itemgetter` of the values of its tasks, in the order
+    drawn, leaving out the tasks `left_out` (whose values are 0.0, see `_resampled_sums`)."""
+    pickers = []
+    for drawn in _draws(n, resamples, seed):
+        kept = [task for task in drawn if task not in left_out]
+        # itemgetter of one index gives the value itself, of none an error: both as tuples.
+        pickers.append(_getter(kept))
+    return tuple(pickers)
+
+
+def _getter(indices: list[int]) -> Callable[[Sequence[float]], tuple[float, ...]]:
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    if indices:
         only = indices[0]
-        return lambda values: values[only]
-    pick = operator.itemgetter(*indices)
-    return lambda values: sum(pick(values))
+        return lambda values: (values[only],)
+    return lambda values: ()
+
+
+def _resampled_sums(values: Sequence[float], n: int, resamples: int, seed: int) -> list[float]:
+    """Each resample's sum of `values`, added left to right in the order drawn (as `sum` over
+    a generator adds them), with one `itemgetter` and one `sum` per resample, both in C.
+
+    Tasks whose value is 0.0 are left out of the sums of a metric whose values are all at
+    least 0 (pass^k, pass@k): adding 0.0 changes no partial sum, so every sum is the same to the
+    last bit, and pass^k for large k adds up only the few tasks that still pass k trials."""
+    left_out = frozenset(i for i, value in enumerate(values) if value == 0.0)
+    if not left_out or min(values) < 0:
+        left_out = frozenset()
+    pickers = _pickers(n, resamples, seed, left_out)
+    return list(map(sum, map(operator.call, pickers, itertools.repeat(values))))
 
 
 def _resampled_ratios(
@@ -240,12 +268,11 @@ def _resampled_ratios(
     """`_ratio` of each resample of the `n` tasks."""
     numerators = [numerator for numerator, _ in terms]
     denominators = [denominator for _, denominator in terms]
-    draws = _draws(n, resamples, seed)
+    sums = _resampled_sums(numerators, n, resamples, seed)
     if all(denominator == 1.0 for denominator in denominators):
         # pass^k and pass@k: every resample's denominator is n 1.0s, whose sum is exactly n.
-        whole = float(n)
-        return [total(numerators) / whole for total in draws]
-    return [total(numerators) / total(denominators) for total in draws]
+        return list(map(operator.truediv, sums, itertools.repeat(float(n))))
+    return list(map(operator.truediv, sums, _resampled_sums(denominators, n, resamples, seed)))
 
 
 def _ratio(terms: Sequence[tuple[float, float]], indices: Sequence[int]) -> float:
