@@ -119,11 +119,14 @@ class _RuleCounts:
         self.sources: set[str] = set()
 
     def add(self, episode: ReadEpisode, result: RuleResult) -> None:
-        self.counts[result.status] += 1
+        status = result.status
+        self.counts[status] += 1
         self.sources.add(result.source)
-        if result.status in (RuleStatus.HELD, RuleStatus.BROKEN):
-            broke = result.status is RuleStatus.BROKEN
-            self.by_task.setdefault(episode.task_id, []).append(1.0 if broke else 0.0)
+        if status is RuleStatus.HELD or status is RuleStatus.BROKEN:
+            checked = self.by_task.get(episode.task_id)
+            if checked is None:
+                checked = self.by_task[episode.task_id] = []
+            checked.append(1.0 if status is RuleStatus.BROKEN else 0.0)
         if result.breaches:
             breach = result.breaches[0]
             self.breached.append(

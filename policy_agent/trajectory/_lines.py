@@ -28,6 +28,9 @@ from policy_agent.trajectory._errors import (
 EPISODES_NAME = "episodes.jsonl"
 """The episode log's file name inside a run directory."""
 
+_READ_BUFFER = 1 << 20
+"""Bytes read from `episodes.jsonl` at a time."""
+
 RecordT = TypeVar("RecordT", bound=BaseModel)
 _ParsedT = TypeVar("_ParsedT")
 
@@ -75,7 +78,9 @@ class _RawLine:
 
 def _raw_lines(path: Path) -> Iterator[_RawLine]:
     """Every line of `path` with its number and offset, flagging the last one (one lookahead)."""
-    with path.open("rb") as file:
+    # Episode lines are kilobytes long: with the default 8 kB buffer each one is pieced together
+    # from several reads, and reading a 133 MB log took 0.3 s instead of 0.07 s.
+    with path.open("rb", buffering=_READ_BUFFER) as file:
         previous: bytes | None = None
         number = 0
         offset = 0
