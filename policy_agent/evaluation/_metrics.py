@@ -199,6 +199,18 @@ def paired_bootstrap(
             f"a paired bootstrap needs the same tasks on both sides, and some: got "
             f"{len(terms_a)} and {len(terms_b)}"
         )
+    return _paired(tuple(terms_a), tuple(terms_b), resamples, confidence, seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _paired(
+    terms_a: tuple[tuple[float, float], ...],
+    terms_b: tuple[tuple[float, float], ...],
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Interval:
+    # Cached as `_interval` is: the large k of two long runs repeat the same 0/1 per task.
     n = len(terms_a)
     differences = sorted(
         b - a

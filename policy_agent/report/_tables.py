@@ -10,6 +10,7 @@ from rich.text import Text
 from policy_agent.evaluation import is_success
 from policy_agent.records import TerminationReason
 from policy_agent.report._model import (
+    MetricComparison,
     MetricEstimate,
     RunComparisonReport,
     RunReport,
@@ -63,7 +64,8 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
     table = _table(f"b − a over {comparison.shared_tasks} shared tasks (paired bootstrap)")
     for name in ("metric", "a", "b", "b − a", f"{level} interval", "verdict"):
         table.add_column(name, justify="left" if name in ("metric", "verdict") else "right")
-    for metric in comparison.metrics:
+    shown = _shown_metrics(comparison)
+    for metric in shown:
         verdict = (
             Text("beyond noise", style="bold green" if metric.difference > 0 else "bold red")
             if metric.beyond_noise
@@ -78,6 +80,13 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
             verdict,
         )
     parts.append(table if comparison.metrics else Text("No shared scored tasks to compare."))
+    if len(shown) < len(comparison.metrics):
+        most = (len(comparison.metrics) - 1) // 2
+        note = (
+            f"pass^k and pass@k for k = 1..{ALL_K_UP_TO}, then powers of two and the last; "
+            f"`compare --json` has every k up to {most}"
+        )
+        parts.append(Text(note, style="dim"))
     flips = _table(f"Tasks that flipped ({len(comparison.flipped)})")
     for name in ("task", "change", "a successes", "b successes"):
         # Task ids are what the reader acts on: fold long ones, never cut them.
@@ -96,6 +105,13 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
             parts.append(Text(f"Tasks {label} (not compared): {', '.join(tasks)}", style="yellow"))
     parts += [Text(f"Note: {note}", style="yellow") for note in comparison.notes]
     return Group(*parts)
+
+
+def _shown_metrics(comparison: RunComparisonReport) -> list[MetricComparison]:
+    """The average reward, and pass^k and pass@k for the k `shown_k` picks."""
+    most = (len(comparison.metrics) - 1) // 2
+    names = {"average_reward"} | {f"pass{kind}{k}" for kind in "^@" for k in shown_k(most)}
+    return [metric for metric in comparison.metrics if metric.metric in names]
 
 
 def _table(title: str) -> Table:
