@@ -237,21 +237,44 @@ def _draws(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(rng.choices(tasks, k=n)) for _ in range(resamples))
 
 
-@functools.lru_cache(maxsize=32)
-def _pickers(
+_Picker = Callable[[Sequence[float]], tuple[float, ...]]
+
+_PICKER_SETS = 8
+"""Sets of left-out tasks kept per draw (each is one itemgetter per resample)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _picker_sets(n: int, resamples: int, seed: int) -> dict[frozenset[int], tuple[_Picker, ...]]:
+    """The resamples' pickers made so far, by the tasks they leave out (see `_pickers`)."""
+    return {frozenset(): _make_pickers(n, resamples, seed, frozenset())}
+
+
+def _pickers(n: int, resamples: int, seed: int, zeros: frozenset[int]) -> tuple[_Picker, ...]:
+    """Each resample (`_draws`) as one `itemgetter` of the values of its tasks in the order
+    drawn, leaving out some of the tasks `zeros` (whose values are 0.0, see `_resampled_sums`).
+
+    Leaving out any of them gives the same sums, so pickers made for fewer zeros serve; new ones
+    (2000 itemgetters) are made only when they would leave out a quarter of the tasks more.
+    """
+    made = _picker_sets(n, resamples, seed)
+    best = max((left_out for left_out in made if left_out <= zeros), key=len)
+    if len(zeros) - len(best) >= max(1, n // 4) and len(made) < _PICKER_SETS:
+        made[zeros] = _make_pickers(n, resamples, seed, zeros)
+        best = zeros
+    return made[best]
+
+
+def _make_pickers(
     n: int, resamples: int, seed: int, left_out: frozenset[int]
-) -> tuple[Callable[[Sequence[float]], tuple[float, ...]], ...]:
-    """Each resample (`_draws`) as one `itemgetter` of the values of its tasks, in the order
-    drawn, leaving out the tasks `left_out` (whose values are 0.0, see `_resampled_sums`)."""
-    pickers = []
-    for drawn in _draws(n, resamples, seed):
-        kept = [task for task in drawn if task not in left_out]
-        # itemgetter of one index gives the value itself, of none an error: both as tuples.
-        pickers.append(_getter(kept))
-    return tuple(pickers)
+) -> tuple[_Picker, ...]:
+    return tuple(
+        _getter([task for task in drawn if task not in left_out])
+        for drawn in _draws(n, resamples, seed)
+    )
 
 
-def _getter(indices: list[int]) -> Callable[[Sequence[float]], tuple[float, ...]]:
+def _getter(indices: list[int]) -> _Picker:
+    # itemgetter of one index gives the value itself, of none an error: both as tuples here.
     if len(indices) > 1:
         return operator.itemgetter(*indices)
     if indices:
@@ -265,12 +288,12 @@ def _resampled_sums(values: Sequence[float], n: int, resamples: int, seed: int) 
     a generator adds them), with one `itemgetter` and one `sum` per resample, both in C.
 
     Tasks whose value is 0.0 are left out of the sums of a metric whose values are all at
-    least 0 (pass^k, pass@k): adding 0.0 changes no partial sum, so every sum is the same to the
-    last bit, and pass^k for large k adds up only the few tasks that still pass k trials."""
-    left_out = frozenset(i for i, value in enumerate(values) if value == 0.0)
-    if not left_out or min(values) < 0:
-        left_out = frozenset()
-    pickers = _pickers(n, resamples, seed, left_out)
+    least 0 (pass^k, pass@k, breach rates): adding 0.0 changes no partial sum, so every sum is
+    the same to the last bit, and pass^k for large k adds up only the tasks that still pass."""
+    zeros = frozenset(i for i, value in enumerate(values) if value == 0.0)
+    if min(values, default=0.0) < 0:
+        zeros = frozenset()
+    pickers = _pickers(n, resamples, seed, zeros)
     return list(map(sum, map(operator.call, pickers, itertools.repeat(values))))
 
 
