@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from policy_agent.domain import load_pack
@@ -19,17 +18,23 @@ from policy_agent.records import (
     TokenUsage,
 )
 from policy_agent.report import (
-    EvaluationManifest,
     RescoredEpisode,
     build_comparison,
     build_coverage,
     build_report,
     load_run,
-    new_evaluation_name,
     write_evaluation,
 )
 from policy_agent.trajectory import RunStore, plan_resumption
-from tests.report._support import HOTEL, Reason, episode, mixed_episodes, reward, write_run
+from tests.report._support import (
+    HOTEL,
+    Reason,
+    episode,
+    evaluation_manifest,
+    mixed_episodes,
+    reward,
+    write_run,
+)
 
 
 def _rule(name: str, status: RuleStatus, *, at: int | None = None) -> RuleResult:
@@ -76,21 +81,9 @@ def _everything_run(tmp_path: Path) -> Path:
         run, config_hash=manifest.config_hash, domain_hash=manifest.domain_hash
     ) as store:
         store.append(plan_resumption(store.episodes_path).next_attempt(episode("f", 0, 1.0)))
-    moment = datetime(2025, 1, 1, tzinfo=UTC)
     rescored = reward(0.0).model_copy(update={"rules": [_rule("confirm", RuleStatus.BROKEN, at=0)]})
     write_evaluation(
-        run,
-        EvaluationManifest(
-            name=new_evaluation_name(moment),
-            created_at=moment,
-            domain=str(HOTEL),
-            domain_hash="1" * 64,
-            run_domain_hash="1" * 64,
-            judge_model=None,
-            episodes=1,
-            failed=0,
-        ),
-        [RescoredEpisode(task_id="b", trial=0, reward=rescored)],
+        run, evaluation_manifest(1), [RescoredEpisode(task_id="b", trial=0, reward=rescored)]
     )
     return run
 
