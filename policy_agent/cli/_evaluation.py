@@ -153,7 +153,8 @@ def report(
         _report_runs(run_dirs, as_json=as_json, plot=plot, evaluation=evaluation)
         return
     run = _open(run_dirs[0], evaluation)
-    with _run_problems():
+    said: set[str] = set()
+    with _run_problems(said):
         built = build_report(run)
     try:
         failures = report_gate_failures(built, thresholds, rule_gates)
@@ -170,7 +171,7 @@ def report(
             raise click.ClickException(str(error)) from None
         click.echo(f"Wrote {plot}", err=True)
     if html_file is not None:
-        with _run_problems():
+        with _run_problems(said):
             _write_html(run, built, html_file)
     _fail_gates(failures)
 
@@ -460,9 +461,10 @@ def _open(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
 
 
 @contextlib.contextmanager
-def _run_problems() -> Iterator[None]:
+def _run_problems(said: set[str] | None = None) -> Iterator[None]:
     """Reading a run inside: a run that cannot be read exits 2 with what is wrong; what reading
-    it found (a torn last line) is said once as `warning: ...`, as `show` says it."""
+    it found (a torn last line) is said once as `warning: ...`, as `show` says it; `said`
+    carries what was said from one reading of the run to the next."""
     import warnings
 
     from policy_agent.report import EvaluationFileError
@@ -475,7 +477,7 @@ def _run_problems() -> Iterator[None]:
         except (RunStoreError, EvaluationFileError) as error:
             raise _ConfigProblem(str(error)) from None
         finally:
-            said: set[str] = set()
+            said = set() if said is None else said
             for warning in caught:
                 if not issubclass(warning.category, RunStoreWarning):
                     warnings.warn_explicit(
