@@ -39,8 +39,9 @@ class LoadedRun:
 
     The episodes are each (task, trial)'s latest attempt: an attempt a resume ran again (after
     an infrastructure failure) is superseded and counts nowhere. `iter_episodes` streams them
-    from `episodes.jsonl` (memory does not grow with the run); `episodes` reads them all into a
-    list once, for callers that need them together.
+    from `episodes.jsonl` (memory does not grow with the run), `iter_read_episodes` streams only
+    what the report reads of each (`ReadEpisode`, several times faster); `episodes` reads them
+    all into a list once, for callers that need them together.
     """
 
     directory: Path
