@@ -24,7 +24,7 @@ from policy_agent.evaluation import (
     bootstrap_interval,
     is_infrastructure_failure,
 )
-from policy_agent.records import RuleResult, RuleSeverity, RuleStatus
+from policy_agent.records import Episode, RuleResult, RuleSeverity, RuleStatus
 from policy_agent.report._reading import ReadEpisode
 from policy_agent.trajectory import episode_id
 
@@ -66,7 +66,7 @@ class RuleSummary(_Model):
 
 
 def rule_summaries(
-    episodes: Iterable[ReadEpisode],
+    episodes: Iterable[Episode | ReadEpisode],
     *,
     resamples: int = RESAMPLES,
     confidence: float = CONFIDENCE,
@@ -75,7 +75,7 @@ def rule_summaries(
     """Every rule met in the episodes' rewards, worst severity first, then by name."""
     tally = RuleTally()
     for episode in episodes:
-        tally.add(episode)
+        tally.add(ReadEpisode.of(episode) if isinstance(episode, Episode) else episode)
     return tally.summaries(resamples=resamples, confidence=confidence, seed=seed)
 
 
