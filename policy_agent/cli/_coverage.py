@@ -32,18 +32,19 @@ def coverage(pack_dir: Path, run_dirs: tuple[Path, ...], as_json: bool) -> None:
     and, given runs of PACK, which of them the runs hit; then the untested ones, one a line.
     """
     from policy_agent.cli._domain import load_pack_or_exit
-    from policy_agent.cli._evaluation import _console, _load
+    from policy_agent.cli._evaluation import _console, _open, _run_problems
     from policy_agent.report import build_coverage, render_coverage
 
     pack = load_pack_or_exit(pack_dir)
-    runs = [_load(run_dir, "latest") for run_dir in run_dirs]
+    runs = [_open(run_dir, "latest") for run_dir in run_dirs]
     for run, run_dir in zip(runs, run_dirs, strict=True):
         if run.manifest.domain_name != pack.name:
             raise _ConfigProblem(
                 f"{run_dir} is a run of domain {run.manifest.domain_name!r}, not of {pack.name!r}; "
                 "give runs of PACK"
             )
-    built = build_coverage(pack, runs)
+    with _run_problems():
+        built = build_coverage(pack, runs)
     if as_json:
         click.echo(built.model_dump_json(indent=2))
     else:

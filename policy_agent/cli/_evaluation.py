@@ -152,8 +152,10 @@ def report(
             )
         _report_runs(run_dirs, as_json=as_json, plot=plot, evaluation=evaluation)
         return
-    run = _load(run_dirs[0], evaluation)
-    built = build_report(run)
+    run = _open(run_dirs[0], evaluation)
+    said: set[str] = set()
+    with _run_problems(said):
+        built = build_report(run)
     try:
         failures = report_gate_failures(built, thresholds, rule_gates)
     except GateError as error:
@@ -169,7 +171,8 @@ def report(
             raise click.ClickException(str(error)) from None
         click.echo(f"Wrote {plot}", err=True)
     if html_file is not None:
-        _write_html(run, built, html_file)
+        with _run_problems(said):
+            _write_html(run, built, html_file)
     _fail_gates(failures)
 
 
@@ -180,7 +183,9 @@ def _report_runs(
 
     if plot is not None:
         raise click.UsageError("--plot draws one run; give it a single RUN")
-    summary = combine_reports([build_report(_load(run, evaluation)) for run in run_dirs])
+    runs = [_open(run, evaluation) for run in run_dirs]
+    with _run_problems():
+        summary = combine_reports([build_report(run) for run in runs])
     if as_json:
         click.echo(summary.model_dump_json(indent=2))
     else:
@@ -227,7 +232,9 @@ def compare(
         render_comparison,
     )
 
-    built = build_comparison(_load(run_a, evaluation), _load(run_b, evaluation))
+    a, b = _open(run_a, evaluation), _open(run_b, evaluation)
+    with _run_problems():
+        built = build_comparison(a, b)
     try:
         failures = comparison_gate_failures(built, worse_metrics, tolerance)
     except GateError as error:
@@ -436,29 +443,49 @@ def _write_html(run: LoadedRun, built: RunReport, path: Path) -> None:
 
 
 def _load(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
-    """The run, each (task, trial)'s latest attempt (token traces only if `tokens`); what
-    reading it found (a torn last line) is said as `warning: ...`, as `show` says it."""
+    """The run, each (task, trial)'s latest attempt (token traces only if `tokens`), read
+    whole here, so that a problem is said as the run's (see `_run_problems`)."""
+    with _run_problems():
+        loaded = _open(run_dir, evaluation, tokens=tokens)
+        loaded.episodes  # noqa: B018 - read here, so a problem is said as the run's
+    return loaded
+
+
+def _open(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
+    """The run opened for reading as it streams: its episodes are read as they are iterated,
+    which a caller does inside `_run_problems`."""
+    from policy_agent.report import load_run
+
+    with _run_problems():
+        return load_run(run_dir, evaluation=evaluation, tokens=tokens)
+
+
+@contextlib.contextmanager
+def _run_problems(said: set[str] | None = None) -> Iterator[None]:
+    """Reading a run inside: a run that cannot be read exits 2 with what is wrong; what reading
+    it found (a torn last line) is said once as `warning: ...`, as `show` says it; `said`
+    carries what was said from one reading of the run to the next."""
     import warnings
 
-    from policy_agent.report import EvaluationFileError, load_run
+    from policy_agent.report import EvaluationFileError
     from policy_agent.trajectory import RunStoreError, RunStoreWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunStoreWarning)
         try:
-            loaded = load_run(run_dir, evaluation=evaluation, tokens=tokens)
-            loaded.episodes  # noqa: B018 - read here, so a problem is said as the run's
+            yield
         except (RunStoreError, EvaluationFileError) as error:
             raise _ConfigProblem(str(error)) from None
         finally:
+            said = set() if said is None else said
             for warning in caught:
-                if issubclass(warning.category, RunStoreWarning):
-                    click.echo(f"warning: {warning.message}", err=True)
-                else:
+                if not issubclass(warning.category, RunStoreWarning):
                     warnings.warn_explicit(
                         warning.message, warning.category, warning.filename, warning.lineno
                     )
-    return loaded
+                elif str(warning.message) not in said:
+                    said.add(str(warning.message))
+                    click.echo(f"warning: {warning.message}", err=True)
 
 
 def _pack(run: LoadedRun, given: Path | None) -> DomainPack:

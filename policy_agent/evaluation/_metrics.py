@@ -10,6 +10,7 @@ between benchmarks, and recomputes that ratio.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import random
@@ -72,8 +73,8 @@ class Metric:
             raise ValueError(f"{self.name} needs at least {self.k} trials per task; one has {n}")
         c = trials.successes
         if self.kind == "pass^":
-            return math.comb(c, self.k) / math.comb(n, self.k), 1.0
-        return 1.0 - math.comb(n - c, self.k) / math.comb(n, self.k), 1.0
+            return _comb(c, self.k) / _comb(n, self.k), 1.0
+        return 1.0 - _comb(n - c, self.k) / _comb(n, self.k), 1.0
 
     def value(self, results_by_task: RewardsByTask) -> float:
         """The metric over the tasks; ValueError when there are none, or a task lacks trials."""
@@ -198,6 +199,18 @@ def paired_bootstrap(
             f"a paired bootstrap needs the same tasks on both sides, and some: got "
             f"{len(terms_a)} and {len(terms_b)}"
         )
+    return _paired(tuple(terms_a), tuple(terms_b), resamples, confidence, seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _paired(
+    terms_a: tuple[tuple[float, float], ...],
+    terms_b: tuple[tuple[float, float], ...],
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Interval:
+    # Cached as `_interval` is: the large k of two long runs repeat the same 0/1 per task.
     n = len(terms_a)
     differences = sorted(
         b - a
@@ -214,24 +227,74 @@ def paired_bootstrap(
 
 
 @functools.lru_cache(maxsize=4)
-def _draws(n: int, resamples: int, seed: int) -> tuple[Callable[[Sequence[float]], float], ...]:
-    """Each resample as a function summing the values of its tasks, in the order drawn: the same
-    for every metric of a summary (so they are drawn once), and the same for the same seed."""
+def _draws(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """Each resample's tasks, in the order drawn: the same for every metric of a summary (so
+    they are drawn once), and the same for the same seed."""
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1 (e.g. {RESAMPLES}); got {resamples}")
     rng = random.Random(seed)
     tasks = range(n)
-    return tuple(_summing(rng.choices(tasks, k=n)) for _ in range(resamples))
+    return tuple(tuple(rng.choices(tasks, k=n)) for _ in range(resamples))
 
 
-def _summing(indices: list[int]) -> Callable[[Sequence[float]], float]:
-    """`values` summed at `indices`, left to right (as `sum` over a generator adds them), with
-    one `itemgetter` call instead of a Python loop: the bootstrap's inner loop."""
-    if len(indices) == 1:
+_Picker = Callable[[Sequence[float]], tuple[float, ...]]
+
+_PICKER_SETS = 8
+"""Sets of left-out tasks kept per draw (each is one itemgetter per resample)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _picker_sets(n: int, resamples: int, seed: int) -> dict[frozenset[int], tuple[_Picker, ...]]:
+    """The resamples' pickers made so far, by the tasks they leave out (see `_pickers`)."""
+    return {frozenset(): _make_pickers(n, resamples, seed, frozenset())}
+
+
+def _pickers(n: int, resamples: int, seed: int, zeros: frozenset[int]) -> tuple[_Picker, ...]:
+    """Each resample (`_draws`) as one `itemgetter` of the values of its tasks in the order
+    drawn, leaving out some of the tasks `zeros` (whose values are 0.0, see `_resampled_sums`).
+
+    Leaving out any of them gives the same sums, so pickers made for fewer zeros serve; new ones
+    (2000 itemgetters) are made only when they would leave out a quarter of the tasks more.
+    """
+    made = _picker_sets(n, resamples, seed)
+    best = max((left_out for left_out in made if left_out <= zeros), key=len)
+    if len(zeros) - len(best) >= max(1, n // 4) and len(made) < _PICKER_SETS:
+        made[zeros] = _make_pickers(n, resamples, seed, zeros)
+        best = zeros
+    return made[best]
+
+
+def _make_pickers(
+    n: int, resamples: int, seed: int, left_out: frozenset[int]
+) -> tuple[_Picker, ...]:
+    return tuple(
+        _getter([task for task in drawn if task not in left_out])
+        for drawn in _draws(n, resamples, seed)
+    )
+
+
+def _getter(indices: list[int]) -> _Picker:
+    # itemgetter of one index gives the value itself, of none an error: both as tuples here.
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    if indices:
         only = indices[0]
-        return lambda values: values[only]
-    pick = operator.itemgetter(*indices)
-    return lambda values: sum(pick(values))
+        return lambda values: (values[only],)
+    return lambda values: ()
+
+
+def _resampled_sums(values: Sequence[float], n: int, resamples: int, seed: int) -> list[float]:
+    """Each resample's sum of `values`, added left to right in the order drawn (as `sum` over
+    a generator adds them), with one `itemgetter` and one `sum` per resample, both in C.
+
+    Tasks whose value is 0.0 are left out of the sums of a metric whose values are all at
+    least 0 (pass^k, pass@k, breach rates): adding 0.0 changes no partial sum, so every sum is
+    the same to the last bit, and pass^k for large k adds up only the tasks that still pass."""
+    zeros = frozenset(i for i, value in enumerate(values) if value == 0.0)
+    if min(values, default=0.0) < 0:
+        zeros = frozenset()
+    pickers = _pickers(n, resamples, seed, zeros)
+    return list(map(sum, map(operator.call, pickers, itertools.repeat(values))))
 
 
 def _resampled_ratios(
@@ -240,12 +303,11 @@ def _resampled_ratios(
     """`_ratio` of each resample of the `n` tasks."""
     numerators = [numerator for numerator, _ in terms]
     denominators = [denominator for _, denominator in terms]
-    draws = _draws(n, resamples, seed)
+    sums = _resampled_sums(numerators, n, resamples, seed)
     if all(denominator == 1.0 for denominator in denominators):
         # pass^k and pass@k: every resample's denominator is n 1.0s, whose sum is exactly n.
-        whole = float(n)
-        return [total(numerators) / whole for total in draws]
-    return [total(numerators) / total(denominators) for total in draws]
+        return list(map(operator.truediv, sums, itertools.repeat(float(n))))
+    return list(map(operator.truediv, sums, _resampled_sums(denominators, n, resamples, seed)))
 
 
 def _ratio(terms: Sequence[tuple[float, float]], indices: Sequence[int]) -> float:
@@ -266,6 +328,13 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
     below = math.floor(position)
     above = min(below + 1, len(ordered) - 1)
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+@functools.lru_cache(maxsize=4096)
+def _comb(n: int, k: int) -> int:
+    """`math.comb`, kept: every task with n trials divides by C(n, k), for every k up to n (a
+    10,000-episode run of 24 tasks asks for 40,000 binomials of numbers of 120 digits)."""
+    return math.comb(n, k)
 
 
 def _positive(k: int) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from policy_agent.evaluation._metrics import (
     CONFIDENCE,
@@ -31,7 +32,7 @@ from policy_agent.evaluation._metrics import (
     paired_bootstrap,
     terms_value,
 )
-from policy_agent.records import Episode
+from policy_agent.records import TerminationReason
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +76,33 @@ class RunSummary:
         return len(self.rewards_by_task)
 
 
-def is_infrastructure_failure(episode: Episode) -> bool:
+class ScoredReward(Protocol):
+    """What scoring reads of an episode's reward (a `RewardInfo`, or a reader's slim copy)."""
+
+    @property
+    def reward(self) -> float: ...
+
+    @property
+    def infrastructure_error(self) -> str | None: ...
+
+
+class ScoredEpisode(Protocol):
+    """What scoring reads of an episode (an `Episode`, or a reader's slim copy of its line)."""
+
+    @property
+    def task_id(self) -> str: ...
+
+    @property
+    def trial(self) -> int: ...
+
+    @property
+    def termination_reason(self) -> TerminationReason: ...
+
+    @property
+    def reward(self) -> ScoredReward | None: ...
+
+
+def is_infrastructure_failure(episode: ScoredEpisode) -> bool:
     """Whether the episode's outcome was decided by a failure outside the agent."""
     reward = episode.reward
     return episode.termination_reason.is_infrastructure or (
@@ -83,8 +110,64 @@ def is_infrastructure_failure(episode: Episode) -> bool:
     )
 
 
+class RunTally:
+    """A run's scores counted episode by episode (`add`), so that no reader holds them all:
+    what it keeps per episode is its key and, when scored, its reward."""
+
+    def __init__(self) -> None:
+        """Nothing counted yet."""
+        self._seen: set[tuple[str, int]] = set()
+        self._rewards: dict[str, list[tuple[int, float]]] = {}
+        self._lost: Counter[str] = Counter()
+        self._early: Counter[str] = Counter()
+        self._total = self._infrastructure = self._judge = self._unevaluated = 0
+
+    def add(self, episode: ScoredEpisode) -> None:
+        """Count `episode`; ValueError when its task and trial were counted already."""
+        key = (episode.task_id, episode.trial)
+        self._total += 1
+        if key in self._seen:
+            raise ValueError(
+                f"task {episode.task_id!r} trial {episode.trial} appears twice; a run holds "
+                "each trial once"
+            )
+        self._seen.add(key)
+        reward = episode.reward
+        if is_infrastructure_failure(episode):
+            self._lost[episode.task_id] += 1
+            if episode.termination_reason.is_infrastructure:
+                self._infrastructure += 1
+            else:
+                self._judge += 1
+        elif reward is None:
+            self._unevaluated += 1
+        else:
+            self._rewards.setdefault(episode.task_id, []).append((episode.trial, reward.reward))
+            if not episode.termination_reason.is_normal_end:
+                self._early[episode.termination_reason.value] += 1
+
+    def summary(
+        self, *, resamples: int = RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0
+    ) -> RunSummary:
+        """The metrics over the episodes counted so far (see `summarize`)."""
+        by_task = {
+            task: [r for _, r in sorted(trials)] for task, trials in sorted(self._rewards.items())
+        }
+        return RunSummary(
+            episodes=self._total,
+            scored=sum(len(r) for r in by_task.values()),
+            infrastructure_failures=self._infrastructure,
+            judge_failures=self._judge,
+            unevaluated=self._unevaluated,
+            early_ends=dict(sorted(self._early.items())),
+            rewards_by_task=by_task,
+            trials_lost=dict(sorted(self._lost.items())),
+            metrics=_estimates(by_task, resamples=resamples, confidence=confidence, seed=seed),
+        )
+
+
 def summarize(
-    episodes: Iterable[Episode],
+    episodes: Iterable[ScoredEpisode],
     *,
     resamples: int = RESAMPLES,
     confidence: float = CONFIDENCE,
@@ -94,43 +177,10 @@ def summarize(
 
     ValueError when two episodes have the same task and trial (a run holds each once).
     """
-    seen: set[tuple[str, int]] = set()
-    rewards: dict[str, list[tuple[int, float]]] = {}
-    lost: Counter[str] = Counter()
-    early: Counter[str] = Counter()
-    total = infrastructure = judge = unevaluated = 0
+    tally = RunTally()
     for episode in episodes:
-        total += 1
-        if episode.key in seen:
-            raise ValueError(
-                f"task {episode.task_id!r} trial {episode.trial} appears twice; a run holds "
-                "each trial once"
-            )
-        seen.add(episode.key)
-        if is_infrastructure_failure(episode):
-            lost[episode.task_id] += 1
-            if episode.termination_reason.is_infrastructure:
-                infrastructure += 1
-            else:
-                judge += 1
-        elif episode.reward is None:
-            unevaluated += 1
-        else:
-            rewards.setdefault(episode.task_id, []).append((episode.trial, episode.reward.reward))
-            if not episode.termination_reason.is_normal_end:
-                early[episode.termination_reason.value] += 1
-    by_task = {task: [r for _, r in sorted(trials)] for task, trials in sorted(rewards.items())}
-    return RunSummary(
-        episodes=total,
-        scored=sum(len(r) for r in by_task.values()),
-        infrastructure_failures=infrastructure,
-        judge_failures=judge,
-        unevaluated=unevaluated,
-        early_ends=dict(sorted(early.items())),
-        rewards_by_task=by_task,
-        trials_lost=dict(sorted(lost.items())),
-        metrics=_estimates(by_task, resamples=resamples, confidence=confidence, seed=seed),
-    )
+        tally.add(episode)
+    return tally.summary(resamples=resamples, confidence=confidence, seed=seed)
 
 
 def run_metrics(most_trials: int) -> list[Metric]:

@@ -63,6 +63,7 @@ from policy_agent.report._model import (
     ToolUsage,
 )
 from policy_agent.report._plot import PlotUnavailable, pass_hat_chart, write_png
+from policy_agent.report._reading import ReadEpisode
 from policy_agent.report._rescore import (
     Rescoring,
     RewardChange,
@@ -96,6 +97,7 @@ __all__ = [
     "PackCoverage",
     "PlotUnavailable",
     "PreconditionCoverage",
+    "ReadEpisode",
     "RescoredEpisode",
     "Rescoring",
     "RewardChange",

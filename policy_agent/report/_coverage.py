@@ -36,11 +36,12 @@ from policy_agent.domain import (
     ForbiddenCallRule,
     ForbiddenTextRule,
     LimitRule,
+    Precondition,
     PythonImplementation,
     StepsImplementation,
 )
 from policy_agent.environment import TOOL_ERROR_PREFIX
-from policy_agent.records import RuleStatus, ToolResult
+from policy_agent.records import RuleStatus
 from policy_agent.report._runs import LoadedRun
 
 __all__ = [
@@ -134,26 +135,34 @@ def _rule_tools(rule: AnyRule, pack: DomainPack) -> frozenset[str] | None:
 
 
 def build_coverage(pack: DomainPack, runs: Sequence[LoadedRun] = ()) -> PackCoverage:
-    """What `pack`'s tasks exercise and what `runs` (of this pack) hit, item by item."""
+    """What `pack`'s tasks exercise and what `runs` (of this pack) hit, item by item.
+
+    The runs' episodes are read one at a time: what is kept is counts.
+    """
     expected: dict[str, list[str]] = {tool.name: [] for tool in pack.tools}
     for task in pack.tasks:
         for action in task.evaluation_criteria.actions:
             if action.requestor == "assistant" and action.name in expected:
                 names = expected[action.name]
                 names.extend([] if task.id in names else [task.id])
-    results: list[ToolResult] = []
+    preconditions = _Preconditions(pack)
+    calls: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
     rule_statuses: dict[str, Counter[RuleStatus]] = {}
-    episodes = [episode for run in runs for episode in run.episodes]
-    for episode in episodes:
-        results.extend(
-            record
-            for record in episode.messages
-            if isinstance(record, ToolResult) and record.requestor == "assistant"
-        )
+    episodes = 0
+    for episode in (episode for run in runs for episode in run.iter_read_episodes()):
+        episodes += 1
+        for record in episode.messages:
+            if not record.is_tool_result or record.requestor != "assistant":
+                continue
+            name = record.name or ""
+            calls[name] += 1
+            if record.error:
+                errors[name] += 1
+                if not record.crashed:
+                    preconditions.refused(name, record.content or "")
         for result in episode.reward.rules if episode.reward is not None else ():
             rule_statuses.setdefault(result.rule, Counter())[result.status] += 1
-    calls = Counter(result.name for result in results)
-    errors = Counter(result.name for result in results if result.error)
     tools = [
         ToolCoverage(
             tool=tool.name,
@@ -169,50 +178,54 @@ def build_coverage(pack: DomainPack, runs: Sequence[LoadedRun] = ()) -> PackCove
         domain=pack.name,
         tasks=len(pack.tasks),
         runs=[str(run.directory) for run in runs],
-        episodes=len(episodes),
+        episodes=episodes,
         tools=tools,
-        preconditions=_preconditions(pack, results),
+        preconditions=preconditions.coverage(),
         rules=_rules(pack, expected, rule_statuses),
     )
 
 
-def _preconditions(pack: DomainPack, results: list[ToolResult]) -> list[PreconditionCoverage]:
-    found: list[PreconditionCoverage] = []
-    for tool in pack.tools:
-        if isinstance(tool.implementation, PythonImplementation):
-            continue
-        refusals = [
-            r.content.removeprefix(TOOL_ERROR_PREFIX)
-            for r in results
-            if r.name == tool.name and r.error and not r.crashed
-        ]
-        implementation = tool.implementation
-        # A tool of several steps checks each step's preconditions as that step runs.
-        preconditions = (
-            [p for step in implementation.steps for p in step.preconditions]
-            if isinstance(implementation, StepsImplementation)
-            else implementation.preconditions
-        )
-        claimed: set[int] = set()
-        for index, precondition in enumerate(preconditions):
-            pattern = _refusal_pattern(precondition.error)
-            # The first precondition whose message fits takes the refusal, as the op checks
-            # them in order.
-            hits = {
-                i for i, text in enumerate(refusals) if i not in claimed and pattern.fullmatch(text)
-            }
-            claimed |= hits
-            found.append(
-                PreconditionCoverage(
-                    tool=tool.name,
-                    index=index,
-                    check=precondition.check,
-                    error=precondition.error,
-                    refused=len(hits),
-                    untested=not hits,
-                )
+class _Preconditions:
+    """The declarative tools' preconditions, and the refusals each took so far."""
+
+    def __init__(self, pack: DomainPack) -> None:
+        self._found: dict[str, list[tuple[Precondition, re.Pattern[str]]]] = {}
+        for tool in pack.tools:
+            implementation = tool.implementation
+            if isinstance(implementation, PythonImplementation):
+                continue
+            # A tool of several steps checks each step's preconditions as that step runs.
+            preconditions = (
+                [p for step in implementation.steps for p in step.preconditions]
+                if isinstance(implementation, StepsImplementation)
+                else implementation.preconditions
             )
-    return found
+            self._found[tool.name] = [(p, _refusal_pattern(p.error)) for p in preconditions]
+        self._refused: Counter[tuple[str, int]] = Counter()
+
+    def refused(self, tool: str, content: str) -> None:
+        """Count a refusal of `tool`: the first precondition whose message fits takes it, as
+        the op checks them in order."""
+        text = content.removeprefix(TOOL_ERROR_PREFIX)
+        for index, (_, pattern) in enumerate(self._found.get(tool, ())):
+            if pattern.fullmatch(text):
+                self._refused[tool, index] += 1
+                return
+
+    def coverage(self) -> list[PreconditionCoverage]:
+        """Each precondition, tool by tool in the pack's order, with its refusals."""
+        return [
+            PreconditionCoverage(
+                tool=tool,
+                index=index,
+                check=precondition.check,
+                error=precondition.error,
+                refused=self._refused[tool, index],
+                untested=not self._refused[tool, index],
+            )
+            for tool, found in self._found.items()
+            for index, (precondition, _) in enumerate(found)
+        ]
 
 
 def _rules(

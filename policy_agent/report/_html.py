@@ -11,7 +11,7 @@ each step that broke a rule is marked with the rule's name and message.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import assert_never
@@ -52,14 +52,21 @@ ol.steps{padding-left:2.5rem}ol.steps li{margin:.3rem 0}
 
 
 def write_html(run: LoadedRun, report: RunReport, path: Path) -> None:
-    """Write the report and every episode of `run` to `path` (OSError if it cannot)."""
-    path.write_text(render_html(report, run.episodes), encoding="utf-8")
+    """Write the report and every episode of `run` to `path` (OSError if it cannot), reading
+    and writing one episode at a time."""
+    with path.open("w", encoding="utf-8") as file:
+        file.writelines(_document(report, run.iter_episodes()))
 
 
-def render_html(report: RunReport, episodes: Sequence[Episode]) -> str:
+def render_html(report: RunReport, episodes: Iterable[Episode]) -> str:
     """The whole document: scores, pass^k chart, tasks, rules, then every conversation."""
+    return "".join(_document(report, episodes))
+
+
+def _document(report: RunReport, episodes: Iterable[Episode]) -> Iterator[str]:
+    """`render_html`'s text in pieces, one per conversation after the report's part."""
     title = f"policy-agent report: {report.run_id}"
-    body = [
+    head = [
         f"<h1>{escape(title)}</h1>",
         _facts(report),
         "<h2>Scores</h2>",
@@ -71,16 +78,17 @@ def render_html(report: RunReport, episodes: Sequence[Episode]) -> str:
         "<h2>Policy rules</h2>",
         _rules(report),
         "<h2>Conversations</h2>",
-        *(_episode(episode) for episode in episodes),
     ]
-    return (
+    yield (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
+        + "\n".join(head)
     )
+    for episode in episodes:
+        yield "\n" + _episode(episode)
+    yield "\n</body>\n</html>\n"
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], *, caption: str = "") -> str:

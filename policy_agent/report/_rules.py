@@ -25,6 +25,7 @@ from policy_agent.evaluation import (
     is_infrastructure_failure,
 )
 from policy_agent.records import Episode, RuleResult, RuleSeverity, RuleStatus
+from policy_agent.report._reading import ReadEpisode
 from policy_agent.trajectory import episode_id
 
 BREACHES_SHOWN = 5
@@ -65,41 +66,70 @@ class RuleSummary(_Model):
 
 
 def rule_summaries(
-    episodes: Iterable[Episode],
+    episodes: Iterable[Episode | ReadEpisode],
     *,
     resamples: int = RESAMPLES,
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> list[RuleSummary]:
     """Every rule met in the episodes' rewards, worst severity first, then by name."""
-    results: dict[str, list[tuple[Episode, RuleResult]]] = {}
+    tally = RuleTally()
     for episode in episodes:
+        tally.add(ReadEpisode.of(episode) if isinstance(episode, Episode) else episode)
+    return tally.summaries(resamples=resamples, confidence=confidence, seed=seed)
+
+
+class RuleTally:
+    """The rules' results counted episode by episode (`add`): per rule its counts, a 0/1 per
+    checked episode, and a line per episode that broke it (what the report lists)."""
+
+    def __init__(self) -> None:
+        """Nothing counted yet."""
+        self._rules: dict[str, _RuleCounts] = {}
+
+    def add(self, episode: ReadEpisode) -> None:
+        """Count the rule results of `episode` (none for an infrastructure failure)."""
         if episode.reward is None or is_infrastructure_failure(episode):
-            continue
+            return
         for result in episode.reward.rules:
-            results.setdefault(result.rule, []).append((episode, result))
-    summaries = [
-        _summary(found, resamples=resamples, confidence=confidence, seed=seed)
-        for found in results.values()
-    ]
-    return sorted(summaries, key=lambda s: (s.severity.rank, s.rule))
+            counts = self._rules.get(result.rule)
+            if counts is None:
+                counts = self._rules[result.rule] = _RuleCounts(first=result)
+            counts.add(episode, result)
+
+    def summaries(
+        self, *, resamples: int = RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0
+    ) -> list[RuleSummary]:
+        """Every rule counted, worst severity first, then by name."""
+        summaries = [
+            counts.summary(resamples=resamples, confidence=confidence, seed=seed)
+            for counts in self._rules.values()
+        ]
+        return sorted(summaries, key=lambda s: (s.severity.rank, s.rule))
 
 
-def _summary(
-    found: list[tuple[Episode, RuleResult]], *, resamples: int, confidence: float, seed: int
-) -> RuleSummary:
-    first = found[0][1]
-    by_task: dict[str, list[float]] = {}
-    breached: list[RuleBreachedEpisode] = []
-    counts = dict.fromkeys(RuleStatus, 0)
-    for episode, result in found:
-        counts[result.status] += 1
-        if result.status in (RuleStatus.HELD, RuleStatus.BROKEN):
-            broke = result.status is RuleStatus.BROKEN
-            by_task.setdefault(episode.task_id, []).append(1.0 if broke else 0.0)
+class _RuleCounts:
+    """One rule's results so far; `first` names it (kind, severity, description)."""
+
+    def __init__(self, *, first: RuleResult) -> None:
+        self.first = first
+        self.by_task: dict[str, list[float]] = {}
+        self.breached: list[RuleBreachedEpisode] = []
+        self.counts = dict.fromkeys(RuleStatus, 0)
+        self.sources: set[str] = set()
+
+    def add(self, episode: ReadEpisode, result: RuleResult) -> None:
+        status = result.status
+        self.counts[status] += 1
+        self.sources.add(result.source)
+        if status is RuleStatus.HELD or status is RuleStatus.BROKEN:
+            checked = self.by_task.get(episode.task_id)
+            if checked is None:
+                checked = self.by_task[episode.task_id] = []
+            checked.append(1.0 if status is RuleStatus.BROKEN else 0.0)
         if result.breaches:
             breach = result.breaches[0]
-            breached.append(
+            self.breached.append(
                 RuleBreachedEpisode(
                     episode=episode_id(episode),
                     step=breach.record_index + 1,
@@ -107,34 +137,38 @@ def _summary(
                     message=breach.message,
                 )
             )
-    rate = low = high = None
-    if by_task:
-        # The breach rate is the mean of 0/1 per checked episode, weighed as the average reward.
-        interval = bootstrap_interval(
-            dict(sorted(by_task.items())),
-            Metric.average_reward(),
-            resamples=resamples,
-            confidence=confidence,
-            seed=seed,
+
+    def summary(self, *, resamples: int, confidence: float, seed: int) -> RuleSummary:
+        rate = low = high = None
+        if self.by_task:
+            # The breach rate is the mean of 0/1 per checked episode, weighed as the average
+            # reward.
+            interval = bootstrap_interval(
+                dict(sorted(self.by_task.items())),
+                Metric.average_reward(),
+                resamples=resamples,
+                confidence=confidence,
+                seed=seed,
+            )
+            rate, low, high = interval.value, interval.low, interval.high
+        first, counts, sources = self.first, self.counts, self.sources
+        source = "pack" if sources == {"pack"} else "task" if sources == {"task"} else "pack, task"
+        return RuleSummary(
+            rule=first.rule,
+            kind=first.kind,
+            severity=first.severity,
+            description=first.description,
+            source=source,
+            checked=counts[RuleStatus.HELD] + counts[RuleStatus.BROKEN],
+            broken=counts[RuleStatus.BROKEN],
+            breach_rate=rate,
+            low=low,
+            high=high,
+            tasks=len(self.by_task),
+            not_applicable=counts[RuleStatus.NOT_APPLICABLE],
+            undecided=counts[RuleStatus.UNDECIDED],
+            broken_episodes=sorted(self.breached, key=lambda b: b.episode),
         )
-        rate, low, high = interval.value, interval.low, interval.high
-    sources = {result.source for _, result in found}
-    return RuleSummary(
-        rule=first.rule,
-        kind=first.kind,
-        severity=first.severity,
-        description=first.description,
-        source="pack" if sources == {"pack"} else "task" if sources == {"task"} else "pack, task",
-        checked=counts[RuleStatus.HELD] + counts[RuleStatus.BROKEN],
-        broken=counts[RuleStatus.BROKEN],
-        breach_rate=rate,
-        low=low,
-        high=high,
-        tasks=len(by_task),
-        not_applicable=counts[RuleStatus.NOT_APPLICABLE],
-        undecided=counts[RuleStatus.UNDECIDED],
-        broken_episodes=sorted(breached, key=lambda b: b.episode),
-    )
 
 
 _SEVERITY_STYLE = {

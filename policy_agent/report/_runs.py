@@ -17,12 +17,14 @@ from policy_agent.report._evaluations import (
     evaluation_names,
     read_evaluation,
 )
+from policy_agent.report._reading import ReadEpisode
 from policy_agent.simulation import SimulationConfig
 from policy_agent.trajectory import (
     RunManifest,
     RunStore,
     describe_validation_error,
     index_attempts,
+    iter_latest_as,
 )
 
 LATEST = "latest"
@@ -37,8 +39,9 @@ class LoadedRun:
 
     The episodes are each (task, trial)'s latest attempt: an attempt a resume ran again (after
     an infrastructure failure) is superseded and counts nowhere. `iter_episodes` streams them
-    from `episodes.jsonl` (memory does not grow with the run); `episodes` reads them all into a
-    list once, for callers that need them together.
+    from `episodes.jsonl` (memory does not grow with the run), `iter_read_episodes` streams only
+    what the report reads of each (`ReadEpisode`, several times faster); `episodes` reads them
+    all into a list once, for callers that need them together.
     """
 
     directory: Path
@@ -68,6 +71,19 @@ class LoadedRun:
         read_tokens = self.tokens if tokens is None else tokens
         for _, episode in store.latest_episodes(tokens=read_tokens):
             yield self._rewarded(episode)
+
+    def iter_read_episodes(self) -> Iterator[ReadEpisode]:
+        """`iter_episodes` read as `ReadEpisode`s: only what the report, a comparison and
+        the coverage use, parsed from each line (the given episodes: as their lines would be).
+
+        Raises what `RunStore.latest_episodes` raises.
+        """
+        if self.given is not None:
+            yield from (ReadEpisode.of(episode) for episode in self.given)
+            return
+        for _, episode in iter_latest_as(RunStore.open(self.directory).episodes_path, ReadEpisode):
+            key = (episode.task_id, episode.trial, episode.attempt)
+            yield episode.rewarded(self.rescored[key]) if key in self.rescored else episode
 
     @cached_property
     def episodes(self) -> list[Episode]:

@@ -10,6 +10,7 @@ from rich.text import Text
 from policy_agent.evaluation import is_success
 from policy_agent.records import TerminationReason
 from policy_agent.report._model import (
+    MetricComparison,
     MetricEstimate,
     RunComparisonReport,
     RunReport,
@@ -30,7 +31,15 @@ def render_report(report: RunReport) -> Group:
         _overall(report),
     ]
     if report.pass_hat_k:
-        parts += [_pass_table(report), pass_hat_chart(report.pass_hat_k)]
+        shown = shown_k(len(report.pass_hat_k))
+        parts.append(_pass_table(report, shown))
+        if len(shown) < len(report.pass_hat_k):
+            note = (
+                f"k = 1..{ALL_K_UP_TO}, then powers of two and the last; "
+                f"`report --json` has every k up to {len(report.pass_hat_k)}"
+            )
+            parts.append(Text(note, style="dim"))
+        parts.append(pass_hat_chart([report.pass_hat_k[k - 1] for k in shown]))
     parts += [
         _tasks(report.tasks),
         _endings(report),
@@ -55,7 +64,8 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
     table = _table(f"b − a over {comparison.shared_tasks} shared tasks (paired bootstrap)")
     for name in ("metric", "a", "b", "b − a", f"{level} interval", "verdict"):
         table.add_column(name, justify="left" if name in ("metric", "verdict") else "right")
-    for metric in comparison.metrics:
+    shown = _shown_metrics(comparison)
+    for metric in shown:
         verdict = (
             Text("beyond noise", style="bold green" if metric.difference > 0 else "bold red")
             if metric.beyond_noise
@@ -70,6 +80,13 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
             verdict,
         )
     parts.append(table if comparison.metrics else Text("No shared scored tasks to compare."))
+    if len(shown) < len(comparison.metrics):
+        most = (len(comparison.metrics) - 1) // 2
+        note = (
+            f"pass^k and pass@k for k = 1..{ALL_K_UP_TO}, then powers of two and the last; "
+            f"`compare --json` has every k up to {most}"
+        )
+        parts.append(Text(note, style="dim"))
     flips = _table(f"Tasks that flipped ({len(comparison.flipped)})")
     for name in ("task", "change", "a successes", "b successes"):
         # Task ids are what the reader acts on: fold long ones, never cut them.
@@ -88,6 +105,13 @@ def render_comparison(comparison: RunComparisonReport) -> Group:
             parts.append(Text(f"Tasks {label} (not compared): {', '.join(tasks)}", style="yellow"))
     parts += [Text(f"Note: {note}", style="yellow") for note in comparison.notes]
     return Group(*parts)
+
+
+def _shown_metrics(comparison: RunComparisonReport) -> list[MetricComparison]:
+    """The average reward, and pass^k and pass@k for the k `shown_k` picks."""
+    most = (len(comparison.metrics) - 1) // 2
+    names = {"average_reward"} | {f"pass{kind}{k}" for kind in "^@" for k in shown_k(most)}
+    return [metric for metric in comparison.metrics if metric.metric in names]
 
 
 def _table(title: str) -> Table:
@@ -128,12 +152,31 @@ def _overall(report: RunReport) -> Table:
     return table
 
 
-def _pass_table(report: RunReport) -> Table:
+ALL_K_UP_TO = 8
+"""With more than `MOST_K_SHOWN` k, the terminal shows k = 1..8, then powers of two..."""
+MOST_K_SHOWN = 12
+"""...and the last k; up to 12 k, every one (`report --json` always has every k)."""
+
+
+def shown_k(most: int) -> list[int]:
+    """The k of 1..`most` the terminal's pass^k table and chart show (see `MOST_K_SHOWN`)."""
+    if most <= MOST_K_SHOWN:
+        return list(range(1, most + 1))
+    shown = list(range(1, ALL_K_UP_TO + 1))
+    power = 2 * ALL_K_UP_TO
+    while power < most:
+        shown.append(power)
+        power *= 2
+    return [*shown, most]
+
+
+def _pass_table(report: RunReport, shown: list[int]) -> Table:
     level = f"{report.confidence:.0%}"
     table = _table("pass^k and pass@k (bootstrap over tasks)")
     for name in ("k", "pass^k", f"{level} interval", "pass@k", f"{level} interval", "tasks"):
         table.add_column(name, justify="right")
-    for hat, at in zip(report.pass_hat_k, report.pass_at_k, strict=True):
+    for k in shown:
+        hat, at = report.pass_hat_k[k - 1], report.pass_at_k[k - 1]
         table.add_row(
             str(hat.k),
             f"{hat.value:.3f}",

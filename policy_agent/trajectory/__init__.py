@@ -25,6 +25,7 @@ from policy_agent.trajectory._attempts import (
     index_attempts,
     is_retried_on_resume,
     iter_latest,
+    iter_latest_as,
     plan_resumption,
 )
 from policy_agent.trajectory._errors import (
@@ -121,6 +122,7 @@ __all__ = [
     "index_attempts",
     "is_retried_on_resume",
     "iter_latest",
+    "iter_latest_as",
     "iter_records",
     "join_tokens",
     "json_schema_of_line",

@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from policy_agent.records import Episode
 from policy_agent.trajectory._errors import AttemptConflict
-from policy_agent.trajectory._lines import _raw_lines, _torn, iter_records, without_tokens
+from policy_agent.trajectory._lines import (
+    RecordT,
+    _raw_lines,
+    _torn,
+    iter_records,
+    without_tokens,
+)
 from policy_agent.trajectory._tokens import attach_tokens
 
 EpisodeKey = tuple[str, int]
@@ -134,6 +140,9 @@ class _AttemptFields(BaseModel):
     supersedes: int | None = None
 
 
+_ATTEMPT_FIELD_NAMES = frozenset(_AttemptFields.model_fields)
+
+
 def index_attempts(path: Path) -> LatestAttempts:
     """Where the latest attempt of each (task, trial) of `path` is (one pass, light parsing).
 
@@ -144,13 +153,38 @@ def index_attempts(path: Path) -> LatestAttempts:
     for raw in _raw_lines(path):
         if _torn(raw) is not None:
             break
-        try:
-            fields = _AttemptFields.model_validate_json(without_tokens(raw.data))
-        except ValidationError:
-            attempts.skip(raw.number)
-            continue
+        fields = _leading_attempt_fields(raw.data)
+        if fields is None:
+            try:
+                fields = _AttemptFields.model_validate_json(without_tokens(raw.data))
+            except ValidationError:
+                attempts.skip(raw.number)
+                continue
         attempts.add(raw.number, (fields.task_id, fields.trial), fields.attempt, fields.supersedes)
     return attempts
+
+
+_AFTER_ATTEMPT_FIELDS = b',"tokens_offset":'
+"""The key `Episode.model_dump_json` writes right after the attempt fields (declared order)."""
+
+
+def _leading_attempt_fields(data: bytes) -> _AttemptFields | None:
+    """The attempt fields read from the start of a line the store wrote, without lexing the
+    rest (a 14 kB hotel episode is read in the time of its first 150 bytes); None when the
+    line does not start that way, and the whole line must be read.
+
+    Exact when it answers: the bytes `,"tokens_offset":` cannot be inside a JSON string (its
+    quote would be escaped), so the cut is at a key; if it is a nested object's, the start is
+    left with an unclosed brace and is no JSON object; and the four fields must all be there.
+    """
+    end = data.find(_AFTER_ATTEMPT_FIELDS)
+    if end < 0:
+        return None
+    try:
+        fields = _AttemptFields.model_validate_json(data[:end] + b"}")
+    except ValidationError:
+        return None
+    return fields if fields.model_fields_set == _ATTEMPT_FIELD_NAMES else None
 
 
 def iter_latest(path: Path, *, tokens: bool = True) -> Iterator[tuple[int, Episode]]:
@@ -166,17 +200,26 @@ def iter_latest(path: Path, *, tokens: bool = True) -> Iterator[tuple[int, Episo
     raises, `AttemptConflict` (see `LatestAttempts.add`), and `TokensMissing` for traces that
     are not where an episode line says.
     """
-    latest = _iter_latest(path, tokens=tokens)
+    latest = _iter_latest(path, Episode, tokens=tokens)
     return attach_tokens(path.parent, latest) if tokens else latest
 
 
-def _iter_latest(path: Path, *, tokens: bool) -> Iterator[tuple[int, Episode]]:
+def iter_latest_as(path: Path, model_type: type[RecordT]) -> Iterator[tuple[int, RecordT]]:
+    """`iter_latest(path, tokens=False)` with each line read as `model_type`: a slim model of
+    the few fields a reader uses (`extra="ignore"`) reads a run several times faster than
+    whole `Episode`s, whose every message and check is a model of its own."""
+    return _iter_latest(path, model_type, tokens=False)
+
+
+def _iter_latest(
+    path: Path, model_type: type[RecordT], *, tokens: bool
+) -> Iterator[tuple[int, RecordT]]:
     attempts = index_attempts(path)
-    for number, episode in iter_records(path, Episode, tokens=tokens):
+    for number, record in iter_records(path, model_type, tokens=tokens):
         if number > attempts.last_line:
             return
         if attempts.is_latest(number):
-            yield number, episode
+            yield number, record
 
 
 @dataclass(frozen=True, kw_only=True)

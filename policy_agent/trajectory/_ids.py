@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import re
-
-from policy_agent.records import Episode
+from typing import Protocol
 
 EpisodeRef = tuple[str, int] | int
 """`(task_id, trial)`, or the 1-based line number of the episode in episodes.jsonl."""
@@ -16,7 +15,17 @@ _EPISODE_ID = re.compile(r"(?P<task>.+)#(?P<trial>[0-9]+)", re.DOTALL)
 _LINE_NUMBER = re.compile(r"[0-9]+")
 
 
-def episode_id(episode: Episode) -> str:
+class _Keyed(Protocol):
+    """An `Episode`, or a reader's slim copy of one."""
+
+    @property
+    def task_id(self) -> str: ...
+
+    @property
+    def trial(self) -> int: ...
+
+
+def episode_id(episode: _Keyed) -> str:
     """`task_id#trial`, the id `show`, `replay` and `script-from-run` accept."""
     return f"{episode.task_id}#{episode.trial}"
 

@@ -28,6 +28,9 @@ from policy_agent.trajectory._errors import (
 EPISODES_NAME = "episodes.jsonl"
 """The episode log's file name inside a run directory."""
 
+_READ_BUFFER = 1 << 20
+"""Bytes read from `episodes.jsonl` at a time."""
+
 RecordT = TypeVar("RecordT", bound=BaseModel)
 _ParsedT = TypeVar("_ParsedT")
 
@@ -75,7 +78,9 @@ class _RawLine:
 
 def _raw_lines(path: Path) -> Iterator[_RawLine]:
     """Every line of `path` with its number and offset, flagging the last one (one lookahead)."""
-    with path.open("rb") as file:
+    # Episode lines are kilobytes long: with the default 8 kB buffer each one is pieced together
+    # from several reads, and reading a 133 MB log took 0.3 s instead of 0.07 s.
+    with path.open("rb", buffering=_READ_BUFFER) as file:
         previous: bytes | None = None
         number = 0
         offset = 0
@@ -206,6 +211,8 @@ def iter_records(
             if problem is not None:
                 raise CorruptLine(path, number, problem) from None
             detail = describe_validation_error(error)
-            raise RecordInvalid(path, number, model_type.__name__, detail) from None
+            # A reader's slim model of a record is titled as the record it reads.
+            name = model_type.model_config.get("title") or model_type.__name__
+            raise RecordInvalid(path, number, name, detail) from None
 
     return _parsed(path, parse)

@@ -126,3 +126,16 @@ def test_report_warns_of_a_torn_last_line_as_show_does(demo: Path, tmp_path: Pat
     show = invoke("show", run, "--plain")
     assert show.exit_code == 0, show.output
     assert show.stderr == warning
+
+
+def test_report_html_reads_a_torn_run_twice_and_warns_once(demo: Path, tmp_path: Path) -> None:
+    run = _copy(demo, tmp_path)
+    log = run / EPISODES_NAME
+    log.write_bytes(log.read_bytes() + b'{"kind": "epi')
+    page = tmp_path / "report.html"
+    report = invoke("report", run, "--html", page)
+    assert report.exit_code == 0, report.output
+    # The report's pass and the conversations' pass each meet the torn line: said once.
+    assert report.stderr.count("is torn: it does not end with a newline") == 1
+    assert report.stderr.endswith(f"Wrote {page}\n")
+    assert page.read_text(encoding="utf-8").count("<details id=") == 24

@@ -29,6 +29,7 @@ from policy_agent.records import (
     ViolationCode,
     ViolationEvent,
 )
+from policy_agent.report import EvaluationManifest, new_evaluation_name
 from policy_agent.simulation import HASH_EXCLUDES, SimulationConfig, load_config
 from policy_agent.trajectory import RunManifest, RunStore
 from tests._models import ScriptedModels
@@ -132,6 +133,21 @@ def write_run(
             store.append(item)
         store.finish()
     return store.directory
+
+
+def evaluation_manifest(episodes: int, moment: datetime = START) -> EvaluationManifest:
+    """The manifest of an evaluation made at `moment` of `episodes` episodes, none failed, with
+    the hotel pack unchanged."""
+    return EvaluationManifest(
+        name=new_evaluation_name(moment),
+        created_at=moment,
+        domain=str(HOTEL),
+        domain_hash="1" * 64,
+        run_domain_hash="1" * 64,
+        judge_model=None,
+        episodes=episodes,
+        failed=0,
+    )
 
 
 def run_of(runs: Path, rewards: dict[str, list[float]]) -> Path:

@@ -6,23 +6,27 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from policy_agent.domain import load_pack
 from policy_agent.export import RewardFilter, export_run
 from policy_agent.records import Episode
 from policy_agent.report import (
-    EvaluationManifest,
     RescoredEpisode,
     build_report,
     load_run,
-    new_evaluation_name,
     rescore_run,
     write_evaluation,
 )
 from policy_agent.trajectory import RunStore, plan_resumption
-from tests.report._support import HOTEL, Reason, episode, reward, write_run
+from tests.report._support import (
+    HOTEL,
+    Reason,
+    episode,
+    evaluation_manifest,
+    reward,
+    write_run,
+)
 
 
 def _retried_run(tmp_path: Path, a: str = "a", b: str = "b") -> Path:
@@ -54,17 +58,7 @@ def test_an_evaluation_applies_to_the_attempt_it_scored(tmp_path: Path) -> None:
     run = write_run(
         tmp_path, [episode("a", 0, 1.0), episode("b", 0, None, reason=Reason.INFRASTRUCTURE_ERROR)]
     )
-    moment = datetime(2025, 1, 1, tzinfo=UTC)
-    manifest = EvaluationManifest(
-        name=new_evaluation_name(moment),
-        created_at=moment,
-        domain=str(HOTEL),
-        domain_hash="1" * 64,
-        run_domain_hash="1" * 64,
-        judge_model=None,
-        episodes=2,
-        failed=0,
-    )
+    manifest = evaluation_manifest(2)
     # Written before the resume: it scored attempt 1 of b#0 (an old line has no attempt field).
     old = json.dumps({"kind": "rescored", "task_id": "b", "trial": 0, "reward": None, "error": "x"})
     write_evaluation(run, manifest, [RescoredEpisode(task_id="a", trial=0, reward=reward(0.5))])

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from fractions import Fraction
 from pathlib import Path
 
-from policy_agent.report import build_report, load_run
+from policy_agent.report import (
+    build_comparison,
+    build_report,
+    load_run,
+    render_comparison,
+    render_report,
+)
+from policy_agent.report._tables import shown_k
 from tests.report._support import episode, write_run
+from tests.report.test_report import text_of
 
 TRIALS = 30
 RESAMPLES = 300
@@ -56,3 +65,37 @@ def test_every_pass_k_of_a_long_run_is_the_textbook_value_and_interval(tmp_path:
             got = (estimate.low, estimate.value, estimate.high)
             assert got == reference_interval(terms, SEED), estimate.metric
             assert estimate.tasks == len(SUCCESSES)
+
+
+def test_the_terminal_shows_k_1_to_8_then_powers_of_two_and_the_last(tmp_path: Path) -> None:
+    episodes = [episode("a", trial, 1.0) for trial in range(TRIALS)]
+    report = build_report(load_run(write_run(tmp_path, episodes, trials=TRIALS)), resamples=10)
+    text = text_of(render_report(report))
+    table = text[text.index("pass^k and pass@k") : text.index("pass^k against k")]
+    shown = [int(line.split()[0]) for line in table.splitlines() if line.strip()[:1].isdigit()]
+    assert shown == [1, 2, 3, 4, 5, 6, 7, 8, 16, 30]
+    assert "k = 1..8, then powers of two and the last; `report --json` has every k up to 30" in text
+    chart = text[text.index("pass^k against k") : text.index("Results per task")]
+    assert [line.split()[0] for line in chart.splitlines()[1:] if line.strip()] == [
+        f"k={k}" for k in shown
+    ]
+    assert [e.k for e in report.pass_hat_k] == list(range(1, TRIALS + 1))
+
+
+def test_up_to_12_k_the_terminal_shows_every_k() -> None:
+    assert shown_k(12) == list(range(1, 13))
+    assert shown_k(13) == [1, 2, 3, 4, 5, 6, 7, 8, 13]
+    assert shown_k(417) == [1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 128, 256, 417]
+
+
+def test_the_comparison_shows_the_same_k_as_the_report(tmp_path: Path) -> None:
+    episodes = [episode("a", trial, 1.0 if trial % 2 else 0.0) for trial in range(TRIALS)]
+    run = load_run(write_run(tmp_path, episodes, trials=TRIALS))
+    comparison = build_comparison(run, run, resamples=10)
+    text = text_of(render_comparison(comparison))
+    shown = re.findall(r"^ *(pass[\^@][0-9]+) ", text, re.MULTILINE)
+    assert shown == [f"pass{kind}{k}" for kind in "^@" for k in [*range(1, 9), 16, 30]]
+    assert "k = 1..8, then powers of two and the last; `compare --json` has every k up to 30" in (
+        text
+    )
+    assert len(comparison.metrics) == 1 + 2 * TRIALS

@@ -242,3 +242,19 @@ def test_latest_attempts_keeps_one_entry_per_key_fed_in_file_order(tmp_path: Pat
     }
     assert (attempts.last_line, attempts.superseded) == (4, 1)
     assert [attempts.is_latest(line) for line in (1, 2, 4)] == [False, True, True]
+
+
+def test_the_index_reads_lines_in_any_key_order_as_it_reads_the_store_s(tmp_path: Path) -> None:
+    directory = _run(tmp_path, [episode_record("a", 0, reason=INFRA)])
+    log = directory / EPISODES_NAME
+    again = episode_record("a", 0).model_copy(update={"attempt": 2, "supersedes": 1})
+    value = json.loads(again.model_dump_json())
+    rest = {key: item for key, item in value.items() if key not in ("attempt", "supersedes")}
+    # Written by hand: the attempt fields after tokens_offset; a nested tokens_offset first.
+    after = {**rest, "attempt": 2, "supersedes": 1}
+    nested = {"note": {"x": 1, "tokens_offset": 3}, **value}
+    for line in (after, nested, value):
+        compact = json.dumps(line, separators=(",", ":"))
+        log.write_text(log.read_text().splitlines()[0] + "\n" + compact + "\n")
+        index = index_attempts(log)
+        assert (index.latest[("a", 0)].line, index.superseded_by(1)) == (2, 2)
