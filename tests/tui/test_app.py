@@ -320,7 +320,7 @@ async def test_a_followed_run_that_disappears_is_told_and_kept(tmp_path: Path) -
     run = write_run(tmp_path, [successful()])
     async with replay(run, follow=True, poll_seconds=0.05) as (app, pilot):
         (run / "episodes.jsonl").unlink()
-        await until(lambda: not app.follow, pilot)
+        await until(lambda: not app.follow and len(app._notifications) > 0, pilot)
         [message] = [notification.message for notification in app._notifications]
         assert message.startswith("Stopped following the run: [Errno 2] No such file")
         assert rows(app) == ["card_triplet_cribs#0"]
