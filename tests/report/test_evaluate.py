@@ -16,13 +16,11 @@ from policy_agent.report import (
     LATEST,
     RECORDED,
     EvaluationFileError,
-    EvaluationManifest,
     RescoredEpisode,
     Rescoring,
     build_report,
     evaluation_names,
     load_run,
-    new_evaluation_name,
     read_evaluation,
     rescore_run,
     write_evaluation,
@@ -32,6 +30,7 @@ from tests.report._support import (
     HOTEL,
     STRICT_TASK,
     episode,
+    evaluation_manifest,
     make_stricter,
     reward,
     write_run,
@@ -149,17 +148,7 @@ def test_a_task_needing_the_judge_is_refused_without_one(copied: tuple[Path, Pat
 
 def test_episodes_newer_than_the_evaluation_keep_their_recorded_reward(tmp_path: Path) -> None:
     run = write_run(tmp_path, [episode("a", 0, 1.0), episode("b", 0, 1.0)])
-    moment = datetime(2025, 1, 1, tzinfo=UTC)
-    manifest = EvaluationManifest(
-        name=new_evaluation_name(moment),
-        created_at=moment,
-        domain=str(HOTEL),
-        domain_hash="1" * 64,
-        run_domain_hash="1" * 64,
-        judge_model=None,
-        episodes=1,
-        failed=0,
-    )
+    manifest = evaluation_manifest(1, datetime(2025, 1, 1, tzinfo=UTC))
     # As if the run was resumed after this evaluation and b#0 appended then.
     write_evaluation(run, manifest, [RescoredEpisode(task_id="a", trial=0, reward=reward(0.0))])
     loaded = load_run(run)
@@ -173,17 +162,7 @@ def test_episodes_newer_than_the_evaluation_keep_their_recorded_reward(tmp_path:
 
 def test_a_loaded_run_streams_its_episodes_with_the_evaluation_s_rewards(tmp_path: Path) -> None:
     run = write_run(tmp_path, [episode("a", 0, 1.0), episode("b", 0, 1.0)])
-    moment = datetime(2025, 1, 1, tzinfo=UTC)
-    manifest = EvaluationManifest(
-        name=new_evaluation_name(moment),
-        created_at=moment,
-        domain=str(HOTEL),
-        domain_hash="1" * 64,
-        run_domain_hash="1" * 64,
-        judge_model=None,
-        episodes=1,
-        failed=0,
-    )
+    manifest = evaluation_manifest(1, datetime(2025, 1, 1, tzinfo=UTC))
     write_evaluation(run, manifest, [RescoredEpisode(task_id="a", trial=0, reward=reward(0.0))])
     loaded = load_run(run)
     streamed = loaded.iter_episodes()
