@@ -139,8 +139,8 @@ def _write_tau2(
     whole `Tau2Results` gives, written one simulation at a time."""
     selector = Selector(reward_filter, keep_infrastructure=True)
     ran: set[str] = set()
+    # Per task, the index in the run of its first kept episode that starts from a history.
     history_at: dict[str, int] = {}
-    """Per task, the index in the run of its first kept episode that starts from a history."""
     for index, read in enumerate(run.iter_read_episodes()):
         if selector.admit(read):
             ran.add(read.task_id)
