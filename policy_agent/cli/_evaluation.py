@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +28,16 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from policy_agent.domain import DomainPack
-    from policy_agent.export import ExportFormat
+    from policy_agent.export import ExportFormat, ExportResult
     from policy_agent.llm import LLMClient
-    from policy_agent.report import LoadedRun, MetricThreshold, Rescoring, RuleGate, RunReport
+    from policy_agent.report import (
+        EvaluationDraft,
+        LoadedRun,
+        MetricThreshold,
+        Rescoring,
+        RuleGate,
+        RunReport,
+    )
 
 _GATE_FAILED = 1
 """The exit code when a CI gate fails (the report itself was printed)."""
@@ -274,57 +282,85 @@ def evaluate(
     `report`, `compare` and `export` use the newest evaluation from then on.
     """
     from policy_agent.evaluation import JudgeRequired
-    from policy_agent.report import EvaluationFileError, write_evaluation
+    from policy_agent.report import EvaluationFileError
 
-    run = _load(run_dir, "latest")
+    run = _open(run_dir, "latest")
     loaded = _pack(run, pack)
     judge = _judge(run, judge_model, judge_api_base)
-    try:
-        rescoring = asyncio.run(_rescore(run, loaded, judge, concurrency))
-    except JudgeRequired as error:
-        raise _ConfigProblem(f"{error}; or give --judge-model") from None
-    manifest = rescoring.manifest
-    changed = " (changed since the run)" if manifest.pack_changed else " (unchanged)"
-    click.echo(
-        f"Re-scored {manifest.episodes} episodes of {run_dir} with the pack in "
-        f"{manifest.domain}{changed}; the rewards before were those {run.describe_rewards()}."
-    )
-    for change in rescoring.changes:
-        before = "none" if change.before is None else f"{change.before:.2f}"
-        after = "none" if change.after is None else f"{change.after:.2f}"
-        click.echo(f"  {change.task_id} trial {change.trial}: {before} -> {after}")
-    changed_count = len(rescoring.changes)
-    click.echo(f"{changed_count} reward{'' if changed_count == 1 else 's'} changed.")
-    for count in rescoring.rules:
-        before = "new rule" if count.broken_before is None else f"before: {count.broken_before}"
+    with _evaluation_draft(run_dir, dry_run) as draft:
+        with _run_problems():
+            try:
+                rescoring = asyncio.run(_rescore(run, loaded, judge, concurrency, draft))
+            except JudgeRequired as error:
+                raise _ConfigProblem(f"{error}; or give --judge-model") from None
+        manifest = rescoring.manifest
+        changed = " (changed since the run)" if manifest.pack_changed else " (unchanged)"
         click.echo(
-            f"  rule {count.rule}: broken in {count.broken} of {count.checked} episodes "
-            f"where it applied ({before})"
+            f"Re-scored {manifest.episodes} episodes of {run_dir} with the pack in "
+            f"{manifest.domain}{changed}; the rewards before were those {run.describe_rewards()}."
         )
-    for line in rescoring.lines:
-        if line.error is not None:
+        for change in rescoring.changes:
+            before = "none" if change.before is None else f"{change.before:.2f}"
+            after = "none" if change.after is None else f"{change.after:.2f}"
+            click.echo(f"  {change.task_id} trial {change.trial}: {before} -> {after}")
+        changed_count = len(rescoring.changes)
+        click.echo(f"{changed_count} reward{'' if changed_count == 1 else 's'} changed.")
+        for count in rescoring.rules:
+            before = "new rule" if count.broken_before is None else f"before: {count.broken_before}"
+            click.echo(
+                f"  rule {count.rule}: broken in {count.broken} of {count.checked} episodes "
+                f"where it applied ({before})"
+            )
+        for line in rescoring.unscored:
             click.echo(f"  not scored: {line.task_id} trial {line.trial}: {line.error}", err=True)
-    if dry_run:
-        click.echo("Dry run: nothing written.")
-        return
-    try:
-        written = write_evaluation(run_dir, manifest, rescoring.lines)
-    except (EvaluationFileError, OSError) as error:
-        raise click.ClickException(f"the evaluation was not written: {error}") from None
+        if draft is None:
+            click.echo("Dry run: nothing written.")
+            return
+        try:
+            written = draft.commit(manifest)
+        except (EvaluationFileError, OSError) as error:
+            raise click.ClickException(f"the evaluation was not written: {error}") from None
     click.echo(
         f"Wrote {written}; `policy-agent report {run_dir}` uses it from now on "
         "(episodes.jsonl is unchanged)."
     )
 
 
+@contextlib.contextmanager
+def _evaluation_draft(run_dir: Path, dry_run: bool) -> Iterator[EvaluationDraft | None]:
+    """Where `evaluate` streams its lines (None for a dry run): a folder it cannot write in is
+    said before any episode is scored."""
+    from policy_agent.report import EVALUATIONS_DIR, EvaluationDraft
+    from policy_agent.trajectory import describe_os_error
+
+    if dry_run:
+        yield None
+        return
+    try:
+        draft = EvaluationDraft(run_dir)
+    except OSError as error:
+        folder = run_dir / EVALUATIONS_DIR
+        raise click.ClickException(
+            f"the evaluation was not written: {describe_os_error(error, folder)}"
+        ) from None
+    with draft:
+        yield draft
+
+
 async def _rescore(
-    run: LoadedRun, pack: DomainPack, judge: LLMClient | None, concurrency: int
+    run: LoadedRun,
+    pack: DomainPack,
+    judge: LLMClient | None,
+    concurrency: int,
+    draft: EvaluationDraft | None,
 ) -> Rescoring:
     from policy_agent.llm import close_connections
     from policy_agent.report import rescore_run
 
+    # A dry run's lines are let go as they come: only what is said of them is kept.
+    write = draft.write if draft is not None else lambda _: None
     try:
-        return await rescore_run(run, pack, judge=judge, concurrency=concurrency)
+        return await rescore_run(run, pack, judge=judge, concurrency=concurrency, write=write)
     finally:
         if judge is not None:
             await judge.aclose()
@@ -389,7 +425,7 @@ def export(
     )
     from policy_agent.report import EvaluationFileError
 
-    run = _load(run_dir, evaluation, tokens=export_format in ("rl", "chatml"))
+    run = _open(run_dir, evaluation, tokens=export_format in ("rl", "chatml"))
     loaded = _pack(run, pack)
     if export_format != "tau2" and loaded.content_hash != run.manifest.domain_hash:
         click.echo(
@@ -399,21 +435,32 @@ def export(
         )
     try:
         with _output(out) as stream:
-            result = export_run(
-                run,
-                loaded,
-                cast("ExportFormat", export_format),  # click.Choice checked it
-                stream,
-                reward_filter=RewardFilter(min_reward=min_reward, only_success=only_success),
-                allow_inexact=allow_inexact,
-                include_oracle=include_oracle,
+            with _run_problems():
+                result = export_run(
+                    run,
+                    loaded,
+                    cast("ExportFormat", export_format),  # click.Choice checked it
+                    stream,
+                    reward_filter=RewardFilter(min_reward=min_reward, only_success=only_success),
+                    allow_inexact=allow_inexact,
+                    include_oracle=include_oracle,
+                )
+            click.echo(
+                f"{_exported(result, export_format)}; rewards {run.describe_rewards()}.", err=True
             )
+            if result.inconsistent:
+                # Inside `_output`: an export with problems leaves no file at --out.
+                raise click.ClickException(_inconsistent(result, out))
     except PromptMismatch as error:
         raise click.ClickException(f"{error} (--allow-inexact)") from None
     except (UnknownTasks, NoTokens) as error:
         raise click.ClickException(str(error)) from None
     except EvaluationFileError as error:
         raise _ConfigProblem(str(error)) from None
+
+
+def _exported(result: ExportResult, export_format: str) -> str:
+    """What an export wrote and left out, in one sentence."""
     what = "turns" if export_format == "chatml" else "records"
     summary = f"Exported {result.records} {what} from {result.selection.describe()}"
     if result.inexact:
@@ -422,13 +469,20 @@ def export(
         summary += " (model turns only: an oracle run has none)"
     if result.untokenized:
         summary += f"; {result.untokenized} episodes left out: no token ids recorded"
-    click.echo(f"{summary}; rewards {run.describe_rewards()}.", err=True)
-    if result.inconsistent:
-        shown = "\n  ".join(result.inconsistent[:10])
-        raise click.ClickException(
+    return summary
+
+
+def _inconsistent(result: ExportResult, out: Path | None) -> str:
+    shown = "\n  ".join(result.inconsistent[:10])
+    if out is None:
+        return (
             f"{len(result.inconsistent)} consistency problems; those episodes were left out:"
             f"\n  {shown}"
         )
+    return (
+        f"{len(result.inconsistent)} consistency problems, so --out {out} was not written "
+        f"(fix them, or export to stdout, which leaves those episodes out):\n  {shown}"
+    )
 
 
 def _write_html(run: LoadedRun, built: RunReport, path: Path) -> None:
@@ -440,15 +494,6 @@ def _write_html(run: LoadedRun, built: RunReport, path: Path) -> None:
     except OSError as error:
         raise click.ClickException(f"--html {path}: {describe_os_error(error, path)}") from None
     click.echo(f"Wrote {path}", err=True)
-
-
-def _load(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
-    """The run, each (task, trial)'s latest attempt (token traces only if `tokens`), read
-    whole here, so that a problem is said as the run's (see `_run_problems`)."""
-    with _run_problems():
-        loaded = _open(run_dir, evaluation, tokens=tokens)
-        loaded.episodes  # noqa: B018 - read here, so a problem is said as the run's
-    return loaded
 
 
 def _open(run_dir: Path, evaluation: str, *, tokens: bool = False) -> LoadedRun:
@@ -535,8 +580,11 @@ def _judge(run: LoadedRun, model: str | None, api_base: str | None) -> LLMClient
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[TextIO]:
-    """stdout, or the file `path` (a folder that is missing or not writable exits 2)."""
-    from policy_agent.trajectory import describe_os_error
+    """stdout, or the file `path` written whole or not at all: to a temporary file beside it,
+    renamed into place when the block ends without an exception, removed when it raises (an
+    export that fails midway leaves neither). A folder that is missing or not writable exits 2.
+    """
+    from policy_agent.trajectory import PendingFile, describe_os_error
 
     if path is None:
         yield sys.stdout
@@ -547,11 +595,20 @@ def _output(path: Path | None) -> Iterator[TextIO]:
             f"(mkdir -p {path.parent})"
         )
     try:
-        stream = path.open("w", encoding="utf-8")
+        pending = PendingFile(path.parent, path.name)
     except OSError as error:
         raise _ConfigProblem(f"--out {path}: {describe_os_error(error, path)}") from None
-    with stream:
-        yield stream
+    with pending:
+        stream = io.TextIOWrapper(pending.file, encoding="utf-8")
+        try:
+            yield stream
+            stream.flush()
+        finally:
+            stream.detach()  # the file is the PendingFile's to close
+        try:
+            pending.commit(path)
+        except OSError as error:
+            raise click.ClickException(f"--out {path}: {describe_os_error(error, path)}") from None
 
 
 def _console() -> Console:

@@ -12,6 +12,8 @@ with open("sft.jsonl", "w") as out:
   loss mask, reward) and one per episode (`RLEpisode`: the turns as token segments), from a run
   made with `record_tokens` (docs/rl.md);
 - `tau2`: one tau2-bench `Results` file (`Tau2Results`).
+
+Every format streams the run: memory does not grow with its number of episodes.
 """
 
 from policy_agent.export._chatml import END_OF_TURN, ChatMLTurn, PromptMismatch, chatml_turns
@@ -25,9 +27,14 @@ from policy_agent.export._rl import (
     rl_records,
     usage_checks,
 )
-from policy_agent.export._select import RewardFilter, Selection, select_episodes
+from policy_agent.export._select import RewardFilter, Selection, Selector
 from policy_agent.export._sft import SFTRecord, sft_record
-from policy_agent.export._tau2 import UnknownTasks, tau2_results, tau2_termination
+from policy_agent.export._tau2 import (
+    UnknownTasks,
+    tau2_results_head,
+    tau2_simulation,
+    tau2_termination,
+)
 from policy_agent.export._tau2_models import Tau2Results, Tau2SimulationRun, Tau2Task
 from policy_agent.export._write import FORMATS, ExportFormat, ExportResult, export_run
 
@@ -46,6 +53,7 @@ __all__ = [
     "RewardFilter",
     "SFTRecord",
     "Selection",
+    "Selector",
     "Tau2Results",
     "Tau2SimulationRun",
     "Tau2Task",
@@ -55,9 +63,9 @@ __all__ = [
     "prompt_agent",
     "rl_checks",
     "rl_records",
-    "select_episodes",
     "sft_record",
-    "tau2_results",
+    "tau2_results_head",
+    "tau2_simulation",
     "tau2_termination",
     "usage_checks",
 ]

@@ -1,12 +1,18 @@
-"""Which episodes an export keeps: a filter on the reward, infrastructure failures left out."""
+"""Which episodes an export keeps: a filter on the reward, infrastructure failures left out.
+
+An export streams a run, so the selection is made as the episodes go past (`Selector.kept`)
+and only counted: nothing here holds an episode.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
-from policy_agent.evaluation import is_infrastructure_failure, is_success
-from policy_agent.records import Episode
+from policy_agent.evaluation import ScoredEpisode, is_infrastructure_failure, is_success
+
+EpisodeT = TypeVar("EpisodeT", bound=ScoredEpisode)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +29,7 @@ class RewardFilter:
         """Whether the filter keeps every episode."""
         return self.min_reward is None and not self.only_success
 
-    def admits(self, episode: Episode) -> bool:
+    def admits(self, episode: ScoredEpisode) -> bool:
         """Whether `episode` passes the filter."""
         if self.is_empty:
             return True
@@ -37,9 +43,9 @@ class RewardFilter:
 
 @dataclass(frozen=True, kw_only=True)
 class Selection:
-    """The episodes an export keeps, and how many it left out and why."""
+    """How many episodes an export kept, and how many it left out and why."""
 
-    episodes: list[Episode]
+    kept: int = 0
     infrastructure_failures: int = 0
     """Left out: a failure outside the agent cut or decided them."""
     filtered_out: int = 0
@@ -49,7 +55,7 @@ class Selection:
 
     def describe(self) -> str:
         """One sentence: kept and left out."""
-        text = f"{len(self.episodes)} episodes"
+        text = f"{self.kept} episodes"
         if self.infrastructure_failures:
             text += f"; left out {self.infrastructure_failures} infrastructure failures"
         if self.filtered_out:
@@ -59,26 +65,40 @@ class Selection:
         return text
 
 
-def select_episodes(
-    episodes: Iterable[Episode],
-    reward_filter: RewardFilter,
-    *,
-    keep_infrastructure: bool,
-    oracle: bool = False,
-) -> Selection:
-    """The episodes that pass `reward_filter`; infrastructure failures (conversations cut by a
-    failure outside the agent) are kept only when `keep_infrastructure` is set. `oracle`: the
-    episodes were played by the oracle, and are all left out (its scripted messages would teach
-    a model to talk like a test fixture)."""
-    if oracle:
-        return Selection(episodes=[], oracle=sum(1 for _ in episodes))
-    kept = []
-    infrastructure = filtered = 0
-    for episode in episodes:
-        if not keep_infrastructure and is_infrastructure_failure(episode):
-            infrastructure += 1
-        elif not reward_filter.admits(episode):
-            filtered += 1
-        else:
-            kept.append(episode)
-    return Selection(episodes=kept, infrastructure_failures=infrastructure, filtered_out=filtered)
+class Selector:
+    """Keeps the episodes that pass a reward filter as they stream past, and counts them all.
+
+    Infrastructure failures (conversations cut by a failure outside the agent) are kept only
+    when `keep_infrastructure` is set. The episodes may be whole `Episode`s or a reader's slim
+    copies (`ScoredEpisode`): the same lines give the same selection either way.
+    """
+
+    def __init__(self, reward_filter: RewardFilter, *, keep_infrastructure: bool) -> None:
+        """Nothing counted yet."""
+        self.reward_filter = reward_filter
+        self.keep_infrastructure = keep_infrastructure
+        self._kept = self._infrastructure = self._filtered = 0
+
+    def admit(self, episode: ScoredEpisode) -> bool:
+        """Whether `episode` is kept; counted either way."""
+        if not self.keep_infrastructure and is_infrastructure_failure(episode):
+            self._infrastructure += 1
+            return False
+        if not self.reward_filter.admits(episode):
+            self._filtered += 1
+            return False
+        self._kept += 1
+        return True
+
+    def kept(self, episodes: Iterable[EpisodeT]) -> Iterator[EpisodeT]:
+        """The episodes of `episodes` that pass, one at a time; the others counted."""
+        return (episode for episode in episodes if self.admit(episode))
+
+    @property
+    def selection(self) -> Selection:
+        """What it kept and left out so far."""
+        return Selection(
+            kept=self._kept,
+            infrastructure_failures=self._infrastructure,
+            filtered_out=self._filtered,
+        )

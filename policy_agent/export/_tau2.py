@@ -29,7 +29,7 @@ generations, events) are left out. The choices a mapping needs:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import assert_never
 
 from pydantic import JsonValue
@@ -107,19 +107,27 @@ class UnknownTasks(PolicyAgentError):
     """Episodes name tasks the pack does not have, so tau2's `tasks` cannot list them."""
 
 
-def tau2_results(run: LoadedRun, config: SimulationConfig, pack: DomainPack) -> Tau2Results:
-    """The run as tau2-bench's `Results`: its info, the tasks it ran, every episode."""
-    ran = {episode.task_id for episode in run.episodes}
+def tau2_results_head(
+    run: LoadedRun,
+    config: SimulationConfig,
+    pack: DomainPack,
+    ran: Collection[str],
+    histories: Mapping[str, Sequence[ConversationRecord]],
+) -> Tau2Results:
+    """The run as tau2-bench's `Results` without its simulations (`tau2_simulation` makes each,
+    so that an export writes them one at a time): its info and the tasks it ran (`ran`), each
+    with the message history its first exported episode started from (`histories`; a task
+    missing there gets the one its initial state makes).
+
+    Raises `UnknownTasks` when `ran` names tasks the pack does not have.
+    """
     known = {task.id for task in pack.tasks}
-    if ran - known:
+    if set(ran) - known:
         raise UnknownTasks(
             f"the run has episodes of tasks that pack {pack.root} lacks: "
-            f"{', '.join(sorted(ran - known))}; export with the pack the run was made on (--pack)"
+            f"{', '.join(sorted(set(ran) - known))}; export with the pack the run was made on "
+            "(--pack)"
         )
-    histories: dict[str, list[ConversationRecord]] = {}
-    for episode in run.episodes:
-        if episode.initial_messages:
-            histories.setdefault(episode.task_id, episode.messages[: episode.initial_messages])
     return Tau2Results(
         timestamp=run.manifest.created_at.isoformat(),
         info=_info(config, pack),
@@ -128,7 +136,7 @@ def tau2_results(run: LoadedRun, config: SimulationConfig, pack: DomainPack) -> 
             for task in pack.tasks
             if task.id in ran
         ],
-        simulations=[_simulation(run.manifest.run_id, episode) for episode in run.episodes],
+        simulations=[],
     )
 
 
@@ -269,7 +277,8 @@ def _assertion(assertion: RecordedAssertion) -> Tau2EnvAssertion:
     )
 
 
-def _simulation(run_id: str, episode: Episode) -> Tau2SimulationRun:
+def tau2_simulation(run_id: str, episode: Episode) -> Tau2SimulationRun:
+    """One episode of run `run_id` as a tau2-bench simulation."""
     totals = episode.totals
     return Tau2SimulationRun(
         id=_simulation_id(run_id, episode),

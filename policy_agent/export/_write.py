@@ -1,7 +1,15 @@
-"""Writing a run in one of the export formats: the selection, then one line (or one file)."""
+"""Writing a run in one of the export formats: its episodes selected and written as they stream.
+
+No format holds the run: each episode is read (`LoadedRun.iter_episodes`), written and let go,
+so memory does not grow with the number of episodes. tau2's single JSON file puts the tasks
+before the simulations, so it reads the run more than once: first a slim copy of every line (what
+the selection and the task list need), then, when a task starts from a message history, whole
+episodes up to the last one whose history it takes, then every episode for its simulation.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
@@ -9,16 +17,21 @@ from policy_agent.domain import DomainPack
 from policy_agent.export._chatml import chatml_turns
 from policy_agent.export._prompts import prompt_agent
 from policy_agent.export._rl import NoTokens, rl_checks, rl_records, usage_checks
-from policy_agent.export._select import RewardFilter, Selection, select_episodes
+from policy_agent.export._select import RewardFilter, Selection, Selector
 from policy_agent.export._sft import sft_record
-from policy_agent.export._tau2 import tau2_results
+from policy_agent.export._tau2 import tau2_results_head, tau2_simulation
+from policy_agent.records import ConversationRecord
 from policy_agent.report import LoadedRun
+from policy_agent.simulation import SimulationConfig
 
 ExportFormat = Literal["sft", "chatml", "rl", "tau2"]
 FORMATS: tuple[ExportFormat, ...] = ("sft", "chatml", "rl", "tau2")
 
 _TOKEN_FIELDS = {"prompt_token_ids", "completion_token_ids", "completion_logprobs"}
 """chatml fields left out of a line whose turn kept no tokens."""
+
+_SIMULATION_INDENT = " " * 8
+"""How deep a simulation sits in tau2's Results JSON at indent 4: root object, then its list."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,33 +59,33 @@ def export_run(
     allow_inexact: bool = False,
     include_oracle: bool = False,
 ) -> ExportResult:
-    """Write `run`'s episodes that pass `reward_filter` to `out` in `export_format`.
+    """Write `run`'s episodes that pass `reward_filter` to `out` in `export_format`, each as it
+    is read (a problem in the run's file comes up after what was before it is written).
 
     sft and chatml leave out infrastructure failures (conversations cut by a failure outside
     the agent); tau2 keeps them as skipped samples, as tau2 does. Raises `PromptMismatch`
-    (chatml), `UnknownTasks` (tau2) and `NoTokens` (rl, when no episode has token ids) as those
-    formats say. The training formats (sft, chatml, rl) leave out a run played by the oracle
-    unless `include_oracle`; tau2 keeps it (a results file, not training data).
+    (chatml), `UnknownTasks` (tau2, before writing anything) and `NoTokens` (rl, when no
+    episode has token ids) as those formats say. The training formats (sft, chatml, rl) leave
+    out a run played by the oracle unless `include_oracle`; tau2 keeps it (a results file, not
+    training data). sft and tau2 never read token traces; chatml and rl read them as `run` was
+    loaded (`load_run(tokens=...)`).
     """
     config = run.config()
-    selection = select_episodes(
-        run.episodes,
-        reward_filter or RewardFilter(),
-        keep_infrastructure=export_format == "tau2",
-        oracle=config.is_oracle and export_format != "tau2" and not include_oracle,
-    )
+    reward_filter = reward_filter or RewardFilter()
     if export_format == "tau2":
-        kept = run.with_episodes(selection.episodes)
-        results = tau2_results(kept, config, pack)
-        # tau2's Results.save writes indent=4.
-        out.write(results.model_dump_json(indent=4) + "\n")
-        return ExportResult(selection=selection, records=len(results.simulations))
+        selection = _write_tau2(run, config, pack, reward_filter, out)
+        return ExportResult(selection=selection, records=selection.kept)
+    if config.is_oracle and not include_oracle:
+        left_out = sum(1 for _ in run.iter_read_episodes())
+        return ExportResult(selection=Selection(oracle=left_out), records=0)
+    selector = Selector(reward_filter, keep_infrastructure=False)
     if export_format == "rl":
-        return _write_rl(run, selection, out)
+        return _write_rl(run, selector, out)
     server = run.manifest.agent_server
     agent = prompt_agent(config, pack, profile=server.profile if server is not None else None)
     records = inexact = 0
-    for episode in selection.episodes:
+    tokens = None if export_format == "chatml" else False
+    for episode in selector.kept(run.iter_episodes(tokens=tokens)):
         if export_format == "sft":
             out.write(sft_record(episode, agent).model_dump_json() + "\n")
             records += 1
@@ -83,14 +96,14 @@ def export_run(
             out.write(turn.model_dump_json(exclude=unset) + "\n")
             records += 1
             inexact += not turn.exact
-    return ExportResult(selection=selection, records=records, inexact=inexact)
+    return ExportResult(selection=selector.selection, records=records, inexact=inexact)
 
 
-def _write_rl(run: LoadedRun, selection: Selection, out: TextIO) -> ExportResult:
+def _write_rl(run: LoadedRun, selector: Selector, out: TextIO) -> ExportResult:
     records = untokenized = 0
     problems: list[str] = []
     first_missing: NoTokens | None = None
-    for episode in selection.episodes:
+    for episode in selector.kept(run.iter_episodes()):
         try:
             turns, line = rl_records(episode, run.manifest.run_id)
         except NoTokens as missing:
@@ -108,8 +121,62 @@ def _write_rl(run: LoadedRun, selection: Selection, out: TextIO) -> ExportResult
     if first_missing is not None and records == 0 and not problems:
         raise first_missing
     return ExportResult(
-        selection=selection,
+        selection=selector.selection,
         records=records,
         untokenized=untokenized,
         inconsistent=tuple(problems),
     )
+
+
+def _write_tau2(
+    run: LoadedRun,
+    config: SimulationConfig,
+    pack: DomainPack,
+    reward_filter: RewardFilter,
+    out: TextIO,
+) -> Selection:
+    """tau2's Results JSON, byte for byte what pydantic's `model_dump_json(indent=4)` of the
+    whole `Tau2Results` gives, written one simulation at a time."""
+    selector = Selector(reward_filter, keep_infrastructure=True)
+    ran: set[str] = set()
+    # Per task, the index in the run of its first kept episode that starts from a history.
+    history_at: dict[str, int] = {}
+    for index, read in enumerate(run.iter_read_episodes()):
+        if selector.admit(read):
+            ran.add(read.task_id)
+            if read.initial_messages:
+                history_at.setdefault(read.task_id, index)
+    head = tau2_results_head(run, config, pack, ran, _histories(run, history_at))
+    # Simulations is the last field and empty: its `[]` is the file's last brackets.
+    opening, closing = head.model_dump_json(indent=4).rsplit("[]", 1)
+    out.write(opening + "[")
+    written = 0
+    for episode in Selector(reward_filter, keep_infrastructure=True).kept(
+        run.iter_episodes(tokens=False)
+    ):
+        dumped = tau2_simulation(run.manifest.run_id, episode).model_dump_json(indent=4)
+        # A JSON string holds no raw newline, so every newline starts a line of the dump.
+        indented = _SIMULATION_INDENT + dumped.replace("\n", "\n" + _SIMULATION_INDENT)
+        out.write(("," if written else "") + "\n" + indented)
+        written += 1
+    out.write(("\n    ]" if written else "]") + closing + "\n")
+    return selector.selection
+
+
+def _histories(
+    run: LoadedRun, history_at: dict[str, int]
+) -> dict[str, Sequence[ConversationRecord]]:
+    """The message history of each task in `history_at`, from its episode at that index: the
+    run read whole only up to the last of them (early in a run, where each task's first
+    trials are)."""
+    wanted = {index: task_id for task_id, index in history_at.items()}
+    histories: dict[str, Sequence[ConversationRecord]] = {}
+    if not wanted:
+        return histories
+    last = max(wanted)
+    for index, episode in enumerate(run.iter_episodes(tokens=False)):
+        if index in wanted:
+            histories[wanted[index]] = episode.messages[: episode.initial_messages]
+        if index == last:
+            break
+    return histories

@@ -10,6 +10,8 @@ comparison = build_comparison(run, load_run(other))         # beyond noise or no
 summary = combine_reports([report, build_report(load_run(other_domain))])   # pass^k across runs
 rescoring = await rescore_run(run, load_pack(pack_dir))     # the pack as it is now
 write_evaluation(run.directory, rescoring.manifest, rescoring.lines)   # never episodes.jsonl
+with EvaluationDraft(run.directory) as draft:               # a big run: lines streamed to disk
+    draft.commit((await rescore_run(run, pack, write=draft.write)).manifest)
 coverage = build_coverage(load_pack(pack_dir), [run])     # what the tasks and runs leave untested
 failures = report_gate_failures(report, [parse_threshold("reward=0.8")], [])   # CI gates
 ```
@@ -32,6 +34,7 @@ from policy_agent.report._coverage import (
 )
 from policy_agent.report._evaluations import (
     EVALUATIONS_DIR,
+    EvaluationDraft,
     EvaluationFileError,
     EvaluationManifest,
     RescoredEpisode,
@@ -86,6 +89,7 @@ __all__ = [
     "RECORDED",
     "CombinedMetric",
     "EpisodeCounts",
+    "EvaluationDraft",
     "EvaluationFileError",
     "EvaluationManifest",
     "FlippedTask",

@@ -2,24 +2,27 @@
 
 `policy-agent evaluate` never touches `episodes.jsonl` (it is only ever appended to). It writes
 the new rewards beside it instead: one line per episode, `{task_id, trial, attempt, reward,
-error}`, and then a small manifest saying which pack and judge produced them. Both files are
-written to a temporary name and renamed into place, the manifest last, so an evaluation whose
-manifest exists is whole; a `.jsonl` without its `.json` (a crash in between) is ignored by readers.
+error}`, and then a small manifest saying which pack and judge produced them. The lines are
+written as they are scored to a temporary name (`EvaluationDraft`), and both files are renamed
+into place at the end, the manifest last, so an evaluation whose manifest exists is whole; a
+`.jsonl` without its `.json` (a crash in between) is ignored by readers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from policy_agent.errors import PolicyAgentError
 from policy_agent.records import RewardInfo
 from policy_agent.trajectory import (
+    PendingFile,
     describe_validation_error,
     fsync_directory,
     iter_records,
@@ -82,26 +85,64 @@ def new_evaluation_name(now: datetime | None = None) -> str:
     return f"{moment:%Y%m%d-%H%M%S-%f}"
 
 
+class EvaluationDraft:
+    """An evaluation being written: its lines go to a temporary file in the run's `evaluations/`
+    as they come (`write`), and become `<name>.jsonl`, then `<name>.json`, only at `commit`.
+    Leaving the `with` block without a commit removes the temporary file.
+    """
+
+    def __init__(self, run_directory: Path) -> None:
+        """Start one in `run_directory` (creating `evaluations/`; `OSError` when it cannot)."""
+        self.folder = run_directory / EVALUATIONS_DIR
+        self._made_folder = not self.folder.is_dir()
+        self.folder.mkdir(exist_ok=True)
+        self._lines = PendingFile(self.folder, "evaluation.jsonl")
+        self._committed = False
+
+    def write(self, line: RescoredEpisode) -> None:
+        """Add the next line (the run's order is the file's)."""
+        self._lines.file.write(line.model_dump_json().encode() + b"\n")
+
+    def commit(self, manifest: EvaluationManifest) -> Path:
+        """Put the lines in place as `manifest.name`, then the manifest; the `.jsonl` path.
+
+        Refuses (`EvaluationFileError`) to replace an evaluation that already exists.
+        """
+        records = self.folder / f"{manifest.name}.jsonl"
+        described = self.folder / f"{manifest.name}.json"
+        if records.exists() or described.exists():
+            raise EvaluationFileError(
+                f"{records}: an evaluation of this name already exists; evaluations are never "
+                "overwritten. Run `policy-agent evaluate` again (it takes a new name)."
+            )
+        self._lines.commit(records)
+        self._committed = True
+        write_atomically(described, (manifest.model_dump_json(indent=2) + "\n").encode())
+        fsync_directory(self.folder)
+        return records
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *error: object) -> None:
+        self._lines.__exit__(*error)
+        if self._made_folder and not self._committed:
+            # Nothing of an evaluation that never was: not even the folder it made.
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+
 def write_evaluation(
-    run_directory: Path, manifest: EvaluationManifest, lines: Sequence[RescoredEpisode]
+    run_directory: Path, manifest: EvaluationManifest, lines: Iterable[RescoredEpisode]
 ) -> Path:
     """Write `<run>/evaluations/<name>.jsonl`, then its manifest; returns the `.jsonl` path.
 
     Refuses (`EvaluationFileError`) to replace an evaluation that already exists.
     """
-    folder = run_directory / EVALUATIONS_DIR
-    folder.mkdir(exist_ok=True)
-    records = folder / f"{manifest.name}.jsonl"
-    described = folder / f"{manifest.name}.json"
-    if records.exists() or described.exists():
-        raise EvaluationFileError(
-            f"{records}: an evaluation of this name already exists; evaluations are never "
-            "overwritten. Run `policy-agent evaluate` again (it takes a new name)."
-        )
-    write_atomically(records, b"".join(line.model_dump_json().encode() + b"\n" for line in lines))
-    write_atomically(described, (manifest.model_dump_json(indent=2) + "\n").encode())
-    fsync_directory(folder)
-    return records
+    with EvaluationDraft(run_directory) as draft:
+        for line in lines:
+            draft.write(line)
+        return draft.commit(manifest)
 
 
 def evaluation_names(run_directory: Path) -> list[str]:

@@ -107,7 +107,8 @@ class ReadReward(_Slim):
 
 
 class ReadEpisode(_Slim):
-    """Of an `Episode`: what `build_report`, `build_comparison` and `build_coverage` use."""
+    """Of an `Episode`: what `build_report`, `build_comparison` and `build_coverage` use, and
+    what the tau2 export selects by and its task list needs (`initial_messages`)."""
 
     model_config = ConfigDict(title="Episode")
 
@@ -116,6 +117,7 @@ class ReadEpisode(_Slim):
     attempt: int = 1
     termination_reason: TerminationReason
     messages: list[ReadRecord]
+    initial_messages: int = 0
     events: list[ReadEvent] = Field(default_factory=list)
     totals: dict[str, RoleTotals] = Field(default_factory=dict)
     reward: ReadReward | None = None

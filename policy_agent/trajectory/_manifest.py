@@ -15,11 +15,10 @@ import os
 import platform
 import re
 import secrets
-import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Self
+from typing import BinaryIO, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
@@ -218,24 +217,60 @@ class RunManifest(BaseModel):
         )
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all: a temporary file in the same folder, fsync, rename.
+class PendingFile:
+    """A file written under a temporary name beside where it goes, `.NAME.<random>.tmp`, then
+    made whole at once: `commit` fsyncs it and renames it into place; leaving the `with` block
+    without a commit (an exception, or nothing to keep) removes it.
+
+    Readers see the old file or the new one, never part of one; a crash leaves at worst the
+    temporary file. It is created as `open` creates a file (0666 less the umask), not with
+    `tempfile`'s 0600: what it becomes is for others to read too.
+    """
+
+    def __init__(self, folder: Path, name: str) -> None:
+        """Create the temporary file in `folder` for a file named `name` (`OSError` if not)."""
+        self.temporary = folder / f".{name}.{secrets.token_hex(8)}.tmp"
+        handle = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        self.file: BinaryIO = os.fdopen(handle, "wb")
+        """Write the content here."""
+        self._done = False
+
+    def commit(self, path: Path) -> None:
+        """Make `path` this file's content: fsync, rename over whatever `path` was. The caller
+        fsyncs the folder when the rename must survive a power cut too."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.temporary, path)
+        self._done = True
+
+    def discard(self) -> None:
+        """Remove the temporary file (nothing happens to where it would have gone)."""
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temporary)
+        self._done = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if not self._done:
+            self.discard()
+
+
+def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write `path` whole or not at all (`PendingFile`): `data`, or its pieces one after the
+    other (never joined in memory).
 
     A crash at any moment leaves the old file or the new one, never part of one (plus, at
     worst, a `.NAME.*.tmp` file). The caller fsyncs the folder when the rename must survive
     a power cut too.
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with PendingFile(path.parent, path.name) as pending:
+        for piece in [data] if isinstance(data, bytes) else data:
+            pending.file.write(piece)
+        pending.commit(path)
 
 
 def write_manifest(directory: Path, manifest: RunManifest) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -271,3 +272,95 @@ def test_export_needs_the_pack_when_it_moved(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"the run's pack {pack} (from its run.json) is not there any more" in result.stderr
     assert invoke("export", run, "--format", "sft", "--pack", moved).exit_code == 0
+
+
+# ------------------------------------------------------------- an unreadable run, a failed export
+
+
+def cut_short(run: Path, line: int) -> None:
+    """Line `line` of the run's episodes.jsonl cut to its first half, newline kept: what a copy
+    of a run pieced together by hand, or a bad sector, leaves in the middle of the file."""
+    path = run / EPISODES_NAME
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1][: len(lines[line - 1]) // 2] + b"\n"
+    path.write_bytes(b"".join(lines))
+
+
+def test_an_export_to_stdout_streams_until_an_unreadable_line(tmp_path: Path) -> None:
+    run = run_of(tmp_path, {"card_triplet_cribs": [1.0, 1.0], "crib_too_late": [1.0, 1.0]})
+    cut_short(run, 3)
+    result = invoke("export", run, "--format", "sft", "--include-oracle")
+    assert result.exit_code == 2
+    written = [(x["task_id"], x["trial"]) for x in map(json.loads, result.stdout.splitlines())]
+    assert written == [("card_triplet_cribs", 0), ("card_triplet_cribs", 1)]
+    assert f"{run / EPISODES_NAME}:3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("export_format", ["sft", "tau2"])
+def test_an_export_that_fails_midway_leaves_the_out_file_as_it_was(
+    tmp_path: Path, export_format: str
+) -> None:
+    run = run_of(tmp_path, {"card_triplet_cribs": [1.0, 1.0], "crib_too_late": [1.0, 1.0]})
+    cut_short(run, 3)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "data.jsonl"
+    out.write_text("the last export\n", encoding="utf-8")
+    result = invoke("export", run, "--format", export_format, "--include-oracle", "--out", out)
+    assert result.exit_code == 2
+    assert f"{run / EPISODES_NAME}:3" in result.stderr
+    assert out.read_text(encoding="utf-8") == "the last export\n"
+    assert list(folder.iterdir()) == [out]  # no temporary file left beside it
+    out.unlink()
+    assert invoke("export", run, "--format", export_format, "--out", out).exit_code == 2
+    assert list(folder.iterdir()) == []
+
+
+def test_a_refused_chatml_export_writes_no_out_file(tmp_path: Path) -> None:
+    from tests.export.conftest import model_run_on
+
+    pack = copy_hotel(tmp_path / "repo")
+    run = model_run_on(tmp_path / "runs", "completions", "card", domain=pack).directory
+    policy = pack / "policy.md"
+    policy.write_text(policy.read_text(encoding="utf-8") + "\nOne more rule.\n", encoding="utf-8")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    refused = invoke("export", run, "--format", "chatml", "--out", folder / "turns.jsonl")
+    assert refused.exit_code == 1
+    assert "does not match the sha256 recorded" in refused.stderr
+    assert list(folder.iterdir()) == []
+    flagged = invoke(
+        "export", run, "--format", "chatml", "--allow-inexact", "--out", folder / "turns.jsonl"
+    )
+    assert flagged.exit_code == 0
+    assert len((folder / "turns.jsonl").read_text(encoding="utf-8").splitlines()) == 9
+    assert list(folder.iterdir()) == [folder / "turns.jsonl"]
+
+
+def test_evaluate_stops_at_an_unreadable_line_and_writes_no_evaluation(
+    copied: tuple[Path, Path],
+) -> None:
+    run, _ = copied
+    dry = invoke("evaluate", run, "--dry-run")
+    assert dry.exit_code == 0 and not (run / "evaluations").exists()
+    cut_short(run, 5)
+    result = invoke("evaluate", run)
+    assert result.exit_code == 2
+    assert f"{run / EPISODES_NAME}:5" in result.stderr
+    assert not (run / "evaluations").exists()  # nor a temporary file in it
+
+
+def test_evaluate_that_fails_midway_leaves_no_temporary_file(copied: tuple[Path, Path]) -> None:
+    run, _ = copied
+    # A line edited by hand: still read for the episodes' tasks (which skips the seed), but no
+    # episode any more, found only once the four lines before it were scored and written.
+    path = run / EPISODES_NAME
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert b'"seed":' in lines[4]
+    lines[4] = re.sub(rb'"seed":(\d+)', rb'"seed":"seed \1"', lines[4])
+    path.write_bytes(b"".join(lines))
+    result = invoke("evaluate", run, "--concurrency", "1")
+    assert result.exit_code == 2
+    assert f"{run / EPISODES_NAME}:5" in result.stderr
+    assert not (run / "evaluations").exists()  # nor a temporary file in it

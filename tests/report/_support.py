@@ -135,6 +135,18 @@ def write_run(
     return store.directory
 
 
+def grown(runs: Path, demo: Path, copies: int) -> Path:
+    """The demo's 24 episodes `copies` times over (trials 0..copies-1), then the mixed run's
+    outcomes (infrastructure failures, rewards 0, an unevaluated episode) on five hotel tasks."""
+    played = [episode for _, episode in RunStore.open(demo).latest_episodes()]
+    names = sorted({episode.task_id for episode in played})[:5]
+    episodes = [
+        episode.model_copy(update={"trial": trial}) for trial in range(copies) for episode in played
+    ]
+    episodes += [e.model_copy(update={"trial": copies + e.trial}) for e in mixed_episodes(names)]
+    return write_run(runs, episodes, trials=copies + 2)
+
+
 def evaluation_manifest(episodes: int, moment: datetime = START) -> EvaluationManifest:
     """The manifest of an evaluation made at `moment` of `episodes` episodes, none failed, with
     the hotel pack unchanged."""
