@@ -17,8 +17,8 @@ from policy_agent.cli import main
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from policy_agent.trajectory import AgentServer
-    from policy_agent.tui import ReplayRun
+    from policy_agent.trajectory import AgentServer, TornTail
+    from policy_agent.tui import EpisodeEntry, ReplayRun
 
 
 class RunUnreadable(click.ClickException):
@@ -111,34 +111,52 @@ def show(run: str, episode: str | None, evaluation: str, plain: bool, width: int
     and the expected actions beside the actual calls. Long tool arguments and results wrap
     under their values to fit the width; nothing is cut.
     Without --episode, a run of one episode shows it; a larger run lists its episodes.
+    One episode is read from its line alone, found through the run's episodes.index (written
+    beside episodes.jsonl by the first show or replay of one episode).
     Colour is used in a terminal, or when FORCE_COLOR is set (NO_COLOR turns it off).
     """
     from rich.console import Console
 
+    from policy_agent.trajectory import RunStoreError
+    from policy_agent.tui import EpisodeNotFound
+
     replay = _open(run, evaluation)
-    replay.log.poll()
-    for problem in replay.log.problems:
-        click.echo(f"warning: {problem}", err=True)
-    torn = replay.log.torn_tail()
-    if torn is not None:
-        click.echo(f"warning: {torn.describe(replay.log.path)}", err=True)
     # Without a colour system rich writes no escape codes at all: no colour and no styles.
     console = Console(
         width=width, highlight=False, emoji=False, color_system=None if plain else "auto"
     )
+    try:
+        # One episode asked for: its line alone, found through the run's index.
+        located = None if episode is None else replay.log.locate(episode)
+    except (OSError, RunStoreError) as error:
+        raise RunUnreadable(str(error)) from None
+    if located is not None:
+        entry, torn = located
+        _warn_torn(replay, torn)
+        _print(console, _episode(replay, entry), plain=plain)
+        return
+    replay.log.poll()
+    for problem in replay.log.problems:
+        click.echo(f"warning: {problem}", err=True)
+    _warn_torn(replay, replay.log.torn_tail())
     if episode is None and len(replay.log.entries) != 1:
         _print(console, _index(replay), plain=plain)
         return
-    _print(console, _episode(replay, episode or "1"), plain=plain)
-
-
-def _episode(replay: ReplayRun, wanted: str) -> RenderableType:
-    from policy_agent.tui import EpisodeNotFound, render_episode
-
     try:
-        entry = replay.log.find(wanted)
+        found = replay.log.find(episode or "1")
     except EpisodeNotFound as error:
         raise RunUnreadable(str(error)) from None
+    _print(console, _episode(replay, found), plain=plain)
+
+
+def _warn_torn(replay: ReplayRun, torn: TornTail | None) -> None:
+    if torn is not None:
+        click.echo(f"warning: {torn.describe(replay.log.path)}", err=True)
+
+
+def _episode(replay: ReplayRun, entry: EpisodeEntry) -> RenderableType:
+    from policy_agent.tui import render_episode
+
     episode = replay.log.load(entry)
     expected = replay.expected(episode.task_id)
     return render_episode(episode, expected=expected.actions, note=expected.note, line=entry.line)
@@ -147,27 +165,30 @@ def _episode(replay: ReplayRun, wanted: str) -> RenderableType:
 def _index(replay: ReplayRun) -> RenderableType:
     """The run's episodes, one a line, with the way to show one."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    from policy_agent.tui import outcome_text
+    from policy_agent.tui import RowColumn, RowTable, outcome_text
 
     entries = replay.log.entries
-    table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
-    for column in ("line", "episode", "reward", "ended", "turns"):
-        table.add_column(
-            column, justify="right" if column in ("line", "turns") else "left", no_wrap=True
-        )
-    table.add_column("violations")
-    for entry in entries:
-        table.add_row(
-            str(entry.line),
-            entry.id,
+    columns = [
+        RowColumn(header="line", justify="right", no_wrap=True),
+        RowColumn(header="episode", no_wrap=True),
+        RowColumn(header="reward", no_wrap=True),
+        RowColumn(header="ended", no_wrap=True),
+        RowColumn(header="turns", justify="right", no_wrap=True),
+        RowColumn(header="violations"),
+    ]
+    rows = [
+        (
+            Text(str(entry.line)),
+            Text(entry.id),
             outcome_text(entry.success, entry.reward),
-            entry.termination.value,
-            str(entry.turns),
-            ", ".join(entry.codes),
+            Text(entry.termination.value),
+            Text(str(entry.turns)),
+            Text(", ".join(entry.codes)),
         )
+        for entry in entries
+    ]
     manifest = replay.manifest
     failed = sum(entry.failed for entry in entries)
     superseded = len(replay.log.superseded)
@@ -179,7 +200,7 @@ def _index(replay: ReplayRun) -> RenderableType:
         style="bold",
     )
     hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")
-    return Group(heading, table, hint) if entries else Group(heading)
+    return Group(heading, RowTable(columns, rows), hint) if entries else Group(heading)
 
 
 def _agent_server(server: AgentServer | None) -> str:
