@@ -27,9 +27,10 @@ class RunUnreadable(click.ClickException):
     exit_code = 1
 
 
-def _open(run: str, evaluation: str) -> ReplayRun:
+def _open(run: str, evaluation: str, *, searchable: bool = True) -> ReplayRun:
     """The run RUN names, with the rewards of `evaluation` (`latest`: the newest re-scoring's,
-    else those recorded); problems exit 1 with the store's words."""
+    else those recorded), listed `searchable` or not (`EpisodeLog`); problems exit 1 with the
+    store's words."""
     from policy_agent.report import (
         LATEST,
         RECORDED,
@@ -55,7 +56,7 @@ def _open(run: str, evaluation: str) -> ReplayRun:
                 "--evaluation recorded shows the run's own.",
                 err=True,
             )
-        opened = ReplayRun(directory, rewards=rewards)
+        opened = ReplayRun(directory, rewards=rewards, searchable=searchable)
     except (RunStoreError, EvaluationFileError) as error:
         raise RunUnreadable(str(error)) from None
     return opened
@@ -120,7 +121,8 @@ def show(run: str, episode: str | None, evaluation: str, plain: bool, width: int
     from policy_agent.trajectory import RunStoreError
     from policy_agent.tui import EpisodeNotFound
 
-    replay = _open(run, evaluation)
+    # The list is printed, never searched: its entries need not keep each episode's text.
+    replay = _open(run, evaluation, searchable=False)
     # Without a colour system rich writes no escape codes at all: no colour and no styles.
     console = Console(
         width=width, highlight=False, emoji=False, color_system=None if plain else "auto"
@@ -178,14 +180,23 @@ def _index(replay: ReplayRun) -> RenderableType:
         RowColumn(header="turns", justify="right", no_wrap=True),
         RowColumn(header="violations"),
     ]
+    outcomes: dict[tuple[bool | None, float | None], Text] = {}
+
+    def outcome(entry: EpisodeEntry) -> Text:
+        # Rows of a few kinds of outcome share one Text each: 10,000 rows need not hold 10,000.
+        key = (entry.success, entry.reward)
+        if key not in outcomes:
+            outcomes[key] = outcome_text(*key)
+        return outcomes[key]
+
     rows = [
         (
-            Text(str(entry.line)),
-            Text(entry.id),
-            outcome_text(entry.success, entry.reward),
-            Text(entry.termination.value),
-            Text(str(entry.turns)),
-            Text(", ".join(entry.codes)),
+            str(entry.line),
+            entry.id,
+            outcome(entry),
+            entry.termination.value,
+            str(entry.turns),
+            ", ".join(entry.codes),
         )
         for entry in entries
     ]

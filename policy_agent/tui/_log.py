@@ -73,7 +73,8 @@ class EpisodeEntry:
     rules: tuple[str, ...] = ()
     """The policy rules the episode broke, each once."""
     text: str
-    """`search_text` of the episode (lower case)."""
+    """`search_text` of the episode (lower case); empty in a log made without search
+    (`EpisodeLog(searchable=False)`: `show`'s list, which prints it nowhere)."""
 
     @property
     def id(self) -> str:
@@ -94,11 +95,19 @@ class EpisodeLog:
     """The episodes of one `episodes.jsonl`, indexed as far as `poll` has read."""
 
     def __init__(
-        self, path: Path, *, rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None
+        self,
+        path: Path,
+        *,
+        rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None,
+        searchable: bool = True,
     ) -> None:
         """Index nothing yet; call `poll` to read the lines there are. `rewards`, by episode key,
-        replace the recorded rewards (None: the episode could not be re-scored)."""
+        replace the recorded rewards (None: the episode could not be re-scored). Without
+        `searchable` the entries' `text` is left empty: a list that is only printed does not
+        keep each episode's text (half of what listing a run holds and an eighth of its time).
+        """
         self.path = path
+        self.searchable = searchable
         self.rewards = dict(rewards or {})
         self.entries: list[EpisodeEntry] = []
         """The latest attempt of every episode read so far, in file order."""
@@ -150,7 +159,7 @@ class EpisodeLog:
             replaced = None
         if replaced is not None:
             self._supersede(replaced)
-        return _summary(episode, line=self._line, offset=self._offset, size=len(data))
+        return self._summary(episode, line=self._line, offset=self._offset, size=len(data))
 
     def _supersede(self, line: int) -> None:
         """Move the entry of line `line` from `entries` to `superseded`."""
@@ -245,7 +254,27 @@ class EpisodeLog:
             episode = self._rescored_listed(ListedEpisode.model_validate_json(without_tokens(data)))
         except ValidationError as error:
             raise RecordInvalid(self.path, row.line, "Episode", _describe(error)) from None
-        return _summary(episode, line=row.line, offset=row.offset, size=row.size)
+        return self._summary(episode, line=row.line, offset=row.offset, size=row.size)
+
+    def _summary(
+        self, episode: ListedEpisode, *, line: int, offset: int, size: int
+    ) -> EpisodeEntry:
+        return EpisodeEntry(
+            line=line,
+            offset=offset,
+            size=size,
+            task_id=episode.task_id,
+            trial=episode.trial,
+            attempt=episode.attempt,
+            reward=None if episode.reward is None else episode.reward.reward,
+            success=episode.success,
+            termination=episode.termination_reason,
+            turns=len(episode.messages),
+            violations=episode.violations,
+            codes=episode.violation_codes,
+            rules=episode.broken_rules,
+            text=episode.search_text() if self.searchable else "",
+        )
 
     def find(self, text: str) -> EpisodeEntry:
         """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).
@@ -262,25 +291,6 @@ class EpisodeLog:
             return self.superseded[wanted]
         ids = [entry.id for entry in self.entries[:5]]
         raise _not_found(self.path, wanted, text, len(self.entries), ids)
-
-
-def _summary(episode: ListedEpisode, *, line: int, offset: int, size: int) -> EpisodeEntry:
-    return EpisodeEntry(
-        line=line,
-        offset=offset,
-        size=size,
-        task_id=episode.task_id,
-        trial=episode.trial,
-        attempt=episode.attempt,
-        reward=None if episode.reward is None else episode.reward.reward,
-        success=episode.success,
-        termination=episode.termination_reason,
-        turns=len(episode.messages),
-        violations=episode.violations,
-        codes=episode.violation_codes,
-        rules=episode.broken_rules,
-        text=episode.search_text(),
-    )
 
 
 def _id(row: IndexedLine | None) -> str:
