@@ -244,11 +244,18 @@ def _scan(episodes: Path, *, offset: int, after: int) -> _Scan:
     return _Scan(lines=tuple(lines), skipped=tuple(skipped), torn=None, last_digest=digest)
 
 
+def remove_index_temporaries(directory: Path) -> None:
+    """Delete the temporary indexes of readers killed while writing one (`RunStore.resume`
+    calls it; a reader still writing one only finds its index unwritten, and says so)."""
+    for stale in directory.glob(f".{INDEX_NAME}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def _write(path: Path, lines: tuple[IndexedLine, ...], last_digest: str | None) -> None:
     end = lines[-1].offset + lines[-1].size if lines else 0
     header = _Header(format=INDEX_FORMAT, size=end, lines=len(lines), last_line_sha256=last_digest)
     rows = [
-        json.dumps([row.offset, *row.key, row.attempt, row.supersedes], ensure_ascii=False)
+        json.dumps([row.offset, *row.key, row.attempt, row.supersedes], separators=(",", ":"))
         for row in lines
     ]
     text = "\n".join([header.model_dump_json(), *rows]) + "\n"

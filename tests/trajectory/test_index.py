@@ -12,36 +12,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy_agent.records import Episode, TerminationReason
+from policy_agent.records import TerminationReason
 from policy_agent.trajectory import (
     EPISODES_NAME,
     INDEX_NAME,
     AttemptConflict,
     LatestAttempts,
     RunIndex,
-    RunStore,
-    config_hash,
     index_attempts,
     load_index,
     plan_resumption,
 )
 
 from ._filesystems import tmpfs
-from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, episode_record, episode_with_tokens, new_run
+from ._support import episode_record, episode_with_tokens, resume, run_of
 
 INFRA = TerminationReason.INFRASTRUCTURE_ERROR
-HASH = config_hash(CONFIG, exclude=EXCLUDE)
-
-
-def _run(runs: Path, episodes: list[Episode]) -> Path:
-    with new_run(runs) as store:
-        for episode in episodes:
-            store.append(episode)
-    return store.directory
-
-
-def _resume(directory: Path) -> RunStore:
-    return RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH)
 
 
 def _rows(index: RunIndex) -> list[tuple[int, str, int, int, int | None]]:
@@ -58,7 +44,7 @@ def _same(found: LatestAttempts, expected: LatestAttempts, lines: int) -> None:
 
 
 def test_the_first_reader_builds_it_and_the_next_reads_it(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
     episodes = run / EPISODES_NAME
     built = load_index(episodes)
     assert built.source == "built" and built.unwritten is None
@@ -73,10 +59,10 @@ def test_the_first_reader_builds_it_and_the_next_reads_it(tmp_path: Path) -> Non
 
 
 def test_an_append_extends_it_from_where_it_ended(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0, INFRA), episode_record("b", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0, INFRA), episode_record("b", 0)])
     episodes = run / EPISODES_NAME
     before = load_index(episodes)
-    with _resume(run) as store:
+    with resume(run) as store:
         store.append(plan_resumption(episodes).next_attempt(episode_record("a", 0)))
     extended = load_index(episodes)
     assert extended.source == "extended"
@@ -87,14 +73,14 @@ def test_an_append_extends_it_from_where_it_ended(tmp_path: Path) -> None:
 
 
 def test_traces_in_tokens_jsonl_do_not_change_it(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_with_tokens("a", 0), episode_with_tokens("a", 1)])
+    run = run_of(tmp_path, [episode_with_tokens("a", 0), episode_with_tokens("a", 1)])
     index = load_index(run / EPISODES_NAME)
     assert _rows(index) == [(1, "a", 0, 1, None), (2, "a", 1, 1, None)]
 
 
 def test_a_replaced_file_is_indexed_again(tmp_path: Path) -> None:
-    first = _run(tmp_path / "one", [episode_record("a", 0), episode_record("b", 0)])
-    other = _run(tmp_path / "two", [episode_record("c", 0), episode_record("dd", 1)])
+    first = run_of(tmp_path / "one", [episode_record("a", 0), episode_record("b", 0)])
+    other = run_of(tmp_path / "two", [episode_record("c", 0), episode_record("dd", 1)])
     load_index(first / EPISODES_NAME)
     (first / EPISODES_NAME).write_bytes((other / EPISODES_NAME).read_bytes())
     rebuilt = load_index(first / EPISODES_NAME)
@@ -103,7 +89,7 @@ def test_a_replaced_file_is_indexed_again(tmp_path: Path) -> None:
 
 
 def test_a_shorter_file_is_indexed_again(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
     episodes = run / EPISODES_NAME
     load_index(episodes)
     first = episodes.read_bytes().splitlines(keepends=True)[0]
@@ -125,7 +111,7 @@ def test_a_shorter_file_is_indexed_again(tmp_path: Path) -> None:
     ids=["empty", "cut", "bad header", "another format", "wrong offset", "one row too many"],
 )
 def test_an_unreadable_index_is_built_again(tmp_path: Path, damage: object) -> None:
-    run = _run(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
     episodes = run / EPISODES_NAME
     expected = _rows(load_index(episodes))
     index = run / INDEX_NAME
@@ -137,7 +123,7 @@ def test_an_unreadable_index_is_built_again(tmp_path: Path, damage: object) -> N
 
 
 def test_a_torn_last_line_is_answered_by_scanning_and_not_written(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0), episode_record("b", 0)])
     episodes = run / EPISODES_NAME
     with episodes.open("ab") as file:
         file.write(episode_record("c", 0).model_dump_json().encode()[:40])
@@ -149,7 +135,7 @@ def test_a_torn_last_line_is_answered_by_scanning_and_not_written(tmp_path: Path
 
 
 def test_a_torn_line_after_an_index_leaves_the_index_as_it_was(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0)])
     episodes = run / EPISODES_NAME
     load_index(episodes)
     written = (run / INDEX_NAME).read_bytes()
@@ -161,7 +147,7 @@ def test_a_torn_line_after_an_index_leaves_the_index_as_it_was(tmp_path: Path) -
 
 
 def test_a_line_that_is_no_episode_is_skipped_and_nothing_written(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0)])
     episodes = run / EPISODES_NAME
     with episodes.open("ab") as file:
         file.write(b"[1, 2]\n")
@@ -174,7 +160,7 @@ def test_a_line_that_is_no_episode_is_skipped_and_nothing_written(tmp_path: Path
 
 
 def test_a_copied_line_is_a_conflict_as_index_attempts_says(tmp_path: Path) -> None:
-    run = _run(tmp_path, [episode_record("a", 0), episode_record("a", 0)])
+    run = run_of(tmp_path, [episode_record("a", 0), episode_record("a", 0)])
     episodes = run / EPISODES_NAME
     with pytest.raises(AttemptConflict) as expected:
         index_attempts(episodes)
@@ -185,7 +171,7 @@ def test_a_copied_line_is_a_conflict_as_index_attempts_says(tmp_path: Path) -> N
 
 def test_a_read_only_folder_is_read_and_never_written(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", size_kb=256) as folder:
-        run = _run(folder, [episode_record("a", 0), episode_record("b", 0)])
+        run = run_of(folder, [episode_record("a", 0), episode_record("b", 0)])
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         index = load_index(run / EPISODES_NAME)
         assert index.source == "built"
@@ -195,10 +181,10 @@ def test_a_read_only_folder_is_read_and_never_written(tmp_path: Path) -> None:
 
 
 def test_one_line_at_a_time_it_is_extended_and_stays_true(tmp_path: Path) -> None:
-    run = _run(tmp_path, [])
+    run = run_of(tmp_path, [])
     episodes = run / EPISODES_NAME
     assert load_index(episodes).lines == ()
-    with _resume(run) as store:
+    with resume(run) as store:
         for trial in range(3):
             store.append(episode_record("a", trial))
             index = load_index(episodes)
@@ -220,11 +206,11 @@ _STEPS = st.lists(
 def test_it_agrees_with_index_attempts_over_appends_and_retries(
     tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, bool, bool]], read_every: int
 ) -> None:
-    run = _run(tmp_path_factory.mktemp("runs"), [])
+    run = run_of(tmp_path_factory.mktemp("runs"), [])
     episodes = run / EPISODES_NAME
     latest: dict[tuple[str, int], tuple[int, int]] = {}
     written = 0
-    with _resume(run) as store:
+    with resume(run) as store:
         for step, (trial, again, lost) in enumerate(steps):
             key = ("t", trial)
             reason = INFRA if lost else TerminationReason.USER_STOP
@@ -243,3 +229,12 @@ def test_it_agrees_with_index_attempts_over_appends_and_retries(
     assert index.unwritten is None
     _same(index.attempts(), index_attempts(episodes), written)
     assert {key: (a.line, a.attempt) for key, a in index.attempts().latest.items()} == latest
+
+
+def test_a_resume_deletes_the_temporary_index_of_a_killed_reader(tmp_path: Path) -> None:
+    run = run_of(tmp_path, [episode_record("a", 0)])
+    stale = run / f".{INDEX_NAME}.k1ll3d.tmp"
+    stale.write_bytes(b'{"format":1,')
+    resume(run).close()
+    assert not stale.exists()
+    assert load_index(run / EPISODES_NAME).source == "built"
