@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -192,7 +193,8 @@ def test_one_line_at_a_time_it_is_extended_and_stays_true(tmp_path: Path) -> Non
 
 
 # One step of a run's life: a first attempt of a new key, or a re-run of a key's latest attempt
-# (the store supersedes it), each ending normally or lost to infrastructure.
+# (the store supersedes it), each ending normally or lost to infrastructure; now and then a
+# line no store writes (a bad one: no index is written while it is there).
 _STEPS = st.lists(
     st.tuples(st.integers(min_value=0, max_value=5), st.booleans(), st.booleans()),
     max_size=25,
@@ -202,9 +204,18 @@ _STEPS = st.lists(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(steps=_STEPS, read_every=st.integers(min_value=1, max_value=6))
+@given(
+    steps=_STEPS,
+    read_every=st.integers(min_value=1, max_value=6),
+    bad_at=st.none() | st.integers(min_value=0, max_value=25),
+    torn=st.booleans(),
+)
 def test_it_agrees_with_index_attempts_over_appends_and_retries(
-    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, bool, bool]], read_every: int
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[int, bool, bool]],
+    read_every: int,
+    bad_at: int | None,
+    torn: bool,
 ) -> None:
     run = run_of(tmp_path_factory.mktemp("runs"), [])
     episodes = run / EPISODES_NAME
@@ -212,6 +223,10 @@ def test_it_agrees_with_index_attempts_over_appends_and_retries(
     written = 0
     with resume(run) as store:
         for step, (trial, again, lost) in enumerate(steps):
+            if step == bad_at:
+                with episodes.open("ab") as file:
+                    file.write(b'{"not": "an episode"}\n')
+                written += 1
             key = ("t", trial)
             reason = INFRA if lost else TerminationReason.USER_STOP
             episode = episode_record(*key, reason)
@@ -225,10 +240,41 @@ def test_it_agrees_with_index_attempts_over_appends_and_retries(
             latest[key] = (written, episode.attempt)
             if step % read_every == 0:
                 _same(load_index(episodes).attempts(), index_attempts(episodes), written)
+    if torn:
+        with episodes.open("ab") as file:
+            file.write(episode_record("t", 99).model_dump_json().encode()[:30])
     index = load_index(episodes)
-    assert index.unwritten is None
+    clean = (bad_at is None or bad_at >= len(steps)) and not torn
+    assert (index.unwritten is None) == clean
     _same(index.attempts(), index_attempts(episodes), written)
     assert {key: (a.line, a.attempt) for key, a in index.attempts().latest.items()} == latest
+
+
+def test_readers_racing_a_writer_and_each_other_see_whole_true_indexes(tmp_path: Path) -> None:
+    run = run_of(tmp_path, [])
+    episodes = run / EPISODES_NAME
+    seen: list[RunIndex] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(load_index(episodes))
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        with resume(run) as store:
+            for trial in range(150):
+                store.append(episode_record("t", trial))
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    final = load_index(episodes)
+    assert final.source in ("read", "extended") and len(final.lines) == 150
+    # Each answer is true of the file as that reader read it: a prefix of the final one.
+    assert seen and all(index.lines == final.lines[: len(index.lines)] for index in seen)
 
 
 def test_a_resume_deletes_the_temporary_index_of_a_killed_reader(tmp_path: Path) -> None:
