@@ -3,7 +3,9 @@
 The list is a `DataTable` (it draws only the rows in view, so thousands are cheap) of the
 `EpisodeEntry` summaries; episodes are read whole only when opened. The log is read in batches
 between screen updates, so the list fills while the app already answers keys, and with
-`follow` it is polled for lines a running simulation appends.
+`follow` it is polled for lines a running simulation appends. An episode asked for with
+`--episode` is opened first, from its line alone through the run's `episodes.index`
+(`EpisodeLog.locate`), while the list is read behind it.
 """
 
 from __future__ import annotations
