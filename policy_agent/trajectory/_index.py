@@ -3,9 +3,9 @@ beside the run so that a reader of one episode (`show -e`, the replay) seeks to 
 of reading the run.
 
 ```
-{"format":1,"size":28141056,"lines":10000,"last_line_sha256":"9c1f..."}
+{"format":1,"size":139167430,"lines":10000,"last_line_sha256":"f9d368ab..."}
 [0,"card_triplet_cribs",0,1,null]
-[14210,"crib_limit_partial",0,1,null]
+[14178,"crib_limit_partial",0,1,null]
 ...
 ```
 A header line says what it covers: the first `size` bytes of `episodes.jsonl`, `lines` whole
