@@ -159,7 +159,7 @@ def _warn_torn(replay: ReplayRun, torn: TornTail | None) -> None:
 def _episode(replay: ReplayRun, entry: EpisodeEntry) -> RenderableType:
     from policy_agent.tui import render_episode
 
-    episode = replay.log.load(entry)
+    episode = replay.log.load(entry, tokens=False)  # none is shown
     expected = replay.expected(episode.task_id)
     return render_episode(episode, expected=expected.actions, note=expected.note, line=entry.line)
 

@@ -196,12 +196,16 @@ class EpisodeLog:
         reason = "it does not end with a newline"
         return TornTail(line=self._line + 1, offset=self._offset, size=len(rest), reason=reason)
 
-    def load(self, entry: EpisodeEntry) -> Episode:
+    def load(self, entry: EpisodeEntry, *, tokens: bool = True) -> Episode:
         """The whole episode of `entry`, read again from its line, with its token traces (from
-        `tokens.jsonl` when the store put them there: one seek)."""
+        `tokens.jsonl` when the store put them there: one seek); `tokens=False` reads every
+        trace as None without opening `tokens.jsonl` (what `show` and the replay, which
+        show no token, do)."""
         with self.path.open("rb") as file:
             file.seek(entry.offset)
             data = file.read(entry.size)
+        if not tokens:
+            return self._rescored(Episode.model_validate_json(without_tokens(data)))
         episode = with_tokens(self.path.parent, Episode.model_validate_json(data), entry.line)
         return self._rescored(episode)
 

@@ -16,7 +16,7 @@ from policy_agent.tui import ReplayApp, ReplayRun, _app, render_step
 from policy_agent.tui._app import BATCH_LINES, EpisodesScreen
 from policy_agent.tui._conversation import ConversationScreen, StepView
 from policy_agent.tui._help import HelpScreen
-from tests.tui._runs import all_episodes, failed, successful, write_run
+from tests.tui._runs import all_episodes, failed, successful, traced, write_run
 from tests.tui._screen import screen_text, shows, until
 
 SIZE = (80, 24)
@@ -410,3 +410,11 @@ async def test_an_episode_asked_for_in_a_run_the_index_cannot_answer_opens_after
         assert showing(app) == "crib_limit_partial#0"
         assert not (run / "episodes.index").exists()
         assert conversation(app).entry in app.episodes.shown
+
+
+async def test_an_episode_opens_without_its_token_traces(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), traced(failed())])
+    (run / "tokens.jsonl").unlink()  # the replay shows no token: it never reads them
+    async with replay(run, episode="card_triplet_cribs#1") as (app, pilot):
+        assert showing(app) == "card_triplet_cribs#1"
+        await shows(pilot, "card_triplet_cribs#1  ✗ 0.00  user_stop  11 turns")

@@ -19,7 +19,7 @@ from policy_agent.cli import main
 from policy_agent.records import AgentToolCall, ToolResult
 from policy_agent.tui import ReplayRun, render_episode
 from tests.tui._golden import assert_golden
-from tests.tui._runs import failed, long_values, successful, write_run
+from tests.tui._runs import failed, long_values, successful, traced, write_run
 
 
 def show(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -230,4 +230,12 @@ def test_a_torn_last_line_is_warned_about_when_one_episode_is_shown(tmp_path: Pa
     result = show(str(run), "-e", "2", "--plain", "--width", "100")
     assert result.exit_code == 0
     assert "episodes.jsonl:3: the last line (18 bytes) is torn" in result.stderr
+    assert_golden("show_failed.txt", result.stdout)
+
+
+def test_one_episode_is_shown_without_opening_its_token_traces(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), traced(failed())])
+    (run / "tokens.jsonl").unlink()  # what show never prints, it never reads
+    result = show(str(run), "-e", "card_triplet_cribs#1", "--plain", "--width", "100")
+    assert result.exit_code == 0, result.output
     assert_golden("show_failed.txt", result.stdout)
