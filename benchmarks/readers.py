@@ -124,15 +124,16 @@ def measure(command: list[str], repeat: int) -> tuple[float, float]:
     return best, peak / 1024
 
 
+# Opened as the replay opens an episode: without its token traces, which it does not show.
 REPLAY_INDEX = (
     "import sys; from pathlib import Path; from policy_agent.tui import ReplayRun; "
     "run = ReplayRun(Path(sys.argv[1])); run.log.poll(); "
-    "run.log.load(run.log.entries[len(run.log.entries) // 2])"
+    "run.log.load(run.log.entries[len(run.log.entries) // 2], tokens=False)"
 )
 REPLAY_ONE = (
     "import sys; from pathlib import Path; from policy_agent.tui import ReplayRun; "
     "run = ReplayRun(Path(sys.argv[1])); located = run.log.locate(sys.argv[2]); "
-    "assert located is not None; run.log.load(located[0])"
+    "assert located is not None; run.log.load(located[0], tokens=False)"
 )
 WITHOUT_INDEX = (
     "import os, runpy, sys; os.remove(sys.argv[1]) if os.path.exists(sys.argv[1]) else None; "
