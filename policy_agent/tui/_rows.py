@@ -84,10 +84,6 @@ class RowTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """The header as rich lays it out, then each row."""
-        if not hasattr(Table, "_calculate_column_widths"):
-            # A rich release without the private layout method: the whole table, slower.
-            yield self._table(self.rows, None, header=True)
-            return
         plains = [[_plain(cell) for cell in row] for row in self.rows]
         widths = self._widths(console, options, plains)
         yield self._table([], widths, header=True)
