@@ -364,3 +364,24 @@ def test_evaluate_that_fails_midway_leaves_no_temporary_file(copied: tuple[Path,
     assert result.exit_code == 2
     assert f"{run / EPISODES_NAME}:5" in result.stderr
     assert not (run / "evaluations").exists()  # nor a temporary file in it
+
+
+def test_a_bad_line_in_the_evaluation_is_named_when_its_episode_is_read(
+    copied: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, _ = copied
+    assert invoke("evaluate", run).exit_code == 0
+    [name] = evaluation_names(run)
+    path = run / "evaluations" / f"{name}.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    # Edited by hand: the key still reads, the reward is no number.
+    lines[6] = lines[6].replace(b'"reward":1.0', b'"reward":"full"', 1)
+    path.write_bytes(b"".join(lines))
+    out = tmp_path / "data.jsonl"
+    for command in (["report", run], ["export", run, "--format", "sft", "--out", out]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert f"{path}:7: not a line of an evaluation" in result.stderr
+        assert "--evaluation" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+    assert invoke("export", run, "--format", "sft", "--evaluation", "recorded").exit_code == 0
