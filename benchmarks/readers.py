@@ -11,11 +11,13 @@ then what a real model's run would have.
 
 Each command runs as `python -m policy_agent ...` in a process of its own (interpreter start
 included, as a user sees it; best of `--repeat`), on each run; its peak memory is the child's
-maximum resident set. The first `show` or replay of a run builds its index beside it
-(`index`, see docs/runs.md); the rows say which. `replay` is timed as what it does before its
-first screen, plus opening one episode. The baseline row is the interpreter start plus the CLI's
-import: what no reader can beat. `evaluate` runs last: it adds an evaluation to the run, which
-the readers after it would read. `compare` compares the run with itself (the same reading).
+maximum resident set. The first `show -e` or `replay -e` of a run builds its index beside it
+(`episodes.index`, see docs/runs.md); the rows say which: `show -e (builds the index)` deletes
+it before each run, the other rows find it there (built before they run). `replay` is timed as
+what it does before its first screen, plus opening one episode; `replay -e` as opening one
+episode through the index. The baseline row is the interpreter start plus the CLI's import:
+what no reader can beat. `evaluate` runs last: it adds an evaluation to the run, which the
+readers after it would read. `compare` compares the run with itself (the same reading).
 
     python benchmarks/readers.py [--episodes 1000 10000 100000] [--repeat 3] [--only report]
 
@@ -41,7 +43,7 @@ from policy_agent.domain import load_pack
 from policy_agent.records import Episode
 from policy_agent.rl import oracle_policy
 from policy_agent.simulation import SimulationConfig
-from policy_agent.trajectory import RunStore
+from policy_agent.trajectory import EPISODES_NAME, RunStore, index_path, load_index
 
 REAL_TOKENIZER_RATIO = 4
 """Bytes per token of a real BPE tokenizer against the scripted server's one token per byte."""
@@ -122,11 +124,22 @@ def measure(command: list[str], repeat: int) -> tuple[float, float]:
     return best, peak / 1024
 
 
+# Opened as the replay opens an episode: without its token traces, which it does not show.
 REPLAY_INDEX = (
     "import sys; from pathlib import Path; from policy_agent.tui import ReplayRun; "
     "run = ReplayRun(Path(sys.argv[1])); run.log.poll(); "
-    "run.log.load(run.log.entries[len(run.log.entries) // 2])"
+    "run.log.load(run.log.entries[len(run.log.entries) // 2], tokens=False)"
 )
+REPLAY_ONE = (
+    "import sys; from pathlib import Path; from policy_agent.tui import ReplayRun; "
+    "run = ReplayRun(Path(sys.argv[1])); located = run.log.locate(sys.argv[2]); "
+    "assert located is not None; run.log.load(located[0], tokens=False)"
+)
+WITHOUT_INDEX = (
+    "import os, runpy, sys; os.remove(sys.argv[1]) if os.path.exists(sys.argv[1]) else None; "
+    "sys.argv = sys.argv[1:]; runpy.run_module('policy_agent', run_name='__main__')"
+)
+"""`python -m policy_agent ARGS` with the run's index deleted first (ARGS after the index)."""
 
 
 def reader_commands(run_dir: Path, scratch: Path, middle: str) -> dict[str, list[str]]:
@@ -137,12 +150,24 @@ def reader_commands(run_dir: Path, scratch: Path, middle: str) -> dict[str, list
         "import policy_agent (baseline)": [sys.executable, "-c", "import policy_agent.cli"],
         "report": [*cli, "report", str(run_dir)],
         "report --json": [*cli, "report", str(run_dir), "--json"],
+        "show -e (builds the index)": [
+            sys.executable,
+            "-c",
+            WITHOUT_INDEX,
+            str(index_path(run_dir / EPISODES_NAME)),
+            "show",
+            str(run_dir),
+            "-e",
+            middle,
+            "--plain",
+        ],
         "show -e (one episode)": [*cli, "show", str(run_dir), "-e", middle, "--plain"],
         "show (the list)": [*cli, "show", str(run_dir), "--plain"],
         "compare": [*cli, "compare", str(run_dir), str(run_dir)],
         "export --format sft": [*cli, "export", str(run_dir), "--format", "sft", "--out", out],
         "export --format rl": [*cli, "export", str(run_dir), "--format", "rl", "--out", out],
         "replay (open, list, one episode)": [sys.executable, "-c", REPLAY_INDEX, str(run_dir)],
+        "replay -e (one episode)": [sys.executable, "-c", REPLAY_ONE, str(run_dir), middle],
         "evaluate": [*cli, "evaluate", str(run_dir)],
     }
 
@@ -182,6 +207,7 @@ def main() -> None:
             files[size] = f"{episodes_mib:.0f} + {tokens_mib:.0f} MiB"
             middle = f"{played[0].task_id}#{size // len(played) // 2}"
             commands = reader_commands(directory, scratch, middle)
+            load_index(directory / EPISODES_NAME)  # there for every row but the one deleting it
             for name in wanted:
                 results[name, size] = measure(commands[name], arguments.repeat)
             shutil.rmtree(directory)

@@ -41,17 +41,21 @@ def validate(pack: Path) -> None:
         PackError,
         load_pack,
         passed_by_doing_nothing,
+        slow_yaml_databases,
         undescribed_tools,
     )
+    from policy_agent.yamlsource import load_yaml
 
     try:
         loaded = load_pack(pack)
     except PackError as error:
         click.echo(error.report())
         raise SystemExit(1) from None
+    header = load_yaml(pack if pack.suffix in (".yaml", ".yml") else pack / "domain.yaml").data
     warnings = [
         *undescribed_tools((*loaded.tools, *loaded.user_tools)),
         *passed_by_doing_nothing(loaded.tools, loaded.tasks),
+        *slow_yaml_databases(loaded.root, header if isinstance(header, dict) else {}),
     ]
     for warning in warnings:
         click.echo(f"warning: {warning}")

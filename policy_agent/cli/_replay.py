@@ -17,8 +17,8 @@ from policy_agent.cli import main
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from policy_agent.trajectory import AgentServer
-    from policy_agent.tui import ReplayRun
+    from policy_agent.trajectory import AgentServer, TornTail
+    from policy_agent.tui import EpisodeEntry, ReplayRun
 
 
 class RunUnreadable(click.ClickException):
@@ -27,9 +27,10 @@ class RunUnreadable(click.ClickException):
     exit_code = 1
 
 
-def _open(run: str, evaluation: str) -> ReplayRun:
+def _open(run: str, evaluation: str, *, searchable: bool = True) -> ReplayRun:
     """The run RUN names, with the rewards of `evaluation` (`latest`: the newest re-scoring's,
-    else those recorded); problems exit 1 with the store's words."""
+    else those recorded), listed `searchable` or not (`EpisodeLog`); problems exit 1 with the
+    store's words."""
     from policy_agent.report import (
         LATEST,
         RECORDED,
@@ -55,7 +56,7 @@ def _open(run: str, evaluation: str) -> ReplayRun:
                 "--evaluation recorded shows the run's own.",
                 err=True,
             )
-        opened = ReplayRun(directory, rewards=rewards)
+        opened = ReplayRun(directory, rewards=rewards, searchable=searchable)
     except (RunStoreError, EvaluationFileError) as error:
         raise RunUnreadable(str(error)) from None
     return opened
@@ -111,35 +112,54 @@ def show(run: str, episode: str | None, evaluation: str, plain: bool, width: int
     and the expected actions beside the actual calls. Long tool arguments and results wrap
     under their values to fit the width; nothing is cut.
     Without --episode, a run of one episode shows it; a larger run lists its episodes.
+    One episode is read from its line alone, found through the run's episodes.index (written
+    beside episodes.jsonl by the first show or replay of one episode).
     Colour is used in a terminal, or when FORCE_COLOR is set (NO_COLOR turns it off).
     """
     from rich.console import Console
 
-    replay = _open(run, evaluation)
-    replay.log.poll()
-    for problem in replay.log.problems:
-        click.echo(f"warning: {problem}", err=True)
-    torn = replay.log.torn_tail()
-    if torn is not None:
-        click.echo(f"warning: {torn.describe(replay.log.path)}", err=True)
+    from policy_agent.trajectory import RunStoreError
+    from policy_agent.tui import EpisodeNotFound
+
+    # The list is printed, never searched: its entries need not keep each episode's text.
+    replay = _open(run, evaluation, searchable=False)
     # Without a colour system rich writes no escape codes at all: no colour and no styles.
     console = Console(
         width=width, highlight=False, emoji=False, color_system=None if plain else "auto"
     )
+    try:
+        # One episode asked for: its line alone, found through the run's index.
+        located = None if episode is None else replay.log.locate(episode)
+    except (OSError, RunStoreError) as error:
+        raise RunUnreadable(str(error)) from None
+    if located is not None:
+        entry, torn = located
+        _warn_torn(replay, torn)
+        _print(console, _episode(replay, entry), plain=plain)
+        return
+    replay.log.poll()
+    for problem in replay.log.problems:
+        click.echo(f"warning: {problem}", err=True)
+    _warn_torn(replay, replay.log.torn_tail())
     if episode is None and len(replay.log.entries) != 1:
         _print(console, _index(replay), plain=plain)
         return
-    _print(console, _episode(replay, episode or "1"), plain=plain)
-
-
-def _episode(replay: ReplayRun, wanted: str) -> RenderableType:
-    from policy_agent.tui import EpisodeNotFound, render_episode
-
     try:
-        entry = replay.log.find(wanted)
+        found = replay.log.find(episode or "1")
     except EpisodeNotFound as error:
         raise RunUnreadable(str(error)) from None
-    episode = replay.log.load(entry)
+    _print(console, _episode(replay, found), plain=plain)
+
+
+def _warn_torn(replay: ReplayRun, torn: TornTail | None) -> None:
+    if torn is not None:
+        click.echo(f"warning: {torn.describe(replay.log.path)}", err=True)
+
+
+def _episode(replay: ReplayRun, entry: EpisodeEntry) -> RenderableType:
+    from policy_agent.tui import render_episode
+
+    episode = replay.log.load(entry, tokens=False)  # none is shown
     expected = replay.expected(episode.task_id)
     return render_episode(episode, expected=expected.actions, note=expected.note, line=entry.line)
 
@@ -147,27 +167,39 @@ def _episode(replay: ReplayRun, wanted: str) -> RenderableType:
 def _index(replay: ReplayRun) -> RenderableType:
     """The run's episodes, one a line, with the way to show one."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    from policy_agent.tui import outcome_text
+    from policy_agent.tui import RowColumn, RowTable, outcome_text
 
     entries = replay.log.entries
-    table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
-    for column in ("line", "episode", "reward", "ended", "turns"):
-        table.add_column(
-            column, justify="right" if column in ("line", "turns") else "left", no_wrap=True
-        )
-    table.add_column("violations")
-    for entry in entries:
-        table.add_row(
+    columns = [
+        RowColumn(header="line", justify="right", no_wrap=True),
+        RowColumn(header="episode", no_wrap=True),
+        RowColumn(header="reward", no_wrap=True),
+        RowColumn(header="ended", no_wrap=True),
+        RowColumn(header="turns", justify="right", no_wrap=True),
+        RowColumn(header="violations"),
+    ]
+    outcomes: dict[tuple[bool | None, float | None], Text] = {}
+
+    def outcome(entry: EpisodeEntry) -> Text:
+        # Rows of a few kinds of outcome share one Text each: 10,000 rows need not hold 10,000.
+        key = (entry.success, entry.reward)
+        if key not in outcomes:
+            outcomes[key] = outcome_text(*key)
+        return outcomes[key]
+
+    rows = [
+        (
             str(entry.line),
             entry.id,
-            outcome_text(entry.success, entry.reward),
+            outcome(entry),
             entry.termination.value,
             str(entry.turns),
             ", ".join(entry.codes),
         )
+        for entry in entries
+    ]
     manifest = replay.manifest
     failed = sum(entry.failed for entry in entries)
     superseded = len(replay.log.superseded)
@@ -179,7 +211,7 @@ def _index(replay: ReplayRun) -> RenderableType:
         style="bold",
     )
     hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")
-    return Group(heading, table, hint) if entries else Group(heading)
+    return Group(heading, RowTable(columns, rows), hint) if entries else Group(heading)
 
 
 def _agent_server(server: AgentServer | None) -> str:

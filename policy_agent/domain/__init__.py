@@ -1,6 +1,10 @@
 """Domain packs: YAML files describing a policy, its tools, a database, tasks and policy rules."""
 
-from policy_agent.domain._checks import passed_by_doing_nothing, undescribed_tools
+from policy_agent.domain._checks import (
+    passed_by_doing_nothing,
+    slow_yaml_databases,
+    undescribed_tools,
+)
 from policy_agent.domain._explain import explain as explain_pack_error
 from policy_agent.domain._file import DomainFile
 from policy_agent.domain._loader import find_repository, load_pack
@@ -113,5 +117,6 @@ __all__ = [
     "pack_schema_text",
     "passed_by_doing_nothing",
     "rule_expression_names",
+    "slow_yaml_databases",
     "undescribed_tools",
 ]

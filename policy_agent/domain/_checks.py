@@ -580,3 +580,31 @@ def passed_by_doing_nothing(tools: Iterable[ToolSpec], tasks: Iterable[Task]) ->
                 f"refuses everything passes it; {fix} (docs/packs.md, Scoring a refusal)"
             )
     return warnings
+
+
+SLOW_YAML_BYTES = 1_000_000
+"""A YAML database file from this size on is worth writing as JSON (docs/scale.md, Loading)."""
+
+
+def slow_yaml_databases(root: Path, sections: Mapping[str, object]) -> list[str]:
+    """A warning for each database section of `domain.yaml` (`sections`, its mapping) read from
+    a YAML file of 1 MB or more: PyYAML parses such a file at some 2.5 MB/s on each machine's
+    first load (later loads read the user's YAML cache), where the same data as JSON loads
+    some 10 times faster everywhere, CI's fresh machines included."""
+    warnings = []
+    for name in ("database", "user_database"):
+        value = sections.get(name)
+        if not isinstance(value, str) or Path(value).suffix not in (".yaml", ".yml"):
+            continue
+        try:
+            size = (root / value).stat().st_size
+        except OSError:
+            continue  # the loader has said what is wrong with it
+        if size >= SLOW_YAML_BYTES:
+            warnings.append(
+                f"{name}: {value} is {size / 1e6:.0f} MB of YAML: each machine's first load "
+                "parses it slowly (later ones read the YAML cache); as JSON it loads some 10 "
+                "times faster everywhere (docs/scale.md, 'For a pack with 100,000 records or "
+                "more', converts it)"
+            )
+    return warnings

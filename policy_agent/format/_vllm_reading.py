@@ -139,7 +139,10 @@ def _coder_reading(
     ]
     start = answer.find("<tool_call>")
     start = start if start >= 0 else answer.find("<function=")
-    return calls, answer[:start] or None
+    # The server, not the parser, drops content that is only whitespace once a call is read
+    # (0.17.1 entrypoints/openai/engine/serving.py); content with text is kept unstripped.
+    before = answer[:start]
+    return calls, before if before.strip() else None
 
 
 def _function(

@@ -208,12 +208,30 @@ def _tasks(tasks: list[TaskResult]) -> Table:
             task.task_id,
             str(len(task.rewards)),
             str(task.successes),
-            Text(" ").join(_reward_mark(r) for r in task.rewards),
+            _reward_marks(task.rewards),
             "—" if task.average_reward is None else f"{task.average_reward:.2f}",
             str(task.trials_lost) if task.trials_lost else "",
             ", ".join(f"{reason} {n}" for reason, n in task.early_ends.items()),
         )
     return table
+
+
+MOST_MARKS_SHOWN = 12
+"""Up to 12 trials a task's rewards are a mark each, in trial order; past it, counted."""
+
+
+def _reward_marks(rewards: list[float]) -> Text:
+    if len(rewards) <= MOST_MARKS_SHOWN:
+        return Text(" ").join(_reward_mark(r) for r in rewards)
+    successes = sum(1 for r in rewards if is_success(r))
+    failures = sum(1 for r in rewards if r == 0)
+    counts = [
+        Text(f"✓ {successes}", style="green"),
+        Text(f"✗ {failures}", style="red"),
+    ]
+    if partial := len(rewards) - successes - failures:
+        counts.append(Text(f"partial {partial}", style="red"))
+    return Text("  ").join(counts)
 
 
 def _reward_mark(reward: float) -> Text:

@@ -10,11 +10,13 @@ resumption = plan_resumption(store.episodes_path)   # what stands, what runs aga
 store.append(resumption.next_attempt(episode))      # a re-run supersedes the failed line
 for line, episode in RunStore.open(path).latest_episodes():   # what every reader counts
     ...
+index = load_index(store.episodes_path)     # episodes.index: each line's offset and attempt
 ```
 The store is generic over the record model: any pydantic model is one line (`read` reads
 them all). Episodes have attempts on top: a resume runs again those lost to infrastructure and
 readers count each (task, trial)'s latest attempt (`_attempts`). docs/runs.md says what is
-guaranteed after a crash and how resume works.
+guaranteed after a crash and how resume works. A reader of one episode seeks to its line
+through `episodes.index`, kept beside the run and brought up to date by `load_index` (`_index`).
 """
 
 from policy_agent.trajectory._attempts import (
@@ -44,6 +46,14 @@ from policy_agent.trajectory._errors import (
     describe_validation_error,
 )
 from policy_agent.trajectory._ids import EpisodeRef, episode_id, parse_episode_id
+from policy_agent.trajectory._index import (
+    INDEX_NAME,
+    IndexedLine,
+    IndexSource,
+    RunIndex,
+    index_path,
+    load_index,
+)
 from policy_agent.trajectory._lines import (
     EPISODES_NAME,
     Line,
@@ -81,6 +91,7 @@ from policy_agent.trajectory._tokens import (
 
 __all__ = [
     "EPISODES_NAME",
+    "INDEX_NAME",
     "MANIFEST_NAME",
     "RUN_ID_PATTERN",
     "TOKENS_NAME",
@@ -90,6 +101,8 @@ __all__ = [
     "CorruptLine",
     "EpisodeKey",
     "EpisodeRef",
+    "IndexSource",
+    "IndexedLine",
     "LatestAttempts",
     "Line",
     "NotARun",
@@ -98,6 +111,7 @@ __all__ = [
     "ResumeRefused",
     "Resumption",
     "RunExists",
+    "RunIndex",
     "RunLocked",
     "RunManifest",
     "RunNotCreated",
@@ -122,12 +136,14 @@ __all__ = [
     "fsync_directory",
     "generations",
     "index_attempts",
+    "index_path",
     "is_retried_on_resume",
     "iter_latest",
     "iter_latest_as",
     "iter_records",
     "join_tokens",
     "json_schema_of_line",
+    "load_index",
     "new_run_id",
     "parse_episode_id",
     "plan_resumption",

@@ -153,15 +153,24 @@ def index_attempts(path: Path) -> LatestAttempts:
     for raw in _raw_lines(path):
         if _torn(raw) is not None:
             break
-        fields = _leading_attempt_fields(raw.data)
+        fields = attempt_fields(raw.data)
         if fields is None:
-            try:
-                fields = _AttemptFields.model_validate_json(without_tokens(raw.data))
-            except ValidationError:
-                attempts.skip(raw.number)
-                continue
+            attempts.skip(raw.number)
+            continue
         attempts.add(raw.number, (fields.task_id, fields.trial), fields.attempt, fields.supersedes)
     return attempts
+
+
+def attempt_fields(data: bytes) -> _AttemptFields | None:
+    """The attempt fields of a whole line, or None for a line that is not an episode (its
+    reader reports it). What `index_attempts` and the index (`_index`) read of every line."""
+    fields = _leading_attempt_fields(data)
+    if fields is not None:
+        return fields
+    try:
+        return _AttemptFields.model_validate_json(without_tokens(data))
+    except ValidationError:
+        return None
 
 
 _AFTER_ATTEMPT_FIELDS = b',"tokens_offset":'

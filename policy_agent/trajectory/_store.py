@@ -37,6 +37,7 @@ from policy_agent.trajectory._errors import (
     RunStoreWarning,
     describe_os_error,
 )
+from policy_agent.trajectory._index import remove_index_temporaries
 from policy_agent.trajectory._lines import (
     EPISODES_NAME,
     Line,
@@ -195,6 +196,7 @@ class RunStore:
                     RunStoreWarning(unreferenced.describe(path / TOKENS_NAME)), stacklevel=2
                 )
             remove_stale_temporaries(path)
+            remove_index_temporaries(path)
             moment = (now or datetime.now(UTC)).astimezone(UTC)
             update: dict[str, object] = {
                 "finished_at": None,

@@ -2,8 +2,9 @@
 
 ```python
 run = ReplayRun(resolve_run("runs/20250603-090000-hotel-abc123"))
-run.log.poll()                                   # index every episode (summaries only)
+run.log.poll()                                   # list every episode (summaries only)
 entry = run.log.find("card_triplet_cribs#1")     # or a line number: run.log.find("2")
+located = run.log.locate("card_triplet_cribs#1")  # (entry, torn) from its line alone, or None
 episode = run.log.load(entry)
 expected = run.expected(episode.task_id)         # the task's actions, from the run's pack
 Console().print(render_episode(episode, expected=expected.actions, note=expected.note))
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from policy_agent.tui._actions import ActionRow, arguments_match, call_text, pair_actions
 from policy_agent.tui._filter import EpisodeFilter
+from policy_agent.tui._listing import ListedEpisode
 from policy_agent.tui._log import EpisodeEntry, EpisodeLog, EpisodeNotFound
 from policy_agent.tui._render import (
     FOLDED,
@@ -29,6 +31,7 @@ from policy_agent.tui._render import (
     render_step,
     revealing,
 )
+from policy_agent.tui._rows import RowColumn, RowTable
 from policy_agent.tui._run import ExpectedActions, ReplayRun, pack_path_of, resolve_run
 from policy_agent.tui._steps import (
     MatchJump,
@@ -62,10 +65,13 @@ __all__ = [
     "EpisodeLog",
     "EpisodeNotFound",
     "ExpectedActions",
+    "ListedEpisode",
     "MatchJump",
     "RenderOptions",
     "ReplayApp",
     "ReplayRun",
+    "RowColumn",
+    "RowTable",
     "Step",
     "actions_view",
     "arguments_match",

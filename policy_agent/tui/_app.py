@@ -3,7 +3,9 @@
 The list is a `DataTable` (it draws only the rows in view, so thousands are cheap) of the
 `EpisodeEntry` summaries; episodes are read whole only when opened. The log is read in batches
 between screen updates, so the list fills while the app already answers keys, and with
-`follow` it is polled for lines a running simulation appends.
+`follow` it is polled for lines a running simulation appends. An episode asked for with
+`--episode` is opened first, from its line alone through the run's `episodes.index`
+(`EpisodeLog.locate`), while the list is read behind it.
 """
 
 from __future__ import annotations
@@ -239,7 +241,11 @@ class ReplayApp(App[None]):
         self.push_screen(self._episodes)
 
     async def load(self) -> None:
-        """Read the run in batches into the list; then open `--episode` and start following."""
+        """Open `--episode` (through the run's index, before the list is read, when it can),
+        read the run in batches into the list, then start following."""
+        requested = self._episode
+        if requested is not None and self._open_located(requested):
+            requested = None
         while True:
             new = self.replay_run.log.poll(max_lines=BATCH_LINES)
             self._take(new)
@@ -249,8 +255,8 @@ class ReplayApp(App[None]):
         self.loading = False
         self.episodes.show_status()
         self._report_problems(0)
-        if self._episode is not None:
-            self._open_requested(self._episode)
+        if requested is not None:
+            self._open_requested(requested)
         if self.follow:
             self._follower = self.set_interval(self._poll_seconds, self._poll)
 
@@ -285,6 +291,19 @@ class ReplayApp(App[None]):
     def _report_problems(self, known: int) -> None:
         for problem in self.replay_run.log.problems[known:]:
             self.notify(str(problem), title="A line was skipped", severity="error", timeout=10)
+
+    def _open_located(self, text: str) -> bool:
+        """Open the episode `text` names from its line alone (`EpisodeLog.locate`); False when
+        the index cannot answer alone and the list must be read first."""
+        try:
+            located = self.replay_run.log.locate(text)
+        except (ValueError, OSError, RunStoreError) as error:
+            self.notify(str(error), severity="error", timeout=10)
+            return True
+        if located is None:
+            return False
+        self.open_episode(located[0])
+        return True
 
     def _open_requested(self, text: str) -> None:
         try:

@@ -112,7 +112,7 @@ class ConversationScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title line, steps beside the side panel, key bar."""
         run = self.replay.replay_run
-        self.episode = run.log.load(self.entry)
+        self.episode = run.log.load(self.entry, tokens=False)  # none is shown
         self.steps = steps_of(self.episode)
         expected = run.expected(self.episode.task_id)
         yield Static(id="title")

@@ -1,9 +1,11 @@
-"""An index over `episodes.jsonl` that is read once, extended as lines are appended, and lazy.
+"""The episode list over `episodes.jsonl`: read once, extended as lines are appended, and lazy.
 
 A run can hold thousands of episodes of tens of kilobytes each, so the replay keeps only a
-summary of each (`EpisodeEntry`: what the list shows and filters on, and where the line is) and
-reads a whole episode again from its byte offset when it is opened. `poll` reads only what was
-appended since the last call, which is how `--follow` keeps up with a running simulation.
+summary of each (`EpisodeEntry`: what the list shows and filters on, and where the line is),
+read through the slim `ListedEpisode`, and reads a whole episode again from its byte offset when
+it is opened. `poll` reads only what was appended since the last call, which is how `--follow`
+keeps up with a running simulation. `locate` finds one episode without the list, through the
+run's `episodes.index` (`policy_agent.trajectory.load_index`): one line read, however big the run.
 
 The store writes each line whole, newline last, with one `os.write` (see
 `policy_agent.trajectory`); bytes after the last newline are a line still being written (or
@@ -33,15 +35,17 @@ from policy_agent.records import Episode, RewardInfo, TerminationReason
 from policy_agent.trajectory import (
     AttemptConflict,
     CorruptLine,
+    IndexedLine,
     LatestAttempts,
     RecordInvalid,
     RunStoreError,
     TornTail,
+    load_index,
     parse_episode_id,
     with_tokens,
     without_tokens,
 )
-from policy_agent.tui._steps import broken_rules, is_success, search_text, violation_codes
+from policy_agent.tui._listing import ListedEpisode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +73,8 @@ class EpisodeEntry:
     rules: tuple[str, ...] = ()
     """The policy rules the episode broke, each once."""
     text: str
-    """`search_text` of the episode (lower case)."""
+    """`search_text` of the episode (lower case); empty in a log made without search
+    (`EpisodeLog(searchable=False)`: `show`'s list, which prints it nowhere)."""
 
     @property
     def id(self) -> str:
@@ -90,11 +95,19 @@ class EpisodeLog:
     """The episodes of one `episodes.jsonl`, indexed as far as `poll` has read."""
 
     def __init__(
-        self, path: Path, *, rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None
+        self,
+        path: Path,
+        *,
+        rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None,
+        searchable: bool = True,
     ) -> None:
         """Index nothing yet; call `poll` to read the lines there are. `rewards`, by episode key,
-        replace the recorded rewards (None: the episode could not be re-scored)."""
+        replace the recorded rewards (None: the episode could not be re-scored). Without
+        `searchable` the entries' `text` is left empty: a list that is only printed does not
+        keep each episode's text (half of what listing a run holds and an eighth of its time).
+        """
         self.path = path
+        self.searchable = searchable
         self.rewards = dict(rewards or {})
         self.entries: list[EpisodeEntry] = []
         """The latest attempt of every episode read so far, in file order."""
@@ -146,23 +159,7 @@ class EpisodeLog:
             replaced = None
         if replaced is not None:
             self._supersede(replaced)
-        codes = violation_codes(episode)
-        return EpisodeEntry(
-            line=self._line,
-            offset=self._offset,
-            size=len(data),
-            task_id=episode.task_id,
-            trial=episode.trial,
-            attempt=episode.attempt,
-            reward=None if episode.reward is None else episode.reward.reward,
-            success=is_success(episode),
-            termination=episode.termination_reason,
-            turns=len(episode.messages),
-            violations=sum(event.kind == "violation" for event in episode.events),
-            codes=codes,
-            rules=broken_rules(episode),
-            text=search_text(episode),
-        )
+        return self._summary(episode, line=self._line, offset=self._offset, size=len(data))
 
     def _supersede(self, line: int) -> None:
         """Move the entry of line `line` from `entries` to `superseded`."""
@@ -170,10 +167,10 @@ class EpisodeLog:
         if index < len(self.entries) and self.entries[index].line == line:
             self.superseded[line] = self.entries.pop(index)
 
-    def _parse(self, line: int, data: bytes) -> Episode | None:
+    def _parse(self, line: int, data: bytes) -> ListedEpisode | None:
         try:
-            # The index never shows tokens; `load` reads them with the whole episode.
-            return self._rescored(Episode.model_validate_json(without_tokens(data)))
+            # The list never shows tokens; `load` reads them with the whole episode.
+            return self._rescored_listed(ListedEpisode.model_validate_json(without_tokens(data)))
         except ValidationError as error:
             try:
                 value = json.loads(data)
@@ -199,12 +196,16 @@ class EpisodeLog:
         reason = "it does not end with a newline"
         return TornTail(line=self._line + 1, offset=self._offset, size=len(rest), reason=reason)
 
-    def load(self, entry: EpisodeEntry) -> Episode:
+    def load(self, entry: EpisodeEntry, *, tokens: bool = True) -> Episode:
         """The whole episode of `entry`, read again from its line, with its token traces (from
-        `tokens.jsonl` when the store put them there: one seek)."""
+        `tokens.jsonl` when the store put them there: one seek); `tokens=False` reads every
+        trace as None without opening `tokens.jsonl` (what `show` and the replay, which
+        show no token, do)."""
         with self.path.open("rb") as file:
             file.seek(entry.offset)
             data = file.read(entry.size)
+        if not tokens:
+            return self._rescored(Episode.model_validate_json(without_tokens(data)))
         episode = with_tokens(self.path.parent, Episode.model_validate_json(data), entry.line)
         return self._rescored(episode)
 
@@ -213,6 +214,71 @@ class EpisodeLog:
         if attempt not in self.rewards:
             return episode
         return episode.model_copy(update={"reward": self.rewards[attempt]})
+
+    def _rescored_listed(self, episode: ListedEpisode) -> ListedEpisode:
+        attempt = (*episode.key, episode.attempt)
+        if attempt not in self.rewards:
+            return episode
+        return episode.rewarded(self.rewards[attempt])
+
+    def locate(self, text: str) -> tuple[EpisodeEntry, TornTail | None] | None:
+        """The entry `text` names (as `find` takes it), read from its line alone through the
+        run's index, and the torn last line the index left out, if any; None when the index
+        cannot answer alone: a line that is not an episode, or two lines that hold one attempt
+        (then `poll` the whole log and `find`, which report them).
+
+        Raises ValueError for text of neither form, `EpisodeNotFound` for an id or line that
+        has no episode, and the store's errors for a line that cannot be read as one.
+        """
+        wanted = parse_episode_id(text)
+        index = load_index(self.path)
+        if index.skipped:
+            return None
+        try:
+            attempts = index.attempts()
+        except AttemptConflict:
+            return None
+        if isinstance(wanted, int):
+            row = index.line(wanted)
+        else:
+            latest = attempts.latest.get(wanted)
+            row = None if latest is None else index.line(latest.line)
+        if row is None:
+            lines = sorted(attempt.line for attempt in attempts.latest.values())
+            ids = [_id(index.line(line)) for line in lines[:5]]
+            raise _not_found(self.path, wanted, text, len(lines), ids)
+        return self._summary_at(row), index.torn
+
+    def _summary_at(self, row: IndexedLine) -> EpisodeEntry:
+        """The entry of the episode on `row`'s line, read from that line alone."""
+        with self.path.open("rb") as file:
+            file.seek(row.offset)
+            data = file.read(row.size)
+        try:
+            episode = self._rescored_listed(ListedEpisode.model_validate_json(without_tokens(data)))
+        except ValidationError as error:
+            raise RecordInvalid(self.path, row.line, "Episode", _describe(error)) from None
+        return self._summary(episode, line=row.line, offset=row.offset, size=row.size)
+
+    def _summary(
+        self, episode: ListedEpisode, *, line: int, offset: int, size: int
+    ) -> EpisodeEntry:
+        return EpisodeEntry(
+            line=line,
+            offset=offset,
+            size=size,
+            task_id=episode.task_id,
+            trial=episode.trial,
+            attempt=episode.attempt,
+            reward=None if episode.reward is None else episode.reward.reward,
+            success=episode.success,
+            termination=episode.termination_reason,
+            turns=len(episode.messages),
+            violations=episode.violations,
+            codes=episode.violation_codes,
+            rules=episode.broken_rules,
+            text=episode.search_text() if self.searchable else "",
+        )
 
     def find(self, text: str) -> EpisodeEntry:
         """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).
@@ -227,13 +293,24 @@ class EpisodeLog:
                 return entry
         if isinstance(wanted, int) and wanted in self.superseded:
             return self.superseded[wanted]
-        what = f"line {wanted}" if isinstance(wanted, int) else f"episode {text.strip()!r}"
-        known = ", ".join(entry.id for entry in self.entries[:5])
-        more = ", ..." if len(self.entries) > 5 else ""
-        raise EpisodeNotFound(
-            f"{self.path}: no {what} among its {len(self.entries)} episodes ({known}{more}); "
-            "give TASK_ID#TRIAL or a line number, as `policy-agent show RUN` lists them."
-        )
+        ids = [entry.id for entry in self.entries[:5]]
+        raise _not_found(self.path, wanted, text, len(self.entries), ids)
+
+
+def _id(row: IndexedLine | None) -> str:
+    assert row is not None  # the latest attempts' lines are all indexed
+    return f"{row.key[0]}#{row.key[1]}"
+
+
+def _not_found(
+    path: Path, wanted: int | tuple[str, int], text: str, episodes: int, ids: list[str]
+) -> EpisodeNotFound:
+    what = f"line {wanted}" if isinstance(wanted, int) else f"episode {text.strip()!r}"
+    more = ", ..." if episodes > 5 else ""
+    return EpisodeNotFound(
+        f"{path}: no {what} among its {episodes} episodes ({', '.join(ids)}{more}); "
+        "give TASK_ID#TRIAL or a line number, as `policy-agent show RUN` lists them."
+    )
 
 
 def _line_of(entry: EpisodeEntry) -> int:

@@ -54,15 +54,17 @@ class ReplayRun:
         directory: Path,
         *,
         rewards: Mapping[tuple[str, int, int], RewardInfo | None] | None = None,
+        searchable: bool = True,
     ) -> None:
         """Open the run (raises `NotARun` when `directory` is not one); reads no episode yet.
 
-        `rewards` (a re-scoring's, by episode key and attempt) replace the recorded ones they cover.
+        `rewards` (a re-scoring's, by episode key and attempt) replace the recorded ones they
+        cover; `searchable=False` lists the episodes without their text (`EpisodeLog`).
         """
         store = RunStore.open(directory)
         self.directory = directory
         self.manifest: RunManifest = store.manifest
-        self.log = EpisodeLog(store.episodes_path, rewards=rewards)
+        self.log = EpisodeLog(store.episodes_path, rewards=rewards, searchable=searchable)
         self._pack: DomainPack | None = None
         self._pack_note: str | None = None
         self._pack_tried = False

@@ -10,29 +10,17 @@ last step of their own, with no record.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import assert_never
 
-from policy_agent.evaluation import is_success as reward_is_success
 from policy_agent.records import (
-    AgentMessage,
-    AgentToolCall,
     ConversationRecord,
     Episode,
     EpisodeEvent,
-    ErrorEvent,
-    RetryEvent,
     RuleSeverity,
-    ToolResult,
-    UserMessage,
-    UserRetryEvent,
-    UserToolCall,
-    ViolationEvent,
 )
-from policy_agent.trajectory import episode_id
+from policy_agent.tui._listing import ListedEpisode, success_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,31 +83,24 @@ def rule_steps(steps: Sequence[Step]) -> tuple[int, ...]:
 
 def is_success(episode: Episode) -> bool | None:
     """Whether the episode succeeded; None when it has not been evaluated and ended normally."""
-    if episode.reward is not None:
-        return reward_is_success(episode.reward.reward)
-    return None if episode.termination_reason.is_normal_end else False
+    reward = None if episode.reward is None else episode.reward.reward
+    return success_of(reward, episode.termination_reason)
 
 
 def violation_codes(episode: Episode) -> tuple[str, ...]:
     """The violation codes of the episode's events, in order, each once."""
-    codes = [e.violation.code.value for e in episode.events if isinstance(e, ViolationEvent)]
-    return tuple(dict.fromkeys(codes))
+    return ListedEpisode.of(episode).violation_codes
 
 
 def broken_rules(episode: Episode) -> tuple[str, ...]:
     """The names of the policy rules the episode broke, in the reward's order."""
-    results = episode.reward.rules if episode.reward is not None else []
-    return tuple(result.rule for result in results if result.breaches)
+    return ListedEpisode.of(episode).broken_rules
 
 
 def search_text(episode: Episode) -> str:
-    """Everything a reader may search for in one episode, lower-cased, one part per line."""
-    parts: list[str] = [episode_id(episode), episode.termination_reason.value, episode.error or ""]
-    for record in episode.messages:
-        parts.extend(_record_text(record))
-    for event in episode.events:
-        parts.extend(_event_text(event))
-    return "\n".join(part for part in parts if part).lower()
+    """Everything a reader may search for in one episode, lower-cased, one part per line (what
+    the list searches, `ListedEpisode.search_text`)."""
+    return ListedEpisode.of(episode).search_text()
 
 
 def search_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -165,33 +146,3 @@ def next_match(matches: Sequence[int], current: int, delta: int) -> MatchJump | 
     return MatchJump(
         step=target, number=matches.index(target) + 1, total=len(matches), wrapped=wrapped
     )
-
-
-def _record_text(record: ConversationRecord) -> list[str]:
-    match record:
-        case UserMessage():
-            return [record.content]
-        case AgentMessage():
-            return [record.reasoning or "", record.content]
-        case AgentToolCall():
-            arguments = json.dumps(record.arguments, ensure_ascii=False)
-            return [record.reasoning or "", record.content or "", record.name, arguments]
-        case UserToolCall():
-            return [record.name, json.dumps(record.arguments, ensure_ascii=False)]
-        case ToolResult():
-            return [record.name, record.content]
-        case _:
-            assert_never(record)
-
-
-def _event_text(event: EpisodeEvent) -> list[str]:
-    match event:
-        case ViolationEvent():
-            violation = event.violation
-            return [violation.code.value, violation.detail, event.generation.raw_completion]
-        case UserRetryEvent():
-            return [event.reason, event.raw_completion]
-        case ErrorEvent() | RetryEvent():
-            return [event.error_type, event.message]
-        case _:
-            assert_never(event)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from policy_agent.cli import main
@@ -148,3 +149,24 @@ def test_the_cli_offers_every_schema_kind_without_importing_the_models() -> None
     from policy_agent.cli import _domain
 
     assert _domain._KINDS == SCHEMA_KINDS
+
+
+def test_validate_warns_of_a_megabyte_of_yaml_data_and_not_of_json(tmp_path: Path) -> None:
+    books = {f"BK{i}": {"title": f"Book number {i}", "shelf": i % 40} for i in range(30_000)}
+    tables = {"books": {"BK1": {"title": "Dune"}, **books}, "loans": {}}
+    yaml_pack = write_pack(tmp_path / "yaml", pack_data(database="db.yaml"))
+    (yaml_pack / "db.yaml").write_text(yaml.safe_dump(tables), encoding="utf-8")
+    json_pack = write_pack(tmp_path / "json", pack_data(database="db.json"))
+    (json_pack / "db.json").write_text(json.dumps(tables, indent=1), encoding="utf-8")
+    assert (yaml_pack / "db.yaml").stat().st_size >= 1_000_000
+
+    warned = CliRunner().invoke(main, ["validate", str(yaml_pack)])
+    assert warned.exit_code == 0, warned.output
+    [warning] = [line for line in warned.output.splitlines() if "of YAML" in line]
+    size = round((yaml_pack / "db.yaml").stat().st_size / 1e6)
+    assert warning.startswith(f"warning: database: db.yaml is {size} MB of YAML: ")
+    assert "as JSON it loads some 10 times faster" in warning
+    quiet = CliRunner().invoke(main, ["validate", str(json_pack)])
+    assert quiet.exit_code == 0, quiet.output
+    assert "of YAML" not in quiet.output
+    assert quiet.output.count("warning:") == warned.output.count("warning:") - 1

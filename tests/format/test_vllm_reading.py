@@ -53,6 +53,16 @@ def test_text_after_the_call_is_dropped_and_text_before_is_the_content() -> None
     )
 
 
+def test_whitespace_before_a_call_is_no_content_in_every_release() -> None:
+    # vLLM 0.17.1 vllm/entrypoints/openai/engine/serving.py, `_parse_tool_calls_from_content`:
+    # "if content and content.strip() == '': content = None" once a call is read; 0.24+ strips.
+    answer = "\n\n" + OPEN + NIGHTS + "</function>\n</tool_call>"
+    for profile in (V017, V018, V024, V033):
+        assert vllm_reading(answer, [BOOK], profile) == VllmReading(
+            profile=profile.name, calls=[BOOKED]
+        )
+
+
 def test_two_calls_are_both_run() -> None:
     call = OPEN + NIGHTS + "</function>\n</tool_call>\n"
     assert vllm_reading(call + call, [BOOK], V018).calls == [BOOKED, BOOKED]

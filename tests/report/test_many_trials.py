@@ -99,3 +99,16 @@ def test_the_comparison_shows_the_same_k_as_the_report(tmp_path: Path) -> None:
         text
     )
     assert len(comparison.metrics) == 1 + 2 * TRIALS
+
+
+def test_past_12_trials_a_tasks_rewards_are_counted_rather_than_marked(tmp_path: Path) -> None:
+    rewards = [1.0] * 26 + [0.0] * 3 + [0.5]
+    episodes = [episode("a", trial, reward) for trial, reward in enumerate(rewards)]
+    episodes += [episode("b", trial, 1.0 if trial % 2 else 0.0) for trial in range(12)]
+    report = build_report(load_run(write_run(tmp_path, episodes, trials=TRIALS)), resamples=10)
+    text = text_of(render_report(report))
+    rows = text[text.index("Results per task") :].splitlines()
+    [a] = [row for row in rows if row.strip().startswith("a ")]
+    [b] = [row for row in rows if row.strip().startswith("b ")]
+    assert "✓ 26  ✗ 3  partial 1" in a
+    assert "✗ ✓ ✗ ✓ ✗ ✓ ✗ ✓ ✗ ✓ ✗ ✓" in b

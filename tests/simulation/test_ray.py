@@ -137,8 +137,10 @@ async def test_the_run_plays_on_the_ray_workers_started_as_it_was_made(
 
 @needs_cluster
 async def test_a_killed_ray_worker_loses_no_episode(hotel: DomainPack, tmp_path: Path) -> None:
-    config = load_config(DEMO).model_copy(update={"trials": 6})
+    # 24 tasks x 21 trials = 504 episodes: issue #17's "500-episode run with a worker killed".
+    config = load_config(DEMO).model_copy(update={"trials": 21})
     _, alone = await simulate(config.model_copy(update={"out": tmp_path / "one"}), hotel)
+    assert len(alone) == 504
 
     observer = KillAfterFirstEpisode(lambda: actor_processes()[0])
     ray = config.model_copy(update={"out": tmp_path / "ray", **on_ray(concurrency=8)})
@@ -147,6 +149,7 @@ async def test_a_killed_ray_worker_loses_no_episode(hotel: DomainPack, tmp_path:
     assert Counter(e.key for e in spread) == Counter(e.key for e in alone)
     assert set(Counter(e.key for e in spread).values()) == {1}
     assert {e.key: content(e) for e in spread} == {e.key: content(e) for e in alone}
+    assert {e.key: e.reward for e in spread} == {e.key: e.reward for e in alone}
     assert RunStore.open(directory).manifest.finished_at is not None
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, JsonValue
 
 from policy_agent import records
 from policy_agent.records import TerminationReason
-from policy_agent.trajectory import RunManifest, RunStore
+from policy_agent.trajectory import RunManifest, RunStore, config_hash
 
 NOW = datetime(2025, 6, 1, 12, 30, 45, tzinfo=UTC)
 
@@ -57,6 +57,21 @@ def make_manifest(
 def new_run(runs: Path, *, fsync: bool = False) -> RunStore:
     """A fresh run under `runs`, open to append (fsync off: these tests do not cut the power)."""
     return RunStore.create(runs, make_manifest(), fsync=fsync)
+
+
+def run_of(runs: Path, episodes: list[records.Episode]) -> Path:
+    """A run under `runs` holding `episodes`, closed; its folder."""
+    with new_run(runs) as store:
+        for episode in episodes:
+            store.append(episode)
+    return store.directory
+
+
+def resume(directory: Path) -> RunStore:
+    """The run made by `run_of` (or `new_run`), resumed to append to it."""
+    return RunStore.resume(
+        directory, config_hash=config_hash(CONFIG, exclude=EXCLUDE), domain_hash=DOMAIN_HASH
+    )
 
 
 def episode_record(

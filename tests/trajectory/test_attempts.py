@@ -16,28 +16,15 @@ from policy_agent.trajectory import (
     LatestAttempts,
     RunStore,
     RunStoreWarning,
-    config_hash,
     index_attempts,
     is_retried_on_resume,
     iter_latest,
     plan_resumption,
 )
 
-from ._support import CONFIG, DOMAIN_HASH, EXCLUDE, episode_record, new_run
+from ._support import episode_record, resume, run_of
 
 INFRA = TerminationReason.INFRASTRUCTURE_ERROR
-HASH = config_hash(CONFIG, exclude=EXCLUDE)
-
-
-def _run(tmp_path: Path, episodes: list[Episode]) -> Path:
-    with new_run(tmp_path) as store:
-        for episode in episodes:
-            store.append(episode)
-    return store.directory
-
-
-def _resume(directory: Path) -> RunStore:
-    return RunStore.resume(directory, config_hash=HASH, domain_hash=DOMAIN_HASH)
 
 
 def _latest(directory: Path) -> list[tuple[int, str, int, int]]:
@@ -48,7 +35,7 @@ def _latest(directory: Path) -> list[tuple[int, str, int, int]]:
 
 
 def _mixed(tmp_path: Path) -> Path:
-    return _run(
+    return run_of(
         tmp_path,
         [
             episode_record("a", 0),
@@ -75,7 +62,7 @@ def test_the_plan_keeps_what_stands_and_runs_again_what_infrastructure_lost(
     tmp_path: Path,
 ) -> None:
     directory = _mixed(tmp_path)
-    with _resume(directory) as store:
+    with resume(directory) as store:
         resumption = plan_resumption(store.episodes_path)
         kept = plan_resumption(store.episodes_path, retry=False)
     assert resumption.done == {("a", 0), ("a", 1)}
@@ -89,7 +76,7 @@ def test_the_plan_keeps_what_stands_and_runs_again_what_infrastructure_lost(
 def test_a_re_run_supersedes_the_failed_line_which_stays_byte_for_byte(tmp_path: Path) -> None:
     directory = _mixed(tmp_path)
     before = (directory / EPISODES_NAME).read_bytes()
-    with _resume(directory) as store:
+    with resume(directory) as store:
         resumption = plan_resumption(store.episodes_path)
         again = resumption.next_attempt(episode_record("b", 1))
         store.append(again)
@@ -108,14 +95,14 @@ def test_a_re_run_supersedes_the_failed_line_which_stays_byte_for_byte(tmp_path:
         (2, 2),
     ]
     assert len(RunStore.open(directory).read(Episode)) == 6, "read() is the log as written"
-    with _resume(directory) as store:
+    with resume(directory) as store:
         assert plan_resumption(store.episodes_path).done == {("a", 0), ("a", 1), ("b", 0), ("b", 1)}
 
 
 def test_an_attempt_lost_again_is_run_a_third_time(tmp_path: Path) -> None:
-    directory = _run(tmp_path, [episode_record("a", 0, INFRA)])
+    directory = run_of(tmp_path, [episode_record("a", 0, INFRA)])
     for expected in (2, 3):
-        with _resume(directory) as store:
+        with resume(directory) as store:
             resumption = plan_resumption(store.episodes_path)
             reason = INFRA if expected == 2 else TerminationReason.USER_STOP
             store.append(resumption.next_attempt(episode_record("a", 0, reason)))
@@ -126,7 +113,7 @@ def test_an_attempt_lost_again_is_run_a_third_time(tmp_path: Path) -> None:
 
 def test_a_non_retried_episode_is_appended_as_it_is(tmp_path: Path) -> None:
     directory = _mixed(tmp_path)
-    with _resume(directory) as store:
+    with resume(directory) as store:
         fresh = episode_record("c", 0)
         assert plan_resumption(store.episodes_path).next_attempt(fresh) is fresh
 
@@ -223,7 +210,7 @@ def test_lines_appended_during_a_read_wait_for_the_next_read(tmp_path: Path) -> 
     log = directory / EPISODES_NAME
     reading = iter_latest(log)
     assert next(reading)[0] == 1  # the index is made: four lines
-    with _resume(directory) as store:
+    with resume(directory) as store:
         store.append(plan_resumption(log).next_attempt(episode_record("b", 0)))
     # Line 2 is still the latest of b#0 for this read: what it counts stays consistent.
     assert [line for line, _ in reading] == [2, 3, 4]
@@ -245,7 +232,7 @@ def test_latest_attempts_keeps_one_entry_per_key_fed_in_file_order(tmp_path: Pat
 
 
 def test_the_index_reads_lines_in_any_key_order_as_it_reads_the_store_s(tmp_path: Path) -> None:
-    directory = _run(tmp_path, [episode_record("a", 0, reason=INFRA)])
+    directory = run_of(tmp_path, [episode_record("a", 0, reason=INFRA)])
     log = directory / EPISODES_NAME
     again = episode_record("a", 0).model_copy(update={"attempt": 2, "supersedes": 1})
     value = json.loads(again.model_dump_json())

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from policy_agent.trajectory import RUN_ID_PATTERN, RunManifest, RunStore, Versions
+from policy_agent.trajectory import (
+    INDEX_NAME,
+    RUN_ID_PATTERN,
+    RunManifest,
+    RunStore,
+    Versions,
+    load_index,
+)
 
-from ._support import CONFIG, DOMAIN_HASH, Episode
+from ._support import CONFIG, DOMAIN_HASH, Episode, episode_record, make_manifest
 
 DOC = (Path(__file__).parents[2] / "docs" / "runs.md").read_text(encoding="utf-8")
 
@@ -49,3 +57,17 @@ def test_the_manifest_table_names_every_field() -> None:
     assert fields == set(RunManifest.model_fields)
     for version in Versions.model_fields:
         assert f"`{version}`" in table
+
+
+def test_the_index_example_has_the_layout_written(tmp_path: Path) -> None:
+    section = DOC.split("## `episodes.index`")[1]
+    (example,) = re.findall(r"```\n(.*?)```", section.split("\n## ")[0], re.DOTALL)
+    header, *rows = example.splitlines()
+    with RunStore.create(tmp_path, make_manifest(), fsync=False) as store:
+        store.append(episode_record("card_triplet_cribs", 0))
+    load_index(store.episodes_path)
+    written_header, written_row = (store.directory / INDEX_NAME).read_text().splitlines()
+    assert json.loads(header).keys() == json.loads(written_header).keys()
+    assert [type(value) for value in json.loads(rows[0])] == [
+        type(value) for value in json.loads(written_row)
+    ]

@@ -36,6 +36,7 @@ from policy_agent.records import (
     RewardInfo,
     RewardType,
     TerminationReason,
+    TokenTrace,
     ToolCall,
     ToolResult,
     UserMessage,
@@ -466,6 +467,20 @@ def long_values() -> Episode:
 def all_episodes() -> list[Episode]:
     """The four fixture episodes, in the order they are written."""
     return [successful(), failed(), out_of_steps(), user_died()]
+
+
+def traced(episode: Episode) -> Episode:
+    """`episode` with a token trace on its second record's generation (the store puts it in
+    `tokens.jsonl`), as a run with `record_tokens` has."""
+    record = episode.messages[1]
+    assert isinstance(record, AgentMessage) and record.generation is not None
+    trace = TokenTrace(
+        prompt_token_ids=[1, 2, 3], completion_token_ids=[4], completion_logprobs=[-0.5]
+    )
+    generation = record.generation.model_copy(update={"tokens": trace})
+    messages = list(episode.messages)
+    messages[1] = record.model_copy(update={"generation": generation})
+    return episode.model_copy(update={"messages": messages})
 
 
 def _json(value: JsonValue) -> str:

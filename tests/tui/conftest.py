@@ -19,7 +19,8 @@ DEMO = Path(__file__).resolve().parents[2] / "simulations" / "hotel-demo.yaml"
 
 @pytest.fixture(scope="session")
 def fixture_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four fixture episodes (`tests/tui/_runs.py`) as a finished run; read it, never write."""
+    """The four fixture episodes (`tests/tui/_runs.py`) as a finished run; read it, never write
+    (its readers may leave the `episodes.index` they keep beside it)."""
     return write_run(tmp_path_factory.mktemp("runs"))
 
 

@@ -16,7 +16,7 @@ from policy_agent.tui import ReplayApp, ReplayRun, _app, render_step
 from policy_agent.tui._app import BATCH_LINES, EpisodesScreen
 from policy_agent.tui._conversation import ConversationScreen, StepView
 from policy_agent.tui._help import HelpScreen
-from tests.tui._runs import all_episodes, failed, successful, write_run
+from tests.tui._runs import all_episodes, failed, successful, traced, write_run
 from tests.tui._screen import screen_text, shows, until
 
 SIZE = (80, 24)
@@ -387,3 +387,34 @@ async def test_reading_does_not_block_the_screen(tmp_path: Path) -> None:
         await pilot.press("question_mark")
         await app.workers.wait_for_complete()
         await until(lambda: isinstance(app.screen, HelpScreen), pilot)
+
+
+async def test_an_episode_asked_for_is_opened_through_the_index(tmp_path: Path) -> None:
+    run = write_run(tmp_path, all_episodes())
+    async with replay(run, episode="card_triplet_cribs#1") as (app, pilot):
+        assert showing(app) == "card_triplet_cribs#1"
+        assert (run / "episodes.index").is_file()
+        # The entry read from its line alone is the list's: the next episode is a key away.
+        assert conversation(app).entry in app.episodes.shown
+        await pilot.press("right_square_bracket")
+        await until(lambda: showing(app) == "twins_upgrade_for_cribs#0", pilot)
+
+
+async def test_an_episode_asked_for_in_a_run_the_index_cannot_answer_opens_after_the_list(
+    tmp_path: Path,
+) -> None:
+    run = write_run(tmp_path, all_episodes())
+    with (run / "episodes.jsonl").open("ab") as file:
+        file.write(b"{oops\n")  # a line that is no episode: no index, the list reads the run
+    async with replay(run, episode="4") as (app, _):
+        assert showing(app) == "crib_limit_partial#0"
+        assert not (run / "episodes.index").exists()
+        assert conversation(app).entry in app.episodes.shown
+
+
+async def test_an_episode_opens_without_its_token_traces(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), traced(failed())])
+    (run / "tokens.jsonl").unlink()  # the replay shows no token: it never reads them
+    async with replay(run, episode="card_triplet_cribs#1") as (app, pilot):
+        assert showing(app) == "card_triplet_cribs#1"
+        await shows(pilot, "card_triplet_cribs#1  ✗ 0.00  user_stop  11 turns")

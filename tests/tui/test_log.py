@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,15 @@ def test_a_run_is_a_folder_or_a_run_id_under_runs(
         resolve_run("nowhere")
     with pytest.raises(NotARun, match=r"there is no run\.json"):
         ReplayRun(tmp_path)
+
+
+def test_a_log_made_without_search_keeps_no_text_and_the_same_summaries(
+    fixture_run: Path,
+) -> None:
+    searchable = ReplayRun(fixture_run).log
+    searchable.poll()
+    printed = ReplayRun(fixture_run, searchable=False).log
+    printed.poll()
+    assert all(entry.text for entry in searchable.entries)
+    assert [entry.text for entry in printed.entries] == [""] * 4
+    assert [replace(entry, text="") for entry in searchable.entries] == printed.entries

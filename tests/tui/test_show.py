@@ -19,7 +19,7 @@ from policy_agent.cli import main
 from policy_agent.records import AgentToolCall, ToolResult
 from policy_agent.tui import ReplayRun, render_episode
 from tests.tui._golden import assert_golden
-from tests.tui._runs import failed, long_values, successful, write_run
+from tests.tui._runs import failed, long_values, successful, traced, write_run
 
 
 def show(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -194,3 +194,48 @@ def test_at_80_columns_long_arguments_and_results_wrap_and_lose_nothing(
     assert (
         "             cribs and a quiet room are in place; she asks for compensation for" in lines
     )
+
+
+def test_one_episode_is_read_from_its_line_alone_through_the_index(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), failed()])
+    # An episode line only its attempt fields make sense of: listing the run says so, showing
+    # another episode never reads it.
+    with (run / "episodes.jsonl").open("ab") as file:
+        file.write(b'{"task_id": "card_triplet_cribs", "trial": 5}\n')
+    listed = show(str(run), "--plain")
+    assert ":3: not a valid Episode" in listed.stderr
+    first = show(str(run), "-e", "card_triplet_cribs#1", "--plain", "--width", "100")
+    assert first.exit_code == 0 and first.stderr == ""
+    assert (run / "episodes.index").is_file()
+    again = show(str(run), "-e", "card_triplet_cribs#1", "--plain", "--width", "100")
+    assert again.stdout == first.stdout
+    assert_golden("show_failed.txt", first.stdout)
+
+
+def test_without_an_index_one_episode_shows_the_same(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), failed()])
+    with (run / "episodes.jsonl").open("ab") as file:
+        file.write(b"[1, 2]\n")  # no index is written for a run with a line that is no episode
+    result = show(str(run), "-e", "card_triplet_cribs#1", "--plain", "--width", "100")
+    assert result.exit_code == 0
+    assert ":3: corrupt line" in result.stderr
+    assert not (run / "episodes.index").exists()
+    assert_golden("show_failed.txt", result.stdout)
+
+
+def test_a_torn_last_line_is_warned_about_when_one_episode_is_shown(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), failed()])
+    with (run / "episodes.jsonl").open("ab") as file:
+        file.write(b'{"task_id": "card_')
+    result = show(str(run), "-e", "2", "--plain", "--width", "100")
+    assert result.exit_code == 0
+    assert "episodes.jsonl:3: the last line (18 bytes) is torn" in result.stderr
+    assert_golden("show_failed.txt", result.stdout)
+
+
+def test_one_episode_is_shown_without_opening_its_token_traces(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [successful(), traced(failed())])
+    (run / "tokens.jsonl").unlink()  # what show never prints, it never reads
+    result = show(str(run), "-e", "card_triplet_cribs#1", "--plain", "--width", "100")
+    assert result.exit_code == 0, result.output
+    assert_golden("show_failed.txt", result.stdout)
