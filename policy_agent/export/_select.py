@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from policy_agent.evaluation import ScoredEpisode, is_infrastructure_failure, is_success
 
-EpisodeT = TypeVar("EpisodeT", bound=ScoredEpisode)
+_EpisodeT = TypeVar("_EpisodeT", bound=ScoredEpisode)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +90,7 @@ class Selector:
         self._kept += 1
         return True
 
-    def kept(self, episodes: Iterable[EpisodeT]) -> Iterator[EpisodeT]:
+    def kept(self, episodes: Iterable[_EpisodeT]) -> Iterator[_EpisodeT]:
         """The episodes of `episodes` that pass, one at a time; the others counted."""
         return (episode for episode in episodes if self.admit(episode))
 

@@ -4,12 +4,12 @@ No format holds the run: each episode is read (`LoadedRun.iter_episodes`), writt
 so memory does not grow with the number of episodes. tau2's single JSON file puts the tasks
 before the simulations, so it reads the run more than once: first a slim copy of every line (what
 the selection and the task list need), then, when a task starts from a message history, whole
-episodes up to the last one whose history it takes, then every episode for its simulation.
+episodes up to the first one of it, then every episode for its simulation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
@@ -20,7 +20,7 @@ from policy_agent.export._rl import NoTokens, rl_checks, rl_records, usage_check
 from policy_agent.export._select import RewardFilter, Selection, Selector
 from policy_agent.export._sft import sft_record
 from policy_agent.export._tau2 import tau2_results_head, tau2_simulation
-from policy_agent.records import ConversationRecord
+from policy_agent.records import ConversationRecord, Episode
 from policy_agent.report import LoadedRun
 from policy_agent.simulation import SimulationConfig
 
@@ -73,8 +73,7 @@ def export_run(
     config = run.config()
     reward_filter = reward_filter or RewardFilter()
     if export_format == "tau2":
-        selection = _write_tau2(run, config, pack, reward_filter, out)
-        return ExportResult(selection=selection, records=selection.kept)
+        return _write_tau2(run, config, pack, reward_filter, out)
     if config.is_oracle and not include_oracle:
         left_out = sum(1 for _ in run.iter_read_episodes())
         return ExportResult(selection=Selection(oracle=left_out), records=0)
@@ -134,49 +133,58 @@ def _write_tau2(
     pack: DomainPack,
     reward_filter: RewardFilter,
     out: TextIO,
-) -> Selection:
+) -> ExportResult:
     """tau2's Results JSON, byte for byte what pydantic's `model_dump_json(indent=4)` of the
-    whole `Tau2Results` gives, written one simulation at a time."""
+    whole `Tau2Results` gives, written one simulation at a time.
+
+    A run still being written may grow between the passes: the simulations stay those of the
+    first pass's tasks, at most as many as it kept, so that the file agrees with itself.
+    """
     selector = Selector(reward_filter, keep_infrastructure=True)
     ran: set[str] = set()
-    # Per task, the index in the run of its first kept episode that starts from a history.
-    history_at: dict[str, int] = {}
-    for index, read in enumerate(run.iter_read_episodes()):
-        if selector.admit(read):
-            ran.add(read.task_id)
-            if read.initial_messages:
-                history_at.setdefault(read.task_id, index)
-    head = tau2_results_head(run, config, pack, ran, _histories(run, history_at))
+    with_history: set[str] = set()
+    for read in selector.kept(run.iter_read_episodes()):
+        ran.add(read.task_id)
+        if read.initial_messages:
+            with_history.add(read.task_id)
+    selection = selector.selection
+    head = tau2_results_head(
+        run, config, pack, ran, _histories(_kept(run, reward_filter), with_history)
+    )
     # Simulations is the last field and empty: its `[]` is the file's last brackets.
     opening, closing = head.model_dump_json(indent=4).rsplit("[]", 1)
     out.write(opening + "[")
     written = 0
-    for episode in Selector(reward_filter, keep_infrastructure=True).kept(
-        run.iter_episodes(tokens=False)
-    ):
+    for episode in _kept(run, reward_filter):
+        if written == selection.kept:
+            break
+        if episode.task_id not in ran:
+            continue
         dumped = tau2_simulation(run.manifest.run_id, episode).model_dump_json(indent=4)
         # A JSON string holds no raw newline, so every newline starts a line of the dump.
         indented = _SIMULATION_INDENT + dumped.replace("\n", "\n" + _SIMULATION_INDENT)
         out.write(("," if written else "") + "\n" + indented)
         written += 1
     out.write(("\n    ]" if written else "]") + closing + "\n")
-    return selector.selection
+    return ExportResult(selection=selection, records=written)
+
+
+def _kept(run: LoadedRun, reward_filter: RewardFilter) -> Iterator[Episode]:
+    """The episodes tau2 exports, whole (without token traces), in the run's order."""
+    return Selector(reward_filter, keep_infrastructure=True).kept(run.iter_episodes(tokens=False))
 
 
 def _histories(
-    run: LoadedRun, history_at: dict[str, int]
+    episodes: Iterator[Episode], tasks: set[str]
 ) -> dict[str, Sequence[ConversationRecord]]:
-    """The message history of each task in `history_at`, from its episode at that index: the
-    run read whole only up to the last of them (early in a run, where each task's first
-    trials are)."""
-    wanted = {index: task_id for task_id, index in history_at.items()}
+    """The message history of each of `tasks` from its first episode that has one: read only
+    up to the last of them (early in a run, where each task's first trials are)."""
     histories: dict[str, Sequence[ConversationRecord]] = {}
-    if not wanted:
+    if not tasks:
         return histories
-    last = max(wanted)
-    for index, episode in enumerate(run.iter_episodes(tokens=False)):
-        if index in wanted:
-            histories[wanted[index]] = episode.messages[: episode.initial_messages]
-        if index == last:
-            break
+    for episode in episodes:
+        if episode.initial_messages and episode.task_id in tasks:
+            histories.setdefault(episode.task_id, episode.messages[: episode.initial_messages])
+            if len(histories) == len(tasks):
+                break
     return histories

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Self
@@ -160,19 +160,96 @@ def evaluation_names(run_directory: Path) -> list[str]:
 def read_evaluation(
     run_directory: Path, name: str
 ) -> tuple[EvaluationManifest, list[RescoredEpisode]]:
-    """An evaluation's manifest and lines; `EvaluationFileError` names a missing or invalid file."""
-    folder = run_directory / EVALUATIONS_DIR
-    described = folder / f"{name}.json"
+    """An evaluation's manifest and lines; `EvaluationFileError` names a missing or invalid file.
+
+    Holds every line: a reader of a big run wants `open_evaluation`.
+    """
+    manifest = _read_manifest(run_directory, name)
+    path = run_directory / EVALUATIONS_DIR / f"{name}.jsonl"
+    return manifest, [record for _, record in iter_records(path, RescoredEpisode)]
+
+
+def open_evaluation(run_directory: Path, name: str) -> tuple[EvaluationManifest, EvaluationRewards]:
+    """An evaluation's manifest and its rewards, each read from the file when asked for;
+    `EvaluationFileError` names a missing or invalid file (or line, when it is read)."""
+    manifest = _read_manifest(run_directory, name)
+    return manifest, EvaluationRewards(run_directory / EVALUATIONS_DIR / f"{name}.jsonl")
+
+
+def _read_manifest(run_directory: Path, name: str) -> EvaluationManifest:
+    described = run_directory / EVALUATIONS_DIR / f"{name}.json"
     if name not in evaluation_names(run_directory):
         known = ", ".join(evaluation_names(run_directory)) or "none"
         raise EvaluationFileError(
             f"{described}: no such evaluation of {run_directory}; its evaluations are: {known}"
         )
     try:
-        manifest = EvaluationManifest.model_validate_json(described.read_bytes())
+        return EvaluationManifest.model_validate_json(described.read_bytes())
     except ValidationError as error:
         raise EvaluationFileError(
             f"{described}: not a valid evaluation manifest: {describe_validation_error(error)}"
         ) from None
-    lines = [record for _, record in iter_records(folder / f"{name}.jsonl", RescoredEpisode)]
-    return manifest, lines
+
+
+class _RescoredKey(BaseModel):
+    """Of a `RescoredEpisode` line: its key; the reward is lexed, never built."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["rescored"]
+    task_id: str
+    trial: int
+    attempt: int = Field(default=1, ge=1)
+
+
+_READ_BUFFER = 1 << 20
+"""Bytes read at a time when indexing an evaluation (its lines are kilobytes long)."""
+
+
+class EvaluationRewards(Mapping[tuple[str, int, int], RewardInfo | None]):
+    """An evaluation's reward of each (task, trial, attempt) it scored, read from its `.jsonl`
+    when asked for. It keeps each line's key and where the line starts, not the rewards: a
+    reward with its checks and rules is tens of kilobytes of objects, and a reader of a run of
+    10,000 re-scored episodes held 230 MiB of them. A later line of the same key wins.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Index `path`: one pass, each line's key read (`EvaluationFileError` names a line
+        that is no re-scored episode, `OSError` a file that cannot be read)."""
+        self.path = path
+        self._lines: dict[tuple[str, int, int], tuple[int, int]] = {}
+        offset = 0
+        with path.open("rb", buffering=_READ_BUFFER) as file:
+            for number, data in enumerate(file, start=1):
+                try:
+                    key = _RescoredKey.model_validate_json(data)
+                except ValidationError as error:
+                    raise self._invalid(number, error) from None
+                self._lines[(key.task_id, key.trial, key.attempt)] = (number, offset)
+                offset += len(data)
+
+    def __getitem__(self, key: tuple[str, int, int]) -> RewardInfo | None:
+        number, offset = self._lines[key]
+        with self.path.open("rb") as file:
+            file.seek(offset)
+            data = file.readline()
+        try:
+            return RescoredEpisode.model_validate_json(data).reward
+        except ValidationError as error:
+            raise self._invalid(number, error) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lines
+
+    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def _invalid(self, number: int, error: ValidationError) -> EvaluationFileError:
+        return EvaluationFileError(
+            f"{self.path}:{number}: not a line of an evaluation: "
+            f"{describe_validation_error(error)}; run `policy-agent evaluate` again, or name "
+            "another evaluation (--evaluation)"
+        )

@@ -15,7 +15,7 @@ from policy_agent.report._evaluations import (
     EvaluationFileError,
     EvaluationManifest,
     evaluation_names,
-    read_evaluation,
+    open_evaluation,
 )
 from policy_agent.report._reading import ReadEpisode
 from policy_agent.simulation import SimulationConfig
@@ -62,7 +62,8 @@ class LoadedRun:
         """The run's episodes in file order, one at a time, with the evaluation's rewards.
 
         `tokens` (default: as loaded) says whether token traces are read (see `load_run`).
-        Raises what `RunStore.latest_episodes` raises.
+        Raises what `RunStore.latest_episodes` raises, and `EvaluationFileError` for a line
+        of the evaluation that is no reward.
         """
         if self.given is not None:
             yield from self.given
@@ -76,7 +77,7 @@ class LoadedRun:
         """`iter_episodes` read as `ReadEpisode`s: only what the report, a comparison and
         the coverage use, parsed from each line (the given episodes: as their lines would be).
 
-        Raises what `RunStore.latest_episodes` raises.
+        Raises what `iter_episodes` raises.
         """
         if self.given is not None:
             yield from (ReadEpisode.of(episode) for episode in self.given)
@@ -119,13 +120,14 @@ class LoadedRun:
 def load_run(path: Path, *, evaluation: str = LATEST, tokens: bool = True) -> LoadedRun:
     """Open the run at `path` with the rewards of `evaluation`: `LATEST`, `RECORDED` or a name.
 
-    Reads the manifest, the evaluation's rewards and which line is each (task, trial)'s latest
-    attempt; episodes are read as they are iterated (`LoadedRun.iter_episodes`).
+    Reads the manifest, where each of the evaluation's rewards is (`EvaluationRewards`: each is
+    read with its episode) and which line is each (task, trial)'s latest attempt; episodes are
+    read as they are iterated (`LoadedRun.iter_episodes`).
     `tokens=False` leaves the generations' token traces out (None), unparsed: the report,
     a comparison and a re-scoring never look at them, and they are most of a line.
 
     Raises the store's `RunStoreError` for a folder that is not a run, `EvaluationFileError` for an
-    evaluation that does not exist or cannot be read.
+    evaluation that does not exist or whose files cannot be read.
     """
     store = RunStore.open(path)
     recorded = LoadedRun(directory=path, manifest=store.manifest, evaluation=None, tokens=tokens)
@@ -136,8 +138,7 @@ def load_run(path: Path, *, evaluation: str = LATEST, tokens: bool = True) -> Lo
         if not names:
             return recorded
         evaluation = names[-1]
-    used, lines = read_evaluation(path, evaluation)
-    rescored = {line.key: line.reward for line in lines}
+    used, rescored = open_evaluation(path, evaluation)
     latest = index_attempts(store.episodes_path).latest
     kept = sum((*key, attempt.attempt) not in rescored for key, attempt in latest.items())
     return replace(recorded, evaluation=used, not_in_evaluation=kept, rescored=rescored)

@@ -364,3 +364,50 @@ def test_evaluate_that_fails_midway_leaves_no_temporary_file(copied: tuple[Path,
     assert result.exit_code == 2
     assert f"{run / EPISODES_NAME}:5" in result.stderr
     assert not (run / "evaluations").exists()  # nor a temporary file in it
+
+
+def test_a_bad_line_in_the_evaluation_is_named_when_its_episode_is_read(
+    copied: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, _ = copied
+    assert invoke("evaluate", run).exit_code == 0
+    [name] = evaluation_names(run)
+    path = run / "evaluations" / f"{name}.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    # Edited by hand: the key still reads, the reward is no number.
+    lines[6] = lines[6].replace(b'"reward":1.0', b'"reward":"full"', 1)
+    path.write_bytes(b"".join(lines))
+    out = tmp_path / "data.jsonl"
+    for command in (["report", run], ["export", run, "--format", "sft", "--out", out]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert f"{path}:7: not a line of an evaluation" in result.stderr
+        assert "--evaluation" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+    assert invoke("export", run, "--format", "sft", "--evaluation", "recorded").exit_code == 0
+
+
+def test_rl_consistency_problems_leave_no_out_file(tmp_path: Path) -> None:
+    from policy_agent.records import Episode
+    from policy_agent.trajectory import RunStore
+    from tests.export.conftest import model_run_on
+
+    made = model_run_on(tmp_path / "made", "completions", "card", record_tokens=True).directory
+    [(_, good)] = list(RunStore.open(made).latest_episodes())
+    value = good.model_dump(mode="json")
+    first = next(m for m in value["messages"] if m.get("generation"))
+    first["generation"]["usage"]["prompt_tokens"] += 1  # the server's usage, miscounted
+    bad = Episode.model_validate(value | {"trial": 1})
+    run = write_run(tmp_path / "runs", [good, bad], trials=2)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    to_file = invoke("export", run, "--format", "rl", "--include-oracle", "--out", folder / "rl")
+    assert to_file.exit_code == 1
+    assert f"1 consistency problems, so --out {folder / 'rl'} was not written" in to_file.stderr
+    assert f"{STRICT_TASK}#1 turn 0: usage says" in to_file.stderr
+    assert list(folder.iterdir()) == []
+    to_stdout = invoke("export", run, "--format", "rl", "--include-oracle")
+    assert to_stdout.exit_code == 1
+    assert "1 consistency problems; those episodes were left out" in to_stdout.stderr
+    written = [json.loads(line) for line in to_stdout.stdout.splitlines()]
+    assert {(x["task_id"], x["trial"]) for x in written} == {(STRICT_TASK, 0)}

@@ -15,11 +15,12 @@ from policy_agent.domain import load_pack
 from policy_agent.export import (
     ExportFormat,
     RewardFilter,
+    Tau2Results,
     export_run,
     tau2_results_head,
     tau2_simulation,
 )
-from policy_agent.records import ConversationRecord
+from policy_agent.records import ConversationRecord, Episode
 from policy_agent.report import LoadedRun, load_run
 from policy_agent.trajectory import RunStore
 from tests.report._support import HOTEL, grown, write_run
@@ -110,3 +111,38 @@ def test_an_exports_memory_does_not_grow_with_the_episodes(
     # The big run has 120 episodes more: held, they would add 120 episodes' worth. What does
     # grow is per (task, trial) key, the latest attempts' index: some hundred bytes each.
     assert more < 120 * one_episode / 10, (more, one_episode)
+
+
+class AppendingWhenFirstWritten(io.StringIO):
+    """An export's output that, when the export first writes to it, appends `episode` to the
+    run: the run is still being written while it is exported (between tau2's passes)."""
+
+    def __init__(self, run: Path, episode: Episode) -> None:
+        super().__init__()
+        self.run = run
+        self.episode: Episode | None = episode
+
+    def write(self, text: str) -> int:
+        if self.episode is not None:
+            manifest = RunStore.open(self.run).manifest
+            with RunStore.resume(
+                self.run, config_hash=manifest.config_hash, domain_hash=manifest.domain_hash
+            ) as store:
+                store.append(self.episode)
+            self.episode = None
+        return super().write(text)
+
+
+def test_a_run_that_grows_while_exported_gives_a_tau2_file_that_agrees_with_itself(
+    demo: Path, tmp_path: Path
+) -> None:
+    played = [episode for _, episode in RunStore.open(demo).latest_episodes()]
+    directory = write_run(tmp_path, played[1:], trials=2)
+    out = AppendingWhenFirstWritten(directory, played[0])  # a task the first pass did not see
+    result = export_run(load_run(directory), load_pack(HOTEL), "tau2", out)
+    results = Tau2Results.model_validate_json(out.getvalue())
+    assert {s.task_id for s in results.simulations} == {t.id for t in results.tasks}
+    assert played[0].task_id not in {t.id for t in results.tasks}
+    assert len(results.simulations) == result.records == result.selection.kept == 23
+    # Read again, the run has the episode appended while it was exported.
+    assert len(load_run(directory).episodes) == 24

@@ -16,6 +16,7 @@ from policy_agent.report import (
     load_run,
     read_evaluation,
     rescore_run,
+    write_evaluation,
 )
 from tests.report._support import HOTEL, START, grown
 
@@ -78,3 +79,43 @@ def test_a_rescorings_memory_does_not_grow_with_the_episodes(
     # 120 episodes more: held (as before the rescoring streamed), they would add 120 episodes'
     # worth. What does grow is per (task, trial) key, the latest attempts' index.
     assert more < 120 * one_episode / 10, (more, one_episode)
+
+
+def evaluated(runs: Path, demo: Path, copies: int) -> Path:
+    """`grown(runs, demo, copies)` with an evaluation of every episode."""
+    directory = grown(runs, demo, copies)
+    rescoring = asyncio.run(rescore_run(load_run(directory), load_pack(HOTEL), now=START))
+    write_evaluation(directory, rescoring.manifest, rescoring.lines)
+    return directory
+
+
+def test_a_run_opened_with_an_evaluation_holds_none_of_its_rewards(
+    demo: Path, tmp_path: Path
+) -> None:
+    small = evaluated(tmp_path / "small", demo, copies=1)
+    big = evaluated(tmp_path / "big", demo, copies=6)
+
+    def held(run: Path) -> int:
+        tracemalloc.start()
+        try:
+            opened = load_run(run)
+            held = tracemalloc.get_traced_memory()[0]
+            assert opened.evaluation is not None  # and `opened` alive until measured
+            return held
+        finally:
+            tracemalloc.stop()
+
+    rescored = load_run(small).rescored
+    reward = rescored[next(iter(rescored))]
+    assert reward is not None
+    tracemalloc.start()
+    try:
+        rewards = [reward.model_copy(deep=True) for _ in range(10)]
+        one_reward = tracemalloc.get_traced_memory()[0] // len(rewards)
+    finally:
+        tracemalloc.stop()
+    # 120 rewards more: held, they would add 120 rewards' worth; a key and two numbers each do not.
+    assert held(big) - held(small) < 120 * one_reward / 10
+    # What is read is the evaluation's, episode by episode.
+    run = load_run(big)
+    assert [e.reward for e in run.iter_episodes()] == [run.rescored[k] for k in run.rescored]
