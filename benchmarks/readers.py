@@ -166,6 +166,7 @@ def reader_commands(run_dir: Path, scratch: Path, middle: str) -> dict[str, list
         "compare": [*cli, "compare", str(run_dir), str(run_dir)],
         "export --format sft": [*cli, "export", str(run_dir), "--format", "sft", "--out", out],
         "export --format rl": [*cli, "export", str(run_dir), "--format", "rl", "--out", out],
+        "export --format tau2": [*cli, "export", str(run_dir), "--format", "tau2", "--out", out],
         "replay (open, list, one episode)": [sys.executable, "-c", REPLAY_INDEX, str(run_dir)],
         "replay -e (one episode)": [sys.executable, "-c", REPLAY_ONE, str(run_dir), middle],
         "evaluate": [*cli, "evaluate", str(run_dir)],

@@ -36,7 +36,7 @@ def _open(run: str, evaluation: str, *, searchable: bool = True) -> ReplayRun:
         RECORDED,
         EvaluationFileError,
         evaluation_names,
-        read_evaluation,
+        open_evaluation,
     )
     from policy_agent.trajectory import RunStoreError
     from policy_agent.tui import ReplayRun, resolve_run
@@ -49,8 +49,8 @@ def _open(run: str, evaluation: str, *, searchable: bool = True) -> ReplayRun:
             name = names[-1] if names else RECORDED
         rewards = None
         if name != RECORDED:
-            _, lines = read_evaluation(directory, name)
-            rewards = {line.key: line.reward for line in lines}
+            # Checked whole now, held as each line's place: an episode's reward is read with it.
+            _, rewards = open_evaluation(directory, name, checked=True)
             click.echo(
                 f"Rewards and rule results from evaluation {name} (`policy-agent evaluate`); "
                 "--evaluation recorded shows the run's own.",

@@ -169,11 +169,16 @@ def read_evaluation(
     return manifest, [record for _, record in iter_records(path, RescoredEpisode)]
 
 
-def open_evaluation(run_directory: Path, name: str) -> tuple[EvaluationManifest, EvaluationRewards]:
+def open_evaluation(
+    run_directory: Path, name: str, *, checked: bool = False
+) -> tuple[EvaluationManifest, EvaluationRewards]:
     """An evaluation's manifest and its rewards, each read from the file when asked for;
-    `EvaluationFileError` names a missing or invalid file (or line, when it is read)."""
+    `EvaluationFileError` names a missing or invalid file (or line, when it is read; with
+    `checked`, every line is validated whole here, so that one read later fails only if the
+    file changed meanwhile)."""
     manifest = _read_manifest(run_directory, name)
-    return manifest, EvaluationRewards(run_directory / EVALUATIONS_DIR / f"{name}.jsonl")
+    path = run_directory / EVALUATIONS_DIR / f"{name}.jsonl"
+    return manifest, EvaluationRewards(path, checked=checked)
 
 
 def _read_manifest(run_directory: Path, name: str) -> EvaluationManifest:
@@ -213,16 +218,18 @@ class EvaluationRewards(Mapping[tuple[str, int, int], RewardInfo | None]):
     10,000 re-scored episodes held 230 MiB of them. A later line of the same key wins.
     """
 
-    def __init__(self, path: Path) -> None:
-        """Index `path`: one pass, each line's key read (`EvaluationFileError` names a line
-        that is no re-scored episode, `OSError` a file that cannot be read)."""
+    def __init__(self, path: Path, *, checked: bool = False) -> None:
+        """Index `path`: one pass, each line's key read, or with `checked` each line validated
+        whole and let go (`EvaluationFileError` names a line that is no re-scored episode,
+        `OSError` a file that cannot be read)."""
         self.path = path
         self._lines: dict[tuple[str, int, int], tuple[int, int]] = {}
+        model: type[_RescoredKey | RescoredEpisode] = RescoredEpisode if checked else _RescoredKey
         offset = 0
         with path.open("rb", buffering=_READ_BUFFER) as file:
             for number, data in enumerate(file, start=1):
                 try:
-                    key = _RescoredKey.model_validate_json(data)
+                    key = model.model_validate_json(data)
                 except ValidationError as error:
                     raise self._invalid(number, error) from None
                 self._lines[(key.task_id, key.trial, key.attempt)] = (number, offset)

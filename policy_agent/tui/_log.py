@@ -108,7 +108,9 @@ class EpisodeLog:
         """
         self.path = path
         self.searchable = searchable
-        self.rewards = dict(rewards or {})
+        self.rewards: Mapping[tuple[str, int, int], RewardInfo | None] = (
+            {} if rewards is None else rewards
+        )
         self.entries: list[EpisodeEntry] = []
         """The latest attempt of every episode read so far, in file order."""
         self.superseded: dict[int, EpisodeEntry] = {}

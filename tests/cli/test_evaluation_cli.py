@@ -151,6 +151,18 @@ def test_evaluate_rescores_a_changed_task_and_never_touches_the_log(
     recorded = invoke("report", run, "--json", "--evaluation", "recorded").stdout
     assert RunReport.model_validate_json(recorded).episodes.successes == 24
 
+    # show's list and one episode read the evaluation's reward with the episode.
+    shown = invoke("show", run, "--plain", "--width", "140")
+    assert shown.exit_code == 0, shown.stderr
+    assert f"Rewards and rule results from evaluation {name}" in shown.stderr
+    [row] = [line for line in shown.stdout.splitlines() if f" {STRICT_TASK}#0 " in line]
+    assert "0.00" in row
+    one = invoke("show", run, "-e", f"{STRICT_TASK}#0", "--plain")
+    assert one.exit_code == 0, one.stderr
+    assert "0.00" in one.stdout
+    kept = invoke("show", run, "-e", f"{STRICT_TASK}#0", "--plain", "--evaluation", "recorded")
+    assert "1.00" in kept.stdout and "Rewards and rule results" not in kept.stderr
+
 
 def test_evaluate_asks_for_a_judge_when_a_task_needs_one(copied: tuple[Path, Path]) -> None:
     run, pack = copied
@@ -385,6 +397,11 @@ def test_a_bad_line_in_the_evaluation_is_named_when_its_episode_is_read(
         assert "--evaluation" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
     assert invoke("export", run, "--format", "sft", "--evaluation", "recorded").exit_code == 0
+    # show checks the whole evaluation as it opens the run, the episode asked for or not.
+    shown = invoke("show", run, "-e", "1", "--plain")
+    assert shown.exit_code == 1, shown.output
+    assert f"{path}:7: not a line of an evaluation" in shown.stderr
+    assert "Traceback" not in shown.stderr
 
 
 def test_rl_consistency_problems_leave_no_out_file(tmp_path: Path) -> None:
