@@ -582,12 +582,22 @@ def _judge(run: LoadedRun, model: str | None, api_base: str | None) -> LLMClient
 def _output(path: Path | None) -> Iterator[TextIO]:
     """stdout, or the file `path` written whole or not at all: to a temporary file beside it,
     renamed into place when the block ends without an exception, removed when it raises (an
-    export that fails midway leaves neither). A folder that is missing or not writable exits 2.
+    export that fails midway leaves neither). A `path` that is there and no regular file (a
+    pipe, `/dev/null`, `/dev/stdout`) is written into as it goes, as stdout is: renaming over
+    it would replace it. A folder that is missing or not writable exits 2.
     """
     from policy_agent.trajectory import PendingFile, describe_os_error
 
     if path is None:
         yield sys.stdout
+        return
+    if path.exists() and not path.is_file():
+        try:
+            stream = path.open("w", encoding="utf-8")
+        except OSError as error:
+            raise _ConfigProblem(f"--out {path}: {describe_os_error(error, path)}") from None
+        with stream:
+            yield stream
         return
     if not path.parent.is_dir():
         raise _ConfigProblem(

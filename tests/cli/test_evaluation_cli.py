@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import re
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -307,6 +309,23 @@ def test_an_export_to_stdout_streams_until_an_unreadable_line(tmp_path: Path) ->
     assert written == [("card_triplet_cribs", 0), ("card_triplet_cribs", 1)]
     assert f"{run / EPISODES_NAME}:3" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_export_to_a_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path: Path) -> None:
+    # As `--out /dev/stdout`, `--out /dev/null` or `--out >(gzip > data.gz)` are: not a file to
+    # replace (renaming a finished file over /dev/null, as root, would end /dev/null).
+    run = run_of(tmp_path, {"card_triplet_cribs": [1.0, 1.0], "crib_too_late": [1.0]})
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = invoke("export", run, "--format", "sft", "--include-oracle", "--out", pipe)
+    reader.join(timeout=120)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert [json.loads(line)["trial"] for line in received[0].splitlines()] == [0, 1, 0]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 @pytest.mark.parametrize("export_format", ["sft", "tau2"])
