@@ -74,7 +74,6 @@ from policy_agent.report._rescore import (
     RewardChange,
     RuleCount,
     rescore_run,
-    rule_counts,
 )
 from policy_agent.report._rules import (
     RuleBreachedEpisode,
@@ -142,7 +141,6 @@ __all__ = [
     "render_runs_summary",
     "report_gate_failures",
     "rescore_run",
-    "rule_counts",
     "rule_summaries",
     "run_config",
     "write_evaluation",

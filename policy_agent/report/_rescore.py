@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -169,18 +169,6 @@ class _Tally:
             )
         self.after.add(line.reward)
         self.before.add(before)
-
-
-def rule_counts(
-    after: Iterable[RewardInfo | None], before: Iterable[RewardInfo | None]
-) -> list[RuleCount]:
-    """Each rule of the rewards `after`, in the order first met, with its breaches `before`."""
-    counted, earlier = _RuleCounts(), _RuleCounts()
-    for reward in after:
-        counted.add(reward)
-    for reward in before:
-        earlier.add(reward)
-    return _rule_rows(counted, earlier)
 
 
 def _rule_rows(counted: _RuleCounts, earlier: _RuleCounts) -> list[RuleCount]:
