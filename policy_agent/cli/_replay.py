@@ -15,10 +15,16 @@ import click
 from policy_agent.cli import main
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.console import Console, RenderableType
+    from rich.text import Text
 
     from policy_agent.trajectory import AgentServer, TornTail
     from policy_agent.tui import EpisodeEntry, ReplayRun
+
+    _Row = tuple[str | Text, ...]
+    """A row of `show`'s list: its cells (a `str` one unstyled)."""
 
 
 class RunUnreadable(click.ClickException):
@@ -137,18 +143,23 @@ def show(run: str, episode: str | None, evaluation: str, plain: bool, width: int
         _warn_torn(replay, torn)
         _print(console, _episode(replay, entry), plain=plain)
         return
-    replay.log.poll()
-    for problem in replay.log.problems:
-        click.echo(f"warning: {problem}", err=True)
-    _warn_torn(replay, replay.log.torn_tail())
-    if episode is None and len(replay.log.entries) != 1:
-        _print(console, _index(replay), plain=plain)
+    if episode is None:
+        _list(console, replay, plain=plain)
         return
+    # The index could not answer alone (a bad line, or two lines of one attempt): the whole run.
+    replay.log.poll()
+    _warn_problems(replay)
+    _warn_torn(replay, replay.log.torn_tail())
     try:
-        found = replay.log.find(episode or "1")
+        found = replay.log.find(episode)
     except EpisodeNotFound as error:
         raise RunUnreadable(str(error)) from None
     _print(console, _episode(replay, found), plain=plain)
+
+
+def _warn_problems(replay: ReplayRun) -> None:
+    for problem in replay.log.problems:
+        click.echo(f"warning: {problem}", err=True)
 
 
 def _warn_torn(replay: ReplayRun, torn: TornTail | None) -> None:
@@ -164,14 +175,26 @@ def _episode(replay: ReplayRun, entry: EpisodeEntry) -> RenderableType:
     return render_episode(episode, expected=expected.actions, note=expected.note, line=entry.line)
 
 
-def _index(replay: ReplayRun) -> RenderableType:
-    """The run's episodes, one a line, with the way to show one."""
-    from rich.console import Group
+LIST_PART_ROWS = 1_000
+"""Rows of the list printed at a time (rich holds what one print writes until it ends)."""
+
+
+def _list(console: Console, replay: ReplayRun, *, plain: bool) -> None:
+    """The run's episodes, one a line, with the way to show one; a run of one episode shows it.
+
+    A row is known to be its episode's latest attempt only once the whole run is read (a resume
+    appends the attempt that supersedes an earlier one), and the columns' widths only then. So
+    the rows go to a temporary file as the lines are read, and are printed from it in parts:
+    the list takes memory that does not grow with the run (a 100,000-episode list is some
+    10 MB of rows on disk).
+    """
+    import json
+    import tempfile
+
     from rich.text import Text
 
-    from policy_agent.tui import RowColumn, RowTable, outcome_text
+    from policy_agent.tui import RowColumn, RowLayout, RowTable, outcome_text
 
-    entries = replay.log.entries
     columns = [
         RowColumn(header="line", justify="right", no_wrap=True),
         RowColumn(header="episode", no_wrap=True),
@@ -182,36 +205,63 @@ def _index(replay: ReplayRun) -> RenderableType:
     ]
     outcomes: dict[tuple[bool | None, float | None], Text] = {}
 
-    def outcome(entry: EpisodeEntry) -> Text:
-        # Rows of a few kinds of outcome share one Text each: 10,000 rows need not hold 10,000.
-        key = (entry.success, entry.reward)
-        if key not in outcomes:
-            outcomes[key] = outcome_text(*key)
-        return outcomes[key]
+    def row(line: int, id: str, success: bool | None, reward: float | None, *rest: str) -> _Row:
+        # Rows of a few kinds of outcome share one Text each: a part need not hold one a row.
+        if (success, reward) not in outcomes:
+            outcomes[success, reward] = outcome_text(success, reward)
+        return (str(line), id, outcomes[success, reward], *rest)
 
-    rows = [
-        (
-            str(entry.line),
-            entry.id,
-            outcome(entry),
-            entry.termination.value,
-            str(entry.turns),
-            ", ".join(entry.codes),
+    log = replay.log
+    last: EpisodeEntry | None = None
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for entry in log.stream():
+            fields = [entry.line, entry.id, entry.success, entry.reward, entry.termination.value]
+            spool.write(json.dumps([*fields, str(entry.turns), ", ".join(entry.codes)]) + "\n")
+            last = entry
+        _warn_problems(replay)
+        _warn_torn(replay, log.torn_tail())
+
+        def rows() -> Iterator[tuple[bool, _Row]]:
+            """(failed, row) of each latest attempt, in the run's order."""
+            spool.seek(0)
+            for text in spool:
+                line, id, success, reward, *rest = json.loads(text)
+                if line not in log.superseded_lines:
+                    yield success is False, row(line, id, success, reward, *rest)
+
+        layout = RowLayout(columns)
+        listed = failed = 0
+        for is_failed, cells in rows():
+            layout.add(cells)
+            listed += 1
+            failed += is_failed
+        if listed == 1 and last is not None:  # the last entry is never superseded
+            _print(console, _episode(replay, last), plain=plain)
+            return
+        manifest = replay.manifest
+        superseded = len(log.superseded_lines)
+        heading = Text(
+            f"{manifest.run_id}: {listed} of {manifest.episodes_planned} episodes, "
+            f"{failed} failed"
+            + (f" ({superseded} earlier attempts superseded, not listed)" if superseded else "")
+            + _agent_server(manifest.agent_server),
+            style="bold",
         )
-        for entry in entries
-    ]
-    manifest = replay.manifest
-    failed = sum(entry.failed for entry in entries)
-    superseded = len(replay.log.superseded)
-    heading = Text(
-        f"{manifest.run_id}: {len(entries)} of {manifest.episodes_planned} episodes, "
-        f"{failed} failed"
-        + (f" ({superseded} earlier attempts superseded, not listed)" if superseded else "")
-        + _agent_server(manifest.agent_server),
-        style="bold",
-    )
+        _print(console, heading, plain=plain)
+        if not listed:
+            return
+        widths = layout.widths(console, console.options)
+        _print(console, RowTable(columns, [], widths=widths), plain=plain)
+        part: list[_Row] = []
+        for _, cells in rows():
+            part.append(cells)
+            if len(part) == LIST_PART_ROWS:
+                _print(console, RowTable(columns, part, widths=widths, header=False), plain=plain)
+                part = []
+        if part:
+            _print(console, RowTable(columns, part, widths=widths, header=False), plain=plain)
     hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")
-    return Group(heading, RowTable(columns, rows), hint) if entries else Group(heading)
+    _print(console, hint, plain=plain)
 
 
 def _agent_server(server: AgentServer | None) -> str:

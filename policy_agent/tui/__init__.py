@@ -31,7 +31,7 @@ from policy_agent.tui._render import (
     render_step,
     revealing,
 )
-from policy_agent.tui._rows import RowColumn, RowTable
+from policy_agent.tui._rows import RowColumn, RowLayout, RowTable
 from policy_agent.tui._run import ExpectedActions, ReplayRun, pack_path_of, resolve_run
 from policy_agent.tui._steps import (
     MatchJump,
@@ -71,6 +71,7 @@ __all__ = [
     "ReplayApp",
     "ReplayRun",
     "RowColumn",
+    "RowLayout",
     "RowTable",
     "Step",
     "actions_view",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +115,8 @@ class EpisodeLog:
         """The latest attempt of every episode read so far, in file order."""
         self.superseded: dict[int, EpisodeEntry] = {}
         """Earlier attempts a later line replaced, by their line number."""
+        self.superseded_lines: set[int] = set()
+        """The line numbers of those attempts, also of entries `stream` gave and did not keep."""
         self.problems: list[RunStoreError] = []
         """Complete lines that are not episodes (`CorruptLine`, `RecordInvalid`), skipped, and
         lines that repeat an episode without superseding it (`AttemptConflict`), kept."""
@@ -132,6 +134,22 @@ class EpisodeLog:
         An entry that a new line supersedes leaves `entries` for `superseded`; a caller that
         shows entries as they come shows them all again when `superseded` grew."""
         before = self._line
+        for entry in self._read(max_lines):
+            self.entries.append(entry)  # before the next line, which may supersede it
+        # Entries are in line order: those of the lines just read are the last ones.
+        return self.entries[bisect.bisect_right(self.entries, before, key=_line_of) :]
+
+    def stream(self) -> Iterator[EpisodeEntry]:
+        """The entries of the lines appended since the last read, one at a time and kept
+        nowhere (`entries` does not grow): for a reader that goes through a run once, in
+        memory that does not grow with it (`show`'s list).
+
+        Every episode line's entry is given, superseded ones too: a line is superseded by a
+        later one, so which are is known when the stream ends, in `superseded_lines`. The last
+        entry given is never among them."""
+        yield from self._read(None)
+
+    def _read(self, max_lines: int | None) -> Iterator[EpisodeEntry]:
         read = 0
         with self.path.open("rb") as file:
             file.seek(self._offset)
@@ -141,12 +159,10 @@ class EpisodeLog:
                 read += 1
                 self._line += 1
                 entry = self._entry(data)
-                if entry is not None:
-                    self.entries.append(entry)
                 self._offset += len(data)
+                if entry is not None:
+                    yield entry
             self.pending_bytes = file.seek(0, 2) - self._offset
-        # Entries are in line order: those of the lines just read are the last ones.
-        return self.entries[bisect.bisect_right(self.entries, before, key=_line_of) :]
 
     def _entry(self, data: bytes) -> EpisodeEntry | None:
         episode = self._parse(self._line, data)
@@ -165,6 +181,7 @@ class EpisodeLog:
 
     def _supersede(self, line: int) -> None:
         """Move the entry of line `line` from `entries` to `superseded`."""
+        self.superseded_lines.add(line)
         index = bisect.bisect_left(self.entries, line, key=_line_of)
         if index < len(self.entries) and self.entries[index].line == line:
             self.superseded[line] = self.entries.pop(index)

@@ -14,7 +14,7 @@ by `tests/tui/test_rows.py`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,62 +37,91 @@ class RowColumn:
     no_wrap: bool = False
 
 
-class RowTable:
-    """`Table(box=None, padding=(0, PADDING, 0, 0), show_edge=False)` of `rows`, printed fast."""
+class RowLayout:
+    """The columns' widths of a table whose rows are seen one at a time (`add`), holding only
+    the few rows that decide them: for each column, the first row with its widest cell and the
+    first with its widest word."""
 
-    def __init__(self, columns: Sequence[RowColumn], rows: Sequence[Sequence[Text | str]]) -> None:
-        """The table of `rows` (one cell per column each) under `columns`. A `str` cell is
-        text without style (not markup, unlike in a rich `Table`): 10,000 rows of `Text`
-        cells would hold 60,000 of them."""
+    def __init__(self, columns: Sequence[RowColumn]) -> None:
         self.columns = tuple(columns)
-        self.rows = rows
+        self._added = 0
+        self._lines: list[tuple[int, int]] = [(-1, -1)] * len(self.columns)
+        """Per column: (widest line, at which row)."""
+        self._words: list[tuple[int, int]] = [(-1, -1)] * len(self.columns)
+        """Per column: (widest word, at which row)."""
+        self._kept: dict[int, Sequence[Text | str]] = {}
 
-    def _table(
-        self, rows: Sequence[Sequence[Text | str]], widths: Sequence[int] | None, *, header: bool
-    ) -> Table:
-        """A rich table of `rows`; of fixed column widths when given, else laid out by rich."""
-        table = Table(box=None, padding=(0, PADDING, 0, 0), show_edge=False, show_header=header)
-        for index, column in enumerate(self.columns):
-            table.add_column(
-                column.header,
-                justify=column.justify,
-                no_wrap=column.no_wrap,
-                width=None if widths is None else widths[index] - PADDING,
-            )
-        for row in rows:
-            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
-        return table
+    def add(self, row: Sequence[Text | str]) -> None:
+        """Take `row` (one cell per column) into account."""
+        at = self._added
+        self._added += 1
+        for index, cell in enumerate(row):
+            text = _plain(cell)
+            line = _longest_line(text)
+            word = _longest_word(text, line)
+            if line > self._lines[index][0]:
+                self._lines[index] = (line, at)
+            if word > self._words[index][0]:
+                self._words[index] = (word, at)
+        chosen = {at for _, at in (*self._lines, *self._words)}
+        if at in chosen:
+            self._kept[at] = row
+        # Rows no column chose any more are let go.
+        for dropped in [kept for kept in self._kept if kept not in chosen]:
+            del self._kept[dropped]
 
-    def _widths(
-        self, console: Console, options: ConsoleOptions, plains: Sequence[Sequence[str]]
-    ) -> list[int]:
-        """The columns' widths (padding included) that rich gives the whole table."""
+    def widths(self, console: Console, options: ConsoleOptions) -> list[int]:
+        """The columns' widths (padding included) that rich gives a table of every row added."""
         # A column's width is rich's measure of its widest cell and of its widest word: a
         # table of the cells that hold those lays out as the whole table does.
-        chosen: set[int] = set()
-        for index in range(len(self.columns)):
-            cells = [texts[index] for texts in plains]
-            if cells:
-                lines = [_longest_line(cell) for cell in cells]
-                words = [_longest_word(cell, line) for cell, line in zip(cells, lines, strict=True)]
-                chosen.add(lines.index(max(lines)))
-                chosen.add(words.index(max(words)))
-        probe = self._table([self.rows[at] for at in sorted(chosen)], None, header=True)
+        probe = _table(self.columns, [self._kept[at] for at in sorted(self._kept)], None)
         # rich's own layout (a private method, so `tests/tui/test_rows.py` holds the output to
         # a whole Table's): what its `__rich_console__` computes for a table without edges.
         return probe._calculate_column_widths(console, options)
 
+
+class RowTable:
+    """`Table(box=None, padding=(0, PADDING, 0, 0), show_edge=False)` of `rows`, printed fast."""
+
+    def __init__(
+        self,
+        columns: Sequence[RowColumn],
+        rows: Iterable[Sequence[Text | str]],
+        *,
+        widths: Sequence[int] | None = None,
+        header: bool = True,
+    ) -> None:
+        """The table of `rows` (one cell per column each) under `columns`. A `str` cell is
+        text without style (not markup, unlike in a rich `Table`): 10,000 rows of `Text`
+        cells would hold 60,000 of them.
+
+        Given the `widths` a `RowLayout` of every row worked out, the rows are read once, as
+        they are printed, and may come from an iterator: a big table printed in parts of
+        rows, each a `RowTable` of those `widths` (the first one alone with the `header`),
+        is the bytes of the whole one."""
+        self.columns = tuple(columns)
+        self.rows = rows
+        self.widths = None if widths is None else list(widths)
+        self.header = header
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """The header as rich lays it out, then each row."""
-        plains = [[_plain(cell) for cell in row] for row in self.rows]
-        widths = self._widths(console, options, plains)
-        yield self._table([], widths, header=True)
-        for row, texts in zip(self.rows, plains, strict=True):
+        widths = self.widths
+        if widths is None:
+            layout = RowLayout(self.columns)
+            self.rows = list(self.rows)
+            for row in self.rows:
+                layout.add(row)
+            widths = layout.widths(console, options)
+        if self.header:
+            yield _table(self.columns, [], widths)
+        for row in self.rows:
+            texts = [_plain(cell) for cell in row]
             rooms = [
                 width - PADDING - cell_len(text) for text, width in zip(texts, widths, strict=True)
             ]
             if not all(map(_fits, texts, rooms, self.columns)):
-                yield self._table([row], widths, header=False)
+                yield _table(self.columns, [row], widths, header=False)
                 continue
             # Unstyled text is written as it is, so a row's unstyled cells go out as one segment.
             plain = ""
@@ -112,6 +141,27 @@ class RowTable:
                 yield from Text("\n").join([padded]).render(console)
                 plain = " " * PADDING
             yield Segment(plain + "\n")
+
+
+def _table(
+    columns: Sequence[RowColumn],
+    rows: Sequence[Sequence[Text | str]],
+    widths: Sequence[int] | None,
+    *,
+    header: bool = True,
+) -> Table:
+    """A rich table of `rows`; of fixed column widths when given, else laid out by rich."""
+    table = Table(box=None, padding=(0, PADDING, 0, 0), show_edge=False, show_header=header)
+    for index, column in enumerate(columns):
+        table.add_column(
+            column.header,
+            justify=column.justify,
+            no_wrap=column.no_wrap,
+            width=None if widths is None else widths[index] - PADDING,
+        )
+    for row in rows:
+        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
+    return table
 
 
 def _plain(cell: Text | str) -> str:

@@ -1,5 +1,6 @@
 """`RowTable` prints what rich prints for a `Table(box=None)` of the same rows, byte for byte:
-plain and in colour, rows that fit and rows rich wraps or cuts, at any width."""
+plain and in colour, rows that fit and rows rich wraps or cuts, at any width; and so do its
+parts, printed one after another with the widths a `RowLayout` of every row gives."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from policy_agent.tui import RowColumn, RowTable, outcome_text
+from policy_agent.tui import RowColumn, RowLayout, RowTable, outcome_text
 
 COLUMNS = [
     RowColumn(header="line", justify="right", no_wrap=True),
@@ -23,7 +24,15 @@ COLUMNS = [
 
 
 def _printed(renderable: object, *, width: int, colour: bool) -> str:
-    console = Console(
+    console = _console(width=width, colour=colour)
+    console.print(renderable)
+    output = console.file
+    assert isinstance(output, io.StringIO)
+    return output.getvalue()
+
+
+def _console(*, width: int, colour: bool) -> Console:
+    return Console(
         file=io.StringIO(),
         width=width,
         highlight=False,
@@ -31,10 +40,6 @@ def _printed(renderable: object, *, width: int, colour: bool) -> str:
         force_terminal=colour,
         color_system="truecolor" if colour else None,
     )
-    console.print(renderable)
-    output = console.file
-    assert isinstance(output, io.StringIO)
-    return output.getvalue()
 
 
 def _table(rows: list[tuple[Text | str, ...]]) -> Table:
@@ -80,3 +85,27 @@ def test_a_long_cell_is_wrapped_as_rich_wraps_it() -> None:
     printed = _printed(RowTable(COLUMNS, rows), width=60, colour=False)
     assert printed == _printed(_table(rows), width=60, colour=False)
     assert len(printed.splitlines()) > 2  # the violations took several lines
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=_ROWS,
+    width=st.integers(min_value=40, max_value=140),
+    colour=st.booleans(),
+    part=st.integers(min_value=1, max_value=5),
+)
+def test_rows_printed_in_parts_as_they_come_print_as_the_whole_table(
+    rows: list[tuple[Text | str, ...]], width: int, colour: bool, part: int
+) -> None:
+    console = _console(width=width, colour=colour)
+    layout = RowLayout(COLUMNS)
+    for row in rows:
+        layout.add(row)
+    widths = layout.widths(console, console.options)
+    console.print(RowTable(COLUMNS, iter([]), widths=widths))
+    for start in range(0, len(rows), part):
+        parts = iter(rows[start : start + part])  # read once, as printed
+        console.print(RowTable(COLUMNS, parts, widths=widths, header=False))
+    printed = console.file
+    assert isinstance(printed, io.StringIO)
+    assert printed.getvalue() == _printed(_table(rows), width=width, colour=colour)

@@ -73,6 +73,17 @@ def test_without_an_episode_a_run_lists_its_episodes(fixture_run: Path) -> None:
     assert_golden("show_index.txt", result.stdout)
 
 
+def test_the_list_in_colour_and_in_a_narrow_terminal(fixture_run: Path) -> None:
+    # The list is printed as it is read (its rows kept in a temporary file, not in memory):
+    # the bytes are those of one rich table, in colour and where cells wrap.
+    coloured = show(str(fixture_run), "--width", "100", env={"FORCE_COLOR": "1"})
+    assert coloured.exit_code == 0, coloured.output
+    assert_golden("show_index.ansi", coloured.stdout)
+    narrow = show(str(fixture_run), "--plain", "--width", "40")
+    assert narrow.exit_code == 0, narrow.output
+    assert_golden("show_index_40.txt", narrow.stdout)
+
+
 def test_a_run_of_one_episode_shows_it(tmp_path: Path) -> None:
     run = write_run(tmp_path, [successful()])
     result = show(str(run), "--plain")
