@@ -102,3 +102,24 @@ async def test_the_followed_list_drops_an_attempt_a_resume_supersedes(tmp_path: 
         await until(lambda: app.entries[-1].line == 3, pilot)
         assert rows(app) == ["card_triplet_cribs#1", "card_triplet_cribs#0"]
         assert [entry.line for entry in app.entries] == [2, 3]
+
+
+def test_a_run_of_one_episode_shows_its_latest_attempt(tmp_path: Path) -> None:
+    # One episode, run again by a resume: `show RUN` showed line 1, the lost attempt.
+    run = write_run(tmp_path, [_lost(successful())])
+    _append(run, _again(successful(), 1))
+    result = CliRunner().invoke(main, ["show", str(run), "--plain"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("card_triplet_cribs#0  ✓ 1.00  user_stop")
+
+
+def test_the_stream_keeps_no_entry_and_says_which_lines_were_superseded(tmp_path: Path) -> None:
+    run = write_run(tmp_path, [_lost(successful()), failed()])
+    _append(run, _again(successful(), 1))
+    log = ReplayRun(run).log
+    assert [(e.line, e.attempt) for e in log.stream()] == [(1, 1), (2, 1), (3, 2)]
+    assert log.entries == [] and log.superseded == {}
+    assert log.superseded_lines == {1}
+    _append(run, _again(failed(), 2))
+    assert [e.line for e in log.stream()] == [4], "a later stream reads what was appended"
+    assert log.superseded_lines == {1, 2}
