@@ -113,7 +113,8 @@ class EpisodesScreen(Screen[None]):
 
     def add_entries(self, entries: list[EpisodeEntry]) -> None:
         """Append the rows of those of `entries` that pass the filter."""
-        rows = [entry for entry in entries if self.filter.matches(entry)]
+        text = self.replay.replay_run.log.text
+        rows = [entry for entry in entries if self.filter.matches(entry, text)]
         self.shown.extend(rows)
         self.table.add_rows(_cells(entry) for entry in rows)
         self.show_status()

@@ -57,8 +57,9 @@ class EpisodeFilter:
             words=tuple(words),
         )
 
-    def matches(self, entry: EpisodeEntry) -> bool:
-        """Whether `entry` passes every term."""
+    def matches(self, entry: EpisodeEntry, text: Callable[[EpisodeEntry], str]) -> bool:
+        """Whether `entry` passes every term; `text` gives its search text (`EpisodeLog.text`),
+        asked for only when the other terms hold and there are words to find."""
         outcome = {True: "passed", False: "failed", None: "unscored"}[entry.success]
         return (
             _any(self.outcomes, lambda wanted: outcome == wanted)
@@ -66,7 +67,7 @@ class EpisodeFilter:
             and _any(self.reasons, lambda start: entry.termination.value.startswith(start))
             and _any(self.codes, lambda part: any(part in code for code in entry.codes))
             and _any(self.rules, lambda part: any(part in rule.lower() for rule in entry.rules))
-            and all(word in entry.text for word in self.words)
+            and (not self.words or _contains_all(text(entry), self.words))
         )
 
     @property
@@ -75,6 +76,10 @@ class EpisodeFilter:
         return not (
             self.outcomes or self.tasks or self.reasons or self.codes or self.rules or self.words
         )
+
+
+def _contains_all(text: str, words: tuple[str, ...]) -> bool:
+    return all(word in text for word in words)
 
 
 def _any(values: tuple[str, ...], test: Callable[[str], bool]) -> bool:

@@ -1,11 +1,13 @@
 """The episode list over `episodes.jsonl`: read once, extended as lines are appended, and lazy.
 
 A run can hold thousands of episodes of tens of kilobytes each, so the replay keeps only a
-summary of each (`EpisodeEntry`: what the list shows and filters on, and where the line is),
-read through the slim `ListedEpisode`, and reads a whole episode again from its byte offset when
-it is opened. `poll` reads only what was appended since the last call, which is how `--follow`
-keeps up with a running simulation. `locate` finds one episode without the list, through the
-run's `episodes.index` (`policy_agent.trajectory.load_index`): one line read, however big the run.
+summary of each (`EpisodeEntry`: what the list shows and filters on, and where the line is,
+some 0.3 KiB), read through the slim `ListedEpisode`, and reads a whole episode again from its
+byte offset when it is opened. The text a search looks through, some 2 KiB an episode, is kept
+in a temporary file (`SearchTexts`), not in memory. `poll` reads only what was appended since
+the last call, which is how `--follow` keeps up with a running simulation. `locate` finds one
+episode without the list, through the run's `episodes.index`
+(`policy_agent.trajectory.load_index`): one line read, however big the run.
 
 The store writes each line whole, newline last, with one `os.write` (see
 `policy_agent.trajectory`); bytes after the last newline are a line still being written (or
@@ -25,9 +27,12 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
+import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from pydantic import ValidationError
 
@@ -48,7 +53,7 @@ from policy_agent.trajectory import (
 from policy_agent.tui._listing import ListedEpisode
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class EpisodeEntry:
     """What the episode list knows about one episode without keeping the episode itself."""
 
@@ -72,9 +77,12 @@ class EpisodeEntry:
     """Violation codes, each once."""
     rules: tuple[str, ...] = ()
     """The policy rules the episode broke, each once."""
-    text: str
-    """`search_text` of the episode (lower case); empty in a log made without search
-    (`EpisodeLog(searchable=False)`: `show`'s list, which prints it nowhere)."""
+    text_offset: int = field(default=0, compare=False)
+    text_size: int = field(default=0, compare=False)
+    """Where `search_text` of the episode (lower case, UTF-8) is in the log's `SearchTexts`
+    (read it with `EpisodeLog.text`); 0 bytes in a log made without search
+    (`EpisodeLog(searchable=False)`: `show`'s list, which prints it nowhere). Not compared:
+    an entry read twice is the same entry."""
 
     @property
     def id(self) -> str:
@@ -85,6 +93,33 @@ class EpisodeEntry:
     def failed(self) -> bool:
         """Scored below 1, or ended abnormally (the episodes people read first)."""
         return self.success is False
+
+
+class SearchTexts:
+    """The episodes' search texts, each some 2 KiB, kept in an unnamed temporary file instead
+    of in memory (200 MiB at 100,000 episodes): a search reads them back, in the list's order,
+    at the speed of the page cache. The file has no name from the start, so nothing is left on
+    disk when the process ends, however it ends; it is closed with this object."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._size = 0
+
+    def add(self, text: str) -> tuple[int, int]:
+        """Keep `text`; its (offset, size) to `read` it with."""
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (kept open, closed with self)
+        data = text.encode()
+        offset = self._size
+        os.pwrite(self._file.fileno(), data, offset)
+        self._size += len(data)
+        return offset, len(data)
+
+    def read(self, offset: int, size: int) -> str:
+        """The text kept at (offset, size)."""
+        if self._file is None or not size:
+            return ""
+        return os.pread(self._file.fileno(), size, offset).decode()
 
 
 class EpisodeNotFound(RunStoreError):
@@ -103,14 +138,16 @@ class EpisodeLog:
     ) -> None:
         """Index nothing yet; call `poll` to read the lines there are. `rewards`, by episode key,
         replace the recorded rewards (None: the episode could not be re-scored). Without
-        `searchable` the entries' `text` is left empty: a list that is only printed does not
-        keep each episode's text (half of what listing a run holds and an eighth of its time).
+        `searchable` no search text is made (an eighth of the time a list takes): a list that
+        is only printed needs none.
         """
         self.path = path
         self.searchable = searchable
         self.rewards: Mapping[tuple[str, int, int], RewardInfo | None] = (
             {} if rewards is None else rewards
         )
+        self.texts = SearchTexts()
+        """The entries' search texts (see `text`)."""
         self.entries: list[EpisodeEntry] = []
         """The latest attempt of every episode read so far, in file order."""
         self.superseded: dict[int, EpisodeEntry] = {}
@@ -296,8 +333,18 @@ class EpisodeLog:
             violations=episode.violations,
             codes=episode.violation_codes,
             rules=episode.broken_rules,
-            text=episode.search_text() if self.searchable else "",
+            **self._text_of(episode),
         )
+
+    def _text_of(self, episode: ListedEpisode) -> dict[str, int]:
+        if not self.searchable:
+            return {}
+        offset, size = self.texts.add(episode.search_text())
+        return {"text_offset": offset, "text_size": size}
+
+    def text(self, entry: EpisodeEntry) -> str:
+        """`search_text` of `entry`'s episode, lower case ("" in a log made without search)."""
+        return self.texts.read(entry.text_offset, entry.text_size)
 
     def find(self, text: str) -> EpisodeEntry:
         """The entry `text` names: `task_id#trial` or a line number (see `parse_episode_id`).

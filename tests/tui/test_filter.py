@@ -8,20 +8,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_agent.tui import EpisodeEntry, EpisodeFilter, ReplayRun
+from policy_agent.tui import EpisodeEntry, EpisodeFilter, EpisodeLog, ReplayRun
 from policy_agent.tui._filter import complete, completions, toggle_failed
 
 
 @pytest.fixture(scope="module")
-def entries(fixture_run: Path) -> list[EpisodeEntry]:
+def log(fixture_run: Path) -> EpisodeLog:
     log = ReplayRun(fixture_run).log
     log.poll()
+    return log
+
+
+@pytest.fixture(scope="module")
+def entries(log: EpisodeLog) -> list[EpisodeEntry]:
     return log.entries
 
 
-def kept(text: str, entries: list[EpisodeEntry]) -> list[str]:
+def kept(text: str, log: EpisodeLog) -> list[str]:
     episode_filter = EpisodeFilter.parse(text)
-    return [entry.id for entry in entries if episode_filter.matches(entry)]
+    return [entry.id for entry in log.entries if episode_filter.matches(entry, log.text)]
 
 
 @pytest.mark.parametrize(
@@ -48,8 +53,8 @@ def kept(text: str, entries: list[EpisodeEntry]) -> list[str]:
         ('"never min', ["card_triplet_cribs#1"]),  # an open quote is closed at the end
     ],
 )  # fmt: skip
-def test_terms(text: str, ids: list[str], entries: list[EpisodeEntry]) -> None:
-    assert kept(text, entries) == ids
+def test_terms(text: str, ids: list[str], log: EpisodeLog) -> None:
+    assert kept(text, log) == ids
 
 
 def test_a_word_that_looks_like_a_key_is_searched_for() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from policy_agent.trajectory import CorruptLine, NotARun, RecordInvalid
-from policy_agent.tui import EpisodeNotFound, ReplayRun, resolve_run
+from policy_agent.tui import EpisodeNotFound, ListedEpisode, ReplayRun, resolve_run
 from tests.tui._runs import RUN_ID, all_episodes, failed, successful, write_run
 
 
@@ -118,6 +117,16 @@ def test_a_log_made_without_search_keeps_no_text_and_the_same_summaries(
     searchable.poll()
     printed = ReplayRun(fixture_run, searchable=False).log
     printed.poll()
-    assert all(entry.text for entry in searchable.entries)
-    assert [entry.text for entry in printed.entries] == [""] * 4
-    assert [replace(entry, text="") for entry in searchable.entries] == printed.entries
+    assert all(searchable.text(entry) for entry in searchable.entries)
+    assert [printed.text(entry) for entry in printed.entries] == [""] * 4
+    assert searchable.entries == printed.entries  # where its text is kept is not compared
+
+
+def test_the_search_texts_are_kept_on_disk_and_read_back_as_made(fixture_run: Path) -> None:
+    log = ReplayRun(fixture_run).log
+    log.poll()
+    episodes = [log.load(entry, tokens=False) for entry in log.entries]
+    assert [log.text(entry) for entry in log.entries] == [
+        ListedEpisode.of(episode).search_text() for episode in episodes
+    ]
+    assert all(entry.text_size > 0 for entry in log.entries)
