@@ -16,6 +16,7 @@ from policy_agent.cli import main
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import IO
 
     from rich.console import Console, RenderableType
     from rich.text import Text
@@ -189,7 +190,6 @@ def _list(console: Console, replay: ReplayRun, *, plain: bool) -> None:
     10 MB of rows on disk).
     """
     import json
-    import tempfile
 
     from rich.text import Text
 
@@ -213,7 +213,7 @@ def _list(console: Console, replay: ReplayRun, *, plain: bool) -> None:
 
     log = replay.log
     last: EpisodeEntry | None = None
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with _spool() as spool:
         for entry in log.stream():
             fields = [entry.line, entry.id, entry.success, entry.reward, entry.termination.value]
             spool.write(json.dumps([*fields, str(entry.turns), ", ".join(entry.codes)]) + "\n")
@@ -262,6 +262,18 @@ def _list(console: Console, replay: ReplayRun, *, plain: bool) -> None:
             _print(console, RowTable(columns, part, widths=widths, header=False), plain=plain)
     hint = Text("Show one with --episode ID (the episode column) or --episode LINE.", style="dim")
     _print(console, hint, plain=plain)
+
+
+def _spool() -> IO[str]:
+    """An unnamed temporary file for the list's rows; in memory where none can be made (no
+    writable `TMPDIR`)."""
+    import io
+    import tempfile
+
+    try:
+        return tempfile.TemporaryFile("w+", encoding="utf-8")
+    except OSError:
+        return io.StringIO()
 
 
 def _agent_server(server: AgentServer | None) -> str:

@@ -99,27 +99,37 @@ class SearchTexts:
     """The episodes' search texts, each some 2 KiB, kept in an unnamed temporary file instead
     of in memory (200 MiB at 100,000 episodes): a search reads them back, in the list's order,
     at the speed of the page cache. The file has no name from the start, so nothing is left on
-    disk when the process ends, however it ends; it is closed with this object."""
+    disk when the process ends, however it ends; it is closed with this object. Where no
+    temporary file can be made (no writable `TMPDIR`), the texts are kept in memory."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
+        self._memory: bytearray | None = None
         self._size = 0
 
     def add(self, text: str) -> tuple[int, int]:
         """Keep `text`; its (offset, size) to `read` it with."""
-        if self._file is None:
-            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (kept open, closed with self)
         data = text.encode()
         offset = self._size
-        os.pwrite(self._file.fileno(), data, offset)
+        if self._file is None and self._memory is None:
+            try:
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115 (kept open, closed with self)
+            except OSError:
+                self._memory = bytearray()
+        if self._file is not None:
+            os.pwrite(self._file.fileno(), data, offset)
+        elif self._memory is not None:
+            self._memory += data
         self._size += len(data)
         return offset, len(data)
 
     def read(self, offset: int, size: int) -> str:
         """The text kept at (offset, size)."""
-        if self._file is None or not size:
-            return ""
-        return os.pread(self._file.fileno(), size, offset).decode()
+        if self._file is not None:
+            return os.pread(self._file.fileno(), size, offset).decode()
+        if self._memory is not None:
+            return self._memory[offset : offset + size].decode()
+        return ""
 
 
 class EpisodeNotFound(RunStoreError):

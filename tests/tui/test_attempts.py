@@ -3,14 +3,16 @@ leaves the list, even while the replay follows the resume, and is still shown by
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from policy_agent.cli import main
 from policy_agent.records import Episode, TerminationReason
 from policy_agent.trajectory import AttemptConflict
-from policy_agent.tui import ReplayRun
+from policy_agent.tui import EpisodeFilter, ReplayRun
 from tests.tui._runs import failed, successful, write_run
 from tests.tui.test_app import replay, rows, until
 
@@ -123,3 +125,21 @@ def test_the_stream_keeps_no_entry_and_says_which_lines_were_superseded(tmp_path
     _append(run, _again(failed(), 2))
     assert [e.line for e in log.stream()] == [4], "a later stream reads what was appended"
     assert log.superseded_lines == {1, 2}
+
+
+def test_without_a_writable_temporary_folder_the_lists_keep_their_rows_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = write_run(tmp_path, [_lost(successful()), failed()])
+    _append(run, _again(successful(), 1))
+    listed = CliRunner().invoke(main, ["show", str(run), "--plain", "--width", "100"])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    assert CliRunner().invoke(main, ["show", str(run), "--plain", "--width", "100"]).stdout == (
+        listed.stdout
+    )
+    log = ReplayRun(run).log
+    log.poll()
+    assert [EpisodeFilter.parse("never mind").matches(e, log.text) for e in log.entries] == [
+        True,
+        False,
+    ]
