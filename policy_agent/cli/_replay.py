@@ -187,7 +187,7 @@ def _list(console: Console, replay: ReplayRun, *, plain: bool) -> None:
     appends the attempt that supersedes an earlier one), and the columns' widths only then. So
     the rows go to a temporary file as the lines are read, and are printed from it in parts:
     the list takes memory that does not grow with the run (a 100,000-episode list is some
-    10 MB of rows on disk).
+    7 MB of rows on disk).
     """
     import json
 
