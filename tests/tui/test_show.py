@@ -84,6 +84,24 @@ def test_the_list_in_colour_and_in_a_narrow_terminal(fixture_run: Path) -> None:
     assert_golden("show_index_40.txt", narrow.stdout)
 
 
+def test_a_list_longer_than_a_part_has_every_row_once_in_the_same_columns(
+    tmp_path: Path,
+) -> None:
+    # Printed a thousand rows at a time: the part after the first has the first's columns.
+    episodes = [failed().model_copy(update={"trial": trial}) for trial in range(1_003)]
+    episodes[1_001] = successful().model_copy(update={"trial": 1_001, "task_id": "a" * 40})
+    result = show(str(write_run(tmp_path, episodes)), "--plain", "--width", "120")
+    assert result.exit_code == 0, result.output
+    heading, header, *rows, hint = result.stdout.splitlines()
+    assert heading == "20250603-090000-hotel-abc123: 1003 of 4 episodes, 1002 failed"
+    assert [int(row.split()[0]) for row in rows] == list(range(1, 1_004))
+    # The widest id (row 1,002, in the second part) sets the column for every row, each part's.
+    assert rows[1_001].split()[1] == "a" * 40 + "#1001"
+    assert {row.index("✗") for row in rows[:1_001] + rows[1_002:]} == {header.index("reward")}
+    assert rows[1_001].index("✓") == header.index("reward")
+    assert hint.startswith("Show one with --episode ID")
+
+
 def test_a_run_of_one_episode_shows_it(tmp_path: Path) -> None:
     run = write_run(tmp_path, [successful()])
     result = show(str(run), "--plain")
