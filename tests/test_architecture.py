@@ -1,6 +1,7 @@
 """The layout STYLE.md and docs/architecture.md describe, checked on the code itself.
 
-- `policy_agent.records` is a leaf: a reader of `episodes.jsonl` needs only pydantic.
+- `policy_agent.records` is a leaf: a reader of `episodes.jsonl` needs only pydantic; the store,
+  `policy_agent.trajectory`, needs only the records.
 - No package imports another package's private (`_module`) files: public names only.
 - Every `match` over one of our unions ends with `case _: assert_never(...)`, so mypy names the
   match a new variant leaves unhandled.
@@ -67,6 +68,19 @@ def test_reading_records_loads_no_other_package_of_ours() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "False"]
+
+
+def test_the_store_loads_only_the_records() -> None:
+    # A trainer or a reader that opens runs (`policy_agent.trajectory`) pays for no runtime:
+    # the store hashed configs through `environment`, which loaded domain, expressions and
+    # jsonschema too (a second more before the first line was read).
+    code = (
+        "import sys, policy_agent.trajectory\n"
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('policy_agent.')}))\n"
+        "print('litellm' in sys.modules, 'jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["['errors', 'records', 'trajectory']", "False False"]
 
 
 def test_no_package_imports_another_packages_private_modules() -> None:

@@ -42,10 +42,10 @@ from policy_agent.environment._records import (
     Change,
     FieldDiff,
     JsonRecord,
-    canonical_json,
     field_diff,
 )
 from policy_agent.environment._tables import Tables
+from policy_agent.records import canonical_json
 
 __all__ = [
     "ABSENT",

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import JsonValue
 
-from policy_agent.environment._records import canonical_json
+from policy_agent.records import canonical_json
 
 SCHEME = "adhash-shake256-4096"
 _BYTES = 512

@@ -31,16 +31,6 @@ ABSENT = Absent.ABSENT
 """Stands for a field (or record) that does not exist, as opposed to one that holds `null`."""
 
 
-def canonical_json(value: object) -> bytes:
-    """The canonical form of a JSON value: what the database hash (`_hash`) digests.
-
-    `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` encoded as UTF-8:
-    keys sorted at every level, no whitespace, non-ASCII characters written as themselves.
-    """
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "surrogatepass")
-
-
 def copy_json(value: object, *, where: str, frozen: bool = False) -> JsonValue:
     """A deep copy of a JSON value; tuples become lists and str/int/float subclasses plain values.
 

@@ -19,6 +19,7 @@ ChatMessage      an OpenAI-format prompt message (ChatSystemMessage, ...)
 """
 
 from policy_agent.records._base import Record, Requestor, now
+from policy_agent.records._canonical import canonical_json
 from policy_agent.records._chat import (
     ChatAssistantMessage,
     ChatMessage,
@@ -142,6 +143,7 @@ __all__ = [
     "ViolationEvent",
     "VllmReading",
     "assertion_source",
+    "canonical_json",
     "episode_session",
     "now",
 ]

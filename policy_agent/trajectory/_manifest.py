@@ -23,7 +23,7 @@ from typing import BinaryIO, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 import policy_agent
-from policy_agent.environment import canonical_json
+from policy_agent.records import canonical_json
 from policy_agent.trajectory._errors import NotARun, describe_validation_error
 
 MANIFEST_NAME = "run.json"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
 
-from policy_agent.environment import canonical_json
+from policy_agent.records import canonical_json
 from policy_agent.trajectory._errors import ResumeRefused
 from policy_agent.trajectory._manifest import hashed_config
 
