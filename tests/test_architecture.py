@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,28 +60,29 @@ def test_the_records_package_imports_nothing_of_the_runtime() -> None:
     assert found == []
 
 
-def test_reading_records_loads_no_other_package_of_ours() -> None:
+def _loaded_by(module: str, *others: str) -> tuple[list[str], list[bool]]:
+    """What importing `module` alone, in a fresh interpreter, loads: the packages of ours (the
+    name after `policy_agent.`) and, for each of `others`, whether it was loaded."""
     code = (
-        "import sys, policy_agent.records\n"
-        "print(sorted(m for m in sys.modules if m.startswith('policy_agent.')"
-        " and not m.startswith('policy_agent.records')))\n"
-        "print('litellm' in sys.modules)"
+        f"import sys, json, {module}\n"
+        "ours = {m.split('.')[1] for m in sys.modules if m.startswith('policy_agent.')}\n"
+        f"print(json.dumps([sorted(ours), [name in sys.modules for name in {list(others)!r}]]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["[]", "False"]
+    ours, present = json.loads(out.stdout)
+    return ours, present
+
+
+def test_reading_records_loads_no_other_package_of_ours() -> None:
+    assert _loaded_by("policy_agent.records", "litellm") == (["records"], [False])
 
 
 def test_the_store_loads_only_the_records() -> None:
     # A trainer or a reader that opens runs (`policy_agent.trajectory`) pays for no runtime:
     # the store hashed configs through `environment`, which loaded domain, expressions and
     # jsonschema too (a second more before the first line was read).
-    code = (
-        "import sys, policy_agent.trajectory\n"
-        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('policy_agent.')}))\n"
-        "print('litellm' in sys.modules, 'jsonschema' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["['errors', 'records', 'trajectory']", "False False"]
+    loaded = _loaded_by("policy_agent.trajectory", "litellm", "jsonschema")
+    assert loaded == (["errors", "records", "trajectory"], [False, False])
 
 
 def test_no_package_imports_another_packages_private_modules() -> None:
